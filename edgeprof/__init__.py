@@ -1,0 +1,3 @@
+"""edgeprof: an edge-device inference profiler."""
+
+__version__ = "0.1.0"

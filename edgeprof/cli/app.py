@@ -1,0 +1,46 @@
+"""The typer application every command module registers on, and the options they share."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(
+    name="edgeprof",
+    help="Edge-device inference profiler: convert, deploy over SSH, probe, judge, compare.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+devices_app = typer.Typer(help="List and inspect device profiles.", no_args_is_help=True)
+runs_app = typer.Typer(help="Browse the results store.", no_args_is_help=True)
+app.add_typer(devices_app, name="devices")
+app.add_typer(runs_app, name="runs")
+
+DEFAULT_STORE = Path(".edgeprof") / "results.db"
+
+StoreOption = Annotated[
+    Optional[Path],
+    typer.Option("--store", help="Results store (SQLite). Default: $EDGEPROF_STORE or .edgeprof/results.db."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout only.")]
+
+
+def store_path(option: Path | None) -> Path:
+    """The results store to use: the --store flag, else $EDGEPROF_STORE, else .edgeprof/results.db."""
+    if option is not None:
+        return option
+    env = os.environ.get("EDGEPROF_STORE")
+    return Path(env) if env else DEFAULT_STORE
+
+
+@app.callback()
+def _global_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+) -> None:
+    """Edge-device inference profiler."""
+    if debug:
+        os.environ["EDGEPROF_DEBUG"] = "1"

@@ -1,0 +1,56 @@
+"""`edgeprof devices list|show`: the device profiles edgeprof can see."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from edgeprof.cli.app import JsonOption, devices_app
+from edgeprof.devices import load_profile, load_profile_file, profile_files
+
+
+@devices_app.command("list")
+def devices_list(as_json: JsonOption = False) -> None:
+    """List every visible device profile and where it comes from."""
+    profiles = [load_profile_file(path) for path in profile_files().values()]
+    if as_json:
+        print(json.dumps([{"name": p.name, "kind": p.kind, "source": str(p.source)} for p in profiles], indent=2))
+        return
+    table = Table(title="Device profiles")
+    for column in ("name", "kind", "description", "emulated", "source"):
+        table.add_column(column)
+    for p in profiles:
+        table.add_row(p.name, p.kind, p.description, p.emulation or "", str(p.source))
+    Console().print(table)
+
+
+@devices_app.command("show")
+def devices_show(
+    name: Annotated[str, typer.Argument(help="Device profile name, e.g. pi4.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show one device profile, validated, with its defaults filled in."""
+    profile = load_profile(name)
+    data = asdict(profile)
+    data["source"] = str(profile.source)
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    console = Console()
+    console.print(f"[bold]{profile.name}[/bold]: {profile.description}  ({profile.source})")
+    for section in ("hardware", "connection", "power", "constraints", "cost"):
+        if data.get(section):
+            console.print(f"[bold]{section}[/bold]")
+            for key, value in data[section].items():
+                if value is not None:
+                    console.print(f"  {key} = {value}")
+    if profile.threads:
+        console.print(f"[bold]runtime[/bold]\n  threads = {profile.threads}")
+    if profile.emulation:
+        calibrated = "calibrated" if profile.emulation_calibrated else "not calibrated: latency is informational"
+        console.print(f"[bold]emulation[/bold]\n  {profile.emulation} ({calibrated})")

@@ -1,0 +1,334 @@
+"""Device profiles: load and validate `device_profiles/*.toml` plus user overrides."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import platform
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised only on Python 3.10
+    import tomli as tomllib
+
+from edgeprof.errors import ConfigError
+
+BUILTIN_DIR = Path(__file__).resolve().parent.parent / "device_profiles"
+INSTALLED_DIR = Path(sys.prefix) / "share" / "edgeprof" / "device_profiles"
+USER_DIR = Path("~/.config/edgeprof/devices")
+POWER_METHODS = ("estimate", "jetson-ina3221", "jetson-iio", "pi5-pmic", "hwmon", "rapl", "command", "none")
+EMULATION_MODES = ("qemu-tcg", "qemu-icount")
+KINDS = ("local", "ssh")
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """What the board is: the facts reports and estimates use."""
+
+    cpu: str
+    arch: str
+    cores: int
+    max_clock_ghz: float
+    ram_mb: int
+    peak_gflops: float
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach an SSH device; None fields fall back to ssh_config, then OpenSSH's defaults."""
+
+    host: str
+    port: int | None = None
+    user: str | None = None
+    identity_file: str | None = None
+    python: str = "python3"
+    work_dir: str = "~/.edgeprof"
+    connect_timeout_s: float = 10.0
+    ssh_config: str | None = None
+    known_hosts: str | None = None
+
+
+@dataclass(frozen=True)
+class PowerConfig:
+    """How power is read on the device, or the figures an estimate is built from."""
+
+    method: str = "estimate"
+    idle_w: float | None = None
+    max_w: float | None = None
+    command: str | None = None
+    pi5_correction: bool = False
+    sample_hz: float = 20.0
+
+
+@dataclass(frozen=True)
+class CostConfig:
+    """The figures behind cost per million inferences."""
+
+    hardware_usd: float = 0.0
+    lifetime_hours: float = 26280.0
+    energy_usd_per_kwh: float = 0.0
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    """One device kind, as described by its TOML file (and any per-run overrides)."""
+
+    name: str
+    source: Path
+    description: str
+    kind: str
+    hardware: Hardware
+    power: PowerConfig
+    connection: Connection | None = None
+    threads: int | None = None
+    emulation: str | None = None
+    emulation_calibrated: bool = False
+    constraints: dict[str, str] = field(default_factory=dict)
+    cost: CostConfig | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """The profile facts copied into every Result (`device_info`)."""
+        hw = self.hardware
+        return {
+            "name": self.name,
+            "description": self.description,
+            "emulated": self.emulation,
+            "hardware": {
+                "cpu": hw.cpu,
+                "arch": hw.arch,
+                "cores": hw.cores,
+                "max_clock_ghz": hw.max_clock_ghz,
+                "ram_mb": hw.ram_mb,
+                "peak_gflops": hw.peak_gflops,
+            },
+        }
+
+
+# ---------------------------------------------------------------- validation
+
+_TYPES: dict[type, tuple[type, ...]] = {str: (str,), int: (int,), float: (int, float), bool: (bool,), dict: (dict,)}
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "a table"}
+
+
+def _check_table(data: Any, spec: dict[str, tuple[type, bool]], where: str, src: Path) -> dict[str, Any]:
+    """Validate one TOML table against {key: (type, required)}; return the typed values."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{src}: [{where}] must be a table")
+    unknown = sorted(set(data) - set(spec))
+    if unknown:
+        key = unknown[0]
+        hint = difflib.get_close_matches(key, list(spec), n=1)
+        raise ConfigError(
+            f"{src}: unknown key {_key(where, key)}"
+            + (f" (did you mean '{hint[0]}'?)" if hint else f" (valid keys: {', '.join(spec)})")
+        )
+    out: dict[str, Any] = {}
+    for key, (typ, required) in spec.items():
+        if key not in data:
+            if required:
+                raise ConfigError(f"{src}: missing required key {_key(where, key)}")
+            continue
+        value = data[key]
+        if (isinstance(value, bool) and typ is not bool) or not isinstance(value, _TYPES[typ]):
+            raise ConfigError(f"{src}: {_key(where, key)} must be {_TYPE_NAMES[typ]}, got {value!r}")
+        if typ in (int, float) and value < 0:
+            raise ConfigError(f"{src}: {_key(where, key)} must not be negative, got {value!r}")
+        out[key] = float(value) if typ is float else value
+    return out
+
+
+def _key(where: str, key: str) -> str:
+    return f"'{where}.{key}'" if where else f"'{key}'"
+
+
+def _choice(value: str | None, choices: tuple[str, ...], key: str, src: Path) -> None:
+    if value is not None and value not in choices:
+        raise ConfigError(f"{src}: '{key}' must be one of {', '.join(choices)}, got {value!r}")
+
+
+_TOP = {
+    "description": (str, True),
+    "kind": (str, True),
+    "emulation": (str, False),
+    "emulation_calibrated": (bool, False),
+    "hardware": (dict, False),
+    "connection": (dict, False),
+    "runtime": (dict, False),
+    "power": (dict, True),
+    "constraints": (dict, False),
+    "cost": (dict, False),
+}
+_HARDWARE = {
+    "cpu": (str, True),
+    "arch": (str, True),
+    "cores": (int, True),
+    "max_clock_ghz": (float, True),
+    "ram_mb": (int, True),
+    "peak_gflops": (float, True),
+}
+_CONNECTION = {
+    "host": (str, True),
+    "port": (int, False),
+    "user": (str, False),
+    "identity_file": (str, False),
+    "python": (str, False),
+    "work_dir": (str, False),
+    "connect_timeout_s": (float, False),
+    "ssh_config": (str, False),
+    "known_hosts": (str, False),
+}
+_RUNTIME = {"threads": (int, False)}
+_POWER = {
+    "method": (str, True),
+    "idle_w": (float, False),
+    "max_w": (float, False),
+    "command": (str, False),
+    "pi5_correction": (bool, False),
+    "sample_hz": (float, False),
+}
+_COST = {"hardware_usd": (float, False), "lifetime_hours": (float, False), "energy_usd_per_kwh": (float, False)}
+
+
+def parse_profile(name: str, data: dict[str, Any], src: Path) -> DeviceProfile:
+    """Validate the TOML data of one profile; every error names the file and the key."""
+    top = _check_table(data, _TOP, "", src)
+    _choice(top["kind"], KINDS, "kind", src)
+    _choice(top.get("emulation"), EMULATION_MODES, "emulation", src)
+    if "hardware" in top:
+        hardware = Hardware(**_check_table(top["hardware"], _HARDWARE, "hardware", src))
+    elif top["kind"] == "local":
+        hardware = detect_host_hardware()
+    else:
+        raise ConfigError(f"{src}: missing required table '[hardware]'")
+    power = PowerConfig(**_check_table(top["power"], _POWER, "power", src))
+    _choice(power.method, POWER_METHODS, "power.method", src)
+    if power.method == "estimate" and (power.idle_w is None or power.max_w is None):
+        raise ConfigError(f"{src}: power.method 'estimate' needs 'power.idle_w' and 'power.max_w'")
+    if power.method == "command" and not power.command:
+        raise ConfigError(f"{src}: power.method 'command' needs 'power.command'")
+    connection = None
+    if "connection" in top:
+        connection = Connection(**_check_table(top["connection"], _CONNECTION, "connection", src))
+    elif top["kind"] == "ssh":
+        raise ConfigError(f"{src}: missing required table '[connection]' for kind 'ssh'")
+    runtime = _check_table(top.get("runtime", {}), _RUNTIME, "runtime", src)
+    cost = CostConfig(**_check_table(top["cost"], _COST, "cost", src)) if "cost" in top else None
+    constraints = _parse_constraints(top.get("constraints", {}), src)
+    return DeviceProfile(
+        name=name,
+        source=src,
+        description=top["description"],
+        kind=top["kind"],
+        hardware=hardware,
+        power=power,
+        connection=connection,
+        threads=runtime.get("threads"),
+        emulation=top.get("emulation"),
+        emulation_calibrated=top.get("emulation_calibrated", False),
+        constraints=constraints,
+        cost=cost,
+    )
+
+
+def detect_host_hardware() -> Hardware:
+    """The hardware facts of this machine, for the `local` profile (peak GFLOP/s unknown: 0)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        khz = int(Path("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq").read_text())
+    except (OSError, ValueError):
+        khz = 0
+    ram_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    return Hardware(
+        cpu=cpu,
+        arch=platform.machine(),
+        cores=os.cpu_count() or 1,
+        max_clock_ghz=round(khz / 1e6, 2),
+        ram_mb=int(ram_mb),
+        peak_gflops=0.0,
+    )
+
+
+def _parse_constraints(table: dict[str, Any], src: Path) -> dict[str, str]:
+    """Constraint values are 'OP NUMBER' strings; the metric and bound are checked by edgeprof.constraints."""
+    from edgeprof.constraints import parse_constraint
+
+    out: dict[str, str] = {}
+    for metric, value in table.items():
+        where = f"{src} [constraints] {metric}"
+        if not isinstance(value, str):
+            raise ConfigError(f"{src}: 'constraints.{metric}' must be a string like \"<= 100\", got {value!r}")
+        parse_constraint(f"{metric}{value}", source=where)
+        out[metric] = value
+    return out
+
+
+# ---------------------------------------------------------------- lookup
+
+
+def search_path() -> list[Path]:
+    """Profile directories, lowest precedence first: built-in, user config, then $EDGEPROF_DEVICE_PATH."""
+    dirs = [BUILTIN_DIR if BUILTIN_DIR.is_dir() else INSTALLED_DIR, USER_DIR.expanduser()]
+    extra = os.environ.get("EDGEPROF_DEVICE_PATH", "")
+    dirs += [Path(p).expanduser() for p in extra.split(os.pathsep) if p]
+    return dirs
+
+
+def profile_files() -> dict[str, Path]:
+    """Every visible profile name and the file that defines it (later directories win)."""
+    found: dict[str, Path] = {}
+    for directory in search_path():
+        if directory.is_dir():
+            for path in sorted(directory.glob("*.toml")):
+                found[path.stem] = path
+    return found
+
+
+def load_profile_file(path: Path) -> DeviceProfile:
+    """Load one profile file; its name is the file's stem."""
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: malformed TOML: {exc}") from exc
+    return parse_profile(path.stem, data, path)
+
+
+def load_profile(name: str) -> DeviceProfile:
+    """Load a device profile by name; an unknown name suggests the nearest ones."""
+    files = profile_files()
+    if name not in files:
+        near = difflib.get_close_matches(name, list(files), n=3)
+        hint = f"did you mean {', '.join(near)}?" if near else f"known devices: {', '.join(sorted(files))}"
+        raise ConfigError(f"unknown device '{name}' ({hint})")
+    return load_profile_file(files[name])
+
+
+def with_overrides(
+    profile: DeviceProfile,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    user: str | None = None,
+    identity: str | None = None,
+) -> DeviceProfile:
+    """Apply per-run connection overrides (--host --port --user --identity)."""
+    changes = {k: v for k, v in {"host": host, "port": port, "user": user, "identity_file": identity}.items() if v}
+    if not changes:
+        return profile
+    if profile.kind != "ssh":
+        raise ConfigError(f"device '{profile.name}' is local: --host/--port/--user/--identity do not apply")
+    assert profile.connection is not None
+    return replace(profile, connection=replace(profile.connection, **changes))

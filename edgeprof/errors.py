@@ -1,0 +1,53 @@
+"""The error types the CLI turns into one line on stderr and an exit code."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_CONSTRAINT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_DEVICE = 3
+EXIT_INTERRUPTED = 130
+
+
+class EdgeprofError(Exception):
+    """Base of every error edgeprof reports to the user as one line."""
+
+    exit_code = EXIT_DEVICE
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class ConfigError(EdgeprofError):
+    """Bad usage or configuration: a malformed profile, an unknown name, a bad flag value (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+class DeviceError(EdgeprofError):
+    """The device could not be reached or used: network, SSH, host key, disk (exit 3)."""
+
+    exit_code = EXIT_DEVICE
+
+
+class AgentError(EdgeprofError):
+    """The agent on the device reported a structured error (exit 3)."""
+
+    exit_code = EXIT_DEVICE
+
+    def __init__(self, kind: str, message: str, stage: str | None = None) -> None:
+        super().__init__(f"{kind} error{f' in {stage}' if stage else ''}: {message}")
+        self.kind = kind
+        self.stage = stage
+        self.detail = message
+
+
+class StoreError(EdgeprofError):
+    """The results store could not be opened or written (exit 3)."""
+
+    exit_code = EXIT_DEVICE
