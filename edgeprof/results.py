@@ -143,7 +143,7 @@ class ResultStore:
             " count(s.id), sum(s.status != 'ok'),"
             " (SELECT group_concat(t.name) FROM tags t WHERE t.run_id = r.run_id)"
             " FROM runs r LEFT JOIN results s ON s.run_id = r.run_id"
-            " GROUP BY r.run_id ORDER BY r.created DESC, r.run_id DESC LIMIT ?",
+            " GROUP BY r.run_id ORDER BY r.rowid DESC LIMIT ?",
             (limit,),
         )
         return [
@@ -163,7 +163,7 @@ class ResultStore:
     def resolve_run(self, ref: str) -> str:
         """A run id from a full id, a unique prefix, a tag name, or 'latest'."""
         if ref == "latest":
-            row = self._query("SELECT run_id FROM runs ORDER BY created DESC, run_id DESC LIMIT 1", ())
+            row = self._query("SELECT run_id FROM runs ORDER BY rowid DESC LIMIT 1", ())
             if not row:
                 raise ConfigError(f"the results store {self.path} holds no runs yet")
             return row[0][0]
@@ -194,7 +194,7 @@ class ResultStore:
         if model:
             sql += " AND (model_name = ? OR model_name || '-' || variant = ? OR model_stem = ?)"
             args += [model, model, model]
-        sql += " ORDER BY created DESC, id DESC"
+        sql += " ORDER BY id DESC"
         if limit:
             sql += " LIMIT ?"
             args.append(limit)
