@@ -1,0 +1,114 @@
+"""What every transport offers: run a command, start the agent, upload content-addressed files."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgeprof.errors import ConfigError
+
+BLOB_DIR = "blobs"
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """The outcome of a short command on the device."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@dataclass(frozen=True)
+class Upload:
+    """Where a file landed on the device, and how many bytes it took to get it there (0: cached)."""
+
+    remote_path: str
+    bytes_sent: int
+
+
+class RemoteProcess(ABC):
+    """A long-running process on the device (the agent): line-oriented stdin and stdout."""
+
+    @abstractmethod
+    def write_line(self, line: str) -> None:
+        """Send one line to the process's stdin."""
+
+    @abstractmethod
+    def close_stdin(self) -> None:
+        """Close stdin: the agent takes EOF as the signal to stop."""
+
+    @abstractmethod
+    def lines(self) -> Iterator[str]:
+        """Stdout lines as they arrive, until the process closes stdout."""
+
+    @abstractmethod
+    def stderr_text(self) -> str:
+        """Everything the process wrote to stderr (complete once it has exited)."""
+
+    @abstractmethod
+    def wait(self, timeout: float | None = None) -> int | None:
+        """The exit code, or None if it did not exit in time."""
+
+    @abstractmethod
+    def kill(self) -> None:
+        """Stop the process (and with it the agent on the device)."""
+
+    def __enter__(self) -> "RemoteProcess":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+
+class Transport(ABC):
+    """A way to reach one device."""
+
+    device: str
+    work_dir: str
+
+    @abstractmethod
+    def connect(self) -> None:
+        """Reach the device and prepare its work dir; DeviceError (one line) on any failure."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connection."""
+
+    @abstractmethod
+    def run(self, argv: list[str], timeout: float | None = None) -> CommandResult:
+        """Run a short command; argv elements reach the device literally, never through an unquoted shell."""
+
+    @abstractmethod
+    def start(self, argv: list[str]) -> RemoteProcess:
+        """Start a long-running process."""
+
+    @abstractmethod
+    def put_file(self, local: Path, sha256: str, suffix: str = "") -> Upload:
+        """Upload into <work_dir>/blobs/<sha256><suffix> unless the device already has it; verified by hash."""
+
+    def blob_path(self, sha256: str, suffix: str = "") -> str:
+        """The remote path of a content-addressed blob, confined to the work dir."""
+        name = f"{sha256}{suffix}"
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256) or not _SAFE_NAME.match(name):
+            raise ConfigError(f"refusing unsafe remote file name {name!r}")
+        return self.remote_path(f"{BLOB_DIR}/{name}")
+
+    def remote_path(self, relative: str) -> str:
+        """A path inside the work dir; `..`, absolute paths and odd characters are refused."""
+        parts = relative.split("/")
+        if relative.startswith("/") or any(p in ("", ".", "..") or not _SAFE_NAME.match(p) for p in parts):
+            raise ConfigError(f"refusing remote path {relative!r}: it must stay inside the work dir")
+        return posixpath.join(self.work_dir, *parts)
+
+    def __enter__(self) -> "Transport":
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
