@@ -1,0 +1,49 @@
+"""Agent entry point: `python agent.pyz` reads a RunSpec on stdin; `python agent.pyz --doctor` describes the device."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+
+def _doctor() -> int:
+    from .probes.system import doctor_facts
+
+    print(json.dumps(doctor_facts(os.getcwd())))
+    return 0
+
+
+def _run() -> int:
+    from . import AGENT_VERSION
+    from .protocol import AgentFailure, emit, watch_stdin
+
+    emit("hello", agent_version=AGENT_VERSION, python=sys.version.split()[0], pid=os.getpid())
+    line = sys.stdin.readline()
+    watch_stdin()
+    try:
+        from .run import emit_result, measure
+        from .spec import parse_spec
+
+        emit_result(measure(parse_spec(line)))
+        return 0
+    except AgentFailure as failure:
+        emit("error", kind=failure.kind, message=failure.message, stage=failure.stage)
+    except MemoryError:
+        emit("error", kind="memory", message="the agent ran out of memory (MemoryError)", stage=None)
+    except ImportError as exc:
+        emit("error", kind="runtime_missing", message=f"missing on the device: {exc}", stage=None)
+    except Exception as exc:  # a bug in the agent: still one structured line
+        emit("error", kind="internal", message=f"{type(exc).__name__}: {exc}", stage=None)
+    return 1
+
+
+def main() -> None:
+    """Dispatch on argv; the exit code is 0 after a result, 1 after an error."""
+    code = _doctor() if sys.argv[1:] == ["--doctor"] else _run()
+    sys.stdout.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

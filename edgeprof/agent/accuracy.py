@@ -1,0 +1,144 @@
+"""Accuracy on the device: labelled metrics from an NPZ, and agreement with the fp32 reference model."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from .runtimes import Runtime, TensorInfo
+
+RANDOM_SAMPLES = 64
+PROGRESS_EVERY = 50
+
+
+def load_dataset(path: str, inputs: list[TensorInfo]) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """The model inputs (keyed by input name, or `x` for a single input) and optional labels `y`."""
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {key: data[key] for key in data.files}
+    feeds: dict[str, np.ndarray] = {}
+    for info in inputs:
+        key = info.name if info.name in arrays else ("x" if len(inputs) == 1 and "x" in arrays else None)
+        if key is None:
+            raise ValueError(f"the dataset has no array for input '{info.name}' (keys: {sorted(arrays)})")
+        feeds[info.name] = arrays[key]
+    counts = {len(v) for v in feeds.values()}
+    labels = arrays.get("y")
+    if len(counts) != 1 or (labels is not None and len(labels) not in counts):
+        raise ValueError(f"dataset arrays disagree on the number of samples: "
+                         f"{ {k: len(v) for k, v in feeds.items()} }, y: {None if labels is None else len(labels)}")
+    return feeds, labels
+
+
+def _to_input(info: TensorInfo, batch: np.ndarray) -> np.ndarray:
+    """Dataset values into the input's dtype; float values are quantised with the tensor's scale and zero point."""
+    dtype = np.dtype(info.dtype)
+    if info.quant is not None and dtype.kind in "iu" and batch.dtype.kind == "f":
+        scale, zero = info.quant
+        limits = np.iinfo(dtype)
+        return np.clip(np.round(batch / scale + zero), limits.min, limits.max).astype(dtype)
+    return batch.astype(dtype, copy=False)
+
+
+def _to_float(info: TensorInfo, value: np.ndarray) -> np.ndarray:
+    """An output as float32; quantised outputs are dequantised."""
+    if info.quant is not None and value.dtype.kind in "iu":
+        scale, zero = info.quant
+        return (value.astype(np.float32) - zero) * scale
+    return value.astype(np.float32)
+
+
+def _batch_size(inputs: list[TensorInfo]) -> int | None:
+    """How many samples one call takes: a fixed leading dim, or None when the batch dim is dynamic."""
+    leading = {info.shape[0] if info.shape else 1 for info in inputs}
+    return leading.pop() if len(leading) == 1 and None not in leading else None
+
+
+def predict(runtime: Runtime, feeds: dict[str, np.ndarray], emit_progress: Callable[[int, int | None], None],
+            batch: int = 32) -> np.ndarray:
+    """The first output for every sample, as float32, fed in batches the model accepts."""
+    n = len(next(iter(feeds.values())))
+    size = _batch_size(runtime.inputs) or batch
+    outputs: list[np.ndarray] = []
+    for start in range(0, n, size):
+        chunk = {info.name: _to_input(info, feeds[info.name][start:start + size]) for info in runtime.inputs}
+        if len(next(iter(chunk.values()))) < size and _batch_size(runtime.inputs):
+            raise ValueError(f"the dataset's {n} samples do not split into the model's fixed batch of {size}")
+        first = runtime.run(chunk)[0]
+        outputs.append(_to_float(runtime.outputs[0], first).reshape(len(next(iter(chunk.values()))), -1))
+        if (start // size) % PROGRESS_EVERY == 0:
+            emit_progress(min(start + size, n), n)
+    return np.concatenate(outputs)
+
+
+def classification_metrics(scores: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+    """Top-1, top-5 (more than 5 classes), macro precision/recall/F1 and the confusion matrix."""
+    classes = scores.shape[1]
+    labels = labels.astype(np.int64).reshape(-1)
+    predicted = scores.argmax(axis=1)
+    confusion = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(confusion, (labels, predicted), 1)
+    true_pos = np.diag(confusion).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(confusion.sum(0) > 0, true_pos / confusion.sum(0), 0.0)
+        recall = np.where(confusion.sum(1) > 0, true_pos / confusion.sum(1), 0.0)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    present = confusion.sum(1) > 0
+    metrics: dict[str, Any] = {
+        "samples": int(len(labels)),
+        "top1": float((predicted == labels).mean()),
+        "precision_macro": float(precision[present].mean()),
+        "recall_macro": float(recall[present].mean()),
+        "f1_macro": float(f1[present].mean()),
+        "confusion": confusion.tolist(),
+    }
+    if classes > 5:
+        top5 = np.argsort(-scores, axis=1)[:, :5]
+        metrics["top5"] = float((top5 == labels[:, None]).any(axis=1).mean())
+    return metrics
+
+
+def agreement(scores: np.ndarray, reference: np.ndarray) -> dict[str, Any]:
+    """How closely a variant's outputs follow the reference's: top-1 agreement, SQNR, cosine, max abs diff."""
+    noise = scores - reference
+    signal_power = float(np.sum(reference.astype(np.float64) ** 2))
+    noise_power = float(np.sum(noise.astype(np.float64) ** 2))
+    sqnr = 10 * np.log10(signal_power / noise_power) if noise_power > 0 and signal_power > 0 else None
+    norms = np.linalg.norm(scores, axis=1) * np.linalg.norm(reference, axis=1)
+    cosine = np.sum(scores * reference, axis=1) / np.where(norms > 0, norms, 1.0)
+    return {
+        "agreement_top1": float((scores.argmax(1) == reference.argmax(1)).mean()) if scores.shape[1] > 1 else None,
+        "sqnr_db": None if sqnr is None else float(sqnr),
+        "identical": noise_power == 0,
+        "cosine": float(cosine.mean()),
+        "max_abs_diff": float(np.abs(noise).max()),
+    }
+
+
+def evaluate(runtime: Runtime, dataset_path: str | None, reference: Runtime | None,
+             emit_progress: Callable[[int, int | None], None], *, seed: int = 0) -> dict[str, Any]:
+    """The `accuracy` section: labelled metrics when the dataset has labels, agreement when there is a reference."""
+    if dataset_path:
+        feeds, labels = load_dataset(dataset_path, runtime.inputs)
+        source = "dataset"
+    else:
+        from .inputs import random_input, resolve_shape
+
+        rng = np.random.default_rng(seed)
+        feeds = {}
+        for info in runtime.inputs:
+            shape = resolve_shape(info, {}, lambda _m: None)
+            feeds[info.name] = np.concatenate([random_input(info, shape, rng) for _ in range(RANDOM_SAMPLES)])
+        labels, source = None, f"random(seed={seed})"
+    scores = predict(runtime, feeds, emit_progress)
+    section: dict[str, Any] = {"method": "measured", "inputs": source, "samples": int(len(scores))}
+    if labels is not None:
+        section.update(classification_metrics(scores, labels))
+    if reference is not None:
+        reference_scores = predict(reference, feeds, emit_progress)
+        compared = agreement(scores, reference_scores)
+        if labels is not None:
+            compared["top1"] = classification_metrics(reference_scores, labels)["top1"]
+            compared["accuracy_drop"] = compared["top1"] - section["top1"]
+        section["reference"] = compared
+    return section

@@ -1,0 +1,60 @@
+"""One run per device at a time: an flock on a file in the work dir, released by the kernel if the agent dies."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import time
+from typing import IO, Any, Callable
+
+from .protocol import AgentFailure
+
+POLL_S = 0.5
+
+
+def _holder(fh: IO[str]) -> str:
+    fh.seek(0)
+    try:
+        info = json.loads(fh.read() or "{}")
+    except json.JSONDecodeError:
+        return "another edgeprof run"
+    return f"pid {info.get('pid')} on {info.get('host')} since {info.get('since')}"
+
+
+def acquire(settings: dict[str, Any] | None, note: Callable[[str], None]) -> IO[str] | None:
+    """Take the device lock (waiting up to settings['wait_s']); AgentFailure('busy') naming the holder."""
+    if not settings:
+        return None
+    fh = open(settings["path"], "a+")
+    deadline = time.monotonic() + float(settings.get("wait_s", 0))
+    waited = False
+    while True:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                holder = _holder(fh)
+                fh.close()
+                raise AgentFailure("busy", f"the device is in use by {holder}", "lock") from None
+            if not waited:
+                note(f"the device is in use by {_holder(fh)}: waiting up to {settings.get('wait_s')} s")
+                waited = True
+            time.sleep(POLL_S)
+    fh.seek(0)
+    fh.truncate()
+    fh.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                         "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}))
+    fh.flush()
+    return fh
+
+
+def release(fh: IO[str] | None) -> None:
+    """Give the lock back (the kernel also does this when the process ends, however it ends)."""
+    if fh is not None:
+        fh.seek(0)
+        fh.truncate()
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()

@@ -1,0 +1,126 @@
+"""The device's metadata and the conditions that skew latency (a busy CPU, a power-saving governor)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+from importlib import metadata
+from typing import Any
+
+from .memory import mem_available_mb
+
+# The TFLite interpreters, best first: (module, distribution) — LiteRT is tflite-runtime's maintained successor.
+TFLITE_MODULES = (
+    ("ai_edge_litert.interpreter", "ai-edge-litert"),
+    ("tflite_runtime.interpreter", "tflite-runtime"),
+    ("tensorflow.lite", "tensorflow"),
+)
+
+SKEWING_GOVERNORS = ("ondemand", "powersave", "conservative", "schedutil")
+BUSY_LOAD_PER_CORE = 0.5
+
+
+def dist_version(dist: str) -> str | None:
+    """The installed version of a distribution, None if absent (nothing is imported)."""
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def available_runtimes() -> dict[str, str | None]:
+    """Which runtimes this device has, with versions (None: absent)."""
+    found: dict[str, str | None] = {"onnxruntime": dist_version("onnxruntime")}
+    for _module, dist in TFLITE_MODULES:
+        found[dist] = dist_version(dist)
+    return found
+
+
+def _read(root: str, path: str) -> str | None:
+    try:
+        with open(os.path.join(root, path.lstrip("/")), "rb") as fh:
+            return fh.read().decode(errors="replace").replace("\x00", "").strip()
+    except OSError:
+        return None
+
+
+def cpu_model(root: str = "/") -> str:
+    """The CPU's model name from /proc/cpuinfo (x86 'model name', ARM 'Model'/'CPU part'), else the machine."""
+    text = _read(root, "/proc/cpuinfo") or ""
+    for key in ("model name", "Model", "Hardware", "CPU part"):
+        for line in text.splitlines():
+            if line.split(":")[0].strip() == key:
+                return line.split(":", 1)[1].strip()
+    return platform.machine()
+
+
+def cpufreq(root: str = "/") -> dict[str, Any]:
+    """cpu0's governor and current/max frequency in MHz (None where the kernel has no cpufreq)."""
+    base = "/sys/devices/system/cpu/cpu0/cpufreq/"
+    cur = _read(root, base + "scaling_cur_freq")
+    top = _read(root, base + "cpuinfo_max_freq")
+    return {
+        "governor": _read(root, base + "scaling_governor"),
+        "freq_mhz": {"cur": int(cur) / 1000 if cur else None, "max": int(top) / 1000 if top else None},
+    }
+
+
+def system_section(root: str = "/") -> tuple[dict[str, Any], list[str]]:
+    """The `system` section of the Result and the warnings about conditions that skew latency."""
+    freq = cpufreq(root)
+    cores = os.cpu_count() or 1
+    try:
+        load = list(os.getloadavg())
+    except OSError:
+        load = None
+    warnings: list[str] = []
+    if freq["governor"] in SKEWING_GOVERNORS:
+        warnings.append(f"CPU governor is '{freq['governor']}': frequency scaling skews latency "
+                        "(set 'performance' for stable figures)")
+    busy = None
+    if load and load[0] > BUSY_LOAD_PER_CORE * cores:
+        busy = f"the device is busy: load average {load[0]:.2f} on {cores} cores"
+        warnings.append(busy + ": other processes compete for the CPU")
+    section = {
+        "board": _read(root, "/proc/device-tree/model"),
+        "cpu_model": cpu_model(root),
+        "cpu_count": cores,
+        "machine": platform.machine(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "numpy": dist_version("numpy"),
+        "governor": freq["governor"],
+        "freq_mhz": freq["freq_mhz"],
+        "loadavg": load,
+        "busy_warning": busy,
+    }
+    return section, warnings
+
+
+def doctor_facts(work_dir: str) -> dict[str, Any]:
+    """What `edgeprof doctor` reports: Python, numpy, psutil, runtimes, memory, disk, governor."""
+    try:
+        import psutil  # noqa: F401
+
+        has_psutil = True
+    except ImportError:
+        has_psutil = False
+    try:
+        disk_free = shutil.disk_usage(work_dir).free / 2**20
+    except OSError:
+        disk_free = None
+    return {
+        "python": platform.python_version(),
+        "numpy": dist_version("numpy"),
+        "psutil": has_psutil,
+        "runtimes": available_runtimes(),
+        "machine": platform.machine(),
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "board": _read("/", "/proc/device-tree/model"),
+        "kernel": platform.release(),
+        "governor": cpufreq()["governor"],
+        "mem_available_mb": mem_available_mb(),
+        "disk_free_mb": disk_free,
+    }

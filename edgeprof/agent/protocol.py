@@ -1,0 +1,93 @@
+"""JSON lines on stdout, structured failures, and the watchdogs that keep the agent from outliving its host."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from typing import Any
+
+EXIT_HOST_GONE = 75
+_lock = threading.Lock()
+
+
+class AgentFailure(Exception):
+    """A failure reported to the host as one `error` event: kind, message, stage."""
+
+    def __init__(self, kind: str, message: str, stage: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.stage = stage
+
+
+def emit(event: str, **fields: Any) -> None:
+    """Write one protocol line and flush it."""
+    line = json.dumps({"event": event, **fields}, default=_jsonable, allow_nan=False)
+    with _lock:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
+def _jsonable(value: Any) -> Any:
+    """numpy scalars and arrays into plain JSON values."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def progress(stage: str, done: int, total: int | None) -> None:
+    """A progress event."""
+    emit("progress", stage=stage, done=done, total=total)
+
+
+def warn(message: str) -> None:
+    """A warning event (also kept in the result by the caller)."""
+    emit("warning", message=message)
+
+
+def fail_now(kind: str, message: str, stage: str | None) -> None:
+    """Emit an error and exit at once, from any thread (used by watchdogs)."""
+    emit("error", kind=kind, message=message, stage=stage)
+    os._exit(1)
+
+
+def watch_stdin() -> None:
+    """Exit as soon as stdin reaches EOF: the host (or its SSH channel) is gone."""
+
+    def wait_for_eof() -> None:
+        try:
+            while sys.stdin.readline():
+                pass
+        except (OSError, ValueError):
+            pass
+        os._exit(EXIT_HOST_GONE)
+
+    threading.Thread(target=wait_for_eof, name="stdin-watchdog", daemon=True).start()
+
+
+class StageClock:
+    """Names the current stage and kills the agent with a `timeout` error if a stage overruns its limit."""
+
+    def __init__(self, stage_limit_s: float) -> None:
+        self.stage: str = "start"
+        self._limit = stage_limit_s
+        self._timer: threading.Timer | None = None
+
+    def enter(self, stage: str, limit_s: float | None = None) -> None:
+        """Start timing a new stage."""
+        self.stop()
+        self.stage = stage
+        limit = limit_s or self._limit
+        self._timer = threading.Timer(
+            limit, fail_now, args=("timeout", f"stage '{stage}' took longer than {limit:g} s", stage)
+        )
+        self._timer.daemon = True
+        self._timer.start()
+
+    def stop(self) -> None:
+        """Stop the current stage's timer."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None

@@ -1,0 +1,164 @@
+"""One measurement run on the device: the probes in order, each phase timed and each figure labelled."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from typing import Any
+
+from . import lock
+from .probes.memory import MemoryProbe
+from .probes.system import system_section
+from .protocol import AgentFailure, StageClock, emit, progress, warn
+
+
+def _verify(path: str, sha256: str | None, what: str) -> None:
+    """The file on the device is the file the host sent (a truncated upload must never be measured)."""
+    if not os.path.isfile(path):
+        raise AgentFailure("integrity", f"{what} {path} is not on the device", "load")
+    if sha256:
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        if digest.hexdigest() != sha256:
+            raise AgentFailure("integrity", f"{what} {path} does not match its sha256 (corrupted upload)", "load")
+
+
+def measure(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run every probe the spec asks for and return the agent's part of the Result."""
+    warnings: list[str] = []
+
+    def note(message: str) -> None:
+        warnings.append(message)
+        warn(message)
+
+    clock = StageClock(spec["timeouts"]["stage_s"])
+    model = spec["model"]
+    memory = MemoryProbe(model["path"])
+    held = lock.acquire(spec.get("lock"), note)
+    try:
+        return _measure(spec, model, memory, clock, note, warnings)
+    finally:
+        clock.stop()
+        lock.release(held)
+
+
+def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, clock: StageClock,
+             note: Any, warnings: list[str]) -> dict[str, Any]:
+    from .inputs import make_feeds
+    from .probes import latency as lat
+    from .probes.thermal import ThermalProbe, wait_for_cooldown
+
+    system, system_warnings = system_section()
+    for message in system_warnings:
+        note(message)
+    thermal = ThermalProbe(spec["thermal"])
+    wait_for_cooldown(spec["thermal"], note)
+    thermal.before()
+
+    clock.enter("load", spec["timeouts"]["load_s"])
+    _verify(model["path"], model.get("sha256"), "the model")
+    from .runtimes import import_runtime, open_runtime
+
+    import_runtime(model["format"])  # importing the runtime is not loading the model: keep it out of load_ms
+    memory.mark("after_import")
+    start = time.perf_counter_ns()
+    runtime = open_runtime(model["path"], model["format"], spec["threads"], op_profile=spec["op_profile"])
+    load_ms = (time.perf_counter_ns() - start) / 1e6
+    memory.mark("after_load")
+    progress("load", 1, 1)
+
+    clock.enter("inputs")
+    feeds, inputs = make_feeds(runtime.inputs, spec["input_shapes"], spec["seed"], note)
+
+    def run_once() -> Any:
+        return runtime.run(feeds)
+
+    clock.enter("first")
+    first_ms = lat.time_call(_guarded(run_once, "first"))
+    memory.mark("after_first")
+    progress("first", 1, 1)
+
+    budget = spec["latency"]
+    method = f"emulated:{spec['emulation']}" if spec["emulation"] else "measured"
+    clock.enter("warmup")
+    warmup = lat.warm_up(_guarded(run_once, "warmup"), budget, lambda d, t: progress("warmup", d, t))
+    if not warmup["stable"]:
+        note(f"latency did not settle within {warmup['runs']} warm-up runs")
+    clock.enter("latency", budget["max_seconds"] * 2 + spec["timeouts"]["stage_s"])
+    samples, reason = lat.steady_state(_guarded(run_once, "latency"), budget,
+                                       lambda d, t: progress("latency", d, t))
+    latency = lat.latency_section(samples, reason, budget, load_ms=load_ms, first_ms=first_ms,
+                                  warmup=warmup, method=method)
+    if latency["drift"] and latency["drift"]["flag"]:
+        note(f"latency drifted {latency['drift']['ratio']:.2f}x from the first to the last decile")
+    progress("latency", len(samples), len(samples))
+
+    clock.enter("power", spec["power"]["seconds"] + spec["power"]["idle_seconds"] + spec["timeouts"]["stage_s"])
+    from .probes.power import measure_energy
+
+    power = measure_energy(run_once, spec["power"], lambda d, t: progress("power", d, t))
+    if power is not None and spec["emulation"]:
+        power["emulated"] = spec["emulation"]
+
+    accuracy = None
+    if spec["dataset"] or spec["reference_model"]:
+        clock.enter("accuracy")
+        accuracy = _accuracy(spec, runtime)
+
+    clock.stop()
+    thermal_section = thermal.after()
+    if thermal_section.get("throttled") and thermal_section["throttled"].get("now"):
+        note(f"the device is throttling now: {', '.join(thermal_section['throttled']['now'])}")
+    return {
+        "runtime": runtime.describe(),
+        "system": system,
+        "inputs": inputs,
+        "latency": latency,
+        "memory": memory.section(),
+        "power": power,
+        "thermal": thermal_section,
+        "accuracy": accuracy,
+        "op_profile": runtime.op_profile() if spec["op_profile"] else None,
+        "warnings": warnings,
+    }
+
+
+def _accuracy(spec: dict[str, Any], runtime: Any) -> dict[str, Any]:
+    from .accuracy import evaluate
+    from .runtimes import open_runtime
+
+    reference = None
+    ref = spec["reference_model"]
+    if ref:
+        _verify(ref["path"], ref.get("sha256"), "the reference model")
+        reference = open_runtime(ref["path"], ref["format"], spec["threads"])
+    dataset = spec["dataset"]
+    if dataset:
+        _verify(dataset["path"], dataset.get("sha256"), "the dataset")
+    try:
+        return evaluate(runtime, dataset["path"] if dataset else None, reference,
+                        lambda d, t: progress("accuracy", d, t), seed=spec["seed"])
+    except ValueError as exc:
+        raise AgentFailure("input", str(exc), "accuracy") from exc
+
+
+def _guarded(fn: Any, stage: str) -> Any:
+    """Runtime exceptions during inference become an `inference` failure naming the stage."""
+
+    def call() -> Any:
+        try:
+            return fn()
+        except MemoryError:
+            raise
+        except Exception as exc:  # the runtimes raise their own types
+            raise AgentFailure("inference", " ".join(str(exc).split())[:400] or type(exc).__name__, stage) from exc
+
+    return call
+
+
+def emit_result(section: dict[str, Any]) -> None:
+    """The final line of a successful run."""
+    emit("result", result=section)

@@ -1,0 +1,59 @@
+"""Build the agent zipapp: one deterministic file from edgeprof/agent/, named by its content hash."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgeprof.transport.local import cache_dir
+
+AGENT_SOURCE = Path(__file__).resolve().parent / "agent"
+PACKAGE = "edgeprof_agent"
+_ENTRY = f"from {PACKAGE}.__main__ import main\nmain()\n"
+_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class AgentBundle:
+    """The built zipapp."""
+
+    path: Path
+    sha256: str
+    size: int
+
+
+def agent_sources() -> list[Path]:
+    """The agent's source files, sorted (no caches, no compiled files)."""
+    return sorted(p for p in AGENT_SOURCE.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def zipapp_bytes() -> bytes:
+    """The zipapp's bytes: fixed timestamps and order, so the same source always gives the same hash."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in [("__main__.py", _ENTRY.encode())] + [
+            (f"{PACKAGE}/{p.relative_to(AGENT_SOURCE).as_posix()}", p.read_bytes()) for p in agent_sources()
+        ]:
+            info = zipfile.ZipInfo(name, date_time=_EPOCH)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
+    return b"#!/usr/bin/env python3\n" + buffer.getvalue()
+
+
+def build_agent(cache: Path | None = None) -> AgentBundle:
+    """The agent zipapp, built once per content into the cache (default ~/.cache/edgeprof/agent/)."""
+    data = zipapp_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    directory = cache or cache_dir() / "agent"
+    path = directory / f"agent-{digest[:16]}.pyz"
+    if not path.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_bytes(data)
+        partial.replace(path)
+    return AgentBundle(path, digest, len(data))
