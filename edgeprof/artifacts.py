@@ -1,0 +1,188 @@
+"""ModelArtifact: a model file checked on the host — format by content, sha256, variant, input/output signature."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeprof.errors import ConfigError
+
+VARIANTS = ("fp32", "fp16", "int8-dynamic", "int8-static", "int8-static-qop", "int8-weight-only")
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A model input or output as the host sees it (None for a dynamic dim)."""
+
+    name: str
+    shape: list[int | None]
+    dtype: str
+
+
+@dataclass(frozen=True)
+class ModelArtifact:
+    """One model file, checked: what it is, what it takes, where it came from."""
+
+    path: Path
+    name: str
+    variant: str
+    format: str
+    sha256: str
+    size_bytes: int
+    inputs: list[TensorSpec] = field(default_factory=list)
+    outputs: list[TensorSpec] = field(default_factory=list)
+    manifest: dict[str, Any] | None = None
+
+
+def sha256_file(path: Path) -> str:
+    """The sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def detect_format(data: bytes) -> str | None:
+    """'tflite' for the TFL3 flatbuffer identifier, 'onnx' for something that starts like a ModelProto."""
+    if len(data) >= 8 and data[4:8] == b"TFL3":
+        return "tflite"
+    if data[:1] == b"\x08":  # field 1 (ir_version), varint: every serialised ModelProto starts so
+        return "onnx"
+    return None
+
+
+def _onnx_signature(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
+    import onnx
+    from onnx import helper
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+        onnx.checker.check_model(model)
+    except Exception as exc:  # protobuf DecodeError, ValidationError, ...
+        raise ConfigError(f"{path}: truncated or corrupt ONNX model ({' '.join(str(exc).split())[:200]})") from exc
+    initializers = {init.name for init in model.graph.initializer}
+
+    def spec(value: Any) -> TensorSpec:
+        tensor = value.type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
+        return TensorSpec(value.name, dims, np.dtype(helper.tensor_dtype_to_np_dtype(tensor.elem_type)).name)
+
+    inputs = [spec(v) for v in model.graph.input if v.name not in initializers]
+    return inputs, [spec(v) for v in model.graph.output]
+
+
+def _tflite_signature(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:  # the host can still deploy; the device checks the model
+        return [], []
+    try:
+        interpreter = Interpreter(model_path=str(path))
+    except Exception as exc:  # the interpreter raises ValueError/RuntimeError
+        raise ConfigError(f"{path}: truncated or corrupt TFLite model ({' '.join(str(exc).split())[:200]})") from exc
+
+    def spec(detail: dict[str, Any]) -> TensorSpec:
+        dims = [int(d) if d >= 0 else None for d in detail.get("shape_signature", detail["shape"])]
+        return TensorSpec(detail["name"], dims, np.dtype(detail["dtype"]).name)
+
+    return ([spec(d) for d in interpreter.get_input_details()],
+            [spec(d) for d in interpreter.get_output_details()])
+
+
+def find_manifest_entry(path: Path, sha256: str) -> tuple[Path, dict[str, Any]] | None:
+    """The manifest entry for this file (manifest.json beside it or one level up), matched by sha256."""
+    for directory in (path.parent, path.parent.parent):
+        manifest = directory / MANIFEST
+        if not manifest.is_file():
+            continue
+        try:
+            entries = json.loads(manifest.read_text()).get("models", [])
+        except (json.JSONDecodeError, AttributeError) as exc:
+            raise ConfigError(f"{manifest}: not a valid edgeprof manifest ({exc})") from exc
+        for entry in entries:
+            if entry.get("sha256") == sha256:
+                return manifest, entry
+    return None
+
+
+def _name_and_variant(path: Path) -> tuple[str, str]:
+    stem = path.stem
+    for variant in sorted(VARIANTS, key=len, reverse=True):
+        if stem.endswith("-" + variant):
+            return stem[: -len(variant) - 1], variant
+    return stem, "original"
+
+
+def load_artifact(path: Path) -> ModelArtifact:
+    """Check a model file on the host before anything goes to a device; ConfigError naming the file if it is bad."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"model file {path} does not exist")
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    fmt = detect_format(head)
+    if fmt is None:
+        raise ConfigError(f"{path}: not an ONNX or TFLite model")
+    if path.suffix.lower() != f".{fmt}":
+        raise ConfigError(f"{path}: the file is {fmt.upper()} but its name ends in '{path.suffix}': "
+                          f"rename it to .{fmt}")
+    inputs, outputs = _onnx_signature(path) if fmt == "onnx" else _tflite_signature(path)
+    digest = sha256_file(path)
+    found = find_manifest_entry(path, digest)
+    name, variant = _name_and_variant(path)
+    entry = None
+    if found:
+        entry = found[1]
+        name, variant = entry.get("model", name), entry.get("variant", variant)
+    return ModelArtifact(path, name, variant, fmt, digest, path.stat().st_size, inputs, outputs, entry)
+
+
+def reference_for(artifact: ModelArtifact) -> Path | None:
+    """The fp32 source a variant was made from (via its manifest entry), if it is on disk."""
+    if not artifact.manifest or not artifact.manifest.get("source_sha256"):
+        return None
+    source = artifact.manifest["source_sha256"]
+    if source == artifact.sha256:
+        return None
+    for directory in (artifact.path.parent, artifact.path.parent.parent):
+        manifest = directory / MANIFEST
+        if manifest.is_file():
+            for entry in json.loads(manifest.read_text()).get("models", []):
+                if entry.get("sha256") == source and (directory / entry["path"]).is_file():
+                    return directory / entry["path"]
+    return None
+
+
+def check_dataset(artifact: ModelArtifact, npz: Path) -> None:
+    """The NPZ has one array per model input (or `x`), with matching trailing dims; ConfigError naming the key."""
+    if not npz.is_file():
+        raise ConfigError(f"dataset {npz} does not exist")
+    try:
+        with np.load(npz, allow_pickle=False) as data:
+            shapes = {key: (data[key].shape, data[key].dtype) for key in data.files}
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{npz}: not a readable NPZ file ({exc})") from exc
+    if not artifact.inputs:
+        return
+    counts = set()
+    for spec in artifact.inputs:
+        key = spec.name if spec.name in shapes else ("x" if len(artifact.inputs) == 1 and "x" in shapes else None)
+        if key is None:
+            raise ConfigError(f"{npz}: no array for model input '{spec.name}' (keys: {', '.join(sorted(shapes))})")
+        shape, dtype = shapes[key]
+        model_dims = spec.shape[1:]
+        if len(shape) != len(spec.shape) or any(m is not None and m != d for m, d in zip(model_dims, shape[1:])):
+            raise ConfigError(f"{npz}: '{key}' has shape {list(shape)}, the model's input '{spec.name}' is "
+                              f"{['?' if d is None else d for d in spec.shape]}")
+        if np.dtype(spec.dtype).kind == "f" and dtype.kind not in "fiu":
+            raise ConfigError(f"{npz}: '{key}' has dtype {dtype}, the model wants {spec.dtype}")
+        counts.add(shape[0] if shape else 1)
+    if "y" in shapes and (shapes["y"][0][:1] or (1,))[0] not in counts:
+        raise ConfigError(f"{npz}: 'y' has {shapes['y'][0][0]} labels but the inputs have {sorted(counts)} samples")

@@ -1,0 +1,204 @@
+"""Constraints and verdicts: pure functions from a Result and its constraints to pass/fail/inconclusive rows."""
+
+from __future__ import annotations
+
+import difflib
+import math
+import operator
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from edgeprof.errors import EXIT_CONSTRAINT_FAILED, EXIT_DEVICE, EXIT_OK, ConfigError
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A constrainable figure: where it lives in the Result and what bounds make sense."""
+
+    path: str
+    unit: str
+    percentile: str | None = None
+    lo: float = 0.0
+    hi: float = math.inf
+    method_section: str | None = None
+
+
+METRICS: dict[str, Metric] = {
+    "latency.p50_ms": Metric("latency.p50_ms", "ms", "p50"),
+    "latency.p90_ms": Metric("latency.p90_ms", "ms", "p90"),
+    "latency.p95_ms": Metric("latency.p95_ms", "ms", "p95"),
+    "latency.p99_ms": Metric("latency.p99_ms", "ms", "p99"),
+    "latency.mean_ms": Metric("latency.mean_ms", "ms"),
+    "throughput.ips": Metric("latency.throughput_ips", "inferences/s", method_section="latency"),
+    "memory.peak_rss_mb": Metric("memory.peak_rss_mb", "MB"),
+    "model.size_mb": Metric("model.size_mb", "MB", method_section=""),
+    "accuracy.top1": Metric("accuracy.top1", "", hi=1.0),
+    "accuracy.top5": Metric("accuracy.top5", "", hi=1.0),
+    "accuracy.f1_macro": Metric("accuracy.f1_macro", "", hi=1.0),
+    "accuracy.drop": Metric("accuracy.reference.accuracy_drop", "", lo=-1.0, hi=1.0, method_section="accuracy"),
+    "accuracy.agreement": Metric("accuracy.reference.agreement_top1", "", hi=1.0, method_section="accuracy"),
+    "power.energy_mj": Metric("power.energy_mj_per_inference", "mJ"),
+    "power.avg_w": Metric("power.avg_w", "W"),
+    "thermal.max_c": Metric("thermal.max_c", "C", lo=-50.0, hi=150.0),
+    "cost.usd_per_million": Metric("cost.usd_per_million", "USD"),
+}
+OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    "<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt,
+}
+_TEXT = re.compile(r"^\s*([A-Za-z0-9_.]+)\s*(<=|>=|<|>)\s*(-?[0-9.]+(?:[eE][-+]?\d+)?)\s*$")
+STATUSES = ("pass", "fail", "inconclusive", "not measured", "informational")
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """`metric op bound`, and where it came from (named in errors and verdicts)."""
+
+    metric: str
+    op: str
+    bound: float
+    source: str = "--constraint"
+
+    @property
+    def text(self) -> str:
+        return f"{self.metric} {self.op} {self.bound:g}"
+
+
+def parse_constraint(text: str, *, source: str = "--constraint") -> Constraint:
+    """Parse 'latency.p95_ms<=50'; ConfigError naming the source and listing the valid metrics."""
+    match = _TEXT.match(text)
+    if not match:
+        raise ConfigError(f"{source}: cannot parse constraint {text!r}: expected METRIC OP NUMBER with OP one of "
+                          f"{', '.join(OPERATORS)}, e.g. 'latency.p95_ms<=50'")
+    metric, op, raw = match.groups()
+    if metric not in METRICS:
+        near = difflib.get_close_matches(metric, list(METRICS), n=1)
+        raise ConfigError(f"{source}: unknown metric '{metric}'"
+                          + (f" (did you mean '{near[0]}'?)" if near else "")
+                          + f"; valid metrics: {', '.join(METRICS)}")
+    bound = float(raw)
+    spec = METRICS[metric]
+    if not spec.lo <= bound <= spec.hi:
+        raise ConfigError(f"{source}: impossible bound {bound:g} for {metric} (must lie in [{spec.lo:g}, {spec.hi:g}])")
+    return Constraint(metric, op, bound, source)
+
+
+def resolve_constraints(
+    device: str,
+    model_labels: list[str],
+    profile_constraints: dict[str, str],
+    profile_source: str,
+    project: Any,
+    cli: list[str],
+) -> list[Constraint]:
+    """Constraints for one device x model; later sources win per metric: profile, project file, --constraint."""
+    chosen: dict[str, Constraint] = {}
+    for metric, value in profile_constraints.items():
+        chosen[metric] = parse_constraint(f"{metric}{value}", source=f"{profile_source} [constraints] {metric}")
+    if project is not None:
+        for constraint in project.constraints_for(device, model_labels):
+            chosen[constraint.metric] = constraint
+    for text in cli:
+        constraint = parse_constraint(text)
+        chosen[constraint.metric] = constraint
+    return list(chosen.values())
+
+
+def value_at(result: dict[str, Any], path: str) -> Any:
+    """The value at a dotted path of the Result, None where any part is missing."""
+    if path == "model.size_mb":
+        size = (result.get("model") or {}).get("size_bytes")
+        return size / 1e6 if size is not None else None
+    node: Any = result
+    for part in path.split("."):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(part)
+    return node
+
+
+def _method(result: dict[str, Any], metric: Metric) -> str:
+    section = metric.method_section if metric.method_section is not None else metric.path.split(".")[0]
+    if not section:
+        return "host"
+    return str((result.get(section) or {}).get("method") or "unknown")
+
+
+def _more_samples(n: int, ci: list[float], value: float, bound: float) -> int | None:
+    """About how many more samples would shrink the CI (width ~ 1/sqrt(n)) so it no longer straddles the bound."""
+    half = (ci[1] - ci[0]) / 2
+    gap = abs(value - bound)
+    if n <= 0 or gap == 0 or half <= 0:
+        return None
+    return max(int(math.ceil(n * (half / gap) ** 2)) - n, 1)
+
+
+def _killed_detail(result: dict[str, Any]) -> str | None:
+    error = result.get("error") or {}
+    if error.get("kind") in ("killed", "memory"):
+        return f"killed: out of memory{error.get('memory_hint', '')} ({error.get('message', '')})"
+    return None
+
+
+def judge_one(result: dict[str, Any], constraint: Constraint, *, calibrated_emulation: bool = False) -> dict[str, Any]:
+    """One verdict row: status, value, bound, margin, method and a detail saying why."""
+    metric = METRICS[constraint.metric]
+    row: dict[str, Any] = {
+        "constraint": constraint.metric, "op": constraint.op, "bound": constraint.bound, "value": None,
+        "status": "not measured", "margin": None, "method": _method(result, metric), "detail": "",
+        "source": constraint.source, "unit": metric.unit,
+    }
+    if result.get("status") == "failed":
+        killed = _killed_detail(result)
+        if killed and constraint.metric == "memory.peak_rss_mb":
+            row.update(status="fail", detail=killed)
+        else:
+            row["detail"] = f"run failed: {(result.get('error') or {}).get('kind', 'error')}"
+        return row
+    value = value_at(result, metric.path)
+    if value is None:
+        section = result.get(metric.path.split(".")[0]) or {}
+        row["detail"] = section.get("reason") or "not measured in this run"
+        return row
+    value = float(value)
+    passed = OPERATORS[constraint.op](value, constraint.bound)
+    row.update(value=value, margin=(constraint.bound - value) if constraint.op in ("<=", "<")
+               else (value - constraint.bound), status="pass" if passed else "fail")
+    method = row["method"]
+    if method.startswith("estimate"):
+        row["detail"] = "estimate, not a measurement"
+    if method == "none":
+        row.update(status="not measured", value=None, margin=None, detail="no sensor or estimate on this device")
+        return row
+    if metric.percentile:
+        latency = result.get("latency") or {}
+        ci = (latency.get("ci") or {}).get(metric.percentile)
+        if ci is None:
+            row.update(status="inconclusive", detail="too few samples for a confidence interval")
+        elif ci[0] <= constraint.bound <= ci[1]:
+            more = _more_samples(int(latency.get("samples") or 0), ci, value, constraint.bound)
+            row.update(status="inconclusive", detail=f"{latency.get('ci', {}).get('confidence', 0.95):.0%} CI "
+                       f"[{ci[0]:.4g}, {ci[1]:.4g}] straddles the bound"
+                       + (f": about {more} more samples would decide it" if more else ""))
+    if method.startswith("emulated") and metric.path.startswith("latency") and not calibrated_emulation:
+        row.update(status="informational", detail=f"{method}: emulated timing is not a real board's "
+                   f"(would be {row['status']})")
+    return row
+
+
+def judge(result: dict[str, Any], constraints: list[Constraint], *,
+          calibrated_emulation: bool = False) -> list[dict[str, Any]]:
+    """Every constraint's verdict for one Result."""
+    return [judge_one(result, c, calibrated_emulation=calibrated_emulation) for c in constraints]
+
+
+def exit_code(results: list[dict[str, Any]], *, strict: bool = False) -> int:
+    """0 all met, 1 a constraint failed (or inconclusive with strict), 3 a run failed for a non-memory reason."""
+    failing = {"fail", "inconclusive"} if strict else {"fail"}
+    code = EXIT_OK
+    for result in results:
+        if result.get("status") == "failed" and not _killed_detail(result):
+            return EXIT_DEVICE
+        if any(v.get("status") in failing for v in result.get("verdicts") or []):
+            code = EXIT_CONSTRAINT_FAILED
+    return code

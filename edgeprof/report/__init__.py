@@ -1,0 +1,1 @@
+"""Reports from stored Results: terminal tables, JUnit XML, Markdown, plots, HTML."""
