@@ -8,7 +8,7 @@ import traceback
 
 from edgeprof.errors import EXIT_DEVICE, EXIT_INTERRUPTED, EdgeprofError
 from edgeprof.cli.app import app
-from edgeprof.cli import devices_cmds  # noqa: F401  (registers commands)
+from edgeprof.cli import deploy_cmds, devices_cmds, runs_cmds  # noqa: F401  (they register commands)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.console import Console
 
 app = typer.Typer(
     name="edgeprof",
@@ -27,6 +28,12 @@ StoreOption = Annotated[
     typer.Option("--store", help="Results store (SQLite). Default: $EDGEPROF_STORE or .edgeprof/results.db."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout only.")]
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A rich console; at least 140 columns wide when output is not a terminal (CI logs, pipes)."""
+    probe = Console(stderr=stderr)
+    return probe if probe.is_terminal else Console(stderr=stderr, width=max(probe.width, 140))
 
 
 def store_path(option: Path | None) -> Path:

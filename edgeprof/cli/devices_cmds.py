@@ -7,10 +7,9 @@ from dataclasses import asdict
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from edgeprof.cli.app import JsonOption, devices_app
+from edgeprof.cli.app import console, JsonOption, devices_app
 from edgeprof.devices import load_profile, load_profile_file, profile_files
 
 
@@ -26,7 +25,7 @@ def devices_list(as_json: JsonOption = False) -> None:
         table.add_column(column)
     for p in profiles:
         table.add_row(p.name, p.kind, p.description, p.emulation or "", str(p.source))
-    Console().print(table)
+    console().print(table)
 
 
 @devices_app.command("show")
@@ -41,7 +40,7 @@ def devices_show(
     if as_json:
         print(json.dumps(data, indent=2))
         return
-    console = Console()
+    console = console()
     console.print(f"[bold]{profile.name}[/bold]: {profile.description}  ({profile.source})")
     for section in ("hardware", "connection", "power", "constraints", "cost"):
         if data.get(section):

@@ -1,0 +1,194 @@
+"""`edgeprof deploy` and `edgeprof doctor`: the commands that reach devices."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from edgeprof.artifacts import ModelArtifact, check_dataset, load_artifact, reference_for
+from edgeprof.cli.app import console, JsonOption, StoreOption, app, store_path
+from edgeprof.cli.progress import AgentProgress
+from edgeprof.constraints import exit_code, judge, resolve_constraints
+from edgeprof.deploy import DeployOptions, LatencyBudget, run_deploy
+from edgeprof.devices import DeviceProfile, load_profile, with_overrides
+from edgeprof.doctor import diagnose
+from edgeprof.errors import EXIT_DEVICE, ConfigError
+from edgeprof.project import load_project
+from edgeprof.report.table import render_verdicts
+from edgeprof.results import ResultStore
+
+DeviceOption = Annotated[
+    list[str], typer.Option("--device", "-d", help="Device profile name (repeatable). Default: local.")
+]
+HostOption = Annotated[Optional[str], typer.Option("--host", help="Override the profile's host.")]
+PortOption = Annotated[Optional[int], typer.Option("--port", help="Override the profile's SSH port.")]
+UserOption = Annotated[Optional[str], typer.Option("--user", help="Override the profile's SSH user.")]
+IdentityOption = Annotated[Optional[str], typer.Option("--identity", help="Override the SSH identity file.")]
+AcceptNewOption = Annotated[
+    bool,
+    typer.Option("--accept-new-host-key", help="Record an unknown host key (a changed key is always refused)."),
+]
+
+
+def parse_input_shapes(values: list[str]) -> dict[str, list[int]]:
+    """--input-shape NAME=1x3x224x224 (repeatable) into {name: dims}."""
+    shapes: dict[str, list[int]] = {}
+    for value in values:
+        name, sep, dims = value.partition("=")
+        try:
+            parsed = [int(d) for d in dims.lower().split("x")] if dims else []
+        except ValueError:
+            parsed = []
+        if not sep or not name or not parsed or any(d <= 0 for d in parsed):
+            raise ConfigError(f"--input-shape {value!r}: expected NAME=DIMS such as input=1x3x224x224")
+        shapes[name] = parsed
+    return shapes
+
+
+def _profiles(
+    names: list[str], host: str | None, port: int | None, user: str | None, identity: str | None
+) -> list[DeviceProfile]:
+    if len(names) > 1 and any((host, port, user, identity)):
+        raise ConfigError("--host/--port/--user/--identity apply to a single --device")
+    return [with_overrides(load_profile(n), host=host, port=port, user=user, identity=identity) for n in names]
+
+
+def _artifacts(models: list[Path], dataset: Path | None, with_reference: bool) -> tuple[
+    list[ModelArtifact], dict[str, ModelArtifact]
+]:
+    """Check every model (and the dataset against it) on the host before anything reaches a device."""
+    artifacts = [load_artifact(m) for m in models]
+    if dataset is not None:
+        for artifact in artifacts:
+            check_dataset(artifact, dataset)
+    references: dict[str, ModelArtifact] = {}
+    if with_reference:
+        for artifact in artifacts:
+            source = reference_for(artifact)
+            if source is not None:
+                references[artifact.sha256] = load_artifact(source)
+    return artifacts, references
+
+
+@app.command("deploy")
+def deploy(
+    model: Annotated[list[Path], typer.Option("--model", "-m", help="ONNX or TFLite model file (repeatable).")],
+    device: DeviceOption = ["local"],  # noqa: B006 - typer reads the default
+    dataset: Annotated[
+        Optional[Path], typer.Option("--dataset", help="Labelled NPZ: one array per input (or x) and y.")
+    ] = None,
+    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="Intra-op threads.")] = None,
+    input_shape: Annotated[
+        list[str], typer.Option("--input-shape", help="Dynamic dims: NAME=1x3x224x224 (repeatable).")
+    ] = [],  # noqa: B006
+    constraint: Annotated[
+        list[str], typer.Option("--constraint", "-c", help="Extra constraint, e.g. 'latency.p95_ms<=50'.")
+    ] = [],  # noqa: B006
+    project: Annotated[Optional[Path], typer.Option("--project", help="Project file (default ./edgeprof.toml).")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Inconclusive verdicts fail.")] = False,
+    min_runs: Annotated[int, typer.Option("--min-runs", min=1)] = LatencyBudget.min_runs,
+    max_runs: Annotated[int, typer.Option("--max-runs", min=1)] = LatencyBudget.max_runs,
+    min_seconds: Annotated[float, typer.Option("--min-seconds", min=0)] = LatencyBudget.min_seconds,
+    max_seconds: Annotated[float, typer.Option("--max-seconds", min=0.01)] = LatencyBudget.max_seconds,
+    precision: Annotated[
+        float, typer.Option("--precision", min=0.0, help="Stop once the p95 CI half-width <= this fraction of p95.")
+    ] = LatencyBudget.target_rel_halfwidth,
+    power_seconds: Annotated[float, typer.Option("--power-seconds", min=0, help="Energy window length.")] = 3.0,
+    cooldown_to: Annotated[
+        Optional[float], typer.Option("--cooldown-to", help="Wait (bounded) until the device is this cool (C).")
+    ] = None,
+    op_profile: Annotated[bool, typer.Option("--op-profile", help="Per-operator profile (ONNX Runtime).")] = False,
+    no_reference: Annotated[
+        bool, typer.Option("--no-reference", help="Do not compare a variant with its fp32 source.")
+    ] = False,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    host: HostOption = None,
+    port: PortOption = None,
+    user: UserOption = None,
+    identity: IdentityOption = None,
+    accept_new_host_key: AcceptNewOption = False,
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Push each model to each device, measure it there, judge it against the constraints, store it."""
+    if min_runs > max_runs or min_seconds > max_seconds:
+        raise ConfigError("--min-runs/--min-seconds must not exceed --max-runs/--max-seconds")
+    profiles = _profiles(device, host, port, user, identity)
+    project_file = load_project(project)
+    artifacts, references = _artifacts(model, dataset, not no_reference)
+    options = DeployOptions(
+        dataset=dataset,
+        threads=threads,
+        input_shapes=parse_input_shapes(input_shape),
+        latency=LatencyBudget(
+            min_runs=min_runs,
+            max_runs=max_runs,
+            min_seconds=min_seconds,
+            max_seconds=max_seconds,
+            target_rel_halfwidth=precision,
+        ),
+        power_seconds=power_seconds,
+        cooldown_to_c=cooldown_to,
+        op_profile=op_profile,
+        seed=seed,
+        accept_new_host_key=accept_new_host_key,
+    )
+    err = console(stderr=True)
+    with AgentProgress(err, quiet=as_json) as progress:
+        results, failures = run_deploy(profiles, artifacts, options, progress.on_event, references=references)
+    by_name = {p.name: p for p in profiles}
+    for result in results:
+        profile = by_name[result["device"]]
+        constraints = resolve_constraints(
+            profile.name,
+            _labels(result),
+            profile.constraints,
+            str(profile.source),
+            project_file,
+            constraint,
+        )
+        result["verdicts"] = judge(result, constraints, calibrated_emulation=profile.emulation_calibrated)
+    run_id = None
+    if results:
+        with ResultStore(store_path(store)) as db:
+            run_id = db.save_run(results, command=shlex.join(["edgeprof", *sys.argv[1:]]))
+    if as_json:
+        print(json.dumps(results, indent=2))
+    else:
+        render_verdicts(results, console())
+        if run_id:
+            err.print(f"stored run {run_id} in {store_path(store)}")
+    for name, failure in failures.items():
+        err.print(f"edgeprof: error: device '{name}': {failure}", markup=False, highlight=False)
+    code = EXIT_DEVICE if failures else exit_code(results, strict=strict)
+    raise typer.Exit(code)
+
+
+def _labels(result: dict[str, Any]) -> list[str]:
+    model = result["model"]
+    return [model["name"], f"{model['name']}-{model['variant']}", Path(model["path"]).stem]
+
+
+@app.command("doctor")
+def doctor(
+    device: Annotated[str, typer.Option("--device", "-d", help="Device profile name.")] = "local",
+    host: HostOption = None,
+    port: PortOption = None,
+    user: UserOption = None,
+    identity: IdentityOption = None,
+    accept_new_host_key: AcceptNewOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Connect to a device and report what it has: Python, runtimes, memory, disk, governor; each problem with its fix."""
+    (profile,) = _profiles([device], host, port, user, identity)
+    report = diagnose(profile, accept_new_host_key=accept_new_host_key)
+    if as_json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        report.render(console())
+    raise typer.Exit(1 if report.problems else 0)

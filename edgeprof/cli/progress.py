@@ -1,0 +1,54 @@
+"""A rich progress display fed by the agent's JSON-line events, one line per device x model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+
+class AgentProgress:
+    """Turns agent events into progress bars on stderr; warnings are printed as they come."""
+
+    def __init__(self, console: Console, *, quiet: bool = False) -> None:
+        self._console = console
+        self._quiet = quiet
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=quiet,
+        )
+        self._tasks: dict[tuple[str, str], TaskID] = {}
+
+    def __enter__(self) -> "AgentProgress":
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.__exit__(*exc)  # type: ignore[arg-type]
+
+    def on_event(self, device: str, model: str, event: dict[str, Any]) -> None:
+        """Show one agent event for (device, model)."""
+        key = (device, model)
+        if key not in self._tasks:
+            self._tasks[key] = self._progress.add_task(f"{device} {model}: starting", total=None)
+        task = self._tasks[key]
+        kind = event.get("event")
+        if kind == "progress":
+            self._progress.update(
+                task,
+                description=f"{device} {model}: {event.get('stage', '')}",
+                completed=event.get("done", 0),
+                total=event.get("total"),
+            )
+        elif kind == "warning" and not self._quiet:
+            message = escape(f"{device} {model}: warning: {event.get('message', '')}")
+            self._progress.console.print(f"[yellow]{message}[/yellow]", highlight=False)
+        elif kind in ("result", "error"):
+            self._progress.update(task, description=f"{device} {model}: {kind}", completed=1, total=1)

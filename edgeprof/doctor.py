@@ -1,0 +1,102 @@
+"""`edgeprof doctor`: what a device has, and what to fix before profiling on it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from edgeprof.agent_bundle import build_agent
+from edgeprof.devices import DeviceProfile
+from edgeprof.errors import DeviceError
+from edgeprof.transport import open_transport
+
+MIN_PYTHON = (3, 9)
+MIN_FREE_MB = 200
+MIN_DISK_MB = 500
+SKEWING_GOVERNORS = ("ondemand", "powersave", "conservative", "schedutil")
+
+
+@dataclass
+class DoctorReport:
+    """The device's facts and the problems found, each with the fix to apply."""
+
+    device: str
+    facts: dict[str, Any]
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form: facts plus problems as {problem, fix}."""
+        return {
+            "device": self.device,
+            "facts": self.facts,
+            "problems": [{"problem": p, "fix": f} for p, f in self.problems],
+        }
+
+    def render(self, console: Console) -> None:
+        """Print the facts, then each problem and its fix."""
+        console.print(f"[bold]{escape(self.device)}[/bold]")
+        for key, value in self.facts.items():
+            console.print(f"  {key}: {escape(str(value))}")
+        if not self.problems:
+            console.print("[green]no problems found[/green]")
+        for problem, fix in self.problems:
+            console.print(f"[red]problem:[/red] {escape(problem)}\n  [bold]fix:[/bold] {escape(fix)}")
+
+
+def find_problems(facts: dict[str, Any], python: str) -> list[tuple[str, str]]:
+    """Each thing on the device that would stop or skew a measurement, with the fix."""
+    problems: list[tuple[str, str]] = []
+    version = tuple(int(p) for p in str(facts.get("python", "0.0")).split(".")[:2])
+    if version < MIN_PYTHON:
+        problems.append((f"Python {facts.get('python')} is too old (need >= 3.9)", f"install python3 >= 3.9 and set "
+                         "[connection] python in the device profile"))
+    if not facts.get("numpy"):
+        problems.append(("numpy is not installed", f"{python} -m pip install numpy"))
+    runtimes = facts.get("runtimes") or {}
+    if not any(runtimes.values()):
+        problems.append(("no inference runtime (onnxruntime, ai-edge-litert, tflite-runtime) is installed",
+                         f"{python} -m pip install onnxruntime ai-edge-litert"))
+    governor = facts.get("governor")
+    if governor in SKEWING_GOVERNORS:
+        problems.append((f"CPU governor is '{governor}': latency will be skewed by frequency scaling",
+                         "echo performance | sudo tee /sys/devices/system/cpu/cpu*/cpufreq/scaling_governor"))
+    free_mb = facts.get("mem_available_mb")
+    if free_mb is not None and free_mb < MIN_FREE_MB:
+        problems.append((f"only {free_mb:.0f} MB of memory available", "stop other processes on the device"))
+    disk_mb = facts.get("disk_free_mb")
+    if disk_mb is not None and disk_mb < MIN_DISK_MB:
+        problems.append((f"only {disk_mb:.0f} MB free in the work dir", "free disk space or change [connection] work_dir"))
+    return problems
+
+
+def diagnose(profile: DeviceProfile, *, accept_new_host_key: bool = False) -> DoctorReport:
+    """Connect, run the agent's --doctor probe, and judge what it found."""
+    python = profile.connection.python if profile.connection else None
+    transport = open_transport(profile.name, profile.kind, profile.connection, accept_new_host_key=accept_new_host_key)
+    try:
+        transport.connect()
+        if python is None:
+            import sys
+
+            python = sys.executable
+        check = transport.run([python, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"], timeout=30)
+        if check.exit_code != 0:
+            return DoctorReport(profile.name, {"python": None},
+                                [(f"'{python}' does not run on the device: {check.stderr.strip()[:200]}",
+                                  "install python3 (apt install python3) or set [connection] python")])
+        agent = build_agent()
+        upload = transport.put_file(agent.path, agent.sha256, ".pyz")
+        probe = transport.run([python, upload.remote_path, "--doctor"], timeout=120)
+        try:
+            facts = json.loads(probe.stdout)
+        except json.JSONDecodeError as exc:
+            raise DeviceError(f"device '{profile.name}': the doctor probe failed: "
+                              f"{(probe.stderr.strip().splitlines() or ['no output'])[-1]}") from exc
+    finally:
+        transport.close()
+    facts["work_dir"] = transport.work_dir
+    return DoctorReport(profile.name, facts, find_problems(facts, python))
