@@ -20,6 +20,7 @@ from edgeprof.transport import Transport, open_transport
 EventSink = Callable[[str, str, dict[str, Any]], None]
 
 FINAL_EVENTS = ("result", "error")
+LOCK_FILE = "device.lock"
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class DeployOptions:
     with_reference: bool = True
     seed: int = 0
     accept_new_host_key: bool = False
+    lock_wait_s: float = 60.0
     load_timeout_s: float = 300.0
     stage_timeout_s: float = 600.0
 
@@ -80,6 +82,7 @@ def build_run_spec(
     *,
     dataset: dict[str, Any] | None,
     reference: dict[str, Any] | None,
+    lock_path: str | None = None,
 ) -> dict[str, Any]:
     """The RunSpec for one model on one device (docs/agent-protocol.md); the agent never sees the profile."""
     power = profile.power
@@ -125,6 +128,7 @@ def build_run_spec(
         "emulation": profile.emulation,
         "op_profile": options.op_profile,
         "timeouts": {"load_s": options.load_timeout_s, "stage_s": options.stage_timeout_s},
+        "lock": {"path": lock_path, "wait_s": options.lock_wait_s} if lock_path else None,
     }
 
 
@@ -163,7 +167,8 @@ def deploy_device(
             if reference is not None:
                 reference_remote = _push_model(transport, reference)
                 pushed.add(reference_remote.pop("_bytes_sent"))
-            spec = build_run_spec(profile, pushed.remote, options, dataset=dataset_remote, reference=reference_remote)
+            spec = build_run_spec(profile, pushed.remote, options, dataset=dataset_remote, reference=reference_remote,
+                                  lock_path=transport.remote_path(LOCK_FILE))
             python = connection.python if connection else _local_python()
             agent_section, error = _run_agent(transport, [python, agent_upload.remote_path], spec,
                                               lambda ev, a=artifact: on_event(profile.name, f"{a.name}-{a.variant}", ev))

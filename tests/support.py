@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-
 REPO = Path(__file__).resolve().parent.parent
 DIGITS = REPO / "models" / "digits"
 
@@ -26,3 +25,41 @@ def sshd_env() -> dict[str, str]:
         if sep:
             values[key.strip()] = value.strip().strip("'\"")
     return values
+
+
+def write_loopback_profile(directory: Path, sshd: dict[str, str], *, name: str = "loop",
+                           known_hosts: Path | None = None, port: int | None = None) -> Path:
+    """A device profile that reaches the loopback sshd, with its host key in `known_hosts` (if given)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    port = port or int(sshd["EDGEPROF_TEST_SSH_PORT"])
+    lines = [
+        'description = "loopback OpenSSH server (tests)"',
+        'kind = "ssh"',
+        "[hardware]",
+        'cpu = "host"', 'arch = "x86_64"', "cores = 2", "max_clock_ghz = 0.0", "ram_mb = 1024", "peak_gflops = 0.0",
+        "[connection]",
+        'host = "127.0.0.1"',
+        f"port = {port}",
+        f'user = "{sshd["EDGEPROF_TEST_SSH_USER"]}"',
+        f'identity_file = "{sshd["EDGEPROF_TEST_SSH_KEY"]}"',
+        f'python = "{REPO / ".venv" / "bin" / "python"}"',
+        f'work_dir = "{directory / "remote-work"}"',
+        "connect_timeout_s = 5.0",
+    ]
+    if known_hosts is not None:
+        lines.append(f'known_hosts = "{known_hosts}"')
+    lines += [
+        "[runtime]", "threads = 1",
+        "[power]", 'method = "estimate"', "idle_w = 2.0", "max_w = 6.0",
+        "[constraints]", '"latency.p95_ms" = "<= 1000"', '"memory.peak_rss_mb" = "<= 4096"',
+    ]
+    path = directory / f"{name}.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def trust_loopback_host(known_hosts: Path, sshd: dict[str, str]) -> Path:
+    """Record the loopback sshd's host key, the way `ssh` would after a first connection."""
+    key_type, key_b64 = Path(sshd["EDGEPROF_TEST_SSH_HOSTKEY_PUB"]).read_text().split()[:2]
+    known_hosts.write_text(f"[127.0.0.1]:{sshd['EDGEPROF_TEST_SSH_PORT']} {key_type} {key_b64}\n")
+    return known_hosts
