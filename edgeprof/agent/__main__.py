@@ -19,13 +19,13 @@ def _run() -> int:
     from .protocol import AgentFailure, emit, watch_stdin
 
     emit("hello", agent_version=AGENT_VERSION, python=sys.version.split()[0], pid=os.getpid())
-    line = sys.stdin.readline()
-    watch_stdin()
     try:
         from .run import emit_result, measure
         from .spec import parse_spec
 
-        emit_result(measure(parse_spec(line)))
+        spec = parse_spec(sys.stdin.readline())
+        watch_stdin()
+        emit_result(measure(spec))
         return 0
     except AgentFailure as failure:
         emit("error", kind=failure.kind, message=failure.message, stage=failure.stage)

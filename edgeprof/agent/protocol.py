@@ -10,6 +10,7 @@ from typing import Any
 
 EXIT_HOST_GONE = 75
 _lock = threading.Lock()
+_final_exit: list[int] = []  # set once the final line went out: the exit code it implies
 
 
 class AgentFailure(Exception):
@@ -28,6 +29,8 @@ def emit(event: str, **fields: Any) -> None:
     with _lock:
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
+        if event in ("result", "error"):
+            _final_exit.append(0 if event == "result" else 1)
 
 
 def _jsonable(value: Any) -> Any:
@@ -62,7 +65,8 @@ def watch_stdin() -> None:
                 pass
         except (OSError, ValueError):
             pass
-        os._exit(EXIT_HOST_GONE)
+        with _lock:  # after the final line, EOF is the host saying goodbye, not going away
+            os._exit(_final_exit[0] if _final_exit else EXIT_HOST_GONE)
 
     threading.Thread(target=wait_for_eof, name="stdin-watchdog", daemon=True).start()
 

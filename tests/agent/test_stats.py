@@ -1,0 +1,80 @@
+"""Latency statistics: distribution-free CIs cover the truth as often as they claim; the stopping rule."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+
+from edgeprof.agent import stats
+from edgeprof.agent.probes.latency import steady_state
+
+BUDGET = {"min_runs": 50, "max_runs": 20000, "min_seconds": 0.0, "max_seconds": 5.0, "target_rel_halfwidth": 0.02,
+          "confidence": 0.95}
+
+
+def test_binomial_cdf_matches_exact_small_case() -> None:
+    cdf = stats.binomial_cdf(4, 0.5)
+    assert np.allclose(cdf, np.cumsum([1, 4, 6, 4, 1]) / 16)
+
+
+@pytest.mark.parametrize("q", [0.5, 0.95, 0.99])
+def test_quantile_ci_covers_the_true_quantile_at_the_stated_rate(q: float) -> None:
+    rng = np.random.default_rng(1)
+    true = math.exp(0.5 * {0.5: 0.0, 0.95: 1.6448536, 0.99: 2.3263479}[q])  # lognormal(0, 0.5) quantile
+    n, reps, hits, defined = 400, 600, 0, 0
+    for _ in range(reps):
+        ci = stats.quantile_ci(np.sort(rng.lognormal(0.0, 0.5, n)), q, 0.95)
+        if ci is not None:
+            defined += 1
+            hits += ci[0] <= true <= ci[1]
+    assert defined == reps
+    coverage = hits / reps
+    assert 0.93 <= coverage <= 0.995, coverage  # >= 95% by construction (discrete ranks), never far above
+
+
+def test_ci_undefined_with_too_few_samples() -> None:
+    assert stats.quantile_ci(np.sort(np.arange(10.0)), 0.99, 0.95) is None
+    assert stats.quantile_ci(np.sort(np.arange(100.0)), 0.5, 0.95) is not None
+
+
+def test_summary_matches_numpy() -> None:
+    samples = np.random.default_rng(2).gamma(2.0, 1.0, 1000)
+    summary = stats.summarise(samples, 0.95)
+    for label, q in stats.PERCENTILES.items():
+        assert summary[f"{label}_ms"] == pytest.approx(np.quantile(samples, q))
+    assert summary["mean_ms"] == pytest.approx(samples.mean())
+    assert summary["throughput_ips"] == pytest.approx(1000 / samples.mean())
+    lo, hi = summary["ci"]["p95"]
+    assert lo < summary["p95_ms"] < hi
+
+
+def test_drift_flags_a_slowdown() -> None:
+    steady = np.full(200, 1.0)
+    assert not stats.drift(steady)["flag"]
+    slowing = np.linspace(1.0, 1.5, 200)
+    assert stats.drift(slowing)["flag"] and stats.drift(slowing)["ratio"] > 1.3
+
+
+def test_warmup_stability_test() -> None:
+    assert not stats.is_stable([5.0] * 10 + [1.0] * 10)
+    assert stats.is_stable([1.0] * 20)
+
+
+def test_precise_samples_stop_on_precision_noisy_ones_on_budget() -> None:
+    def steady() -> None:
+        time.sleep(0.0002)
+
+    samples, reason = steady_state(steady, dict(BUDGET, max_seconds=10.0, target_rel_halfwidth=0.05), lambda d, t: None)
+    assert reason == "precision" and len(samples) < BUDGET["max_runs"]
+
+    rng = np.random.default_rng(3)
+
+    def noisy() -> None:
+        time.sleep(float(rng.choice([0.0001, 0.002])))
+
+    samples, reason = steady_state(noisy, dict(BUDGET, max_seconds=0.3, target_rel_halfwidth=0.0001),
+                                   lambda d, t: None)
+    assert reason == "max_seconds"
