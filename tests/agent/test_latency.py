@@ -1,0 +1,42 @@
+"""The steady-state sampler's budgets: time checked after every call, runs capped, samples kept in order."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from edgeprof.agent.probes.latency import latency_section, steady_state
+
+BUDGET = {"min_runs": 50, "max_runs": 5000, "min_seconds": 0.0, "max_seconds": 5.0, "target_rel_halfwidth": 0.0,
+          "confidence": 0.95, "keep_samples": 5000}
+
+
+def test_a_slow_model_never_overruns_the_time_budget_by_more_than_a_call() -> None:
+    start = time.perf_counter()
+    samples, reason = steady_state(lambda: time.sleep(0.02), dict(BUDGET, max_seconds=0.1), lambda d, t: None)
+    elapsed = time.perf_counter() - start
+    assert reason == "max_seconds"
+    assert 4 <= len(samples) <= 6 and elapsed < 0.2
+    assert np.all(samples >= 19.0)
+
+
+def test_max_runs_is_exact_beyond_the_first_buffer() -> None:
+    samples, reason = steady_state(lambda: None, dict(BUDGET, max_runs=9000), lambda d, t: None)
+    assert (reason, len(samples)) == ("max_runs", 9000)
+    assert np.all(samples > 0)
+
+
+def test_progress_is_reported_while_sampling() -> None:
+    seen: list[tuple[int, int | None]] = []
+    steady_state(lambda: time.sleep(0.001), dict(BUDGET, max_seconds=1.2), lambda d, t: seen.append((d, t)))
+    assert len(seen) >= 2 and all(t == BUDGET["max_runs"] for _, t in seen)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_kept_samples_are_the_first_ones_in_run_order() -> None:
+    samples = np.arange(1.0, 101.0)
+    section = latency_section(samples, "max_runs", dict(BUDGET, keep_samples=10), load_ms=1.0, first_ms=2.0,
+                              warmup={"runs": 0, "stable": False, "ms": 0.0}, method="measured")
+    assert section["samples_ms"] == [float(i) for i in range(1, 11)] and section["samples_truncated"]
+    assert section["samples"] == 100 and section["max_ms"] == 100.0
