@@ -6,6 +6,8 @@ import glob
 import importlib
 import json
 import os
+import tempfile
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,11 +70,35 @@ def import_runtime(fmt: str) -> tuple[Any, str]:
 
 
 def open_runtime(model_path: str, fmt: str, threads: int | None, *, op_profile: bool = False) -> Runtime:
-    """Import the runtime and load the model; AgentFailure on a missing runtime or a bad model."""
+    """Import the runtime and load the model; AgentFailure on a missing runtime or a bad model.
+
+    `op_profile` turns on ONNX Runtime's per-node profiler, which slows every call several times over:
+    never time a profiled session (see `profile_ops`).
+    """
     module, dist = import_runtime(fmt)
     if fmt == "onnx":
         return OrtRuntime(module, model_path, threads, op_profile)
     return TfliteRuntime(module, dist, model_path, threads)
+
+
+def profile_ops(model_path: str, fmt: str, threads: int | None, feeds: dict[str, np.ndarray],
+                seconds: float = 1.0, max_runs: int = 200) -> dict[str, Any] | None:
+    """Per-operator times from a separate profiled session (its own runs, never the timed ones).
+
+    None for formats whose runtime has no per-operator profiler (TFLite's Python interpreters).
+    """
+    if fmt != "onnx":
+        return None
+    runtime = open_runtime(model_path, fmt, threads, op_profile=True)
+    deadline = time.perf_counter() + seconds
+    runs = 0
+    while runs < max_runs and (runs < 3 or time.perf_counter() < deadline):
+        runtime.run(feeds)
+        runs += 1
+    profile = runtime.op_profile()
+    if profile is not None:
+        profile["note"] = "from a separate profiled session: the profiler slows every call, so read the shares"
+    return profile
 
 
 def _one_line(exc: BaseException) -> str:
@@ -99,9 +125,11 @@ class OrtRuntime(Runtime):
             # Spinning workers steal the CPU from each other on small, busy boards: measured 2x slower.
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self.threads["spinning"] = False
+        else:
+            self.threads["spinning"] = "default (on)"
         if op_profile:
             options.enable_profiling = True
-            options.profile_file_prefix = os.path.join(os.path.dirname(path), "ort-profile")
+            options.profile_file_prefix = os.path.join(tempfile.gettempdir(), f"edgeprof-ort-profile-{os.getpid()}")
         try:
             self._session = ort.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # ORT raises its own pybind exception types
