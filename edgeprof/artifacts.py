@@ -149,14 +149,13 @@ def reference_for(artifact: ModelArtifact) -> Path | None:
     if not artifact.manifest or not artifact.manifest.get("source_sha256"):
         return None
     source = artifact.manifest["source_sha256"]
-    if source == artifact.sha256:
+    relative = artifact.manifest.get("source_path")
+    if source == artifact.sha256 or not relative:
         return None
     for directory in (artifact.path.parent, artifact.path.parent.parent):
-        manifest = directory / MANIFEST
-        if manifest.is_file():
-            for entry in json.loads(manifest.read_text()).get("models", []):
-                if entry.get("sha256") == source and (directory / entry["path"]).is_file():
-                    return directory / entry["path"]
+        candidate = (directory / relative).resolve()
+        if (directory / MANIFEST).is_file() and candidate.is_file() and sha256_file(candidate) == source:
+            return candidate
     return None
 
 
