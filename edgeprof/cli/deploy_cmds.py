@@ -163,8 +163,8 @@ def deploy(
         render_verdicts(results, console())
         if run_id:
             err.print(f"stored run {run_id} in {store_path(store)}")
-    for name, failure in failures.items():
-        err.print(f"edgeprof: error: device '{name}': {failure}", markup=False, highlight=False)
+    for failure in failures.values():
+        err.print(f"edgeprof: error: {failure}", markup=False, highlight=False)
     code = EXIT_DEVICE if failures else exit_code(results, strict=strict)
     raise typer.Exit(code)
 
