@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import time
@@ -73,8 +74,7 @@ def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, c
     clock.enter("inputs")
     feeds, inputs = make_feeds(runtime.inputs, spec["input_shapes"], spec["seed"], note)
 
-    def run_once() -> Any:
-        return runtime.run(feeds)
+    run_once = functools.partial(runtime.run, feeds)  # no Python frame of our own inside the timed call
 
     clock.enter("first")
     first_ms = lat.time_call(_guarded(run_once, "first"))
@@ -84,12 +84,13 @@ def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, c
     budget = spec["latency"]
     method = f"emulated:{spec['emulation']}" if spec["emulation"] else "measured"
     clock.enter("warmup")
-    warmup = lat.warm_up(_guarded(run_once, "warmup"), budget, lambda d, t: progress("warmup", d, t))
+    # the guards wrap whole phases, not each call: a try block per call would be timed with the model
+    warmup = _guarded(lambda: lat.warm_up(run_once, budget, lambda d, t: progress("warmup", d, t)), "warmup")()
     if not warmup["stable"]:
         note(f"latency did not settle within {warmup['runs']} warm-up runs")
     clock.enter("latency", budget["max_seconds"] * 2 + spec["timeouts"]["stage_s"])
-    samples, reason = lat.steady_state(_guarded(run_once, "latency"), budget,
-                                       lambda d, t: progress("latency", d, t))
+    samples, reason = _guarded(lambda: lat.steady_state(run_once, budget, lambda d, t: progress("latency", d, t)),
+                               "latency")()
     latency = lat.latency_section(samples, reason, budget, load_ms=load_ms, first_ms=first_ms,
                                   warmup=warmup, method=method)
     if latency["drift"] and latency["drift"]["flag"]:
