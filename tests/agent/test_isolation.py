@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 
 from tests.agent.conftest import run_agent, spec_for
+from tests.agent.tflite_models import add_relu
 
 ALLOWED_DIRECT = {"numpy", "psutil", "onnxruntime", "ai-edge-litert"}
-STDLIB_PROBES = {"org"}  # the stdlib's own `from org.python.core import ...` (Jython) attempt in copy/pickle
+# Optional imports that are tried and fail (importtime lists them too): the stdlib's Jython probe in
+# copy/pickle, and LiteRT's probe for its optional Intel NPU SDK.
+STDLIB_PROBES = {"org", "ai_edge_litert_sdk_intel"}
 
 
 def _requirements(dist: str, seen: set[str]) -> set[str]:
@@ -63,11 +66,13 @@ def bare_path(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, set[str]]
     return root, modules
 
 
+@pytest.mark.parametrize("fmt", ["onnx", "tflite"])
 def test_agent_imports_only_stdlib_numpy_psutil_and_the_runtime(
-    bare_path: tuple[Path, set[str]], models: dict[str, Path]
+    bare_path: tuple[Path, set[str]], models: dict[str, Path], tmp_path: Path, fmt: str
 ) -> None:
     root, allowed = bare_path
-    spec = spec_for(models["mlp"], power={"method": "estimate", "idle_w": 1.0, "max_w": 2.0, "seconds": 0.2,
+    model, runtime = (models["mlp"], "onnxruntime") if fmt == "onnx" else (add_relu(tmp_path / "m.tflite"), "ai_edge_litert")
+    spec = spec_for(model, power={"method": "estimate", "idle_w": 1.0, "max_w": 2.0, "seconds": 0.2,
                                           "idle_seconds": 0.1})
     run = run_agent(spec, python=[sys.executable, "-S", "-X", "importtime"],
                     env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
@@ -77,7 +82,7 @@ def test_agent_imports_only_stdlib_numpy_psutil_and_the_runtime(
     imported.discard("imported package")
     foreign = sorted(imported - set(sys.stdlib_module_names) - allowed - STDLIB_PROBES - {"edgeprof_agent", "__main__", ""})
     assert not foreign, f"the agent imported modules outside stdlib/numpy/psutil/runtime: {foreign}"
-    assert "numpy" in imported and "onnxruntime" in imported
+    assert "numpy" in imported and runtime in imported
 
 
 def test_agent_source_never_imports_edgeprof_host_modules() -> None:
