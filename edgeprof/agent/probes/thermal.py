@@ -10,6 +10,7 @@ import time
 from typing import Any, Callable
 
 SAMPLE_S = 0.5
+COOLDOWN_POLL_S = 1.0
 THROTTLE_BITS = {0: "under-voltage", 1: "frequency capped", 2: "throttled", 3: "soft temperature limit"}
 
 
@@ -136,7 +137,8 @@ def wait_for_cooldown(spec: dict[str, Any], emit_warning: Callable[[str], None])
         hottest = max(temps.values())
         if hottest <= target:
             return hottest
-        if time.monotonic() >= deadline:
+        left = deadline - time.monotonic()
+        if left <= 0:
             emit_warning(f"still {hottest:.1f} C after waiting {spec.get('cooldown_max_s')} s to cool to {target} C")
             return hottest
-        time.sleep(1.0)
+        time.sleep(min(COOLDOWN_POLL_S, left))
