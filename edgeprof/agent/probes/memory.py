@@ -35,12 +35,11 @@ def rss_mb() -> float | None:
 
 
 def peak_rss_mb() -> float:
-    """The peak RSS of this process so far: VmHWM, else ru_maxrss."""
-    hwm = _status_kb("VmHWM")
-    if hwm is not None:
-        return hwm / 1024
+    """The peak RSS of this process so far: the larger of the kernel's VmHWM and getrusage's ru_maxrss."""
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return maxrss / MB if sys.platform == "darwin" else maxrss / 1024
+    peak = maxrss / MB if sys.platform == "darwin" else maxrss / 1024
+    hwm = _status_kb("VmHWM")
+    return max(peak, hwm / 1024) if hwm is not None else peak
 
 
 def mem_available_mb() -> float | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+import time
 from importlib import metadata
 from typing import Any
 
@@ -19,6 +20,7 @@ TFLITE_MODULES = (
 
 SKEWING_GOVERNORS = ("ondemand", "powersave", "conservative", "schedutil")
 BUSY_LOAD_PER_CORE = 0.5
+BUSY_CPU_PERCENT = 30.0  # other processes' share of all cores while the agent itself sits idle
 
 
 def dist_version(dist: str) -> str | None:
@@ -66,7 +68,29 @@ def cpufreq(root: str = "/") -> dict[str, Any]:
     }
 
 
-def system_section(root: str = "/") -> tuple[dict[str, Any], list[str]]:
+def _cpu_times(root: str) -> tuple[int, int] | None:
+    """(busy, total) jiffies over all cores from /proc/stat."""
+    text = _read(root, "/proc/stat") or ""
+    fields = text.splitlines()[0].split() if text.startswith("cpu ") else []
+    if len(fields) < 6:
+        return None
+    ticks = [int(x) for x in fields[1:9]]  # user nice system idle iowait irq softirq steal
+    idle = ticks[3] + ticks[4]
+    return sum(ticks) - idle, sum(ticks)
+
+
+def cpu_busy_percent(root: str = "/", interval_s: float = 0.1) -> float | None:
+    """How busy all cores are right now (percent), from two /proc/stat readings; None without /proc/stat."""
+    first = _cpu_times(root)
+    time.sleep(interval_s)
+    second = _cpu_times(root)
+    if first is None or second is None:
+        return None
+    total = second[1] - first[1]
+    return 100.0 * (second[0] - first[0]) / total if total > 0 else 0.0
+
+
+def system_section(root: str = "/", interval_s: float = 0.1) -> tuple[dict[str, Any], list[str]]:
     """The `system` section of the Result and the warnings about conditions that skew latency."""
     freq = cpufreq(root)
     cores = os.cpu_count() or 1
@@ -78,9 +102,14 @@ def system_section(root: str = "/") -> tuple[dict[str, Any], list[str]]:
     if freq["governor"] in SKEWING_GOVERNORS:
         warnings.append(f"CPU governor is '{freq['governor']}': frequency scaling skews latency "
                         "(set 'performance' for stable figures)")
-    busy = None
+    busy_percent = cpu_busy_percent(root, interval_s)
+    signs = []
     if load and load[0] > BUSY_LOAD_PER_CORE * cores:
-        busy = f"the device is busy: load average {load[0]:.2f} on {cores} cores"
+        signs.append(f"load average {load[0]:.2f} on {cores} cores")
+    if busy_percent is not None and busy_percent > BUSY_CPU_PERCENT:
+        signs.append(f"CPU {busy_percent:.0f}% busy before the run")
+    busy = f"the device is busy: {', '.join(signs)}" if signs else None
+    if busy:
         warnings.append(busy + ": other processes compete for the CPU")
     section = {
         "board": _read(root, "/proc/device-tree/model"),
@@ -93,6 +122,7 @@ def system_section(root: str = "/") -> tuple[dict[str, Any], list[str]]:
         "governor": freq["governor"],
         "freq_mhz": freq["freq_mhz"],
         "loadavg": load,
+        "cpu_busy_percent": busy_percent,
         "busy_warning": busy,
     }
     return section, warnings
