@@ -113,7 +113,8 @@ def test_missing_sensor_without_estimate_figures_is_not_measured(tmp_path: Path)
 def test_method_none_or_empty_window_is_no_section() -> None:
     run_once, calls = _sleeper(0.001)
     assert measure_energy(run_once, power_spec(method="none"), lambda *_: None) is None
-    assert measure_energy(run_once, power_spec(method="estimate", idle_w=1, max_w=2, seconds=0), lambda *_: None) is None
+    empty = power_spec(method="estimate", idle_w=1, max_w=2, seconds=0)
+    assert measure_energy(run_once, empty, lambda *_: None) is None
     assert calls == []
 
 
