@@ -1,0 +1,539 @@
+"""Figures from stored Results: latency distributions, accuracy vs p95, cross-device bars, energy, run timelines.
+
+Every figure is a `matplotlib.figure.Figure` on the Agg canvas (no pyplot, no display, no global figure
+registry), sized by its number of categories, with units in its labels and emulated/estimated figures marked.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import re
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+from matplotlib import rc_context  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402
+
+from edgeprof.constraints import Constraint  # noqa: E402
+from edgeprof.errors import ConfigError  # noqa: E402
+from edgeprof.results import model_label  # noqa: E402
+
+FORMATS = ("png", "svg", "pdf")
+DPI = 100
+ESTIMATE_HATCH = "///"
+EMULATED_STYLE = "--"
+BUDGET_COLOR = "#c0392b"
+CHAR_INCHES = 0.085  # a generous average character width at the 9 pt tick font
+_RC = {"svg.hashsalt": "edgeprof", "svg.fonttype": "path", "font.size": 9, "axes.titlesize": 10}
+_METADATA = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None}, "pdf": {"CreationDate": None,
+                                                                                         "Creator": None,
+                                                                                         "Producer": None}}
+
+
+@dataclass
+class Plot:
+    """One figure and what it shows: `name` is its file stem, `device` None for cross-device figures."""
+
+    name: str
+    caption: str
+    device: str | None
+    figure: Figure
+
+
+# ---------------------------------------------------------------- reading Results
+
+
+def _get(result: dict[str, Any], section: str, key: str) -> Any:
+    return (result.get(section) or {}).get(key)
+
+
+def emulation(result: dict[str, Any]) -> str | None:
+    """The emulation mode of a Result ('qemu-tcg', ...) or None on real hardware."""
+    method = _get(result, "latency", "method") or ""
+    if method.startswith("emulated:"):
+        return method.split(":", 1)[1]
+    return (result.get("device_info") or {}).get("emulated")
+
+
+def is_estimate(method: str | None) -> bool:
+    """True for figures that come from a model, not a sensor (`estimate:...`)."""
+    return bool(method) and str(method).startswith("estimate")
+
+
+def budget(result: dict[str, Any], metric: str) -> tuple[str, float] | None:
+    """(op, bound) of the stored verdict on `metric`, or None when the Result was not judged on it."""
+    for verdict in result.get("verdicts") or []:
+        if verdict.get("constraint") == metric and verdict.get("bound") is not None:
+            return str(verdict["op"]), float(verdict["bound"])
+    return None
+
+
+def _measured(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in results if r.get("status") != "failed"]
+
+
+def group_by(results: Iterable[dict[str, Any]], key: Any) -> dict[str, list[dict[str, Any]]]:
+    """Results grouped by key(result), groups and members in first-seen order."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for result in results:
+        groups.setdefault(key(result), []).append(result)
+    return groups
+
+
+def _device(result: dict[str, Any]) -> str:
+    return str(result.get("device", "?"))
+
+
+def _model(result: dict[str, Any]) -> str:
+    return str((result.get("model") or {}).get("name", "?"))
+
+
+def _variant(result: dict[str, Any]) -> str:
+    return str((result.get("model") or {}).get("variant", "?"))
+
+
+def _labels(results: list[dict[str, Any]], *, with_model: bool = True) -> list[str]:
+    """Category names; a short run id is added where the same variant appears from several runs."""
+    base = [model_label(r) if with_model else _variant(r) for r in results]
+    repeated = {b for b in base if base.count(b) > 1}
+    return [f"{b} @{str(r.get('run_id', ''))[:16]}" if b in repeated else b for b, r in zip(base, results)]
+
+
+def _categories(results: list[dict[str, Any]]) -> tuple[list[str], str, str]:
+    """Category labels, the axis name and a subject for the title: variants alone when there is one model."""
+    models = list(dict.fromkeys(_model(r) for r in results))
+    if len(models) == 1:
+        return _labels(results, with_model=False), "variant", f"{models[0]}, "
+    return _labels(results), "model-variant", ""
+
+
+def _emulated_note(results: list[dict[str, Any]]) -> str:
+    modes = sorted({m for m in (emulation(r) for r in results) if m})
+    return f" [EMULATED: {', '.join(modes)}; relative timing, not a real board's]" if modes else ""
+
+
+def _title(fig: Figure, text: str) -> str:
+    """The title wrapped to the figure's width."""
+    return _wrap(text, max(40, int(fig.get_figwidth() * 13)))
+
+
+def recommendations(results: list[dict[str, Any]]) -> dict[tuple[str, str], Any]:
+    """The recommendation per (device, model) (edgeprof.recommend), judged with each Result's stored constraints."""
+    from edgeprof.recommend import recommend
+
+    def constraints_for(result: dict[str, Any]) -> list[Constraint]:
+        return [Constraint(v["constraint"], v["op"], float(v["bound"]), v.get("source") or "stored verdict")
+                for v in result.get("verdicts") or [] if v.get("bound") is not None]
+
+    return {(rec.device, rec.model): rec for rec in recommend(_measured(results), constraints_for)}
+
+
+# ---------------------------------------------------------------- layout helpers
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _category_width(n: int, per: float = 0.95, minimum: float = 6.4) -> float:
+    return max(minimum, 2.2 + per * n)
+
+
+def _wrap(text: str, width: int = 18) -> str:
+    """Wrap each line of `text` to `width` characters (names break at hyphens, titles at spaces only)."""
+    return "\n".join(textwrap.fill(line, width=width, break_long_words=True, break_on_hyphens=width < 40)
+                     for line in text.split("\n"))
+
+
+def _category_axis(ax: Axes, positions: list[float], labels: list[str]) -> None:
+    """Category ticks: horizontal names wrapped to the width each category has on the axis."""
+    inches = ax.get_figure().get_figwidth() * ax.get_position().width / max(len(labels), 1)
+    chars = max(6, int(inches / CHAR_INCHES))
+    ax.set_xticks(positions)
+    ax.set_xticklabels([_wrap(label, chars) for label in labels])
+
+
+def _colors(labels: list[str]) -> dict[str, Any]:
+    cmap = matplotlib.colormaps["tab10" if len(set(labels)) <= 10 else "tab20"]
+    return {label: cmap(i % cmap.N) for i, label in enumerate(dict.fromkeys(labels))}
+
+
+def _budget_segments(ax: Axes, spans: list[tuple[float, float]], bounds: list[tuple[str, float] | None],
+                     unit: str, what: str) -> Line2D | None:
+    """Draw each category's bound over its span (one line per run of equal bounds); the legend handle or None."""
+    start = 0
+    for i in range(1, len(spans) + 1):
+        if i < len(spans) and bounds[i] == bounds[start]:
+            continue
+        if bounds[start] is not None:
+            ax.hlines(bounds[start][1], spans[start][0], spans[i - 1][1], colors=BUDGET_COLOR,
+                      linestyles="--", linewidth=1.6, zorder=5, label="_budget")
+        start = i
+    present = sorted({b for b in bounds if b is not None}, key=lambda b: b[1])
+    if not present:
+        return None
+    text = f"{what} budget " + ", ".join(f"{op} {bound:g} {unit}" for op, bound in present)
+    return Line2D([], [], color=BUDGET_COLOR, linestyle="--", linewidth=1.6, label=text)
+
+
+def _styled(draw: Callable[..., Figure]) -> Callable[..., Figure]:
+    """Build the figure under edgeprof's rc settings (font sizes, deterministic SVG ids)."""
+    @functools.wraps(draw)
+    def wrapper(*args: Any, **kwargs: Any) -> Figure:
+        with rc_context(_RC):
+            return draw(*args, **kwargs)
+    return wrapper
+
+
+# ---------------------------------------------------------------- figures
+
+
+@_styled
+def latency_distribution_figure(results: list[dict[str, Any]]) -> Figure:
+    """One device: box plot of the raw per-inference latencies of each variant, its p95 and the p95 budget."""
+    rows = [r for r in _measured(results) if _get(r, "latency", "samples_ms")]
+    if not rows:
+        raise ValueError("no latency samples to plot")
+    labels, axis_name, subject = _categories(rows)
+    data = [np.asarray(_get(r, "latency", "samples_ms"), dtype=float) for r in rows]
+    positions = list(range(1, len(rows) + 1))
+    fig = _new_figure(_category_width(len(rows)), 4.8)
+    ax = fig.add_subplot()
+    colors = _colors(labels)
+    boxes = ax.boxplot(data, positions=positions, widths=0.6, whis=(1, 99), showfliers=False, patch_artist=True)
+    for patch, label in zip(boxes["boxes"], labels):
+        patch.set_facecolor(colors[label])
+        patch.set_alpha(0.55)
+    p95 = [_get(r, "latency", "p95_ms") for r in rows]
+    mode = _emulated_note(rows)
+    marker = ax.scatter(positions, [np.nan if v is None else v for v in p95], marker="D", color="black", zorder=6,
+                        s=22, label="p95" + (" (emulated timing)" if mode else ""))
+    handles = [Patch(facecolor="grey", alpha=0.55, label="box: p25–p75, line: median, whiskers: p1–p99"), marker]
+    line = _budget_segments(ax, [(p - 0.4, p + 0.4) for p in positions],
+                            [budget(r, "latency.p95_ms") for r in rows], "ms", "p95")
+    handles += [line] if line is not None else []
+    low = min(float(np.percentile(d, 1)) for d in data)
+    high = max(float(np.percentile(d, 99)) for d in data)
+    if low > 0 and high / low > 30:
+        ax.set_yscale("log")
+    _category_axis(ax, positions, labels)
+    ax.set_ylabel("latency per inference (ms)")
+    ax.set_xlabel(axis_name)
+    ax.set_title(_title(fig, f"{_device(rows[0])}: {subject}latency distribution per variant (ms){mode}"))
+    ax.grid(axis="y", alpha=0.3)
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(3, len(handles)))
+    return fig
+
+
+@_styled
+def accuracy_latency_figure(results: list[dict[str, Any]], recommendation: Any = None) -> Figure:
+    """One device x model: top-1 accuracy vs p95 latency (CI error bars), feasible region, Pareto front, pick."""
+    rows = [r for r in _measured(results) if _get(r, "accuracy", "top1") is not None
+            and _get(r, "latency", "p95_ms") is not None]
+    if not rows:
+        raise ValueError("no results with both accuracy and p95 latency")
+    labels = _labels(rows, with_model=False)
+    colors = _colors(labels)
+    fig = _new_figure(8.0, 5.2)
+    ax = fig.add_subplot()
+    xs, ys = [], []
+    confidence = None
+    for result, label in zip(rows, labels):
+        latency = result["latency"]
+        x, y = float(latency["p95_ms"]), 100.0 * float(result["accuracy"]["top1"])
+        ci = (latency.get("ci") or {}).get("p95")
+        confidence = confidence or (latency.get("ci") or {}).get("confidence")
+        xerr = [[x - ci[0]], [ci[1] - x]] if ci else None
+        ax.errorbar([x], [y], xerr=xerr, fmt="o", color=colors[label], capsize=4, markersize=7, label=label,
+                    zorder=4)
+        xs += [x] + (list(ci) if ci else [])
+        ys.append(y)
+    lat = budget(rows[0], "latency.p95_ms")
+    acc = budget(rows[0], "accuracy.top1")
+    xs += [lat[1]] if lat else []
+    ys += [100.0 * acc[1]] if acc else []
+    x_lo, x_hi = min(xs), max(xs)
+    y_lo, y_hi = min(ys), max(ys)
+    x_pad, y_pad = max((x_hi - x_lo) * 0.12, x_hi * 0.05, 1e-3), max((y_hi - y_lo) * 0.15, 0.5)
+    ax.set_xlim(max(0.0, x_lo - x_pad), x_hi + x_pad)
+    ax.set_ylim(y_lo - y_pad, min(100.0 + y_pad / 3, y_hi + y_pad))
+    (xl, xr), (yb, yt) = ax.get_xlim(), ax.get_ylim()
+    if lat or acc:
+        ax.fill_between([xl, lat[1] if lat else xr], 100.0 * acc[1] if acc else yb, yt, color="tab:green",
+                        alpha=0.12, zorder=0, label="feasible region")
+    if lat:
+        ax.axvline(lat[1], color=BUDGET_COLOR, linestyle="--", label=f"p95 budget {lat[0]} {lat[1]:g} ms")
+    if acc:
+        ax.axhline(100.0 * acc[1], color="tab:green", linestyle="--",
+                   label=f"top-1 minimum {acc[0]} {100.0 * acc[1]:g} %")
+    if recommendation is not None:
+        front = sorted(recommendation.front, key=lambda r: float(_get(r, "latency", "p95_ms")))
+        front = [r for r in front if _get(r, "accuracy", "top1") is not None]
+        if front:
+            ax.plot([float(_get(r, "latency", "p95_ms")) for r in front],
+                    [100.0 * float(_get(r, "accuracy", "top1")) for r in front], "-", color="grey",
+                    linewidth=1.2, zorder=3, label="Pareto front (accuracy vs p95)")
+        best = recommendation.best
+        if best is not None:
+            ax.scatter([float(_get(best, "latency", "p95_ms"))], [100.0 * float(_get(best, "accuracy", "top1"))],
+                       marker="*", s=380, facecolor="none", edgecolor="black", linewidth=1.5, zorder=6,
+                       label=f"recommended: {_variant(best)}")
+    level = f"{confidence:.0%} CI" if confidence else "CI"
+    mode = _emulated_note(rows)
+    ax.set_xlabel(f"p95 latency (ms), error bars: {level}" + (" — emulated timing" if mode else ""))
+    ax.set_ylabel("top-1 accuracy (%)")
+    ax.set_title(_title(fig, f"{_device(rows[0])} / {_model(rows[0])}: accuracy vs p95 latency{mode}"))
+    ax.grid(alpha=0.3)
+    missing = [model_label(r) for r in _measured(results) if r not in rows]
+    if missing:
+        ax.text(0.01, 0.01, _wrap("no accuracy measured: " + ", ".join(missing), 90), transform=ax.transAxes,
+                fontsize=7, va="bottom")
+    fig.legend(loc="outside right upper")
+    return fig
+
+
+@_styled
+def device_comparison_figure(results: list[dict[str, Any]]) -> Figure:
+    """One model across devices: grouped bars of p95 latency, peak memory and energy per inference, with budgets."""
+    rows = _measured(results)
+    if not rows:
+        raise ValueError("no measured results to compare")
+    devices = list(group_by(rows, _device))
+    variants = list(dict.fromkeys(_variant(r) for r in rows))
+    colors = _colors(variants)
+    width = 0.8 / len(variants)
+    fig = _new_figure(_category_width(len(devices), per=0.4 + 0.22 * len(variants), minimum=8.0),
+                      9.0 + 0.25 * len(variants))
+    panels = [("latency", "p95_ms", "latency.p95_ms", "p95 latency (ms)", "ms", "p95"),
+              ("memory", "peak_rss_mb", "memory.peak_rss_mb", "peak memory (MB RSS)", "MB", "memory"),
+              ("power", "energy_mj_per_inference", "power.energy_mj", "energy per inference (mJ)", "mJ",
+               "energy")]
+    axes = fig.subplots(len(panels), 1, sharex=True)
+    budgets: list[Line2D] = []
+    for ax, (section, key, metric, ylabel, unit, what) in zip(axes, panels):
+        spans, bounds = [], []
+        for d, device in enumerate(devices):
+            members = {_variant(r): r for r in rows if _device(r) == device}
+            for v, variant in enumerate(variants):
+                result = members.get(variant)
+                value = _get(result, section, key) if result else None
+                x = d - 0.4 + width * (v + 0.5)
+                if value is None:
+                    ax.text(x, 0, "n/m", rotation=90, ha="center", va="bottom", fontsize=7, color="grey")
+                    continue
+                method = _get(result, section, "method")
+                ci = (_get(result, "latency", "ci") or {}).get("p95") if section == "latency" else None
+                ax.bar(x, float(value), width * 0.92, color=colors[variant],
+                             hatch=ESTIMATE_HATCH if is_estimate(method) else None,
+                             edgecolor="black", linewidth=0.6,
+                             linestyle=EMULATED_STYLE if emulation(result) else "-",
+                             yerr=[[float(value) - ci[0]], [ci[1] - float(value)]] if ci else None,
+                             ecolor="black", capsize=2)
+            spans.append((d - 0.45, d + 0.45))
+            bounds.append(next((budget(r, metric) for r in rows if _device(r) == device and budget(r, metric)),
+                               None))
+        line = _budget_segments(ax, spans, bounds, unit, what)
+        budgets += [line] if line is not None else []
+        ax.set_ylabel(_wrap(ylabel, 22))
+        ax.grid(axis="y", alpha=0.3)
+    legend = [Patch(facecolor=colors[v], edgecolor="black", label=v) for v in variants]
+    if any(is_estimate(_get(r, "power", "method")) for r in rows):
+        legend.append(Patch(facecolor="white", edgecolor="black", hatch=ESTIMATE_HATCH,
+                            label="hatched: estimated energy (not a sensor)"))
+    if any(emulation(r) for r in rows):
+        legend.append(Patch(facecolor="white", edgecolor="black", linestyle=EMULATED_STYLE,
+                            label="dashed outline: emulated device"))
+    legend += budgets
+    ticks = [f"{device}\n(emulated)" if any(emulation(r) for r in rows if _device(r) == device) else device
+             for device in devices]
+    _category_axis(axes[-1], list(range(len(devices))), ticks)
+    axes[-1].set_xlabel("device")
+    fig.suptitle(_title(fig, f"{_model(rows[0])}: p95 latency, peak memory and energy per inference per device"
+                             + _emulated_note(rows)))
+    fig.legend(handles=legend, loc="outside lower center", title="variant", ncols=max(2, int(fig.get_figwidth() // 4)))
+    return fig
+
+
+@_styled
+def energy_figure(results: list[dict[str, Any]]) -> Figure:
+    """One device: energy per inference and average power per variant; estimates hatched, method in the legend."""
+    rows = [r for r in _measured(results) if _get(r, "power", "energy_mj_per_inference") is not None
+            or _get(r, "power", "avg_w") is not None]
+    if not rows:
+        raise ValueError("no power data to plot")
+    labels, axis_name, subject = _categories(rows)
+    positions = list(range(len(rows)))
+    fig = _new_figure(_category_width(len(rows)), 7.0)
+    axes = fig.subplots(2, 1, sharex=True)
+    methods = list(dict.fromkeys(str(_get(r, "power", "method")) for r in rows))
+    palette = _colors(methods)
+    budgets: list[Line2D] = []
+    for ax, key, metric, ylabel, unit, what in (
+            (axes[0], "energy_mj_per_inference", "power.energy_mj", "energy per inference (mJ)", "mJ", "energy"),
+            (axes[1], "avg_w", "power.avg_w", "average power (W)", "W", "power")):
+        for x, result in zip(positions, rows):
+            value = _get(result, "power", key)
+            if value is None:
+                continue
+            method = str(_get(result, "power", "method"))
+            ax.bar(x, float(value), 0.6, color=palette[method], edgecolor="black", linewidth=0.6,
+                   hatch=ESTIMATE_HATCH if is_estimate(method) else None, alpha=0.6 if is_estimate(method) else 1)
+        line = _budget_segments(ax, [(p - 0.4, p + 0.4) for p in positions], [budget(r, metric) for r in rows],
+                                unit, what)
+        budgets += [line] if line is not None else []
+        ax.set_ylabel(ylabel)
+        ax.grid(axis="y", alpha=0.3)
+    legend = [Patch(facecolor=palette[m], edgecolor="black", hatch=ESTIMATE_HATCH if is_estimate(m) else None,
+                    alpha=0.6 if is_estimate(m) else 1,
+                    label=f"{m} (estimate, not measured)" if is_estimate(m) else m) for m in methods]
+    legend += budgets
+    _category_axis(axes[-1], positions, labels)
+    axes[-1].set_xlabel(axis_name)
+    fig.suptitle(_title(fig, f"{_device(rows[0])}: {subject}energy per inference (mJ) and average power (W)"
+                             + _emulated_note(rows)))
+    fig.legend(handles=legend, loc="outside lower center", title="power method", ncols=min(2, len(legend)))
+    return fig
+
+
+def _hottest(temps: dict[str, float] | None) -> float | None:
+    return max(temps.values()) if temps else None
+
+
+@_styled
+def timeline_figure(results: list[dict[str, Any]]) -> Figure:
+    """One device: each variant's latencies in run order with a rolling median; temperatures where measured."""
+    rows = [r for r in _measured(results) if _get(r, "latency", "samples_ms")]
+    if not rows:
+        raise ValueError("no latency samples to plot")
+    labels, _, subject = _categories(rows)
+    fig = _new_figure(9.0, 1.1 + 2.0 * len(rows))
+    axes = np.atleast_1d(fig.subplots(len(rows), 1, squeeze=False)[:, 0])
+    handles: dict[str, Any] = {}
+    for ax, result, label in zip(axes, rows, labels):
+        samples = np.asarray(result["latency"]["samples_ms"], dtype=float)
+        index = np.arange(len(samples))
+        (raw,) = ax.plot(index, samples, linewidth=0.5, color="tab:blue", alpha=0.5, label="each inference")
+        window = max(5, len(samples) // 50)
+        handles.setdefault("raw", raw)
+        if len(samples) >= window:
+            med = np.median(sliding_window_view(samples, window), axis=1)
+            (line,) = ax.plot(index[window - 1:], med, color="tab:blue", linewidth=1.6,
+                              label=f"rolling median ({window} inferences)")
+            handles.setdefault("median", line)
+        drift = result["latency"].get("drift") or {}
+        flag = f" — drift flagged (last/first decile ×{drift['ratio']:.2f})" if drift.get("flag") else ""
+        mode = emulation(result)
+        ax.set_title(f"{label}{' (emulated: ' + mode + ')' if mode else ''}{flag}", loc="left")
+        ax.set_ylabel("latency (ms)")
+        ax.grid(alpha=0.3)
+        thermal = result.get("thermal") or {}
+        before, after = _hottest(thermal.get("before_c")), _hottest(thermal.get("after_c"))
+        if thermal.get("method", "none") != "none" and before is not None and after is not None:
+            twin = ax.twinx()
+            (temp,) = twin.plot([0, len(samples) - 1], [before, after], "o", color="tab:red",
+                                label="hottest zone before and after the run (°C)")
+            handles.setdefault("temp", temp)
+            if thermal.get("max_c") is not None:
+                peak = twin.axhline(float(thermal["max_c"]), color="tab:red", linestyle=":",
+                                    label="max temperature during run (°C)")
+                handles.setdefault("max", peak)
+            twin.set_ylabel("temperature (°C)", color="tab:red")
+    axes[-1].set_xlabel("inference # (run order)")
+    fig.suptitle(_title(fig, f"{_device(rows[0])}: {subject}latency over the run (ms) and temperature (°C)"
+                             + _emulated_note(rows)))
+    fig.legend(handles=list(handles.values()), loc="outside lower center", ncols=2)
+    return fig
+
+
+# ---------------------------------------------------------------- all figures, files
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
+
+
+def build_plots(results: list[dict[str, Any]], recs: dict[tuple[str, str], Any] | None = None) -> list[Plot]:
+    """Every figure the Results support, in a stable order: per device, then per model across devices.
+
+    `recs` maps (device, model) to its recommendation; computed with `recommendations()` when not given.
+    """
+    measured = _measured(results)
+    if recs is None:
+        recs = recommendations(measured) if measured else {}
+    plots: list[Plot] = []
+    for device, rows in group_by(measured, _device).items():
+        note = " (emulated)" if any(emulation(r) for r in rows) else ""
+        if any(_get(r, "latency", "samples_ms") for r in rows):
+            plots.append(Plot(f"latency-{_slug(device)}", f"{device}{note}: latency distribution per variant",
+                              device, latency_distribution_figure(rows)))
+        for model, members in group_by(rows, _model).items():
+            if any(_get(r, "accuracy", "top1") is not None and _get(r, "latency", "p95_ms") is not None
+                   for r in members):
+                plots.append(Plot(f"accuracy-{_slug(device)}-{_slug(model)}",
+                                  f"{device}{note} / {model}: accuracy vs p95 latency", device,
+                                  accuracy_latency_figure(members, recs.get((device, model)))))
+        if any(_get(r, "power", "energy_mj_per_inference") is not None or _get(r, "power", "avg_w") is not None
+               for r in rows):
+            plots.append(Plot(f"energy-{_slug(device)}", f"{device}{note}: energy per inference and average power",
+                              device, energy_figure(rows)))
+        if any(_get(r, "latency", "samples_ms") for r in rows):
+            plots.append(Plot(f"timeline-{_slug(device)}", f"{device}{note}: latency over the run",
+                              device, timeline_figure(rows)))
+    for model, rows in group_by(measured, _model).items():
+        plots.append(Plot(f"devices-{_slug(model)}", f"{model}: comparison across devices", None,
+                          device_comparison_figure(rows)))
+    return plots
+
+
+def figure_bytes(fig: Figure, fmt: str) -> bytes:
+    """The figure rendered to `fmt` (png, svg, pdf), deterministically: fixed salt, no dates in the metadata."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format: unknown figure format {fmt!r} (choose from {', '.join(FORMATS)})")
+    buffer = io.BytesIO()
+    with rc_context(_RC):
+        fig.savefig(buffer, format=fmt, dpi=DPI, metadata=_METADATA[fmt], bbox_inches="tight", pad_inches=0.1)
+    return buffer.getvalue()
+
+
+def parse_formats(text: str) -> list[str]:
+    """'png,svg' -> ['png', 'svg']; ConfigError naming the flag for an unknown format."""
+    formats = [f.strip().lower() for f in text.split(",") if f.strip()]
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise ConfigError(f"--format: unknown figure format {', '.join(unknown) or repr(text)} "
+                          f"(choose from {', '.join(FORMATS)})")
+    return formats
+
+
+def make_plots(results: list[dict[str, Any]], out_dir: Path, formats: list[str]) -> list[Path]:
+    """Write every figure once per format into out_dir; the paths written."""
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise ConfigError(f"--format: unknown figure format {fmt!r} (choose from {', '.join(FORMATS)})")
+    plots = build_plots(results)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out: cannot create {out_dir}: {exc.strerror}") from exc
+    written = []
+    for plot in plots:
+        for fmt in formats:
+            path = out_dir / f"{plot.name}.{fmt}"
+            path.write_bytes(figure_bytes(plot.figure, fmt))
+            written.append(path)
+    return written

@@ -1,0 +1,108 @@
+"""Hand-built Result documents (docs/result-schema.md) with seeded raw samples, judged by the real constraints code."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+
+from edgeprof.constraints import judge, parse_constraint
+
+BUDGETS = ("latency.p95_ms<=20", "accuracy.top1>=0.85", "memory.peak_rss_mb<=300", "power.energy_mj<=40")
+VARIANTS = {"fp32": (14.0, 0.93, 180.0), "fp16": (11.0, 0.925, 120.0), "int8-static": (6.0, 0.90, 80.0),
+            "int8-dynamic": (8.0, 0.84, 90.0)}
+
+
+def make_result(device: str, variant: str, *, model: str = "mobilenet", median_ms: float = 10.0, top1: float | None = 0.9,
+                peak_mb: float = 100.0, power_method: str | None = "sensor:jetson-ina3221", emulated: str | None = None,
+                seed: int = 0, n: int = 400, thermal: bool = True, budgets: tuple[str, ...] = BUDGETS,
+                run_id: str = "20261129T031500Z-3f2a9c") -> dict[str, Any]:
+    """One complete, judged Result: lognormal latencies around `median_ms` in run order, power from `power_method`."""
+    rng = np.random.default_rng(seed)
+    samples = median_ms * rng.lognormal(0.0, 0.12, n)
+    pct = {q: float(np.percentile(samples, q)) for q in (50, 90, 95, 99)}
+    ci = {f"p{q}": [v * 0.97, v * 1.03] for q, v in pct.items()}
+    ci["confidence"] = 0.95
+    power = None
+    if power_method:
+        avg_w = 4.0 + median_ms / 10
+        power = {"method": power_method, "idle_w": 2.5, "avg_w": avg_w, "peak_w": avg_w * 1.2,
+                 "energy_mj_per_inference": avg_w * median_ms, "net_energy_mj_per_inference": (avg_w - 2.5) * median_ms,
+                 "inferences_per_joule": 1000 / (avg_w * median_ms), "window_s": 3.0, "inferences": 300,
+                 "sample_hz": 20, "rails": {}}
+    path = f"models/{model}/{model}-{variant}.onnx"
+    result: dict[str, Any] = {
+        "schema_version": 1, "run_id": run_id, "created": "2026-11-29T03:15:00Z", "status": "ok", "error": None,
+        "device": device,
+        "device_info": {"name": device, "description": f"{device} board", "emulated": emulated,
+                        "hardware": {"cpu": "Cortex-A72", "cores": 4, "max_clock_ghz": 1.5, "ram_mb": 4096,
+                                     "peak_gflops": 24.0}},
+        "model": {"path": path, "name": model, "variant": variant, "format": "onnx",
+                  "sha256": hashlib.sha256(path.encode()).hexdigest(), "size_bytes": 1_000_000},
+        "runtime": {"name": "onnxruntime", "version": "1.32.0", "threads": {"intra_op": 4, "inter_op": 1},
+                    "providers": ["CPUExecutionProvider"]},
+        "system": {"board": device, "cpu_model": "Cortex-A72", "cpu_count": 4, "kernel": "6.6.31", "python": "3.11.2",
+                   "numpy": "2.4.6", "governor": "performance", "freq_mhz": {"cur": 1500, "max": 1500},
+                   "loadavg": [0.1, 0.1, 0.1], "busy_warning": None},
+        "inputs": [{"name": "input", "shape": [1, 3, 224, 224], "dtype": "float32", "source": "random"}],
+        "latency": {"method": f"emulated:{emulated}" if emulated else "measured", "load_ms": 30.0, "first_ms": 20.0,
+                    "warmup": {"runs": 20, "stable": True, "ms": 200.0}, "samples": n, "stop_reason": "precision",
+                    "p50_ms": pct[50], "p90_ms": pct[90], "p95_ms": pct[95], "p99_ms": pct[99],
+                    "max_ms": float(samples.max()), "mean_ms": float(samples.mean()), "std_ms": float(samples.std()),
+                    "min_ms": float(samples.min()), "ci": ci, "throughput_ips": 1000 / float(samples.mean()),
+                    "drift": {"first_decile_ms": pct[50], "last_decile_ms": pct[50], "ratio": 1.0, "flag": False},
+                    "samples_ms": [round(float(x), 6) for x in samples], "samples_truncated": False},
+        "memory": {"method": "measured", "baseline_rss_mb": 30.0, "after_load_rss_mb": peak_mb - 5,
+                   "after_first_rss_mb": peak_mb - 1, "peak_rss_mb": peak_mb, "model_delta_mb": peak_mb - 30},
+        "power": power,
+        "thermal": ({"method": "sensor:thermal_zone", "before_c": {"cpu-thermal": 45.0 + seed % 3},
+                     "after_c": {"cpu-thermal": 52.0}, "max_c": 53.5, "throttled": None} if thermal
+                    else {"method": "none", "reason": "no thermal zones on this device"}),
+        "accuracy": ({"method": "measured", "samples": 360, "top1": top1, "top5": 0.99} if top1 is not None
+                     else None),
+        "op_profile": None, "transfer": {"bytes_sent": 0, "files_sent": 0, "files_cached": 2},
+        "verdicts": [], "warnings": [],
+    }
+    result["verdicts"] = judge(result, [parse_constraint(text, source="tests") for text in budgets])
+    return result
+
+
+def failed_result(device: str, variant: str, *, model: str = "mobilenet") -> dict[str, Any]:
+    """A run that failed on the device: identity kept, measured sections null."""
+    result = make_result(device, variant, model=model)
+    for section in ("latency", "memory", "power", "thermal", "accuracy"):
+        result[section] = None
+    result.update(status="failed", error={"kind": "model_load", "message": "unsupported operator <QLinearFoo>",
+                                          "stage": "load"}, verdicts=[])
+    return result
+
+
+def small_set() -> list[dict[str, Any]]:
+    """Three devices (one emulated, one with estimated power) x four variants, plus one failed run."""
+    results = []
+    devices = (("jetson-orin-nano", 1.0, "sensor:jetson-ina3221", None),
+               ("pi4", 2.2, "estimate:utilisation", None),
+               ("qemu-pi4", 9.0, None, "qemu-tcg"))
+    for d, (device, scale, power, emulated) in enumerate(devices):
+        for v, (variant, (ms, top1, mb)) in enumerate(VARIANTS.items()):
+            results.append(make_result(device, variant, median_ms=ms * scale, top1=top1, peak_mb=mb,
+                                       power_method=power, emulated=emulated, seed=10 * d + v,
+                                       thermal=emulated is None))
+    results.append(failed_result("pi4", "int4-weird"))
+    return results
+
+
+LONG_DEVICES = ("jetson-orin-nano-devkit-8gb", "raspberry-pi-5-8gb", "raspberry-pi-4-model-b-4gb",
+                "jetson-nano-4gb-b01", "qemu-pi4-emulated-arm64", "local-x86-64-workstation")
+LONG_VARIANTS = ("fp32", "fp16", "int8-dynamic", "int8-static", "int8-static-per-channel", "uint8-qdq-symmetric",
+                 "int4-weight-only-group32", "pruned-50pct-int8-static")
+
+
+def big_set() -> list[dict[str, Any]]:
+    """6 devices x 8 variants with long names, for layout checks."""
+    return [make_result(device, variant, model="mobilenet_v2_1.0_224", median_ms=3.0 + 2 * v + 5 * d,
+                        top1=0.95 - 0.01 * v, peak_mb=60.0 + 20 * v,
+                        power_method="estimate:utilisation" if d % 2 else "sensor:hwmon",
+                        emulated="qemu-tcg" if device.startswith("qemu") else None, seed=100 + 8 * d + v, n=200)
+            for d, device in enumerate(LONG_DEVICES) for v, variant in enumerate(LONG_VARIANTS)]
