@@ -1,0 +1,48 @@
+"""The agent zipapp is deterministic, named by its content, cached, and holds only the agent's sources."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from edgeprof import agent_bundle
+
+
+def test_same_source_same_bytes_and_name(tmp_path: Path) -> None:
+    first = agent_bundle.build_agent(tmp_path / "a")
+    second = agent_bundle.build_agent(tmp_path / "b")
+    assert first.sha256 == second.sha256 and first.path.read_bytes() == second.path.read_bytes()
+    assert first.path.name == f"agent-{first.sha256[:16]}.pyz" and first.size == first.path.stat().st_size
+
+
+def test_a_cached_bundle_is_not_rewritten(tmp_path: Path) -> None:
+    bundle = agent_bundle.build_agent(tmp_path)
+    stamp = bundle.path.stat().st_mtime_ns
+    assert agent_bundle.build_agent(tmp_path).path.stat().st_mtime_ns == stamp
+    assert [p.name for p in tmp_path.iterdir()] == [bundle.path.name]  # no temporary files left behind
+
+
+def test_entries_are_sources_only_with_fixed_stamps(tmp_path: Path) -> None:
+    with zipfile.ZipFile(agent_bundle.build_agent(tmp_path).path) as archive:
+        infos = archive.infolist()
+    names = [i.filename for i in infos]
+    assert names[0] == "__main__.py" and names[1:] == sorted(names[1:])
+    assert all(n.endswith(".py") and "__pycache__" not in n for n in names)
+    assert f"{agent_bundle.PACKAGE}/probes/latency.py" in names and f"{agent_bundle.PACKAGE}/__main__.py" in names
+    assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_a_source_change_changes_the_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    copy = tmp_path / "agent"
+    shutil.copytree(agent_bundle.AGENT_SOURCE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(agent_bundle, "AGENT_SOURCE", copy)
+    before = agent_bundle.build_agent(tmp_path / "cache")
+    (copy / "probes" / "__pycache__").mkdir(exist_ok=True)
+    (copy / "probes" / "__pycache__" / "latency.cpython-311.pyc").write_bytes(b"compiled")
+    assert agent_bundle.build_agent(tmp_path / "cache").sha256 == before.sha256  # caches never count
+    (copy / "stats.py").write_text((copy / "stats.py").read_text() + "\n# changed\n")
+    after = agent_bundle.build_agent(tmp_path / "cache")
+    assert after.sha256 != before.sha256 and after.path != before.path
