@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,16 +13,18 @@ from typing import Any, Callable
 
 from edgeprof import __version__
 from edgeprof.agent_bundle import build_agent
-from edgeprof.artifacts import ModelArtifact
+from edgeprof.artifacts import ModelArtifact, sha256_file
 from edgeprof.devices import DeviceProfile
 from edgeprof.errors import DeviceError
 from edgeprof.results import RESULT_SCHEMA_VERSION, utc_now
-from edgeprof.transport import Transport, open_transport
+from edgeprof.transport import RemoteProcess, Transport, open_transport
 
 # Event callback: (device, model label, event dict from the agent).
 EventSink = Callable[[str, str, dict[str, Any]], None]
 
 FINAL_EVENTS = ("result", "error")
+RECONNECTS = 2
+RECONNECT_BACKOFF_S = 1.0
 LOCK_FILE = "device.lock"
 
 
@@ -132,6 +137,97 @@ def build_run_spec(
     }
 
 
+class Cancellation:
+    """Lets the main thread stop every agent a deploy started (Ctrl-C): killing an agent's process or channel
+    gives it EOF on stdin, so it exits on the device and its lock is released by the kernel."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[RemoteProcess] = set()
+        self.event = threading.Event()
+
+    def track(self, proc: RemoteProcess) -> None:
+        with self._lock:
+            if self.event.is_set():
+                proc.kill()
+            self._running.add(proc)
+
+    def untrack(self, proc: RemoteProcess) -> None:
+        with self._lock:
+            self._running.discard(proc)
+
+    def cancel(self) -> None:
+        """Stop every running agent; workers then see the event and stop before the next model."""
+        with self._lock:
+            self.event.set()
+            for proc in self._running:
+                proc.kill()
+
+    def check(self) -> None:
+        if self.event.is_set():
+            raise Cancelled()
+
+
+class Cancelled(Exception):
+    """The deploy was interrupted; nothing of it is stored."""
+
+
+class ConnectionDropped(DeviceError):
+    """The link to the device went away while the agent ran."""
+
+
+class DeviceSession:
+    """One connection to a device, with the agent and the dataset already on it; reconnects on demand."""
+
+    def __init__(self, profile: DeviceProfile, options: DeployOptions) -> None:
+        self.profile = profile
+        self.options = options
+        self.transport: Transport | None = None
+        self.agent_path = ""
+        self.dataset: dict[str, Any] | None = None
+        self.setup_sent = 0
+        self.setup_files: list[int] = []
+
+    def open(self) -> None:
+        """Connect (the transport retries transient failures with backoff) and push the agent and dataset."""
+        self.close()
+        self.transport = open_transport(self.profile.name, self.profile.kind, self.profile.connection,
+                                        accept_new_host_key=self.options.accept_new_host_key)
+        self.transport.connect()
+        agent = build_agent()
+        upload = self.transport.put_file(agent.path, agent.sha256, ".pyz")
+        self.agent_path = upload.remote_path
+        self.setup_files = [upload.bytes_sent]
+        if self.options.dataset is not None:
+            digest = sha256_file(self.options.dataset)
+            data = self.transport.put_file(self.options.dataset, digest, ".npz")
+            self.dataset = {"path": data.remote_path, "sha256": digest}
+            self.setup_files.append(data.bytes_sent)
+
+    def alive(self) -> bool:
+        """Whether the device still answers a trivial command."""
+        try:
+            return self.transport is not None and self.transport.run([self.python, "-c", "pass"], timeout=15).exit_code == 0
+        except DeviceError:
+            return False
+
+    @property
+    def python(self) -> str:
+        return self.profile.connection.python if self.profile.connection else sys.executable
+
+    def argv(self) -> list[str]:
+        """The agent command; under a memory limit (profile [runtime] memory_limit_mb) it runs inside prlimit."""
+        command = [self.python, self.agent_path]
+        if self.profile.memory_limit_mb:
+            command = ["prlimit", f"--as={self.profile.memory_limit_mb * 2**20}", "--", *command]
+        return command
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
+
+
 def deploy_device(
     profile: DeviceProfile,
     artifacts: list[ModelArtifact],
@@ -139,49 +235,58 @@ def deploy_device(
     on_event: EventSink,
     *,
     references: dict[str, ModelArtifact] | None = None,
+    cancel: Cancellation | None = None,
 ) -> list[dict[str, Any]]:
     """Run every model on one device; one Result per model (failed runs included, with their error).
 
-    A failure to reach or use the device raises DeviceError: nothing of that device is returned.
+    A failure to reach or use the device raises DeviceError (after bounded reconnects if the link drops
+    mid-run): nothing of that device is returned.
     """
     references = references or {}
-    agent = build_agent()
-    connection = profile.connection
-    transport = open_transport(
-        profile.name, profile.kind, connection, accept_new_host_key=options.accept_new_host_key
-    )
+    cancel = cancel or Cancellation()
+    session = DeviceSession(profile, options)
     results: list[dict[str, Any]] = []
     try:
-        transport.connect()
-        agent_upload = transport.put_file(agent.path, agent.sha256, ".pyz")
-        dataset_remote, dataset_sent = _push_dataset(transport, options.dataset)
+        session.open()
         for index, artifact in enumerate(artifacts):
-            pushed = _Pushed(remote=_push_model(transport, artifact))
-            pushed.add(pushed.remote.pop("_bytes_sent"))
-            if index == 0:  # the agent and the dataset travel once, with the first model
-                pushed.add(agent_upload.bytes_sent)
-                if dataset_remote:
-                    pushed.add(dataset_sent)
-            reference = references.get(artifact.sha256)
-            reference_remote = None
-            if reference is not None:
-                reference_remote = _push_model(transport, reference)
-                pushed.add(reference_remote.pop("_bytes_sent"))
-            spec = build_run_spec(profile, pushed.remote, options, dataset=dataset_remote, reference=reference_remote,
-                                  lock_path=transport.remote_path(LOCK_FILE))
-            python = connection.python if connection else _local_python()
-            agent_section, error = _run_agent(transport, [python, agent_upload.remote_path], spec,
-                                              lambda ev, a=artifact: on_event(profile.name, f"{a.name}-{a.variant}", ev))
-            results.append(_assemble(profile, artifact, agent_section, error, pushed))
+            label = f"{artifact.name}-{artifact.variant}"
+            for attempt in range(RECONNECTS + 1):
+                cancel.check()
+                try:
+                    results.append(_measure_model(session, artifact, references.get(artifact.sha256), index,
+                                                  lambda ev, lb=label: on_event(profile.name, lb, ev), cancel))
+                    break
+                except ConnectionDropped as exc:
+                    cancel.check()
+                    if attempt == RECONNECTS:
+                        raise DeviceError(f"device '{profile.name}': {exc.message} "
+                                          f"({RECONNECTS + 1} attempts); nothing was stored") from exc
+                    on_event(profile.name, label, {"event": "warning", "message": f"{exc.message}: reconnecting"})
+                    time.sleep(RECONNECT_BACKOFF_S * 2**attempt)
+                    session.open()
     finally:
-        transport.close()
+        session.close()
     return results
 
 
-def _local_python() -> str:
-    import sys
-
-    return sys.executable
+def _measure_model(session: DeviceSession, artifact: ModelArtifact, reference: ModelArtifact | None, index: int,
+                   on_event: Callable[[dict[str, Any]], None], cancel: Cancellation) -> dict[str, Any]:
+    """Push one model (and its reference), run the agent on it, and assemble its Result."""
+    transport = session.transport
+    assert transport is not None
+    pushed = _Pushed(remote=_push_model(transport, artifact))
+    pushed.add(pushed.remote.pop("_bytes_sent"))
+    if index == 0:  # the agent and the dataset travel once, with the first model
+        for sent in session.setup_files:
+            pushed.add(sent)
+    reference_remote = None
+    if reference is not None:
+        reference_remote = _push_model(transport, reference)
+        pushed.add(reference_remote.pop("_bytes_sent"))
+    spec = build_run_spec(session.profile, pushed.remote, session.options, dataset=session.dataset,
+                          reference=reference_remote, lock_path=transport.remote_path(LOCK_FILE))
+    agent_section, error = _run_agent(session, spec, on_event, cancel)
+    return _assemble(session.profile, artifact, agent_section, error, pushed)
 
 
 def _push_model(transport: Transport, artifact: ModelArtifact) -> dict[str, Any]:
@@ -194,47 +299,55 @@ def _push_model(transport: Transport, artifact: ModelArtifact) -> dict[str, Any]
     }
 
 
-def _push_dataset(transport: Transport, dataset: Path | None) -> tuple[dict[str, Any] | None, int]:
-    if dataset is None:
-        return None, 0
-    from edgeprof.artifacts import sha256_file
-
-    digest = sha256_file(dataset)
-    upload = transport.put_file(dataset, digest, ".npz")
-    return {"path": upload.remote_path, "sha256": digest}, upload.bytes_sent
-
-
 def _run_agent(
-    transport: Transport, argv: list[str], spec: dict[str, Any], on_event: Callable[[dict[str, Any]], None]
+    session: DeviceSession, spec: dict[str, Any], on_event: Callable[[dict[str, Any]], None], cancel: Cancellation
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """Start the agent, feed it the spec, stream its events; return (result section, error)."""
+    """Start the agent, feed it the spec, stream its events; return (result section, error).
+
+    An agent that ends without a final line on a link that no longer answers is a dropped connection.
+    """
+    assert session.transport is not None
     final: dict[str, Any] | None = None
-    with transport.start(argv) as proc:
-        proc.write_line(json.dumps(spec))
-        for line in proc.lines():
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # not a protocol line (e.g. a runtime printing to stdout); the agent keeps stdout clean
-            on_event(event)
-            if event.get("event") in FINAL_EVENTS:
-                final = event
-                break
-        proc.close_stdin()
-        code = proc.wait(timeout=30)
+    stage = "start"
+    with session.transport.start(session.argv()) as proc:
+        cancel.track(proc)
+        try:
+            proc.write_line(json.dumps(spec))
+            for line in proc.lines():
+                try:
+                    event = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # not a protocol line; the agent itself keeps stdout clean
+                on_event(event)
+                stage = event.get("stage") or stage
+                if event.get("event") in FINAL_EVENTS:
+                    final = event
+                    break
+            proc.close_stdin()
+            code = proc.wait(timeout=30)
+        finally:
+            cancel.untrack(proc)
+        cancel.check()
         if final is None:
-            return None, _died(code, proc.stderr_text())
+            stderr = proc.stderr_text()
+            if not session.alive():
+                raise ConnectionDropped(f"the connection dropped during stage '{stage}'")
+            return None, _died(code, stderr, session.profile.memory_limit_mb)
     if final["event"] == "error":
         return None, {"kind": final.get("kind", "internal"), "message": final.get("message", ""),
                       "stage": final.get("stage")}
     return final["result"], None
 
 
-def _died(code: int | None, stderr: str) -> dict[str, Any]:
+def _died(code: int | None, stderr: str, memory_limit_mb: int | None) -> dict[str, Any]:
     """The error of an agent that ended without a final line (killed, crashed, out of memory)."""
     tail = stderr.strip().splitlines()[-1] if stderr.strip() else ""
     if code in (-9, 137):
-        return {"kind": "killed", "message": "the agent was killed (SIGKILL: most likely the out-of-memory killer)",
+        limit = f" at the {memory_limit_mb} MB limit" if memory_limit_mb else ""
+        return {"kind": "killed", "message": f"the agent was killed (SIGKILL: most likely out of memory{limit})",
+                "stage": None}
+    if memory_limit_mb and ("bad_alloc" in stderr or "MemoryError" in stderr or "Cannot allocate" in stderr):
+        return {"kind": "memory", "message": f"out of memory at the {memory_limit_mb} MB limit: {tail}",
                 "stage": None}
     if code is not None and (code < 0 or code > 128):
         return {"kind": "crashed", "message": f"the agent died with exit status {code}" + (f": {tail}" if tail else ""),
@@ -301,19 +414,30 @@ def run_deploy(
 ) -> tuple[list[dict[str, Any]], dict[str, DeviceError]]:
     """Deploy to the devices concurrently (`jobs` at a time, default all); one failing does not stop the others.
 
-    Results come back in the order of `profiles`; failures map a device name to its error.
+    Results come back in the order of `profiles`; failures map a device name to its error. On Ctrl-C every
+    running agent is stopped before KeyboardInterrupt propagates, and nothing is returned.
     """
     outcomes: dict[str, list[dict[str, Any]] | DeviceError] = {}
+    cancel = Cancellation()
 
     def one(profile: DeviceProfile) -> None:
         try:
-            outcomes[profile.name] = deploy_device(profile, artifacts, options, on_event, references=references)
+            outcomes[profile.name] = deploy_device(profile, artifacts, options, on_event, references=references,
+                                                   cancel=cancel)
         except DeviceError as exc:
             outcomes[profile.name] = exc
+        except Cancelled:
+            pass
 
-    with ThreadPoolExecutor(max_workers=jobs or len(profiles) or 1) as pool:
+    pool = ThreadPoolExecutor(max_workers=jobs or len(profiles) or 1)
+    try:
         for future in [pool.submit(one, p) for p in profiles]:
             future.result()
+    except KeyboardInterrupt:
+        cancel.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
     results: list[dict[str, Any]] = []
     failures: dict[str, DeviceError] = {}
     for profile in profiles:

@@ -85,6 +85,7 @@ class DeviceProfile:
     power: PowerConfig
     connection: Connection | None = None
     threads: int | None = None
+    memory_limit_mb: int | None = None
     emulation: str | None = None
     emulation_calibrated: bool = False
     constraints: dict[str, str] = field(default_factory=dict)
@@ -181,7 +182,7 @@ _CONNECTION = {
     "ssh_config": (str, False),
     "known_hosts": (str, False),
 }
-_RUNTIME = {"threads": (int, False)}
+_RUNTIME = {"threads": (int, False), "memory_limit_mb": (int, False)}
 _POWER = {
     "method": (str, True),
     "idle_w": (float, False),
@@ -227,6 +228,7 @@ def parse_profile(name: str, data: dict[str, Any], src: Path) -> DeviceProfile:
         power=power,
         connection=connection,
         threads=runtime.get("threads"),
+        memory_limit_mb=runtime.get("memory_limit_mb"),
         emulation=top.get("emulation"),
         emulation_calibrated=top.get("emulation_calibrated", False),
         constraints=constraints,
