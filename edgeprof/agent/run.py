@@ -73,6 +73,7 @@ def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, c
 
     clock.enter("inputs")
     feeds, inputs = make_feeds(runtime.inputs, spec["input_shapes"], spec["seed"], note)
+    _guarded(lambda: runtime.prepare(feeds), "inputs")()
 
     run_once = functools.partial(runtime.run, feeds)  # no Python frame of our own inside the timed call
 

@@ -41,6 +41,9 @@ class Runtime:
         """One inference."""
         raise NotImplementedError
 
+    def prepare(self, feeds: dict[str, np.ndarray]) -> None:
+        """Get ready for feeds of these shapes outside any timed call (TFLite resizes and reallocates)."""
+
     def op_profile(self) -> dict[str, Any] | None:
         """Per-operator times, where the runtime can tell (None otherwise)."""
         return None
@@ -214,7 +217,9 @@ class TfliteRuntime(Runtime):
         self._out = self._interp.get_output_details()
         self.inputs = [self._info(d) for d in self._in]
         self.outputs = [self._info(d) for d in self._out]
-        self._resized: dict[int, tuple[int, ...]] = {}
+        self._feed_order = [(d["name"], int(d["index"])) for d in self._in]
+        self._out_index = [int(d["index"]) for d in self._out]
+        self._shapes = {int(d["index"]): tuple(int(x) for x in d["shape"]) for d in self._in}
 
     @staticmethod
     def _info(detail: dict[str, Any]) -> TensorInfo:
@@ -224,13 +229,22 @@ class TfliteRuntime(Runtime):
         quant = (float(scale), int(zero)) if scale else None
         return TensorInfo(detail["name"], shape, np.dtype(detail["dtype"]).name, quant)
 
+    def prepare(self, feeds: dict[str, np.ndarray]) -> None:
+        """Resize the inputs whose shapes differ from the allocated ones, then reallocate once."""
+        changed = [(index, feeds[name].shape) for name, index in self._feed_order
+                   if feeds[name].shape != self._shapes[index]]
+        for index, shape in changed:
+            self._interp.resize_tensor_input(index, list(shape))
+            self._shapes[index] = shape
+        if changed:
+            self._interp.allocate_tensors()
+
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        for detail in self._in:
-            value = feeds[detail["name"]]
-            if tuple(value.shape) != tuple(detail["shape"]) and self._resized.get(detail["index"]) != value.shape:
-                self._interp.resize_tensor_input(detail["index"], list(value.shape))
-                self._interp.allocate_tensors()
-                self._resized[detail["index"]] = value.shape
-            self._interp.set_tensor(detail["index"], value)
+        for name, index in self._feed_order:
+            if feeds[name].shape != self._shapes[index]:
+                self.prepare(feeds)
+                break
+        for name, index in self._feed_order:
+            self._interp.set_tensor(index, feeds[name])
         self._interp.invoke()
-        return [self._interp.get_tensor(detail["index"]) for detail in self._out]
+        return [self._interp.get_tensor(index) for index in self._out_index]

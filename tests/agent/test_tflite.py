@@ -33,6 +33,16 @@ def test_litert_reports_signature_and_runs_resized_batches(tflite: dict[str, Pat
     assert described[0]["shape"] == [3, 4]
 
 
+def test_batches_of_changing_size_resize_back_and_forth(tflite: dict[str, Path]) -> None:
+    runtime = open_runtime(str(tflite["add_relu"]), "tflite", 1)
+    for batch in (3, 1, 5, 1):
+        x = np.full((batch, 4), 2.0, np.float32)
+        (y,) = runtime.run({"x": x})
+        assert y.shape == (batch, 4) and np.allclose(y[:, 0], 2.5)
+    runtime.prepare({"x": np.zeros((7, 4), np.float32)})
+    assert runtime.run({"x": np.zeros((7, 4), np.float32)})[0].shape == (7, 4)
+
+
 def test_quantised_inputs_come_from_a_float_distribution(tflite: dict[str, Path]) -> None:
     runtime = open_runtime(str(tflite["dequantize"]), "tflite", None)
     (q,) = runtime.inputs
