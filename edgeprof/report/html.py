@@ -1,0 +1,220 @@
+"""The shareable report: one self-contained HTML file (figures inline as base64 PNG), or Markdown with PNGs beside it."""
+
+from __future__ import annotations
+
+import base64
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from edgeprof.errors import ConfigError
+from edgeprof.report.figures import STATUS_SYMBOL, fmt, key_figures, method_tag, overall, verdict_summary
+from edgeprof.report.plots import Plot, build_plots, emulation, figure_bytes, group_by, recommendations
+from edgeprof.results import model_label
+
+REPORT_FORMATS = ("html", "md")
+FIGURE_COLUMNS = ("p50 ms", "p95 ms", "peak MB", "top-1", "mJ/inf")
+NOTES = ("(est) = estimate from CPU utilisation and the profile's idle/max watts, not a measurement; "
+         "hatched bars in the figures.",
+         "(emu) = measured under emulation: functional/relative figures, not a real board's latency.")
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}
+table{border-collapse:collapse;margin:.6em 0 1.2em}td,th{border:1px solid #ccc;padding:3px 8px;font-size:90%}
+th{background:#f3f3f3;text-align:left}.pass{color:#1e7e34}.fail,.error{color:#c0392b;font-weight:bold}
+.inconclusive{color:#b7791f}.badge{background:#fde68a;border-radius:4px;padding:1px 6px;font-size:80%}
+figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}figcaption{font-size:90%;color:#555}
+"""
+
+
+def _device(result: dict[str, Any]) -> str:
+    return str(result.get("device", "?"))
+
+
+def _section_methods(result: dict[str, Any]) -> str:
+    parts = []
+    for section in ("latency", "memory", "power", "thermal", "accuracy"):
+        method = (result.get(section) or {}).get("method")
+        parts.append(f"{section}: {method or 'not measured'}")
+    return "; ".join(parts)
+
+
+def metadata_rows(result: dict[str, Any]) -> dict[str, str]:
+    """What ran and how it was measured, as label -> text (device, runtime, versions, governor, methods)."""
+    runtime = result.get("runtime") or {}
+    system = result.get("system") or {}
+    model = result.get("model") or {}
+    threads = runtime.get("threads") or {}
+    freq = system.get("freq_mhz") or {}
+    labels = [f"emulated ({emulation(result)})"] if emulation(result) else []
+    labels += [f"estimated {s}" for s in ("power", "latency", "memory")
+               if str((result.get(s) or {}).get("method") or "").startswith("estimate")]
+    return {
+        "model": model_label(result),
+        "run": f"{result.get('run_id', '-')} ({result.get('created', '-')})",
+        "runtime": f"{runtime.get('name', '-')} {runtime.get('version', '')} threads "
+                   + ", ".join(f"{k}={v}" for k, v in threads.items()),
+        "versions": f"python {system.get('python', '-')}, numpy {system.get('numpy', '-')}, "
+                    f"kernel {system.get('kernel', '-')}",
+        "cpu": f"{system.get('cpu_model', '-')} x{system.get('cpu_count', '-')}, governor "
+               f"{system.get('governor', '-')}, {freq.get('cur', '-')}/{freq.get('max', '-')} MHz",
+        "methods": _section_methods(result),
+        "labels": ", ".join(labels) or "measured on hardware",
+        "model sha256": str(model.get("sha256", "-"))[:16],
+        "warnings": "; ".join(result.get("warnings") or []) or "-",
+    }
+
+
+def recommendation_lines(rec: Any) -> list[str]:
+    """A recommendation as plain lines: the pick, the Pareto front, and why each other variant was ruled out."""
+    def figures(result: dict[str, Any]) -> str:
+        shown = key_figures(result)
+        return f"p95 {shown['p95 ms']} ms, top-1 {shown['top-1']}, {shown['mJ/inf']} mJ/inf"
+
+    variant = lambda r: str((r.get("model") or {}).get("variant", "?"))  # noqa: E731
+    lines = [f"recommended: {variant(rec.best)} ({figures(rec.best)})" if rec.best is not None
+             else "recommended: none — no variant meets every constraint"]
+    if rec.front:
+        lines.append("Pareto front (accuracy vs p95): " + ", ".join(variant(r) for r in rec.front))
+    for result, verdict in rec.rejected:
+        lines.append(f"rejected {variant(result)}: {verdict.get('constraint')} = {fmt(verdict.get('value'))}"
+                     f"{method_tag(verdict.get('method'))}, needs {verdict.get('op')} {fmt(verdict.get('bound'))} "
+                     f"({verdict.get('status')})")
+    return lines
+
+
+def _runs(results: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    return [(run, rows[0].get("created", "-"), ", ".join(dict.fromkeys(_device(r) for r in rows)))
+            for run, rows in group_by(results, lambda r: str(r.get("run_id", "-"))).items()]
+
+
+# ---------------------------------------------------------------- HTML
+
+
+def _table(header: list[str], rows: list[list[str]], classes: list[str] | None = None) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = []
+    for i, row in enumerate(rows):
+        cls = f' class="{escape(classes[i])}"' if classes and classes[i] else ""
+        body.append(f"<tr{cls}>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _verdict_tables(rows: list[dict[str, Any]]) -> str:
+    summary = []
+    for result in rows:
+        runtime = result.get("runtime") or {}
+        shown = key_figures(result) if result.get("status") != "failed" else dict.fromkeys(FIGURE_COLUMNS, "-")
+        summary.append([model_label(result), f"{runtime.get('name', '-')} {runtime.get('version', '')}".strip(),
+                        *(shown[c] for c in FIGURE_COLUMNS), verdict_summary(result)])
+    detail, classes = [], []
+    for result in rows:
+        if result.get("status") == "failed":
+            error = result.get("error") or {}
+            detail.append([model_label(result), "-", "-", "-", "RUN FAILED", "-",
+                           f"{error.get('kind')}: {error.get('message')}"])
+            classes.append("error")
+        for v in result.get("verdicts") or []:
+            detail.append([model_label(result), v["constraint"], fmt(v.get("value")) + method_tag(v.get("method")),
+                           f"{v['op']} {fmt(v.get('bound'))}", STATUS_SYMBOL.get(v["status"], v["status"]),
+                           str(v.get("method")), v.get("detail") or ""])
+            classes.append(v["status"])
+    return (_table(["model-variant", "runtime", *FIGURE_COLUMNS, "verdict"], summary,
+                   [overall(r) for r in rows])
+            + _table(["model-variant", "constraint", "value", "bound", "status", "method", "why"], detail, classes))
+
+
+def _figure_html(plot: Plot) -> str:
+    data = base64.b64encode(figure_bytes(plot.figure, "png")).decode("ascii")
+    return (f'<figure id="fig-{escape(plot.name)}"><img alt="{escape(plot.caption)}" '
+            f'src="data:image/png;base64,{data}"><figcaption>{escape(plot.caption)}</figcaption></figure>')
+
+
+def to_html(results: list[dict[str, Any]], *, plots: list[Plot] | None = None,
+            recs: dict[tuple[str, str], Any] | None = None) -> str:
+    """The whole report as one self-contained HTML document (no external assets; every text escaped)."""
+    recs = recommendations(results) if recs is None else recs
+    plots = build_plots(results, recs) if plots is None else plots
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             "<title>edgeprof report</title>", f"<style>{_CSS}</style></head><body>", "<h1>edgeprof report</h1>",
+             "<h2>Runs</h2>", _table(["run", "created", "devices"], [list(r) for r in _runs(results)]),
+             "<ul>" + "".join(f"<li>{escape(note)}</li>" for note in NOTES) + "</ul>"]
+    for device, rows in group_by(results, _device).items():
+        info = rows[0].get("device_info") or {}
+        hardware = info.get("hardware") or {}
+        badge = f' <span class="badge">emulated: {escape(str(emulation(rows[0])))}</span>' if emulation(rows[0]) else ""
+        parts += [f'<section id="device-{escape(device)}"><h2>{escape(device)}{badge}</h2>',
+                  f"<p>{escape(str(info.get('description') or ''))} — {escape(str(hardware.get('cpu', '-')))}, "
+                  f"{escape(str(hardware.get('cores', '-')))} cores, {escape(str(hardware.get('ram_mb', '-')))} MB RAM"
+                  "</p>", "<h3>Verdicts</h3>", _verdict_tables(rows), "<h3>Recommendation</h3>"]
+        for model in dict.fromkeys(str((r.get("model") or {}).get("name")) for r in rows):
+            rec = recs.get((device, model))
+            lines = recommendation_lines(rec) if rec is not None else ["no successful result to recommend from"]
+            parts.append(f"<p><b>{escape(model)}</b></p><ul>"
+                         + "".join(f"<li>{escape(line)}</li>" for line in lines) + "</ul>")
+        meta = [metadata_rows(r) for r in rows]
+        parts += ["<h3>What ran, and how it was measured</h3>",
+                  _table(list(meta[0]), [list(m.values()) for m in meta]), "<h3>Figures</h3>"]
+        parts += [_figure_html(p) for p in plots if p.device == device]
+        parts.append("</section>")
+    cross = [p for p in plots if p.device is None]
+    if cross:
+        parts += ["<section><h2>Across devices</h2>", *(_figure_html(p) for p in cross), "</section>"]
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------- Markdown
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown_report(results: list[dict[str, Any]], out: Path) -> list[Path]:
+    """Write `out` (Markdown: verdict tables, recommendations, metadata, figure links) and its PNGs beside it."""
+    from edgeprof.report.markdown import to_markdown
+
+    recs = recommendations(results)
+    plots = build_plots(results, recs)
+    lines = ["# edgeprof report", "", "| run | created | devices |", "|---|---|---|"]
+    lines += [f"| {' | '.join(_md_cell(c) for c in run)} |" for run in _runs(results)]
+    lines += ["", *(f"- {note}" for note in NOTES), "", to_markdown(results), ""]
+    written = []
+    for device, rows in group_by(results, _device).items():
+        lines += [f"## {device}" + (f" (emulated: {emulation(rows[0])})" if emulation(rows[0]) else ""), ""]
+        for model in dict.fromkeys(str((r.get("model") or {}).get("name")) for r in rows):
+            rec = recs.get((device, model))
+            lines += [f"**{model}**", ""]
+            lines += [f"- {line}" for line in (recommendation_lines(rec) if rec is not None
+                                                else ["no successful result to recommend from"])]
+            lines.append("")
+        meta = [metadata_rows(r) for r in rows]
+        lines += ["| " + " | ".join(meta[0]) + " |", "|" + "---|" * len(meta[0])]
+        lines += ["| " + " | ".join(_md_cell(v) for v in m.values()) + " |" for m in meta]
+        lines.append("")
+        for plot in [p for p in plots if p.device == device]:
+            lines += [f"![{plot.caption}]({out.stem}-{plot.name}.png)", ""]
+    for plot in [p for p in plots if p.device is None]:
+        lines += [f"![{plot.caption}]({out.stem}-{plot.name}.png)", ""]
+    for plot in plots:
+        path = out.parent / f"{out.stem}-{plot.name}.png"
+        path.write_bytes(figure_bytes(plot.figure, "png"))
+        written.append(path)
+    out.write_text("\n".join(lines))
+    return [out, *written]
+
+
+def write_report(results: list[dict[str, Any]], out: Path, fmt_name: str = "html") -> list[Path]:
+    """Write the report in `fmt_name` ('html' or 'md') to `out`; the files written (the report first)."""
+    if fmt_name not in REPORT_FORMATS:
+        raise ConfigError(f"--format: unknown report format {fmt_name!r} (choose html or md)")
+    if not results:
+        raise ConfigError("nothing to report: the selection holds no results")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if fmt_name == "md":
+            return to_markdown_report(results, out)
+        out.write_text(to_html(results), encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--out: cannot write {out}: {exc.strerror}") from exc
+    return [out]

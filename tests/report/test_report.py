@@ -1,0 +1,144 @@
+"""The HTML/Markdown report and the `plot`/`report` commands, on a real SQLite store."""
+
+from __future__ import annotations
+
+import base64
+from html.parser import HTMLParser
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+import edgeprof.cli.plot_cmds  # noqa: F401  (registers plot and report)
+from edgeprof.cli.app import app
+from edgeprof.errors import ConfigError
+from edgeprof.report.html import recommendation_lines, to_html, write_report
+from edgeprof.report.plots import build_plots
+from tests.report.factory import small_set
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+DEVICES = ("jetson-orin-nano", "pi4", "qemu-pi4")
+
+
+class Page(HTMLParser):
+    """Collects what a reader of the report sees: text, images, links, scripts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text: list[str] = []
+        self.images: list[dict[str, str]] = []
+        self.external: list[str] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        self.tags.append(tag)
+        if tag == "img":
+            self.images.append(values)
+        for key in ("src", "href"):
+            if values.get(key) and not values[key].startswith(("data:", "#")):
+                self.external.append(values[key])
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parse(html: str) -> Page:
+    page = Page()
+    page.feed(html)
+    page.close()
+    return page
+
+
+def test_html_is_self_contained_embeds_every_figure_and_names_every_device() -> None:
+    results = small_set()
+    results[0]["warnings"] = ["<script>alert('x')</script> governor is 'powersave'"]
+    recs: dict[Any, Any] = {}
+    plots = build_plots(results, recs)
+    page = parse(to_html(results, plots=plots, recs=recs))
+    assert page.external == [] and "script" not in page.tags
+    assert len(page.images) == len(plots) == 12
+    for image, plot in zip(page.images, plots):
+        assert image["alt"] == plot.caption
+        assert base64.b64decode(image["src"].removeprefix("data:image/png;base64,")).startswith(PNG_MAGIC)
+    text = "".join(page.text)
+    for device in DEVICES:
+        assert device in text
+    assert "<script>alert('x')</script> governor" in text  # shown as text, not markup
+    assert "emulated: qemu-tcg" in text and "estimate:utilisation" in text
+    assert "RUN FAILED" in text and "unsupported operator <QLinearFoo>" in text
+    assert "onnxruntime 1.32.0" in text and "governor performance" in text
+
+
+def test_recommendation_lines_name_the_pick_the_front_and_each_rejection() -> None:
+    rows = [r for r in small_set() if r["device"] == "pi4" and r["status"] == "ok"]
+    fp32, fp16, int8, dyn = rows
+    p95 = next(v for v in fp32["verdicts"] if v["constraint"] == "latency.p95_ms")
+    rec = SimpleNamespace(device="pi4", model="mobilenet", best=int8, front=[int8, fp16, fp32],
+                          rejected=[(fp32, p95)])
+    lines = recommendation_lines(rec)
+    assert lines[0].startswith("recommended: int8-static (p95 ")
+    assert lines[1] == "Pareto front (accuracy vs p95): int8-static, fp16, fp32"
+    assert lines[2].startswith("rejected fp32: latency.p95_ms = 36.7, needs <= 20 (fail)")
+    none = recommendation_lines(SimpleNamespace(best=None, front=[], rejected=[]))
+    assert none == ["recommended: none — no variant meets every constraint"]
+
+
+def test_write_report_rejects_bad_format_and_empty_selection(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown report format 'pdf'"):
+        write_report(small_set(), tmp_path / "r.pdf", "pdf")
+    with pytest.raises(ConfigError, match="no results"):
+        write_report([], tmp_path / "r.html", "html")
+
+
+# ------------------------------------------------ through the CLI (needs R1's recommend and markdown modules)
+
+
+def test_plot_command_writes_filtered_figures(store: Path, tmp_path: Path) -> None:
+    pytest.importorskip("edgeprof.recommend")
+    out = tmp_path / "figs"
+    result = CliRunner().invoke(app, ["plot", "--latest", "--device", "pi4", "--format", "png,svg",
+                                      "--out", str(out), "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(f"{stem}.{ext}" for stem in ("latency-pi4", "accuracy-pi4-mobilenet", "energy-pi4",
+                                                        "timeline-pi4", "devices-mobilenet")
+                           for ext in ("png", "svg"))
+    assert (out / "latency-pi4.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_plot_command_errors_are_one_line(store: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    bad = runner.invoke(app, ["plot", "--out", str(tmp_path), "--format", "gif", "--store", str(store)])
+    assert bad.exit_code != 0 and isinstance(bad.exception, ConfigError)
+    missing = runner.invoke(app, ["plot", "--out", str(tmp_path), "--device", "nope", "--store", str(store)])
+    assert isinstance(missing.exception, ConfigError) and "no results" in str(missing.exception)
+
+
+def test_report_command_html_from_store(store: Path, tmp_path: Path) -> None:
+    pytest.importorskip("edgeprof.recommend")
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(app, ["report", "--latest", "--out", str(out), "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    page = parse(out.read_text())
+    text = "".join(page.text)
+    assert len(page.images) == 12 and page.external == []
+    assert all(device in text for device in DEVICES)
+    assert "recommended: int8-static" in text
+
+
+def test_report_command_markdown_with_pngs_beside(store: Path, tmp_path: Path) -> None:
+    pytest.importorskip("edgeprof.report.markdown")
+    pytest.importorskip("edgeprof.recommend")
+    out = tmp_path / "out" / "report.md"
+    result = CliRunner().invoke(app, ["report", "--format", "md", "--out", str(out), "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    links = [line[line.index("](") + 2:-1] for line in text.splitlines() if line.startswith("![")]
+    assert len(links) == 12
+    for link in links:
+        assert (out.parent / link).read_bytes().startswith(PNG_MAGIC)
+    assert all(device in text for device in DEVICES)
+
