@@ -120,6 +120,14 @@ def _categories(results: list[dict[str, Any]]) -> tuple[list[str], str, str]:
     return _labels(results), "model-variant", ""
 
 
+def _with_samples(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The measured Results that kept raw latency samples; ValueError when there are none."""
+    rows = [r for r in _measured(results) if _get(r, "latency", "samples_ms")]
+    if not rows:
+        raise ValueError("no latency samples to plot")
+    return rows
+
+
 def _emulated_note(results: list[dict[str, Any]]) -> str:
     modes = sorted({m for m in (emulation(r) for r in results) if m})
     return f" [EMULATED: {', '.join(modes)}; relative timing, not a real board's]" if modes else ""
@@ -206,9 +214,7 @@ def _styled(draw: Callable[..., Figure]) -> Callable[..., Figure]:
 @_styled
 def latency_distribution_figure(results: list[dict[str, Any]]) -> Figure:
     """One device: box plot of the raw per-inference latencies of each variant, its p95 and the p95 budget."""
-    rows = [r for r in _measured(results) if _get(r, "latency", "samples_ms")]
-    if not rows:
-        raise ValueError("no latency samples to plot")
+    rows = _with_samples(results)
     labels, axis_name, subject = _categories(rows)
     data = [np.asarray(_get(r, "latency", "samples_ms"), dtype=float) for r in rows]
     positions = list(range(1, len(rows) + 1))
@@ -417,9 +423,7 @@ def _hottest(temps: dict[str, float] | None) -> float | None:
 @_styled
 def timeline_figure(results: list[dict[str, Any]]) -> Figure:
     """One device: each variant's latencies in run order with a rolling median; temperatures where measured."""
-    rows = [r for r in _measured(results) if _get(r, "latency", "samples_ms")]
-    if not rows:
-        raise ValueError("no latency samples to plot")
+    rows = _with_samples(results)
     labels, _, subject = _categories(rows)
     fig = _new_figure(9.0, 1.1 + 2.0 * len(rows))
     axes = np.atleast_1d(fig.subplots(len(rows), 1, squeeze=False)[:, 0])
