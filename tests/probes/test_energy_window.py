@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -59,8 +60,12 @@ def test_load_raises_power_above_idle_on_a_sysfs_sensor(tree) -> None:
     node = root / "sys/class/hwmon/hwmon0/power1_input"
     (root / "sys/class/hwmon/hwmon2").rename(root / "meter-removed")
 
+    staged = root / "staged"
+    staged.write_text("7000000\n")
+
     def run_once() -> None:
-        node.write_text("7000000\n")  # the board draws 7 W while it infers
+        if staged.exists():  # the board draws 7 W once it infers (swapped in whole, as sysfs reads are)
+            os.replace(staged, node)
         time.sleep(0.005)
 
     section = measure_energy(run_once, power_spec(method="hwmon", sysfs_root=str(root), sample_hz=40), lambda *_: None)
@@ -142,3 +147,16 @@ def test_meter_failing_mid_window_reports_not_measured(tmp_path: Path) -> None:
     spec = power_spec(method="command", command=f"sh -c '{script}' {SECRET}", seconds=0.5, idle_seconds=0.3)
     section = measure_energy(run_once, spec, lambda *_: None)
     assert section == {"method": "none", "reason": "power command failed (exit 4)"}
+
+
+def test_transient_read_failures_are_skipped_and_counted(tmp_path: Path) -> None:
+    counter = tmp_path / "reads"
+    counter.write_text("0")
+    script = (f"n=$(cat {counter}); echo $((n+1)) > {counter}; "  # every third read fails, never two in a row
+              f"if [ $((n % 3)) -eq 2 ]; then exit 5; else echo 5.0; fi")
+    run_once, _ = _sleeper(0.001)
+    spec = power_spec(method="command", command=f"sh -c '{script}'", seconds=0.5, idle_seconds=0.2)
+    section = measure_energy(run_once, spec, lambda *_: None)
+    assert section["method"] == "sensor:command" and section["avg_w"] == 5.0
+    reads = int(counter.read_text())
+    assert section["read_errors"] == reads // 3 > 0

@@ -14,6 +14,7 @@ from typing import Any, Callable
 from ._power_sources import Estimate, PowerSource, SensorMissing, open_source
 
 PROGRESS_EVERY_S = 0.25
+MAX_FAILED_READS = 3
 _SOURCE_ERRORS = (SensorMissing, OSError, ValueError, subprocess.SubprocessError)
 
 
@@ -30,29 +31,38 @@ class Sampler:
         self.watts: list[float] = []
         self.rails: dict[str, list[float]] = {}
         self.error: str | None = None
+        self.read_errors = 0
+        self._failed_in_row = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="power-sampler", daemon=True)
 
+    def _read(self) -> tuple[float, dict[str, float]] | None:
+        """One reading, or None when it failed; MAX_FAILED_READS failures in a row end sampling with `error`."""
+        try:
+            reading = self.source.read()
+        except _SOURCE_ERRORS as exc:  # a transient I2C/ADC glitch is skipped, a dead sensor is not
+            self.read_errors += 1
+            self._failed_in_row += 1
+            if self._failed_in_row >= MAX_FAILED_READS:
+                self.error = _describe(exc)
+            return None
+        self._failed_in_row = 0
+        return reading
+
     def _loop(self) -> None:
         next_at = time.monotonic()
-        while True:
+        while not self.error:
             next_at = max(next_at + self.period, time.monotonic())  # fell behind: skip, never burst
             if self._stop.wait(next_at - time.monotonic()):
                 return
-            try:
-                total, rails = self.source.read()
-            except _SOURCE_ERRORS as exc:
-                self.error = _describe(exc)
-                return
-            self.watts.append(total)
-            for rail, watts in rails.items():
-                self.rails.setdefault(rail, []).append(watts)
+            reading = self._read()
+            if reading is not None:
+                self.watts.append(reading[0])
+                for rail, watts in reading[1].items():
+                    self.rails.setdefault(rail, []).append(watts)
 
     def __enter__(self) -> "Sampler":
-        try:  # prime difference-based sources (RAPL, CPU times) so sample 1 covers one period
-            self.source.read()
-        except _SOURCE_ERRORS as exc:
-            raise SensorMissing(_describe(exc)) from None
+        self._read()  # prime difference-based sources (RAPL, CPU times) so sample 1 covers one period
         self._thread.start()
         return self
 
@@ -115,28 +125,29 @@ def measure_energy(run_once: Callable[[], Any], spec: dict[str, Any],
         return {"method": "none", "reason": reason}
     hz = float(spec.get("sample_hz") or 20)
     total_ms = int((idle_seconds + seconds) * 1000)
-    try:
-        with Sampler(source, hz) as idle:
-            start = time.perf_counter()
-            while (left := idle_seconds - (time.perf_counter() - start)) > 0:
-                time.sleep(min(left, PROGRESS_EVERY_S))
-                emit_progress(int((time.perf_counter() - start) * 1000), total_ms)
-        with Sampler(source, hz) as load:
-            start = last_report = time.perf_counter()
-            deadline, count = start + seconds, 0
-            while (now := time.perf_counter()) < deadline:
-                if now - last_report >= PROGRESS_EVERY_S:
-                    emit_progress(int((idle_seconds + now - start) * 1000), total_ms)
-                    last_report = now
-                run_once()
-                count += 1
-            window = time.perf_counter() - start
-    except SensorMissing as exc:  # the sensor failed its first read of a window; inference errors propagate
-        return {"method": "none", "reason": str(exc)}
-    if idle.error or load.error or not load.watts:
-        return {"method": "none", "reason": idle.error or load.error or "no power samples in the load window"}
+    with Sampler(source, hz) as idle:
+        start = time.perf_counter()
+        while (left := idle_seconds - (time.perf_counter() - start)) > 0 and not idle.error:
+            time.sleep(min(left, PROGRESS_EVERY_S))
+            emit_progress(int((time.perf_counter() - start) * 1000), total_ms)
+    if idle.error:
+        return {"method": "none", "reason": idle.error}
+    with Sampler(source, hz) as load:
+        start = last_report = time.perf_counter()
+        deadline, count = start + seconds, 0
+        while (now := time.perf_counter()) < deadline and not load.error:
+            if now - last_report >= PROGRESS_EVERY_S:
+                emit_progress(int((idle_seconds + now - start) * 1000), total_ms)
+                last_report = now
+            run_once()
+            count += 1
+        window = time.perf_counter() - start
+    if load.error or not load.watts:
+        return {"method": "none", "reason": load.error or "no power samples in the load window"}
     emit_progress(total_ms, total_ms)
     section = energy_section(source.method, idle.watts, load.watts, load.rails, window, count)
     if reason:
         section["fallback_reason"] = reason
+    if idle.read_errors + load.read_errors:
+        section["read_errors"] = idle.read_errors + load.read_errors
     return section
