@@ -16,8 +16,9 @@ def _doctor() -> int:
 
 def _run() -> int:
     from . import AGENT_VERSION
-    from .protocol import AgentFailure, emit, watch_stdin
+    from .protocol import AgentFailure, claim_stdout, emit, watch_stdin
 
+    claim_stdout()
     emit("hello", agent_version=AGENT_VERSION, python=sys.version.split()[0], pid=os.getpid())
     try:
         from .run import emit_result, measure

@@ -6,10 +6,11 @@ import json
 import os
 import sys
 import threading
-from typing import Any
+from typing import Any, TextIO
 
 EXIT_HOST_GONE = 75
 _lock = threading.Lock()
+_channel: TextIO | None = None  # the protocol's own copy of stdout, once claimed
 _final_exit: list[int] = []  # set once the final line went out: the exit code it implies
 
 
@@ -23,12 +24,23 @@ class AgentFailure(Exception):
         self.stage = stage
 
 
+def claim_stdout() -> None:
+    """Keep fd 1 for protocol lines alone: whatever else prints to stdout (a runtime's native logging, a stray
+    print) goes to stderr instead, so it can never corrupt the JSON-lines stream."""
+    global _channel
+    sys.stdout.flush()
+    _channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+
 def emit(event: str, **fields: Any) -> None:
     """Write one protocol line and flush it."""
     line = json.dumps({"event": event, **fields}, default=_jsonable, allow_nan=False)
     with _lock:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+        out = _channel or sys.stdout
+        out.write(line + "\n")
+        out.flush()
         if event in ("result", "error"):
             _final_exit.append(0 if event == "result" else 1)
 
