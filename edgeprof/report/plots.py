@@ -133,6 +133,11 @@ def _emulated_note(results: list[dict[str, Any]]) -> str:
     return f" [EMULATED: {', '.join(modes)}; relative timing, not a real board's]" if modes else ""
 
 
+def _emulated_legend(results: list[dict[str, Any]], what: str = "timing") -> str:
+    """The suffix legend entries carry when any of the Results was measured under emulation."""
+    return f" (emulated {what})" if any(emulation(r) for r in results) else ""
+
+
 def _title(fig: Figure, text: str) -> str:
     """The title wrapped to the figure's width."""
     return _wrap(text, max(40, int(fig.get_figwidth() * 13)))
@@ -228,7 +233,7 @@ def latency_distribution_figure(results: list[dict[str, Any]]) -> Figure:
     p95 = [_get(r, "latency", "p95_ms") for r in rows]
     mode = _emulated_note(rows)
     marker = ax.scatter(positions, [np.nan if v is None else v for v in p95], marker="D", color="black", zorder=6,
-                        s=22, label="p95" + (" (emulated timing)" if mode else ""))
+                        s=22, label="p95" + _emulated_legend(rows))
     handles = [Patch(facecolor="grey", alpha=0.55, label="box: p25–p75, line: median, whiskers: p1–p99"), marker]
     line = _budget_segments(ax, [(p - 0.4, p + 0.4) for p in positions],
                             [budget(r, "latency.p95_ms") for r in rows], "ms", "p95")
@@ -265,7 +270,8 @@ def accuracy_latency_figure(results: list[dict[str, Any]], recommendation: Any =
         ci = (latency.get("ci") or {}).get("p95")
         confidence = confidence or (latency.get("ci") or {}).get("confidence")
         xerr = [[x - ci[0]], [ci[1] - x]] if ci else None
-        ax.errorbar([x], [y], xerr=xerr, fmt="o", color=colors[label], capsize=4, markersize=7, label=label,
+        ax.errorbar([x], [y], xerr=xerr, fmt="o", color=colors[label], capsize=4, markersize=7,
+                    label=label + _emulated_legend([result]),
                     zorder=4)
         xs += [x] + (list(ci) if ci else [])
         ys.append(y)
@@ -406,7 +412,8 @@ def energy_figure(results: list[dict[str, Any]]) -> Figure:
         ax.grid(axis="y", alpha=0.3)
     legend = [Patch(facecolor=palette[m], edgecolor="black", hatch=ESTIMATE_HATCH if is_estimate(m) else None,
                     alpha=0.6 if is_estimate(m) else 1,
-                    label=f"{m} (estimate, not measured)" if is_estimate(m) else m) for m in methods]
+                    label=(f"{m} (estimate, not measured)" if is_estimate(m) else m) + _emulated_legend(rows, "device"))
+              for m in methods]
     legend += budgets
     _category_axis(axes[-1], positions, labels)
     axes[-1].set_xlabel(axis_name)
@@ -431,7 +438,7 @@ def timeline_figure(results: list[dict[str, Any]]) -> Figure:
     for ax, result, label in zip(axes, rows, labels):
         samples = np.asarray(result["latency"]["samples_ms"], dtype=float)
         index = np.arange(len(samples))
-        (raw,) = ax.plot(index, samples, linewidth=0.5, color="tab:blue", alpha=0.5, label="each inference")
+        (raw,) = ax.plot(index, samples, linewidth=0.5, color="tab:blue", alpha=0.5, label="each inference" + _emulated_legend(rows))
         window = max(5, len(samples) // 50)
         handles.setdefault("raw", raw)
         if len(samples) >= window:

@@ -59,9 +59,16 @@ def test_latency_boxes_one_per_variant_with_p95_budget(results: list[dict[str, A
 
 
 def test_emulated_device_is_marked_in_title_and_legend(results: list[dict[str, Any]]) -> None:
-    fig = latency_distribution_figure(on(results, "qemu-pi4"))
+    qemu = on(results, "qemu-pi4")
+    fig = latency_distribution_figure(qemu)
     assert "EMULATED: qemu-tcg" in fig.axes[0].get_title()
     assert "p95 (emulated timing)" in legend_texts(fig)
+    fig = accuracy_latency_figure(qemu)
+    assert "EMULATED: qemu-tcg" in fig.axes[0].get_title()
+    assert "fp32 (emulated timing)" in legend_texts(fig)
+    assert "each inference (emulated timing)" in legend_texts(timeline_figure(qemu))
+    real = accuracy_latency_figure(on(results, "pi4"))
+    assert "fp32" in legend_texts(real) and not any("emulated" in t for t in legend_texts(real))
 
 
 def test_accuracy_vs_p95_front_region_and_pick(results: list[dict[str, Any]]) -> None:
