@@ -115,6 +115,12 @@ def test_plot_command_errors_are_one_line(store: Path, tmp_path: Path) -> None:
     assert bad.exit_code != 0 and isinstance(bad.exception, ConfigError)
     missing = runner.invoke(app, ["plot", "--out", str(tmp_path), "--device", "nope", "--store", str(store)])
     assert isinstance(missing.exception, ConfigError) and "no results" in str(missing.exception)
+    both = runner.invoke(app, ["report", "--out", str(tmp_path / "r.html"), "--run", "latest", "--latest",
+                               "--store", str(store)])
+    assert isinstance(both.exception, ConfigError) and "choose one" in str(both.exception)
+    unknown = runner.invoke(app, ["report", "--out", str(tmp_path / "r.html"), "--run", "nosuchrun",
+                                  "--store", str(store)])
+    assert isinstance(unknown.exception, ConfigError) and "nosuchrun" in str(unknown.exception)
 
 
 def test_report_command_html_from_store(store: Path, tmp_path: Path) -> None:
