@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from edgeprof.agent.probes.latency import latency_section, steady_state
+from edgeprof.agent.probes.latency import latency_section, steady_state, warm_up
 
 BUDGET = {"min_runs": 50, "max_runs": 5000, "min_seconds": 0.0, "max_seconds": 5.0, "target_rel_halfwidth": 0.0,
           "confidence": 0.95, "keep_samples": 5000}
@@ -40,3 +40,14 @@ def test_kept_samples_are_the_first_ones_in_run_order() -> None:
                               warmup={"runs": 0, "stable": False, "ms": 0.0}, method="measured")
     assert section["samples_ms"] == [float(i) for i in range(1, 11)] and section["samples_truncated"]
     assert section["samples"] == 100 and section["max_ms"] == 100.0
+
+
+def test_warm_up_of_a_slow_model_is_capped_by_the_time_budget() -> None:
+    budget = dict(BUDGET, max_seconds=0.1, warmup_min=5, warmup_max=200)
+    warmup = warm_up(lambda: time.sleep(0.02), budget, lambda d, t: None)
+    assert warmup["runs"] <= 6 and not warmup["stable"] and warmup["ms"] < 200
+
+
+def test_warm_up_stops_once_stable() -> None:
+    warmup = warm_up(lambda: time.sleep(0.001), dict(BUDGET, warmup_min=5, warmup_max=200), lambda d, t: None)
+    assert warmup["stable"] and 20 <= warmup["runs"] < 200

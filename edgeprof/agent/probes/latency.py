@@ -22,11 +22,12 @@ def time_call(fn: Callable[[], Any]) -> float:
 
 def warm_up(run_once: Callable[[], Any], budget: dict[str, Any],
             progress: Callable[[int, int | None], None]) -> dict[str, Any]:
-    """Run until two successive windows agree (pyperf's test), at least warmup_min and at most warmup_max runs."""
+    """Run until two successive windows agree (pyperf's test), at least warmup_min and at most warmup_max runs,
+    and never longer than the steady-state time budget (max_seconds) for a slow model."""
     samples: list[float] = []
     start = time.perf_counter()
     stable = False
-    while len(samples) < budget["warmup_max"]:
+    while len(samples) < budget["warmup_max"] and time.perf_counter() - start < budget["max_seconds"]:
         samples.append(time_call(run_once))
         if len(samples) >= budget["warmup_min"] and stats.is_stable(samples):
             stable = True
