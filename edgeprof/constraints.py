@@ -7,9 +7,14 @@ import math
 import operator
 import re
 from dataclasses import dataclass
-from typing import Any, Callable
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any, Callable
 
 from edgeprof.errors import EXIT_CONSTRAINT_FAILED, EXIT_DEVICE, EXIT_OK, ConfigError
+
+if TYPE_CHECKING:
+    from edgeprof.devices import CostConfig, DeviceProfile
+    from edgeprof.project import ProjectFile
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,7 @@ METRICS: dict[str, Metric] = {
     "latency.p95_ms": Metric("latency.p95_ms", "ms", "p95"),
     "latency.p99_ms": Metric("latency.p99_ms", "ms", "p99"),
     "latency.mean_ms": Metric("latency.mean_ms", "ms"),
+    "throughput.min_ips": Metric("latency.throughput_ips", "inferences/s", method_section="latency"),
     "throughput.ips": Metric("latency.throughput_ips", "inferences/s", method_section="latency"),
     "memory.peak_rss_mb": Metric("memory.peak_rss_mb", "MB"),
     "model.size_mb": Metric("model.size_mb", "MB", method_section=""),
@@ -48,6 +54,8 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
 }
 _TEXT = re.compile(r"^\s*([A-Za-z0-9_.]+)\s*(<=|>=|<|>)\s*(-?[0-9.]+(?:[eE][-+]?\d+)?)\s*$")
 STATUSES = ("pass", "fail", "inconclusive", "not measured", "informational")
+TIMED = ("latency.", "cost.")  # figures that depend on timing, so emulation makes them informational
+J_PER_KWH = 3.6e6
 
 
 @dataclass(frozen=True)
@@ -88,7 +96,7 @@ def resolve_constraints(
     model_labels: list[str],
     profile_constraints: dict[str, str],
     profile_source: str,
-    project: Any,
+    project: ProjectFile | None,
     cli: list[str],
 ) -> list[Constraint]:
     """Constraints for one device x model; later sources win per metric: profile, project file, --constraint."""
@@ -125,19 +133,29 @@ def _method(result: dict[str, Any], metric: Metric) -> str:
 
 
 def _more_samples(n: int, ci: list[float], value: float, bound: float) -> int | None:
-    """About how many more samples would shrink the CI (width ~ 1/sqrt(n)) so it no longer straddles the bound."""
-    half = (ci[1] - ci[0]) / 2
+    """About how many more samples would shrink the CI (width ~ 1/sqrt(n)) so it no longer straddles the bound.
+
+    Uses the CI's half on the bound's side of the estimate: it must shrink below the gap to the bound.
+    """
+    half = (value - ci[0]) if bound < value else (ci[1] - value)
     gap = abs(value - bound)
     if n <= 0 or gap == 0 or half <= 0:
         return None
     return max(int(math.ceil(n * (half / gap) ** 2)) - n, 1)
 
 
-def _killed_detail(result: dict[str, Any]) -> str | None:
+_MB = re.compile(r"(\d+(?:\.\d+)?)\s*MB")
+
+
+def oom_detail(result: dict[str, Any]) -> str | None:
+    """'killed: out of memory at ~N MB' for a run that died of memory exhaustion, else None."""
     error = result.get("error") or {}
-    if error.get("kind") in ("killed", "memory"):
-        return f"killed: out of memory{error.get('memory_hint', '')} ({error.get('message', '')})"
-    return None
+    kind = error.get("kind")
+    text = f"{error.get('memory_hint', '')} {error.get('message', '')}"
+    if kind not in ("oom", "memory") and not (kind == "killed" and "out of memory" in text):
+        return None
+    size = _MB.search(text)
+    return "killed: out of memory" + (f" at ~{size.group(1)} MB" if size else "")
 
 
 def judge_one(result: dict[str, Any], constraint: Constraint, *, calibrated_emulation: bool = False) -> dict[str, Any]:
@@ -149,7 +167,7 @@ def judge_one(result: dict[str, Any], constraint: Constraint, *, calibrated_emul
         "source": constraint.source, "unit": metric.unit,
     }
     if result.get("status") == "failed":
-        killed = _killed_detail(result)
+        killed = oom_detail(result)
         if killed and constraint.metric == "memory.peak_rss_mb":
             row.update(status="fail", detail=killed)
         else:
@@ -180,7 +198,7 @@ def judge_one(result: dict[str, Any], constraint: Constraint, *, calibrated_emul
             row.update(status="inconclusive", detail=f"{latency.get('ci', {}).get('confidence', 0.95):.0%} CI "
                        f"[{ci[0]:.4g}, {ci[1]:.4g}] straddles the bound"
                        + (f": about {more} more samples would decide it" if more else ""))
-    if method.startswith("emulated") and metric.path.startswith("latency") and not calibrated_emulation:
+    if method.startswith("emulated") and metric.path.startswith(TIMED) and not calibrated_emulation:
         row.update(status="informational", detail=f"{method}: emulated timing is not a real board's "
                    f"(would be {row['status']})")
     return row
@@ -197,8 +215,58 @@ def exit_code(results: list[dict[str, Any]], *, strict: bool = False) -> int:
     failing = {"fail", "inconclusive"} if strict else {"fail"}
     code = EXIT_OK
     for result in results:
-        if result.get("status") == "failed" and not _killed_detail(result):
+        if result.get("status") == "failed" and not oom_detail(result):
             return EXIT_DEVICE
         if any(v.get("status") in failing for v in result.get("verdicts") or []):
             code = EXIT_CONSTRAINT_FAILED
     return code
+
+
+def cost_per_million(result: dict[str, Any], cost: CostConfig | None) -> float | None:
+    """USD per million inferences: the hardware amortised over its lifetime at the measured throughput (busy the
+    whole time), plus the energy at the profile's price; None without a [cost] table or the figures it needs."""
+    if cost is None:
+        return None
+    ips = value_at(result, "latency.throughput_ips")
+    energy_mj = value_at(result, "power.energy_mj_per_inference")
+    if not ips or (energy_mj is None and cost.energy_usd_per_kwh):
+        return None
+    hardware = cost.hardware_usd / (cost.lifetime_hours * 3600.0 * float(ips)) if cost.lifetime_hours else 0.0
+    energy = float(energy_mj or 0.0) / 1000.0 / J_PER_KWH * cost.energy_usd_per_kwh
+    return (hardware + energy) * 1e6
+
+
+def cost_section(result: dict[str, Any], cost: CostConfig | None) -> dict[str, Any]:
+    """The Result's `cost` section; its method follows the weakest input (emulated timing, estimated energy)."""
+    value = cost_per_million(result, cost)
+    if value is None:
+        reason = "no [cost] table in the device profile" if cost is None else "needs throughput and energy figures"
+        return {"method": "none", "usd_per_million": None, "reason": reason}
+    latency = str((result.get("latency") or {}).get("method") or "measured")
+    power = str((result.get("power") or {}).get("method") or "none")
+    weakest = latency if latency.startswith("emulated") else power if power.startswith("estimate") else "derived"
+    return {"method": f"{weakest.split(':')[0]}:cost-model", "usd_per_million": value,
+            "inputs": {"latency": latency, "power": power}, "assumes": "the device is busy its whole lifetime"}
+
+
+def model_labels(result: dict[str, Any]) -> list[str]:
+    """The names a project file may use for a Result's model: name, 'name-variant' and the file stem."""
+    model = result.get("model") or {}
+    name, variant = model.get("name", "?"), model.get("variant", "?")
+    labels = [name, f"{name}-{variant}"]
+    if model.get("path"):
+        labels.append(PurePath(model["path"]).stem)
+    return list(dict.fromkeys(labels))
+
+
+def apply_verdicts(result: dict[str, Any], profile: DeviceProfile | None, project: ProjectFile | None,
+                   cli: list[str]) -> list[dict[str, Any]]:
+    """Judge one Result as `deploy` and `check` do: constraints from the profile (None when it is gone), the project
+    file and the CLI; the cost figure from the profile's [cost]; sets and returns result['verdicts']."""
+    constraints = resolve_constraints(
+        str(result.get("device", "?")), model_labels(result), profile.constraints if profile else {},
+        str(profile.source) if profile else "", project, cli)
+    result["cost"] = cost_section(result, profile.cost if profile else None)
+    calibrated = bool(profile and profile.emulation_calibrated)
+    result["verdicts"] = judge(result, constraints, calibrated_emulation=calibrated)
+    return result["verdicts"]

@@ -334,8 +334,11 @@ def _run_agent(
                 raise ConnectionDropped(f"the connection dropped during stage '{stage}'")
             return None, _died(code, stderr, session.profile.memory_limit_mb)
     if final["event"] == "error":
-        return None, {"kind": final.get("kind", "internal"), "message": final.get("message", ""),
-                      "stage": final.get("stage")}
+        error = {"kind": final.get("kind", "internal"), "message": final.get("message", ""),
+                 "stage": final.get("stage")}
+        if error["kind"] == "memory" and session.profile.memory_limit_mb:
+            error["memory_hint"] = f" at ~{session.profile.memory_limit_mb} MB (the device's memory limit)"
+        return None, error
     return final["result"], None
 
 

@@ -51,3 +51,9 @@ class StoreError(EdgeprofError):
     """The results store could not be opened or written (exit 3)."""
 
     exit_code = EXIT_DEVICE
+
+
+class Interrupted(EdgeprofError):
+    """Ctrl-C: the running agents were stopped and nothing was stored (exit 130)."""
+
+    exit_code = EXIT_INTERRUPTED

@@ -162,16 +162,22 @@ def _accuracy(spec: dict[str, Any], runtime: Any) -> dict[str, Any]:
         raise AgentFailure("input", str(exc), "accuracy") from exc
 
 
+ALLOCATION_FAILURES = ("Failed to allocate memory", "bad_alloc", "Cannot allocate memory", "out of memory")
+
+
 def _guarded(fn: Any, stage: str) -> Any:
-    """Runtime exceptions during inference become an `inference` failure naming the stage."""
+    """Runtime exceptions during inference become an `inference` failure naming the stage (`memory` when the
+    runtime could not allocate)."""
 
     def call() -> Any:
         try:
             return fn()
-        except MemoryError:
-            raise
+        except MemoryError as exc:
+            raise AgentFailure("memory", "out of memory (MemoryError)", stage) from exc
         except Exception as exc:  # the runtimes raise their own types
-            raise AgentFailure("inference", " ".join(str(exc).split())[:400] or type(exc).__name__, stage) from exc
+            text = " ".join(str(exc).split())[:400] or type(exc).__name__
+            kind = "memory" if any(marker in text for marker in ALLOCATION_FAILURES) else "inference"
+            raise AgentFailure(kind, text, stage) from exc
 
     return call
 

@@ -17,7 +17,7 @@ from edgeprof.constraints import exit_code, judge, resolve_constraints
 from edgeprof.deploy import DeployOptions, LatencyBudget, run_deploy
 from edgeprof.devices import DeviceProfile, load_profile, with_overrides
 from edgeprof.doctor import diagnose
-from edgeprof.errors import EXIT_DEVICE, ConfigError
+from edgeprof.errors import EXIT_DEVICE, ConfigError, Interrupted
 from edgeprof.project import load_project
 from edgeprof.report.table import render_verdicts
 from edgeprof.results import ResultStore
@@ -139,8 +139,11 @@ def deploy(
         accept_new_host_key=accept_new_host_key,
     )
     err = console(stderr=True)
-    with AgentProgress(err, quiet=as_json) as progress:
-        results, failures = run_deploy(profiles, artifacts, options, progress.on_event, references=references)
+    try:
+        with AgentProgress(err, quiet=as_json) as progress:
+            results, failures = run_deploy(profiles, artifacts, options, progress.on_event, references=references)
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted: the agents on the devices were stopped; nothing was stored") from None
     by_name = {p.name: p for p in profiles}
     for result in results:
         profile = by_name[result["device"]]
