@@ -3,21 +3,36 @@
 # no change to the system's sshd.
 #   scripts/sshd_loopback.sh start DIR   start (or reuse) it; writes DIR/env for the tests
 #   scripts/sshd_loopback.sh stop DIR    stop it by its PID
+#   scripts/sshd_loopback.sh env DIR     print its settings as export lines: eval "$(... env DIR)"
 set -euo pipefail
-action=${1:?usage: sshd_loopback.sh start|stop DIR}
-dir=${2:?usage: sshd_loopback.sh start|stop DIR}
+usage="usage: sshd_loopback.sh start|stop|env DIR"
+action=${1:?$usage}
+dir=${2:?$usage}
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 
-running() { [ -f "$dir/sshd.pid" ] && kill -0 "$(cat "$dir/sshd.pid")" 2>/dev/null; }
+# Running = the PID file names a live sshd started with our config (not a recycled PID).
+running() {
+  [ -f "$dir/sshd.pid" ] || return 1
+  local pid; pid=$(cat "$dir/sshd.pid")
+  kill -0 "$pid" 2>/dev/null && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-f $dir/sshd_config"
+}
 
 case "$action" in
 stop)
-  if running; then kill "$(cat "$dir/sshd.pid")"; fi
+  if running; then
+    pid=$(cat "$dir/sshd.pid")
+    kill "$pid"
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
   rm -f "$dir/sshd.pid"
   exit 0 ;;
+env)
+  running && [ -f "$dir/env" ] || { echo "sshd_loopback: not running in $dir (run: start $dir)" >&2; exit 1; }
+  sed 's/^/export /' "$dir/env"
+  exit 0 ;;
 start) ;;
-*) echo "usage: sshd_loopback.sh start|stop DIR" >&2; exit 2 ;;
+*) echo "$usage" >&2; exit 2 ;;
 esac
 
 if running && [ -f "$dir/env" ]; then

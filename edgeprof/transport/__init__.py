@@ -22,7 +22,7 @@ def open_transport(
 ) -> Transport:
     """The transport for a device profile's kind (not yet connected)."""
     if kind == "local":
-        return LocalTransport(device_name)
+        return LocalTransport(device_name, Path(connection.work_dir) if connection else None)
     if kind == "ssh":
         if connection is None:
             raise ConfigError(f"device '{device_name}' has kind 'ssh' but no [connection]")

@@ -12,6 +12,7 @@ from pathlib import Path
 from edgeprof.errors import ConfigError
 
 BLOB_DIR = "blobs"
+KILL_GRACE_S = 1.0  # how long kill() waits for a process to exit on stdin EOF before killing it
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 
 

@@ -9,8 +9,9 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from edgeprof.errors import DeviceError
-from edgeprof.transport.base import BLOB_DIR, CommandResult, RemoteProcess, Transport, Upload
+from edgeprof.artifacts import sha256_file
+from edgeprof.errors import ConfigError, DeviceError
+from edgeprof.transport.base import BLOB_DIR, KILL_GRACE_S, CommandResult, RemoteProcess, Transport, Upload
 
 CHUNK = 1 << 20
 
@@ -31,6 +32,7 @@ class LocalProcess(RemoteProcess):
             )
         except OSError as exc:
             raise DeviceError(f"cannot start {argv[0]!r} on this machine: {exc.strerror}") from exc
+        self.pid = self._proc.pid
         self._stderr: list[str] = []
         self._drain = threading.Thread(target=self._read_stderr, daemon=True)
         self._drain.start()
@@ -71,8 +73,9 @@ class LocalProcess(RemoteProcess):
             return None
 
     def kill(self) -> None:
+        """Send EOF; if the process has not exited within a moment, kill it."""
         self.close_stdin()
-        if self._proc.poll() is None:
+        if self.wait(KILL_GRACE_S) is None:
             self._proc.kill()
             self._proc.wait()
 
@@ -98,7 +101,8 @@ class LocalTransport(Transport):
 
     def run(self, argv: list[str], timeout: float | None = None) -> CommandResult:
         try:
-            done = subprocess.run(argv, cwd=self.work_dir, capture_output=True, text=True, timeout=timeout)
+            done = subprocess.run(argv, cwd=self.work_dir, stdin=subprocess.DEVNULL, capture_output=True,
+                                  text=True, timeout=timeout)
         except FileNotFoundError:
             return CommandResult(127, "", f"{argv[0]}: not found")
         except subprocess.TimeoutExpired as exc:
@@ -109,8 +113,11 @@ class LocalTransport(Transport):
         return LocalProcess(argv, self.work_dir)
 
     def put_file(self, local: Path, sha256: str, suffix: str = "") -> Upload:
+        """Copy into blobs/ under a temp name, check the hash, rename; a blob with the right hash is reused."""
         target = Path(self.blob_path(sha256, suffix))
-        if target.exists():
+        if not local.is_file():
+            raise ConfigError(f"cannot read {local}: no such file")
+        if target.is_file() and sha256_file(target) == sha256:
             return Upload(str(target), 0)
         partial = target.with_name(f".tmp-{target.name}-{os.getpid()}-{threading.get_ident()}")
         digest = hashlib.sha256()
