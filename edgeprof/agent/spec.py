@@ -51,4 +51,39 @@ def parse_spec(line: str) -> dict[str, Any]:
     threads = spec["threads"]
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise AgentFailure("spec", f"threads must be a positive integer, got {threads!r}")
+    _check_latency(spec["latency"])
+    _check_input_shapes(spec["input_shapes"])
+    if not isinstance(spec["seed"], int) or isinstance(spec["seed"], bool):
+        raise AgentFailure("spec", f"seed must be an integer, got {spec['seed']!r}")
     return spec
+
+
+def _number(value: Any, integer: bool = False) -> bool:
+    kinds = (int,) if integer else (int, float)
+    return isinstance(value, kinds) and not isinstance(value, bool)
+
+
+def _check_latency(latency: dict[str, Any]) -> None:
+    """Budgets the sampler can honour: positive counts and times, min <= max, a confidence in (0, 1)."""
+    for key in ("min_runs", "max_runs", "warmup_min", "warmup_max", "keep_samples"):
+        if not _number(latency[key], integer=True) or latency[key] < 0:
+            raise AgentFailure("spec", f"latency.{key} must be a non-negative integer, got {latency[key]!r}")
+    for key in ("min_seconds", "max_seconds", "target_rel_halfwidth"):
+        if not _number(latency[key]) or latency[key] < 0:
+            raise AgentFailure("spec", f"latency.{key} must be a non-negative number, got {latency[key]!r}")
+    if latency["max_runs"] < 1 or latency["max_seconds"] <= 0:
+        raise AgentFailure("spec", "latency.max_runs and latency.max_seconds must be above zero")
+    for low, high in (("min_runs", "max_runs"), ("min_seconds", "max_seconds"), ("warmup_min", "warmup_max")):
+        if latency[low] > latency[high]:
+            raise AgentFailure("spec", f"latency.{low} ({latency[low]}) is above latency.{high} ({latency[high]})")
+    if not _number(latency["confidence"]) or not 0 < latency["confidence"] < 1:
+        raise AgentFailure("spec", f"latency.confidence must be between 0 and 1, got {latency['confidence']!r}")
+
+
+def _check_input_shapes(shapes: Any) -> None:
+    """input_shapes maps input names to lists of positive dims."""
+    if not isinstance(shapes, dict):
+        raise AgentFailure("spec", f"input_shapes must be an object of name -> dims, got {shapes!r}")
+    for name, dims in shapes.items():
+        if not isinstance(dims, list) or not all(_number(d, integer=True) and d > 0 for d in dims):
+            raise AgentFailure("spec", f"input_shapes.{name} must be a list of positive integers, got {dims!r}")
