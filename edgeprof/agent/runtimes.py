@@ -129,7 +129,7 @@ class OrtRuntime(Runtime):
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self.threads["spinning"] = False
         else:
-            self.threads["spinning"] = "default (on)"
+            self.threads["spinning"] = True  # ONNX Runtime's default when the spec leaves threads to it
         if op_profile:
             options.enable_profiling = True
             options.profile_file_prefix = os.path.join(tempfile.gettempdir(), f"edgeprof-ort-profile-{os.getpid()}")

@@ -27,3 +27,4 @@ def test_tflite_has_no_profile_and_says_so(agent: Callable[..., Any], tmp_path: 
     run = agent(spec_for(add_relu(tmp_path / "m.tflite"), op_profile=True))
     assert run.result["op_profile"] is None
     assert any("no per-operator profile for tflite" in w for w in run.result["warnings"])
+
