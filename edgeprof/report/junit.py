@@ -1,0 +1,70 @@
+"""JUnit XML for CI: one testsuite per device, one testcase per model variant x constraint."""
+
+from __future__ import annotations
+
+import socket
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from edgeprof.constraints import oom_detail
+from edgeprof.report.figures import fmt
+from edgeprof.results import model_label
+
+SKIPPED = {"not measured", "informational"}
+
+
+def _case(suite: ET.Element, classname: str, name: str) -> ET.Element:
+    return ET.SubElement(suite, "testcase", classname=classname, name=name, time="0")
+
+
+def _verdict_case(suite: ET.Element, classname: str, verdict: dict[str, Any], strict: bool) -> str:
+    """Add one constraint's testcase; return its outcome: pass, failure or skipped."""
+    case = _case(suite, classname, f"{verdict['constraint']} {verdict['op']} {verdict['bound']:g}")
+    status = verdict["status"]
+    why = f"value {fmt(verdict.get('value'))}, bound {verdict['op']} {verdict['bound']:g}, " \
+          f"method {verdict.get('method')}" + (f": {verdict['detail']}" if verdict.get("detail") else "")
+    if status == "fail" or (status == "inconclusive" and strict):
+        failure = ET.SubElement(case, "failure", message=f"{status}: {why}", type=status)
+        failure.text = f"{verdict['constraint']}: {why} (source: {verdict.get('source', '-')})"
+        return "failure"
+    if status in SKIPPED or status == "inconclusive":
+        ET.SubElement(case, "skipped", message=f"{status}: {why}")
+        return "skipped"
+    return "pass"
+
+
+def to_junit(results: list[dict[str, Any]], *, strict: bool = False) -> str:
+    """The verdicts as JUnit XML (classname <device>.<model>-<variant>, name 'metric op bound'); a run that failed
+    for a device/runtime reason is an <error> testcase. Inconclusive is skipped, or a failure with `strict`."""
+    root = ET.Element("testsuites", name="edgeprof")
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    devices: dict[str, list[dict[str, Any]]] = {}
+    for result in results:
+        devices.setdefault(str(result.get("device", "?")), []).append(result)
+    for device, rows in devices.items():
+        suite = ET.SubElement(root, "testsuite", name=device, hostname=socket.gethostname(), time="0",
+                              timestamp=str(rows[0].get("created", "")).rstrip("Z") or "1970-01-01T00:00:00")
+        counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+        for result in rows:
+            classname = f"{device}.{model_label(result)}"
+            if result.get("status") == "failed" and not oom_detail(result):
+                error = result.get("error") or {}
+                case = _case(suite, classname, "run")
+                node = ET.SubElement(case, "error", message=f"{error.get('kind')}: {error.get('message')}",
+                                     type=str(error.get("kind", "error")))
+                node.text = f"stage: {error.get('stage') or '-'}"
+                counts["tests"] += 1
+                counts["errors"] += 1
+            for verdict in result.get("verdicts") or []:
+                outcome = _verdict_case(suite, classname, verdict, strict)
+                counts["tests"] += 1
+                if outcome != "pass":
+                    counts["failures" if outcome == "failure" else "skipped"] += 1
+        for key, value in counts.items():
+            suite.set(key, str(value))
+            totals[key] += value
+    for key, value in totals.items():
+        root.set(key, str(value))
+    root.set("time", "0")
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -1,0 +1,59 @@
+"""A compact Markdown summary (for $GITHUB_STEP_SUMMARY and PR comments): one table per device."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edgeprof.report.figures import STATUS_SYMBOL, key_figures, overall, verdict_summary
+
+FIGURES = ("p50 ms", "p95 ms", "peak MB", "top-1", "mJ/inf")
+ICON = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "error": "💥"}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _problems(result: dict[str, Any]) -> list[str]:
+    """One line per constraint that did not pass outright, with its value, bound, method and why."""
+    lines = []
+    for v in result.get("verdicts") or []:
+        if v["status"] == "pass":
+            continue
+        value = "-" if v.get("value") is None else f"{v['value']:.4g}"
+        lines.append(f"`{v['constraint']} {v['op']} {v['bound']:g}`: **{STATUS_SYMBOL.get(v['status'], v['status'])}**"
+                     f" (value {value}, {v.get('method')})" + (f" — {_cell(v['detail'])}" if v.get("detail") else ""))
+    return lines
+
+
+def to_markdown(results: list[dict[str, Any]]) -> str:
+    """One table per device (key figures, estimates and emulation marked, overall verdict) and the reasons."""
+    devices: dict[str, list[dict[str, Any]]] = {}
+    for result in results:
+        devices.setdefault(str(result.get("device", "?")), []).append(result)
+    out = ["## edgeprof verdicts", ""] if results else ["## edgeprof verdicts", "", "No results.", ""]
+    for device, rows in devices.items():
+        emulated = (rows[0].get("device_info") or {}).get("emulated")
+        out += [f"### {device}" + (f" (emulated: {emulated})" if emulated else ""), ""]
+        out.append("| model | variant | " + " | ".join(FIGURES) + " | verdict |")
+        out.append("|---|---|" + "---:|" * len(FIGURES) + "---|")
+        notes = []
+        for result in rows:
+            model = result.get("model") or {}
+            figures = key_figures(result)
+            status = overall(result)
+            out.append(f"| {_cell(str(model.get('name')))} | {_cell(str(model.get('variant')))} | "
+                       + " | ".join(_cell(figures[c]) for c in FIGURES)
+                       + f" | {ICON.get(status, '')} {_cell(verdict_summary(result))} |".replace("|  ", "| "))
+            notes += [f"- {model.get('name')}-{model.get('variant')}: {line}" for line in _problems(result)]
+            if status == "error":
+                error = result.get("error") or {}
+                notes.append(f"- {model.get('name')}-{model.get('variant')}: run failed: "
+                             f"{_cell(str(error.get('kind')))}: {_cell(str(error.get('message')))}")
+        out += [""] + notes + ([""] if notes else [])
+    marks = " ".join(key_figures(r)["mJ/inf"] + key_figures(r)["p95 ms"] for r in results)
+    if "(est)" in marks:
+        out.append("_(est) = estimated from CPU utilisation, not a measurement._")
+    if "(emu)" in marks:
+        out.append("_(emu) = measured under emulation: relative figures, not a real board's latency._")
+    return "\n".join(out).rstrip() + "\n"
