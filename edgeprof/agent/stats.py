@@ -88,7 +88,9 @@ def drift(samples_ms: np.ndarray, threshold: float = 0.10) -> dict[str, Any] | N
     tenth = n // 10
     first = float(np.median(samples_ms[:tenth]))
     last = float(np.median(samples_ms[-tenth:]))
-    ratio = last / first if first > 0 else math.inf
+    if first <= 0:  # below the clock's resolution: no ratio (JSON has no infinity)
+        return {"first_decile_ms": first, "last_decile_ms": last, "ratio": None, "flag": False}
+    ratio = last / first
     return {"first_decile_ms": first, "last_decile_ms": last, "ratio": ratio, "flag": abs(ratio - 1.0) > threshold}
 
 

@@ -51,3 +51,13 @@ def test_warm_up_of_a_slow_model_is_capped_by_the_time_budget() -> None:
 def test_warm_up_stops_once_stable() -> None:
     warmup = warm_up(lambda: time.sleep(0.001), dict(BUDGET, warmup_min=5, warmup_max=200), lambda d, t: None)
     assert warmup["stable"] and 20 <= warmup["runs"] < 200
+
+
+def test_a_section_of_unresolvable_calls_is_still_valid_json() -> None:
+    import json
+
+    samples = np.concatenate((np.zeros(50), np.full(50, 0.001)))  # calls faster than the clock's resolution
+    section = latency_section(samples, "max_runs", BUDGET, load_ms=1.0, first_ms=1.0,
+                              warmup={"runs": 0, "stable": False, "ms": 0.0}, method="measured")
+    assert section["drift"]["ratio"] is None and not section["drift"]["flag"]
+    json.dumps(section, allow_nan=False)
