@@ -16,7 +16,7 @@ from edgeprof.artifacts import MANIFEST, ModelArtifact, load_artifact, sha256_fi
 from edgeprof.errors import ConfigError
 
 ONNX_VARIANTS = ("fp16", "int8-dynamic", "int8-static")
-TFLITE_VARIANTS = ("int8-dynamic", "int8-weight-only", "int8-static")
+TFLITE_VARIANTS = ("fp16", "int8-dynamic", "int8-weight-only", "int8-static")
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,8 @@ def quantize(source: Path, variants: list[str], out_dir: Path, calibration: Path
              qoperator: bool = False) -> list[VariantResult]:
     """Write each variant of an fp32 model into out_dir and record them in out_dir/manifest.json."""
     artifact = load_artifact(source)
+    if artifact.variant not in ("fp32", "original"):
+        raise ConfigError(f"{source}: already the {artifact.variant} variant of {artifact.name}; quantize its fp32 source")
     supported = ONNX_VARIANTS if artifact.format == "onnx" else TFLITE_VARIANTS
     unknown = [v for v in variants if v not in supported]
     if unknown:

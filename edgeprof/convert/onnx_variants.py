@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -50,13 +52,26 @@ def make_onnx_variant(source: ModelArtifact, variant: str, out_dir: Path, calibr
     name = "int8-static-qop" if qoperator and variant == "int8-static" else variant
     target = variant_path(source, name, out_dir)
     try:
-        parameters = _CONVERTERS[variant](source, target, calibration, qoperator)
+        with _quiet_root_logger():
+            parameters = _CONVERTERS[variant](source, target, calibration, qoperator)
     except ConfigError:
         raise
     except Exception as exc:  # the converters raise anything from ValueError to protobuf errors
         raise ConfigError(f"{source.path}: {variant} conversion failed: {' '.join(str(exc).split())[:300]}") from exc
     method = "onnxconverter-common float16" if variant == "fp16" else f"onnxruntime.quantization {variant}"
     return describe(target, source, name, method, parameters, tool_versions(*TOOLS))
+
+
+@contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    """onnxruntime.quantization logs advice on the root logger ('consider pre-processing'): keep it off the CLI."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
 
 
 def _fp16(source: ModelArtifact, target: Path, _calibration: Path | None, _qop: bool) -> dict[str, Any]:

@@ -16,6 +16,7 @@ RECIPES = {
     "int8-weight-only": "weight_only_wi8_afp32",
     "int8-static": "static_wi8_ai8",
 }
+FP16_METHOD = "float_casting"  # fp16 weights, dequantised to float before each op (weight-only)
 CALIBRATION_SAMPLES = 200
 
 
@@ -40,29 +41,52 @@ def _calibration_data(source: ModelArtifact, calibration: Path | None) -> dict[s
                   for i in range(min(count, CALIBRATION_SAMPLES))]}
 
 
+def _io_types(path: Path) -> str:
+    """'float32 in, float32 out' or e.g. 'int8 in, int8 out' (full integer): what the written model takes."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    kinds = [sorted({np.dtype(d["dtype"]).name for d in details})
+             for details in (interpreter.get_input_details(), interpreter.get_output_details())]
+    return f"{'/'.join(kinds[0])} in, {'/'.join(kinds[1])} out"
+
+
+def _quantizer(source: ModelArtifact, variant: str) -> tuple[Any, str]:
+    """An ai-edge-quantizer Quantizer set up for the variant, and the method's name."""
+    from ai_edge_quantizer import algorithm_manager, qtyping, quantizer, recipe
+
+    if variant == "fp16":
+        qt = quantizer.Quantizer(str(source.path))
+        qt.add_weight_only_config(regex=".*", operation_name=qtyping.TFLOperationName.ALL_SUPPORTED, num_bits=16,
+                                  algorithm_key=algorithm_manager.AlgorithmName.FLOAT_CASTING)
+        return qt, FP16_METHOD
+    return quantizer.Quantizer(str(source.path), getattr(recipe, RECIPES[variant])()), RECIPES[variant]
+
+
 def make_tflite_variant(source: ModelArtifact, variant: str, out_dir: Path, calibration: Path | None, *,
                         qoperator: bool = False) -> VariantResult:
-    """Write one TFLite variant with an ai-edge-quantizer recipe; ConfigError with one line on failure."""
+    """Write one TFLite variant with ai-edge-quantizer; ConfigError with one line on failure."""
     if qoperator:
         raise ConfigError("--qoperator applies to ONNX models only")
     try:
-        from ai_edge_quantizer import quantizer, recipe
+        import ai_edge_quantizer  # noqa: F401
     except ImportError as exc:
         raise ConfigError("TFLite variants need ai-edge-quantizer: pip install 'edgeprof[quantize-tflite]'") from exc
     target = variant_path(source, variant, out_dir)
-    recipe_name = RECIPES[variant]
-    parameters: dict[str, Any] = {"recipe": recipe_name}
     try:
-        qt = quantizer.Quantizer(str(source.path), getattr(recipe, recipe_name)())
+        qt, method = _quantizer(source, variant)
+        parameters: dict[str, Any] = {"recipe": method}
         result = None
         if qt.need_calibration:
             data = _calibration_data(source, calibration)
             parameters["calibration_samples"] = len(next(iter(data.values())))
             result = qt.calibrate(data)
         qt.quantize(result, enable_progress_report=False).export_model(str(target), overwrite=True)
+        target.chmod(0o644)  # the exporter leaves it executable
+        parameters["io"] = _io_types(target)
     except ConfigError:
         raise
     except Exception as exc:  # the quantizer raises ValueError/RuntimeError with its reason
         raise ConfigError(f"{source.path}: {variant} conversion failed: {' '.join(str(exc).split())[:300]}") from exc
-    return describe(target, source, variant, f"ai-edge-quantizer {recipe_name}", parameters,
+    return describe(target, source, variant, f"ai-edge-quantizer {method}", parameters,
                     tool_versions("ai-edge-quantizer", "ai-edge-litert"))

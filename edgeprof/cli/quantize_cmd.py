@@ -1,0 +1,53 @@
+"""`edgeprof quantize`: write fp16/int8 variants of an fp32 model on the host and record them in a manifest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from edgeprof.cli.app import JsonOption, app, console
+from edgeprof.convert import quantize
+from edgeprof.errors import ConfigError
+
+
+def parse_variants(text: str) -> list[str]:
+    """'fp16, int8-dynamic' -> ['fp16', 'int8-dynamic'] (order kept, duplicates dropped)."""
+    variants = list(dict.fromkeys(v.strip() for v in text.split(",") if v.strip()))
+    if not variants:
+        raise ConfigError("--variants is empty: name at least one, e.g. --variants fp16,int8-dynamic")
+    return variants
+
+
+@app.command("quantize")
+def quantize_command(
+    model: Annotated[Path, typer.Argument(help="The fp32 source model (.onnx or .tflite).")],
+    variants: Annotated[str, typer.Option("--variants", help="Comma-separated: fp16, int8-dynamic, int8-static "
+                                          "(ONNX); fp16, int8-dynamic, int8-weight-only, int8-static (TFLite).")]
+    = "fp16,int8-dynamic",
+    calibration: Annotated[Optional[Path], typer.Option(
+        "--calibration", help="NPZ of calibration inputs (one array per input, or x); needed by int8-static.")]
+    = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Output folder. Default: beside the model.")] = None,
+    qoperator: Annotated[bool, typer.Option("--qoperator", help="ONNX int8-static in QOperator form "
+                                            "(QLinearConv ...) instead of QDQ.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Make host-side variants of a model; each is recorded in <out>/manifest.json with its source and method."""
+    out_dir = out if out is not None else model.parent
+    results = quantize(model, parse_variants(variants), out_dir, calibration, qoperator=qoperator)
+    if as_json:
+        print(json.dumps([r.manifest_entry(out_dir) for r in results], indent=2))
+        return
+    table = Table(title=f"Variants of {model.name}  (manifest: {out_dir / 'manifest.json'})")
+    for column, justify in (("variant", "left"), ("file", "left"), ("size", "right"), ("vs source", "right"),
+                            ("method", "left")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    source_size = model.stat().st_size
+    for r in results:
+        table.add_row(r.variant, str(r.path), f"{r.size_bytes / 1024:.1f} KiB",
+                      f"{r.size_bytes / source_size:.2f}x", r.method)
+    console().print(table)
