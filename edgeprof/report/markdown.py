@@ -15,10 +15,11 @@ def _cell(text: str) -> str:
 
 
 def _problems(result: dict[str, Any]) -> list[str]:
-    """One line per constraint that did not pass outright, with its value, bound, method and why."""
+    """One line per constraint that did not pass outright (of a failed run: only its failures), and why."""
     lines = []
+    shown = {"fail"} if result.get("status") == "failed" else {"fail", "inconclusive", "not measured", "informational"}
     for v in result.get("verdicts") or []:
-        if v["status"] == "pass":
+        if v["status"] not in shown:
             continue
         value = "-" if v.get("value") is None else f"{v['value']:.4g}"
         lines.append(f"`{v['constraint']} {v['op']} {v['bound']:g}`: **{STATUS_SYMBOL.get(v['status'], v['status'])}**"

@@ -1,0 +1,82 @@
+"""JUnit XML (parsed back and counted), Markdown summary and the terminal table."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from rich.console import Console
+
+from edgeprof.constraints import judge, parse_constraint
+from edgeprof.report.junit import to_junit
+from edgeprof.report.markdown import to_markdown
+from edgeprof.report.table import render_verdicts
+from tests.verdicts.factory import make
+
+CONSTRAINTS = [parse_constraint(t) for t in ("latency.p95_ms<=12.1", "memory.peak_rss_mb<=128",
+                                              "accuracy.top1>=0.98", "thermal.max_c<=80")]
+
+
+def results() -> list[dict]:
+    """local: fp32 (inconclusive p95, pass, fail, thermal missing) and a crashed int8; pi4: one emulated."""
+    fp32 = make(thermal=None)
+    crashed = make(variant="int8", status="failed", error={"kind": "crashed", "message": "segfault", "stage": "run"},
+                   latency=None, memory=None, accuracy=None)
+    emulated = make(device="qemu-pi4", variant="fp16", latency__method="emulated:qemu-tcg",
+                    power__method="estimate:utilisation", device_info={"name": "qemu-pi4", "emulated": "qemu-tcg"})
+    for result in (fp32, crashed, emulated):
+        result["verdicts"] = judge(result, CONSTRAINTS)
+    return [fp32, crashed, emulated]
+
+
+def counts(node: ET.Element) -> tuple[int, int, int, int]:
+    return tuple(int(node.get(k)) for k in ("tests", "failures", "errors", "skipped"))  # type: ignore[return-value]
+
+
+def test_junit_counts_and_structure() -> None:
+    root = ET.fromstring(to_junit(results()))
+    assert root.tag == "testsuites"
+    suites = root.findall("testsuite")
+    assert [s.get("name") for s in suites] == ["local", "qemu-pi4"]
+    local, qemu = suites
+    # local: 4 + 4 verdict cases + 1 error case for the crashed run; failures: top-1 fp32; skipped: inconclusive,
+    # thermal not measured, and the crashed run's 4 not-measured verdicts
+    assert counts(local) == (9, 1, 1, 6)
+    # qemu: p95 informational (skipped), memory pass, top-1 fail, thermal pass
+    assert counts(qemu) == (4, 1, 0, 1)
+    assert counts(root) == (13, 2, 1, 7)
+    for node in [root, *suites, *root.iter("testcase")]:
+        float(node.get("time"))
+    for suite in suites:
+        assert len(suite.findall("testcase")) == int(suite.get("tests"))
+    case = local.find("testcase[@name='accuracy.top1 >= 0.98']")
+    assert case is not None and case.get("classname") == "local.digits-fp32"
+    message = case.find("failure").get("message")
+    assert "value 0.97" in message and ">= 0.98" in message and "method measured" in message
+    assert local.find("testcase[@name='run']/error").get("type") == "crashed"
+
+
+def test_junit_strict_turns_inconclusive_into_failures() -> None:
+    local = ET.fromstring(to_junit(results(), strict=True)).find("testsuite")
+    assert counts(local) == (9, 2, 1, 5)
+    assert local.find("testcase[@name='latency.p95_ms <= 12.1']/failure").get("type") == "inconclusive"
+
+
+def test_markdown_table_per_device() -> None:
+    text = to_markdown(results())
+    assert "### local" in text and "### qemu-pi4 (emulated: qemu-tcg)" in text
+    rows = [line for line in text.splitlines() if line.startswith("| digits")]
+    assert len(rows) == 3 and all(row.count("|") == 9 for row in rows)
+    assert "FAIL: accuracy.top1" in rows[0] and "RUN FAILED (crashed)" in rows[1]
+    assert "(emu)" in rows[2] and "(est)" in rows[2]
+    assert "`accuracy.top1 >= 0.98`: **FAIL** (value 0.97, measured)" in text
+    assert "run failed: crashed: segfault" in text
+    assert "_(est) = estimated" in text and "_(emu) = measured under emulation" in text
+    assert "No results." in to_markdown([])
+
+
+def test_terminal_table_marks_status_and_methods() -> None:
+    console = Console(record=True, width=200)
+    render_verdicts(results(), console)
+    text = console.export_text()
+    assert "RUN FAILED" in text and "INCONCLUSIVE" in text and "info" in text
+    assert "(emu)" in text and "(est)" in text and "qemu-pi4 — emulated (qemu-tcg)" in text
