@@ -22,12 +22,22 @@ def load_dataset(path: str, inputs: list[TensorInfo]) -> tuple[dict[str, np.ndar
         if key is None:
             raise ValueError(f"the dataset has no array for input '{info.name}' (keys: {sorted(arrays)})")
         feeds[info.name] = arrays[key]
+        _check_shape(key, arrays[key].shape, info)
     counts = {len(v) for v in feeds.values()}
     labels = arrays.get("y")
     if len(counts) != 1 or (labels is not None and len(labels) not in counts):
         raise ValueError(f"dataset arrays disagree on the number of samples: "
                          f"{ {k: len(v) for k, v in feeds.items()} }, y: {None if labels is None else len(labels)}")
     return feeds, labels
+
+
+def _check_shape(key: str, shape: tuple[int, ...], info: TensorInfo) -> None:
+    """ValueError unless the array is samples x the input's per-sample dims (dynamic dims match anything)."""
+    expected = info.shape[1:] if info.shape else []
+    if len(shape) != len(expected) + 1 or any(e is not None and e != d for e, d in zip(expected, shape[1:])):
+        wanted = ["n"] + ["?" if d is None else d for d in expected]
+        raise ValueError(f"dataset array '{key}' has shape {list(shape)}; model input '{info.name}' "
+                         f"takes {wanted} (samples first)")
 
 
 def _to_input(info: TensorInfo, batch: np.ndarray) -> np.ndarray:

@@ -1,0 +1,54 @@
+"""Tiny real ONNX models written with onnx.helper: shapes and dtypes the shipped models do not cover."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+REPO = Path(__file__).resolve().parents[2]
+MODELS = REPO / "models"
+DIGITS = MODELS / "digits"
+
+
+def save(graph: onnx.GraphProto, path: Path) -> Path:
+    """Check and write a graph as an opset-17 model."""
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def mixed_inputs(path: Path) -> Path:
+    """Inputs: float 'image' [batch, 4], int64 'ids' [batch, 3], bool 'mask' [batch, 3], float scalar 'gain';
+    outputs: 'scores' [batch, 4] (image * gain) and 'count' [batch] (ids masked and summed)."""
+    nodes = [
+        helper.make_node("Mul", ["image", "gain"], ["scores"]),
+        helper.make_node("Cast", ["mask"], ["mask_i"], to=TensorProto.INT64),
+        helper.make_node("Mul", ["ids", "mask_i"], ["kept"]),
+        helper.make_node("ReduceSum", ["kept", "axis"], ["count"], keepdims=0),
+    ]
+    graph = helper.make_graph(
+        nodes, "mixed",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 4]),
+         helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", 3]),
+         helper.make_tensor_value_info("mask", TensorProto.BOOL, ["batch", 3]),
+         helper.make_tensor_value_info("gain", TensorProto.FLOAT, [])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["batch", 4]),
+         helper.make_tensor_value_info("count", TensorProto.INT64, ["batch"])],
+        [numpy_helper.from_array(np.array([1], np.int64), "axis")])
+    return save(graph, path)
+
+
+def linear_classifier(path: Path, weights: np.ndarray, *, batch: int | str = "batch") -> Path:
+    """'x' [batch, features] @ weights -> 'scores' [batch, classes]; a fixed batch when `batch` is an int."""
+    features, classes = weights.shape
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["scores"])], "linear",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, features])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [batch, classes])],
+        [numpy_helper.from_array(weights.astype(np.float32), "w")])
+    return save(graph, path)

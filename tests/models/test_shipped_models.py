@@ -1,0 +1,104 @@
+"""The shipped models: manifests match the files, and the digits variants are accurate in real runtimes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgeprof.agent.accuracy import evaluate
+from edgeprof.agent.runtimes import open_runtime
+from edgeprof.artifacts import check_dataset, load_artifact, reference_for, sha256_file
+from tests.models.onnx_graphs import DIGITS, MODELS
+
+MODEL_FILES = sorted(p for p in MODELS.glob("*/*") if p.suffix in (".onnx", ".tflite"))
+DIGITS_FILES = [p for p in MODEL_FILES if p.parent.name == "digits"]
+
+
+def manifest_entries() -> dict[Path, dict]:
+    """Every manifest entry under models/, keyed by the file it describes."""
+    entries = {}
+    for manifest in MODELS.glob("*/manifest.json"):
+        for entry in json.loads(manifest.read_text())["models"]:
+            entries[(manifest.parent / entry["path"]).resolve()] = entry
+    return entries
+
+
+def test_every_model_file_is_in_a_manifest_with_its_hash_and_size() -> None:
+    entries = manifest_entries()
+    assert len(MODEL_FILES) >= 12
+    assert {p.resolve() for p in MODEL_FILES} == set(entries)
+    for path, entry in entries.items():
+        assert entry["sha256"] == sha256_file(path), path
+        assert entry["size_bytes"] == path.stat().st_size, path
+        assert entry["format"] == path.suffix[1:] and entry["method"] and entry["tools"], path
+
+
+def test_variants_name_their_fp32_source_and_formats_keep_one_layout() -> None:
+    entries = manifest_entries()
+    for path, entry in entries.items():
+        source = (path.parent / entry["source_path"]).resolve()
+        assert entry["source_sha256"] == sha256_file(source), path
+        assert entries[source]["variant"] == "fp32" and source.suffix == path.suffix, path
+    for fmt in ("onnx", "tflite"):
+        layouts = {tuple(load_artifact(p).inputs[0].shape[1:]) for p in DIGITS_FILES if p.suffix == f".{fmt}"}
+        assert layouts == {(8, 8, 1)}  # NHWC in both formats, as the manifests say
+
+
+def test_digits_has_both_formats_in_every_variant_and_mobilenet_says_latency_only() -> None:
+    variants = {(load_artifact(p).variant, p.suffix) for p in DIGITS_FILES}
+    assert variants == {(v, s) for v in ("fp32", "fp16", "int8-dynamic", "int8-static") for s in (".onnx", ".tflite")}
+    mobile = [e for p, e in manifest_entries().items() if p.parent.name == "mobilenetv2" and e["variant"] == "fp32"]
+    assert {e["format"] for e in mobile} == {"onnx", "tflite"}
+    assert all(e["parameters"]["accuracy"] == "not meaningful: random weights, latency only" for e in mobile)
+
+
+def test_models_folder_stays_small() -> None:
+    assert sum(p.stat().st_size for p in MODELS.rglob("*") if p.is_file()) < 25_000_000
+
+
+def test_digits_data_matches_the_models() -> None:
+    with np.load(DIGITS / "test.npz") as test, np.load(DIGITS / "calibration.npz") as calibration:
+        assert test["x"].dtype == np.float32 and test["x"].shape[1:] == (8, 8, 1)
+        assert test["y"].dtype == np.int64 and len(test["y"]) == len(test["x"]) >= 300
+        assert set(np.unique(test["y"])) == set(range(10))
+        assert calibration.files == ["x"] and calibration["x"].shape[1:] == (8, 8, 1)
+        assert 0.0 <= test["x"].min() and test["x"].max() <= 1.0
+    for path in DIGITS_FILES:
+        check_dataset(load_artifact(path), DIGITS / "test.npz")
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "tflite"])
+def test_digits_fp32_is_accurate_in_its_runtime(fmt: str) -> None:
+    runtime = open_runtime(str(DIGITS / f"digits-fp32.{fmt}"), fmt, 1)
+    section = evaluate(runtime, str(DIGITS / "test.npz"), None, lambda done, total: None)
+    assert section["method"] == "measured" and section["samples"] == 360
+    assert section["top1"] >= 0.95 and section["top5"] >= section["top1"]
+    assert np.array(section["confusion"]).sum() == 360
+
+
+@pytest.mark.parametrize("path", [p for p in DIGITS_FILES if "fp32" not in p.name], ids=lambda p: p.name)
+def test_each_digits_variant_keeps_accuracy_and_agrees_with_its_fp32_source(path: Path) -> None:
+    artifact = load_artifact(path)
+    reference = reference_for(artifact)
+    assert reference is not None and reference.name == f"digits-fp32.{artifact.format}"
+    section = evaluate(open_runtime(str(path), artifact.format, 1), str(DIGITS / "test.npz"),
+                       open_runtime(str(reference), artifact.format, 1), lambda done, total: None)
+    compared = section["reference"]
+    assert section["top1"] >= 0.95
+    assert compared["agreement_top1"] >= 0.98 and compared["cosine"] > 0.99
+    assert compared["sqnr_db"] > 25 and abs(compared["accuracy_drop"]) <= 0.02
+    assert compared["accuracy_drop"] == pytest.approx(compared["top1"] - section["top1"])
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "tflite"])
+def test_mobilenet_runs_and_its_int8_follows_the_fp32_on_random_inputs(fmt: str) -> None:
+    folder = MODELS / "mobilenetv2"
+    variant = load_artifact(folder / f"mobilenetv2-int8-static.{fmt}")
+    assert variant.inputs[0].shape == [None, 96, 96, 3] and variant.outputs[0].shape == [None, 10]
+    section = evaluate(open_runtime(str(variant.path), fmt, 1), None,
+                       open_runtime(str(reference_for(variant)), fmt, 1), lambda done, total: None)
+    assert section["inputs"] == "random(seed=0)" and "top1" not in section
+    assert section["reference"]["sqnr_db"] > 15
