@@ -259,14 +259,20 @@ def model_labels(result: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(labels))
 
 
-def apply_verdicts(result: dict[str, Any], profile: DeviceProfile | None, project: ProjectFile | None,
-                   cli: list[str]) -> list[dict[str, Any]]:
-    """Judge one Result as `deploy` and `check` do: constraints from the profile (None when it is gone), the project
-    file and the CLI; the cost figure from the profile's [cost]; sets and returns result['verdicts']."""
-    constraints = resolve_constraints(
+def result_constraints(result: dict[str, Any], profile: DeviceProfile | None, project: ProjectFile | None,
+                       cli: list[str]) -> list[Constraint]:
+    """A Result's constraints from its device profile (None when it is gone), the project file and the CLI."""
+    return resolve_constraints(
         str(result.get("device", "?")), model_labels(result), profile.constraints if profile else {},
         str(profile.source) if profile else "", project, cli)
+
+
+def apply_verdicts(result: dict[str, Any], profile: DeviceProfile | None, project: ProjectFile | None,
+                   cli: list[str]) -> list[dict[str, Any]]:
+    """Judge one Result as `deploy` and `check` do: its constraints (see result_constraints), the cost figure from
+    the profile's [cost], emulation calibration from the profile; sets and returns result['verdicts']."""
     result["cost"] = cost_section(result, profile.cost if profile else None)
     calibrated = bool(profile and profile.emulation_calibrated)
-    result["verdicts"] = judge(result, constraints, calibrated_emulation=calibrated)
+    result["verdicts"] = judge(result, result_constraints(result, profile, project, cli),
+                               calibrated_emulation=calibrated)
     return result["verdicts"]

@@ -14,12 +14,12 @@ from rich.table import Table
 from edgeprof.cli.app import JsonOption, StoreOption, app, console, runs_app, store_path
 from edgeprof.compare import (DEFAULT_ALPHA, DEFAULT_MIN_EFFECT, Comparison, compare_runs, history_rows,
                               regressions)
-from edgeprof.constraints import apply_verdicts, cost_section, exit_code, model_labels, resolve_constraints
+from edgeprof.constraints import apply_verdicts, cost_section, exit_code, model_labels, result_constraints
 from edgeprof.devices import DeviceProfile, load_profile, profile_files
 from edgeprof.errors import EXIT_CONSTRAINT_FAILED, EXIT_OK, ConfigError
-from edgeprof.project import ProjectFile, load_project
+from edgeprof.project import load_project
 from edgeprof.recommend import describe, latest_variants, recommend
-from edgeprof.report.figures import fmt
+from edgeprof.report.figures import fmt, method_tag
 from edgeprof.report.junit import to_junit
 from edgeprof.report.markdown import to_markdown
 from edgeprof.report.table import render_verdicts
@@ -77,7 +77,7 @@ def _comparison_table(title: str, comparisons: list[Comparison]) -> Table:
     for c in comparisons:
         style = {"slower": "red", "faster": "green"}.get(c.latency.verdict)
         verdict = f"[{style}]{c.latency.verdict}[/{style}]" if style else escape(c.latency.verdict)
-        ratios = [f"x{fmt(c.ratios[k])}" if c.ratios[k] is not None else "-"
+        ratios = [f"x{c.ratios[k]:.3f}" if c.ratios[k] is not None else "-"
                   for k in ("p50_ms", "p95_ms", "peak_rss_mb", "top1", "energy_mj")]
         table.add_row(escape(c.device), escape(c.model), *ratios, verdict,
                       f"x{c.latency.median_ratio:.3f}" if c.latency.median_ratio else "-",
@@ -151,15 +151,6 @@ def check(
     raise typer.Exit(code)
 
 
-def _constraints_for(profiles: dict[str, DeviceProfile | None], project: ProjectFile | None, cli: list[str]) -> Any:
-    def constraints_for(result: dict[str, Any]) -> list[Any]:
-        profile = profiles[str(result.get("device"))]
-        return resolve_constraints(str(result.get("device")), model_labels(result),
-                                   profile.constraints if profile else {}, str(profile.source) if profile else "",
-                                   project, cli)
-    return constraints_for
-
-
 @app.command("recommend")
 def recommend_cmd(
     device: DeviceFilter = [],  # noqa: B006
@@ -179,7 +170,8 @@ def recommend_cmd(
     for result in results:
         profile = profiles[str(result.get("device"))]
         result["cost"] = cost_section(result, profile.cost if profile else None)
-    recs = recommend(results, _constraints_for(profiles, project_file, constraint))
+    recs = recommend(results, lambda r: result_constraints(r, profiles[str(r.get('device'))], project_file,
+                                                           constraint))
     if as_json:
         def ref(r: dict[str, Any] | None) -> dict[str, Any] | None:
             return None if r is None else {"model": model_label(r), "run_id": r.get("run_id"),
@@ -215,9 +207,12 @@ def history(
     columns = ("created", "run_id", "device", "model", "p50_ms", "p95_ms", "peak_rss_mb", "top1", "energy_mj")
     for column in columns:
         table.add_column(column)
+    tags = {"p50_ms": "latency_method", "p95_ms": "latency_method", "energy_mj": "power_method"}
     for row in rows:
-        table.add_row(*(escape(fmt(row[c])) if row["status"] != "failed" or c in columns[:4] else "failed"
-                        for c in columns))
+        if row["status"] == "failed":
+            table.add_row(*(escape(str(row[c])) for c in columns[:4]), *["failed"] * (len(columns) - 4))
+            continue
+        table.add_row(*(escape(fmt(row[c]) + (method_tag(row[tags[c]]) if c in tags else "")) for c in columns))
     console().print(table)
 
 

@@ -10,7 +10,8 @@ from rich.table import Table
 
 from edgeprof.report.figures import STATUS_SYMBOL, fmt, key_figures, method_tag, overall, verdict_summary
 
-STYLE = {"fail": "red", "error": "red", "inconclusive": "yellow", "pass": "green"}
+STYLE = {"fail": "red", "error": "red", "inconclusive": "yellow", "pass": "green", "informational": "cyan",
+         "not measured": "dim"}
 FIGURES = ("p50 ms", "p95 ms", "peak MB", "top-1", "mJ/inf")
 
 
