@@ -10,7 +10,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from edgeprof.artifacts import ModelArtifact
+from edgeprof.artifacts import ModelArtifact, TensorSpec
 from edgeprof.convert import VariantResult, describe, load_calibration, tool_versions, variant_path
 from edgeprof.errors import ConfigError
 
@@ -18,16 +18,16 @@ TOOLS = ("onnx", "onnxruntime", "onnxconverter-common")
 
 
 class NpzReader:
-    """A CalibrationDataReader over calibration arrays, one sample per call (batch dim kept as 1)."""
+    """A CalibrationDataReader over calibration arrays in the inputs' dtypes, one sample per call (batch 1)."""
 
-    def __init__(self, arrays: dict[str, np.ndarray], inputs: list[str]) -> None:
-        if len(inputs) == 1 and inputs[0] not in arrays and "x" in arrays:
-            arrays = {inputs[0]: arrays["x"]}
-        missing = [name for name in inputs if name not in arrays]
+    def __init__(self, arrays: dict[str, np.ndarray], inputs: list[TensorSpec]) -> None:
+        if len(inputs) == 1 and inputs[0].name not in arrays and "x" in arrays:
+            arrays = {inputs[0].name: arrays["x"]}
+        missing = [spec.name for spec in inputs if spec.name not in arrays]
         if missing:
             raise ConfigError(f"calibration data has no array for input(s) {missing} (keys: {sorted(arrays)})")
-        self._arrays = {name: arrays[name] for name in inputs}
-        self._count = len(next(iter(self._arrays.values())))
+        self._arrays = {spec.name: arrays[spec.name].astype(spec.dtype, copy=False) for spec in inputs}
+        self._count = min(len(a) for a in self._arrays.values())
         self._i = 0
 
     @property
@@ -38,7 +38,7 @@ class NpzReader:
     def get_next(self) -> dict[str, np.ndarray] | None:
         if self._i >= self._count:
             return None
-        sample = {name: a[self._i:self._i + 1].astype(np.float32) for name, a in self._arrays.items()}
+        sample = {name: a[self._i:self._i + 1] for name, a in self._arrays.items()}
         self._i += 1
         return sample
 
@@ -94,7 +94,7 @@ def _static(source: ModelArtifact, target: Path, calibration: Path | None, qoper
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    reader = NpzReader(load_calibration(calibration, "int8-static"), [i.name for i in source.inputs])
+    reader = NpzReader(load_calibration(calibration, "int8-static"), source.inputs)
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(source.path), str(prepared), skip_symbolic_shape=True)
