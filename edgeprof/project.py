@@ -37,9 +37,11 @@ class ProjectFile:
 
 
 def _metrics(table: dict[str, Any], where: str, path: Path) -> dict[str, str]:
+    """One constraints table, every entry checked now so the error names the file and key."""
     for metric, value in table.items():
         if not isinstance(value, str):
             raise ConfigError(f"{path}: [constraints{where}] {metric} must be a string like \"<= 100\", got {value!r}")
+        parse_constraint(f"{metric}{value}", source=f"{path} [constraints{where}] {metric}")
     return dict(table)
 
 
@@ -62,7 +64,7 @@ def load_project(path: Path | None) -> ProjectFile | None:
     per_model: dict[tuple[str, str], dict[str, str]] = {}
     for key, value in data.get("constraints", {}).items():
         if isinstance(value, str):
-            everywhere[key] = value
+            everywhere.update(_metrics({key: value}, "", target))
             continue
         if not isinstance(value, dict):
             raise ConfigError(f"{target}: [constraints] {key} must be a string or a table")
@@ -71,9 +73,4 @@ def load_project(path: Path | None) -> ProjectFile | None:
         for model, table in value.items():
             if isinstance(table, dict):
                 per_model[(key, model)] = _metrics(table, f'."{key}"."{model}"', target)
-    project = ProjectFile(target, everywhere, per_device, per_model)
-    for device, _model in [("", "")] + list(per_model):  # validate every metric now, naming file and key
-        project.constraints_for(device, [_model])
-    for device in per_device:
-        project.constraints_for(device, [])
-    return project
+    return ProjectFile(target, everywhere, per_device, per_model)

@@ -135,6 +135,14 @@ def test_recommend_command(store_file: Build) -> None:
     assert strict[0]["best"] is None
 
 
+def test_recommend_shows_cost_from_the_profile(store_file: Build) -> None:
+    store = store_file([[make(device="pi5")]])
+    out = invoke(store, "recommend", "--device", "pi5")
+    assert out.exit_code == 0 and "pi5 / digits: recommended fp32" in out.output and "per million" in out.output
+    (rec,) = json.loads(invoke(store, "recommend", "--json", "--constraint", "cost.usd_per_million<=0.0001").stdout)
+    assert rec["best"] is None and rec["rejected"][0]["verdict"]["constraint"] == "cost.usd_per_million"
+
+
 @pytest.mark.parametrize("args, fragment", [
     (["check", "--run", "x", "--latest"], "exclude each other"),
     (["check", "--run", "nope"], "no run or tag 'nope'"),

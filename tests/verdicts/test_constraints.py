@@ -78,6 +78,12 @@ def test_project_errors_name_file_and_key(tmp_path: Path) -> None:
     bad.write_text('[constraints]\n"latency.p95_ms" = 20\n')
     with pytest.raises(ConfigError, match="must be a string"):
         load_project(bad)
+    bad.write_text('[constraints]\n"latency.p95_ms" = "<= -3"\n')
+    with pytest.raises(ConfigError, match=r"edgeprof.toml \[constraints\] latency.p95_ms: impossible bound"):
+        load_project(bad)
+    bad.write_text('[limits]\n"latency.p95_ms" = "<= 3"\n')
+    with pytest.raises(ConfigError, match="unknown key 'limits'"):
+        load_project(bad)
     with pytest.raises(ConfigError, match="does not exist"):
         load_project(tmp_path / "missing.toml")
 
@@ -162,10 +168,14 @@ def test_cost_per_million_and_its_constraint() -> None:
     hardware = 60.0 / (26280 * 3600 * 100) * 1e6
     energy = 0.040 / 3.6e6 * 0.30 * 1e6
     assert cost_per_million(result, cost) == pytest.approx(hardware + energy)
+    assert cost_per_million(result, CostConfig(hardware_usd=60.0, lifetime_hours=26280)) == pytest.approx(hardware)
+    assert cost_per_million(make(power=None), CostConfig(hardware_usd=60.0)) is not None
     assert cost_per_million(make(latency=None), cost) is None
     assert cost_per_million(result, None) is None
     profile = load_profile("pi5")
     result["device"] = "pi5"
+    hardware = profile.cost.hardware_usd / (profile.cost.lifetime_hours * 3600 * 100) * 1e6
+    energy = 0.040 / 3.6e6 * profile.cost.energy_usd_per_kwh * 1e6
     verdicts = apply_verdicts(result, profile, None, ["cost.usd_per_million<=0.01"])
     assert result["cost"]["usd_per_million"] == pytest.approx(hardware + energy)
     assert result["cost"]["method"] == "derived:cost-model"
