@@ -7,6 +7,7 @@ import posixpath
 import re
 import secrets
 import shlex
+import signal
 import socket
 import stat
 import threading
@@ -97,7 +98,7 @@ class SSHProcess(RemoteProcess):
             for raw in self._stdout:
                 yield raw.decode(errors="replace").rstrip("\n")
         except _LINK_ERRORS:
-            return  # the connection dropped: stdout ends here; wait() returns None
+            return  # the connection dropped: stdout ends here
 
     def read_all(self) -> bytes:
         """All of stdout until the process closes it."""
@@ -142,6 +143,7 @@ class SSHTransport(Transport):
 
     def connect(self) -> None:
         """Connect (bounded retries for refused/timeout/reset only), open SFTP, prepare the work dir."""
+        self.close()
         settings = resolve_ssh_config(self.connection)
         where = f"device '{self.device}' ({settings['user']}@{settings['hostname']}:{settings['port']})"
         for attempt in range(TRANSIENT_ATTEMPTS):
@@ -187,7 +189,7 @@ class SSHTransport(Transport):
                 settings["hostname"], port=settings["port"], username=settings["user"],
                 key_filename=identities.usable or None, sock=sock, timeout=timeout,
                 banner_timeout=timeout, auth_timeout=timeout, channel_timeout=timeout, allow_agent=True,
-                look_for_keys=not settings["identity"],
+                look_for_keys=not settings["identity"], transport_factory=_SignalAwareTransport,
             )
         except paramiko.BadHostKeyException as exc:
             name = known_hosts_name(settings["hostname"], settings["port"])
@@ -376,6 +378,27 @@ class SSHTransport(Transport):
                 self._sftp.remove(path)
         except _LINK_ERRORS:
             pass
+
+
+def _channel_request(channel: paramiko.Channel, message: paramiko.Message) -> None:
+    """Like paramiko's handler, but an 'exit-signal' becomes exit status -N (as subprocess reports a signal)."""
+    start = message.packet.tell()
+    if message.get_text() == "exit-signal":
+        message.get_boolean()
+        name = message.get_text()
+        number = getattr(signal.Signals, f"SIG{name}", None)
+        channel.exit_status = -int(number) if number is not None else -1
+        channel.status_event.set()
+        return
+    message.packet.seek(start)
+    paramiko.Channel._handle_request(channel, message)
+
+
+class _SignalAwareTransport(paramiko.Transport):
+    """paramiko ignores 'exit-signal' (a process killed by e.g. the OOM killer would report -1)."""
+
+    _channel_handler_table = {**paramiko.Transport._channel_handler_table,
+                              paramiko.common.MSG_CHANNEL_REQUEST: _channel_request}
 
 
 class _Transient(Exception):

@@ -50,6 +50,12 @@ def test_exit_code_and_stderr_come_back(any_transport: Transport) -> None:
     assert (result.exit_code, result.stdout, result.stderr) == (7, "", "bad thing\n")
 
 
+def test_a_signal_death_is_reported_as_minus_the_signal(any_transport: Transport) -> None:
+    proc = any_transport.start([PY, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"])
+    assert proc.wait(10) == -9
+    proc.kill()
+
+
 def test_run_gives_the_command_no_stdin(any_transport: Transport) -> None:
     result = any_transport.run([PY, "-c", "import sys; print(repr(sys.stdin.read()))"], timeout=30)
     assert result.stdout.strip() == "''"

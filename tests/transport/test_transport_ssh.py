@@ -80,8 +80,11 @@ def test_a_changed_host_key_is_refused_even_with_accept_new(connection: Connecti
     impostor = SshServer(ssh_server.port, "", Path(f"{spare_key}.pub"), "")
     known_hosts.write_text(impostor.hostkey_line())
     before = known_hosts.read_text()
+    transport = open_transport("loop", "ssh", replace(connection, known_hosts=str(known_hosts)),
+                               accept_new_host_key=True)
     with pytest.raises(DeviceError) as caught:
-        _connect(replace(connection, known_hosts=str(known_hosts)), accept_new_host_key=True)
+        transport.connect()
+    assert transport.connect_attempts == 1  # type: ignore[attr-defined]
     message = str(caught.value)
     assert "has changed" in message and "man-in-the-middle" in message
     assert _openssh_fingerprint(ssh_server.hostkey_pub) in message
