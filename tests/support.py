@@ -63,3 +63,13 @@ def trust_loopback_host(known_hosts: Path, sshd: dict[str, str]) -> Path:
     key_type, key_b64 = Path(sshd["EDGEPROF_TEST_SSH_HOSTKEY_PUB"]).read_text().split()[:2]
     known_hosts.write_text(f"[127.0.0.1]:{sshd['EDGEPROF_TEST_SSH_PORT']} {key_type} {key_b64}\n")
     return known_hosts
+
+
+def store_rows(path: Path) -> int:
+    """How many Results a store holds (0 when the file does not exist)."""
+    from edgeprof.results import ResultStore
+
+    if not path.exists():
+        return 0
+    with ResultStore(path, create=False) as db:
+        return len(db.query())

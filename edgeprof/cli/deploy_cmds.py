@@ -13,7 +13,7 @@ import typer
 from edgeprof.artifacts import ModelArtifact, check_dataset, load_artifact, reference_for
 from edgeprof.cli.app import console, JsonOption, StoreOption, app, store_path
 from edgeprof.cli.progress import AgentProgress
-from edgeprof.constraints import exit_code, judge, resolve_constraints
+from edgeprof.constraints import exit_code, judge, parse_constraint, resolve_constraints
 from edgeprof.deploy import DeployOptions, LatencyBudget, run_deploy
 from edgeprof.devices import DeviceProfile, load_profile, with_overrides
 from edgeprof.doctor import diagnose
@@ -120,6 +120,8 @@ def deploy(
         raise ConfigError("--min-runs/--min-seconds must not exceed --max-runs/--max-seconds")
     profiles = _profiles(device, host, port, user, identity)
     project_file = load_project(project)
+    for text in constraint:
+        parse_constraint(text)
     artifacts, references = _artifacts(model, dataset, not no_reference)
     options = DeployOptions(
         dataset=dataset,
@@ -139,10 +141,12 @@ def deploy(
         accept_new_host_key=accept_new_host_key,
     )
     err = console(stderr=True)
+    db = ResultStore(store_path(store))  # fail before measuring, not after, if the store is unusable
     try:
         with AgentProgress(err, quiet=as_json) as progress:
             results, failures = run_deploy(profiles, artifacts, options, progress.on_event, references=references)
     except KeyboardInterrupt:
+        db.close()
         raise Interrupted("interrupted: the agents on the devices were stopped; nothing was stored") from None
     by_name = {p.name: p for p in profiles}
     for result in results:
@@ -156,10 +160,8 @@ def deploy(
             constraint,
         )
         result["verdicts"] = judge(result, constraints, calibrated_emulation=profile.emulation_calibrated)
-    run_id = None
-    if results:
-        with ResultStore(store_path(store)) as db:
-            run_id = db.save_run(results, command=shlex.join(["edgeprof", *sys.argv[1:]]))
+    with db:
+        run_id = db.save_run(results, command=shlex.join(["edgeprof", *sys.argv[1:]])) if results else None
     if as_json:
         print(json.dumps(results, indent=2))
     else:

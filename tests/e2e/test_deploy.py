@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from edgeprof.results import ResultStore
-from tests.support import DIGITS, trust_loopback_host, write_loopback_profile
+from tests.support import DIGITS, store_rows, trust_loopback_host, write_loopback_profile
 
 FAST = ["--min-runs", "20", "--max-runs", "300", "--min-seconds", "0.2", "--max-seconds", "1", "--power-seconds", "0.5"]
 FP32 = DIGITS / "digits-fp32.onnx"
@@ -117,7 +117,7 @@ def test_unknown_host_key_refused_then_accepted(tmp_path: Path, sshd: dict[str, 
     refused = edgeprof("deploy", "--device", "loop", "--model", FP32, *FAST, "--store", tmp_path / "r.db")
     assert refused.returncode == 3
     assert "SHA256:" in refused.stderr and str(known_hosts) in refused.stderr
-    assert "Traceback" not in refused.stderr and not (tmp_path / "r.db").exists()
+    assert "Traceback" not in refused.stderr and store_rows(tmp_path / "r.db") == 0
     accepted = edgeprof("deploy", "--device", "loop", "--model", FP32, *FAST, "--accept-new-host-key",
                         "--store", tmp_path / "r.db")
     assert accepted.returncode == 0, accepted.stderr
@@ -155,4 +155,4 @@ def test_unreachable_device_exits_3_naming_it(tmp_path: Path, sshd: dict[str, st
     proc = edgeprof("deploy", "--device", "gone", "--model", FP32, "--store", tmp_path / "r.db")
     assert proc.returncode == 3
     assert "gone" in proc.stderr and "Traceback" not in proc.stderr
-    assert not (tmp_path / "r.db").exists()
+    assert store_rows(tmp_path / "r.db") == 0

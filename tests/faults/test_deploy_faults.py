@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -15,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from edgeprof.results import ResultStore
-from tests.support import DIGITS, REPO, trust_loopback_host, write_loopback_profile
+from tests.support import DIGITS, REPO, store_rows, trust_loopback_host, write_loopback_profile
 
 MOBILENET = REPO / "models" / "mobilenetv2" / "mobilenetv2-fp32.onnx"
 FP32 = DIGITS / "digits-fp32.onnx"
@@ -41,13 +39,6 @@ def wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-u
             return
         time.sleep(0.2)
     pytest.fail(f"timed out waiting for {what}")
-
-
-def store_rows(path: Path) -> int:
-    if not path.exists():
-        return 0
-    with ResultStore(path, create=False) as db:
-        return len(db.query())
 
 
 @pytest.mark.ssh
