@@ -129,7 +129,7 @@ def _method(result: dict[str, Any], metric: Metric) -> str:
     section = metric.method_section if metric.method_section is not None else metric.path.split(".")[0]
     if not section:
         return "host"
-    return str((result.get(section) or {}).get("method") or "unknown")
+    return str((result.get(section) or {}).get("method") or "none")
 
 
 def _more_samples(n: int, ci: list[float], value: float, bound: float) -> int | None:
@@ -169,7 +169,7 @@ def judge_one(result: dict[str, Any], constraint: Constraint, *, calibrated_emul
     if result.get("status") == "failed":
         killed = oom_detail(result)
         if killed and constraint.metric == "memory.peak_rss_mb":
-            row.update(status="fail", detail=killed)
+            row.update(status="fail", detail=killed, method="run error")
         else:
             row["detail"] = f"run failed: {(result.get('error') or {}).get('kind', 'error')}"
         return row

@@ -140,6 +140,7 @@ def test_failed_runs(error: dict, status: str, detail: str) -> None:
     failed = make(status="failed", error=error, latency=None, memory=None)
     verdicts = judge(failed, [parse_constraint("memory.peak_rss_mb<=1000"), parse_constraint("latency.p95_ms<=1")])
     assert (verdicts[0]["status"], verdicts[0]["detail"]) == (status, detail)
+    assert verdicts[0]["method"] == ("run error" if status == "fail" else "none")
     assert verdicts[1]["status"] == "not measured"
     failed["verdicts"] = verdicts
     assert exit_code([failed]) == (1 if status == "fail" else 3)
