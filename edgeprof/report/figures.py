@@ -19,6 +19,13 @@ def method_tag(method: str | None) -> str:
     return ""
 
 
+def variant_label(result: dict[str, Any]) -> str:
+    """How reports name a model variant: ONNX and TFLite files of one variant coexist, so the format is part of it
+    (e.g. 'int8-static onnx')."""
+    model = result.get("model") or {}
+    return f"{model.get('variant', '?')} {model.get('format', '?')}"
+
+
 def fmt(value: Any, digits: int = 3) -> str:
     """A number to `digits` significant figures, '-' for missing."""
     if value is None:

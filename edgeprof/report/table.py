@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from edgeprof.report.figures import STATUS_SYMBOL, fmt, key_figures, method_tag, overall, verdict_summary
+from edgeprof.report.figures import STATUS_SYMBOL, fmt, key_figures, method_tag, overall, variant_label, verdict_summary
 
 STYLE = {"fail": "red", "error": "red", "inconclusive": "yellow", "pass": "green", "informational": "cyan",
          "not measured": "dim"}
@@ -26,7 +26,7 @@ def _verdict_table(device: str, rows: list[dict[str, Any]]) -> Table:
         table.add_column(column)
     for result in rows:
         model = result.get("model") or {}
-        label = f"{model.get('name')}-{model.get('variant')}"
+        label = f"{model.get('name')} {variant_label(result)}"
         if result.get("status") == "failed":
             error = result.get("error") or {}
             table.add_row(escape(label), "-", "-", "-", _styled("RUN FAILED", "error"), "-",
@@ -60,7 +60,7 @@ def render_verdicts(results: list[dict[str, Any]], console: Console) -> None:
             runtime = result.get("runtime") or {}
             figures = key_figures(result)
             table.add_row(
-                escape(str(model.get("name"))), escape(str(model.get("variant"))),
+                escape(str(model.get("name"))), escape(variant_label(result)),
                 escape(f"{runtime.get('name', '-')} {runtime.get('version', '')}".strip()),
                 *(escape(figures[c]) for c in FIGURES),
                 _styled(verdict_summary(result), overall(result)),
