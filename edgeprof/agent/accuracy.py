@@ -23,17 +23,23 @@ def load_dataset(path: str, inputs: list[TensorInfo]) -> tuple[dict[str, np.ndar
             raise ValueError(f"the dataset has no array for input '{info.name}' (keys: {sorted(arrays)})")
         feeds[info.name] = arrays[key]
         _check_shape(key, arrays[key].shape, info)
-    counts = {len(v) for v in feeds.values()}
+    samples = {key: len(value) for key, value in feeds.items() if value.ndim}
     labels = arrays.get("y")
-    if len(counts) != 1 or (labels is not None and len(labels) not in counts):
-        raise ValueError(f"dataset arrays disagree on the number of samples: "
-                         f"{ {k: len(v) for k, v in feeds.items()} }, y: {None if labels is None else len(labels)}")
+    if len(set(samples.values())) != 1 or (labels is not None and len(labels) not in samples.values()):
+        raise ValueError(f"dataset arrays disagree on the number of samples: {samples}, "
+                         f"y: {None if labels is None else len(labels)}")
     return feeds, labels
 
 
 def _check_shape(key: str, shape: tuple[int, ...], info: TensorInfo) -> None:
-    """ValueError unless the array is samples x the input's per-sample dims (dynamic dims match anything)."""
-    expected = info.shape[1:] if info.shape else []
+    """ValueError unless the array is samples x the input's per-sample dims (dynamic dims match anything).
+
+    A scalar input takes one 0-d array, fed with every sample."""
+    if not info.shape:
+        if shape:
+            raise ValueError(f"dataset array '{key}' has shape {list(shape)}; model input '{info.name}' is a scalar")
+        return
+    expected = info.shape[1:]
     if len(shape) != len(expected) + 1 or any(e is not None and e != d for e, d in zip(expected, shape[1:])):
         wanted = ["n"] + ["?" if d is None else d for d in expected]
         raise ValueError(f"dataset array '{key}' has shape {list(shape)}; model input '{info.name}' "
@@ -60,23 +66,36 @@ def _to_float(info: TensorInfo, value: np.ndarray) -> np.ndarray:
 
 def _batch_size(inputs: list[TensorInfo]) -> int | None:
     """How many samples one call takes: a fixed leading dim, or None when the batch dim is dynamic."""
-    leading = {info.shape[0] if info.shape else 1 for info in inputs}
+    leading = {info.shape[0] for info in inputs if info.shape}
     return leading.pop() if len(leading) == 1 and None not in leading else None
+
+
+def _align(feeds: dict[str, np.ndarray], inputs: list[TensorInfo]) -> dict[str, np.ndarray]:
+    """The feeds keyed by these inputs' names; by position when the names differ (a variant and its reference)."""
+    if all(info.name in feeds for info in inputs):
+        return {info.name: feeds[info.name] for info in inputs}
+    if len(feeds) != len(inputs):
+        raise ValueError(f"the model takes {len(inputs)} inputs {[i.name for i in inputs]}, "
+                         f"the data has {len(feeds)}: {sorted(feeds)}")
+    return {info.name: value for info, value in zip(inputs, feeds.values())}
 
 
 def predict(runtime: Runtime, feeds: dict[str, np.ndarray], emit_progress: Callable[[int, int | None], None],
             batch: int = 32) -> np.ndarray:
-    """The first output for every sample, as float32, fed in batches the model accepts."""
-    n = len(next(iter(feeds.values())))
-    size = _batch_size(runtime.inputs) or batch
+    """The first output for every sample, as float32, fed in batches the model accepts (scalars every time)."""
+    feeds = _align(feeds, runtime.inputs)
+    n = len(next((v for v in feeds.values() if v.ndim), np.zeros(1)))
+    fixed = _batch_size(runtime.inputs)
+    size = fixed or batch
+    if fixed and n % fixed:
+        raise ValueError(f"the dataset's {n} samples do not split into the model's fixed batch of {fixed}")
     outputs: list[np.ndarray] = []
     for start in range(0, n, size):
-        chunk = {info.name: _to_input(info, feeds[info.name][start:start + size]) for info in runtime.inputs}
-        if len(next(iter(chunk.values()))) < size and _batch_size(runtime.inputs):
-            raise ValueError(f"the dataset's {n} samples do not split into the model's fixed batch of {size}")
+        chunk = {info.name: _to_input(info, feeds[info.name][start:start + size] if info.shape else feeds[info.name])
+                 for info in runtime.inputs}
         first = runtime.run(chunk)[0]
-        outputs.append(_to_float(runtime.outputs[0], first).reshape(len(next(iter(chunk.values()))), -1))
-        if (start // size) % PROGRESS_EVERY == 0:
+        outputs.append(_to_float(runtime.outputs[0], first).reshape(min(size, n - start), -1))
+        if (start // size) % PROGRESS_EVERY == 0 or start + size >= n:
             emit_progress(min(start + size, n), n)
     return np.concatenate(outputs)
 
@@ -85,6 +104,8 @@ def classification_metrics(scores: np.ndarray, labels: np.ndarray) -> dict[str, 
     """Top-1, top-5 (more than 5 classes), macro precision/recall/F1 and the confusion matrix."""
     classes = scores.shape[1]
     labels = labels.astype(np.int64).reshape(-1)
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(f"labels y run from {labels.min()} to {labels.max()}, the model scores {classes} classes")
     predicted = scores.argmax(axis=1)
     confusion = np.zeros((classes, classes), dtype=np.int64)
     np.add.at(confusion, (labels, predicted), 1)
@@ -125,6 +146,29 @@ def agreement(scores: np.ndarray, reference: np.ndarray) -> dict[str, Any]:
     }
 
 
+def random_feeds(inputs: list[TensorInfo], seed: int) -> dict[str, np.ndarray]:
+    """RANDOM_SAMPLES seeded samples per input (whole fixed batches; one value for a scalar input).
+
+    A quantised input gets floats that its integer grid represents exactly (uniform over the grid), so a float
+    reference sees the very values the quantised model sees."""
+    from .inputs import random_input, resolve_shape
+
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for info in inputs:
+        fixed = (info.shape[0] or 1) if info.shape else 1
+        shape = [fixed * max(1, RANDOM_SAMPLES // fixed)] + resolve_shape(info, {}, lambda _m: None)[1:]
+        shape = shape if info.shape else []
+        if info.quant is not None and np.dtype(info.dtype).kind in "iu":
+            scale, zero = info.quant
+            limits = np.iinfo(info.dtype)
+            grid = rng.integers(limits.min, limits.max, size=shape, endpoint=True)
+            feeds[info.name] = ((grid - zero) * scale).astype(np.float32)
+        else:
+            feeds[info.name] = random_input(info, shape, rng)
+    return feeds
+
+
 def evaluate(runtime: Runtime, dataset_path: str | None, reference: Runtime | None,
              emit_progress: Callable[[int, int | None], None], *, seed: int = 0) -> dict[str, Any]:
     """The `accuracy` section: labelled metrics when the dataset has labels, agreement when there is a reference."""
@@ -132,20 +176,16 @@ def evaluate(runtime: Runtime, dataset_path: str | None, reference: Runtime | No
         feeds, labels = load_dataset(dataset_path, runtime.inputs)
         source = "dataset"
     else:
-        from .inputs import random_input, resolve_shape
-
-        rng = np.random.default_rng(seed)
-        feeds = {}
-        for info in runtime.inputs:
-            shape = resolve_shape(info, {}, lambda _m: None)
-            feeds[info.name] = np.concatenate([random_input(info, shape, rng) for _ in range(RANDOM_SAMPLES)])
-        labels, source = None, f"random(seed={seed})"
+        feeds, labels, source = random_feeds(runtime.inputs, seed), None, f"random(seed={seed})"
     scores = predict(runtime, feeds, emit_progress)
     section: dict[str, Any] = {"method": "measured", "inputs": source, "samples": int(len(scores))}
     if labels is not None:
         section.update(classification_metrics(scores, labels))
     if reference is not None:
         reference_scores = predict(reference, feeds, emit_progress)
+        if reference_scores.shape != scores.shape:
+            raise ValueError(f"the reference model's first output has {reference_scores.shape[1]} values per "
+                             f"sample, this model's {scores.shape[1]}: they are not the same model")
         compared = agreement(scores, reference_scores)
         if labels is not None:
             compared["top1"] = classification_metrics(reference_scores, labels)["top1"]
