@@ -8,7 +8,14 @@ import traceback
 
 from edgeprof.errors import EXIT_DEVICE, EXIT_INTERRUPTED, EdgeprofError
 from edgeprof.cli.app import app
-from edgeprof.cli import deploy_cmds, devices_cmds, runs_cmds  # noqa: F401  (they register commands)
+from edgeprof.cli import (  # noqa: F401  (each module registers its commands on the app)
+    check_cmds,
+    deploy_cmds,
+    devices_cmds,
+    plot_cmds,
+    quantize_cmd,
+    runs_cmds,
+)
 
 
 def main() -> None:
