@@ -124,6 +124,9 @@ def check(
         apply_verdicts(result, profiles[str(result.get("device"))], project_file, constraint)
     code = exit_code(results, strict=strict)
     comparisons = compare_runs(base, results, alpha=alpha) if base is not None else []
+    if base is not None and not comparisons:
+        console(stderr=True).print(f"note: baseline {escape(str(baseline))} shares no successful device x model "
+                                   f"variant with run {run_id}: no latency comparison", highlight=False)
     slower = regressions(comparisons, max_ratio)
     if slower and code == EXIT_OK:
         code = EXIT_CONSTRAINT_FAILED

@@ -44,6 +44,11 @@ def to_junit(results: list[dict[str, Any]], *, strict: bool = False) -> str:
     for device, rows in devices.items():
         suite = ET.SubElement(root, "testsuite", name=device, hostname=socket.gethostname(), time="0",
                               timestamp=str(rows[0].get("created", "")).rstrip("Z") or "1970-01-01T00:00:00")
+        properties = ET.SubElement(suite, "properties")
+        for run_id in dict.fromkeys(str(r.get("run_id")) for r in rows if r.get("run_id")):
+            ET.SubElement(properties, "property", name="edgeprof.run_id", value=run_id)
+        emulated = (rows[0].get("device_info") or {}).get("emulated")
+        ET.SubElement(properties, "property", name="edgeprof.emulated", value=str(emulated or "no"))
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         for result in rows:
             classname = f"{device}.{model_label(result)}"

@@ -105,6 +105,13 @@ def test_baseline_regression_gate(store_file: Build) -> None:
     assert same.exit_code == 0 and json.loads(same.stdout)["regressions"] == []
 
 
+def test_baseline_without_shared_variants_says_so(store_file: Build) -> None:
+    store = store_file([[make(device="pi5")], run_of(10.0, 1)])
+    baseline = ResultStore(store, create=False).list_runs()[1].run_id
+    out = invoke(store, "check", "--baseline", baseline)
+    assert out.exit_code == 0 and "shares no successful device x model variant" in out.stderr
+
+
 def test_compare_and_history(store_file: Build) -> None:
     store = store_file([run_of(10.0, 1), run_of(10.0, 5), run_of(12.0, 3)])
     first, second, third = reversed([row.run_id for row in ResultStore(store, create=False).list_runs()])
