@@ -70,20 +70,24 @@ def test_precedence_profile_project_cli(tmp_path: Path) -> None:
     assert cli["latency.p95_ms"] == (7, "--constraint")
 
 
-def test_project_errors_name_file_and_key(tmp_path: Path) -> None:
+@pytest.mark.parametrize("text, message", [
+    ('[constraints.pi4."digits-int8"]\n"latency.p95" = "<= 20"\n',
+     r'edgeprof.toml \[constraints\."pi4"\."digits-int8"\] latency.p95: unknown metric'),
+    ('[constraints]\n"latency.p95_ms" = 20\n', "must be a string"),
+    ('[constraints]\n"latency.p95_ms" = "<= -3"\n', r"edgeprof.toml \[constraints\] latency.p95_ms: impossible bound"),
+    ('[limits]\n"latency.p95_ms" = "<= 3"\n', "unknown key 'limits'"),
+    ('[constraints\n', "malformed TOML"),
+])
+def test_project_errors_name_file_and_key(tmp_path: Path, text: str, message: str) -> None:
     bad = tmp_path / "edgeprof.toml"
-    bad.write_text('[constraints.pi4."digits-int8"]\n"latency.p95" = "<= 20"\n')
-    with pytest.raises(ConfigError, match=r'edgeprof.toml \[constraints\."pi4"\."digits-int8"\] latency.p95'):
+    bad.write_text(text)
+    with pytest.raises(ConfigError, match=message):
         load_project(bad)
-    bad.write_text('[constraints]\n"latency.p95_ms" = 20\n')
-    with pytest.raises(ConfigError, match="must be a string"):
-        load_project(bad)
-    bad.write_text('[constraints]\n"latency.p95_ms" = "<= -3"\n')
-    with pytest.raises(ConfigError, match=r"edgeprof.toml \[constraints\] latency.p95_ms: impossible bound"):
-        load_project(bad)
-    bad.write_text('[limits]\n"latency.p95_ms" = "<= 3"\n')
-    with pytest.raises(ConfigError, match="unknown key 'limits'"):
-        load_project(bad)
+
+
+def test_project_file_is_optional_unless_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert load_project(None) is None
     with pytest.raises(ConfigError, match="does not exist"):
         load_project(tmp_path / "missing.toml")
 
