@@ -62,8 +62,13 @@ def latency_test(a: list[float], b: list[float], *, alpha: float = DEFAULT_ALPHA
     return LatencyTest(verdict, ratio, p_value, len(a), len(b), alpha, min_effect)
 
 
+def label(result: dict[str, Any]) -> str:
+    """'name-variant format', e.g. 'digits-int8-static onnx': ONNX and TFLite files of one variant coexist."""
+    return f"{model_label(result)} {(result.get('model') or {}).get('format', '?')}"
+
+
 def _key(result: dict[str, Any]) -> tuple[str, str]:
-    return str(result.get("device", "?")), model_label(result)
+    return str(result.get("device", "?")), label(result)
 
 
 def _ratio(a: Any, b: Any) -> float | None:
@@ -95,7 +100,7 @@ def regressions(comparisons: list[Comparison], max_ratio: float) -> list[Compari
 def history_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per Result, oldest first: when, which run, and the figures compared over time."""
     return [{"created": r.get("created"), "run_id": r.get("run_id"), "device": r.get("device"),
-             "model": model_label(r), "status": r.get("status"),
+             "model": label(r), "status": r.get("status"),
              **{name: value_at(r, path) for name, path in FIGURES.items()},
              "latency_method": (r.get("latency") or {}).get("method"),
              "power_method": (r.get("power") or {}).get("method")}

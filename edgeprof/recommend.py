@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from edgeprof.constraints import OPERATORS, Constraint, cost_per_million, judge, value_at
-from edgeprof.report.figures import fmt, key_figures, method_tag
+from edgeprof.report.figures import fmt, key_figures, method_tag, variant_label
 
 __all__ = ["Recommendation", "cost_per_million", "describe", "feasible", "latest_variants", "pareto_front",
            "recommend"]
@@ -31,11 +31,12 @@ def _figure(result: dict[str, Any], path: str) -> float | None:
 
 
 def latest_variants(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The last Result per device x model x variant (input oldest to newest), in first-seen order."""
-    latest: dict[tuple[str, str, str], dict[str, Any]] = {}
+    """The last Result per device x model x variant x format (input oldest to newest), in first-seen order."""
+    latest: dict[tuple[str, ...], dict[str, Any]] = {}
     for result in results:
         model = result.get("model") or {}
-        latest[(str(result.get("device")), str(model.get("name")), str(model.get("variant")))] = result
+        key = (str(result.get("device")), str(model.get("name")), str(model.get("variant")), str(model.get("format")))
+        latest[key] = result
     return list(latest.values())
 
 
@@ -104,24 +105,21 @@ def recommend(results: list[dict[str, Any]],
 
 def describe(rec: Recommendation) -> list[str]:
     """The recommendation as plain lines: the pick with its figures, the fronts, and why each other lost."""
-    def variant(result: dict[str, Any]) -> str:
-        return str((result.get("model") or {}).get("variant", "?"))
-
     def figures(result: dict[str, Any]) -> str:
         shown = key_figures(result)
         cost = value_at(result, "cost.usd_per_million")
         return (f"p95 {shown['p95 ms']} ms, top-1 {shown['top-1']}, {shown['mJ/inf']} mJ/inf"
                 + (f", ${cost:.4g} per million" if cost is not None else ""))
 
-    lines = [f"{rec.device} / {rec.model}: recommended {variant(rec.best)} ({figures(rec.best)})" if rec.best
+    lines = [f"{rec.device} / {rec.model}: recommended {variant_label(rec.best)} ({figures(rec.best)})" if rec.best
              else f"{rec.device} / {rec.model}: no variant meets every constraint"]
     if rec.front:
-        lines.append("Pareto front, accuracy vs p95: " + ", ".join(variant(r) for r in rec.front))
+        lines.append("Pareto front, accuracy vs p95: " + ", ".join(variant_label(r) for r in rec.front))
     if rec.energy_front:
-        lines.append("Pareto front, accuracy vs energy: " + ", ".join(variant(r) for r in rec.energy_front))
+        lines.append("Pareto front, accuracy vs energy: " + ", ".join(variant_label(r) for r in rec.energy_front))
     for result, verdict in rec.rejected:
         bound = f" (needs {verdict['op']} {fmt(verdict['bound'])})" if verdict.get("bound") is not None else ""
-        lines.append(f"rejected {variant(result)}: {verdict['constraint']} {verdict['status']}, value "
+        lines.append(f"rejected {variant_label(result)}: {verdict['constraint']} {verdict['status']}, value "
                      f"{fmt(verdict.get('value'))}{method_tag(verdict.get('method'))}{bound}"
                      + (f": {verdict['detail']}" if verdict.get("detail") else ""))
     return lines

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from edgeprof.cli.app import JsonOption, StoreOption, app, console, runs_app, store_path
-from edgeprof.compare import (DEFAULT_ALPHA, DEFAULT_MIN_EFFECT, Comparison, compare_runs, history_rows,
+from edgeprof.compare import (DEFAULT_ALPHA, DEFAULT_MIN_EFFECT, Comparison, compare_runs, history_rows, label,
                               regressions)
 from edgeprof.constraints import apply_verdicts, cost_section, exit_code, model_labels, result_constraints
 from edgeprof.devices import DeviceProfile, load_profile, profile_files
@@ -139,7 +139,7 @@ def check(
         _write(Path(os.environ["GITHUB_STEP_SUMMARY"]), summary + "\n", "$GITHUB_STEP_SUMMARY", append=True)
     if as_json:
         print(json.dumps({"run_id": run_id, "exit_code": code, "results": [
-            {"device": r.get("device"), "model": model_label(r), "status": r.get("status"), "error": r.get("error"),
+            {"device": r.get("device"), "model": label(r), "status": r.get("status"), "error": r.get("error"),
              "verdicts": r["verdicts"]} for r in results],
             "baseline": [_comparison_json(c) for c in comparisons] if base is not None else None,
             "regressions": [_comparison_json(c) for c in slower]}, indent=2))
@@ -177,7 +177,7 @@ def recommend_cmd(
                                                            constraint))
     if as_json:
         def ref(r: dict[str, Any] | None) -> dict[str, Any] | None:
-            return None if r is None else {"model": model_label(r), "run_id": r.get("run_id"),
+            return None if r is None else {"model": label(r), "run_id": r.get("run_id"),
                                            "cost_usd_per_million": (r.get("cost") or {}).get("usd_per_million")}
         print(json.dumps([{"device": rec.device, "model": rec.model, "best": ref(rec.best),
                            "front": [ref(r) for r in rec.front], "energy_front": [ref(r) for r in rec.energy_front],

@@ -17,9 +17,9 @@ def _case(suite: ET.Element, classname: str, name: str) -> ET.Element:
     return ET.SubElement(suite, "testcase", classname=classname, name=name, time="0")
 
 
-def _verdict_case(suite: ET.Element, classname: str, verdict: dict[str, Any], strict: bool) -> str:
+def _verdict_case(suite: ET.Element, classname: str, fmt_name: str, verdict: dict[str, Any], strict: bool) -> str:
     """Add one constraint's testcase; return its outcome: pass, failure or skipped."""
-    case = _case(suite, classname, f"{verdict['constraint']} {verdict['op']} {verdict['bound']:g}")
+    case = _case(suite, classname, f"{verdict['constraint']} {verdict['op']} {verdict['bound']:g} [{fmt_name}]")
     status = verdict["status"]
     why = f"value {fmt(verdict.get('value'))}, bound {verdict['op']} {verdict['bound']:g}, " \
           f"method {verdict.get('method')}" + (f": {verdict['detail']}" if verdict.get("detail") else "")
@@ -34,7 +34,7 @@ def _verdict_case(suite: ET.Element, classname: str, verdict: dict[str, Any], st
 
 
 def to_junit(results: list[dict[str, Any]], *, strict: bool = False) -> str:
-    """The verdicts as JUnit XML (classname <device>.<model>-<variant>, name 'metric op bound'); a run that failed
+    """The verdicts as JUnit XML (classname <device>.<model>-<variant>, name 'metric op bound [format]'); a run that failed
     for a device/runtime reason is an <error> testcase. Inconclusive is skipped, or a failure with `strict`."""
     root = ET.Element("testsuites", name="edgeprof")
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
@@ -61,7 +61,8 @@ def to_junit(results: list[dict[str, Any]], *, strict: bool = False) -> str:
                 counts["tests"] += 1
                 counts["errors"] += 1
             for verdict in result.get("verdicts") or []:
-                outcome = _verdict_case(suite, classname, verdict, strict)
+                outcome = _verdict_case(suite, classname, str((result.get("model") or {}).get("format", "?")), verdict,
+                                        strict)
                 counts["tests"] += 1
                 if outcome != "pass":
                     counts["failures" if outcome == "failure" else "skipped"] += 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeprof.report.figures import STATUS_SYMBOL, key_figures, overall, verdict_summary
+from edgeprof.report.figures import STATUS_SYMBOL, key_figures, overall, variant_label, verdict_summary
 
 FIGURES = ("p50 ms", "p95 ms", "peak MB", "top-1", "mJ/inf")
 ICON = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "error": "💥"}
@@ -43,13 +43,14 @@ def to_markdown(results: list[dict[str, Any]]) -> str:
             model = result.get("model") or {}
             figures = key_figures(result)
             status = overall(result)
-            out.append(f"| {_cell(str(model.get('name')))} | {_cell(str(model.get('variant')))} | "
+            out.append(f"| {_cell(str(model.get('name')))} | {_cell(variant_label(result))} | "
                        + " | ".join(_cell(figures[c]) for c in FIGURES)
                        + f" | {ICON.get(status, '')} {_cell(verdict_summary(result))} |".replace("|  ", "| "))
-            notes += [f"- {model.get('name')}-{model.get('variant')}: {line}" for line in _problems(result)]
+            name = f"{model.get('name')} {variant_label(result)}"
+            notes += [f"- {name}: {line}" for line in _problems(result)]
             if status == "error":
                 error = result.get("error") or {}
-                notes.append(f"- {model.get('name')}-{model.get('variant')}: run failed: "
+                notes.append(f"- {name}: run failed: "
                              f"{_cell(str(error.get('kind')))}: {_cell(str(error.get('message')))}")
         out += [""] + notes + ([""] if notes else [])
     marks = " ".join(key_figures(r)["mJ/inf"] + key_figures(r)["p95 ms"] for r in results)

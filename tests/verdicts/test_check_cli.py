@@ -56,10 +56,10 @@ def test_check_rejudges_with_current_constraints(store_file: Build) -> None:
     assert out.exit_code == 1
     report = json.loads(out.stdout)
     statuses = {(r["model"], v["constraint"]): v["status"] for r in report["results"] for v in r["verdicts"]}
-    assert statuses[("digits-fp32", "latency.p95_ms")] == "fail"
-    assert statuses[("digits-fp32", "memory.peak_rss_mb")] == "pass"
+    assert statuses[("digits-fp32 onnx", "latency.p95_ms")] == "fail"
+    assert statuses[("digits-fp32 onnx", "memory.peak_rss_mb")] == "pass"
     only_int8 = invoke(store, "check", "--model", "digits-int8", "--constraint", "accuracy.top1>=0.9", "--json")
-    assert only_int8.exit_code == 0 and [r["model"] for r in json.loads(only_int8.stdout)["results"]] == ["digits-int8"]
+    assert only_int8.exit_code == 0 and [r["model"] for r in json.loads(only_int8.stdout)["results"]] == ["digits-int8 onnx"]
 
 
 def test_check_project_file_and_strict(store_file: Build, tmp_path: Path) -> None:
@@ -134,10 +134,10 @@ def test_recommend_command(store_file: Build) -> None:
     store = store_file([[slow, good, low]])
     out = invoke(store, "recommend")
     assert out.exit_code == 0
-    assert "local / digits: recommended int8" in out.output
-    assert "rejected fp32: latency.p95_ms fail" in out.output and "rejected int4: accuracy.top1 fail" in out.output
+    assert "local / digits: recommended int8 onnx" in out.output
+    assert "rejected fp32 onnx: latency.p95_ms fail" in out.output and "rejected int4 onnx: accuracy.top1 fail" in out.output
     (rec,) = json.loads(invoke(store, "recommend", "--json").stdout)
-    assert rec["best"]["model"] == "digits-int8" and len(rec["rejected"]) == 2
+    assert rec["best"]["model"] == "digits-int8 onnx" and len(rec["rejected"]) == 2
     strict = json.loads(invoke(store, "recommend", "--constraint", "accuracy.top1>=0.99", "--json").stdout)
     assert strict[0]["best"] is None
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from edgeprof.compare import compare_runs, latency_test, regressions
@@ -40,8 +42,8 @@ def test_best_feasible_front_and_reasons() -> None:
     assert reasons == {"fp32": ("latency.p95_ms", "fail"), "int8-static": ("accuracy.top1", "fail"),
                        "big": ("memory.peak_rss_mb", "fail"), "broken": ("run", "fail")}
     lines = describe(rec)
-    assert lines[0].startswith("local / digits: recommended int8-dynamic (p95 15")
-    assert any(line.startswith("rejected fp32: latency.p95_ms fail, value 30") for line in lines)
+    assert lines[0].startswith("local / digits: recommended int8-dynamic onnx (p95 15")
+    assert any(line.startswith("rejected fp32 onnx: latency.p95_ms fail, value 30") for line in lines)
 
 
 def test_ties_break_on_energy_and_latest_result_wins() -> None:
@@ -51,6 +53,19 @@ def test_ties_break_on_energy_and_latest_result_wins() -> None:
     (rec,) = recommend(rows, lambda result: LIMITS)
     assert rec.best is rows[2]
     assert old not in rec.front and old not in [r for r, _ in rec.rejected]
+
+
+def test_formats_of_one_variant_stay_apart() -> None:
+    onnx = variant("int8", p95=10.0, top1=0.97, energy=5.0)
+    tflite = variant("int8", p95=9.0, top1=0.97, energy=5.0)
+    tflite["model"]["format"] = "tflite"
+    (rec,) = recommend([onnx, tflite], lambda r: LIMITS)
+    assert rec.best is tflite and rec.front == [tflite] and rec.rejected == []
+    faster = with_samples(copy.deepcopy(tflite), 5.0, seed=7)
+    comparisons = compare_runs([with_samples(onnx, 10.0, seed=6), with_samples(tflite, 10.0, seed=8)],
+                               [with_samples(copy.deepcopy(onnx), 10.0, seed=9), faster])
+    assert [(c.model, c.latency.verdict) for c in comparisons] == [
+        ("digits-int8 onnx", "no significant change"), ("digits-int8 tflite", "faster")]
 
 
 def test_nothing_feasible_and_per_device_groups() -> None:
@@ -92,8 +107,8 @@ def test_compare_runs_and_regression_gate() -> None:
              with_samples(variant("fp16", 9.0, 0.98, 30.0), 7.0, seed=5)]
     comparisons = compare_runs(run_a, run_b)
     assert [(c.model, c.latency.verdict) for c in comparisons] == [
-        ("digits-fp32", "slower"), ("digits-int8", "no significant change")]
+        ("digits-fp32 onnx", "slower"), ("digits-int8 onnx", "no significant change")]
     assert comparisons[0].ratios["p95_ms"] == pytest.approx(1.2)
     assert comparisons[0].ratios["energy_mj"] == pytest.approx(1.1)
-    assert [c.model for c in regressions(comparisons, 1.10)] == ["digits-fp32"]
+    assert [c.model for c in regressions(comparisons, 1.10)] == ["digits-fp32 onnx"]
     assert regressions(comparisons, 1.30) == []

@@ -48,7 +48,7 @@ def test_junit_counts_and_structure() -> None:
         float(node.get("time"))
     for suite in suites:
         assert len(suite.findall("testcase")) == int(suite.get("tests"))
-    case = local.find("testcase[@name='accuracy.top1 >= 0.98']")
+    case = local.find("testcase[@name='accuracy.top1 >= 0.98 [onnx]']")
     assert case is not None and case.get("classname") == "local.digits-fp32"
     message = case.find("failure").get("message")
     assert "value 0.97" in message and ">= 0.98" in message and "method measured" in message
@@ -58,7 +58,7 @@ def test_junit_counts_and_structure() -> None:
 def test_junit_strict_turns_inconclusive_into_failures() -> None:
     local = ET.fromstring(to_junit(results(), strict=True)).find("testsuite")
     assert counts(local) == (9, 2, 1, 5)
-    assert local.find("testcase[@name='latency.p95_ms <= 12.1']/failure").get("type") == "inconclusive"
+    assert local.find("testcase[@name='latency.p95_ms <= 12.1 [onnx]']/failure").get("type") == "inconclusive"
 
 
 def test_markdown_table_per_device() -> None:
