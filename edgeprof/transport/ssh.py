@@ -359,11 +359,11 @@ class SSHTransport(Transport):
         try:
             free = self._probe(partial)["free"] if self._connected() else None
         except DeviceError:
-            free = None
-        if not self._connected():
+            free = None  # the probe ran fine before the upload: the link broke
+        if free is None:
             return (f"device '{self.device}': the SSH connection dropped while uploading {local.name} (the "
                     "partial file is removed at the next connection)")
-        if free is not None and free < size:
+        if free < size:
             return self._disk_full(local, size, free) + "; the partial file was removed"
         return (f"device '{self.device}': upload of {local.name} failed: {str(exc) or type(exc).__name__}; "
                 "the partial file was removed")
