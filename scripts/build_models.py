@@ -6,6 +6,7 @@ Needs TensorFlow (Keras -> TFLite) on top of edgeprof's own dependencies; run it
     python3 -m venv /tmp/buildvenv
     /tmp/buildvenv/bin/pip install tensorflow-cpu==2.21.0 scikit-learn 'numpy<2.5' && /tmp/buildvenv/bin/pip install -e .
     /tmp/buildvenv/bin/python scripts/build_models.py
+    .venv/bin/python scripts/build_models.py --manifest-only    # refresh the manifests only (no TensorFlow)
 
 Each Keras model is written as TFLite by TensorFlow's converter and as ONNX by `keras_to_onnx` below (the same
 trained weights, checked to give the same outputs), then edgeprof's own `quantize` makes the ONNX variants.
@@ -218,6 +219,45 @@ def mobilenet() -> Any:
 
 # ---------------------------------------------------------------- checks and manifest
 
+LAYOUT = "NHWC (batch, height, width, channels) in both formats"
+INTENDED_USE = {
+    "digits": "accuracy and latency: a real 10-class classifier with a labelled held-out split (test.npz)",
+    "mobilenetv2": "latency, memory and power only: MobileNetV2-class compute (width 0.35, 96x96)",
+}
+NO_ACCURACY = "not meaningful: random weights, latency only"
+
+
+def describe_manifest(folder: Path, test: Path | None) -> None:
+    """Add what a reader needs without loading each file: signature, layout, intended use, host accuracy.
+
+    Accuracy is measured here on the host through edgeprof's own agent code (top-1 on `test`), or marked not
+    meaningful when there is no labelled test split."""
+    import json
+    from dataclasses import asdict
+
+    from edgeprof.agent.accuracy import evaluate
+    from edgeprof.agent.runtimes import open_runtime
+    from edgeprof.artifacts import load_artifact
+
+    manifest = folder / "manifest.json"
+    data = json.loads(manifest.read_text())
+    for entry in data["models"]:
+        artifact = load_artifact(folder / entry["path"])
+        entry["inputs"] = [asdict(t) for t in artifact.inputs]
+        entry["outputs"] = [asdict(t) for t in artifact.outputs]
+        entry["layout"] = LAYOUT
+        entry["intended_use"] = INTENDED_USE[entry["model"]]
+        entry["accuracy"] = NO_ACCURACY
+        if test is not None:
+            runtime = open_runtime(str(artifact.path), artifact.format, 1)
+            section = evaluate(runtime, str(test), None, lambda done, total: None)
+            entry["accuracy"] = {"method": "measured on the host", "dataset": test.name, "samples": section["samples"],
+                                 "batch": section["batch"], "top1": round(section["top1"], 4),
+                                 "f1_macro": round(section["f1_macro"], 4),
+                                 "runtime": f"{runtime.name} {runtime.version}"}
+    manifest.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
 def run(path: Path, x: np.ndarray) -> np.ndarray:
     """Outputs of a model file on x (one sample at a time), float32, by the runtime edgeprof uses."""
     if path.suffix == ".onnx":
@@ -250,7 +290,14 @@ def run(path: Path, x: np.ndarray) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "models")
+    parser.add_argument("--manifest-only", action="store_true",
+                        help="only refresh the manifests' signatures, accuracy and intended use (no TensorFlow)")
     args = parser.parse_args()
+    if args.manifest_only:
+        describe_manifest(args.out / "digits", args.out / "digits" / "test.npz")
+        describe_manifest(args.out / "mobilenetv2", None)
+        print(f"refreshed {args.out}/digits/manifest.json and {args.out}/mobilenetv2/manifest.json")
+        return
 
     import tensorflow as tf
 
@@ -323,15 +370,18 @@ def main() -> None:
     mobile += quantize(mobile_onnx, ["int8-static"], mobile_dir, mobile_dir / "calibration.npz")
     record(mobile_dir, mobile)
 
+    describe_manifest(digits_dir, digits_dir / "test.npz")
+    describe_manifest(mobile_dir, None)
+
     # report
     print(f"{'file':48} {'size':>10}  accuracy (digits test split, {len(data['y_test'])} samples)")
     for result in built + mobile:
         accuracy = ""
         if result.model == "digits":
             accuracy = f"{(run(result.path, data['x_test']).argmax(1) == data['y_test']).mean():.4f}"
-        print(f"{str(result.path.relative_to(REPO)):48} {result.size_bytes:>10}  {accuracy}")
+        print(f"{str(result.path.relative_to(out)):48} {result.size_bytes:>10}  {accuracy}")
     total = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    print(f"models/ total: {total / 1e6:.2f} MB")
+    print(f"{out} total: {total / 1e6:.2f} MB")
 
 
 if __name__ == "__main__":

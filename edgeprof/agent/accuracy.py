@@ -10,6 +10,7 @@ from .runtimes import Runtime, TensorInfo
 
 RANDOM_SAMPLES = 64
 PROGRESS_EVERY = 50
+BATCH = 32  # samples per call when the model's batch dim is dynamic
 
 
 def load_dataset(path: str, inputs: list[TensorInfo]) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
@@ -81,7 +82,7 @@ def _align(feeds: dict[str, np.ndarray], inputs: list[TensorInfo]) -> dict[str, 
 
 
 def predict(runtime: Runtime, feeds: dict[str, np.ndarray], emit_progress: Callable[[int, int | None], None],
-            batch: int = 32) -> np.ndarray:
+            batch: int = BATCH) -> np.ndarray:
     """The first output for every sample, as float32, fed in batches the model accepts (scalars every time)."""
     feeds = _align(feeds, runtime.inputs)
     n = len(next((v for v in feeds.values() if v.ndim), np.zeros(1)))
@@ -178,7 +179,9 @@ def evaluate(runtime: Runtime, dataset_path: str | None, reference: Runtime | No
     else:
         feeds, labels, source = random_feeds(runtime.inputs, seed), None, f"random(seed={seed})"
     scores = predict(runtime, feeds, emit_progress)
-    section: dict[str, Any] = {"method": "measured", "inputs": source, "samples": int(len(scores))}
+    # the batch matters: dynamic int8 models scale activations per call, so accuracy can shift with it
+    section: dict[str, Any] = {"method": "measured", "inputs": source, "samples": int(len(scores)),
+                               "batch": _batch_size(runtime.inputs) or BATCH}
     if labels is not None:
         section.update(classification_metrics(scores, labels))
     if reference is not None:

@@ -56,6 +56,7 @@ def test_labelled_dataset_with_dynamic_batch(tmp_path: Path) -> None:
                        None, lambda done, total: seen.append((done, total)))
     assert section["top1"] == pytest.approx(37 / 40) and section["samples"] == 40 and "top5" in section
     assert section["method"] == "measured" and section["inputs"] == "dataset" and "reference" not in section
+    assert section["batch"] == 32
     assert seen[-1] == (40, 40)
 
 
@@ -66,7 +67,7 @@ def test_fixed_batch_of_one_is_fed_sample_by_sample_and_compared_with_a_referenc
     reference = open_runtime(str(linear_classifier(tmp_path / "ref.onnx", noisy)), "onnx", 1)
     section = evaluate(model, str(data), reference, no_progress)
     compared = section["reference"]
-    assert section["top1"] == pytest.approx(0.7)
+    assert section["top1"] == pytest.approx(0.7) and section["batch"] == 1
     assert compared["accuracy_drop"] == pytest.approx(compared["top1"] - 0.7)
     assert 10 < compared["sqnr_db"] < 60 and compared["cosine"] > 0.99 and compared["agreement_top1"] >= 0.8
 

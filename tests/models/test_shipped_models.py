@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,10 @@ def test_every_model_file_is_in_a_manifest_with_its_hash_and_size() -> None:
         assert entry["sha256"] == sha256_file(path), path
         assert entry["size_bytes"] == path.stat().st_size, path
         assert entry["format"] == path.suffix[1:] and entry["method"] and entry["tools"], path
+        artifact = load_artifact(path)
+        assert entry["inputs"] == [asdict(t) for t in artifact.inputs], path
+        assert entry["outputs"] == [asdict(t) for t in artifact.outputs], path
+        assert entry["layout"].startswith("NHWC") and entry["intended_use"], path
 
 
 def test_variants_name_their_fp32_source_and_formats_keep_one_layout() -> None:
@@ -52,7 +57,7 @@ def test_digits_has_both_formats_in_every_variant_and_mobilenet_says_latency_onl
     assert variants == {(v, s) for v in ("fp32", "fp16", "int8-dynamic", "int8-static") for s in (".onnx", ".tflite")}
     mobile = [e for p, e in manifest_entries().items() if p.parent.name == "mobilenetv2" and e["variant"] == "fp32"]
     assert {e["format"] for e in mobile} == {"onnx", "tflite"}
-    assert all(e["parameters"]["accuracy"] == "not meaningful: random weights, latency only" for e in mobile)
+    assert all(e["accuracy"] == "not meaningful: random weights, latency only" for e in mobile)
 
 
 def test_models_folder_stays_small() -> None:
@@ -87,6 +92,8 @@ def test_each_digits_variant_keeps_accuracy_and_agrees_with_its_fp32_source(path
     section = evaluate(open_runtime(str(path), artifact.format, 1), str(DIGITS / "test.npz"),
                        open_runtime(str(reference), artifact.format, 1), lambda done, total: None)
     compared = section["reference"]
+    recorded = artifact.manifest["accuracy"]
+    assert recorded["top1"] == round(section["top1"], 4) and recorded["batch"] == section["batch"]
     assert section["top1"] >= 0.95
     assert compared["agreement_top1"] >= 0.98 and compared["cosine"] > 0.99
     assert compared["sqnr_db"] > 25 and abs(compared["accuracy_drop"]) <= 0.02
