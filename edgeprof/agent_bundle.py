@@ -13,7 +13,27 @@ from edgeprof.transport.local import cache_dir
 
 AGENT_SOURCE = Path(__file__).resolve().parent / "agent"
 PACKAGE = "edgeprof_agent"
-_ENTRY = f"from {PACKAGE}.__main__ import main\nmain()\n"
+# The zipapp's entry runs first on any Python: a too-old one gets one clear line, not a SyntaxError traceback.
+_ENTRY = f"""import json
+import os
+import sys
+
+from {PACKAGE} import AGENT_VERSION, MIN_PYTHON
+
+if sys.version_info[:2] < MIN_PYTHON:
+    version = "%d.%d.%d" % tuple(sys.version_info[:3])
+    message = "Python %s is too old for the edgeprof agent (needs %d.%d or newer)" % ((version,) + MIN_PYTHON)
+    if sys.argv[1:] == ["--doctor"]:
+        print(json.dumps({{"python": version, "error": message}}))
+    else:
+        print(json.dumps({{"event": "hello", "agent_version": AGENT_VERSION, "python": version, "pid": os.getpid()}}))
+        print(json.dumps({{"event": "error", "kind": "runtime_missing", "message": message, "stage": None}}))
+    sys.exit(1)
+
+from {PACKAGE}.__main__ import main
+
+main()
+"""
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 

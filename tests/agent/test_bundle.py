@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -46,3 +48,28 @@ def test_a_source_change_changes_the_name(tmp_path: Path, monkeypatch: pytest.Mo
     (copy / "stats.py").write_text((copy / "stats.py").read_text() + "\n# changed\n")
     after = agent_bundle.build_agent(tmp_path / "cache")
     assert after.sha256 != before.sha256 and after.path != before.path
+
+
+def _old_pythons() -> list[str]:
+    """Pythons older than 3.8 that actually run here (pyenv shims of uninstalled versions do not)."""
+    candidates = [found for found in map(shutil.which, ("python3.7", "python3.6", "python2.7")) if found] + [
+        str(p) for p in sorted(Path(os.environ.get("PYENV_ROOT", "~/.pyenv")).expanduser().glob(
+            "versions/[23].[0-7].*/bin/python"))]
+    return [c for c in candidates if subprocess.run([c, "-c", "pass"], capture_output=True).returncode == 0]
+
+
+OLD_PYTHONS = _old_pythons()
+
+
+@pytest.mark.skipif(not OLD_PYTHONS, reason="no Python older than 3.8 on this machine")
+def test_a_too_old_python_gets_one_clear_line(tmp_path: Path) -> None:
+    import json
+
+    bundle = agent_bundle.build_agent(tmp_path)
+    old = OLD_PYTHONS[0]
+    run = subprocess.run([old, str(bundle.path)], input="{}\n", capture_output=True, text=True, timeout=60)
+    events = [json.loads(line) for line in run.stdout.splitlines()]
+    assert run.returncode == 1 and [e["event"] for e in events] == ["hello", "error"]
+    assert events[1]["kind"] == "runtime_missing" and "is too old for the edgeprof agent (needs 3.8" in events[1]["message"]
+    doctor = subprocess.run([old, str(bundle.path), "--doctor"], capture_output=True, text=True, timeout=60)
+    assert "too old" in json.loads(doctor.stdout)["error"] and json.loads(doctor.stdout)["python"].startswith(("2", "3"))
