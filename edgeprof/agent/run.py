@@ -104,6 +104,9 @@ def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, c
     power = measure_energy(run_once, spec["power"], lambda d, t: progress("power", d, t))
     if power is not None and spec["emulation"]:
         power["emulated"] = spec["emulation"]
+    # The peak belongs to the model under test: read it before the op profile and the accuracy phase load
+    # second sessions (a profiled copy, the fp32 reference).
+    memory_section = memory.section()
 
     op_profile = None
     if spec["op_profile"]:
@@ -124,7 +127,7 @@ def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, c
         "system": system,
         "inputs": inputs,
         "latency": latency,
-        "memory": memory.section(),
+        "memory": memory_section,
         "power": power,
         "thermal": thermal_section,
         "accuracy": accuracy,

@@ -6,19 +6,19 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from edgeprof.artifacts import ModelArtifact, check_dataset, load_artifact, reference_for
 from edgeprof.cli.app import console, JsonOption, StoreOption, app, store_path
 from edgeprof.cli.progress import AgentProgress
-from edgeprof.constraints import exit_code, judge, parse_constraint, resolve_constraints
+from edgeprof.constraints import apply_verdicts, exit_code, parse_constraint
 from edgeprof.deploy import DeployOptions, LatencyBudget, run_deploy
 from edgeprof.devices import DeviceProfile, load_profile, with_overrides
 from edgeprof.doctor import diagnose
 from edgeprof.errors import EXIT_DEVICE, ConfigError, Interrupted
-from edgeprof.project import load_project
+from edgeprof.project import ProjectFile, load_project
 from edgeprof.report.table import render_verdicts
 from edgeprof.results import ResultStore
 
@@ -140,6 +140,26 @@ def deploy(
         seed=seed,
         accept_new_host_key=accept_new_host_key,
     )
+    raise typer.Exit(measure_judge_store(profiles, artifacts, references, options, project_file, constraint,
+                                         store, as_json=as_json, strict=strict))
+
+
+def measure_judge_store(
+    profiles: list[DeviceProfile],
+    artifacts: list[ModelArtifact],
+    references: dict[str, ModelArtifact],
+    options: DeployOptions,
+    project_file: ProjectFile | None,
+    constraint: list[str],
+    store: Path | None,
+    *,
+    as_json: bool,
+    strict: bool,
+) -> int:
+    """The deploy path after its inputs are checked: measure on every device, judge, store as one run, render.
+
+    Returns the exit code: 3 if a device failed, else 1 on a failed constraint, else 0.
+    """
     err = console(stderr=True)
     db = ResultStore(store_path(store))  # fail before measuring, not after, if the store is unusable
     try:
@@ -150,16 +170,7 @@ def deploy(
         raise Interrupted("interrupted: the agents on the devices were stopped; nothing was stored") from None
     by_name = {p.name: p for p in profiles}
     for result in results:
-        profile = by_name[result["device"]]
-        constraints = resolve_constraints(
-            profile.name,
-            _labels(result),
-            profile.constraints,
-            str(profile.source),
-            project_file,
-            constraint,
-        )
-        result["verdicts"] = judge(result, constraints, calibrated_emulation=profile.emulation_calibrated)
+        apply_verdicts(result, by_name[result["device"]], project_file, constraint)
     with db:
         run_id = db.save_run(results, command=shlex.join(["edgeprof", *sys.argv[1:]])) if results else None
     if as_json:
@@ -170,13 +181,7 @@ def deploy(
             err.print(f"stored run {run_id} in {store_path(store)}")
     for failure in failures.values():
         err.print(f"edgeprof: error: {failure}", markup=False, highlight=False)
-    code = EXIT_DEVICE if failures else exit_code(results, strict=strict)
-    raise typer.Exit(code)
-
-
-def _labels(result: dict[str, Any]) -> list[str]:
-    model = result["model"]
-    return [model["name"], f"{model['name']}-{model['variant']}", Path(model["path"]).stem]
+    return EXIT_DEVICE if failures else exit_code(results, strict=strict)
 
 
 @app.command("doctor")
@@ -197,3 +202,43 @@ def doctor(
     else:
         report.render(console())
     raise typer.Exit(1 if report.problems else 0)
+
+
+@app.command("sweep")
+def sweep(
+    model: Annotated[Path, typer.Argument(help="The fp32 source model (ONNX or TFLite).")],
+    device: DeviceOption = ["local"],  # noqa: B006
+    variants: Annotated[
+        str, typer.Option("--variants", help="Comma-separated variants to make and measure besides the source.")
+    ] = "fp16,int8-dynamic,int8-static",
+    dataset: Annotated[Optional[Path], typer.Option("--dataset", help="Labelled NPZ for on-device accuracy.")] = None,
+    calibration: Annotated[
+        Optional[Path], typer.Option("--calibration", help="NPZ of calibration inputs (int8-static).")
+    ] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Where the variants go.")] = None,
+    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="Intra-op threads.")] = None,
+    max_seconds: Annotated[float, typer.Option("--max-seconds", min=0.01)] = LatencyBudget.max_seconds,
+    constraint: Annotated[
+        list[str], typer.Option("--constraint", "-c", help="Extra constraint, e.g. 'latency.p95_ms<=50'.")
+    ] = [],  # noqa: B006
+    project: Annotated[Optional[Path], typer.Option("--project", help="Project file (default ./edgeprof.toml).")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Inconclusive verdicts fail.")] = False,
+    accept_new_host_key: AcceptNewOption = False,
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Quantize a model into variants, deploy every variant (and the source) to every device, compare them."""
+    from edgeprof.convert import quantize
+
+    profiles = _profiles(device, None, None, None, None)
+    project_file = load_project(project)
+    for text in constraint:
+        parse_constraint(text)
+    source = load_artifact(model)
+    out_dir = out or Path(".edgeprof") / "variants" / source.name
+    made = quantize(model, [v.strip() for v in variants.split(",") if v.strip()], out_dir, calibration)
+    artifacts, references = _artifacts([model, *(v.path for v in made)], dataset, True)
+    options = DeployOptions(dataset=dataset, threads=threads, latency=LatencyBudget(max_seconds=max_seconds),
+                            accept_new_host_key=accept_new_host_key)
+    raise typer.Exit(measure_judge_store(profiles, artifacts, references, options, project_file, constraint, store,
+                                         as_json=as_json, strict=strict))

@@ -35,8 +35,11 @@ def fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+FIGURES = ("p50 ms", "p95 ms", "peak MB", "top-1", "mJ/inf", "size MB")
+
+
 def key_figures(result: dict[str, Any]) -> dict[str, str]:
-    """The figures every table shows for one Result, as text."""
+    """The figures every table shows for one Result (keyed by FIGURES), as text."""
     latency = result.get("latency") or {}
     memory = result.get("memory") or {}
     power = result.get("power") or {}
@@ -49,6 +52,7 @@ def key_figures(result: dict[str, Any]) -> dict[str, str]:
         "peak MB": fmt(memory.get("peak_rss_mb")),
         "top-1": fmt(accuracy.get("top1")),
         "mJ/inf": fmt(power.get("energy_mj_per_inference")) + method_tag(power.get("method")),
+        "size MB": fmt((result.get("model") or {}).get("size_bytes", 0) / 1e6),
     }
 
 

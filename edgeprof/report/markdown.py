@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeprof.report.figures import STATUS_SYMBOL, key_figures, overall, variant_label, verdict_summary
+from edgeprof.report.figures import FIGURES, STATUS_SYMBOL, key_figures, overall, variant_label, verdict_summary
 
-FIGURES = ("p50 ms", "p95 ms", "peak MB", "top-1", "mJ/inf")
 ICON = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "error": "💥"}
 
 

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from rich.console import Console
 
 from edgeprof.constraints import judge, parse_constraint
+from edgeprof.report.figures import FIGURES
 from edgeprof.report.junit import to_junit
 from edgeprof.report.markdown import to_markdown
 from edgeprof.report.table import render_verdicts
@@ -65,7 +66,7 @@ def test_markdown_table_per_device() -> None:
     text = to_markdown(results())
     assert "### local" in text and "### qemu-pi4 (emulated: qemu-tcg)" in text
     rows = [line for line in text.splitlines() if line.startswith("| digits")]
-    assert len(rows) == 3 and all(row.count("|") == 9 for row in rows)
+    assert len(rows) == 3 and all(row.count("|") == len(FIGURES) + 4 for row in rows)  # model, variant, verdict
     assert "FAIL: accuracy.top1" in rows[0] and "RUN FAILED (crashed)" in rows[1]
     assert "(emu)" in rows[2] and "(est)" in rows[2]
     assert "`accuracy.top1 >= 0.98`: **FAIL** (value 0.97, measured)" in text

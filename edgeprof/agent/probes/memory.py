@@ -35,11 +35,17 @@ def rss_mb() -> float | None:
 
 
 def peak_rss_mb() -> float:
-    """The peak RSS of this process so far: the larger of the kernel's VmHWM and getrusage's ru_maxrss."""
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    peak = maxrss / MB if sys.platform == "darwin" else maxrss / 1024
+    """The peak RSS of this process so far: the kernel's VmHWM, else getrusage's ru_maxrss.
+
+    VmHWM belongs to this process's own address space. ru_maxrss does not: Linux carries it across fork and
+    exec, so an agent started by a large parent (the local transport, under the CLI) would report the parent's
+    RSS as its own peak. It is only the fallback where /proc is absent.
+    """
     hwm = _status_kb("VmHWM")
-    return max(peak, hwm / 1024) if hwm is not None else peak
+    if hwm is not None:
+        return hwm / 1024
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return maxrss / MB if sys.platform == "darwin" else maxrss / 1024
 
 
 def mem_available_mb() -> float | None:
