@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
+import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -41,6 +44,21 @@ class VariantResult:
         entry["path"] = self.path.resolve().relative_to(base.resolve()).as_posix()
         entry["source_path"] = os.path.relpath(Path(self.source_path).resolve(), base.resolve())
         return entry
+
+
+@contextmanager
+def quiet_converter() -> Iterator[None]:
+    """Keep the converters' advice off the CLI: root-logger warnings ('consider pre-processing', 'overwriting')
+    and UserWarnings (LiteRT's 'preserve all tensors' during calibration). Failures still raise."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            yield
+    finally:
+        root.setLevel(level)
 
 
 def tool_versions(*dists: str) -> dict[str, str]:

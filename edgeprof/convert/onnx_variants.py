@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from edgeprof.artifacts import ModelArtifact, TensorSpec
-from edgeprof.convert import VariantResult, describe, load_calibration, tool_versions, variant_path
+from edgeprof.convert import (VariantResult, describe, load_calibration, quiet_converter, tool_versions,
+                              variant_path)
 from edgeprof.errors import ConfigError
 
 TOOLS = ("onnx", "onnxruntime", "onnxconverter-common")
@@ -52,7 +51,7 @@ def make_onnx_variant(source: ModelArtifact, variant: str, out_dir: Path, calibr
     name = "int8-static-qop" if qoperator and variant == "int8-static" else variant
     target = variant_path(source, name, out_dir)
     try:
-        with _quiet_root_logger():
+        with quiet_converter():
             parameters = _CONVERTERS[variant](source, target, calibration, qoperator)
     except ConfigError:
         raise
@@ -60,18 +59,6 @@ def make_onnx_variant(source: ModelArtifact, variant: str, out_dir: Path, calibr
         raise ConfigError(f"{source.path}: {variant} conversion failed: {' '.join(str(exc).split())[:300]}") from exc
     method = "onnxconverter-common float16" if variant == "fp16" else f"onnxruntime.quantization {variant}"
     return describe(target, source, name, method, parameters, tool_versions(*TOOLS))
-
-
-@contextmanager
-def _quiet_root_logger() -> Iterator[None]:
-    """onnxruntime.quantization logs advice on the root logger ('consider pre-processing'): keep it off the CLI."""
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        root.setLevel(level)
 
 
 def _fp16(source: ModelArtifact, target: Path, _calibration: Path | None, _qop: bool) -> dict[str, Any]:

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from edgeprof.artifacts import ModelArtifact
-from edgeprof.convert import VariantResult, describe, load_calibration, tool_versions, variant_path
+from edgeprof.convert import (VariantResult, describe, load_calibration, quiet_converter, tool_versions,
+                              variant_path)
 from edgeprof.errors import ConfigError
 
 RECIPES = {
@@ -63,6 +64,21 @@ def _quantizer(source: ModelArtifact, variant: str) -> tuple[Any, str]:
     return quantizer.Quantizer(str(source.path), getattr(recipe, RECIPES[variant])()), RECIPES[variant]
 
 
+def _convert(source: ModelArtifact, variant: str, target: Path, calibration: Path | None) -> dict[str, Any]:
+    """Quantize (calibrating first when the recipe needs it) and export; returns the method's parameters."""
+    qt, method = _quantizer(source, variant)
+    parameters: dict[str, Any] = {"recipe": method}
+    result = None
+    if qt.need_calibration:
+        data = _calibration_data(source, calibration)
+        parameters["calibration_samples"] = len(next(iter(data.values())))
+        result = qt.calibrate(data)
+    qt.quantize(result, enable_progress_report=False).export_model(str(target), overwrite=True)
+    target.chmod(0o644)  # the exporter leaves it executable
+    parameters["io"] = _io_types(target)
+    return parameters
+
+
 def make_tflite_variant(source: ModelArtifact, variant: str, out_dir: Path, calibration: Path | None, *,
                         qoperator: bool = False) -> VariantResult:
     """Write one TFLite variant with ai-edge-quantizer; ConfigError with one line on failure."""
@@ -74,19 +90,11 @@ def make_tflite_variant(source: ModelArtifact, variant: str, out_dir: Path, cali
         raise ConfigError("TFLite variants need ai-edge-quantizer: pip install 'edgeprof[quantize-tflite]'") from exc
     target = variant_path(source, variant, out_dir)
     try:
-        qt, method = _quantizer(source, variant)
-        parameters: dict[str, Any] = {"recipe": method}
-        result = None
-        if qt.need_calibration:
-            data = _calibration_data(source, calibration)
-            parameters["calibration_samples"] = len(next(iter(data.values())))
-            result = qt.calibrate(data)
-        qt.quantize(result, enable_progress_report=False).export_model(str(target), overwrite=True)
-        target.chmod(0o644)  # the exporter leaves it executable
-        parameters["io"] = _io_types(target)
+        with quiet_converter():
+            parameters = _convert(source, variant, target, calibration)
     except ConfigError:
         raise
     except Exception as exc:  # the quantizer raises ValueError/RuntimeError with its reason
         raise ConfigError(f"{source.path}: {variant} conversion failed: {' '.join(str(exc).split())[:300]}") from exc
-    return describe(target, source, variant, f"ai-edge-quantizer {method}", parameters,
+    return describe(target, source, variant, f"ai-edge-quantizer {parameters['recipe']}", parameters,
                     tool_versions("ai-edge-quantizer", "ai-edge-litert"))
