@@ -14,7 +14,7 @@ from edgeprof.devices import DeviceProfile
 from edgeprof.errors import DeviceError
 from edgeprof.transport import open_transport
 
-MIN_PYTHON = (3, 9)
+MIN_PYTHON = (3, 8)
 MIN_FREE_MB = 200
 MIN_DISK_MB = 500
 SKEWING_GOVERNORS = ("ondemand", "powersave", "conservative", "schedutil")
@@ -52,7 +52,7 @@ def find_problems(facts: dict[str, Any], python: str) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     version = tuple(int(p) for p in str(facts.get("python", "0.0")).split(".")[:2])
     if version < MIN_PYTHON:
-        problems.append((f"Python {facts.get('python')} is too old (need >= 3.9)", f"install python3 >= 3.9 and set "
+        problems.append((f"Python {facts.get('python')} is too old (need >= 3.8)", f"install python3 >= 3.8 and set "
                          "[connection] python in the device profile"))
     if not facts.get("numpy"):
         problems.append(("numpy is not installed", f"{python} -m pip install numpy"))

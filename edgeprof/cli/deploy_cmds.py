@@ -91,9 +91,14 @@ def deploy(
     ] = [],  # noqa: B006
     project: Annotated[Optional[Path], typer.Option("--project", help="Project file (default ./edgeprof.toml).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Inconclusive verdicts fail.")] = False,
-    min_runs: Annotated[int, typer.Option("--min-runs", min=1)] = LatencyBudget.min_runs,
+    min_runs: Annotated[
+        Optional[int], typer.Option("--min-runs", min=1, help=f"Default {LatencyBudget.min_runs} (capped by --max-runs).")
+    ] = None,
     max_runs: Annotated[int, typer.Option("--max-runs", min=1)] = LatencyBudget.max_runs,
-    min_seconds: Annotated[float, typer.Option("--min-seconds", min=0)] = LatencyBudget.min_seconds,
+    min_seconds: Annotated[
+        Optional[float],
+        typer.Option("--min-seconds", min=0, help=f"Default {LatencyBudget.min_seconds} (capped by --max-seconds)."),
+    ] = None,
     max_seconds: Annotated[float, typer.Option("--max-seconds", min=0.01)] = LatencyBudget.max_seconds,
     precision: Annotated[
         float, typer.Option("--precision", min=0.0, help="Stop once the p95 CI half-width <= this fraction of p95.")
@@ -116,6 +121,8 @@ def deploy(
     as_json: JsonOption = False,
 ) -> None:
     """Push each model to each device, measure it there, judge it against the constraints, store it."""
+    min_runs = min(LatencyBudget.min_runs, max_runs) if min_runs is None else min_runs
+    min_seconds = min(LatencyBudget.min_seconds, max_seconds) if min_seconds is None else min_seconds
     if min_runs > max_runs or min_seconds > max_seconds:
         raise ConfigError("--min-runs/--min-seconds must not exceed --max-runs/--max-seconds")
     profiles = _profiles(device, host, port, user, identity)
@@ -238,7 +245,8 @@ def sweep(
     out_dir = out or Path(".edgeprof") / "variants" / source.name
     made = quantize(model, [v.strip() for v in variants.split(",") if v.strip()], out_dir, calibration)
     artifacts, references = _artifacts([model, *(v.path for v in made)], dataset, True)
-    options = DeployOptions(dataset=dataset, threads=threads, latency=LatencyBudget(max_seconds=max_seconds),
-                            accept_new_host_key=accept_new_host_key)
+    options = DeployOptions(dataset=dataset, threads=threads, accept_new_host_key=accept_new_host_key,
+                            latency=LatencyBudget(max_seconds=max_seconds,
+                                                  min_seconds=min(LatencyBudget.min_seconds, max_seconds)))
     raise typer.Exit(measure_judge_store(profiles, artifacts, references, options, project_file, constraint, store,
                                          as_json=as_json, strict=strict))

@@ -40,16 +40,16 @@ def devices_show(
     if as_json:
         print(json.dumps(data, indent=2))
         return
-    console = console()
-    console.print(f"[bold]{profile.name}[/bold]: {profile.description}  ({profile.source})")
+    out = console()
+    out.print(f"[bold]{profile.name}[/bold]: {profile.description}  ({profile.source})")
     for section in ("hardware", "connection", "power", "constraints", "cost"):
         if data.get(section):
-            console.print(f"[bold]{section}[/bold]")
+            out.print(f"[bold]{section}[/bold]")
             for key, value in data[section].items():
                 if value is not None:
-                    console.print(f"  {key} = {value}")
+                    out.print(f"  {key} = {value}")
     if profile.threads:
-        console.print(f"[bold]runtime[/bold]\n  threads = {profile.threads}")
+        out.print(f"[bold]runtime[/bold]\n  threads = {profile.threads}")
     if profile.emulation:
         calibrated = "calibrated" if profile.emulation_calibrated else "not calibrated: latency is informational"
-        console.print(f"[bold]emulation[/bold]\n  {profile.emulation} ({calibrated})")
+        out.print(f"[bold]emulation[/bold]\n  {profile.emulation} ({calibrated})")
