@@ -15,15 +15,38 @@ trap 'bash scripts/sshd_loopback.sh stop "$run_dir/sshd"' EXIT
 export EDGEPROF_TEST_SSHD_DIR="$run_dir/sshd"
 
 echo "== stage 1: default suite"
-.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+start=$SECONDS
+.venv/bin/python -m pytest -p no:cacheprovider --junitxml="$run_dir/stage1.xml" "$@"
 stage1=$?
+echo "== stage 1 took $((SECONDS - start)) s"
 
 stage2=0
+rm -f "$run_dir/stage2.xml"
 if [ "${EDGEPROF_SKIP_EMULATED:-0}" != 1 ]; then
   echo "== stage 2: emulated device (QEMU arm64)"
-  bash scripts/emulated_stage.sh
+  start=$SECONDS
+  EDGEPROF_JUNIT="$run_dir/stage2.xml" bash scripts/emulated_stage.sh
   stage2=$?
+  echo "== stage 2 took $((SECONDS - start)) s"
 fi
 
 echo "== stage 1: exit $stage1, stage 2: exit $stage2"
+.venv/bin/python - "$run_dir"/stage*.xml <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+
+passed = failed = skipped = 0
+for path in sys.argv[1:]:
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError):
+        continue
+    for suite in root.iter("testsuite"):
+        tests, fail = int(suite.get("tests", 0)), int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+        skip = int(suite.get("skipped", 0))
+        passed += tests - fail - skip
+        failed += fail
+        skipped += skip
+print(f"edgeprof: {passed} passed, {failed} failed, {skipped} skipped")
+PY
 [ "$stage1" = 0 ] && [ "$stage2" = 0 ]
