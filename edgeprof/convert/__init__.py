@@ -91,7 +91,8 @@ def quantize(source: Path, variants: list[str], out_dir: Path, calibration: Path
     """Write each variant of an fp32 model into out_dir and record them in out_dir/manifest.json."""
     artifact = load_artifact(source)
     if artifact.variant not in ("fp32", "original"):
-        raise ConfigError(f"{source}: already the {artifact.variant} variant of {artifact.name}; quantize its fp32 source")
+        raise ConfigError(f"{source}: already the {artifact.variant} variant of {artifact.name}; "
+                          "quantize its fp32 source")
     supported = ONNX_VARIANTS if artifact.format == "onnx" else TFLITE_VARIANTS
     unknown = [v for v in variants if v not in supported]
     if unknown:

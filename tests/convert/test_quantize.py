@@ -58,7 +58,8 @@ def test_onnx_static_is_per_channel_qdq_and_qoperator_on_request(tmp_path: Path)
     qdq_ops = {n.op_type for n in onnx.load(str(qdq.path)).graph.node}
     qop_ops = {n.op_type for n in onnx.load(str(qop.path)).graph.node}
     assert "QuantizeLinear" in qdq_ops and "Conv" in qdq_ops and "QLinearConv" not in qdq_ops
-    assert "QLinearConv" in qop_ops and qop.variant == "int8-static-qop" and qop.path.name == "digits-int8-static-qop.onnx"
+    assert "QLinearConv" in qop_ops and qop.variant == "int8-static-qop"
+    assert qop.path.name == "digits-int8-static-qop.onnx"
     assert qdq.parameters["per_channel"] and qdq.parameters["format"] == "QDQ"
     assert accuracy_against_source(qop.path)["top1"] >= 0.95
 
