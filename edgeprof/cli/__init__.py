@@ -12,6 +12,7 @@ from edgeprof.cli import (  # noqa: F401  (each module registers its commands on
     check_cmds,
     deploy_cmds,
     devices_cmds,
+    emulate_cmds,
     plot_cmds,
     quantize_cmd,
     runs_cmds,
