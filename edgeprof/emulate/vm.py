@@ -218,7 +218,8 @@ def _poweroff(vm: VmState) -> None:
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
         client.connect(access.LOOPBACK, port=vm.port, username="root", key_filename=str(images_dir() / vm.image / "id_ed25519"),
                        timeout=10, banner_timeout=10, auth_timeout=10, allow_agent=False, look_for_keys=False)
-        client.exec_command("systemctl poweroff", timeout=10)
+        _, stdout, _ = client.exec_command("systemctl poweroff --no-block", timeout=20)
+        stdout.channel.recv_exit_status()  # closing before the command ran would hang it up
     except (OSError, paramiko.SSHException):
         pass
     finally:
