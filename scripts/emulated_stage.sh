@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# CI stage 2: the emulated arm64 board. Installs the host packages if missing, builds or reuses the qemu-pi4
+# image (cached under $EDGEPROF_CACHE, default ~/.cache/edgeprof), boots it, runs `pytest -m emulated`
+# (deploys over SSH to the VM) and powers it off again. EDGEPROF_JUNIT=FILE writes the JUnit XML there.
+# Measured on 2 shared cores: image build ~10 min (first time only), boot 40-65 s, tests ~3 min.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export EDGEPROF_CACHE="${EDGEPROF_CACHE:-$HOME/.cache/edgeprof}"
+PY=.venv/bin/python
+# The emulate commands, whether or not the CLI registers them yet.
+emulate() { "$PY" -c 'import sys; from edgeprof.cli import main; import edgeprof.cli.emulate_cmds; sys.argv[0] = "edgeprof"; main()' emulate "$@"; }
+phase() { echo "== emulated: $1 ($(( SECONDS - phase_start )) s)"; phase_start=$SECONDS; }
+phase_start=$SECONDS
+
+need=""
+for pair in qemu-system-aarch64:qemu-system-arm qemu-aarch64-static:qemu-user-static qemu-img:qemu-utils \
+            mmdebstrap:mmdebstrap arch-test:arch-test update-binfmts:binfmt-support mke2fs:e2fsprogs \
+            ssh-keygen:openssh-client; do
+    command -v "${pair%%:*}" >/dev/null || need="$need ${pair#*:}"
+done
+[ -e /usr/lib/ipxe/qemu/efi-virtio.rom ] || need="$need ipxe-qemu"
+if [ -n "$need" ]; then
+    echo "== emulated: installing host packages:$need"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need; } \
+        >/tmp/edgeprof-emulated-apt.log 2>&1 || { echo "emulated: apt-get failed (see /tmp/edgeprof-emulated-apt.log)" >&2; exit 1; }
+fi
+phase "host packages ready"
+
+emulate build qemu-pi4 || exit 1
+phase "image ready"
+
+trap 'emulate down qemu-pi4; emulate down qemu-pi4-icount; emulate status' EXIT
+emulate up qemu-pi4 --timeout 300 || exit 1
+phase "qemu-pi4 booted"
+
+"$PY" -m pytest -p no:cacheprovider -m emulated tests/emulated ${EDGEPROF_JUNIT:+--junitxml="$EDGEPROF_JUNIT"}
+status=$?
+phase "emulated tests finished (exit $status)"
+exit $status
