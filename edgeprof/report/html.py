@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from edgeprof.errors import ConfigError
+from edgeprof.recommend import describe
 from edgeprof.report.figures import STATUS_SYMBOL, fmt, key_figures, method_tag, overall, verdict_summary
+from edgeprof.report.markdown import to_markdown
 from edgeprof.report.plots import Plot, build_plots, emulation, figure_bytes, group_by, recommendations
 from edgeprof.results import model_label
 
@@ -64,21 +66,12 @@ def metadata_rows(result: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def recommendation_lines(rec: Any) -> list[str]:
-    """A recommendation as plain lines: the pick, the Pareto front, and why each other variant was ruled out."""
-    def figures(result: dict[str, Any]) -> str:
-        shown = key_figures(result)
-        return f"p95 {shown['p95 ms']} ms, top-1 {shown['top-1']}, {shown['mJ/inf']} mJ/inf"
-
-    variant = lambda r: str((r.get("model") or {}).get("variant", "?"))  # noqa: E731
-    lines = [f"recommended: {variant(rec.best)} ({figures(rec.best)})" if rec.best is not None
-             else "recommended: none — no variant meets every constraint"]
-    if rec.front:
-        lines.append("Pareto front (accuracy vs p95): " + ", ".join(variant(r) for r in rec.front))
-    for result, verdict in rec.rejected:
-        lines.append(f"rejected {variant(result)}: {verdict.get('constraint')} = {fmt(verdict.get('value'))}"
-                     f"{method_tag(verdict.get('method'))}, needs {verdict.get('op')} {fmt(verdict.get('bound'))} "
-                     f"({verdict.get('status')})")
+def _advice(recs: dict[tuple[str, str], Any], device: str, rows: list[dict[str, Any]]) -> list[str]:
+    """The recommendation lines (edgeprof.recommend.describe) for every model on one device."""
+    lines = []
+    for model in dict.fromkeys(str((r.get("model") or {}).get("name")) for r in rows):
+        rec = recs.get((device, model))
+        lines += describe(rec) if rec is not None else [f"{device} / {model}: no recommendation computed"]
     return lines
 
 
@@ -146,11 +139,7 @@ def to_html(results: list[dict[str, Any]], *, plots: list[Plot] | None = None,
                   f"<p>{escape(str(info.get('description') or ''))} — {escape(str(hardware.get('cpu', '-')))}, "
                   f"{escape(str(hardware.get('cores', '-')))} cores, {escape(str(hardware.get('ram_mb', '-')))} MB RAM"
                   "</p>", "<h3>Verdicts</h3>", _verdict_tables(rows), "<h3>Recommendation</h3>"]
-        for model in dict.fromkeys(str((r.get("model") or {}).get("name")) for r in rows):
-            rec = recs.get((device, model))
-            lines = recommendation_lines(rec) if rec is not None else ["no successful result to recommend from"]
-            parts.append(f"<p><b>{escape(model)}</b></p><ul>"
-                         + "".join(f"<li>{escape(line)}</li>" for line in lines) + "</ul>")
+        parts.append("<ul>" + "".join(f"<li>{escape(line)}</li>" for line in _advice(recs, device, rows)) + "</ul>")
         meta = [metadata_rows(r) for r in rows]
         parts += ["<h3>What ran, and how it was measured</h3>",
                   _table(list(meta[0]), [list(m.values()) for m in meta]), "<h3>Figures</h3>"]
@@ -172,8 +161,6 @@ def _md_cell(text: str) -> str:
 
 def to_markdown_report(results: list[dict[str, Any]], out: Path) -> list[Path]:
     """Write `out` (Markdown: verdict tables, recommendations, metadata, figure links) and its PNGs beside it."""
-    from edgeprof.report.markdown import to_markdown
-
     recs = recommendations(results)
     plots = build_plots(results, recs)
     lines = ["# edgeprof report", "", "| run | created | devices |", "|---|---|---|"]
@@ -182,12 +169,7 @@ def to_markdown_report(results: list[dict[str, Any]], out: Path) -> list[Path]:
     written = []
     for device, rows in group_by(results, _device).items():
         lines += [f"## {device}" + (f" (emulated: {emulation(rows[0])})" if emulation(rows[0]) else ""), ""]
-        for model in dict.fromkeys(str((r.get("model") or {}).get("name")) for r in rows):
-            rec = recs.get((device, model))
-            lines += [f"**{model}**", ""]
-            lines += [f"- {line}" for line in (recommendation_lines(rec) if rec is not None
-                                                else ["no successful result to recommend from"])]
-            lines.append("")
+        lines += [f"- {_md_cell(line)}" for line in _advice(recs, device, rows)] + [""]
         meta = [metadata_rows(r) for r in rows]
         lines += ["| " + " | ".join(meta[0]) + " |", "|" + "---|" * len(meta[0])]
         lines += ["| " + " | ".join(_md_cell(v) for v in m.values()) + " |" for m in meta]

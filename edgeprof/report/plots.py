@@ -29,6 +29,7 @@ from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402
 
 from edgeprof.constraints import Constraint  # noqa: E402
 from edgeprof.errors import ConfigError  # noqa: E402
+from edgeprof.recommend import recommend  # noqa: E402
 from edgeprof.results import model_label  # noqa: E402
 
 FORMATS = ("png", "svg", "pdf")
@@ -105,9 +106,26 @@ def _variant(result: dict[str, Any]) -> str:
     return str((result.get("model") or {}).get("variant", "?"))
 
 
+def _mixed_formats(results: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(model, variant) pairs present in more than one file format (ONNX and TFLite of one variant)."""
+    formats: dict[tuple[str, str], set[str]] = {}
+    for result in results:
+        formats.setdefault((_model(result), _variant(result)), set()).add(str((result.get("model") or {}).get("format")))
+    return {key for key, found in formats.items() if len(found) > 1}
+
+
+def _variant_name(result: dict[str, Any], mixed: set[tuple[str, str]], *, with_model: bool = False) -> str:
+    """The variant (or model-variant), with its file format where another format of it is shown too."""
+    base = model_label(result) if with_model else _variant(result)
+    if (_model(result), _variant(result)) in mixed:
+        return f"{base} {(result.get('model') or {}).get('format')}"
+    return base
+
+
 def _labels(results: list[dict[str, Any]], *, with_model: bool = True) -> list[str]:
     """Category names; a short run id is added where the same variant appears from several runs."""
-    base = [model_label(r) if with_model else _variant(r) for r in results]
+    mixed = _mixed_formats(results)
+    base = [_variant_name(r, mixed, with_model=with_model) for r in results]
     repeated = {b for b in base if base.count(b) > 1}
     return [f"{b} @{str(r.get('run_id', ''))[:16]}" if b in repeated else b for b, r in zip(base, results)]
 
@@ -145,13 +163,11 @@ def _title(fig: Figure, text: str) -> str:
 
 def recommendations(results: list[dict[str, Any]]) -> dict[tuple[str, str], Any]:
     """The recommendation per (device, model) (edgeprof.recommend), judged with each Result's stored constraints."""
-    from edgeprof.recommend import recommend
-
     def constraints_for(result: dict[str, Any]) -> list[Constraint]:
         return [Constraint(v["constraint"], v["op"], float(v["bound"]), v.get("source") or "stored verdict")
                 for v in result.get("verdicts") or [] if v.get("bound") is not None]
 
-    return {(rec.device, rec.model): rec for rec in recommend(_measured(results), constraints_for)}
+    return {(rec.device, rec.model): rec for rec in recommend(results, constraints_for)}
 
 
 # ---------------------------------------------------------------- layout helpers
@@ -304,7 +320,7 @@ def accuracy_latency_figure(results: list[dict[str, Any]], recommendation: Any =
         if best is not None:
             ax.scatter([float(_get(best, "latency", "p95_ms"))], [100.0 * float(_get(best, "accuracy", "top1"))],
                        marker="*", s=380, facecolor="none", edgecolor="black", linewidth=1.5, zorder=6,
-                       label=f"recommended: {_variant(best)}")
+                       label=f"recommended: {_variant_name(best, _mixed_formats(rows))}")
     level = f"{confidence:.0%} CI" if confidence else "CI"
     mode = _emulated_note(rows)
     ax.set_xlabel(f"p95 latency (ms), error bars: {level}" + (" — emulated timing" if mode else ""))
@@ -326,7 +342,8 @@ def device_comparison_figure(results: list[dict[str, Any]]) -> Figure:
     if not rows:
         raise ValueError("no measured results to compare")
     devices = list(group_by(rows, _device))
-    variants = list(dict.fromkeys(_variant(r) for r in rows))
+    mixed = _mixed_formats(rows)
+    variants = list(dict.fromkeys(_variant_name(r, mixed) for r in rows))
     colors = _colors(variants)
     width = 0.8 / len(variants)
     fig = _new_figure(_category_width(len(devices), per=0.4 + 0.22 * len(variants), minimum=8.0),
@@ -340,7 +357,7 @@ def device_comparison_figure(results: list[dict[str, Any]]) -> Figure:
     for ax, (section, key, metric, ylabel, unit, what) in zip(axes, panels):
         spans, bounds = [], []
         for d, device in enumerate(devices):
-            members = {_variant(r): r for r in rows if _device(r) == device}
+            members = {_variant_name(r, mixed): r for r in rows if _device(r) == device}
             for v, variant in enumerate(variants):
                 result = members.get(variant)
                 value = _get(result, section, key) if result else None
@@ -485,7 +502,7 @@ def build_plots(results: list[dict[str, Any]], recs: dict[tuple[str, str], Any] 
     """
     measured = _measured(results)
     if recs is None:
-        recs = recommendations(measured) if measured else {}
+        recs = recommendations(results)
     plots: list[Plot] = []
     for device, rows in group_by(measured, _device).items():
         note = " (emulated)" if any(emulation(r) for r in rows) else ""

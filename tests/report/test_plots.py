@@ -199,3 +199,22 @@ def test_make_plots_writes_every_figure_deterministically(results: list[dict[str
     with pytest.raises(ConfigError, match="unknown figure format 'gif'"):
         make_plots(results, tmp_path, ["gif"])
     assert plots.parse_formats("png, SVG") == ["png", "svg"]
+
+
+def test_build_plots_marks_the_recommended_variant_from_recommend(results: list[dict[str, Any]]) -> None:
+    figure = {p.name: p.figure for p in build_plots(results)}["accuracy-jetson-orin-nano-mobilenet"]
+    ax = figure.axes[0]
+    assert [c.get_label() for c in ax.collections if c.get_label().startswith("recommended")] == \
+        ["recommended: int8-static"]
+    front = [line for line in ax.lines if line.get_label().startswith("Pareto front")][0]
+    assert len(front.get_xdata()) == 3  # int8-dynamic is dominated by int8-static
+
+
+def test_both_formats_of_a_variant_are_told_apart(results: list[dict[str, Any]]) -> None:
+    onnx = on(results, "pi4")[0]
+    tflite = {**onnx, "model": {**onnx["model"], "format": "tflite", "path": "models/mobilenet/mobilenet-fp32.tflite"}}
+    fp16 = on(results, "pi4")[1]
+    ax = latency_distribution_figure([onnx, tflite, fp16]).axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["fp32 onnx", "fp32 tflite", "fp16"]
+    legend = legend_texts(device_comparison_figure([onnx, tflite, fp16]))
+    assert {"fp32 onnx", "fp32 tflite", "fp16"} <= set(legend)

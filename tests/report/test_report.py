@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 from html.parser import HTMLParser
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ from typer.testing import CliRunner
 import edgeprof.cli.plot_cmds  # noqa: F401  (registers plot and report)
 from edgeprof.cli.app import app
 from edgeprof.errors import ConfigError
-from edgeprof.report.html import recommendation_lines, to_html, write_report
+from edgeprof.report.html import to_html, write_report
 from edgeprof.report.plots import build_plots
 from tests.report.factory import small_set
 
@@ -72,20 +71,6 @@ def test_html_is_self_contained_embeds_every_figure_and_names_every_device() -> 
     assert "onnxruntime 1.32.0" in text and "governor performance" in text
 
 
-def test_recommendation_lines_name_the_pick_the_front_and_each_rejection() -> None:
-    rows = [r for r in small_set() if r["device"] == "pi4" and r["status"] == "ok"]
-    fp32, fp16, int8, dyn = rows
-    p95 = next(v for v in fp32["verdicts"] if v["constraint"] == "latency.p95_ms")
-    rec = SimpleNamespace(device="pi4", model="mobilenet", best=int8, front=[int8, fp16, fp32],
-                          rejected=[(fp32, p95)])
-    lines = recommendation_lines(rec)
-    assert lines[0].startswith("recommended: int8-static (p95 ")
-    assert lines[1] == "Pareto front (accuracy vs p95): int8-static, fp16, fp32"
-    assert lines[2].startswith("rejected fp32: latency.p95_ms = 36.7, needs <= 20 (fail)")
-    none = recommendation_lines(SimpleNamespace(best=None, front=[], rejected=[]))
-    assert none == ["recommended: none — no variant meets every constraint"]
-
-
 def test_write_report_rejects_bad_format_and_empty_selection(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown report format 'pdf'"):
         write_report(small_set(), tmp_path / "r.pdf", "pdf")
@@ -93,11 +78,10 @@ def test_write_report_rejects_bad_format_and_empty_selection(tmp_path: Path) -> 
         write_report([], tmp_path / "r.html", "html")
 
 
-# ------------------------------------------------ through the CLI (needs R1's recommend and markdown modules)
+# ------------------------------------------------ through the CLI, on the real store
 
 
 def test_plot_command_writes_filtered_figures(store: Path, tmp_path: Path) -> None:
-    pytest.importorskip("edgeprof.recommend")
     out = tmp_path / "figs"
     result = CliRunner().invoke(app, ["plot", "--latest", "--device", "pi4", "--format", "png,svg",
                                       "--out", str(out), "--store", str(store)])
@@ -124,7 +108,6 @@ def test_plot_command_errors_are_one_line(store: Path, tmp_path: Path) -> None:
 
 
 def test_report_command_html_from_store(store: Path, tmp_path: Path) -> None:
-    pytest.importorskip("edgeprof.recommend")
     out = tmp_path / "report.html"
     result = CliRunner().invoke(app, ["report", "--latest", "--out", str(out), "--store", str(store)])
     assert result.exit_code == 0, result.output
@@ -132,12 +115,13 @@ def test_report_command_html_from_store(store: Path, tmp_path: Path) -> None:
     text = "".join(page.text)
     assert len(page.images) == 12 and page.external == []
     assert all(device in text for device in DEVICES)
-    assert "recommended: int8-static" in text
+    assert "pi4 / mobilenet: no variant meets every constraint" in text
+    assert "rejected int8-static onnx: power.energy_mj fail" in text
+    assert "jetson-orin-nano / mobilenet: recommended int8-static onnx" in text
+    assert "rejected int4-weird onnx: run fail" in text
 
 
 def test_report_command_markdown_with_pngs_beside(store: Path, tmp_path: Path) -> None:
-    pytest.importorskip("edgeprof.report.markdown")
-    pytest.importorskip("edgeprof.recommend")
     out = tmp_path / "out" / "report.md"
     result = CliRunner().invoke(app, ["report", "--format", "md", "--out", str(out), "--store", str(store)])
     assert result.exit_code == 0, result.output
