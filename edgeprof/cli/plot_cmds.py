@@ -13,11 +13,13 @@ from edgeprof.report.html import REPORT_FORMATS, write_report
 from edgeprof.report.plots import make_plots, parse_formats
 from edgeprof.results import ResultStore
 
-RunOption = Annotated[Optional[list[str]], typer.Option("--run", help="Run id, unique prefix or tag (repeatable).")]
+RunOption = Annotated[Optional[list[str]], typer.Option(
+    "--run", metavar="RUN", help="Run id, unique prefix or tag (repeatable).")]
 LatestOption = Annotated[bool, typer.Option("--latest", help="The newest run (the default without --run).")]
-DeviceFilter = Annotated[Optional[list[str]], typer.Option("--device", help="Only these devices (repeatable).")]
+DeviceFilter = Annotated[Optional[list[str]], typer.Option(
+    "--device", metavar="DEVICE", help="Only these devices (repeatable).")]
 ModelFilter = Annotated[Optional[list[str]], typer.Option(
-    "--model", help="Only these models: name, name-variant or file stem (repeatable).")]
+    "--model", metavar="MODEL", help="Only these models: name, name-variant or file stem (repeatable).")]
 
 
 def _matches_model(result: dict[str, Any], wanted: list[str]) -> bool:

@@ -1,4 +1,4 @@
-"""The shareable report: one self-contained HTML file (figures inline as base64 PNG), or Markdown with PNGs beside it."""
+"""The shareable report: one self-contained HTML file (figures inline as base64 PNG), or Markdown and PNGs."""
 
 from __future__ import annotations
 

@@ -110,7 +110,8 @@ def _mixed_formats(results: list[dict[str, Any]]) -> set[tuple[str, str]]:
     """(model, variant) pairs present in more than one file format (ONNX and TFLite of one variant)."""
     formats: dict[tuple[str, str], set[str]] = {}
     for result in results:
-        formats.setdefault((_model(result), _variant(result)), set()).add(str((result.get("model") or {}).get("format")))
+        file_format = str((result.get("model") or {}).get("format"))
+        formats.setdefault((_model(result), _variant(result)), set()).add(file_format)
     return {key for key, found in formats.items() if len(found) > 1}
 
 
@@ -455,7 +456,8 @@ def timeline_figure(results: list[dict[str, Any]]) -> Figure:
     for ax, result, label in zip(axes, rows, labels):
         samples = np.asarray(result["latency"]["samples_ms"], dtype=float)
         index = np.arange(len(samples))
-        (raw,) = ax.plot(index, samples, linewidth=0.5, color="tab:blue", alpha=0.5, label="each inference" + _emulated_legend(rows))
+        (raw,) = ax.plot(index, samples, linewidth=0.5, color="tab:blue", alpha=0.5,
+                         label="each inference" + _emulated_legend(rows))
         window = max(5, len(samples) // 50)
         handles.setdefault("raw", raw)
         if len(samples) >= window:

@@ -14,7 +14,8 @@ VARIANTS = {"fp32": (14.0, 0.93, 180.0), "fp16": (11.0, 0.925, 120.0), "int8-sta
             "int8-dynamic": (8.0, 0.84, 90.0)}
 
 
-def make_result(device: str, variant: str, *, model: str = "mobilenet", median_ms: float = 10.0, top1: float | None = 0.9,
+def make_result(device: str, variant: str, *, model: str = "mobilenet", median_ms: float = 10.0,
+                top1: float | None = 0.9,
                 peak_mb: float = 100.0, power_method: str | None = "sensor:jetson-ina3221", emulated: str | None = None,
                 seed: int = 0, n: int = 400, thermal: bool = True, budgets: tuple[str, ...] = BUDGETS,
                 run_id: str = "20261129T031500Z-3f2a9c") -> dict[str, Any]:

@@ -148,7 +148,8 @@ def test_timeline_samples_in_order_and_temperature_when_measured(results: list[d
     assert len(main) == 4 and len(twins) == 4
     assert np.allclose(main[0].lines[0].get_ydata(), rows[0]["latency"]["samples_ms"])
     thermal = rows[0]["thermal"]
-    assert list(twins[0].lines[0].get_ydata()) == [thermal["before_c"]["cpu-thermal"], thermal["after_c"]["cpu-thermal"]]
+    assert list(twins[0].lines[0].get_ydata()) == [thermal["before_c"]["cpu-thermal"],
+                                                   thermal["after_c"]["cpu-thermal"]]
     assert twins[0].lines[1].get_ydata()[0] == thermal["max_c"]
     assert fig.axes[len(main) - 1].get_xlabel() == "inference # (run order)"
     emulated = timeline_figure(on(results, "qemu-pi4"))
