@@ -37,6 +37,8 @@ DPI = 100
 ESTIMATE_HATCH = "///"
 EMULATED_STYLE = "--"
 BUDGET_COLOR = "#c0392b"
+SPREAD_FOR_LOG = 30  # a log axis once the largest figure shown is this many times the smallest
+OFF_SCALE = 10  # a bar chart's budget this many times its tallest bar is noted, not drawn to scale
 CHAR_INCHES = 0.085  # a generous average character width at the 9 pt tick font
 _RC = {"svg.hashsalt": "edgeprof", "svg.fonttype": "path", "font.size": 9, "axes.titlesize": 10}
 _METADATA = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None}, "pdf": {"CreationDate": None,
@@ -221,6 +223,15 @@ def _budget_segments(ax: Axes, spans: list[tuple[float, float]], bounds: list[tu
     return Line2D([], [], color=BUDGET_COLOR, linestyle="--", linewidth=1.6, label=text)
 
 
+def _off_scale(ax: Axes, line: Line2D, bounds: list[tuple[str, float] | None], values: list[float]) -> Line2D:
+    """Keep bars readable when the budget is far above them: clip the axis and say so in the legend entry."""
+    top = max((b[1] for b in bounds if b is not None), default=0.0)
+    if values and max(values) > 0 and top > OFF_SCALE * max(values):
+        ax.set_ylim(0, max(values) * 1.25)
+        line.set_label(f"{line.get_label()} (off scale, above the axis)")
+    return line
+
+
 def _styled(draw: Callable[..., Figure]) -> Callable[..., Figure]:
     """Build the figure under edgeprof's rc settings (font sizes, deterministic SVG ids)."""
     @functools.wraps(draw)
@@ -256,8 +267,8 @@ def latency_distribution_figure(results: list[dict[str, Any]]) -> Figure:
                             [budget(r, "latency.p95_ms") for r in rows], "ms", "p95")
     handles += [line] if line is not None else []
     low = min(float(np.percentile(d, 1)) for d in data)
-    high = max(float(np.percentile(d, 99)) for d in data)
-    if low > 0 and high / low > 30:
+    high = max([float(np.percentile(d, 99)) for d in data] + [b[1] for r in rows if (b := budget(r, "latency.p95_ms"))])
+    if low > 0 and high / low > SPREAD_FOR_LOG:
         ax.set_yscale("log")
     _category_axis(ax, positions, labels)
     ax.set_ylabel("latency per inference (ms)")
@@ -299,7 +310,11 @@ def accuracy_latency_figure(results: list[dict[str, Any]], recommendation: Any =
     x_lo, x_hi = min(xs), max(xs)
     y_lo, y_hi = min(ys), max(ys)
     x_pad, y_pad = max((x_hi - x_lo) * 0.12, x_hi * 0.05, 1e-3), max((y_hi - y_lo) * 0.15, 0.5)
-    ax.set_xlim(max(0.0, x_lo - x_pad), x_hi + x_pad)
+    if x_lo > 0 and x_hi / x_lo > SPREAD_FOR_LOG:
+        ax.set_xscale("log")
+        ax.set_xlim(x_lo / 1.4, x_hi * 1.4)
+    else:
+        ax.set_xlim(max(0.0, x_lo - x_pad), x_hi + x_pad)
     ax.set_ylim(y_lo - y_pad, min(100.0 + y_pad / 3, y_hi + y_pad))
     (xl, xr), (yb, yt) = ax.get_xlim(), ax.get_ylim()
     if lat or acc:
@@ -356,7 +371,7 @@ def device_comparison_figure(results: list[dict[str, Any]]) -> Figure:
     axes = fig.subplots(len(panels), 1, sharex=True)
     budgets: list[Line2D] = []
     for ax, (section, key, metric, ylabel, unit, what) in zip(axes, panels):
-        spans, bounds = [], []
+        spans, bounds, values = [], [], []
         for d, device in enumerate(devices):
             members = {_variant_name(r, mixed): r for r in rows if _device(r) == device}
             for v, variant in enumerate(variants):
@@ -369,16 +384,16 @@ def device_comparison_figure(results: list[dict[str, Any]]) -> Figure:
                 method = _get(result, section, "method")
                 ci = (_get(result, "latency", "ci") or {}).get("p95") if section == "latency" else None
                 ax.bar(x, float(value), width * 0.92, color=colors[variant],
-                             hatch=ESTIMATE_HATCH if is_estimate(method) else None,
-                             edgecolor="black", linewidth=0.6,
-                             linestyle=EMULATED_STYLE if emulation(result) else "-",
-                             yerr=[[float(value) - ci[0]], [ci[1] - float(value)]] if ci else None,
-                             ecolor="black", capsize=2)
+                       hatch=ESTIMATE_HATCH if is_estimate(method) else None, edgecolor="black", linewidth=0.6,
+                       linestyle=EMULATED_STYLE if emulation(result) else "-",
+                       yerr=[[float(value) - ci[0]], [ci[1] - float(value)]] if ci else None,
+                       ecolor="black", capsize=2)
+                values.append(float(ci[1]) if ci else float(value))
             spans.append((d - 0.45, d + 0.45))
             bounds.append(next((budget(r, metric) for r in rows if _device(r) == device and budget(r, metric)),
                                None))
         line = _budget_segments(ax, spans, bounds, unit, what)
-        budgets += [line] if line is not None else []
+        budgets += [_off_scale(ax, line, bounds, values)] if line is not None else []
         ax.set_ylabel(_wrap(ylabel, 22))
         ax.grid(axis="y", alpha=0.3)
     legend = [Patch(facecolor=colors[v], edgecolor="black", label=v) for v in variants]
@@ -423,9 +438,10 @@ def energy_figure(results: list[dict[str, Any]]) -> Figure:
             method = str(_get(result, "power", "method"))
             ax.bar(x, float(value), 0.6, color=palette[method], edgecolor="black", linewidth=0.6,
                    hatch=ESTIMATE_HATCH if is_estimate(method) else None, alpha=0.6 if is_estimate(method) else 1)
-        line = _budget_segments(ax, [(p - 0.4, p + 0.4) for p in positions], [budget(r, metric) for r in rows],
-                                unit, what)
-        budgets += [line] if line is not None else []
+        bounds = [budget(r, metric) for r in rows]
+        line = _budget_segments(ax, [(p - 0.4, p + 0.4) for p in positions], bounds, unit, what)
+        values = [float(v) for r in rows if (v := _get(r, "power", key)) is not None]
+        budgets += [_off_scale(ax, line, bounds, values)] if line is not None else []
         ax.set_ylabel(ylabel)
         ax.grid(axis="y", alpha=0.3)
     legend = [Patch(facecolor=palette[m], edgecolor="black", hatch=ESTIMATE_HATCH if is_estimate(m) else None,

@@ -219,3 +219,15 @@ def test_both_formats_of_a_variant_are_told_apart(results: list[dict[str, Any]])
     assert [t.get_text() for t in ax.get_xticklabels()] == ["fp32 onnx", "fp32 tflite", "fp16"]
     legend = legend_texts(device_comparison_figure([onnx, tflite, fp16]))
     assert {"fp32 onnx", "fp32 tflite", "fp16"} <= set(legend)
+
+
+def test_far_budgets_keep_the_data_readable() -> None:
+    from tests.report.factory import make_result
+    rows = [make_result("local", v, median_ms=0.01 * (i + 1), seed=i, budgets=("latency.p95_ms<=50",))
+            for i, v in enumerate(("fp32", "fp16"))]
+    latency = device_comparison_figure(rows).axes[0]
+    assert latency.get_ylim()[1] < 1.0 and budget_levels(latency) == [50.0]
+    assert "p95 budget <= 50 ms (off scale, above the axis)" in legend_texts(latency.get_figure())
+    boxes = latency_distribution_figure(rows).axes[0]
+    assert boxes.get_yscale() == "log" and boxes.get_ylim()[1] > 50.0
+    assert accuracy_latency_figure(rows).axes[0].get_xscale() == "log"
