@@ -392,10 +392,14 @@ def device_comparison_figure(results: list[dict[str, Any]]) -> Figure:
             spans.append((d - 0.45, d + 0.45))
             bounds.append(next((budget(r, metric) for r in rows if _device(r) == device and budget(r, metric)),
                                None))
-        line = _budget_segments(ax, spans, bounds, unit, what)
-        budgets += [_off_scale(ax, line, bounds, values)] if line is not None else []
         ax.set_ylabel(_wrap(ylabel, 22))
         ax.grid(axis="y", alpha=0.3)
+        if not values:
+            ax.text(0.5, 0.5, f"{what}: not measured on any device", transform=ax.transAxes, ha="center",
+                    color="grey")
+            continue
+        line = _budget_segments(ax, spans, bounds, unit, what)
+        budgets += [_off_scale(ax, line, bounds, values)] if line is not None else []
     legend = [Patch(facecolor=colors[v], edgecolor="black", label=v) for v in variants]
     if any(is_estimate(_get(r, "power", "method")) for r in rows):
         legend.append(Patch(facecolor="white", edgecolor="black", hatch=ESTIMATE_HATCH,

@@ -223,10 +223,12 @@ def test_both_formats_of_a_variant_are_told_apart(results: list[dict[str, Any]])
 
 def test_far_budgets_keep_the_data_readable() -> None:
     from tests.report.factory import make_result
-    rows = [make_result("local", v, median_ms=0.01 * (i + 1), seed=i, budgets=("latency.p95_ms<=50",))
+    rows = [make_result("local", v, median_ms=0.01 * (i + 1), seed=i, budgets=("latency.p95_ms<=50",),
+                        power_method=None)
             for i, v in enumerate(("fp32", "fp16"))]
-    latency = device_comparison_figure(rows).axes[0]
+    latency, _, energy = device_comparison_figure(rows).axes
     assert latency.get_ylim()[1] < 1.0 and budget_levels(latency) == [50.0]
+    assert "energy: not measured on any device" in [t.get_text() for t in energy.texts]
     assert "p95 budget <= 50 ms (off scale, above the axis)" in legend_texts(latency.get_figure())
     boxes = latency_distribution_figure(rows).axes[0]
     assert boxes.get_yscale() == "log" and boxes.get_ylim()[1] > 50.0
