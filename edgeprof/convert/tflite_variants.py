@@ -87,7 +87,7 @@ def make_tflite_variant(source: ModelArtifact, variant: str, out_dir: Path, cali
     try:
         import ai_edge_quantizer  # noqa: F401
     except ImportError as exc:
-        raise ConfigError("TFLite variants need ai-edge-quantizer: pip install 'edgeprof[quantize-tflite]'") from exc
+        raise ConfigError("TFLite variants need ai-edge-quantizer: pip install ai-edge-quantizer") from exc
     target = variant_path(source, variant, out_dir)
     try:
         with quiet_converter():
