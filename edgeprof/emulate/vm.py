@@ -100,9 +100,8 @@ def up(name: str, *, timeout_s: float = 180.0) -> tuple[VmState, bool]:
     image = built_image(recipe_for(name))
     run_dir = vm_dir(name)
     run_dir.mkdir(parents=True)
-    port = free_port()
     _run(overlay_argv(image, run_dir), "create the overlay disk")
-    _run(qemu_argv(image, machine, port, run_dir), "start QEMU")
+    port = _start_qemu(image, machine, run_dir)
     pid = state.read_pidfile(run_dir / "qemu.pid")
     if pid is None:
         cleanup(name)
@@ -118,6 +117,21 @@ def up(name: str, *, timeout_s: float = 180.0) -> tuple[VmState, bool]:
         down(name)
         raise
     return vm, False
+
+
+def _start_qemu(image: Image, machine: Machine, run_dir: Path, attempts: int = 3) -> int:
+    """Start QEMU on a free port; another process taking the port in between costs a retry. Returns the port."""
+    for _ in range(attempts - 1):
+        port = free_port()
+        try:
+            _run(qemu_argv(image, machine, port, run_dir), "start QEMU")
+            return port
+        except DeviceError as exc:
+            if "host forwarding" not in str(exc):
+                raise
+    port = free_port()
+    _run(qemu_argv(image, machine, port, run_dir), "start QEMU")
+    return port
 
 
 def wait_for_ssh(vm: VmState, timeout_s: float) -> None:

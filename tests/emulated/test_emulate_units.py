@@ -264,3 +264,25 @@ def test_cli_status_json_and_missing_image(cache: Path) -> None:
     assert proc.returncode == 2 and proc.stderr.strip().endswith("run `edgeprof emulate build qemu-pi4`")
     proc = edgeprof("emulate", "up", "pi4")
     assert proc.returncode == 2 and "'pi4' is not emulated" in proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("qemu-system-aarch64") is None, reason="QEMU not installed")
+def test_a_port_taken_before_qemu_binds_it_costs_a_retry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    img = image.Image("qemu-pi4", "k", tmp_path / "img")
+    fake_built(img)  # no real kernel: the guest never boots, but QEMU starts
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(run_dir / "overlay.qcow2"), "1M"], check=True)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        ports = [busy.getsockname()[1], vm.free_port()]
+        second = ports[1]
+        monkeypatch.setattr(vm, "free_port", lambda: ports.pop(0))
+        try:
+            assert vm._start_qemu(img, vm.Machine("cortex-a72", 1, 128, False), run_dir, attempts=2) == second
+        finally:
+            pid = state.read_pidfile(run_dir / "qemu.pid")
+            if pid is not None:
+                os.kill(pid, 15)
+    assert ports == [] and pid is not None
