@@ -193,7 +193,12 @@ class DeviceSession:
         self.close()
         self.transport = open_transport(self.profile.name, self.profile.kind, self.profile.connection,
                                         accept_new_host_key=self.options.accept_new_host_key)
-        self.transport.connect()
+        try:
+            self.transport.connect()
+        except DeviceError as exc:
+            if self.profile.emulation and not exc.hint:
+                exc.hint = f"is the emulated board running? `edgeprof emulate up {self.profile.name}`"
+            raise
         agent = build_agent()
         upload = self.transport.put_file(agent.path, agent.sha256, ".pyz")
         self.agent_path = upload.remote_path
