@@ -7,8 +7,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 export EDGEPROF_CACHE="${EDGEPROF_CACHE:-$HOME/.cache/edgeprof}"
 PY=.venv/bin/python
-# The emulate commands, whether or not the CLI registers them yet.
-emulate() { "$PY" -c 'import sys; from edgeprof.cli import main; import edgeprof.cli.emulate_cmds; sys.argv[0] = "edgeprof"; main()' emulate "$@"; }
+emulate() { .venv/bin/edgeprof emulate "$@"; }
 phase() { echo "== emulated: $1 ($(( SECONDS - phase_start )) s)"; phase_start=$SECONDS; }
 phase_start=$SECONDS
 
