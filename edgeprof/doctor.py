@@ -52,7 +52,7 @@ def find_problems(facts: dict[str, Any], python: str) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     version = tuple(int(p) for p in str(facts.get("python", "0.0")).split(".")[:2])
     if version < MIN_PYTHON:
-        problems.append((f"Python {facts.get('python')} is too old (need >= 3.8)", f"install python3 >= 3.8 and set "
+        problems.append((f"Python {facts.get('python')} is too old (need >= 3.8)", "install python3 >= 3.8 and set "
                          "[connection] python in the device profile"))
     if not facts.get("numpy"):
         problems.append(("numpy is not installed", f"{python} -m pip install numpy"))

@@ -97,6 +97,12 @@ def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, c
     if latency["drift"] and latency["drift"]["flag"]:
         note(f"latency drifted {latency['drift']['ratio']:.2f}x from the first to the last decile")
     progress("latency", len(samples), len(samples))
+    scenario: dict[str, Any] = {"name": "single-stream"}
+    if spec["scenario"]["name"] != "single-stream":
+        from .scenarios import run_scenario
+
+        clock.enter("scenario", spec["scenario"]["search_seconds"] * 2 + spec["timeouts"]["stage_s"])
+        scenario = _guarded(lambda: run_scenario(spec, feeds, run_once, latency["mean_ms"], note), "scenario")()
 
     clock.enter("power", spec["power"]["seconds"] + spec["power"]["idle_seconds"] + spec["timeouts"]["stage_s"])
     from .probes.power import measure_energy
@@ -132,6 +138,7 @@ def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, c
         "thermal": thermal_section,
         "accuracy": accuracy,
         "op_profile": op_profile,
+        "scenario": scenario,
         "warnings": warnings,
     }
 

@@ -17,7 +17,6 @@ from .probes.system import TFLITE_MODULES, dist_version
 from .protocol import AgentFailure
 
 
-
 @dataclass(frozen=True)
 class TensorInfo:
     """One model input or output: shape (None for a dynamic dim), numpy dtype name, (scale, zero point)."""

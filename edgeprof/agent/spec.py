@@ -18,6 +18,11 @@ POWER_DEFAULTS = {
 }
 THERMAL_DEFAULTS = {"sysfs_root": "/", "vcgencmd": "vcgencmd", "cooldown_to_c": None, "cooldown_max_s": 120}
 TIMEOUT_DEFAULTS = {"load_s": 300.0, "stage_s": 600.0}
+SCENARIO_DEFAULTS = {
+    "name": "single-stream", "batches": [1], "threads": None, "seconds": 2.0, "target_qps": None,
+    "find_max_qps": False, "p99_bound_ms": None, "min_duration_s": 1.0, "search_point_seconds": 2.0,
+    "search_seconds": 60.0,
+}
 
 
 def parse_spec(line: str) -> dict[str, Any]:
@@ -40,6 +45,7 @@ def parse_spec(line: str) -> dict[str, Any]:
     spec["power"] = {**POWER_DEFAULTS, **(spec.get("power") or {})}
     spec["thermal"] = {**THERMAL_DEFAULTS, **(spec.get("thermal") or {})}
     spec["timeouts"] = {**TIMEOUT_DEFAULTS, **(spec.get("timeouts") or {})}
+    spec["scenario"] = {**SCENARIO_DEFAULTS, **(spec.get("scenario") or {})}
     spec.setdefault("threads", None)
     spec.setdefault("input_shapes", {})
     spec.setdefault("seed", 0)
@@ -53,6 +59,7 @@ def parse_spec(line: str) -> dict[str, Any]:
         raise AgentFailure("spec", f"threads must be a positive integer, got {threads!r}")
     _check_latency(spec["latency"])
     _check_input_shapes(spec["input_shapes"])
+    _check_scenario(spec["scenario"])
     if not isinstance(spec["seed"], int) or isinstance(spec["seed"], bool):
         raise AgentFailure("spec", f"seed must be an integer, got {spec['seed']!r}")
     return spec
@@ -87,3 +94,25 @@ def _check_input_shapes(shapes: Any) -> None:
     for name, dims in shapes.items():
         if not isinstance(dims, list) or not all(_number(d, integer=True) and d > 0 for d in dims):
             raise AgentFailure("spec", f"input_shapes.{name} must be a list of positive integers, got {dims!r}")
+
+
+def _check_scenario(scenario: dict[str, Any]) -> None:
+    """A known scenario with the settings it needs: positive batches/threads/times, a QPS or a bounded search."""
+    name = scenario["name"]
+    if name not in ("single-stream", "offline", "server"):
+        raise AgentFailure("spec", f"scenario.name must be single-stream, offline or server, got {name!r}")
+    for key in ("batches", "threads"):
+        values = scenario[key]
+        if values is not None and (not isinstance(values, list) or not values
+                                   or not all(_number(v, integer=True) and v > 0 for v in values)):
+            raise AgentFailure("spec", f"scenario.{key} must be a list of positive integers, got {values!r}")
+    for key in ("seconds", "min_duration_s", "search_point_seconds", "search_seconds"):
+        if not _number(scenario[key]) or scenario[key] <= 0:
+            raise AgentFailure("spec", f"scenario.{key} must be a positive number, got {scenario[key]!r}")
+    for key in ("target_qps", "p99_bound_ms"):
+        if scenario[key] is not None and (not _number(scenario[key]) or scenario[key] <= 0):
+            raise AgentFailure("spec", f"scenario.{key} must be a positive number, got {scenario[key]!r}")
+    if name == "server" and not scenario["target_qps"] and not scenario["find_max_qps"]:
+        raise AgentFailure("spec", "the server scenario needs scenario.target_qps or scenario.find_max_qps")
+    if scenario["find_max_qps"] and scenario["p99_bound_ms"] is None:
+        raise AgentFailure("spec", "scenario.find_max_qps needs scenario.p99_bound_ms")

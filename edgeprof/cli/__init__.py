@@ -6,8 +6,6 @@ import os
 import sys
 import traceback
 
-from edgeprof.errors import EXIT_DEVICE, EXIT_INTERRUPTED, EdgeprofError
-from edgeprof.cli.app import app
 from edgeprof.cli import (  # noqa: F401  (each module registers its commands on the app)
     check_cmds,
     deploy_cmds,
@@ -17,6 +15,8 @@ from edgeprof.cli import (  # noqa: F401  (each module registers its commands on
     quantize_cmd,
     runs_cmds,
 )
+from edgeprof.cli.app import app
+from edgeprof.errors import EXIT_DEVICE, EXIT_INTERRUPTED, EdgeprofError
 
 
 def main() -> None:

@@ -28,6 +28,18 @@ StoreOption = Annotated[
     typer.Option("--store", help="Results store (SQLite). Default: $EDGEPROF_STORE or .edgeprof/results.db."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout only.")]
+ConstraintOption = Annotated[
+    list[str], typer.Option("--constraint", "-c", help="Extra constraint, e.g. 'latency.p95_ms<=50' (repeatable).")
+]
+ProjectOption = Annotated[Optional[Path], typer.Option("--project", help="Project file (default ./edgeprof.toml).")]
+StrictOption = Annotated[bool, typer.Option("--strict", help="Inconclusive verdicts fail.")]
+DeviceFilter = Annotated[
+    list[str], typer.Option("--device", "-d", metavar="DEVICE", help="Only these devices (repeatable).")
+]
+ModelFilter = Annotated[
+    list[str],
+    typer.Option("--model", "-m", metavar="MODEL", help="Only these models: name, name-variant or file stem (repeatable)."),
+]
 
 
 def console(*, stderr: bool = False) -> Console:

@@ -11,9 +11,28 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from edgeprof.cli.app import JsonOption, StoreOption, app, console, runs_app, store_path
-from edgeprof.compare import (DEFAULT_ALPHA, DEFAULT_MIN_EFFECT, Comparison, compare_runs, history_rows, label,
-                              regressions)
+from edgeprof.cli.app import (
+    ConstraintOption,
+    DeviceFilter,
+    JsonOption,
+    ModelFilter,
+    ProjectOption,
+    StoreOption,
+    StrictOption,
+    app,
+    console,
+    runs_app,
+    store_path,
+)
+from edgeprof.compare import (
+    DEFAULT_ALPHA,
+    DEFAULT_MIN_EFFECT,
+    Comparison,
+    compare_runs,
+    history_rows,
+    label,
+    regressions,
+)
 from edgeprof.constraints import apply_verdicts, cost_section, exit_code, model_labels, result_constraints
 from edgeprof.devices import DeviceProfile, load_profile, profile_files
 from edgeprof.errors import EXIT_CONSTRAINT_FAILED, EXIT_OK, ConfigError
@@ -23,16 +42,8 @@ from edgeprof.report.figures import fmt, method_tag
 from edgeprof.report.junit import to_junit
 from edgeprof.report.markdown import to_markdown
 from edgeprof.report.table import render_verdicts
-from edgeprof.results import ResultStore, model_label
+from edgeprof.results import ResultStore
 
-DeviceFilter = Annotated[list[str], typer.Option("--device", "-d", help="Only these devices (repeatable).")]
-ModelFilter = Annotated[
-    list[str], typer.Option("--model", "-m", help="Only these models: name, name-variant or file stem (repeatable).")
-]
-ConstraintOption = Annotated[
-    list[str], typer.Option("--constraint", "-c", help="Extra constraint, e.g. 'latency.p95_ms<=50' (repeatable).")
-]
-ProjectOption = Annotated[Optional[Path], typer.Option("--project", help="Project file (default ./edgeprof.toml).")]
 AlphaOption = Annotated[float, typer.Option("--alpha", min=1e-9, max=0.5, help="Significance level of the test.")]
 EffectOption = Annotated[
     float, typer.Option("--min-effect", min=0.0, help="Smallest median change that counts (0.05 = 5%).")
@@ -100,7 +111,7 @@ def check(
     project: ProjectOption = None,
     junit: Annotated[Optional[Path], typer.Option("--junit", help="Write JUnit XML here.")] = None,
     markdown: Annotated[Optional[Path], typer.Option("--markdown", help="Write a Markdown summary here.")] = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Inconclusive verdicts fail.")] = False,
+    strict: StrictOption = False,
     baseline: Annotated[
         Optional[str], typer.Option("--baseline", help="Run or tag to compare latency against.")
     ] = None,

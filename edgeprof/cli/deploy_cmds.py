@@ -11,7 +11,16 @@ from typing import Annotated, Optional
 import typer
 
 from edgeprof.artifacts import ModelArtifact, check_dataset, load_artifact, reference_for
-from edgeprof.cli.app import console, JsonOption, StoreOption, app, store_path
+from edgeprof.cli.app import (
+    ConstraintOption,
+    JsonOption,
+    ProjectOption,
+    StoreOption,
+    StrictOption,
+    app,
+    console,
+    store_path,
+)
 from edgeprof.cli.progress import AgentProgress
 from edgeprof.constraints import apply_verdicts, exit_code, parse_constraint
 from edgeprof.deploy import DeployOptions, LatencyBudget, run_deploy
@@ -86,11 +95,9 @@ def deploy(
     input_shape: Annotated[
         list[str], typer.Option("--input-shape", help="Dynamic dims: NAME=1x3x224x224 (repeatable).")
     ] = [],  # noqa: B006
-    constraint: Annotated[
-        list[str], typer.Option("--constraint", "-c", help="Extra constraint, e.g. 'latency.p95_ms<=50'.")
-    ] = [],  # noqa: B006
-    project: Annotated[Optional[Path], typer.Option("--project", help="Project file (default ./edgeprof.toml).")] = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Inconclusive verdicts fail.")] = False,
+    constraint: ConstraintOption = [],  # noqa: B006
+    project: ProjectOption = None,
+    strict: StrictOption = False,
     min_runs: Annotated[
         Optional[int], typer.Option("--min-runs", min=1, help=f"Default {LatencyBudget.min_runs} (capped by --max-runs).")
     ] = None,
@@ -225,11 +232,9 @@ def sweep(
     out: Annotated[Optional[Path], typer.Option("--out", help="Where the variants go.")] = None,
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="Intra-op threads.")] = None,
     max_seconds: Annotated[float, typer.Option("--max-seconds", min=0.01)] = LatencyBudget.max_seconds,
-    constraint: Annotated[
-        list[str], typer.Option("--constraint", "-c", help="Extra constraint, e.g. 'latency.p95_ms<=50'.")
-    ] = [],  # noqa: B006
-    project: Annotated[Optional[Path], typer.Option("--project", help="Project file (default ./edgeprof.toml).")] = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Inconclusive verdicts fail.")] = False,
+    constraint: ConstraintOption = [],  # noqa: B006
+    project: ProjectOption = None,
+    strict: StrictOption = False,
     accept_new_host_key: AcceptNewOption = False,
     store: StoreOption = None,
     as_json: JsonOption = False,

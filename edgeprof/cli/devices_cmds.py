@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from edgeprof.cli.app import console, JsonOption, devices_app
+from edgeprof.cli.app import JsonOption, console, devices_app
 from edgeprof.devices import load_profile, load_profile_file, profile_files
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from edgeprof.cli.app import app, console, StoreOption, store_path
+from edgeprof.cli.app import StoreOption, app, console, store_path
 from edgeprof.errors import ConfigError
 from edgeprof.report.html import REPORT_FORMATS, write_report
 from edgeprof.report.plots import make_plots, parse_formats

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from edgeprof.cli.app import console, JsonOption, StoreOption, runs_app, store_path
+from edgeprof.cli.app import JsonOption, StoreOption, console, runs_app, store_path
 from edgeprof.report.table import render_verdicts
 from edgeprof.results import ResultStore
 

@@ -9,8 +9,7 @@ from typing import Any
 import numpy as np
 
 from edgeprof.artifacts import ModelArtifact, TensorSpec
-from edgeprof.convert import (VariantResult, describe, load_calibration, quiet_converter, tool_versions,
-                              variant_path)
+from edgeprof.convert import VariantResult, describe, load_calibration, quiet_converter, tool_versions, variant_path
 from edgeprof.errors import ConfigError
 
 TOOLS = ("onnx", "onnxruntime", "onnxconverter-common")

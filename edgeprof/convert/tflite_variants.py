@@ -8,8 +8,7 @@ from typing import Any
 import numpy as np
 
 from edgeprof.artifacts import ModelArtifact
-from edgeprof.convert import (VariantResult, describe, load_calibration, quiet_converter, tool_versions,
-                              variant_path)
+from edgeprof.convert import VariantResult, describe, load_calibration, quiet_converter, tool_versions, variant_path
 from edgeprof.errors import ConfigError
 
 RECIPES = {

@@ -8,7 +8,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from edgeprof.report.figures import FIGURES, STATUS_SYMBOL, fmt, key_figures, method_tag, overall, variant_label, verdict_summary
+from edgeprof.report.figures import (
+    FIGURES,
+    STATUS_SYMBOL,
+    fmt,
+    key_figures,
+    method_tag,
+    overall,
+    variant_label,
+    verdict_summary,
+)
 
 STYLE = {"fail": "red", "error": "red", "inconclusive": "yellow", "pass": "green", "informational": "cyan",
          "not measured": "dim"}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import DIGITS, REPO, store_rows, trust_loopback_host, write_loopback_profile
+from tests.support import DIGITS, REPO, store_rows, write_loopback_profile
 
 MOBILENET = REPO / "models" / "mobilenetv2" / "mobilenetv2-fp32.onnx"
 FP32 = DIGITS / "digits-fp32.onnx"

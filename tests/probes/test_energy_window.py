@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from edgeprof.agent.probes.power import energy_section, measure_energy
-from tests.probes.conftest import BIN, FIXTURES, power_spec
+from tests.probes.conftest import BIN, power_spec
 
 SECRET = "SECRET-TOKEN-123"
 

@@ -9,8 +9,19 @@ from pathlib import Path
 import pytest
 
 from edgeprof.agent.probes._power_sources import (
-    PI5_GAIN, PI5_OFFSET_W, Command, Estimate, Hwmon, JetsonIio, JetsonIna3221, Pi5Pmic, Rapl, SensorMissing,
-    cpu_times, open_source, parse_pmic,
+    PI5_GAIN,
+    PI5_OFFSET_W,
+    Command,
+    Estimate,
+    Hwmon,
+    JetsonIio,
+    JetsonIna3221,
+    Pi5Pmic,
+    Rapl,
+    SensorMissing,
+    cpu_times,
+    open_source,
+    parse_pmic,
 )
 from tests.probes.conftest import BIN, FIXTURES, power_spec
 

@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 
 from edgeprof.agent.probes.thermal import (
-    ThermalProbe, decode_throttled, read_cpufreq, read_throttled, read_zones, wait_for_cooldown,
+    ThermalProbe,
+    decode_throttled,
+    read_cpufreq,
+    read_throttled,
+    read_zones,
+    wait_for_cooldown,
 )
 from tests.probes.conftest import BIN, FIXTURES
 

@@ -15,9 +15,17 @@ from matplotlib.patches import Rectangle
 
 from edgeprof.errors import ConfigError
 from edgeprof.report import plots
-from edgeprof.report.plots import (BUDGET_COLOR, accuracy_latency_figure, build_plots, device_comparison_figure,
-                                   energy_figure, figure_bytes, latency_distribution_figure, make_plots,
-                                   timeline_figure)
+from edgeprof.report.plots import (
+    BUDGET_COLOR,
+    accuracy_latency_figure,
+    build_plots,
+    device_comparison_figure,
+    energy_figure,
+    figure_bytes,
+    latency_distribution_figure,
+    make_plots,
+    timeline_figure,
+)
 
 
 def on(results: list[dict[str, Any]], device: str) -> list[dict[str, Any]]:

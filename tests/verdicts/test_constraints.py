@@ -6,8 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from edgeprof.constraints import (Constraint, apply_verdicts, cost_per_million, exit_code, judge, parse_constraint,
-                                  resolve_constraints)
+from edgeprof.constraints import (
+    Constraint,
+    apply_verdicts,
+    cost_per_million,
+    exit_code,
+    judge,
+    parse_constraint,
+    resolve_constraints,
+)
 from edgeprof.devices import CostConfig, load_profile
 from edgeprof.errors import ConfigError
 from edgeprof.project import load_project
