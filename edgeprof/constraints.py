@@ -48,13 +48,15 @@ METRICS: dict[str, Metric] = {
     "power.avg_w": Metric("power.avg_w", "W"),
     "thermal.max_c": Metric("thermal.max_c", "C", lo=-50.0, hi=150.0),
     "cost.usd_per_million": Metric("cost.usd_per_million", "USD"),
+    "server.max_qps": Metric("scenario.max_qps", "QPS", method_section="scenario"),
+    "scenario.offline_ips": Metric("scenario.offline_ips", "inferences/s", method_section="scenario"),
 }
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt,
 }
 _TEXT = re.compile(r"^\s*([A-Za-z0-9_.]+)\s*(<=|>=|<|>)\s*(-?[0-9.]+(?:[eE][-+]?\d+)?)\s*$")
 STATUSES = ("pass", "fail", "inconclusive", "not measured", "informational")
-TIMED = ("latency.", "cost.")  # figures that depend on timing, so emulation makes them informational
+TIMED = ("latency.", "cost.", "scenario.")  # figures that depend on timing, so emulation makes them informational
 J_PER_KWH = 3.6e6
 
 
