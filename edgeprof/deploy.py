@@ -44,6 +44,28 @@ class LatencyBudget:
 
 
 @dataclass(frozen=True)
+class ScenarioOptions:
+    """The load scenario after the single-stream latency phase (docs/result-schema.md, `scenario`)."""
+
+    name: str = "single-stream"
+    batches: tuple[int, ...] = (1,)
+    threads: tuple[int, ...] | None = None
+    seconds: float = 2.0
+    target_qps: float | None = None
+    find_max_qps: bool = False
+    p99_bound_ms: float | None = None
+    search_seconds: float = 60.0
+
+    def spec(self) -> dict[str, Any]:
+        """The RunSpec's `scenario` section."""
+        return {
+            "name": self.name, "batches": list(self.batches), "threads": list(self.threads) if self.threads else None,
+            "seconds": self.seconds, "target_qps": self.target_qps, "find_max_qps": self.find_max_qps,
+            "p99_bound_ms": self.p99_bound_ms, "search_seconds": self.search_seconds,
+        }
+
+
+@dataclass(frozen=True)
 class DeployOptions:
     """Everything about a deploy that is not the device or the model."""
 
@@ -61,6 +83,7 @@ class DeployOptions:
     lock_wait_s: float = 60.0
     load_timeout_s: float = 300.0
     stage_timeout_s: float = 600.0
+    scenario: ScenarioOptions = ScenarioOptions()
 
 
 @dataclass
@@ -132,6 +155,7 @@ def build_run_spec(
         },
         "emulation": profile.emulation,
         "op_profile": options.op_profile,
+        "scenario": options.scenario.spec(),
         "timeouts": {"load_s": options.load_timeout_s, "stage_s": options.stage_timeout_s},
         "lock": {"path": lock_path, "wait_s": options.lock_wait_s} if lock_path else None,
     }
@@ -398,6 +422,7 @@ def _assemble(
         "thermal": None,
         "accuracy": None,
         "op_profile": None,
+        "scenario": None,
         "warnings": [],
     }
     if agent_section:
