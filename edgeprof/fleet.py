@@ -1,0 +1,71 @@
+"""Fleets: the device names of a plain list file or of a group in an Ansible-style INI inventory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgeprof.errors import ConfigError
+
+
+def read_devices_file(path: str | Path) -> list[str]:
+    """Device names from FILE (one per line, # comments) or FILE:GROUP (an INI inventory's `[GROUP]` section,
+    `[GROUP:children]` followed; the first token of each host line, `key=value` host variables ignored)."""
+    text_path, group = _split(str(path))
+    try:
+        lines = Path(text_path).read_text().splitlines()
+    except OSError as exc:
+        raise ConfigError(f"{text_path}: cannot read the devices file ({exc.strerror})") from exc
+    sections = _sections(lines)
+    if group is None:
+        if set(sections) - {""}:
+            raise ConfigError(f"{text_path}: an inventory with groups; name one as {text_path}:GROUP "
+                              f"(groups: {', '.join(_group_names(sections))})")
+        names = sections.get("", [])
+    else:
+        names = _group(sections, group, text_path, [])
+    names = list(dict.fromkeys(names))
+    if not names:
+        raise ConfigError(f"{path}: no device names")
+    return names
+
+
+def _split(spec: str) -> tuple[str, str | None]:
+    """'inventory.ini:pis' -> ('inventory.ini', 'pis'); a path that exists as given is never split."""
+    if Path(spec).exists() or ":" not in spec:
+        return spec, None
+    head, _, group = spec.rpartition(":")
+    return head, group or None
+
+
+def _sections(lines: list[str]) -> dict[str, list[str]]:
+    """Section name ('' before any header) -> first tokens of its non-comment lines."""
+    sections: dict[str, list[str]] = {}
+    current = ""
+    for raw in lines:
+        line = raw.split("#", 1)[0].strip()
+        if not line or line.startswith(";"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = line[1:-1].strip()
+            sections.setdefault(current, [])
+            continue
+        sections.setdefault(current, []).append(line.split()[0])
+    return sections
+
+
+def _group(sections: dict[str, list[str]], group: str, path: str, seen: list[str]) -> list[str]:
+    """The hosts of a group and, through `[group:children]`, of its child groups."""
+    if group in seen:
+        raise ConfigError(f"{path}: group '{group}' contains itself ({' -> '.join([*seen, group])})")
+    if group == "all":  # Ansible's implicit group of every host
+        return [n for name, hosts in sections.items() if ":" not in name for n in hosts]
+    if group not in sections and f"{group}:children" not in sections:
+        raise ConfigError(f"{path}: no group [{group}] (groups: {', '.join(_group_names(sections)) or 'none'})")
+    names = list(sections.get(group, []))
+    for child in sections.get(f"{group}:children", []):
+        names += _group(sections, child, path, [*seen, group])
+    return names
+
+
+def _group_names(sections: dict[str, list[str]]) -> list[str]:
+    return sorted({name.split(":")[0] for name in sections if name})
