@@ -23,10 +23,11 @@ from edgeprof.cli.app import (
 )
 from edgeprof.cli.progress import AgentProgress
 from edgeprof.constraints import apply_verdicts, exit_code, parse_constraint
-from edgeprof.deploy import DeployOptions, LatencyBudget, run_deploy
+from edgeprof.deploy import DeployOptions, LatencyBudget, ScenarioOptions, run_deploy
 from edgeprof.devices import DeviceProfile, load_profile, with_overrides
 from edgeprof.doctor import diagnose
 from edgeprof.errors import EXIT_DEVICE, ConfigError, Interrupted
+from edgeprof.fleet import read_devices_file
 from edgeprof.project import ProjectFile, load_project
 from edgeprof.report.table import render_verdicts
 from edgeprof.results import ResultStore
@@ -59,6 +60,37 @@ def parse_input_shapes(values: list[str]) -> dict[str, list[int]]:
     return shapes
 
 
+def parse_int_list(text: str | None, option: str) -> tuple[int, ...] | None:
+    """'1,4,8' into (1, 4, 8); ConfigError naming the option unless every item is a positive integer."""
+    if text is None:
+        return None
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or any(v <= 0 for v in values):
+        raise ConfigError(f"{option} {text!r}: expected positive integers such as 1,4,8")
+    return values
+
+
+def scenario_options(name: str, batch: str | None, sweep_threads: str | None, target_qps: float | None,
+                     find_max_qps: bool, p99_bound: float | None, seconds: float) -> ScenarioOptions:
+    """The --scenario options, checked together."""
+    if name not in ("single-stream", "offline", "server"):
+        raise ConfigError(f"--scenario {name!r}: expected single-stream, offline or server")
+    if name != "offline" and (batch or sweep_threads):
+        raise ConfigError("--batch and --sweep-threads apply to --scenario offline")
+    if name != "server" and (target_qps or find_max_qps):
+        raise ConfigError("--target-qps and --find-max-qps apply to --scenario server")
+    if name == "server" and not target_qps and not find_max_qps:
+        raise ConfigError("--scenario server needs --target-qps QPS or --find-max-qps --p99-bound MS")
+    if find_max_qps and p99_bound is None:
+        raise ConfigError("--find-max-qps needs --p99-bound MS")
+    return ScenarioOptions(name=name, batches=parse_int_list(batch, "--batch") or (1,),
+                           threads=parse_int_list(sweep_threads, "--sweep-threads"), seconds=seconds,
+                           target_qps=target_qps, find_max_qps=find_max_qps, p99_bound_ms=p99_bound)
+
+
 def _profiles(
     names: list[str], host: str | None, port: int | None, user: str | None, identity: str | None
 ) -> list[DeviceProfile]:
@@ -87,7 +119,12 @@ def _artifacts(models: list[Path], dataset: Path | None, with_reference: bool) -
 @app.command("deploy")
 def deploy(
     model: Annotated[list[Path], typer.Option("--model", "-m", help="ONNX or TFLite model file (repeatable).")],
-    device: DeviceOption = ["local"],  # noqa: B006 - typer reads the default
+    device: DeviceOption = [],  # noqa: B006 - typer reads the default
+    devices_from: Annotated[
+        Optional[str], typer.Option("--devices-from", metavar="FILE[:GROUP]",
+                                    help="Device names: one per line, or an INI inventory's group.")
+    ] = None,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Devices at a time (default: all).")] = None,
     dataset: Annotated[
         Optional[Path], typer.Option("--dataset", help="Labelled NPZ: one array per input (or x) and y.")
     ] = None,
@@ -119,6 +156,23 @@ def deploy(
         bool, typer.Option("--no-reference", help="Do not compare a variant with its fp32 source.")
     ] = False,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    scenario: Annotated[
+        str, typer.Option("--scenario", metavar="single-stream|offline|server", help="Load scenario.")
+    ] = "single-stream",
+    batch: Annotated[Optional[str], typer.Option("--batch", metavar="1,4,8", help="Offline batch sizes.")] = None,
+    sweep_threads: Annotated[
+        Optional[str], typer.Option("--sweep-threads", metavar="1,2,4", help="Offline thread counts.")
+    ] = None,
+    target_qps: Annotated[
+        Optional[float], typer.Option("--target-qps", min=0.001, help="Server: Poisson arrivals at this rate.")
+    ] = None,
+    find_max_qps: Annotated[
+        bool, typer.Option("--find-max-qps", help="Server: search the highest QPS meeting --p99-bound.")
+    ] = False,
+    p99_bound: Annotated[Optional[float], typer.Option("--p99-bound", metavar="MS", min=0.001)] = None,
+    scenario_seconds: Annotated[
+        float, typer.Option("--scenario-seconds", min=0.01, help="Per offline point / server run.")
+    ] = ScenarioOptions.seconds,
     host: HostOption = None,
     port: PortOption = None,
     user: UserOption = None,
@@ -132,7 +186,10 @@ def deploy(
     min_seconds = min(LatencyBudget.min_seconds, max_seconds) if min_seconds is None else min_seconds
     if min_runs > max_runs or min_seconds > max_seconds:
         raise ConfigError("--min-runs/--min-seconds must not exceed --max-runs/--max-seconds")
-    profiles = _profiles(device, host, port, user, identity)
+    names = list(dict.fromkeys([*device, *(read_devices_file(devices_from) if devices_from else [])])) or ["local"]
+    profiles = _profiles(names, host, port, user, identity)
+    scenario_opts = scenario_options(scenario, batch, sweep_threads, target_qps, find_max_qps, p99_bound,
+                                     scenario_seconds)
     project_file = load_project(project)
     for text in constraint:
         parse_constraint(text)
@@ -153,9 +210,10 @@ def deploy(
         op_profile=op_profile,
         seed=seed,
         accept_new_host_key=accept_new_host_key,
+        scenario=scenario_opts,
     )
     raise typer.Exit(measure_judge_store(profiles, artifacts, references, options, project_file, constraint,
-                                         store, as_json=as_json, strict=strict))
+                                         store, as_json=as_json, strict=strict, jobs=jobs))
 
 
 def measure_judge_store(
@@ -169,6 +227,7 @@ def measure_judge_store(
     *,
     as_json: bool,
     strict: bool,
+    jobs: int | None = None,
 ) -> int:
     """The deploy path after its inputs are checked: measure on every device, judge, store as one run, render.
 
@@ -178,7 +237,8 @@ def measure_judge_store(
     db = ResultStore(store_path(store))  # fail before measuring, not after, if the store is unusable
     try:
         with AgentProgress(err, quiet=as_json) as progress:
-            results, failures = run_deploy(profiles, artifacts, options, progress.on_event, references=references)
+            results, failures = run_deploy(profiles, artifacts, options, progress.on_event, references=references,
+                                           jobs=jobs)
     except KeyboardInterrupt:
         db.close()
         raise Interrupted("interrupted: the agents on the devices were stopped; nothing was stored") from None
