@@ -194,8 +194,9 @@ def offline(model: dict[str, Any], base_feeds: dict[str, np.ndarray], settings: 
             points.append(_offline_point(runtime, feeds, batch, threads, settings["seconds"]))
             progress("scenario", len(points), len(threads_list) * len(batches))
     best = max(points, key=lambda p: p["inferences_per_s"])
-    return {"batch_dim": batch_dim, "batches": batches, "threads": threads_list, "seconds_per_point":
-            settings["seconds"], "points": points, "best": {k: best[k] for k in ("threads", "batch", "inferences_per_s")},
+    return {"batch_dim": batch_dim, "batches": batches, "threads": threads_list,
+            "seconds_per_point": settings["seconds"], "points": points,
+            "best": {k: best[k] for k in ("threads", "batch", "inferences_per_s")},
             "offline_ips": best["inferences_per_s"]}
 
 

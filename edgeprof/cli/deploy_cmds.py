@@ -124,7 +124,9 @@ def deploy(
         Optional[str], typer.Option("--devices-from", metavar="FILE[:GROUP]",
                                     help="Device names: one per line, or an INI inventory's group.")
     ] = None,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Devices at a time (default: all).")] = None,
+    jobs: Annotated[
+        Optional[int], typer.Option("--jobs", "-j", min=1, help="Devices at a time (default: all).")
+    ] = None,
     dataset: Annotated[
         Optional[Path], typer.Option("--dataset", help="Labelled NPZ: one array per input (or x) and y.")
     ] = None,
