@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from tests.agent.conftest import run_agent, spec_for
+from pathlib import Path
+
+import numpy as np
+from onnx import TensorProto, helper, numpy_helper
+
+from tests.agent.conftest import run_agent, save, spec_for
 from tests.support import DIGITS
 
 MODEL = DIGITS / "digits-fp32.onnx"
@@ -41,3 +46,16 @@ def test_server_at_a_target_qps_and_the_max_qps_search() -> None:
 
 def test_single_stream_is_named() -> None:
     assert run_agent(spec_for(MODEL)).result["scenario"] == {"name": "single-stream"}
+
+
+def test_offline_says_when_the_batch_is_fixed(tmp_path: Path) -> None:
+    w = numpy_helper.from_array(np.ones((16, 4), np.float32), "w")
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "fixed",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 16])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])], [w])
+    model = save(graph, tmp_path / "fixed.onnx")
+    result = run_agent(spec_for(model, scenario={"name": "offline", "batches": [1, 4], "seconds": 0.05})).result
+    section = result["scenario"]
+    assert section["batch_dim"] == "fixed" and section["batches"] == [2]
+    assert [p["batch"] for p in section["points"]] == [2]
+    assert any("batch dimension is fixed at 2" in w for w in result["warnings"])
