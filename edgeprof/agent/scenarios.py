@@ -117,8 +117,9 @@ def serve(run_once: Callable[[], Any], arrivals_s: np.ndarray) -> tuple[np.ndarr
 
 
 def server_run(run_once: Callable[[], Any], qps: float, settings: dict[str, Any], seed: int) -> dict[str, Any]:
-    """One server run at `qps`: schedule, serve, judge."""
-    arrivals = poisson_schedule(qps, settings["seconds"], seed)
+    """One server run at `qps`: schedule, serve, judge. Like LoadGen's minimum query count, the run lasts long
+    enough to expect 1.2x the queries a p99 bound needs."""
+    arrivals = poisson_schedule(qps, max(settings["seconds"], 1.2 * min_queries() / qps), seed)
     latencies, wall, drained = serve(run_once, arrivals)
     section = judge_server(latencies, wall, drained=drained, min_duration_s=settings["min_duration_s"],
                            p99_bound_ms=settings["p99_bound_ms"])
@@ -240,7 +241,7 @@ def _server(run_once: Callable[[], Any], mean_ms: float, settings: dict[str, Any
         out["run"] = server_run(run_once, float(settings["target_qps"]), settings, seed)
     if settings["find_max_qps"]:
         def measure(qps: float) -> tuple[float, bool]:
-            seconds = max(settings["search_point_seconds"], 1.2 * min_queries() / qps)  # enough queries for a p99
+            seconds = settings["search_point_seconds"]
             probe = {**settings, "seconds": seconds, "min_duration_s": min(settings["min_duration_s"], seconds)}
             run = server_run(run_once, qps, probe, seed)
             progress("scenario", len(search_runs) + 1, None)
