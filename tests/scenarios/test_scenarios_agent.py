@@ -36,7 +36,7 @@ def test_server_at_a_target_qps_and_the_max_qps_search() -> None:
     section = result["scenario"]
     run = section["run"]
     assert run["target_qps"] == 300 and run["result"] == "VALID", run["invalid_reasons"]
-    assert 400 < run["queries"] < 800 and abs(run["achieved_qps"] - 300) < 75
+    assert 450 < run["queries"] < 800 and abs(run["achieved_qps"] - 300) < 75
     assert run["p50_ms"] <= run["p99_ms"] <= run["p99_early_stopping_ms"] <= 50.0
     search = section["max_qps_search"]
     assert search["tried"] and search["seconds"] < 8.0 + 10.0  # one point may overrun the budget

@@ -20,6 +20,14 @@ def test_deploy_offline_scenario(tmp_path: Path) -> None:
     assert {(p["threads"], p["batch"]) for p in section["points"]} == {(1, 1), (1, 4), (2, 1), (2, 4)}
 
 
+def test_deploy_server_table_output_says_valid_or_why_not(tmp_path: Path) -> None:
+    proc = edgeprof("deploy", *FAST, "--model", FP32, "--scenario", "server", "--target-qps", "200",
+                    "--scenario-seconds", "0.5", "--store", tmp_path / "r.db")
+    assert proc.returncode == 0, proc.stderr
+    line = next(x for x in proc.stdout.splitlines() if "server at 200 QPS" in x)
+    assert line.startswith("local digits fp32 onnx: ") and ("VALID," in line or "INVALID (" in line)
+
+
 def test_deploy_server_scenario_with_max_qps_constraint(tmp_path: Path) -> None:
     proc = edgeprof("deploy", "--json", *FAST, "--model", FP32, "--scenario", "server", "--find-max-qps",
                     "--p99-bound", "50", "--scenario-seconds", "0.5", "-c", "server.max_qps>=1e9",
