@@ -29,6 +29,7 @@ from edgeprof.doctor import diagnose
 from edgeprof.errors import EXIT_DEVICE, ConfigError, Interrupted
 from edgeprof.fleet import read_devices_file
 from edgeprof.project import ProjectFile, load_project
+from edgeprof.report.scenario_summary import scenario_lines
 from edgeprof.report.table import render_verdicts
 from edgeprof.results import ResultStore
 
@@ -253,6 +254,8 @@ def measure_judge_store(
         print(json.dumps(results, indent=2))
     else:
         render_verdicts(results, console())
+        for line in scenario_lines(results):
+            console().print(line, markup=False, highlight=False)
         if run_id:
             err.print(f"stored run {run_id} in {store_path(store)}")
     for failure in failures.values():
