@@ -62,6 +62,7 @@ class ScenarioOptions:
             "name": self.name, "batches": list(self.batches), "threads": list(self.threads) if self.threads else None,
             "seconds": self.seconds, "target_qps": self.target_qps, "find_max_qps": self.find_max_qps,
             "p99_bound_ms": self.p99_bound_ms, "search_seconds": self.search_seconds,
+            "search_point_seconds": self.seconds,
         }
 
 
