@@ -37,6 +37,7 @@ METRICS: dict[str, Metric] = {
     "latency.mean_ms": Metric("latency.mean_ms", "ms"),
     "throughput.min_ips": Metric("latency.throughput_ips", "inferences/s", method_section="latency"),
     "throughput.ips": Metric("latency.throughput_ips", "inferences/s", method_section="latency"),
+    "throughput.min": Metric("latency.throughput_ips", "inferences/s", method_section="latency"),
     "memory.peak_rss_mb": Metric("memory.peak_rss_mb", "MB"),
     "model.size_mb": Metric("model.size_mb", "MB", method_section=""),
     "accuracy.top1": Metric("accuracy.top1", "", hi=1.0),
