@@ -88,10 +88,9 @@ class DeployOptions:
 
 
 @dataclass
-class _Pushed:
-    """What one model needs on the device, after upload."""
+class _Transfer:
+    """What one model's uploads cost: bytes sent, files sent, files the device already had."""
 
-    remote: dict[str, Any]
     bytes_sent: int = 0
     files_sent: int = 0
     files_cached: int = 0
@@ -304,29 +303,23 @@ def _measure_model(session: DeviceSession, artifact: ModelArtifact, reference: M
     """Push one model (and its reference), run the agent on it, and assemble its Result."""
     transport = session.transport
     assert transport is not None
-    pushed = _Pushed(remote=_push_model(transport, artifact))
-    pushed.add(pushed.remote.pop("_bytes_sent"))
+    transfer = _Transfer()
+    remote = _push_model(transport, artifact, transfer)
     if index == 0:  # the agent and the dataset travel once, with the first model
         for sent in session.setup_files:
-            pushed.add(sent)
-    reference_remote = None
-    if reference is not None:
-        reference_remote = _push_model(transport, reference)
-        pushed.add(reference_remote.pop("_bytes_sent"))
-    spec = build_run_spec(session.profile, pushed.remote, session.options, dataset=session.dataset,
+            transfer.add(sent)
+    reference_remote = _push_model(transport, reference, transfer) if reference is not None else None
+    spec = build_run_spec(session.profile, remote, session.options, dataset=session.dataset,
                           reference=reference_remote, lock_path=transport.remote_path(LOCK_FILE))
     agent_section, error = _run_agent(session, spec, on_event, cancel)
-    return _assemble(session.profile, artifact, agent_section, error, pushed)
+    return _assemble(session.profile, artifact, agent_section, error, transfer)
 
 
-def _push_model(transport: Transport, artifact: ModelArtifact) -> dict[str, Any]:
+def _push_model(transport: Transport, artifact: ModelArtifact, transfer: _Transfer) -> dict[str, Any]:
+    """Upload a model (a no-op when the device has it) and return its RunSpec entry."""
     upload = transport.put_file(artifact.path, artifact.sha256, f".{artifact.format}")
-    return {
-        "path": upload.remote_path,
-        "format": artifact.format,
-        "sha256": artifact.sha256,
-        "_bytes_sent": upload.bytes_sent,
-    }
+    transfer.add(upload.bytes_sent)
+    return {"path": upload.remote_path, "format": artifact.format, "sha256": artifact.sha256}
 
 
 def _run_agent(
@@ -394,7 +387,7 @@ def _assemble(
     artifact: ModelArtifact,
     agent_section: dict[str, Any] | None,
     error: dict[str, Any] | None,
-    pushed: _Pushed,
+    transfer: _Transfer,
 ) -> dict[str, Any]:
     """The whole Result: identity and transfer from the host, measured sections from the agent."""
     result: dict[str, Any] = {
@@ -429,9 +422,9 @@ def _assemble(
     if agent_section:
         result.update(agent_section)
     result["transfer"] = {
-        "bytes_sent": pushed.bytes_sent,
-        "files_sent": pushed.files_sent,
-        "files_cached": pushed.files_cached,
+        "bytes_sent": transfer.bytes_sent,
+        "files_sent": transfer.files_sent,
+        "files_cached": transfer.files_cached,
     }
     result["verdicts"] = []
     return result
