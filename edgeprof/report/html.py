@@ -9,13 +9,12 @@ from typing import Any
 
 from edgeprof.errors import ConfigError
 from edgeprof.recommend import describe
-from edgeprof.report.figures import STATUS_SYMBOL, fmt, key_figures, method_tag, overall, verdict_summary
+from edgeprof.report.figures import FIGURES, STATUS_SYMBOL, fmt, key_figures, method_tag, overall, verdict_summary
 from edgeprof.report.markdown import to_markdown
 from edgeprof.report.plots import Plot, build_plots, emulation, figure_bytes, group_by, recommendations
 from edgeprof.results import model_label
 
 REPORT_FORMATS = ("html", "md")
-FIGURE_COLUMNS = ("p50 ms", "p95 ms", "peak MB", "top-1", "mJ/inf")
 NOTES = ("(est) = estimate from CPU utilisation and the profile's idle/max watts, not a measurement; "
          "hatched bars in the figures.",
          "(emu) = measured under emulation: functional/relative figures, not a real board's latency.")
@@ -96,9 +95,9 @@ def _verdict_tables(rows: list[dict[str, Any]]) -> str:
     summary = []
     for result in rows:
         runtime = result.get("runtime") or {}
-        shown = key_figures(result) if result.get("status") != "failed" else dict.fromkeys(FIGURE_COLUMNS, "-")
+        shown = key_figures(result) if result.get("status") != "failed" else dict.fromkeys(FIGURES, "-")
         summary.append([model_label(result), f"{runtime.get('name', '-')} {runtime.get('version', '')}".strip(),
-                        *(shown[c] for c in FIGURE_COLUMNS), verdict_summary(result)])
+                        *(shown[c] for c in FIGURES), verdict_summary(result)])
     detail, classes = [], []
     for result in rows:
         if result.get("status") == "failed":
@@ -111,7 +110,7 @@ def _verdict_tables(rows: list[dict[str, Any]]) -> str:
                            f"{v['op']} {fmt(v.get('bound'))}", STATUS_SYMBOL.get(v["status"], v["status"]),
                            str(v.get("method")), v.get("detail") or ""])
             classes.append(v["status"])
-    return (_table(["model-variant", "runtime", *FIGURE_COLUMNS, "verdict"], summary,
+    return (_table(["model-variant", "runtime", *FIGURES, "verdict"], summary,
                    [overall(r) for r in rows])
             + _table(["model-variant", "constraint", "value", "bound", "status", "method", "why"], detail, classes))
 
