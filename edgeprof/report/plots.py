@@ -510,6 +510,37 @@ def timeline_figure(results: list[dict[str, Any]]) -> Figure:
     return fig
 
 
+def _offline(result: dict[str, Any]) -> dict[str, Any] | None:
+    scenario = result.get("scenario") or {}
+    return scenario if scenario.get("name") == "offline" and scenario.get("points") else None
+
+
+@_styled
+def throughput_figure(results: list[dict[str, Any]]) -> Figure:
+    """One device: offline throughput against batch size, one line per variant x thread count (offline sweeps)."""
+    rows = [r for r in results if _offline(r)]
+    labels, _, subject = _categories(rows)
+    fig = _new_figure(8.0, 5.0)
+    ax = fig.subplots()
+    for result, label in zip(rows, labels):
+        points = _offline(result)["points"]  # type: ignore[index]
+        for threads in sorted({p["threads"] or 0 for p in points}):
+            line = sorted((p for p in points if (p["threads"] or 0) == threads), key=lambda p: p["batch"])
+            ax.plot([p["batch"] for p in line], [p["inferences_per_s"] for p in line], marker="o",
+                    label=f"{label}, {threads or 'default'} thread{'s' if threads != 1 else ''}"
+                    + _emulated_legend(rows))
+    ax.set_xscale("log", base=2)
+    batches = sorted({p["batch"] for r in rows for p in _offline(r)["points"]})  # type: ignore[index]
+    ax.set_xticks(batches, [str(b) for b in batches])
+    ax.set_xlabel("batch size (inferences per call)")
+    ax.set_ylabel("throughput (inferences/s)")
+    ax.grid(alpha=0.3)
+    fig.suptitle(_title(fig, f"{_device(rows[0])}: {subject}offline throughput vs batch size and threads"
+                             + _emulated_note(rows)))
+    fig.legend(loc="outside lower center", ncols=2)
+    return fig
+
+
 # ---------------------------------------------------------------- all figures, files
 
 
@@ -544,6 +575,9 @@ def build_plots(results: list[dict[str, Any]], recs: dict[tuple[str, str], Any] 
         if any(_get(r, "latency", "samples_ms") for r in rows):
             plots.append(Plot(f"timeline-{_slug(device)}", f"{device}{note}: latency over the run",
                               device, timeline_figure(rows)))
+        if any(_offline(r) for r in rows):
+            plots.append(Plot(f"throughput-{_slug(device)}", f"{device}{note}: offline throughput vs batch and threads",
+                              device, throughput_figure(rows)))
     for model, rows in group_by(measured, _model).items():
         plots.append(Plot(f"devices-{_slug(model)}", f"{model}: comparison across devices", None,
                           device_comparison_figure(rows)))
