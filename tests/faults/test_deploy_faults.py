@@ -8,13 +8,13 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.support import DIGITS, REPO, store_rows, write_loopback_profile
+from tests.tcp_proxy import TcpProxy
 
 MOBILENET = REPO / "models" / "mobilenetv2" / "mobilenetv2-fp32.onnx"
 FP32 = DIGITS / "digits-fp32.onnx"
@@ -59,50 +59,6 @@ def test_ctrl_c_stops_the_remote_agent_and_stores_nothing(loopback_device: str, 
     assert not list((work_dir / "blobs").glob(".tmp-*"))
 
 
-class CuttingProxy:
-    """A loopback TCP proxy to sshd that cuts every connection after `limit` bytes from the server."""
-
-    def __init__(self, target_port: int, limit: int | None) -> None:
-        self.target_port = target_port
-        self.limit = limit
-        self.server_bytes = 0
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            state = {"sent": 0}
-            threading.Thread(target=self._pipe, args=(client, upstream, None), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(upstream, client, state), daemon=True).start()
-
-    def _pipe(self, src: socket.socket, dst: socket.socket, state: dict[str, int] | None) -> None:
-        try:
-            while chunk := src.recv(65536):
-                if state is not None:
-                    state["sent"] += len(chunk)
-                    self.server_bytes += len(chunk)
-                    if self.limit is not None and state["sent"] > self.limit:
-                        break
-                dst.sendall(chunk)
-        except OSError:
-            pass
-        for sock in (src, dst):
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            sock.close()
-
-    def close(self) -> None:
-        self.listener.close()
-
-
 @pytest.mark.ssh
 def test_dropped_connection_fails_cleanly_without_orphans(tmp_path: Path, sshd: dict[str, str],
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
@@ -115,17 +71,17 @@ def test_dropped_connection_fails_cleanly_without_orphans(tmp_path: Path, sshd: 
             "--max-seconds", "3", "--max-runs", "100000000", "--power-seconds", "0"]
 
     # measure how many bytes a whole run takes from the server, then cut every connection halfway
-    probe = CuttingProxy(int(sshd["EDGEPROF_TEST_SSH_PORT"]), None)
+    probe = TcpProxy(int(sshd["EDGEPROF_TEST_SSH_PORT"]))
     known_hosts.write_text(f"[127.0.0.1]:{probe.port} {key_type} {key_b64}\n")
     write_loopback_profile(profiles, sshd, name="flaky", known_hosts=known_hosts, port=probe.port)
     whole = start_cli(*args)
     _, err = whole.communicate(timeout=120)
     assert whole.returncode == 0, err
     probe.close()
-    total = probe.server_bytes
+    total = probe.downstream_bytes
     store.unlink()
 
-    proxy = CuttingProxy(int(sshd["EDGEPROF_TEST_SSH_PORT"]), limit=int(total * 0.6))
+    proxy = TcpProxy(int(sshd["EDGEPROF_TEST_SSH_PORT"]), downstream_limit=int(total * 0.6))
     known_hosts.write_text(f"[127.0.0.1]:{proxy.port} {key_type} {key_b64}\n")
     write_loopback_profile(profiles, sshd, name="flaky", known_hosts=known_hosts, port=proxy.port)
     start = time.monotonic()

@@ -19,8 +19,8 @@ from edgeprof.errors import ConfigError, DeviceError
 from edgeprof.transport import open_transport
 from edgeprof.transport.ssh import STALE_UPLOAD_S, SSHTransport
 from edgeprof.transport.sshconfig import USER_CONFIG_ENV, resolve_ssh_config
+from tests.tcp_proxy import TcpProxy
 from tests.transport.conftest import SshServer
-from tests.transport.tcp_proxy import TcpProxy
 
 
 def _openssh_fingerprint(pub: Path) -> str:

@@ -1,4 +1,4 @@
-"""A real TCP relay in front of the loopback sshd: counts connections and can cut them mid-stream."""
+"""A real TCP relay in front of the loopback sshd: counts connections and bytes, and can cut links mid-stream."""
 
 from __future__ import annotations
 
@@ -7,11 +7,17 @@ import threading
 
 
 class TcpProxy:
-    """Relays 127.0.0.1:<port> to an upstream port; `cut_after(n)` drops every link after n more bytes upstream."""
+    """Relays 127.0.0.1:<port> to an upstream port.
 
-    def __init__(self, upstream_port: int) -> None:
+    `cut_after(n)` drops every link once n more bytes have gone upstream (all links together);
+    `downstream_limit` drops each link on its own once it has carried that many bytes from the server.
+    """
+
+    def __init__(self, upstream_port: int, *, downstream_limit: int | None = None) -> None:
         self.upstream_port = upstream_port
+        self.downstream_limit = downstream_limit
         self.accepted = 0
+        self.downstream_bytes = 0
         self._budget: int | None = None
         self._lock = threading.Lock()
         self._links: list[socket.socket] = []
@@ -41,12 +47,19 @@ class TcpProxy:
             threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
             threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
 
-    def _pump(self, src: socket.socket, dst: socket.socket, counted: bool) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket, upstream: bool) -> None:
+        carried = 0
         try:
             while data := src.recv(65536):
-                if counted and self._spend(len(data)):
+                if upstream and self._spend(len(data)):
                     self._cut()
                     return
+                if not upstream:
+                    carried += len(data)
+                    with self._lock:
+                        self.downstream_bytes += len(data)
+                    if self.downstream_limit is not None and carried > self.downstream_limit:
+                        break
                 dst.sendall(data)
         except OSError:
             pass
