@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edgeprof import __version__
-from edgeprof.agent_bundle import build_agent
+from edgeprof.agent_bundle import AgentBundle, build_agent
 from edgeprof.artifacts import ModelArtifact, sha256_file
 from edgeprof.devices import DeviceProfile
 from edgeprof.errors import DeviceError
@@ -200,16 +200,29 @@ class ConnectionDropped(DeviceError):
     """The link to the device went away while the agent ran."""
 
 
+@dataclass(frozen=True)
+class Shipment:
+    """What every device receives besides the models, prepared once per deploy: the agent and the dataset's hash."""
+
+    agent: AgentBundle
+    dataset_sha256: str | None
+
+    @classmethod
+    def prepare(cls, options: DeployOptions) -> "Shipment":
+        """Build the agent zipapp and hash the dataset (once, however many devices and reconnects follow)."""
+        return cls(build_agent(), sha256_file(options.dataset) if options.dataset is not None else None)
+
+
 class DeviceSession:
     """One connection to a device, with the agent and the dataset already on it; reconnects on demand."""
 
-    def __init__(self, profile: DeviceProfile, options: DeployOptions) -> None:
+    def __init__(self, profile: DeviceProfile, options: DeployOptions, shipment: Shipment) -> None:
         self.profile = profile
         self.options = options
+        self.shipment = shipment
         self.transport: Transport | None = None
         self.agent_path = ""
         self.dataset: dict[str, Any] | None = None
-        self.setup_sent = 0
         self.setup_files: list[int] = []
 
     def open(self) -> None:
@@ -223,12 +236,12 @@ class DeviceSession:
             if self.profile.emulation and not exc.hint:
                 exc.hint = f"is the emulated board running? `edgeprof emulate up {self.profile.name}`"
             raise
-        agent = build_agent()
+        agent = self.shipment.agent
         upload = self.transport.put_file(agent.path, agent.sha256, ".pyz")
         self.agent_path = upload.remote_path
         self.setup_files = [upload.bytes_sent]
-        if self.options.dataset is not None:
-            digest = sha256_file(self.options.dataset)
+        digest = self.shipment.dataset_sha256
+        if self.options.dataset is not None and digest is not None:
             data = self.transport.put_file(self.options.dataset, digest, ".npz")
             self.dataset = {"path": data.remote_path, "sha256": digest}
             self.setup_files.append(data.bytes_sent)
@@ -236,7 +249,8 @@ class DeviceSession:
     def alive(self) -> bool:
         """Whether the device still answers a trivial command."""
         try:
-            return self.transport is not None and self.transport.run([self.python, "-c", "pass"], timeout=15).exit_code == 0
+            probe = self.transport.run([self.python, "-c", "pass"], timeout=15) if self.transport else None
+            return probe is not None and probe.exit_code == 0
         except DeviceError:
             return False
 
@@ -265,6 +279,7 @@ def deploy_device(
     *,
     references: dict[str, ModelArtifact] | None = None,
     cancel: Cancellation | None = None,
+    shipment: Shipment | None = None,
 ) -> list[dict[str, Any]]:
     """Run every model on one device; one Result per model (failed runs included, with their error).
 
@@ -273,7 +288,7 @@ def deploy_device(
     """
     references = references or {}
     cancel = cancel or Cancellation()
-    session = DeviceSession(profile, options)
+    session = DeviceSession(profile, options, shipment or Shipment.prepare(options))
     results: list[dict[str, Any]] = []
     try:
         session.open()
@@ -446,11 +461,12 @@ def run_deploy(
     """
     outcomes: dict[str, list[dict[str, Any]] | DeviceError] = {}
     cancel = Cancellation()
+    shipment = Shipment.prepare(options)
 
     def one(profile: DeviceProfile) -> None:
         try:
             outcomes[profile.name] = deploy_device(profile, artifacts, options, on_event, references=references,
-                                                   cancel=cancel)
+                                                   cancel=cancel, shipment=shipment)
         except DeviceError as exc:
             outcomes[profile.name] = exc
         except Cancelled:
