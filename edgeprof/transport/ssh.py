@@ -255,12 +255,14 @@ class SSHTransport(Transport):
                 self._remove_quietly(posixpath.join(blobs, entry.filename))
 
     def close(self) -> None:
-        """Close SFTP and the connection (safe to call twice)."""
+        """Close SFTP and the connection (safe to call twice, and on a link that already died)."""
         sftp, client, self._sftp, self._client = self._sftp, self._client, None, None
-        if sftp is not None:
-            sftp.close()
-        if client is not None:
-            client.close()
+        for closeable in (sftp, client):  # closing sends messages: on a dead link that fails, which is fine here
+            if closeable is not None:
+                try:
+                    closeable.close()
+                except _LINK_ERRORS:
+                    pass
 
     # ------------------------------------------------------------------ commands
 
