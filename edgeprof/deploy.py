@@ -12,6 +12,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edgeprof import __version__
+from edgeprof.agent.spec import (
+    FINAL_EVENTS,
+    LatencyBudget,
+    PowerSettings,
+    RunSpec,
+    ScenarioSettings,
+    ThermalSettings,
+    Timeouts,
+)
 from edgeprof.agent_bundle import AgentBundle, build_agent
 from edgeprof.artifacts import ModelArtifact, sha256_file
 from edgeprof.devices import DeviceProfile
@@ -22,48 +31,9 @@ from edgeprof.transport import RemoteProcess, Transport, open_transport
 # Event callback: (device, model label, event dict from the agent).
 EventSink = Callable[[str, str, dict[str, Any]], None]
 
-FINAL_EVENTS = ("result", "error")
 RECONNECTS = 2
 RECONNECT_BACKOFF_S = 1.0
 LOCK_FILE = "device.lock"
-
-
-@dataclass(frozen=True)
-class LatencyBudget:
-    """The stopping rule of the steady-state latency phase."""
-
-    min_runs: int = 50
-    max_runs: int = 5000
-    min_seconds: float = 1.0
-    max_seconds: float = 20.0
-    target_rel_halfwidth: float = 0.02
-    confidence: float = 0.95
-    warmup_min: int = 5
-    warmup_max: int = 200
-    keep_samples: int = 5000
-
-
-@dataclass(frozen=True)
-class ScenarioOptions:
-    """The load scenario after the single-stream latency phase (docs/result-schema.md, `scenario`)."""
-
-    name: str = "single-stream"
-    batches: tuple[int, ...] = (1,)
-    threads: tuple[int, ...] | None = None
-    seconds: float = 2.0
-    target_qps: float | None = None
-    find_max_qps: bool = False
-    p99_bound_ms: float | None = None
-    search_seconds: float = 60.0
-
-    def spec(self) -> dict[str, Any]:
-        """The RunSpec's `scenario` section."""
-        return {
-            "name": self.name, "batches": list(self.batches), "threads": list(self.threads) if self.threads else None,
-            "seconds": self.seconds, "target_qps": self.target_qps, "find_max_qps": self.find_max_qps,
-            "p99_bound_ms": self.p99_bound_ms, "search_seconds": self.search_seconds,
-            "search_point_seconds": self.seconds,
-        }
 
 
 @dataclass(frozen=True)
@@ -74,17 +44,16 @@ class DeployOptions:
     threads: int | None = None
     input_shapes: dict[str, list[int]] = field(default_factory=dict)
     latency: LatencyBudget = LatencyBudget()
-    power_seconds: float = 3.0
-    idle_seconds: float = 1.0
+    power_seconds: float = PowerSettings.seconds
+    idle_seconds: float = PowerSettings.idle_seconds
     cooldown_to_c: float | None = None
     op_profile: bool = False
     with_reference: bool = True
     seed: int = 0
     accept_new_host_key: bool = False
     lock_wait_s: float = 60.0
-    load_timeout_s: float = 300.0
-    stage_timeout_s: float = 600.0
-    scenario: ScenarioOptions = ScenarioOptions()
+    timeouts: Timeouts = Timeouts()
+    scenario: ScenarioSettings = ScenarioSettings()
 
 
 @dataclass
@@ -111,54 +80,27 @@ def build_run_spec(
     dataset: dict[str, Any] | None,
     reference: dict[str, Any] | None,
     lock_path: str | None = None,
-) -> dict[str, Any]:
+) -> RunSpec:
     """The RunSpec for one model on one device (docs/agent-protocol.md); the agent never sees the profile."""
     power = profile.power
-    lat = options.latency
-    return {
-        "spec_version": 1,
-        "model": model,
-        "reference_model": reference,
-        "dataset": dataset,
-        "threads": options.threads if options.threads is not None else profile.threads,
-        "input_shapes": options.input_shapes,
-        "seed": options.seed,
-        "latency": {
-            "min_runs": lat.min_runs,
-            "max_runs": lat.max_runs,
-            "min_seconds": lat.min_seconds,
-            "max_seconds": lat.max_seconds,
-            "target_rel_halfwidth": lat.target_rel_halfwidth,
-            "confidence": lat.confidence,
-            "warmup_min": lat.warmup_min,
-            "warmup_max": lat.warmup_max,
-            "keep_samples": lat.keep_samples,
-        },
-        "memory": {"enabled": True},
-        "power": {
-            "method": power.method,
-            "idle_w": power.idle_w,
-            "max_w": power.max_w,
-            "seconds": options.power_seconds,
-            "idle_seconds": options.idle_seconds,
-            "sample_hz": power.sample_hz,
-            "command": power.command,
-            "sysfs_root": "/",
-            "vcgencmd": "vcgencmd",
-            "pi5_correction": power.pi5_correction,
-        },
-        "thermal": {
-            "sysfs_root": "/",
-            "vcgencmd": "vcgencmd",
-            "cooldown_to_c": options.cooldown_to_c,
-            "cooldown_max_s": 120,
-        },
-        "emulation": profile.emulation,
-        "op_profile": options.op_profile,
-        "scenario": options.scenario.spec(),
-        "timeouts": {"load_s": options.load_timeout_s, "stage_s": options.stage_timeout_s},
-        "lock": {"path": lock_path, "wait_s": options.lock_wait_s} if lock_path else None,
-    }
+    return RunSpec(
+        model=model,
+        reference_model=reference,
+        dataset=dataset,
+        threads=options.threads if options.threads is not None else profile.threads,
+        input_shapes=options.input_shapes,
+        seed=options.seed,
+        latency=options.latency,
+        power=PowerSettings(method=power.method, idle_w=power.idle_w, max_w=power.max_w,
+                            seconds=options.power_seconds, idle_seconds=options.idle_seconds,
+                            sample_hz=power.sample_hz, command=power.command, pi5_correction=power.pi5_correction),
+        thermal=ThermalSettings(cooldown_to_c=options.cooldown_to_c),
+        timeouts=options.timeouts,
+        scenario=options.scenario,
+        emulation=profile.emulation,
+        op_profile=options.op_profile,
+        lock={"path": lock_path, "wait_s": options.lock_wait_s} if lock_path else None,
+    )
 
 
 class Cancellation:
@@ -350,7 +292,7 @@ def _run_agent(
     with session.transport.start(session.argv()) as proc:
         cancel.track(proc)
         try:
-            proc.write_line(json.dumps(spec))
+            proc.write_line(spec.to_json())
             for line in proc.lines():
                 try:
                     event = json.loads(line)

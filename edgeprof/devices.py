@@ -15,13 +15,12 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised only on Python 3.10
     import tomli as tomllib
 
+from edgeprof.agent.spec import EMULATION_MODES, POWER_METHODS
 from edgeprof.errors import ConfigError
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "device_profiles"
 INSTALLED_DIR = Path(sys.prefix) / "share" / "edgeprof" / "device_profiles"
 USER_DIR = Path("~/.config/edgeprof/devices")
-POWER_METHODS = ("estimate", "jetson-ina3221", "jetson-iio", "pi5-pmic", "hwmon", "rapl", "command", "none")
-EMULATION_MODES = ("qemu-tcg", "qemu-icount")
 KINDS = ("local", "ssh")
 
 

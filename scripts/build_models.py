@@ -236,7 +236,7 @@ def describe_manifest(folder: Path, test: Path | None) -> None:
     from dataclasses import asdict
 
     from edgeprof.agent.accuracy import evaluate
-    from edgeprof.agent.runtimes import open_runtime
+    from edgeprof.agent.backends import open_runtime
     from edgeprof.artifacts import load_artifact
 
     manifest = folder / "manifest.json"

@@ -8,7 +8,7 @@ import sys
 
 
 def _doctor() -> int:
-    from .probes.system import doctor_facts
+    from .doctor import doctor_facts
 
     print(json.dumps(doctor_facts(os.getcwd())))
     return 0
@@ -16,7 +16,8 @@ def _doctor() -> int:
 
 def _run() -> int:
     from . import AGENT_VERSION
-    from .protocol import AgentFailure, claim_stdout, emit, watch_stdin
+    from .protocol import claim_stdout, emit, watch_stdin
+    from .spec import AgentFailure
 
     claim_stdout()
     emit("hello", agent_version=AGENT_VERSION, python=sys.version.split()[0], pid=os.getpid())

@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .runtimes import Runtime, TensorInfo
+from .backends import Runtime, TensorInfo
 
 RANDOM_SAMPLES = 64
 PROGRESS_EVERY = 50

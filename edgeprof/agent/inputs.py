@@ -6,8 +6,8 @@ from typing import Callable
 
 import numpy as np
 
-from .protocol import AgentFailure
-from .runtimes import TensorInfo
+from .backends import TensorInfo
+from .spec import AgentFailure
 
 
 def resolve_shape(info: TensorInfo, given: dict[str, list[int]], warn: Callable[[str], None]) -> list[int]:

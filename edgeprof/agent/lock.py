@@ -9,7 +9,7 @@ import socket
 import time
 from typing import IO, Any, Callable
 
-from .protocol import AgentFailure
+from .spec import AgentFailure
 
 POLL_S = 0.5
 

@@ -8,20 +8,12 @@ import sys
 import threading
 from typing import Any, TextIO
 
+from .spec import FINAL_EVENTS
+
 EXIT_HOST_GONE = 75
 _lock = threading.Lock()
 _channel: TextIO | None = None  # the protocol's own copy of stdout, once claimed
 _final_exit: list[int] = []  # set once the final line went out: the exit code it implies
-
-
-class AgentFailure(Exception):
-    """A failure reported to the host as one `error` event: kind, message, stage."""
-
-    def __init__(self, kind: str, message: str, stage: str | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.stage = stage
 
 
 def claim_stdout() -> None:
@@ -41,7 +33,7 @@ def emit(event: str, **fields: Any) -> None:
         out = _channel or sys.stdout
         out.write(line + "\n")
         out.flush()
-        if event in ("result", "error"):
+        if event in FINAL_EVENTS:
             _final_exit.append(0 if event == "result" else 1)
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import time
 from typing import Any
 
 from . import lock
 from .probes.memory import MemoryProbe
 from .probes.system import system_section
-from .protocol import AgentFailure, StageClock, emit, progress, warn
+from .protocol import StageClock, emit, progress, warn
+from .spec import AgentFailure
 
 
 def _verify(path: str, sha256: str | None, what: str) -> None:
@@ -61,13 +61,14 @@ def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, c
 
     clock.enter("load", spec["timeouts"]["load_s"])
     _verify(model["path"], model.get("sha256"), "the model")
-    from .runtimes import import_runtime, open_runtime
+    from .backends import backend_for
+    from .backends.base import accel_settings
 
-    import_runtime(model["format"])  # importing the runtime is not loading the model: keep it out of load_ms
+    backend = backend_for(model["format"])
+    backend.import_module()  # importing the runtime is not loading the model: keep it out of load_ms
     memory.mark("after_import")
-    start = time.perf_counter_ns()
-    runtime = open_runtime(model["path"], model["format"], spec["threads"])
-    load_ms = (time.perf_counter_ns() - start) / 1e6
+    accel = accel_settings(spec)
+    runtime = backend.open(model["path"], spec["threads"], accel, trace_placement=True)
     memory.mark("after_load")
     progress("load", 1, 1)
 
@@ -80,6 +81,9 @@ def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, c
     clock.enter("first")
     first_ms = lat.time_call(_guarded(run_once, "first"))
     memory.mark("after_first")
+    placement = runtime.placement()  # read from the first inference; the runs timed next are not traced
+    if placement and placement["unavailable"]:
+        note(f"not on the device, fell back past: {', '.join(placement['unavailable'])}")
     progress("first", 1, 1)
 
     budget = spec["latency"]
@@ -92,8 +96,9 @@ def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, c
     clock.enter("latency", budget["max_seconds"] * 2 + spec["timeouts"]["stage_s"])
     samples, reason = _guarded(lambda: lat.steady_state(run_once, budget, lambda d, t: progress("latency", d, t)),
                                "latency")()
-    latency = lat.latency_section(samples, reason, budget, load_ms=load_ms, first_ms=first_ms,
+    latency = lat.latency_section(samples, reason, budget, load_ms=runtime.load_ms, first_ms=first_ms,
                                   warmup=warmup, method=method)
+    latency["compile_ms"] = (runtime.compile or {}).get("ms")
     if latency["drift"] and latency["drift"]["flag"]:
         note(f"latency drifted {latency['drift']['ratio']:.2f}x from the first to the last decile")
     progress("latency", len(samples), len(samples))
@@ -117,7 +122,7 @@ def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, c
     op_profile = None
     if spec["op_profile"]:
         clock.enter("op_profile")
-        op_profile = _op_profile(model, spec["threads"], feeds, note)
+        op_profile = _op_profile(backend, model, spec["threads"], accel, feeds, note)
 
     accuracy = None
     if spec["dataset"] or spec["reference_model"]:
@@ -138,16 +143,16 @@ def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, c
         "thermal": thermal_section,
         "accuracy": accuracy,
         "op_profile": op_profile,
+        "placement": placement,
         "scenario": scenario,
         "warnings": warnings,
     }
 
 
-def _op_profile(model: dict[str, Any], threads: int | None, feeds: dict[str, Any], note: Any) -> dict[str, Any] | None:
+def _op_profile(backend: Any, model: dict[str, Any], threads: int | None, accel: dict[str, Any],
+                feeds: dict[str, Any], note: Any) -> dict[str, Any] | None:
     """Per-operator times from a separate profiled session, after every timed phase."""
-    from .runtimes import profile_ops
-
-    profile = _guarded(lambda: profile_ops(model["path"], model["format"], threads, feeds), "op_profile")()
+    profile = _guarded(lambda: backend.profile_ops(model["path"], threads, accel, feeds), "op_profile")()
     if profile is None:
         note(f"no per-operator profile for {model['format']} models (only ONNX Runtime has a profiler)")
     return profile
@@ -155,7 +160,7 @@ def _op_profile(model: dict[str, Any], threads: int | None, feeds: dict[str, Any
 
 def _accuracy(spec: dict[str, Any], runtime: Any) -> dict[str, Any]:
     from .accuracy import evaluate
-    from .runtimes import open_runtime
+    from .backends import open_runtime
 
     reference = None
     ref = spec["reference_model"]

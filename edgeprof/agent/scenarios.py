@@ -11,9 +11,9 @@ from typing import Any, Callable
 import numpy as np
 
 from . import stats
+from .backends.base import accel_settings
 from .protocol import progress
 
-SCENARIOS = ("single-stream", "offline", "server")
 SERVER_PERCENTILE = 0.99
 EARLY_STOPPING_CONFIDENCE = 0.99  # one-sided, as MLPerf LoadGen's early stopping
 OVERRUN_FACTOR = 2.0  # a server run that has not drained its schedule by 2x its duration is overloaded
@@ -172,17 +172,17 @@ def find_max_qps(measure: Measure, p99_bound_ms: float, *, start_qps: float, max
     }
 
 
-def offline(model: dict[str, Any], base_feeds: dict[str, np.ndarray], settings: dict[str, Any],
+def offline(model: dict[str, Any], accel: dict[str, Any], base_feeds: dict[str, np.ndarray], settings: dict[str, Any],
             note: Callable[[str], None]) -> dict[str, Any]:
     """Inferences/s and batch latency for each thread count x batch size (a new runtime per thread count)."""
-    from .runtimes import open_runtime
+    from .backends import open_runtime
 
     threads_list = settings["threads"] or [None]
     points: list[dict[str, Any]] = []
     batch_dim = "dynamic"
     batches = list(settings["batches"])
     for threads in threads_list:
-        runtime = open_runtime(model["path"], model["format"], threads)
+        runtime = open_runtime(model["path"], model["format"], threads, accel)
         fixed = [i.shape[0] for i in runtime.inputs if i.shape and isinstance(i.shape[0], int)]
         if fixed and batch_dim == "dynamic":
             batch_dim = "fixed"
@@ -228,7 +228,7 @@ def run_scenario(spec: dict[str, Any], feeds: dict[str, np.ndarray], run_once: C
     section: dict[str, Any] = {"name": settings["name"], "settings": dict(settings),
                                "method": f"emulated:{spec['emulation']}" if spec["emulation"] else "measured"}
     if settings["name"] == "offline":
-        section.update(offline(spec["model"], feeds, settings, note))
+        section.update(offline(spec["model"], accel_settings(spec), feeds, settings, note))
     elif settings["name"] == "server":
         section.update(_server(run_once, mean_ms, settings, spec["seed"]))
     return section

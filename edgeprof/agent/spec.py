@@ -1,32 +1,154 @@
-"""The RunSpec the host sends (docs/agent-protocol.md), checked and filled with defaults."""
+"""The host/agent contract (docs/agent-protocol.md): the RunSpec with its defaults and version, and every name
+both sides share. The agent owns it and needs only the standard library; the host imports it. Nothing here is
+written anywhere else."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from .protocol import AgentFailure
-
 SPEC_VERSION = 1
-LATENCY_DEFAULTS = {
-    "min_runs": 50, "max_runs": 5000, "min_seconds": 1.0, "max_seconds": 20.0, "target_rel_halfwidth": 0.02,
-    "confidence": 0.95, "warmup_min": 5, "warmup_max": 200, "keep_samples": 5000,
-}
-POWER_DEFAULTS = {
-    "method": "none", "idle_w": None, "max_w": None, "seconds": 3.0, "idle_seconds": 1.0, "sample_hz": 20,
-    "command": None, "sysfs_root": "/", "vcgencmd": "vcgencmd", "pi5_correction": False,
-}
-THERMAL_DEFAULTS = {"sysfs_root": "/", "vcgencmd": "vcgencmd", "cooldown_to_c": None, "cooldown_max_s": 120}
-TIMEOUT_DEFAULTS = {"load_s": 300.0, "stage_s": 600.0}
-SCENARIO_DEFAULTS = {
-    "name": "single-stream", "batches": [1], "threads": None, "seconds": 2.0, "target_qps": None,
-    "find_max_qps": False, "p99_bound_ms": None, "min_duration_s": 1.0, "search_point_seconds": 2.0,
-    "search_seconds": 60.0,
-}
+FORMATS = ("onnx", "tflite")
+STAGES = ("start", "lock", "load", "inputs", "first", "warmup", "latency", "scenario", "power", "op_profile",
+          "accuracy")
+SCENARIOS = ("single-stream", "offline", "server")
+POWER_METHODS = ("estimate", "jetson-ina3221", "jetson-iio", "pi5-pmic", "hwmon", "rapl", "command", "none")
+EMULATION_MODES = ("qemu-tcg", "qemu-icount")
+FINAL_EVENTS = ("result", "error")
+EVENTS = ("hello", "progress", "warning", *FINAL_EVENTS)
+
+
+class AgentFailure(Exception):
+    """A failure reported to the host as one `error` event: kind, message, stage."""
+
+    def __init__(self, kind: str, message: str, stage: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.stage = stage
+
+
+@dataclass(frozen=True)
+class LatencyBudget:
+    """The stopping rule of the warm-up and steady-state latency phases."""
+
+    min_runs: int = 50
+    max_runs: int = 5000
+    min_seconds: float = 1.0
+    max_seconds: float = 20.0
+    target_rel_halfwidth: float = 0.02
+    confidence: float = 0.95
+    warmup_min: int = 5
+    warmup_max: int = 200
+    keep_samples: int = 5000
+
+
+@dataclass(frozen=True)
+class PowerSettings:
+    """How the power phase reads (or estimates) watts, and for how long."""
+
+    method: str = "none"
+    idle_w: float | None = None
+    max_w: float | None = None
+    seconds: float = 3.0
+    idle_seconds: float = 1.0
+    sample_hz: float = 20
+    command: str | None = None
+    sysfs_root: str = "/"
+    vcgencmd: str = "vcgencmd"
+    pi5_correction: bool = False
+
+
+@dataclass(frozen=True)
+class ThermalSettings:
+    """Where the thermal probe reads, and an optional cool-down before measuring."""
+
+    sysfs_root: str = "/"
+    vcgencmd: str = "vcgencmd"
+    cooldown_to_c: float | None = None
+    cooldown_max_s: float = 120
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Per-stage watchdog limits in seconds."""
+
+    load_s: float = 300.0
+    stage_s: float = 600.0
+
+
+@dataclass(frozen=True)
+class ScenarioSettings:
+    """The load scenario after the single-stream latency phase (docs/result-schema.md, `scenario`)."""
+
+    name: str = "single-stream"
+    batches: tuple[int, ...] = (1,)
+    threads: tuple[int, ...] | None = None
+    seconds: float = 2.0
+    target_qps: float | None = None
+    find_max_qps: bool = False
+    p99_bound_ms: float | None = None
+    min_duration_s: float = 1.0
+    search_point_seconds: float = 2.0
+    search_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    """One execution provider (ONNX Runtime) or delegate (TFLite) by name, with its options."""
+
+    name: str
+    options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """Where the model runs: an ordered list of providers or delegates (None: the runtime's default, CPU for
+    ONNX Runtime and XNNPACK for LiteRT), a list ending in `cpu`/`none` falls back instead of failing, and the
+    directory on the device that caches compiled engines and blobs."""
+
+    providers: tuple[Accelerator, ...] | None = None
+    delegates: tuple[Accelerator, ...] | None = None
+    cache_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One measurement the host asks of the agent: the model, what to measure and how long (one JSON line)."""
+
+    model: dict[str, Any]
+    reference_model: dict[str, Any] | None = None
+    dataset: dict[str, Any] | None = None
+    threads: int | None = None
+    input_shapes: dict[str, list[int]] = field(default_factory=dict)
+    seed: int = 0
+    latency: LatencyBudget = LatencyBudget()
+    power: PowerSettings = PowerSettings()
+    thermal: ThermalSettings = ThermalSettings()
+    timeouts: Timeouts = Timeouts()
+    scenario: ScenarioSettings = ScenarioSettings()
+    runtime: RuntimeSettings = RuntimeSettings()
+    emulation: str | None = None
+    op_profile: bool = False
+    lock: dict[str, Any] | None = None
+    spec_version: int = SPEC_VERSION
+
+    def to_json(self) -> str:
+        """The RunSpec as the one line the agent reads on stdin."""
+        return json.dumps(asdict(self))
+
+
+def defaults(section: Any) -> dict[str, Any]:
+    """A settings dataclass's defaults as the JSON-shaped dict the agent works with (tuples become lists)."""
+    return json.loads(json.dumps(asdict(section())))
+
+
+_SECTIONS = {f.name: type(f.default) for f in fields(RunSpec) if hasattr(f.default, "__dataclass_fields__")}
 
 
 def parse_spec(line: str) -> dict[str, Any]:
-    """Parse one JSON line into a complete RunSpec; AgentFailure(kind='spec') when it is malformed."""
+    """Parse one JSON line into a complete RunSpec dict; AgentFailure(kind='spec') when it is malformed."""
     try:
         spec = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -34,35 +156,34 @@ def parse_spec(line: str) -> dict[str, Any]:
     if not isinstance(spec, dict):
         raise AgentFailure("spec", "the RunSpec must be a JSON object")
     if spec.get("spec_version") != SPEC_VERSION:
-        raise AgentFailure("spec", f"unsupported spec_version {spec.get('spec_version')!r} (agent speaks 1)")
-    for key in ("model",):
-        if not isinstance(spec.get(key), dict):
-            raise AgentFailure("spec", f"the RunSpec needs a '{key}' object")
-    model = spec["model"]
-    if model.get("format") not in ("onnx", "tflite") or not model.get("path"):
-        raise AgentFailure("spec", "model needs a path and a format of 'onnx' or 'tflite'")
-    spec["latency"] = {**LATENCY_DEFAULTS, **(spec.get("latency") or {})}
-    spec["power"] = {**POWER_DEFAULTS, **(spec.get("power") or {})}
-    spec["thermal"] = {**THERMAL_DEFAULTS, **(spec.get("thermal") or {})}
-    spec["timeouts"] = {**TIMEOUT_DEFAULTS, **(spec.get("timeouts") or {})}
-    spec["scenario"] = {**SCENARIO_DEFAULTS, **(spec.get("scenario") or {})}
-    spec.setdefault("threads", None)
-    spec.setdefault("input_shapes", {})
-    spec.setdefault("seed", 0)
-    spec.setdefault("dataset", None)
-    spec.setdefault("reference_model", None)
-    spec.setdefault("emulation", None)
-    spec.setdefault("op_profile", False)
-    spec.setdefault("lock", None)
+        raise AgentFailure("spec", f"unsupported spec_version {spec.get('spec_version')!r} "
+                           f"(agent speaks {SPEC_VERSION})")
+    model = spec.get("model")
+    if not isinstance(model, dict):
+        raise AgentFailure("spec", "the RunSpec needs a 'model' object")
+    if model.get("format") not in FORMATS or not model.get("path"):
+        raise AgentFailure("spec", f"model needs a path and a format of {_choices(FORMATS, 'or')}")
+    for name, section in _SECTIONS.items():
+        spec[name] = {**defaults(section), **(spec.get(name) or {})}
+    for f in fields(RunSpec):
+        if f.name not in _SECTIONS and f.name not in spec:
+            spec[f.name] = f.default_factory() if callable(f.default_factory) else f.default
     threads = spec["threads"]
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise AgentFailure("spec", f"threads must be a positive integer, got {threads!r}")
     _check_latency(spec["latency"])
     _check_input_shapes(spec["input_shapes"])
     _check_scenario(spec["scenario"])
+    _check_runtime(spec["runtime"])
     if not isinstance(spec["seed"], int) or isinstance(spec["seed"], bool):
         raise AgentFailure("spec", f"seed must be an integer, got {spec['seed']!r}")
     return spec
+
+
+def _choices(names: tuple[str, ...], last: str) -> str:
+    """'a', 'b' or 'c'."""
+    quoted = [f"'{n}'" for n in names]
+    return ", ".join(quoted[:-1]) + f" {last} {quoted[-1]}" if len(quoted) > 1 else quoted[0]
 
 
 def _number(value: Any, integer: bool = False) -> bool:
@@ -99,8 +220,9 @@ def _check_input_shapes(shapes: Any) -> None:
 def _check_scenario(scenario: dict[str, Any]) -> None:
     """A known scenario with the settings it needs: positive batches/threads/times, a QPS or a bounded search."""
     name = scenario["name"]
-    if name not in ("single-stream", "offline", "server"):
-        raise AgentFailure("spec", f"scenario.name must be single-stream, offline or server, got {name!r}")
+    if name not in SCENARIOS:
+        raise AgentFailure("spec", f"scenario.name must be {', '.join(SCENARIOS[:-1])} or {SCENARIOS[-1]}, "
+                           f"got {name!r}")
     for key in ("batches", "threads"):
         values = scenario[key]
         if values is not None and (not isinstance(values, list) or not values
@@ -116,3 +238,15 @@ def _check_scenario(scenario: dict[str, Any]) -> None:
         raise AgentFailure("spec", "the server scenario needs scenario.target_qps or scenario.find_max_qps")
     if scenario["find_max_qps"] and scenario["p99_bound_ms"] is None:
         raise AgentFailure("spec", "scenario.find_max_qps needs scenario.p99_bound_ms")
+
+
+def _check_runtime(runtime: dict[str, Any]) -> None:
+    """Providers and delegates are lists of {name, options} with string options."""
+    for key in ("providers", "delegates"):
+        chosen = runtime[key]
+        if chosen is None:
+            continue
+        if not isinstance(chosen, list) or not chosen or not all(
+                isinstance(c, dict) and isinstance(c.get("name"), str) and c["name"]
+                and isinstance(c.get("options", {}), dict) for c in chosen):
+            raise AgentFailure("spec", f"runtime.{key} must be a non-empty list of {{name, options}}, got {chosen!r}")

@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from edgeprof.agent.spec import SCENARIOS, LatencyBudget, PowerSettings, ScenarioSettings
 from edgeprof.artifacts import ModelArtifact, check_dataset, load_artifact, reference_for
 from edgeprof.cli.app import (
     ConstraintOption,
@@ -23,7 +24,7 @@ from edgeprof.cli.app import (
 )
 from edgeprof.cli.progress import AgentProgress
 from edgeprof.constraints import apply_verdicts, exit_code, parse_constraint
-from edgeprof.deploy import DeployOptions, LatencyBudget, ScenarioOptions, run_deploy
+from edgeprof.deploy import DeployOptions, run_deploy
 from edgeprof.devices import DeviceProfile, load_profile, with_overrides
 from edgeprof.doctor import diagnose
 from edgeprof.errors import EXIT_DEVICE, ConfigError, Interrupted
@@ -75,10 +76,10 @@ def parse_int_list(text: str | None, option: str) -> tuple[int, ...] | None:
 
 
 def scenario_options(name: str, batch: str | None, sweep_threads: str | None, target_qps: float | None,
-                     find_max_qps: bool, p99_bound: float | None, seconds: float) -> ScenarioOptions:
+                     find_max_qps: bool, p99_bound: float | None, seconds: float) -> ScenarioSettings:
     """The --scenario options, checked together."""
-    if name not in ("single-stream", "offline", "server"):
-        raise ConfigError(f"--scenario {name!r}: expected single-stream, offline or server")
+    if name not in SCENARIOS:
+        raise ConfigError(f"--scenario {name!r}: expected {', '.join(SCENARIOS[:-1])} or {SCENARIOS[-1]}")
     if name != "offline" and (batch or sweep_threads):
         raise ConfigError("--batch and --sweep-threads apply to --scenario offline")
     if name != "server" and (target_qps or find_max_qps):
@@ -87,9 +88,10 @@ def scenario_options(name: str, batch: str | None, sweep_threads: str | None, ta
         raise ConfigError("--scenario server needs --target-qps QPS or --find-max-qps --p99-bound MS")
     if find_max_qps and p99_bound is None:
         raise ConfigError("--find-max-qps needs --p99-bound MS")
-    return ScenarioOptions(name=name, batches=parse_int_list(batch, "--batch") or (1,),
-                           threads=parse_int_list(sweep_threads, "--sweep-threads"), seconds=seconds,
-                           target_qps=target_qps, find_max_qps=find_max_qps, p99_bound_ms=p99_bound)
+    return ScenarioSettings(name=name, batches=parse_int_list(batch, "--batch") or (1,),
+                            threads=parse_int_list(sweep_threads, "--sweep-threads"), seconds=seconds,
+                            target_qps=target_qps, find_max_qps=find_max_qps, p99_bound_ms=p99_bound,
+                            search_point_seconds=seconds)
 
 
 def _profiles(
@@ -150,7 +152,7 @@ def deploy(
     precision: Annotated[
         float, typer.Option("--precision", min=0.0, help="Stop once the p95 CI half-width <= this fraction of p95.")
     ] = LatencyBudget.target_rel_halfwidth,
-    power_seconds: Annotated[float, typer.Option("--power-seconds", min=0, help="Energy window length.")] = 3.0,
+    power_seconds: Annotated[float, typer.Option("--power-seconds", min=0, help="Energy window length.")] = PowerSettings.seconds,
     cooldown_to: Annotated[
         Optional[float], typer.Option("--cooldown-to", help="Wait (bounded) until the device is this cool (C).")
     ] = None,
@@ -160,8 +162,8 @@ def deploy(
     ] = False,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     scenario: Annotated[
-        str, typer.Option("--scenario", metavar="single-stream|offline|server", help="Load scenario.")
-    ] = "single-stream",
+        str, typer.Option("--scenario", metavar="|".join(SCENARIOS), help="Load scenario.")
+    ] = ScenarioSettings.name,
     batch: Annotated[Optional[str], typer.Option("--batch", metavar="1,4,8", help="Offline batch sizes.")] = None,
     sweep_threads: Annotated[
         Optional[str], typer.Option("--sweep-threads", metavar="1,2,4", help="Offline thread counts.")
@@ -175,7 +177,7 @@ def deploy(
     p99_bound: Annotated[Optional[float], typer.Option("--p99-bound", metavar="MS", min=0.001)] = None,
     scenario_seconds: Annotated[
         float, typer.Option("--scenario-seconds", min=0.01, help="Per offline point / server run.")
-    ] = ScenarioOptions.seconds,
+    ] = ScenarioSettings.seconds,
     host: HostOption = None,
     port: PortOption = None,
     user: UserOption = None,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edgeprof.agent.accuracy import agreement, classification_metrics, evaluate
-from edgeprof.agent.runtimes import open_runtime
+from edgeprof.agent.backends import open_runtime
 from tests.models.onnx_graphs import DIGITS, linear_classifier, mixed_inputs
 
 WEIGHTS = np.random.default_rng(3).standard_normal((6, 7)).astype(np.float32)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edgeprof.agent.backends import TensorInfo
 from edgeprof.agent.inputs import make_feeds
-from edgeprof.agent.protocol import AgentFailure
-from edgeprof.agent.runtimes import TensorInfo
+from edgeprof.agent.spec import AgentFailure
 
 INPUTS = [
     TensorInfo("image", [None, 3, 8, 8], "float32"),

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from edgeprof.agent.protocol import AgentFailure
-from edgeprof.agent.runtimes import aggregate_ort_profile, open_runtime
+from edgeprof.agent.backends import open_runtime
+from edgeprof.agent.backends.ort import aggregate_ort_profile
+from edgeprof.agent.spec import AgentFailure
 
 
 def test_threads_record_what_ran(models: dict[str, Path]) -> None:

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from edgeprof.agent.protocol import AgentFailure
-from edgeprof.agent.spec import LATENCY_DEFAULTS, parse_spec
+from edgeprof.agent.spec import AgentFailure, LatencyBudget, defaults, parse_spec
 
 MINIMAL = {"spec_version": 1, "model": {"path": "/m.onnx", "format": "onnx"}}
 
@@ -19,7 +18,7 @@ def parse(**changes: Any) -> dict[str, Any]:
 
 def test_defaults_fill_a_minimal_spec() -> None:
     spec = parse(latency={"max_runs": 100})
-    assert spec["latency"] == {**LATENCY_DEFAULTS, "max_runs": 100}
+    assert spec["latency"] == {**defaults(LatencyBudget), "max_runs": 100}
     assert (spec["threads"], spec["seed"], spec["input_shapes"], spec["op_profile"]) == (None, 0, {}, False)
 
 

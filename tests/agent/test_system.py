@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from edgeprof.agent.doctor import doctor_facts
 from edgeprof.agent.probes import memory, system
 
 PI_CPUINFO = """processor\t: 0
@@ -86,6 +87,6 @@ def test_peak_rss_sees_a_transient_allocation() -> None:
 
 
 def test_doctor_facts_describe_this_machine(tmp_path: Path) -> None:
-    facts = system.doctor_facts(str(tmp_path))
+    facts = doctor_facts(str(tmp_path))
     assert facts["runtimes"]["onnxruntime"] and facts["runtimes"]["ai-edge-litert"]
     assert facts["disk_free_mb"] > 0 and facts["cpu_count"] == os.cpu_count() and facts["psutil"] is True

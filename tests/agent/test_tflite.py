@@ -8,8 +8,8 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
+from edgeprof.agent.backends import open_runtime
 from edgeprof.agent.inputs import make_feeds
-from edgeprof.agent.runtimes import open_runtime
 from tests.agent.conftest import spec_for
 from tests.agent.tflite_models import add_relu, dequantize
 

@@ -84,3 +84,13 @@ def dequantize(path: Path, scale: float = 0.05, zero_point: int = -3) -> Path:
     ]
     codes = [_opcode(fb.BuiltinOperator.DEQUANTIZE)]
     return _save(path, tensors, [_operator(0, [0], [1])], codes, [_buffer()], [0], [1])
+
+
+def add_sign_relu(path: Path) -> Path:
+    """float32 y = relu(sign(x + b)): XNNPACK has no SIGN kernel, so SIGN falls back to the built-in kernels."""
+    bias = np.array([0.5, -0.5, 1.0, -1.0], dtype=np.float32)
+    tensors = [_tensor(name, [1, 4], fb.TensorType.FLOAT32, 0) for name in ("x", "sum", "sign", "y")]
+    tensors.insert(1, _tensor("b", [4], fb.TensorType.FLOAT32, 1))
+    codes = [_opcode(fb.BuiltinOperator.ADD), _opcode(fb.BuiltinOperator.SIGN), _opcode(fb.BuiltinOperator.RELU)]
+    operators = [_operator(0, [0, 1], [2]), _operator(1, [2], [3]), _operator(2, [3], [4])]
+    return _save(path, tensors, operators, codes, [_buffer(), _buffer(bias)], [0], [4])

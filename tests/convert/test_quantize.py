@@ -13,7 +13,7 @@ import onnx
 import pytest
 
 from edgeprof.agent.accuracy import evaluate
-from edgeprof.agent.runtimes import open_runtime
+from edgeprof.agent.backends import open_runtime
 from edgeprof.artifacts import load_artifact, reference_for, sha256_file
 from edgeprof.convert import quantize
 from edgeprof.errors import ConfigError

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from edgeprof.agent.accuracy import evaluate
-from edgeprof.agent.runtimes import open_runtime
+from edgeprof.agent.backends import open_runtime
 from edgeprof.artifacts import check_dataset, load_artifact, reference_for, sha256_file
 from tests.models.onnx_graphs import DIGITS, MODELS
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from edgeprof.agent.spec import POWER_DEFAULTS
+from edgeprof.agent.spec import PowerSettings, defaults
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BIN = FIXTURES / "bin"
@@ -28,4 +28,4 @@ def tree(tmp_path: Path):
 
 def power_spec(**fields: Any) -> dict[str, Any]:
     """RunSpec["power"] with the agent's defaults and short windows, overridden by `fields`."""
-    return {**POWER_DEFAULTS, "seconds": 0.5, "idle_seconds": 0.3, **fields}
+    return {**defaults(PowerSettings), "seconds": 0.5, "idle_seconds": 0.3, **fields}

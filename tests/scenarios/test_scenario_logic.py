@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from edgeprof.agent import scenarios as sc
-from edgeprof.agent.protocol import AgentFailure
-from edgeprof.agent.spec import parse_spec
+from edgeprof.agent.spec import AgentFailure, parse_spec
 
 SERVICE_S = 0.001  # a synthetic server: 1 ms per query, capacity 1000 QPS
 

@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import os
 import platform
-import shutil
 import time
 from importlib import metadata
 from typing import Any
 
-from .memory import mem_available_mb
-
 # The TFLite interpreters, best first: (module, distribution) — LiteRT is tflite-runtime's maintained successor.
-TFLITE_MODULES = (
-    ("ai_edge_litert.interpreter", "ai-edge-litert"),
-    ("tflite_runtime.interpreter", "tflite-runtime"),
-    ("tensorflow.lite", "tensorflow"),
-)
-
 SKEWING_GOVERNORS = ("ondemand", "powersave", "conservative", "schedutil")
 BUSY_LOAD_PER_CORE = 0.5
 BUSY_CPU_PERCENT = 30.0  # other processes' share of all cores while the agent itself sits idle
@@ -31,15 +22,7 @@ def dist_version(dist: str) -> str | None:
         return None
 
 
-def available_runtimes() -> dict[str, str | None]:
-    """Which runtimes this device has, with versions (None: absent)."""
-    found: dict[str, str | None] = {"onnxruntime": dist_version("onnxruntime")}
-    for _module, dist in TFLITE_MODULES:
-        found[dist] = dist_version(dist)
-    return found
-
-
-def _read(root: str, path: str) -> str | None:
+def read_text(root: str, path: str) -> str | None:
     try:
         with open(os.path.join(root, path.lstrip("/")), "rb") as fh:
             return fh.read().decode(errors="replace").replace("\x00", "").strip()
@@ -49,7 +32,7 @@ def _read(root: str, path: str) -> str | None:
 
 def cpu_model(root: str = "/") -> str:
     """The CPU's model name from /proc/cpuinfo (x86 'model name', ARM 'Model'/'CPU part'), else the machine."""
-    text = _read(root, "/proc/cpuinfo") or ""
+    text = read_text(root, "/proc/cpuinfo") or ""
     for key in ("model name", "Model", "Hardware", "CPU part"):
         for line in text.splitlines():
             if line.split(":")[0].strip() == key:
@@ -60,17 +43,17 @@ def cpu_model(root: str = "/") -> str:
 def cpufreq(root: str = "/") -> dict[str, Any]:
     """cpu0's governor and current/max frequency in MHz (None where the kernel has no cpufreq)."""
     base = "/sys/devices/system/cpu/cpu0/cpufreq/"
-    cur = _read(root, base + "scaling_cur_freq")
-    top = _read(root, base + "cpuinfo_max_freq")
+    cur = read_text(root, base + "scaling_cur_freq")
+    top = read_text(root, base + "cpuinfo_max_freq")
     return {
-        "governor": _read(root, base + "scaling_governor"),
+        "governor": read_text(root, base + "scaling_governor"),
         "freq_mhz": {"cur": int(cur) / 1000 if cur else None, "max": int(top) / 1000 if top else None},
     }
 
 
 def _cpu_times(root: str) -> tuple[int, int] | None:
     """(busy, total) jiffies over all cores from /proc/stat."""
-    text = _read(root, "/proc/stat") or ""
+    text = read_text(root, "/proc/stat") or ""
     fields = text.splitlines()[0].split() if text.startswith("cpu ") else []
     if len(fields) < 6:
         return None
@@ -112,7 +95,7 @@ def system_section(root: str = "/", interval_s: float = 0.1) -> tuple[dict[str, 
     if busy:
         warnings.append(busy + ": other processes compete for the CPU")
     section = {
-        "board": _read(root, "/proc/device-tree/model"),
+        "board": read_text(root, "/proc/device-tree/model"),
         "cpu_model": cpu_model(root),
         "cpu_count": cores,
         "machine": platform.machine(),
@@ -126,31 +109,3 @@ def system_section(root: str = "/", interval_s: float = 0.1) -> tuple[dict[str, 
         "busy_warning": busy,
     }
     return section, warnings
-
-
-def doctor_facts(work_dir: str) -> dict[str, Any]:
-    """What `edgeprof doctor` reports: Python, numpy, psutil, runtimes, memory, disk, governor."""
-    try:
-        import psutil  # noqa: F401
-
-        has_psutil = True
-    except ImportError:
-        has_psutil = False
-    try:
-        disk_free = shutil.disk_usage(work_dir).free / 2**20
-    except OSError:
-        disk_free = None
-    return {
-        "python": platform.python_version(),
-        "numpy": dist_version("numpy"),
-        "psutil": has_psutil,
-        "runtimes": available_runtimes(),
-        "machine": platform.machine(),
-        "cpu_model": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "board": _read("/", "/proc/device-tree/model"),
-        "kernel": platform.release(),
-        "governor": cpufreq()["governor"],
-        "mem_available_mb": mem_available_mb(),
-        "disk_free_mb": disk_free,
-    }

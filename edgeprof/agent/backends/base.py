@@ -1,0 +1,160 @@
+"""What every runtime backend provides: tensor facts, a loaded model that runs, and where its nodes ran."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..probes.system import cpu_model
+from ..spec import AgentFailure
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One model input or output: shape (None for a dynamic dim), numpy dtype name, (scale, zero point)."""
+
+    name: str
+    shape: list[int | None]
+    dtype: str
+    quant: tuple[float, int] | None = None
+
+
+class Runtime:
+    """A loaded model ready to run: what it takes, what it returns, what ran it and where its nodes went."""
+
+    name: str
+    version: str
+    threads: dict[str, Any]
+    inputs: list[TensorInfo]
+    outputs: list[TensorInfo]
+    load_ms: float  # creating the session or interpreter, without any compile the backend timed apart
+    compile: dict[str, Any] | None = None  # a compile timed apart: {ms, session_ms, cache, method}
+
+    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """One inference."""
+        raise NotImplementedError
+
+    def prepare(self, feeds: dict[str, np.ndarray]) -> None:
+        """Get ready for feeds of these shapes outside any timed call (TFLite resizes and reallocates)."""
+
+    def op_profile(self) -> dict[str, Any] | None:
+        """Per-operator times, where the runtime can tell (None otherwise)."""
+        return None
+
+    def placement(self) -> dict[str, Any] | None:
+        """The `placement` section: which provider or delegate took each node (after one inference)."""
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        """The `runtime` section of the Result."""
+        return {"name": self.name, "version": self.version, "threads": self.threads}
+
+
+class Backend:
+    """One runtime: the formats it opens, how it is imported, loaded and profiled, and what the device offers."""
+
+    name: str
+    formats: tuple[str, ...]
+
+    def import_module(self) -> tuple[Any, str]:
+        """Import the runtime (kept apart from load time): (module, distribution name)."""
+        raise NotImplementedError
+
+    def open(self, path: str, threads: int | None, accel: dict[str, Any] | None, *, op_profile: bool = False,
+             trace_placement: bool = False) -> Runtime:
+        """Load a model; `accel` is the RunSpec's `runtime` section (providers or delegates, cache dir)."""
+        raise NotImplementedError
+
+    def installed(self) -> dict[str, str | None]:
+        """The backend's distributions on this device and their versions (None: absent); nothing is imported."""
+        raise NotImplementedError
+
+    def accelerators(self) -> list[dict[str, Any]]:
+        """The providers or delegates this device offers (for `doctor`)."""
+        return []
+
+    def profile_ops(self, path: str, threads: int | None, accel: dict[str, Any] | None,
+                    feeds: dict[str, np.ndarray], seconds: float = 1.0, max_runs: int = 200) -> dict[str, Any] | None:
+        """Per-operator times from a separate profiled session (its own runs, never the timed ones)."""
+        runtime = self.open(path, threads, accel, op_profile=True)
+        deadline = time.perf_counter() + seconds
+        runs = 0
+        while runs < max_runs and (runs < 3 or time.perf_counter() < deadline):
+            runtime.run(feeds)
+            runs += 1
+        profile = runtime.op_profile()
+        if profile is not None:
+            profile["note"] = "from a separate profiled session: the profiler slows every call, so read the shares"
+        return profile
+
+
+def accel_settings(spec: dict[str, Any]) -> dict[str, Any]:
+    """The RunSpec's `runtime` section for the model under test, with the model's sha256 (part of cache keys)."""
+    return {**spec["runtime"], "model_sha256": spec["model"].get("sha256")}
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's text on one line, at most 400 characters."""
+    text = " ".join(str(exc).split())
+    return text[:400] or type(exc).__name__
+
+
+def load_failure(runtime: str, exc: BaseException) -> AgentFailure:
+    """The error of a model the runtime cannot load."""
+    return AgentFailure("model_load", f"{runtime} cannot load the model: {one_line(exc)}", "load")
+
+
+def missing_accelerator(kind: str, wanted: str, offered: list[str], fallback: str) -> AgentFailure:
+    """A provider or delegate the device does not have: one line naming what it does have."""
+    return AgentFailure("accelerator_missing", f"the device has no {kind} '{wanted}' "
+                        f"(it has: {', '.join(offered) or 'none'}); end the list with '...,{fallback}' to fall "
+                        "back instead", "load")
+
+
+def cache_key(model_sha256: str | None, accelerator: dict[str, Any], runtime_version: str) -> str:
+    """The key of a compiled engine or blob: model, provider and options, runtime version, and hardware."""
+    facts = {"model": model_sha256, "accelerator": accelerator, "runtime": runtime_version,
+             "hardware": [cpu_model(), os.uname().machine]}
+    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def placement_section(method: str, requested: list[str], active: list[str], unavailable: list[str],
+                      nodes: list[dict[str, Any]], fallback_name: str | None) -> dict[str, Any]:
+    """Placement from per-node records {node, op, ran_on, ms?}: counts and time per provider or delegate, and the
+    nodes that fell back to `fallback_name` (the plain CPU kernels) while an accelerator was asked for."""
+    by: dict[str, dict[str, Any]] = {}
+    for node in nodes:
+        entry = by.setdefault(node["ran_on"], {"name": node["ran_on"], "nodes": 0, "ms": 0.0})
+        entry["nodes"] += 1
+        entry["ms"] += node.get("ms") or 0.0
+    timed = any(node.get("ms") for node in nodes)
+    total_ms = sum(e["ms"] for e in by.values())
+    for entry in by.values():
+        entry["share"] = entry["ms"] / total_ms if timed and total_ms else None
+        if not timed:
+            del entry["ms"]
+    accelerated = [name for name in active if name != fallback_name]
+    fallback = [{k: n[k] for k in ("node", "op", "ran_on")} for n in nodes
+                if accelerated and n["ran_on"] == fallback_name]
+    on_accel = [n for n in nodes if n["ran_on"] != fallback_name]
+    if timed and total_ms:
+        fraction = sum(n.get("ms") or 0.0 for n in on_accel) / total_ms
+    else:
+        fraction = len(on_accel) / len(nodes) if nodes else None
+    return {
+        "method": method,
+        "requested": requested,
+        "active": active,
+        "unavailable": unavailable,
+        "by_accelerator": sorted(by.values(), key=lambda e: -e["nodes"]),
+        "nodes": len(nodes),
+        "fallback_nodes": fallback,
+        "accelerated_fraction": fraction,
+        "fraction_basis": "time" if timed and total_ms else "nodes",
+    }

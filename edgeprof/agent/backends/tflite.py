@@ -1,0 +1,215 @@
+"""The TFLite interpreter (ai-edge-litert, else tflite-runtime, else TensorFlow's) with its delegates."""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import time
+from typing import Any
+
+import numpy as np
+
+from ..probes.system import dist_version
+from ..spec import AgentFailure
+from .base import Backend, Runtime, TensorInfo, load_failure, missing_accelerator, one_line, placement_section
+
+MODULES = (
+    ("ai_edge_litert.interpreter", "ai-edge-litert"),
+    ("tflite_runtime.interpreter", "tflite-runtime"),
+    ("tensorflow.lite", "tensorflow"),
+)
+BUILTIN = "builtin"  # TFLite's own kernels: where a node runs when no delegate takes it
+DEFAULT = "xnnpack"  # applied by the interpreter itself unless the default delegates are turned off
+NO_DELEGATE = ("none", "cpu", BUILTIN)
+# Delegates known by name, and the shared library each is loaded from.
+LIBRARIES = {"gpu": "libtensorflowlite_gpu_delegate.so", "edgetpu": "libedgetpu.so.1",
+             "armnn": "libarmnnDelegate.so", "hexagon": "libhexagon_interface.so"}
+
+
+class TfliteBackend(Backend):
+    """TFLite models through whichever interpreter the device has."""
+
+    name = "tflite"
+    formats = ("tflite",)
+
+    def import_module(self) -> tuple[Any, str]:
+        for module_name, dist in MODULES:
+            try:
+                return importlib.import_module(module_name), dist
+            except ImportError:
+                continue
+        raise AgentFailure("runtime_missing", "no TFLite interpreter on the device "
+                           "(pip install ai-edge-litert, or tflite-runtime on Python <= 3.11)", "load")
+
+    def open(self, path: str, threads: int | None, accel: dict[str, Any] | None, *, op_profile: bool = False,
+             trace_placement: bool = False) -> Runtime:
+        module, dist = self.import_module()
+        return TfliteRuntime(module, dist, path, threads, (accel or {}).get("delegates"))
+
+    def installed(self) -> dict[str, str | None]:
+        return {dist: dist_version(dist) for _module, dist in MODULES}
+
+    def accelerators(self) -> list[dict[str, Any]]:
+        try:
+            module, dist = self.import_module()
+        except AgentFailure:
+            return []
+        version = dist_version(dist) or "unknown"
+        found = [{"runtime": dist, "version": version, "kind": "delegate", "name": DEFAULT}]
+        for name, library in LIBRARIES.items():
+            if _loadable(library):
+                found.append({"runtime": dist, "version": version, "kind": "delegate", "name": name,
+                              "library": library})
+        return found
+
+    def profile_ops(self, path: str, threads: int | None, accel: dict[str, Any] | None,
+                    feeds: dict[str, np.ndarray], seconds: float = 1.0, max_runs: int = 200) -> dict[str, Any] | None:
+        return None  # the Python interpreters have no per-operator profiler
+
+
+def _loadable(library: str) -> bool:
+    """Whether the shared library of a delegate can be loaded here (without creating the delegate)."""
+    try:
+        ctypes.CDLL(library)
+        return True
+    except OSError:
+        return False
+
+
+class TfliteRuntime(Runtime):
+    """One interpreter, with the chosen delegates applied."""
+
+    def __init__(self, module: Any, dist: str, path: str, threads: int | None,
+                 chosen: list[dict[str, Any]] | None) -> None:
+        self.name = dist
+        self.version = dist_version(dist) or "unknown"
+        self.threads = {"num_threads": threads or "default"}
+        self._requested = [c["name"] for c in chosen] if chosen else [DEFAULT]
+        fallback = self._requested[-1] in NO_DELEGATE
+        externals, self._unavailable = [], []
+        for choice in chosen or []:
+            name, options = choice["name"], choice.get("options") or {}
+            if name in NO_DELEGATE or name == DEFAULT:
+                if options:
+                    raise AgentFailure("accelerator_options", f"delegate '{name}' takes no options here "
+                                       f"(got {', '.join(options)})", "load")
+                continue
+            delegate = self._load_delegate(module, name, options, fallback)
+            if delegate is not None:
+                externals.append((name, delegate))
+        use_default = DEFAULT in self._requested
+        self._active = [name for name, _ in externals] + ([DEFAULT] if use_default else [])
+        resolver = module.OpResolverType.AUTO if use_default else \
+            module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        self.compile: dict[str, Any] | None = None
+        start = time.perf_counter_ns()
+        if externals:  # an interpreter without delegates first, so the delegates' preparation is a figure apart
+            self._interpreter(module, path, threads, module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES, [])
+            plain_ms = (time.perf_counter_ns() - start) / 1e6
+            start = time.perf_counter_ns()
+        self._interp = self._interpreter(module, path, threads, resolver, [d for _, d in externals])
+        self.load_ms = (time.perf_counter_ns() - start) / 1e6
+        if externals:
+            self.compile = {"ms": max(self.load_ms - plain_ms, 0.0), "session_ms": self.load_ms, "cache": "off",
+                            "method": "derived:interpreter with delegates minus one without"}
+            self.load_ms = plain_ms
+        self._in = self._interp.get_input_details()
+        self._out = self._interp.get_output_details()
+        self.inputs = [self._info(d) for d in self._in]
+        self.outputs = [self._info(d) for d in self._out]
+        self._feed_order = [(d["name"], int(d["index"])) for d in self._in]
+        self._out_index = [int(d["index"]) for d in self._out]
+        self._shapes = {int(d["index"]): tuple(int(x) for x in d["shape"]) for d in self._in}
+
+    def _load_delegate(self, module: Any, name: str, options: dict[str, Any], fallback: bool) -> Any:
+        """An external delegate by name or library path; a missing one is an error unless the list has a fallback,
+        and one that will not start (bad options, no device behind it) is always an error."""
+        library = LIBRARIES.get(name, name)
+        if not _loadable(library):
+            if fallback:
+                self._unavailable.append(name)
+                return None
+            offered = [a["name"] for a in TfliteBackend().accelerators()] + ["none"]
+            raise missing_accelerator("delegate", f"{name} ({library})" if library != name else name, offered,
+                                      "none")
+        try:
+            return module.load_delegate(library, {k: str(v) for k, v in options.items()})
+        except (ValueError, OSError, RuntimeError, AttributeError) as exc:  # AttributeError: not a delegate
+            raise AgentFailure("accelerator_options", f"delegate '{name}' did not start with options {options}: "
+                               f"{one_line(exc)}", "load") from exc
+
+    @staticmethod
+    def _interpreter(module: Any, path: str, threads: int | None, resolver: Any, delegates: list[Any]) -> Any:
+        try:
+            interp = module.Interpreter(model_path=path, num_threads=threads, experimental_delegates=delegates or None,
+                                        experimental_op_resolver_type=resolver)
+            interp.allocate_tensors()
+        except Exception as exc:  # the interpreters raise ValueError/RuntimeError with the reason
+            raise load_failure(getattr(module, "__name__", "tflite").split(".")[0].replace("_", "-"), exc) from exc
+        return interp
+
+    @staticmethod
+    def _info(detail: dict[str, Any]) -> TensorInfo:
+        signature = detail.get("shape_signature", detail["shape"])
+        shape = [int(d) if d >= 0 else None for d in signature]
+        scale, zero = detail.get("quantization", (0.0, 0))
+        quant = (float(scale), int(zero)) if scale else None
+        return TensorInfo(detail["name"], shape, np.dtype(detail["dtype"]).name, quant)
+
+    def prepare(self, feeds: dict[str, np.ndarray]) -> None:
+        """Resize the inputs whose shapes differ from the allocated ones, then reallocate once."""
+        changed = [(index, feeds[name].shape) for name, index in self._feed_order
+                   if feeds[name].shape != self._shapes[index]]
+        for index, shape in changed:
+            self._interp.resize_tensor_input(index, list(shape))
+            self._shapes[index] = shape
+        if changed:
+            self._interp.allocate_tensors()
+
+    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        for name, index in self._feed_order:
+            if feeds[name].shape != self._shapes[index]:
+                self.prepare(feeds)
+                break
+        for name, index in self._feed_order:
+            self._interp.set_tensor(index, feeds[name])
+        self._interp.invoke()
+        return [self._interp.get_tensor(index) for index in self._out_index]
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "delegates": self._active, "requested": self._requested,
+                "compile": self.compile}
+
+    def placement(self) -> dict[str, Any] | None:
+        try:
+            ops = self._interp._get_ops_details()  # the interpreters' only view of the graph after delegation
+        except AttributeError:
+            return None
+        nodes = delegated_nodes(ops, "+".join(a for a in self._active) or "delegate")
+        return placement_section("tflite-graph: the nodes inside each DELEGATE node's partition", self._requested,
+                                 self._active, self._unavailable, nodes, BUILTIN)
+
+
+def delegated_nodes(ops: list[dict[str, Any]], delegate: str) -> list[dict[str, Any]]:
+    """Each original node and where it runs: a DELEGATE node's partition is every node between its input and
+    output tensors; the rest run on the built-in kernels."""
+    original = [op for op in ops if op["op_name"] != "DELEGATE"]
+    producer = {int(t): op["index"] for op in original for t in op["outputs"]}
+    taken: set[int] = set()
+    for op in ops:
+        if op["op_name"] != "DELEGATE":
+            continue
+        boundary = {int(t) for t in op["inputs"]}
+        stack = [int(t) for t in op["outputs"]]
+        while stack:
+            tensor = stack.pop()
+            index = producer.get(tensor)
+            if tensor in boundary or index is None or index in taken:
+                continue
+            taken.add(index)
+            stack += [int(t) for t in ops[index]["inputs"] if int(t) >= 0]
+    return [{"node": f"{op['op_name']}_{op['index']}", "op": op["op_name"],
+             "ran_on": delegate if op["index"] in taken else BUILTIN} for op in original]
+
+
+BACKEND = TfliteBackend()

@@ -1,0 +1,42 @@
+"""The facts `edgeprof doctor` reports about a device (`python agent.pyz --doctor`)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+from typing import Any
+
+from .backends import backends
+from .probes.memory import mem_available_mb
+from .probes.system import cpu_model, cpufreq, dist_version, read_text
+
+
+def doctor_facts(work_dir: str) -> dict[str, Any]:
+    """What `edgeprof doctor` reports: Python, numpy, psutil, runtimes and the accelerators they offer, memory,
+    disk, governor."""
+    try:
+        import psutil  # noqa: F401
+
+        has_psutil = True
+    except ImportError:
+        has_psutil = False
+    try:
+        disk_free = shutil.disk_usage(work_dir).free / 2**20
+    except OSError:
+        disk_free = None
+    return {
+        "python": platform.python_version(),
+        "numpy": dist_version("numpy"),
+        "psutil": has_psutil,
+        "runtimes": {dist: version for backend in backends() for dist, version in backend.installed().items()},
+        "accelerators": [found for backend in backends() for found in backend.accelerators()],
+        "machine": platform.machine(),
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "board": read_text("/", "/proc/device-tree/model"),
+        "kernel": platform.release(),
+        "governor": cpufreq()["governor"],
+        "mem_available_mb": mem_available_mb(),
+        "disk_free_mb": disk_free,
+    }
