@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -28,12 +29,15 @@ def sshd_env() -> dict[str, str]:
 
 
 def write_loopback_profile(directory: Path, sshd: dict[str, str], *, name: str = "loop",
-                           known_hosts: Path | None = None, port: int | None = None) -> Path:
-    """A device profile that reaches the loopback sshd, with its host key in `known_hosts` (if given)."""
+                           known_hosts: Path | None = None, port: int | None = None, python: Path | None = None,
+                           description: str = "loopback OpenSSH server (tests)") -> Path:
+    """A device profile that reaches the loopback sshd, with its host key in `known_hosts` (if given).
+
+    The device's Python is `python` (default: this checkout's .venv)."""
     directory.mkdir(parents=True, exist_ok=True)
     port = port or int(sshd["EDGEPROF_TEST_SSH_PORT"])
     lines = [
-        'description = "loopback OpenSSH server (tests)"',
+        f'description = "{description}"',
         'kind = "ssh"',
         "[hardware]",
         'cpu = "host"', 'arch = "x86_64"', "cores = 2", "max_clock_ghz = 0.0", "ram_mb = 1024", "peak_gflops = 0.0",
@@ -42,7 +46,7 @@ def write_loopback_profile(directory: Path, sshd: dict[str, str], *, name: str =
         f"port = {port}",
         f'user = "{sshd["EDGEPROF_TEST_SSH_USER"]}"',
         f'identity_file = "{sshd["EDGEPROF_TEST_SSH_KEY"]}"',
-        f'python = "{REPO / ".venv" / "bin" / "python"}"',
+        f'python = "{python or REPO / ".venv" / "bin" / "python"}"',
         f'work_dir = "{directory / "remote-work"}"',
         "connect_timeout_s = 5.0",
     ]
@@ -56,6 +60,37 @@ def write_loopback_profile(directory: Path, sshd: dict[str, str], *, name: str =
     path = directory / f"{name}.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def write_intel_edge_profile(directory: Path, sshd: dict[str, str], python: Path, *, name: str = "intel-edge",
+                             known_hosts: Path | None = None) -> Path:
+    """The "Intel edge box": the loopback sshd, with `python` (.venv-openvino: onnxruntime-openvino) as its Python."""
+    return write_loopback_profile(directory, sshd, name=name, known_hosts=known_hosts, python=python,
+                                  description="Intel edge box: loopback OpenSSH, onnxruntime-openvino (tests)")
+
+
+OPENVINO_PYTHON = REPO / ".venv-openvino" / "bin" / "python"
+OPENVINO_CHECK = "import onnxruntime as o; assert 'OpenVINOExecutionProvider' in o.get_available_providers()"
+
+
+def openvino_python() -> Path:
+    """.venv-openvino's Python (made by scripts/setup.sh with EDGEPROF_WITH_OPENVINO=1, as scripts/test.sh does).
+
+    Skips when it is missing or lacks the OpenVINO execution provider; fails instead when CI is set."""
+    reason = None
+    if not OPENVINO_PYTHON.is_file():
+        reason = f"no {OPENVINO_PYTHON.parent.parent.name} (EDGEPROF_WITH_OPENVINO=1 bash scripts/setup.sh makes it)"
+    else:
+        check = subprocess.run([str(OPENVINO_PYTHON), "-c", OPENVINO_CHECK], capture_output=True, text=True,
+                               timeout=120)
+        if check.returncode != 0:
+            last = (check.stderr.strip().splitlines() or ["no output"])[-1]
+            reason = f"{OPENVINO_PYTHON} has no OpenVINOExecutionProvider: {last}"
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return OPENVINO_PYTHON
 
 
 def trust_loopback_host(known_hosts: Path, sshd: dict[str, str]) -> Path:
