@@ -125,28 +125,24 @@ def cache_key(model_sha256: str | None, accelerator: dict[str, Any], runtime_ver
 
 
 def placement_section(method: str, requested: list[str], active: list[str], unavailable: list[str],
-                      nodes: list[dict[str, Any]], fallback_name: str | None) -> dict[str, Any]:
-    """Placement from per-node records {node, op, ran_on, ms?}: counts and time per provider or delegate, and the
-    nodes that fell back to `fallback_name` (the plain CPU kernels) while an accelerator was asked for."""
+                      nodes: list[dict[str, Any]], fallback_name: str,
+                      ms_by: dict[str, float] | None = None) -> dict[str, Any]:
+    """Placement from per-node records {node, op, ran_on}: nodes (and time, where `ms_by` gives it per provider or
+    delegate) on each, and the nodes that fell back to `fallback_name` (the plain CPU kernels) while an
+    accelerator was asked for. The accelerated fraction is of time when the runtime tells it, else of nodes."""
     by: dict[str, dict[str, Any]] = {}
     for node in nodes:
-        entry = by.setdefault(node["ran_on"], {"name": node["ran_on"], "nodes": 0, "ms": 0.0})
-        entry["nodes"] += 1
-        entry["ms"] += node.get("ms") or 0.0
-    timed = any(node.get("ms") for node in nodes)
-    total_ms = sum(e["ms"] for e in by.values())
+        by.setdefault(node["ran_on"], {"name": node["ran_on"], "nodes": 0})["nodes"] += 1
+    total_ms = sum((ms_by or {}).values())
     for entry in by.values():
-        entry["share"] = entry["ms"] / total_ms if timed and total_ms else None
-        if not timed:
-            del entry["ms"]
+        entry["ms"] = ms_by.get(entry["name"], 0.0) if ms_by else None
+        entry["share"] = entry["ms"] / total_ms if total_ms else None
     accelerated = [name for name in active if name != fallback_name]
-    fallback = [{k: n[k] for k in ("node", "op", "ran_on")} for n in nodes
-                if accelerated and n["ran_on"] == fallback_name]
-    on_accel = [n for n in nodes if n["ran_on"] != fallback_name]
-    if timed and total_ms:
-        fraction = sum(n.get("ms") or 0.0 for n in on_accel) / total_ms
+    fallback = [n for n in nodes if accelerated and n["ran_on"] == fallback_name]
+    if total_ms:
+        fraction = sum(e["ms"] for e in by.values() if e["name"] != fallback_name) / total_ms
     else:
-        fraction = len(on_accel) / len(nodes) if nodes else None
+        fraction = sum(1 for n in nodes if n["ran_on"] != fallback_name) / len(nodes) if nodes else None
     return {
         "method": method,
         "requested": requested,
@@ -154,7 +150,8 @@ def placement_section(method: str, requested: list[str], active: list[str], unav
         "unavailable": unavailable,
         "by_accelerator": sorted(by.values(), key=lambda e: -e["nodes"]),
         "nodes": len(nodes),
+        "fallback_count": len(fallback),
         "fallback_nodes": fallback,
         "accelerated_fraction": fraction,
-        "fraction_basis": "time" if timed and total_ms else "nodes",
+        "fraction_basis": "time" if total_ms else "nodes",
     }

@@ -25,6 +25,7 @@ from .base import (
 )
 
 CPU = "CPUExecutionProvider"
+ASSIGNMENT = "session.record_ep_graph_assignment_info"  # keeps which provider took each node (ORT >= 1.24)
 # Short names users type (`--ep openvino`); a full provider name is accepted as it is.
 PROVIDERS = {
     "cpu": CPU, "openvino": "OpenVINOExecutionProvider", "cuda": "CUDAExecutionProvider",
@@ -107,7 +108,7 @@ class OrtRuntime(Runtime):
             providers, cache = self._with_cache(providers, accel, compiling[0])
             start = time.perf_counter_ns()
         profiling = op_profile or trace_placement
-        self._session = self._session_for(providers, threads, profiling=profiling)
+        self._session = self._session_for(providers, threads, profiling=profiling, assignment=trace_placement)
         session_ms = (time.perf_counter_ns() - start) / 1e6
         self.load_ms = session_ms
         if compiling:
@@ -159,7 +160,7 @@ class OrtRuntime(Runtime):
                 {"cache": "hit" if hit else "miss", "cache_key": key})
 
     def _session_for(self, providers: list[tuple[str, dict[str, str]]], threads: int | None, *,
-                     profiling: bool) -> Any:
+                     profiling: bool, assignment: bool = False) -> Any:
         ort = self._ort
         options = ort.SessionOptions()
         options.log_severity_level = 3
@@ -168,6 +169,8 @@ class OrtRuntime(Runtime):
             options.intra_op_num_threads = threads
             # Spinning workers steal the CPU from each other on small, busy boards: measured 2x slower.
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if assignment:
+            options.add_session_config_entry(ASSIGNMENT, "1")
         if profiling:
             options.enable_profiling = True
             options.profile_file_prefix = os.path.join(tempfile.gettempdir(), f"edgeprof-ort-profile-{os.getpid()}")
@@ -210,16 +213,24 @@ class OrtRuntime(Runtime):
     def placement(self) -> dict[str, Any] | None:
         if not self._profiling:
             return None
-        nodes: dict[str, dict[str, Any]] = {}
+        ms_by: dict[str, float] = {}
+        executed: dict[str, dict[str, Any]] = {}
         for event in self._profile_events():
             if event.get("cat") == "Node" and str(event.get("name", "")).endswith("_kernel_time"):
                 args = event.get("args", {})
+                provider = args.get("provider", "?")
+                ms_by[provider] = ms_by.get(provider, 0.0) + float(event.get("dur", 0)) / 1000
                 name = event["name"][: -len("_kernel_time")]
-                node = nodes.setdefault(name, {"node": name, "op": args.get("op_name", "?"),
-                                               "ran_on": args.get("provider", "?"), "ms": 0.0})
-                node["ms"] += float(event.get("dur", 0)) / 1000
-        return placement_section("onnxruntime-profiler: the provider of each node event", self._requested,
-                                 self._active, self._unavailable, list(nodes.values()), CPU)
+                executed[name] = {"node": name, "op": args.get("op_name", "?"), "ran_on": provider}
+        try:  # the graph's own nodes, even inside a provider's fused subgraph
+            assigned = self._session.get_provider_graph_assignment_info()
+        except (AttributeError, RuntimeError):  # an older onnxruntime: the profiler's (fused) nodes
+            return placement_section("onnxruntime-profiler: the provider of each executed node", self._requested,
+                                     self._active, self._unavailable, list(executed.values()), CPU, ms_by)
+        nodes = [{"node": node.name or f"{node.op_type}#{i}", "op": node.op_type, "ran_on": part.ep_name}
+                 for part in assigned for i, node in enumerate(part.get_nodes())]
+        return placement_section("onnxruntime graph assignment (optimised graph); time per provider from its "
+                                 "profiler", self._requested, self._active, self._unavailable, nodes, CPU, ms_by)
 
 
 def aggregate_ort_profile(events: list[dict[str, Any]], top: int = 10) -> dict[str, Any]:
