@@ -6,10 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.stats import mannwhitneyu
 
 from edgeprof.constraints import value_at
-from edgeprof.results import model_label
+from edgeprof.result import Result
 
 FIGURES = {
     "p50_ms": "latency.p50_ms",
@@ -54,6 +53,8 @@ def latency_test(a: list[float], b: list[float], *, alpha: float = DEFAULT_ALPHA
     """Is B's latency distribution shifted from A's? Significant at `alpha` AND a median change >= `min_effect`."""
     if len(a) < 2 or len(b) < 2:
         return LatencyTest("not tested (no raw samples)", None, None, len(a), len(b), alpha, min_effect)
+    from scipy.stats import mannwhitneyu  # scipy is slow to import: only a comparison with samples needs it
+
     ratio = float(np.median(b) / np.median(a))
     p_value = float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
     verdict = NO_CHANGE
@@ -62,13 +63,9 @@ def latency_test(a: list[float], b: list[float], *, alpha: float = DEFAULT_ALPHA
     return LatencyTest(verdict, ratio, p_value, len(a), len(b), alpha, min_effect)
 
 
-def label(result: dict[str, Any]) -> str:
-    """'name-variant format', e.g. 'digits-int8-static onnx': ONNX and TFLite files of one variant coexist."""
-    return f"{model_label(result)} {(result.get('model') or {}).get('format', '?')}"
-
-
 def _key(result: dict[str, Any]) -> tuple[str, str]:
-    return str(result.get("device", "?")), label(result)
+    view = Result(result)
+    return view.device, view.ref_label
 
 
 def _ratio(a: Any, b: Any) -> float | None:
@@ -78,11 +75,11 @@ def _ratio(a: Any, b: Any) -> float | None:
 def compare_runs(run_a: list[dict[str, Any]], run_b: list[dict[str, Any]], *, alpha: float = DEFAULT_ALPHA,
                  min_effect: float = DEFAULT_MIN_EFFECT) -> list[Comparison]:
     """Per device x model variant measured in both runs (failed runs skipped): ratios B/A and the latency test."""
-    before = {_key(r): r for r in run_a if r.get("status") != "failed"}
+    before = {_key(r): r for r in run_a if Result(r).ok}
     comparisons = []
     for b in run_b:
         a = before.get(_key(b))
-        if a is None or b.get("status") == "failed":
+        if a is None or not Result(b).ok:
             continue
         ratios = {name: _ratio(value_at(a, path), value_at(b, path)) for name, path in FIGURES.items()}
         samples = [list(value_at(r, "latency.samples_ms") or []) for r in (a, b)]
@@ -99,9 +96,8 @@ def regressions(comparisons: list[Comparison], max_ratio: float) -> list[Compari
 
 def history_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per Result, oldest first: when, which run, and the figures compared over time."""
-    return [{"created": r.get("created"), "run_id": r.get("run_id"), "device": r.get("device"),
-             "model": label(r), "status": r.get("status"),
-             **{name: value_at(r, path) for name, path in FIGURES.items()},
-             "latency_method": (r.get("latency") or {}).get("method"),
-             "power_method": (r.get("power") or {}).get("method")}
-            for r in results]
+    views = [Result(r) for r in results]
+    return [{"created": v.created, "run_id": v.run_id, "device": v.doc.get("device"), "model": v.ref_label,
+             "status": v.doc.get("status"), **{name: value_at(v.doc, path) for name, path in FIGURES.items()},
+             "latency_method": v.latency.get("method"), "power_method": v.power.get("method")}
+            for v in views]

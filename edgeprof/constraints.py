@@ -7,14 +7,9 @@ import math
 import operator
 import re
 from dataclasses import dataclass
-from pathlib import PurePath
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, Protocol
 
 from edgeprof.errors import EXIT_CONSTRAINT_FAILED, EXIT_DEVICE, EXIT_OK, ConfigError
-
-if TYPE_CHECKING:
-    from edgeprof.devices import CostConfig, DeviceProfile
-    from edgeprof.project import ProjectFile
 
 
 @dataclass(frozen=True)
@@ -56,9 +51,7 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt,
 }
 _TEXT = re.compile(r"^\s*([A-Za-z0-9_.]+)\s*(<=|>=|<|>)\s*(-?[0-9.]+(?:[eE][-+]?\d+)?)\s*$")
-STATUSES = ("pass", "fail", "inconclusive", "not measured", "informational")
 TIMED = ("latency.", "cost.", "scenario.")  # figures that depend on timing, so emulation makes them informational
-J_PER_KWH = 3.6e6
 
 
 @dataclass(frozen=True)
@@ -73,6 +66,13 @@ class Constraint:
     @property
     def text(self) -> str:
         return f"{self.metric} {self.op} {self.bound:g}"
+
+
+class ProjectConstraints(Protocol):
+    """What resolve_constraints needs of a project file (edgeprof.project.ProjectFile)."""
+
+    def constraints_for(self, device: str, model_names: list[str]) -> list[Constraint]:
+        """The project's constraints for a device and model, most specific last."""
 
 
 def parse_constraint(text: str, *, source: str = "--constraint") -> Constraint:
@@ -96,10 +96,10 @@ def parse_constraint(text: str, *, source: str = "--constraint") -> Constraint:
 
 def resolve_constraints(
     device: str,
-    model_labels: list[str],
+    model_names: list[str],
     profile_constraints: dict[str, str],
     profile_source: str,
-    project: ProjectFile | None,
+    project: ProjectConstraints | None,
     cli: list[str],
 ) -> list[Constraint]:
     """Constraints for one device x model; later sources win per metric: profile, project file, --constraint."""
@@ -107,7 +107,7 @@ def resolve_constraints(
     for metric, value in profile_constraints.items():
         chosen[metric] = parse_constraint(f"{metric}{value}", source=f"{profile_source} [constraints] {metric}")
     if project is not None:
-        for constraint in project.constraints_for(device, model_labels):
+        for constraint in project.constraints_for(device, model_names):
             chosen[constraint.metric] = constraint
     for text in cli:
         constraint = parse_constraint(text)
@@ -223,59 +223,3 @@ def exit_code(results: list[dict[str, Any]], *, strict: bool = False) -> int:
         if any(v.get("status") in failing for v in result.get("verdicts") or []):
             code = EXIT_CONSTRAINT_FAILED
     return code
-
-
-def cost_per_million(result: dict[str, Any], cost: CostConfig | None) -> float | None:
-    """USD per million inferences: the hardware amortised over its lifetime at the measured throughput (busy the
-    whole time), plus the energy at the profile's price; None without a [cost] table or the figures it needs."""
-    if cost is None:
-        return None
-    ips = value_at(result, "latency.throughput_ips")
-    energy_mj = value_at(result, "power.energy_mj_per_inference")
-    if not ips or (energy_mj is None and cost.energy_usd_per_kwh):
-        return None
-    hardware = cost.hardware_usd / (cost.lifetime_hours * 3600.0 * float(ips)) if cost.lifetime_hours else 0.0
-    energy = float(energy_mj or 0.0) / 1000.0 / J_PER_KWH * cost.energy_usd_per_kwh
-    return (hardware + energy) * 1e6
-
-
-def cost_section(result: dict[str, Any], cost: CostConfig | None) -> dict[str, Any]:
-    """The Result's `cost` section; its method follows the weakest input (emulated timing, estimated energy)."""
-    value = cost_per_million(result, cost)
-    if value is None:
-        reason = "no [cost] table in the device profile" if cost is None else "needs throughput and energy figures"
-        return {"method": "none", "usd_per_million": None, "reason": reason}
-    latency = str((result.get("latency") or {}).get("method") or "measured")
-    power = str((result.get("power") or {}).get("method") or "none")
-    weakest = latency if latency.startswith("emulated") else power if power.startswith("estimate") else "derived"
-    return {"method": f"{weakest.split(':')[0]}:cost-model", "usd_per_million": value,
-            "inputs": {"latency": latency, "power": power}, "assumes": "the device is busy its whole lifetime"}
-
-
-def model_labels(result: dict[str, Any]) -> list[str]:
-    """The names a project file may use for a Result's model: name, 'name-variant' and the file stem."""
-    model = result.get("model") or {}
-    name, variant = model.get("name", "?"), model.get("variant", "?")
-    labels = [name, f"{name}-{variant}"]
-    if model.get("path"):
-        labels.append(PurePath(model["path"]).stem)
-    return list(dict.fromkeys(labels))
-
-
-def result_constraints(result: dict[str, Any], profile: DeviceProfile | None, project: ProjectFile | None,
-                       cli: list[str]) -> list[Constraint]:
-    """A Result's constraints from its device profile (None when it is gone), the project file and the CLI."""
-    return resolve_constraints(
-        str(result.get("device", "?")), model_labels(result), profile.constraints if profile else {},
-        str(profile.source) if profile else "", project, cli)
-
-
-def apply_verdicts(result: dict[str, Any], profile: DeviceProfile | None, project: ProjectFile | None,
-                   cli: list[str]) -> list[dict[str, Any]]:
-    """Judge one Result as `deploy` and `check` do: its constraints (see result_constraints), the cost figure from
-    the profile's [cost], emulation calibration from the profile; sets and returns result['verdicts']."""
-    result["cost"] = cost_section(result, profile.cost if profile else None)
-    calibrated = bool(profile and profile.emulation_calibrated)
-    result["verdicts"] = judge(result, result_constraints(result, profile, project, cli),
-                               calibrated_emulation=calibrated)
-    return result["verdicts"]

@@ -25,7 +25,7 @@ from edgeprof.agent_bundle import AgentBundle, build_agent
 from edgeprof.artifacts import ModelArtifact, sha256_file
 from edgeprof.devices import DeviceProfile
 from edgeprof.errors import DeviceError
-from edgeprof.results import RESULT_SCHEMA_VERSION, utc_now
+from edgeprof.result import RESULT_SCHEMA_VERSION, utc_now
 from edgeprof.transport import RemoteProcess, Transport, open_transport
 
 # Event callback: (device, model label, event dict from the agent).

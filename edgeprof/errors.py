@@ -35,18 +35,6 @@ class DeviceError(EdgeprofError):
     exit_code = EXIT_DEVICE
 
 
-class AgentError(EdgeprofError):
-    """The agent on the device reported a structured error (exit 3)."""
-
-    exit_code = EXIT_DEVICE
-
-    def __init__(self, kind: str, message: str, stage: str | None = None) -> None:
-        super().__init__(f"{kind} error{f' in {stage}' if stage else ''}: {message}")
-        self.kind = kind
-        self.stage = stage
-        self.detail = message
-
-
 class StoreError(EdgeprofError):
     """The results store could not be opened or written (exit 3)."""
 

@@ -27,11 +27,11 @@ class ProjectFile:
     per_device: dict[str, dict[str, str]]
     per_model: dict[tuple[str, str], dict[str, str]]
 
-    def constraints_for(self, device: str, model_labels: list[str]) -> list[Constraint]:
+    def constraints_for(self, device: str, model_names: list[str]) -> list[Constraint]:
         """The project's constraints for a device and model, most specific last (so it wins)."""
         tables = [("", self.everywhere), (f'."{device}"', self.per_device.get(device, {}))]
         tables += [(f'."{device}"."{label}"', self.per_model[(device, label)])
-                   for label in model_labels if (device, label) in self.per_model]
+                   for label in model_names if (device, label) in self.per_model]
         return [parse_constraint(f"{metric}{value}", source=f"{self.path} [constraints{where}] {metric}")
                 for where, table in tables for metric, value in table.items()]
 

@@ -6,11 +6,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from edgeprof.constraints import OPERATORS, Constraint, cost_per_million, judge, value_at
-from edgeprof.report.figures import fmt, key_figures, method_tag, variant_label
-
-__all__ = ["Recommendation", "cost_per_million", "describe", "feasible", "latest_variants", "pareto_front",
-           "recommend"]
+from edgeprof.constraints import OPERATORS, Constraint, judge, value_at
+from edgeprof.result import Result
 
 
 @dataclass
@@ -34,9 +31,7 @@ def latest_variants(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The last Result per device x model x variant x format (input oldest to newest), in first-seen order."""
     latest: dict[tuple[str, ...], dict[str, Any]] = {}
     for result in results:
-        model = result.get("model") or {}
-        key = (str(result.get("device")), str(model.get("name")), str(model.get("variant")), str(model.get("format")))
-        latest[key] = result
+        latest[Result(result).key] = result
     return list(latest.values())
 
 
@@ -50,8 +45,8 @@ def feasible(verdict: dict[str, Any]) -> bool:
 
 def _blocker(result: dict[str, Any], verdicts: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The verdict that rules a variant out (a failed run first), or None when it meets every constraint."""
-    if result.get("status") == "failed":
-        error = result.get("error") or {}
+    if not Result(result).ok:
+        error = Result(result).error
         failing = [v for v in verdicts if v["status"] == "fail"]
         return failing[0] if failing else {"constraint": "run", "op": "", "bound": None, "value": None,
                                            "status": "fail", "method": "-", "detail": f"run failed: "
@@ -85,7 +80,8 @@ def recommend(results: list[dict[str, Any]],
     """One Recommendation per device x model over the latest Result of each variant."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for result in latest_variants(results):
-        groups.setdefault((str(result.get("device")), str((result.get("model") or {}).get("name"))), []).append(result)
+        view = Result(result)
+        groups.setdefault((view.device, view.name), []).append(result)
     recommendations = []
     for (device, model), rows in groups.items():
         passing, rejected = [], []
@@ -95,7 +91,7 @@ def recommend(results: list[dict[str, Any]],
                 passing.append(result)
             else:
                 rejected.append((result, blocker))
-        measured = [r for r in rows if r.get("status") != "failed"]
+        measured = [r for r in rows if Result(r).ok]
         recommendations.append(Recommendation(
             device=device, model=model, best=min(passing, key=_rank) if passing else None,
             front=pareto_front(measured, "latency.p95_ms"),
@@ -103,23 +99,10 @@ def recommend(results: list[dict[str, Any]],
     return recommendations
 
 
-def describe(rec: Recommendation) -> list[str]:
-    """The recommendation as plain lines: the pick with its figures, the fronts, and why each other lost."""
-    def figures(result: dict[str, Any]) -> str:
-        shown = key_figures(result)
-        cost = value_at(result, "cost.usd_per_million")
-        return (f"p95 {shown['p95 ms']} ms, top-1 {shown['top-1']}, {shown['mJ/inf']} mJ/inf"
-                + (f", ${cost:.4g} per million" if cost is not None else ""))
+def recommendations(results: list[dict[str, Any]]) -> dict[tuple[str, str], Recommendation]:
+    """The recommendation per (device, model), judged with each Result's stored constraints (as reports do)."""
+    def constraints_for(result: dict[str, Any]) -> list[Constraint]:
+        return [Constraint(v["constraint"], v["op"], float(v["bound"]), v.get("source") or "stored verdict")
+                for v in Result(result).verdicts if v.get("bound") is not None]
 
-    lines = [f"{rec.device} / {rec.model}: recommended {variant_label(rec.best)} ({figures(rec.best)})" if rec.best
-             else f"{rec.device} / {rec.model}: no variant meets every constraint"]
-    if rec.front:
-        lines.append("Pareto front, accuracy vs p95: " + ", ".join(variant_label(r) for r in rec.front))
-    if rec.energy_front:
-        lines.append("Pareto front, accuracy vs energy: " + ", ".join(variant_label(r) for r in rec.energy_front))
-    for result, verdict in rec.rejected:
-        bound = f" (needs {verdict['op']} {fmt(verdict['bound'])})" if verdict.get("bound") is not None else ""
-        lines.append(f"rejected {variant_label(result)}: {verdict['constraint']} {verdict['status']}, value "
-                     f"{fmt(verdict.get('value'))}{method_tag(verdict.get('method'))}{bound}"
-                     + (f": {verdict['detail']}" if verdict.get("detail") else ""))
-    return lines
+    return {(rec.device, rec.model): rec for rec in recommend(results, constraints_for)}

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from edgeprof.errors import ConfigError, StoreError
+from edgeprof.result import Result, utc_now
 
-RESULT_SCHEMA_VERSION = 1
 STORE_SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 30.0
 
@@ -54,20 +54,9 @@ class RunRow:
     tags: list[str]
 
 
-def utc_now() -> str:
-    """The current time as an ISO 8601 UTC string with a Z suffix."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def new_run_id() -> str:
     """A sortable, unique run id such as 20261129T031500Z-3f2a9c."""
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
-
-
-def model_label(result: dict[str, Any]) -> str:
-    """'name-variant' of a Result's model, e.g. 'digits-int8-static'."""
-    model = result.get("model") or {}
-    return f"{model.get('name', '?')}-{model.get('variant', '?')}"
 
 
 class ResultStore:
@@ -113,18 +102,18 @@ class ResultStore:
                 self._db.execute("INSERT INTO runs VALUES (?, ?, ?)", (run_id, created, command))
                 for seq, result in enumerate(results):
                     result["run_id"] = run_id
-                    model = result.get("model") or {}
+                    view = Result(result)
                     self._db.execute(
                         "INSERT INTO results (run_id, seq, device, model_name, variant, model_stem, status,"
                         " created, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             run_id,
                             seq,
-                            result.get("device", "?"),
-                            model.get("name", "?"),
-                            model.get("variant", "?"),
-                            Path(model.get("path", "?")).stem,
-                            result.get("status", "ok"),
+                            view.device,
+                            view.name,
+                            view.variant,
+                            Path(view.model.get("path", "?")).stem,
+                            view.status,
                             result.get("created", created),
                             json.dumps(result, sort_keys=True),
                         ),
@@ -178,9 +167,9 @@ class ResultStore:
         raise ConfigError(f"run id prefix '{ref}' is ambiguous: {', '.join(m[0] for m in matches[:5])}")
 
     def load_run(self, run_id: str) -> list[dict[str, Any]]:
-        """The Result documents of one run, in saved order."""
+        """The Result documents of one run, in saved order, at the current schema (see edgeprof.result.migrate)."""
         rows = self._query("SELECT doc FROM results WHERE run_id = ? ORDER BY seq", (run_id,))
-        return [json.loads(r[0]) for r in rows]
+        return [self._document(r[0]) for r in rows]
 
     def query(
         self, *, device: str | None = None, model: str | None = None, limit: int | None = None
@@ -199,7 +188,7 @@ class ResultStore:
             sql += " LIMIT ?"
             args.append(limit)
         rows = self._query(sql, tuple(args))
-        return [json.loads(r[0]) for r in reversed(rows)]
+        return [self._document(r[0]) for r in reversed(rows)]
 
     def tag(self, run_id: str, name: str) -> None:
         """Name a run (e.g. a baseline); a tag moves if it already existed."""
@@ -209,6 +198,9 @@ class ResultStore:
                 self._db.execute("INSERT OR REPLACE INTO tags VALUES (?, ?)", (name, run_id))
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write results store {self.path}: {exc}") from exc
+
+    def _document(self, text: str) -> dict[str, Any]:
+        return Result.load(text, source=f"results store {self.path}").doc
 
     def _query(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         try:

@@ -23,16 +23,16 @@ from edgeprof.cli.app import (
     store_path,
 )
 from edgeprof.cli.progress import AgentProgress
-from edgeprof.constraints import apply_verdicts, exit_code, parse_constraint
-from edgeprof.deploy import DeployOptions, run_deploy
+from edgeprof.constraints import parse_constraint
+from edgeprof.deploy import DeployOptions
 from edgeprof.devices import DeviceProfile, load_profile, with_overrides
 from edgeprof.doctor import diagnose
-from edgeprof.errors import EXIT_DEVICE, ConfigError, Interrupted
+from edgeprof.errors import ConfigError
 from edgeprof.fleet import read_devices_file
+from edgeprof.pipeline import deploy_judge_store
 from edgeprof.project import ProjectFile, load_project
 from edgeprof.report.scenario_summary import scenario_lines
 from edgeprof.report.table import render_verdicts
-from edgeprof.results import ResultStore
 
 DeviceOption = Annotated[
     list[str], typer.Option("--device", "-d", help="Device profile name (repeatable). Default: local.")
@@ -234,35 +234,24 @@ def measure_judge_store(
     strict: bool,
     jobs: int | None = None,
 ) -> int:
-    """The deploy path after its inputs are checked: measure on every device, judge, store as one run, render.
-
-    Returns the exit code: 3 if a device failed, else 1 on a failed constraint, else 0.
-    """
+    """Deploy, judge and store (edgeprof.pipeline.deploy_judge_store) with progress on stderr; render; the exit
+    code: 3 if a device failed, else 1 on a failed constraint, else 0."""
     err = console(stderr=True)
-    db = ResultStore(store_path(store))  # fail before measuring, not after, if the store is unusable
-    try:
-        with AgentProgress(err, quiet=as_json) as progress:
-            results, failures = run_deploy(profiles, artifacts, options, progress.on_event, references=references,
-                                           jobs=jobs)
-    except KeyboardInterrupt:
-        db.close()
-        raise Interrupted("interrupted: the agents on the devices were stopped; nothing was stored") from None
-    by_name = {p.name: p for p in profiles}
-    for result in results:
-        apply_verdicts(result, by_name[result["device"]], project_file, constraint)
-    with db:
-        run_id = db.save_run(results, command=shlex.join(["edgeprof", *sys.argv[1:]])) if results else None
+    with AgentProgress(err, quiet=as_json) as progress:
+        deployed = deploy_judge_store(profiles, artifacts, references, options, project_file, constraint,
+                                      store_path(store), command=shlex.join(["edgeprof", *sys.argv[1:]]),
+                                      on_event=progress.on_event, jobs=jobs)
     if as_json:
-        print(json.dumps(results, indent=2))
+        print(json.dumps(deployed.results, indent=2))
     else:
-        render_verdicts(results, console())
-        for line in scenario_lines(results):
+        render_verdicts(deployed.results, console())
+        for line in scenario_lines(deployed.results):
             console().print(line, markup=False, highlight=False)
-        if run_id:
-            err.print(f"stored run {run_id} in {store_path(store)}")
-    for failure in failures.values():
+        if deployed.run_id:
+            err.print(f"stored run {deployed.run_id} in {store_path(store)}")
+    for failure in deployed.failures.values():
         err.print(f"edgeprof: error: {failure}", markup=False, highlight=False)
-    return EXIT_DEVICE if failures else exit_code(results, strict=strict)
+    return deployed.exit_code(strict=strict)
 
 
 @app.command("doctor")

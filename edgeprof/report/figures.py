@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from edgeprof.result import Result
+
 STATUS_SYMBOL = {"pass": "PASS", "fail": "FAIL", "inconclusive": "INCONCLUSIVE", "not measured": "n/m",
                  "informational": "info"}
 
@@ -17,13 +19,6 @@ def method_tag(method: str | None) -> str:
     if method.startswith("emulated"):
         return " (emu)"
     return ""
-
-
-def variant_label(result: dict[str, Any]) -> str:
-    """How reports name a model variant: ONNX and TFLite files of one variant coexist, so the format is part of it
-    (e.g. 'int8-static onnx')."""
-    model = result.get("model") or {}
-    return f"{model.get('variant', '?')} {model.get('format', '?')}"
 
 
 def fmt(value: Any, digits: int = 3) -> str:
@@ -40,19 +35,17 @@ FIGURES = ("p50 ms", "p95 ms", "peak MB", "top-1", "mJ/inf", "size MB")
 
 def key_figures(result: dict[str, Any]) -> dict[str, str]:
     """The figures every table shows for one Result (keyed by FIGURES), as text."""
-    latency = result.get("latency") or {}
-    memory = result.get("memory") or {}
-    power = result.get("power") or {}
-    accuracy = result.get("accuracy") or {}
+    view = Result(result)
+    latency, power = view.latency, view.power
     ci = (latency.get("ci") or {}).get("p95")
     lat_tag = method_tag(latency.get("method"))
     return {
         "p50 ms": fmt(latency.get("p50_ms")) + lat_tag,
         "p95 ms": fmt(latency.get("p95_ms")) + (f" [{fmt(ci[0])}, {fmt(ci[1])}]" if ci else "") + lat_tag,
-        "peak MB": fmt(memory.get("peak_rss_mb")),
-        "top-1": fmt(accuracy.get("top1")),
+        "peak MB": fmt(view.memory.get("peak_rss_mb")),
+        "top-1": fmt(view.accuracy.get("top1")),
         "mJ/inf": fmt(power.get("energy_mj_per_inference")) + method_tag(power.get("method")),
-        "size MB": fmt((result.get("model") or {}).get("size_bytes", 0) / 1e6),
+        "size MB": fmt(view.model.get("size_bytes", 0) / 1e6),
     }
 
 

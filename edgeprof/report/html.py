@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from edgeprof.errors import ConfigError
-from edgeprof.recommend import describe
+from edgeprof.recommend import recommendations
 from edgeprof.report.figures import FIGURES, STATUS_SYMBOL, fmt, key_figures, method_tag, overall, verdict_summary
 from edgeprof.report.markdown import to_markdown
-from edgeprof.report.plots import Plot, build_plots, emulation, figure_bytes, group_by, recommendations
-from edgeprof.results import model_label
+from edgeprof.report.plots import Plot, build_plots, emulation, figure_bytes, group_by
+from edgeprof.report.recommendation import describe
+from edgeprof.result import Result
 
 REPORT_FORMATS = ("html", "md")
 NOTES = ("(est) = estimate from CPU utilisation and the profile's idle/max watts, not a measurement; "
@@ -25,10 +26,6 @@ th{background:#f3f3f3;text-align:left}.pass{color:#1e7e34}.fail,.error{color:#c0
 .inconclusive{color:#b7791f}.badge{background:#fde68a;border-radius:4px;padding:1px 6px;font-size:80%}
 figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}figcaption{font-size:90%;color:#555}
 """
-
-
-def _device(result: dict[str, Any]) -> str:
-    return str(result.get("device", "?"))
 
 
 def _section_methods(result: dict[str, Any]) -> str:
@@ -50,7 +47,7 @@ def metadata_rows(result: dict[str, Any]) -> dict[str, str]:
     labels += [f"estimated {s}" for s in ("power", "latency", "memory")
                if str((result.get(s) or {}).get("method") or "").startswith("estimate")]
     return {
-        "model": model_label(result),
+        "model": Result(result).model_label,
         "run": f"{result.get('run_id', '-')} ({result.get('created', '-')})",
         "runtime": f"{runtime.get('name', '-')} {runtime.get('version', '')} threads "
                    + ", ".join(f"{k}={v}" for k, v in threads.items()),
@@ -68,15 +65,15 @@ def metadata_rows(result: dict[str, Any]) -> dict[str, str]:
 def _advice(recs: dict[tuple[str, str], Any], device: str, rows: list[dict[str, Any]]) -> list[str]:
     """The recommendation lines (edgeprof.recommend.describe) for every model on one device."""
     lines = []
-    for model in dict.fromkeys(str((r.get("model") or {}).get("name")) for r in rows):
+    for model in dict.fromkeys(Result(r).name for r in rows):
         rec = recs.get((device, model))
         lines += describe(rec) if rec is not None else [f"{device} / {model}: no recommendation computed"]
     return lines
 
 
 def _runs(results: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
-    return [(run, rows[0].get("created", "-"), ", ".join(dict.fromkeys(_device(r) for r in rows)))
-            for run, rows in group_by(results, lambda r: str(r.get("run_id", "-"))).items()]
+    return [(run, rows[0].get("created", "-"), ", ".join(dict.fromkeys(Result(r).device for r in rows)))
+            for run, rows in group_by(results, "run_id").items()]
 
 
 # ---------------------------------------------------------------- HTML
@@ -96,23 +93,24 @@ def _verdict_tables(rows: list[dict[str, Any]]) -> str:
     for result in rows:
         runtime = result.get("runtime") or {}
         shown = key_figures(result) if result.get("status") != "failed" else dict.fromkeys(FIGURES, "-")
-        summary.append([model_label(result), f"{runtime.get('name', '-')} {runtime.get('version', '')}".strip(),
+        summary.append([Result(result).model_label, f"{runtime.get('name', '-')} {runtime.get('version', '')}".strip(),
                         *(shown[c] for c in FIGURES), verdict_summary(result)])
     detail, classes = [], []
     for result in rows:
         if result.get("status") == "failed":
             error = result.get("error") or {}
-            detail.append([model_label(result), "-", "-", "-", "RUN FAILED", "-",
+            detail.append([Result(result).model_label, "-", "-", "-", "RUN FAILED", "-",
                            f"{error.get('kind')}: {error.get('message')}"])
             classes.append("error")
         for v in result.get("verdicts") or []:
-            detail.append([model_label(result), v["constraint"], fmt(v.get("value")) + method_tag(v.get("method")),
+            detail.append([Result(result).model_label, v["constraint"],
+                           fmt(v.get("value")) + method_tag(v.get("method")),
                            f"{v['op']} {fmt(v.get('bound'))}", STATUS_SYMBOL.get(v["status"], v["status"]),
                            str(v.get("method")), v.get("detail") or ""])
             classes.append(v["status"])
-    return (_table(["model-variant", "runtime", *FIGURES, "verdict"], summary,
+    return (_table(["model", "runtime", *FIGURES, "verdict"], summary,
                    [overall(r) for r in rows])
-            + _table(["model-variant", "constraint", "value", "bound", "status", "method", "why"], detail, classes))
+            + _table(["model", "constraint", "value", "bound", "status", "method", "why"], detail, classes))
 
 
 def _figure_html(plot: Plot) -> str:
@@ -130,7 +128,7 @@ def to_html(results: list[dict[str, Any]], *, plots: list[Plot] | None = None,
              "<title>edgeprof report</title>", f"<style>{_CSS}</style></head><body>", "<h1>edgeprof report</h1>",
              "<h2>Runs</h2>", _table(["run", "created", "devices"], [list(r) for r in _runs(results)]),
              "<ul>" + "".join(f"<li>{escape(note)}</li>" for note in NOTES) + "</ul>"]
-    for device, rows in group_by(results, _device).items():
+    for device, rows in group_by(results, "device").items():
         info = rows[0].get("device_info") or {}
         hardware = info.get("hardware") or {}
         badge = f' <span class="badge">emulated: {escape(str(emulation(rows[0])))}</span>' if emulation(rows[0]) else ""
@@ -166,7 +164,7 @@ def to_markdown_report(results: list[dict[str, Any]], out: Path) -> list[Path]:
     lines += [f"| {' | '.join(_md_cell(c) for c in run)} |" for run in _runs(results)]
     lines += ["", *(f"- {note}" for note in NOTES), "", to_markdown(results), ""]
     written = []
-    for device, rows in group_by(results, _device).items():
+    for device, rows in group_by(results, "device").items():
         lines += [f"## {device}" + (f" (emulated: {emulation(rows[0])})" if emulation(rows[0]) else ""), ""]
         lines += [f"- {_md_cell(line)}" for line in _advice(recs, device, rows)] + [""]
         meta = [metadata_rows(r) for r in rows]

@@ -8,7 +8,7 @@ from typing import Any
 
 from edgeprof.constraints import oom_detail
 from edgeprof.report.figures import fmt
-from edgeprof.results import model_label
+from edgeprof.result import Result
 
 SKIPPED = {"not measured", "informational"}
 
@@ -51,7 +51,7 @@ def to_junit(results: list[dict[str, Any]], *, strict: bool = False) -> str:
         ET.SubElement(properties, "property", name="edgeprof.emulated", value=str(emulated or "no"))
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         for result in rows:
-            classname = f"{device}.{model_label(result)}"
+            classname = f"{device}.{Result(result).ref}"
             if result.get("status") == "failed" and not oom_detail(result):
                 error = result.get("error") or {}
                 case = _case(suite, classname, "run")
@@ -61,8 +61,7 @@ def to_junit(results: list[dict[str, Any]], *, strict: bool = False) -> str:
                 counts["tests"] += 1
                 counts["errors"] += 1
             for verdict in result.get("verdicts") or []:
-                outcome = _verdict_case(suite, classname, str((result.get("model") or {}).get("format", "?")), verdict,
-                                        strict)
+                outcome = _verdict_case(suite, classname, Result(result).format, verdict, strict)
                 counts["tests"] += 1
                 if outcome != "pass":
                     counts["failures" if outcome == "failure" else "skipped"] += 1

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeprof.report.figures import FIGURES, STATUS_SYMBOL, key_figures, overall, variant_label, verdict_summary
+from edgeprof.report.figures import FIGURES, STATUS_SYMBOL, key_figures, overall, verdict_summary
+from edgeprof.result import Result
 
 ICON = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "error": "💥"}
 
@@ -33,19 +34,19 @@ def to_markdown(results: list[dict[str, Any]]) -> str:
         devices.setdefault(str(result.get("device", "?")), []).append(result)
     out = ["## edgeprof verdicts", ""] if results else ["## edgeprof verdicts", "", "No results.", ""]
     for device, rows in devices.items():
-        emulated = (rows[0].get("device_info") or {}).get("emulated")
+        emulated = Result(rows[0]).device_info.get("emulated")
         out += [f"### {device}" + (f" (emulated: {emulated})" if emulated else ""), ""]
         out.append("| model | variant | " + " | ".join(FIGURES) + " | verdict |")
         out.append("|---|---|" + "---:|" * len(FIGURES) + "---|")
         notes = []
         for result in rows:
-            model = result.get("model") or {}
+            view = Result(result)
             figures = key_figures(result)
             status = overall(result)
-            out.append(f"| {_cell(str(model.get('name')))} | {_cell(variant_label(result))} | "
+            out.append(f"| {_cell(view.name)} | {_cell(view.variant_label)} | "
                        + " | ".join(_cell(figures[c]) for c in FIGURES)
                        + f" | {ICON.get(status, '')} {_cell(verdict_summary(result))} |".replace("|  ", "| "))
-            name = f"{model.get('name')} {variant_label(result)}"
+            name = view.model_label
             notes += [f"- {name}: {line}" for line in _problems(result)]
             if status == "error":
                 error = result.get("error") or {}

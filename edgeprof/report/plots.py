@@ -27,10 +27,9 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402
 
-from edgeprof.constraints import Constraint  # noqa: E402
 from edgeprof.errors import ConfigError  # noqa: E402
-from edgeprof.recommend import recommend  # noqa: E402
-from edgeprof.results import model_label  # noqa: E402
+from edgeprof.recommend import recommendations  # noqa: E402
+from edgeprof.result import Result  # noqa: E402
 
 FORMATS = ("png", "svg", "pdf")
 DPI = 100
@@ -88,41 +87,30 @@ def _measured(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in results if r.get("status") != "failed"]
 
 
-def group_by(results: Iterable[dict[str, Any]], key: Any) -> dict[str, list[dict[str, Any]]]:
-    """Results grouped by key(result), groups and members in first-seen order."""
+def group_by(results: Iterable[dict[str, Any]], part: str) -> dict[str, list[dict[str, Any]]]:
+    """Results grouped by one of their `Result` properties ('device', 'name', 'run_id'; '-' where unset), groups
+    and members in first-seen order."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for result in results:
-        groups.setdefault(key(result), []).append(result)
+        groups.setdefault(str(getattr(Result(result), part) or "-"), []).append(result)
     return groups
-
-
-def _device(result: dict[str, Any]) -> str:
-    return str(result.get("device", "?"))
-
-
-def _model(result: dict[str, Any]) -> str:
-    return str((result.get("model") or {}).get("name", "?"))
-
-
-def _variant(result: dict[str, Any]) -> str:
-    return str((result.get("model") or {}).get("variant", "?"))
 
 
 def _mixed_formats(results: list[dict[str, Any]]) -> set[tuple[str, str]]:
     """(model, variant) pairs present in more than one file format (ONNX and TFLite of one variant)."""
     formats: dict[tuple[str, str], set[str]] = {}
     for result in results:
-        file_format = str((result.get("model") or {}).get("format"))
-        formats.setdefault((_model(result), _variant(result)), set()).add(file_format)
+        view = Result(result)
+        formats.setdefault((view.name, view.variant), set()).add(view.format)
     return {key for key, found in formats.items() if len(found) > 1}
 
 
 def _variant_name(result: dict[str, Any], mixed: set[tuple[str, str]], *, with_model: bool = False) -> str:
     """The variant (or model-variant), with its file format where another format of it is shown too."""
-    base = model_label(result) if with_model else _variant(result)
-    if (_model(result), _variant(result)) in mixed:
-        return f"{base} {(result.get('model') or {}).get('format')}"
-    return base
+    view = Result(result)
+    if (view.name, view.variant) in mixed:
+        return view.ref_label if with_model else view.variant_label
+    return view.ref if with_model else view.variant
 
 
 def _labels(results: list[dict[str, Any]], *, with_model: bool = True) -> list[str]:
@@ -135,7 +123,7 @@ def _labels(results: list[dict[str, Any]], *, with_model: bool = True) -> list[s
 
 def _categories(results: list[dict[str, Any]]) -> tuple[list[str], str, str]:
     """Category labels, the axis name and a subject for the title: variants alone when there is one model."""
-    models = list(dict.fromkeys(_model(r) for r in results))
+    models = list(dict.fromkeys(Result(r).name for r in results))
     if len(models) == 1:
         return _labels(results, with_model=False), "variant", f"{models[0]}, "
     return _labels(results), "model-variant", ""
@@ -162,15 +150,6 @@ def _emulated_legend(results: list[dict[str, Any]], what: str = "timing") -> str
 def _title(fig: Figure, text: str) -> str:
     """The title wrapped to the figure's width."""
     return _wrap(text, max(40, int(fig.get_figwidth() * 13)))
-
-
-def recommendations(results: list[dict[str, Any]]) -> dict[tuple[str, str], Any]:
-    """The recommendation per (device, model) (edgeprof.recommend), judged with each Result's stored constraints."""
-    def constraints_for(result: dict[str, Any]) -> list[Constraint]:
-        return [Constraint(v["constraint"], v["op"], float(v["bound"]), v.get("source") or "stored verdict")
-                for v in result.get("verdicts") or [] if v.get("bound") is not None]
-
-    return {(rec.device, rec.model): rec for rec in recommend(results, constraints_for)}
 
 
 # ---------------------------------------------------------------- layout helpers
@@ -273,7 +252,7 @@ def latency_distribution_figure(results: list[dict[str, Any]]) -> Figure:
     _category_axis(ax, positions, labels)
     ax.set_ylabel("latency per inference (ms)")
     ax.set_xlabel(axis_name)
-    ax.set_title(_title(fig, f"{_device(rows[0])}: {subject}latency distribution per variant (ms){mode}"))
+    ax.set_title(_title(fig, f"{Result(rows[0]).device}: {subject}latency distribution per variant (ms){mode}"))
     ax.grid(axis="y", alpha=0.3)
     fig.legend(handles=handles, loc="outside lower center", ncols=min(3, len(handles)))
     return fig
@@ -341,9 +320,9 @@ def accuracy_latency_figure(results: list[dict[str, Any]], recommendation: Any =
     mode = _emulated_note(rows)
     ax.set_xlabel(f"p95 latency (ms), error bars: {level}" + (" — emulated timing" if mode else ""))
     ax.set_ylabel("top-1 accuracy (%)")
-    ax.set_title(_title(fig, f"{_device(rows[0])} / {_model(rows[0])}: accuracy vs p95 latency{mode}"))
+    ax.set_title(_title(fig, f"{Result(rows[0]).device} / {Result(rows[0]).name}: accuracy vs p95 latency{mode}"))
     ax.grid(alpha=0.3)
-    missing = [model_label(r) for r in _measured(results) if r not in rows]
+    missing = [Result(r).ref for r in _measured(results) if r not in rows]
     if missing:
         ax.text(0.01, 0.01, _wrap("no accuracy measured: " + ", ".join(missing), 90), transform=ax.transAxes,
                 fontsize=7, va="bottom")
@@ -357,7 +336,7 @@ def device_comparison_figure(results: list[dict[str, Any]]) -> Figure:
     rows = _measured(results)
     if not rows:
         raise ValueError("no measured results to compare")
-    devices = list(group_by(rows, _device))
+    devices = list(group_by(rows, "device"))
     mixed = _mixed_formats(rows)
     variants = list(dict.fromkeys(_variant_name(r, mixed) for r in rows))
     colors = _colors(variants)
@@ -373,7 +352,7 @@ def device_comparison_figure(results: list[dict[str, Any]]) -> Figure:
     for ax, (section, key, metric, ylabel, unit, what) in zip(axes, panels):
         spans, bounds, values = [], [], []
         for d, device in enumerate(devices):
-            members = {_variant_name(r, mixed): r for r in rows if _device(r) == device}
+            members = {_variant_name(r, mixed): r for r in rows if Result(r).device == device}
             for v, variant in enumerate(variants):
                 result = members.get(variant)
                 value = _get(result, section, key) if result else None
@@ -390,7 +369,7 @@ def device_comparison_figure(results: list[dict[str, Any]]) -> Figure:
                        ecolor="black", capsize=2)
                 values.append(float(ci[1]) if ci else float(value))
             spans.append((d - 0.45, d + 0.45))
-            bounds.append(next((budget(r, metric) for r in rows if _device(r) == device and budget(r, metric)),
+            bounds.append(next((budget(r, metric) for r in rows if Result(r).device == device and budget(r, metric)),
                                None))
         ax.set_ylabel(_wrap(ylabel, 22))
         ax.grid(axis="y", alpha=0.3)
@@ -408,11 +387,11 @@ def device_comparison_figure(results: list[dict[str, Any]]) -> Figure:
         legend.append(Patch(facecolor="white", edgecolor="black", linestyle=EMULATED_STYLE,
                             label="dashed outline: emulated device"))
     legend += budgets
-    ticks = [f"{device}\n(emulated)" if any(emulation(r) for r in rows if _device(r) == device) else device
+    ticks = [f"{device}\n(emulated)" if any(emulation(r) for r in rows if Result(r).device == device) else device
              for device in devices]
     _category_axis(axes[-1], list(range(len(devices))), ticks)
     axes[-1].set_xlabel("device")
-    fig.suptitle(_title(fig, f"{_model(rows[0])}: p95 latency, peak memory and energy per inference per device"
+    fig.suptitle(_title(fig, f"{Result(rows[0]).name}: p95 latency, peak memory and energy per inference per device"
                              + _emulated_note(rows)))
     fig.legend(handles=legend, loc="outside lower center", title="variant", ncols=max(2, int(fig.get_figwidth() // 4)))
     return fig
@@ -455,7 +434,7 @@ def energy_figure(results: list[dict[str, Any]]) -> Figure:
     legend += budgets
     _category_axis(axes[-1], positions, labels)
     axes[-1].set_xlabel(axis_name)
-    fig.suptitle(_title(fig, f"{_device(rows[0])}: {subject}energy per inference (mJ) and average power (W)"
+    fig.suptitle(_title(fig, f"{Result(rows[0]).device}: {subject}energy per inference (mJ) and average power (W)"
                              + _emulated_note(rows)))
     fig.legend(handles=legend, loc="outside lower center", title="power method", ncols=min(2, len(legend)))
     return fig
@@ -504,7 +483,7 @@ def timeline_figure(results: list[dict[str, Any]]) -> Figure:
                 handles.setdefault("max", peak)
             twin.set_ylabel("temperature (°C)", color="tab:red")
     axes[-1].set_xlabel("inference # (run order)")
-    fig.suptitle(_title(fig, f"{_device(rows[0])}: {subject}latency over the run (ms) and temperature (°C)"
+    fig.suptitle(_title(fig, f"{Result(rows[0]).device}: {subject}latency over the run (ms) and temperature (°C)"
                              + _emulated_note(rows)))
     fig.legend(handles=list(handles.values()), loc="outside lower center", ncols=2)
     return fig
@@ -535,7 +514,7 @@ def throughput_figure(results: list[dict[str, Any]]) -> Figure:
     ax.set_xlabel("batch size (inferences per call)")
     ax.set_ylabel("throughput (inferences/s)")
     ax.grid(alpha=0.3)
-    fig.suptitle(_title(fig, f"{_device(rows[0])}: {subject}offline throughput vs batch size and threads"
+    fig.suptitle(_title(fig, f"{Result(rows[0]).device}: {subject}offline throughput vs batch size and threads"
                              + _emulated_note(rows)))
     fig.legend(loc="outside lower center", ncols=2)
     return fig
@@ -557,12 +536,12 @@ def build_plots(results: list[dict[str, Any]], recs: dict[tuple[str, str], Any] 
     if recs is None:
         recs = recommendations(results)
     plots: list[Plot] = []
-    for device, rows in group_by(measured, _device).items():
+    for device, rows in group_by(measured, "device").items():
         note = " (emulated)" if any(emulation(r) for r in rows) else ""
         if any(_get(r, "latency", "samples_ms") for r in rows):
             plots.append(Plot(f"latency-{_slug(device)}", f"{device}{note}: latency distribution per variant",
                               device, latency_distribution_figure(rows)))
-        for model, members in group_by(rows, _model).items():
+        for model, members in group_by(rows, "name").items():
             if any(_get(r, "accuracy", "top1") is not None and _get(r, "latency", "p95_ms") is not None
                    for r in members):
                 plots.append(Plot(f"accuracy-{_slug(device)}-{_slug(model)}",
@@ -578,7 +557,7 @@ def build_plots(results: list[dict[str, Any]], recs: dict[tuple[str, str], Any] 
         if any(_offline(r) for r in rows):
             plots.append(Plot(f"throughput-{_slug(device)}", f"{device}{note}: offline throughput vs batch and threads",
                               device, throughput_figure(rows)))
-    for model, rows in group_by(measured, _model).items():
+    for model, rows in group_by(measured, "name").items():
         plots.append(Plot(f"devices-{_slug(model)}", f"{model}: comparison across devices", None,
                           device_comparison_figure(rows)))
     return plots

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeprof.report.figures import fmt, variant_label
+from edgeprof.report.figures import fmt
+from edgeprof.result import Result
 
 
 def scenario_lines(results: list[dict[str, Any]]) -> list[str]:
@@ -14,7 +15,8 @@ def scenario_lines(results: list[dict[str, Any]]) -> list[str]:
         section = result.get("scenario") or {}
         if section.get("name") not in ("offline", "server"):
             continue
-        who = f"{result['device']} {(result.get('model') or {}).get('name', '?')} {variant_label(result)}"
+        view = Result(result)
+        who = f"{view.device} {view.model_label}"
         method = "" if section.get("method") == "measured" else f" [{section.get('method')}]"
         lines += [f"{who}: {text}{method}" for text in _texts(section)]
     return lines

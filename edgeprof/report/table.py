@@ -15,9 +15,9 @@ from edgeprof.report.figures import (
     key_figures,
     method_tag,
     overall,
-    variant_label,
     verdict_summary,
 )
+from edgeprof.result import Result
 
 STYLE = {"fail": "red", "error": "red", "inconclusive": "yellow", "pass": "green", "informational": "cyan",
          "not measured": "dim"}
@@ -33,8 +33,7 @@ def _verdict_table(device: str, rows: list[dict[str, Any]]) -> Table:
     for column in ("model", "constraint", "value", "bound", "status", "method", "why"):
         table.add_column(column)
     for result in rows:
-        model = result.get("model") or {}
-        label = f"{model.get('name')} {variant_label(result)}"
+        label = Result(result).model_label
         if result.get("status") == "failed":
             error = result.get("error") or {}
             table.add_row(escape(label), "-", "-", "-", _styled("RUN FAILED", "error"), "-",
@@ -54,7 +53,7 @@ def render_verdicts(results: list[dict[str, Any]], console: Console) -> None:
     for result in results:
         devices.setdefault(result.get("device", "?"), []).append(result)
     for device, rows in devices.items():
-        info = rows[0].get("device_info") or {}
+        info = Result(rows[0]).device_info
         emulated = f" — emulated ({info['emulated']})" if info.get("emulated") else ""
         table = Table(title=f"{device}{emulated}", title_justify="left")
         table.add_column("model")
@@ -64,11 +63,11 @@ def render_verdicts(results: list[dict[str, Any]], console: Console) -> None:
             table.add_column(column, justify="right")
         table.add_column("verdict")
         for result in rows:
-            model = result.get("model") or {}
-            runtime = result.get("runtime") or {}
+            view = Result(result)
+            runtime = view.runtime
             figures = key_figures(result)
             table.add_row(
-                escape(str(model.get("name"))), escape(variant_label(result)),
+                escape(view.name), escape(view.variant_label),
                 escape(f"{runtime.get('name', '-')} {runtime.get('version', '')}".strip()),
                 *(escape(figures[c]) for c in FIGURES),
                 _styled(verdict_summary(result), overall(result)),

@@ -6,17 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from edgeprof.constraints import (
-    Constraint,
-    apply_verdicts,
-    cost_per_million,
-    exit_code,
-    judge,
-    parse_constraint,
-    resolve_constraints,
-)
+from edgeprof.constraints import Constraint, exit_code, judge, parse_constraint, resolve_constraints
+from edgeprof.cost import cost_per_million
 from edgeprof.devices import CostConfig, load_profile
 from edgeprof.errors import ConfigError
+from edgeprof.pipeline import apply_verdicts
 from edgeprof.project import load_project
 from tests.verdicts.factory import make
 

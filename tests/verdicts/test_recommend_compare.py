@@ -8,7 +8,8 @@ import pytest
 
 from edgeprof.compare import compare_runs, latency_test, regressions
 from edgeprof.constraints import parse_constraint
-from edgeprof.recommend import describe, recommend
+from edgeprof.recommend import recommend
+from edgeprof.report.recommendation import describe
 from tests.verdicts.factory import make, with_samples
 
 LIMITS = [parse_constraint(t) for t in ("latency.p95_ms<=20", "memory.peak_rss_mb<=150", "accuracy.top1>=0.95")]

@@ -1,0 +1,262 @@
+"""What the commands do, under the CLI: deploy -> judge -> store; check (re-judge, the regression gate, the CI
+summary); recommend; history; compare; plot and report; and the one selector of stored Results they share.
+
+Functions here decide and return; the CLI parses arguments, calls one of them and renders what comes back. Notes
+meant for the user (a device profile that is gone, a baseline with nothing in common) are returned, not printed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from edgeprof.artifacts import ModelArtifact
+from edgeprof.compare import Comparison, compare_runs, history_rows, regressions
+from edgeprof.constraints import Constraint, exit_code, judge, resolve_constraints
+from edgeprof.cost import cost_section
+from edgeprof.deploy import DeployOptions, run_deploy
+from edgeprof.devices import DeviceProfile, load_profile, profile_files
+from edgeprof.errors import EXIT_CONSTRAINT_FAILED, EXIT_DEVICE, EXIT_OK, ConfigError, Interrupted
+from edgeprof.project import ProjectFile
+from edgeprof.recommend import Recommendation, latest_variants, recommend
+from edgeprof.report.junit import to_junit
+from edgeprof.report.markdown import to_markdown
+from edgeprof.result import Result
+from edgeprof.results import ResultStore
+
+Doc = dict[str, Any]
+
+
+# ---------------------------------------------------------------- choosing stored Results
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which stored Results a command works on: these runs (None: every stored Result), devices and models
+    (empty: all; a model matches by name, name-variant or file stem)."""
+
+    runs: tuple[str, ...] | None = None
+    devices: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+
+    @classmethod
+    def of_runs(cls, runs: list[str], latest: bool, devices: list[str], models: list[str]) -> "Selection":
+        """The --run refs (or --latest, the default) filtered by --device and --model; ConfigError for both."""
+        if runs and latest:
+            raise ConfigError("--run and --latest exclude each other: choose one")
+        return cls(tuple(runs) or ("latest",), tuple(devices), tuple(models))
+
+    def matches(self, result: Doc) -> bool:
+        """Whether a Result passes the device and model filters."""
+        view = Result(result)
+        return ((not self.devices or view.device in self.devices)
+                and (not self.models or bool(set(self.models) & set(view.names))))
+
+    def load(self, db: ResultStore, *, required: bool = True) -> tuple[list[str], list[Doc]]:
+        """(the run ids, the matching Results oldest first); ConfigError when `required` and none match."""
+        if self.runs is None:
+            run_ids, results = [], db.query()
+        else:
+            run_ids = list(dict.fromkeys(db.resolve_run(ref) for ref in self.runs))
+            results = [r for run_id in run_ids for r in db.load_run(run_id)]
+        chosen = [r for r in results if self.matches(r)]
+        if required and not chosen:
+            raise ConfigError(f"no results for the chosen --device/--model in run(s) {', '.join(run_ids)}"
+                              if self.runs is not None else
+                              "no stored results for the chosen --device/--model (run `edgeprof deploy` first)")
+        return run_ids, chosen
+
+
+def selected(store: Path, selection: Selection) -> list[Doc]:
+    """The Results `selection` picks from the store at `store` (which must exist); ConfigError if none."""
+    with ResultStore(store, create=False) as db:
+        return selection.load(db)[1]
+
+
+# ---------------------------------------------------------------- judging
+
+
+def result_constraints(result: Doc, profile: DeviceProfile | None, project: ProjectFile | None,
+                       cli: list[str]) -> list[Constraint]:
+    """A Result's constraints from its device profile (None when it is gone), the project file and the CLI."""
+    view = Result(result)
+    return resolve_constraints(view.device, view.names, profile.constraints if profile else {},
+                               str(profile.source) if profile else "", project, cli)
+
+
+def apply_verdicts(result: Doc, profile: DeviceProfile | None, project: ProjectFile | None,
+                   cli: list[str]) -> list[dict[str, Any]]:
+    """Judge one Result as `deploy` and `check` do: its constraints (see result_constraints), the cost figure from
+    the profile's [cost], emulation calibration from the profile; sets and returns result['verdicts']."""
+    result["cost"] = cost_section(result, profile.cost if profile else None)
+    calibrated = bool(profile and profile.emulation_calibrated)
+    result["verdicts"] = judge(result, result_constraints(result, profile, project, cli),
+                               calibrated_emulation=calibrated)
+    return result["verdicts"]
+
+
+def current_profiles(results: list[Doc]) -> tuple[dict[str, DeviceProfile | None], list[str]]:
+    """Each device's current profile (None when its profile file is gone) and a note for each gone one."""
+    known = profile_files()
+    profiles: dict[str, DeviceProfile | None] = {}
+    notes = []
+    for name in dict.fromkeys(Result(r).device for r in results):
+        profiles[name] = load_profile(name) if name in known else None
+        if profiles[name] is None:
+            notes.append(f"note: no device profile '{name}' any more: judged with the project file and --constraint "
+                         "only")
+    return profiles, notes
+
+
+# ---------------------------------------------------------------- deploy
+
+
+@dataclass
+class Deployed:
+    """One deploy: the judged Results (stored as `run_id`, None when there were none) and each device's failure."""
+
+    results: list[Doc]
+    failures: dict[str, Any]
+    run_id: str | None
+
+    def exit_code(self, *, strict: bool) -> int:
+        """3 if a device failed, else 1 on a failed constraint (or inconclusive with strict), else 0."""
+        return EXIT_DEVICE if self.failures else exit_code(self.results, strict=strict)
+
+
+def deploy_judge_store(profiles: list[DeviceProfile], artifacts: list[ModelArtifact],
+                       references: dict[str, ModelArtifact], options: DeployOptions, project: ProjectFile | None,
+                       constraints: list[str], store: Path, *, command: str,
+                       on_event: Callable[[str, str, dict[str, Any]], None], jobs: int | None = None) -> Deployed:
+    """Measure every artifact on every device, judge each Result, store them all as one run (`command` recorded).
+
+    The store is opened first, so an unusable one fails before anything is measured; Ctrl-C stores nothing.
+    """
+    db = ResultStore(store)
+    try:
+        results, failures = run_deploy(profiles, artifacts, options, on_event, references=references, jobs=jobs)
+    except KeyboardInterrupt:
+        db.close()
+        raise Interrupted("interrupted: the agents on the devices were stopped; nothing was stored") from None
+    by_name = {p.name: p for p in profiles}
+    for result in results:
+        apply_verdicts(result, by_name[Result(result).device], project, constraints)
+    with db:
+        run_id = db.save_run(results, command=command) if results else None
+    return Deployed(results, failures, run_id)
+
+
+# ---------------------------------------------------------------- check
+
+
+@dataclass
+class Checked:
+    """A stored run re-judged: its Results, the comparison with a baseline (None without one) and the verdict."""
+
+    run_id: str
+    results: list[Doc]
+    comparisons: list[Comparison] | None
+    regressions: list[Comparison]
+    exit_code: int
+    notes: list[str] = field(default_factory=list)
+
+
+def check(store: Path, selection: Selection, project: ProjectFile | None, constraints: list[str], *,
+          strict: bool = False, baseline: str | None = None, max_ratio: float = 1.10,
+          alpha: float) -> Checked:
+    """Re-judge one stored run with the current constraints; with a baseline, a significant median latency
+    slow-down beyond `max_ratio` fails it too (exit 1) unless something worse already did."""
+    with ResultStore(store, create=False) as db:
+        (run_id,), results = selection.load(db)
+        base = db.load_run(db.resolve_run(baseline)) if baseline else None
+    profiles, notes = current_profiles(results)
+    for result in results:
+        apply_verdicts(result, profiles[Result(result).device], project, constraints)
+    code = exit_code(results, strict=strict)
+    comparisons = compare_runs(base, results, alpha=alpha) if base is not None else None
+    if base is not None and not comparisons:
+        notes.append(f"note: baseline {baseline} shares no successful device x model variant with run {run_id}: "
+                     "no latency comparison")
+    slower = regressions(comparisons or [], max_ratio)
+    if slower and code == EXIT_OK:
+        code = EXIT_CONSTRAINT_FAILED
+    return Checked(run_id, results, comparisons, slower, code, notes)
+
+
+def _write(path: Path, text: str, what: str, *, append: bool = False) -> None:
+    try:
+        with path.open("a" if append else "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise ConfigError(f"{what} {path}: cannot write: {exc.strerror}") from exc
+
+
+def write_ci_reports(checked: Checked, *, junit: Path | None, markdown: Path | None, strict: bool) -> None:
+    """The JUnit XML and Markdown summary where asked, and the summary appended to $GITHUB_STEP_SUMMARY if set."""
+    if junit:
+        _write(junit, to_junit(checked.results, strict=strict), "--junit")
+    summary = to_markdown(checked.results)
+    if markdown:
+        _write(markdown, summary, "--markdown")
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        _write(Path(os.environ["GITHUB_STEP_SUMMARY"]), summary + "\n", "$GITHUB_STEP_SUMMARY", append=True)
+
+
+# ---------------------------------------------------------------- recommend, history, compare
+
+
+def recommend_stored(store: Path, selection: Selection, project: ProjectFile | None,
+                     constraints: list[str]) -> tuple[list[Recommendation], list[str]]:
+    """Per device and model over the latest stored Result of each variant, judged with the current constraints
+    and cost model: the recommendations, and notes for devices whose profile is gone."""
+    results = latest_variants(selected(store, selection))
+    profiles, notes = current_profiles(results)
+    for result in results:
+        profile = profiles[Result(result).device]
+        result["cost"] = cost_section(result, profile.cost if profile else None)
+    recs = recommend(results, lambda r: result_constraints(r, profiles[Result(r).device], project, constraints))
+    return recs, notes
+
+
+def history(store: Path, selection: Selection, limit: int) -> list[dict[str, Any]]:
+    """The newest `limit` matching Results as history rows (edgeprof.compare.history_rows), oldest first."""
+    with ResultStore(store, create=False) as db:
+        return history_rows(selection.load(db, required=False)[1][-limit:])
+
+
+def compare(store: Path, run_a: str, run_b: str, *, alpha: float,
+            min_effect: float) -> tuple[str, str, list[Comparison]]:
+    """(run id A, run id B, B against A per device and model variant measured in both)."""
+    with ResultStore(store, create=False) as db:
+        a_id, b_id = db.resolve_run(run_a), db.resolve_run(run_b)
+        return a_id, b_id, compare_runs(db.load_run(a_id), db.load_run(b_id), alpha=alpha, min_effect=min_effect)
+
+
+def tag_run(store: Path, run: str, name: str) -> str:
+    """Tag a stored run `name` (a tag moves if it existed); the run id. 'latest' is no tag: it is always the newest."""
+    if not name.strip() or name == "latest":
+        raise ConfigError(f"tag name {name!r} is not allowed ('latest' always means the newest run)")
+    with ResultStore(store, create=False) as db:
+        run_id = db.resolve_run(run)
+        db.tag(run_id, name)
+    return run_id
+
+
+# ---------------------------------------------------------------- figures and the report
+
+
+def plot(store: Path, selection: Selection, out: Path, formats: str) -> list[Path]:
+    """Write every figure of the selected Results into `out` in each of `formats` ('png,svg'); the paths."""
+    from edgeprof.report.plots import make_plots, parse_formats  # matplotlib: only when drawing
+
+    chosen = parse_formats(formats)
+    return make_plots(selected(store, selection), out, chosen)
+
+
+def report(store: Path, selection: Selection, out: Path, fmt_name: str) -> list[Path]:
+    """Write the shareable report of the selected Results to `out` ('html' or 'md'); the files, report first."""
+    from edgeprof.report.html import write_report  # matplotlib: only when drawing
+
+    return write_report(selected(store, selection), out, fmt_name)

@@ -1,0 +1,77 @@
+"""The typed Result view: its labels, the schema check and the v0 -> v1 migration, also on loading from the store."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edgeprof.errors import EXIT_USAGE, ConfigError
+from edgeprof.result import RESULT_SCHEMA_VERSION, Result, migrate
+from edgeprof.results import ResultStore
+
+
+def doc(**extra: Any) -> dict[str, Any]:
+    return {"schema_version": 1, "device": "pi4", "status": "ok", "model": {
+        "name": "digits", "variant": "int8-static", "format": "onnx", "path": "models/digits/digits-int8-static.onnx"},
+        **extra}
+
+
+def test_labels_come_from_one_place() -> None:
+    view = Result(doc())
+    assert view.label == "pi4 / digits int8-static onnx"
+    assert view.model_label == "digits int8-static onnx"
+    assert view.variant_label == "int8-static onnx"
+    assert view.ref == "digits-int8-static" and view.ref_label == "digits-int8-static onnx"
+    assert view.names == ["digits", "digits-int8-static"]
+    assert view.key == ("pi4", "digits", "int8-static", "onnx")
+    assert Result(doc(model={"name": "m", "variant": "fp32", "path": "x/other.onnx"})).names == ["m", "m-fp32", "other"]
+
+
+def test_sections_and_status() -> None:
+    failed = Result(doc(status="failed", error={"kind": "crashed"}, latency=None))
+    assert not failed.ok and failed.error == {"kind": "crashed"} and failed.latency == {}
+    assert Result(doc(latency={"p95_ms": 3.0})).latency["p95_ms"] == 3.0
+    assert Result({}).ok and Result({}).label == "? / ? ? ?"
+
+
+def test_absent_version_is_v0_and_migrates_to_v1() -> None:
+    old = doc()
+    del old["schema_version"]
+    migrated = Result.from_doc(old)
+    assert migrated.doc["schema_version"] == RESULT_SCHEMA_VERSION == 1
+    assert migrated.doc["model"] == old["model"] and "schema_version" not in old  # the input is left alone
+    assert migrate(doc(schema_version=0))["schema_version"] == 1
+
+
+def test_newer_or_bad_version_is_a_config_error_naming_both() -> None:
+    with pytest.raises(ConfigError, match=r"schema_version 2 is newer than this edgeprof understands \(1\)") as err:
+        Result.from_doc(doc(schema_version=RESULT_SCHEMA_VERSION + 1))
+    assert err.value.exit_code == EXIT_USAGE
+    with pytest.raises(ConfigError, match="not a version number"):
+        Result.from_doc(doc(schema_version="one"))
+    with pytest.raises(ConfigError, match="not a JSON Result"):
+        Result.load("[1, 2]")
+
+
+def _store_with_doc(path: Path, stored: dict[str, Any]) -> str:
+    with ResultStore(path) as db:
+        run_id = db.save_run([doc()], command="test")
+    with sqlite3.connect(path) as raw:
+        raw.execute("UPDATE results SET doc = ? WHERE run_id = ?", (json.dumps(stored), run_id))
+    return run_id
+
+
+def test_store_migrates_old_and_refuses_newer_results(tmp_path: Path) -> None:
+    old = doc()
+    del old["schema_version"]
+    run_id = _store_with_doc(tmp_path / "old.db", old)
+    with ResultStore(tmp_path / "old.db", create=False) as db:
+        assert [r["schema_version"] for r in db.load_run(run_id)] == [1]
+        assert [r["schema_version"] for r in db.query()] == [1]
+    run_id = _store_with_doc(tmp_path / "new.db", doc(schema_version=9))
+    with ResultStore(tmp_path / "new.db", create=False) as db, pytest.raises(ConfigError, match="9 is newer"):
+        db.load_run(run_id)
