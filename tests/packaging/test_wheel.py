@@ -23,7 +23,7 @@ from edgeprof.emulate.image import image_for
 from edgeprof.emulate.recipe import recipe_for
 
 REPO = Path(__file__).resolve().parents[2]
-SOURCES = ("pyproject.toml", "README.md", "edgeprof")
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "edgeprof")
 MODEL = REPO / "models" / "digits" / "digits-fp32.onnx"
 FAST = ["--min-runs", "20", "--max-runs", "300", "--min-seconds", "0.2", "--max-seconds", "1", "--power-seconds", "0.5"]
 SHIPPED = {"local", "pi4", "pi5", "jetson-nano", "jetson-orin-nano", "qemu-pi4", "qemu-pi4-icount"}
@@ -80,12 +80,14 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
 
 
 def test_the_package_and_its_data_come_from_the_venv(installed: Installed) -> None:
-    probe = ("import json, edgeprof, edgeprof.devices as d, edgeprof.emulate.recipe as r, edgeprof.emulate.image as i;"
+    probe = ("import json, importlib.metadata as m, edgeprof, edgeprof.devices as d, edgeprof.emulate.recipe as r,"
+             " edgeprof.emulate.image as i;"
              "print(json.dumps([edgeprof.__file__, str(d.BUILTIN_DIR), str(r.SCRIPT),"
-             " i.image_for(r.recipe_for('qemu-pi4')).key]))")
+             " i.image_for(r.recipe_for('qemu-pi4')).key, m.metadata('edgeprof')['License-Expression']]))")
     done = installed.run("python", "-c", probe)
     assert done.returncode == 0, done.stderr
-    module, profiles, script, key = json.loads(done.stdout)
+    module, profiles, script, key, license_ = json.loads(done.stdout)
+    assert license_ == "MIT"
     for path in (module, profiles, script):
         assert Path(path).is_relative_to(installed.venv), path
     assert Path(script).read_bytes() == (REPO / "edgeprof" / "emulate" / "build_qemu_image.sh").read_bytes()
