@@ -17,9 +17,9 @@ else:  # pragma: no cover - exercised only on Python 3.10
 
 from edgeprof.agent.spec import EMULATION_MODES, POWER_METHODS
 from edgeprof.errors import ConfigError
+from edgeprof.paths import package_path
 
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "device_profiles"
-INSTALLED_DIR = Path(sys.prefix) / "share" / "edgeprof" / "device_profiles"
+BUILTIN_DIR = package_path("device_profiles")
 USER_DIR = Path("~/.config/edgeprof/devices")
 KINDS = ("local", "ssh")
 
@@ -279,7 +279,7 @@ def _parse_constraints(table: dict[str, Any], src: Path) -> dict[str, str]:
 
 def search_path() -> list[Path]:
     """Profile directories, lowest precedence first: built-in, user config, then $EDGEPROF_DEVICE_PATH."""
-    dirs = [BUILTIN_DIR if BUILTIN_DIR.is_dir() else INSTALLED_DIR, USER_DIR.expanduser()]
+    dirs = [BUILTIN_DIR, USER_DIR.expanduser()]
     extra = os.environ.get("EDGEPROF_DEVICE_PATH", "")
     dirs += [Path(p).expanduser() for p in extra.split(os.pathsep) if p]
     return dirs

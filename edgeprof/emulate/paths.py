@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-DEFAULT_CACHE = "~/.cache/edgeprof"
-
-
-def cache_root() -> Path:
-    """The cache root: $EDGEPROF_CACHE when set, else ~/.cache/edgeprof."""
-    return Path(os.environ.get("EDGEPROF_CACHE") or DEFAULT_CACHE).expanduser()
+from edgeprof.paths import DEFAULT_CACHE, cache_dir
 
 
 def images_dir() -> Path:
     """Built images, one directory per recipe and cache key."""
-    return cache_root() / "images"
+    return cache_dir() / "images"
 
 
 def emulate_dir() -> Path:
     """Running VMs, the ssh_config and the known_hosts the emulated profiles name."""
-    return cache_root() / "emulate"
+    return cache_dir() / "emulate"
 
 
 def vm_dir(name: str) -> Path:
@@ -40,4 +34,4 @@ def known_hosts_path() -> Path:
 
 def relocated() -> bool:
     """True when $EDGEPROF_CACHE moves the cache away from the path the shipped profiles name."""
-    return cache_root() != Path(DEFAULT_CACHE).expanduser()
+    return cache_dir() != Path(DEFAULT_CACHE).expanduser()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from edgeprof.errors import ConfigError
+from edgeprof.paths import package_path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "build_qemu_image.sh"
+SCRIPT = package_path("emulate/build_qemu_image.sh")
 ICOUNT_SUFFIX = "-icount"
 
 

@@ -11,14 +11,10 @@ from pathlib import Path
 
 from edgeprof.artifacts import sha256_file
 from edgeprof.errors import ConfigError, DeviceError
+from edgeprof.paths import cache_dir
 from edgeprof.transport.base import BLOB_DIR, KILL_GRACE_S, CommandResult, RemoteProcess, Transport, Upload
 
 CHUNK = 1 << 20
-
-
-def cache_dir() -> Path:
-    """edgeprof's cache root: $EDGEPROF_CACHE or ~/.cache/edgeprof."""
-    return Path(os.environ.get("EDGEPROF_CACHE") or Path.home() / ".cache" / "edgeprof")
 
 
 class LocalProcess(RemoteProcess):
