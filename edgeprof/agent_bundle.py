@@ -9,7 +9,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeprof.transport.local import cache_dir
+from edgeprof.paths import cache_dir
 
 AGENT_SOURCE = Path(__file__).resolve().parent / "agent"
 PACKAGE = "edgeprof_agent"

@@ -45,7 +45,7 @@ def test_onnx_on_the_cpu_provider_places_every_node_there() -> None:
 def test_litert_default_xnnpack_takes_every_mobilenet_node() -> None:
     placement = placed(MOBILENET / "mobilenetv2-fp32.tflite", "tflite", {})
     assert placement["active"] == ["xnnpack"] and placement["accelerated_fraction"] == 1.0
-    assert placement["by_accelerator"] == [{"name": "xnnpack", "nodes": 65, "share": None}]
+    assert placement["by_accelerator"] == [{"name": "xnnpack", "nodes": 65, "ms": None, "share": None}]
 
 
 def test_delegate_none_runs_on_the_builtin_kernels() -> None:

@@ -52,3 +52,22 @@ def linear_classifier(path: Path, weights: np.ndarray, *, batch: int | str = "ba
         [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [batch, classes])],
         [numpy_helper.from_array(weights.astype(np.float32), "w")])
     return save(graph, path)
+
+
+def hardmax_in_the_middle(path: Path) -> Path:
+    """x [1, 4] -> MatMul -> Add -> Relu -> Hardmax -> Mul -> Add -> y: OpenVINO's execution provider refuses
+    Hardmax (the CPU provider runs it), so it is the one node that falls back."""
+    w = numpy_helper.from_array(np.full((4, 4), 0.5, np.float32), "w")
+    b = numpy_helper.from_array(np.array([0.1, 0.2, 0.3, 0.4], np.float32), "b")
+    k = numpy_helper.from_array(np.full(4, 2.0, np.float32), "k")
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["t0"], name="head_matmul"),
+        helper.make_node("Add", ["t0", "b"], ["t1"], name="head_add"),
+        helper.make_node("Relu", ["t1"], ["t2"], name="head_relu"),
+        helper.make_node("Hardmax", ["t2"], ["t3"], name="odd_hardmax", axis=-1),
+        helper.make_node("Mul", ["t3", "k"], ["t4"], name="tail_mul"),
+        helper.make_node("Add", ["t4", "b"], ["y"], name="tail_add"),
+    ]
+    graph = helper.make_graph(nodes, "fallback", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], [w, b, k])
+    return save(graph, path)
