@@ -30,6 +30,11 @@ def parse_accelerators(text: str, where: str) -> tuple[Accelerator, ...]:
     return tuple(Accelerator(name, options) for name, options in chosen)
 
 
+def configurations(texts: list[str], option: str) -> tuple[tuple[Accelerator, ...], ...]:
+    """One configuration per repeated option (`--ep cpu --ep openvino`)."""
+    return tuple(parse_accelerators(text, option) for text in texts)
+
+
 def accelerator_text(chosen: tuple[Accelerator, ...]) -> str:
     """The list as a user would type it again (options included)."""
     return ",".join(a.name + "".join((":" if i == 0 else ",") + f"{k}={v}" for i, (k, v) in enumerate(a.options.items()))

@@ -46,6 +46,8 @@ METRICS: dict[str, Metric] = {
     "cost.usd_per_million": Metric("cost.usd_per_million", "USD"),
     "server.max_qps": Metric("scenario.max_qps", "QPS", method_section="scenario"),
     "scenario.offline_ips": Metric("scenario.offline_ips", "inferences/s", method_section="scenario"),
+    "placement.fallback_nodes": Metric("placement.fallback_count", "nodes", method_section=""),
+    "placement.accelerated_fraction": Metric("placement.accelerated_fraction", "", hi=1.0, method_section=""),
 }
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt,

@@ -12,11 +12,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edgeprof import __version__
+from edgeprof.accelerators import accelerator_text
 from edgeprof.agent.spec import (
     FINAL_EVENTS,
+    Accelerator,
     LatencyBudget,
     PowerSettings,
     RunSpec,
+    RuntimeSettings,
     ScenarioSettings,
     ThermalSettings,
     Timeouts,
@@ -34,6 +37,7 @@ EventSink = Callable[[str, str, dict[str, Any]], None]
 RECONNECTS = 2
 RECONNECT_BACKOFF_S = 1.0
 LOCK_FILE = "device.lock"
+CACHE_DIR = "compiled"  # engines and blobs the providers compiled, one folder per cache key
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,15 @@ class DeployOptions:
     lock_wait_s: float = 60.0
     timeouts: Timeouts = Timeouts()
     scenario: ScenarioSettings = ScenarioSettings()
+    # Each entry is one configuration to measure (`--ep`, `--delegate`): an ordered list of providers or delegates.
+    providers: tuple[tuple[Accelerator, ...], ...] = ()
+    delegates: tuple[tuple[Accelerator, ...], ...] = ()
+
+    def configurations(self, profile: DeviceProfile, fmt: str) -> list[tuple[Accelerator, ...] | None]:
+        """The accelerator lists a model of this format is measured with on this device: the command line's,
+        else the profile's default, else the runtime's own default (None)."""
+        chosen, default = (self.providers, profile.providers) if fmt == "onnx" else (self.delegates, profile.delegates)
+        return list(chosen) or [default]
 
 
 @dataclass
@@ -79,6 +92,8 @@ def build_run_spec(
     *,
     dataset: dict[str, Any] | None,
     reference: dict[str, Any] | None,
+    accelerators: tuple[Accelerator, ...] | None = None,
+    cache_dir: str | None = None,
     lock_path: str | None = None,
 ) -> RunSpec:
     """The RunSpec for one model on one device (docs/agent-protocol.md); the agent never sees the profile."""
@@ -97,6 +112,8 @@ def build_run_spec(
         thermal=ThermalSettings(cooldown_to_c=options.cooldown_to_c),
         timeouts=options.timeouts,
         scenario=options.scenario,
+        runtime=RuntimeSettings(providers=accelerators if model["format"] == "onnx" else None,
+                                delegates=accelerators if model["format"] == "tflite" else None, cache_dir=cache_dir),
         emulation=profile.emulation,
         op_profile=options.op_profile,
         lock={"path": lock_path, "wait_s": options.lock_wait_s} if lock_path else None,
@@ -234,12 +251,13 @@ def deploy_device(
     results: list[dict[str, Any]] = []
     try:
         session.open()
-        for index, artifact in enumerate(artifacts):
-            label = f"{artifact.name}-{artifact.variant}"
+        work = [(artifact, accel) for artifact in artifacts for accel in options.configurations(profile, artifact.format)]
+        for index, (artifact, accel) in enumerate(work):
+            label = f"{artifact.name}-{artifact.variant}" + (f" @{accelerator_text(accel)}" if accel else "")
             for attempt in range(RECONNECTS + 1):
                 cancel.check()
                 try:
-                    results.append(_measure_model(session, artifact, references.get(artifact.sha256), index,
+                    results.append(_measure_model(session, artifact, accel, references.get(artifact.sha256), index,
                                                   lambda ev, lb=label: on_event(profile.name, lb, ev), cancel))
                     break
                 except ConnectionDropped as exc:
@@ -255,9 +273,10 @@ def deploy_device(
     return results
 
 
-def _measure_model(session: DeviceSession, artifact: ModelArtifact, reference: ModelArtifact | None, index: int,
-                   on_event: Callable[[dict[str, Any]], None], cancel: Cancellation) -> dict[str, Any]:
-    """Push one model (and its reference), run the agent on it, and assemble its Result."""
+def _measure_model(session: DeviceSession, artifact: ModelArtifact, accel: tuple[Accelerator, ...] | None,
+                   reference: ModelArtifact | None, index: int, on_event: Callable[[dict[str, Any]], None],
+                   cancel: Cancellation) -> dict[str, Any]:
+    """Push one model (and its reference), run the agent on it with these accelerators, assemble its Result."""
     transport = session.transport
     assert transport is not None
     transfer = _Transfer()
@@ -267,7 +286,8 @@ def _measure_model(session: DeviceSession, artifact: ModelArtifact, reference: M
             transfer.add(sent)
     reference_remote = _push_model(transport, reference, transfer) if reference is not None else None
     spec = build_run_spec(session.profile, remote, session.options, dataset=session.dataset,
-                          reference=reference_remote, lock_path=transport.remote_path(LOCK_FILE))
+                          reference=reference_remote, accelerators=accel, cache_dir=transport.remote_path(CACHE_DIR),
+                          lock_path=transport.remote_path(LOCK_FILE))
     agent_section, error = _run_agent(session, spec, on_event, cancel)
     return _assemble(session.profile, artifact, agent_section, error, transfer)
 
@@ -373,6 +393,7 @@ def _assemble(
         "thermal": None,
         "accuracy": None,
         "op_profile": None,
+        "placement": None,
         "scenario": None,
         "warnings": [],
     }

@@ -15,7 +15,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised only on Python 3.10
     import tomli as tomllib
 
-from edgeprof.agent.spec import EMULATION_MODES, POWER_METHODS
+from edgeprof.accelerators import parse_accelerators
+from edgeprof.agent.spec import EMULATION_MODES, POWER_METHODS, Accelerator
 from edgeprof.errors import ConfigError
 from edgeprof.paths import package_path
 
@@ -85,6 +86,8 @@ class DeviceProfile:
     connection: Connection | None = None
     threads: int | None = None
     memory_limit_mb: int | None = None
+    providers: tuple[Accelerator, ...] | None = None  # ONNX Runtime's execution providers, in order
+    delegates: tuple[Accelerator, ...] | None = None  # TFLite delegates, in order
     emulation: str | None = None
     emulation_calibrated: bool = False
     constraints: dict[str, str] = field(default_factory=dict)
@@ -110,8 +113,10 @@ class DeviceProfile:
 
 # ---------------------------------------------------------------- validation
 
-_TYPES: dict[type, tuple[type, ...]] = {str: (str,), int: (int,), float: (int, float), bool: (bool,), dict: (dict,)}
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "a table"}
+_TYPES: dict[type, tuple[type, ...]] = {str: (str,), int: (int,), float: (int, float), bool: (bool,), dict: (dict,),
+                                        list: (list,)}
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "a table",
+               list: "a list of strings"}
 
 
 def _check_table(data: Any, spec: dict[str, tuple[type, bool]], where: str, src: Path) -> dict[str, Any]:
@@ -181,7 +186,8 @@ _CONNECTION = {
     "ssh_config": (str, False),
     "known_hosts": (str, False),
 }
-_RUNTIME = {"threads": (int, False), "memory_limit_mb": (int, False)}
+_RUNTIME = {"threads": (int, False), "memory_limit_mb": (int, False), "providers": (list, False),
+            "delegates": (list, False)}
 _POWER = {
     "method": (str, True),
     "idle_w": (float, False),
@@ -228,11 +234,22 @@ def parse_profile(name: str, data: dict[str, Any], src: Path) -> DeviceProfile:
         connection=connection,
         threads=runtime.get("threads"),
         memory_limit_mb=runtime.get("memory_limit_mb"),
+        providers=_accelerators(runtime.get("providers"), "runtime.providers", src),
+        delegates=_accelerators(runtime.get("delegates"), "runtime.delegates", src),
         emulation=top.get("emulation"),
         emulation_calibrated=top.get("emulation_calibrated", False),
         constraints=constraints,
         cost=cost,
     )
+
+
+def _accelerators(entries: list[Any] | None, key: str, src: Path) -> tuple[Accelerator, ...] | None:
+    """A [runtime] list such as ["tensorrt:trt_fp16_enable=1", "cuda", "cpu"]: one ordered configuration."""
+    if entries is None:
+        return None
+    if not entries or not all(isinstance(e, str) for e in entries):
+        raise ConfigError(f"{src}: '{key}' must be a non-empty list of strings like \"openvino:device_type=CPU\"")
+    return tuple(a for entry in entries for a in parse_accelerators(entry, f"{src}: '{key}'"))
 
 
 def detect_host_hardware() -> Hardware:

@@ -40,11 +40,37 @@ class DoctorReport:
         """Print the facts, then each problem and its fix."""
         console.print(f"[bold]{escape(self.device)}[/bold]")
         for key, value in self.facts.items():
-            console.print(f"  {key}: {escape(str(value))}")
+            text = accelerator_summary(value) if key == "accelerators" else str(value)
+            console.print(f"  {key}: {escape(text)}")
         if not self.problems:
             console.print("[green]no problems found[/green]")
         for problem, fix in self.problems:
             console.print(f"[red]problem:[/red] {escape(problem)}\n  [bold]fix:[/bold] {escape(fix)}")
+
+
+def accelerator_summary(found: list[dict[str, Any]]) -> str:
+    """'onnxruntime 1.32.0: CPUExecutionProvider, ...; ai-edge-litert 2.3.0: xnnpack' from the agent's list."""
+    by_runtime: dict[str, list[str]] = {}
+    for entry in found:
+        by_runtime.setdefault(f"{entry['runtime']} {entry['version']}", []).append(entry["name"])
+    return "; ".join(f"{runtime}: {', '.join(names)}" for runtime, names in by_runtime.items()) or "none"
+
+
+def missing_defaults(profile: DeviceProfile, facts: dict[str, Any]) -> list[tuple[str, str]]:
+    """The profile's default providers and delegates the device does not offer (a fallback at the end is fine)."""
+    from edgeprof.agent.backends.ort import provider_name
+
+    offered = {entry["name"] for entry in facts.get("accelerators") or []}
+    problems = []
+    for key, chosen, fallback in (("providers", profile.providers, "cpu"), ("delegates", profile.delegates, "none")):
+        names = [provider_name(a.name) if key == "providers" else a.name for a in chosen or ()]
+        missing = [n for n in names if n not in offered and n not in ("CPUExecutionProvider", "none", "builtin")]
+        if missing:
+            falls_back = names[-1] in ("CPUExecutionProvider", fallback)
+            problems.append((f"the profile's [runtime] {key} name {', '.join(missing)}, which the device does not "
+                             "offer" + (" (the list falls back, so runs go on without them)" if falls_back else ""),
+                             f"install the runtime build that has them, or change [runtime] {key}"))
+    return problems
 
 
 def find_problems(facts: dict[str, Any], python: str) -> list[tuple[str, str]]:
@@ -99,4 +125,4 @@ def diagnose(profile: DeviceProfile, *, accept_new_host_key: bool = False) -> Do
     finally:
         transport.close()
     facts["work_dir"] = transport.work_dir
-    return DoctorReport(profile.name, facts, find_problems(facts, python))
+    return DoctorReport(profile.name, facts, find_problems(facts, python) + missing_defaults(profile, facts))

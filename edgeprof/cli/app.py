@@ -33,6 +33,14 @@ ConstraintOption = Annotated[
 ]
 ProjectOption = Annotated[Optional[Path], typer.Option("--project", help="Project file (default ./edgeprof.toml).")]
 StrictOption = Annotated[bool, typer.Option("--strict", help="Inconclusive verdicts fail.")]
+EpOption = Annotated[list[str], typer.Option(
+    "--ep", metavar="EP[:K=V,...][,EP...]",
+    help="ONNX Runtime execution providers in order, e.g. tensorrt:trt_fp16_enable=1,cuda,cpu (a list ending in cpu "
+         "falls back; repeat --ep to compare configurations).")]
+DelegateOption = Annotated[list[str], typer.Option(
+    "--delegate", metavar="NAME[:K=V,...]",
+    help="TFLite delegate: xnnpack, none, gpu, edgetpu, armnn or a library path (end with ,none to fall back; "
+         "repeat to compare).")]
 DeviceFilter = Annotated[
     list[str], typer.Option("--device", "-d", metavar="DEVICE", help="Only these devices (repeatable).")
 ]

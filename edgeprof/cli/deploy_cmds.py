@@ -10,10 +10,13 @@ from typing import Annotated, Optional
 
 import typer
 
+from edgeprof.accelerators import configurations
 from edgeprof.agent.spec import SCENARIOS, LatencyBudget, PowerSettings, ScenarioSettings
 from edgeprof.artifacts import ModelArtifact, check_dataset, load_artifact, reference_for
 from edgeprof.cli.app import (
     ConstraintOption,
+    DelegateOption,
+    EpOption,
     JsonOption,
     ProjectOption,
     StoreOption,
@@ -33,7 +36,9 @@ from edgeprof.pipeline import deploy_judge_store
 from edgeprof.project import ProjectFile, load_project
 from edgeprof.report.scenario_summary import scenario_lines
 from edgeprof.report.table import render_verdicts
+from edgeprof.result import Result
 
+ACCELERATOR_ERRORS = ("accelerator_missing", "accelerator_options")
 DeviceOption = Annotated[
     list[str], typer.Option("--device", "-d", help="Device profile name (repeatable). Default: local.")
 ]
@@ -183,6 +188,8 @@ def deploy(
     user: UserOption = None,
     identity: IdentityOption = None,
     accept_new_host_key: AcceptNewOption = False,
+    ep: EpOption = [],  # noqa: B006
+    delegate: DelegateOption = [],  # noqa: B006
     store: StoreOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -216,6 +223,8 @@ def deploy(
         seed=seed,
         accept_new_host_key=accept_new_host_key,
         scenario=scenario_opts,
+        providers=configurations(ep, "--ep"),
+        delegates=configurations(delegate, "--delegate"),
     )
     raise typer.Exit(measure_judge_store(profiles, artifacts, references, options, project_file, constraint,
                                          store, as_json=as_json, strict=strict, jobs=jobs))
@@ -251,6 +260,11 @@ def measure_judge_store(
             err.print(f"stored run {deployed.run_id} in {store_path(store)}")
     for failure in deployed.failures.values():
         err.print(f"edgeprof: error: {failure}", markup=False, highlight=False)
+    for result in deployed.results:  # an accelerator the device lacks is the run's configuration, said in one line
+        error = result.get("error") or {}
+        if error.get("kind") in ACCELERATOR_ERRORS:
+            err.print(f"edgeprof: error: {Result(result).label}: {error['message']}", markup=False, highlight=False,
+                      soft_wrap=True)
     return deployed.exit_code(strict=strict)
 
 
@@ -292,6 +306,8 @@ def sweep(
     project: ProjectOption = None,
     strict: StrictOption = False,
     accept_new_host_key: AcceptNewOption = False,
+    ep: EpOption = [],  # noqa: B006
+    delegate: DelegateOption = [],  # noqa: B006
     store: StoreOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -308,6 +324,7 @@ def sweep(
     artifacts, references = _artifacts([model, *(v.path for v in made)], dataset, True)
     options = DeployOptions(dataset=dataset, threads=threads, accept_new_host_key=accept_new_host_key,
                             latency=LatencyBudget(max_seconds=max_seconds,
-                                                  min_seconds=min(LatencyBudget.min_seconds, max_seconds)))
+                                                  min_seconds=min(LatencyBudget.min_seconds, max_seconds)),
+                            providers=configurations(ep, "--ep"), delegates=configurations(delegate, "--delegate"))
     raise typer.Exit(measure_judge_store(profiles, artifacts, references, options, project_file, constraint, store,
                                          as_json=as_json, strict=strict))

@@ -9,7 +9,7 @@ import pytest
 from edgeprof.devices import load_profile, load_profile_file, profile_files, with_overrides
 from edgeprof.errors import ConfigError
 
-SHIPPED = ["local", "pi4", "pi5", "jetson-orin-nano", "jetson-nano"]
+SHIPPED = ["local", "pi4", "pi5", "jetson-orin-nano", "jetson-nano", "intel-edge"]
 
 VALID = """
 description = "test board"
@@ -77,6 +77,9 @@ def test_local_detects_hardware() -> None:
         ('"latency.p95_ms" = "<= 100"', '"latency.p95_ms" = 100', "'constraints.latency.p95_ms' must be a string"),
         ('ram_mb = 4096', 'ram_mb = -1', "'hardware.ram_mb' must not be negative"),
         ('[connection]\nhost = "board"\n', '', "missing required table '[connection]'"),
+        ('[power]', '[runtime]\nproviders = "cuda"\n[power]', "'runtime.providers' must be a list of strings"),
+        ('[power]', '[runtime]\nproviders = [1]\n[power]', "'runtime.providers' must be a non-empty list"),
+        ('[power]', '[runtime]\ndelegates = ["gpu:nope"]\n[power]', "'nope' is not a key=value option"),
     ],
 )
 def test_malformed_profile_names_file_and_key(tmp_path: Path, old: str, new: str, message: str) -> None:
@@ -125,3 +128,11 @@ def test_connection_overrides() -> None:
     assert pi4.connection.identity_file == "~/.ssh/k"
     with pytest.raises(ConfigError, match="is local"):
         with_overrides(load_profile("local"), host="x")
+
+
+def test_jetson_profiles_default_to_tensorrt_then_cuda_then_cpu() -> None:
+    for name in ("jetson-orin-nano", "jetson-nano"):
+        assert [a.name for a in load_profile(name).providers or ()] == ["tensorrt", "cuda", "cpu"]
+    edge = load_profile("intel-edge")
+    assert [(a.name, a.options) for a in edge.providers or ()] == [("openvino", {"device_type": "CPU"}), ("cpu", {})]
+    assert load_profile("pi4").providers is None and load_profile("pi4").delegates is None

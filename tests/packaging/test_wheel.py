@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 SOURCES = ("pyproject.toml", "README.md", "LICENSE", "edgeprof")
 MODEL = REPO / "models" / "digits" / "digits-fp32.onnx"
 FAST = ["--min-runs", "20", "--max-runs", "300", "--min-seconds", "0.2", "--max-seconds", "1", "--power-seconds", "0.5"]
-SHIPPED = {"local", "pi4", "pi5", "jetson-nano", "jetson-orin-nano", "qemu-pi4", "qemu-pi4-icount"}
+SHIPPED = {"local", "pi4", "pi5", "jetson-nano", "jetson-orin-nano", "intel-edge", "qemu-pi4", "qemu-pi4-icount"}
 
 
 @dataclass(frozen=True)
