@@ -58,15 +58,13 @@ def accelerator_summary(found: list[dict[str, Any]]) -> str:
 
 def missing_defaults(profile: DeviceProfile, facts: dict[str, Any]) -> list[tuple[str, str]]:
     """The profile's default providers and delegates the device does not offer (a fallback at the end is fine)."""
-    from edgeprof.agent.backends.ort import provider_name
-
-    offered = {entry["name"] for entry in facts.get("accelerators") or []}
+    offered = {name for entry in facts.get("accelerators") or [] for name in [entry["name"], *entry.get("aliases", [])]}
     problems = []
     for key, chosen, fallback in (("providers", profile.providers, "cpu"), ("delegates", profile.delegates, "none")):
-        names = [provider_name(a.name) if key == "providers" else a.name for a in chosen or ()]
-        missing = [n for n in names if n not in offered and n not in ("CPUExecutionProvider", "none", "builtin")]
+        names = [a.name for a in chosen or ()]
+        missing = [n for n in names if n not in offered and n not in ("cpu", "none", "builtin")]
         if missing:
-            falls_back = names[-1] in ("CPUExecutionProvider", fallback)
+            falls_back = names[-1] == fallback
             problems.append((f"the profile's [runtime] {key} name {', '.join(missing)}, which the device does not "
                              "offer" + (" (the list falls back, so runs go on without them)" if falls_back else ""),
                              f"install the runtime build that has them, or change [runtime] {key}"))

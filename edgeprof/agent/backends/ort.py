@@ -82,7 +82,8 @@ class OrtBackend(Backend):
             module, dist = self.import_module()
         except AgentFailure:
             return []
-        return [{"runtime": dist, "version": module.__version__, "kind": "execution provider", "name": name}
+        return [{"runtime": dist, "version": module.__version__, "kind": "execution provider", "name": name,
+                 "aliases": sorted(short for short, full in PROVIDERS.items() if full == name)}
                 for name in module.get_available_providers()]
 
 
