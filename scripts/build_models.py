@@ -297,7 +297,8 @@ def main() -> None:
     import tensorflow as tf
 
     from edgeprof.artifacts import load_artifact, sha256_file
-    from edgeprof.convert import VariantResult, quantize, record, tool_versions
+    from edgeprof.convert import quantize, record
+    from edgeprof.convert.variants import VariantResult, tool_versions
 
     out: Path = args.out
     tools = tool_versions("tensorflow-cpu", "keras", "onnx", "scikit-learn", "numpy")

@@ -9,7 +9,14 @@ from typing import Any
 import numpy as np
 
 from edgeprof.artifacts import ModelArtifact, TensorSpec
-from edgeprof.convert import VariantResult, describe, load_calibration, quiet_converter, tool_versions, variant_path
+from edgeprof.convert.variants import (
+    VariantResult,
+    describe,
+    load_calibration,
+    quiet_converter,
+    tool_versions,
+    variant_path,
+)
 from edgeprof.errors import ConfigError
 
 TOOLS = ("onnx", "onnxruntime", "onnxconverter-common")

@@ -8,7 +8,14 @@ from typing import Any
 import numpy as np
 
 from edgeprof.artifacts import ModelArtifact
-from edgeprof.convert import VariantResult, describe, load_calibration, quiet_converter, tool_versions, variant_path
+from edgeprof.convert.variants import (
+    VariantResult,
+    describe,
+    load_calibration,
+    quiet_converter,
+    tool_versions,
+    variant_path,
+)
 from edgeprof.errors import ConfigError
 
 RECIPES = {

@@ -1,7 +1,6 @@
 """No import cycles among edgeprof's modules, and a CLI start-up that leaves the heavy libraries unimported.
 
-Every import counts: module level, inside functions and under TYPE_CHECKING. edgeprof.convert is left out: its
-__init__ and the variant modules it loads lazily import each other (a known cycle, left for later).
+Every import counts: module level, inside functions and under TYPE_CHECKING.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "edgeprof"
-EXCLUDED = ("edgeprof.convert",)
 HEAVY = ("scipy", "matplotlib", "onnx", "onnxruntime")
 
 
@@ -41,9 +39,8 @@ def _imports(path: Path, name: str, known: set[str]) -> set[str]:
 
 
 def import_graph() -> dict[str, set[str]]:
-    """edgeprof module -> the edgeprof modules it imports, convert/ left out."""
+    """edgeprof module -> the edgeprof modules it imports."""
     paths = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
-    paths = {n: p for n, p in paths.items() if not n.startswith(EXCLUDED)}
     known = set(paths)
     return {name: _imports(path, name, known) for name, path in paths.items()}
 
