@@ -67,6 +67,11 @@ class TfliteBackend(Backend):
         return None  # the Python interpreters have no per-operator profiler
 
 
+def _api(module: Any, name: str) -> Any:
+    """An interpreter module's attribute; TensorFlow keeps OpResolverType and load_delegate in tf.lite.experimental."""
+    return getattr(module, name, None) or getattr(module.experimental, name)
+
+
 def _loadable(library: str) -> bool:
     """Whether the shared library of a delegate can be loaded here (without creating the delegate)."""
     try:
@@ -99,12 +104,12 @@ class TfliteRuntime(Runtime):
                 externals.append((name, delegate))
         use_default = DEFAULT in self._requested
         self._active = [name for name, _ in externals] + ([DEFAULT] if use_default else [])
-        resolver = module.OpResolverType.AUTO if use_default else \
-            module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        resolvers = _api(module, "OpResolverType")
+        resolver = resolvers.AUTO if use_default else resolvers.BUILTIN_WITHOUT_DEFAULT_DELEGATES
         self.compile: dict[str, Any] | None = None
         start = time.perf_counter_ns()
         if externals:  # an interpreter without delegates first, so the delegates' preparation is a figure apart
-            self._interpreter(module, path, threads, module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES, [])
+            self._interpreter(module, path, threads, resolvers.BUILTIN_WITHOUT_DEFAULT_DELEGATES, [])
             plain_ms = (time.perf_counter_ns() - start) / 1e6
             start = time.perf_counter_ns()
         self._interp = self._interpreter(module, path, threads, resolver, [d for _, d in externals])
@@ -133,7 +138,7 @@ class TfliteRuntime(Runtime):
             raise missing_accelerator("delegate", f"{name} ({library})" if library != name else name, offered,
                                       "none")
         try:
-            return module.load_delegate(library, {k: str(v) for k, v in options.items()})
+            return _api(module, "load_delegate")(library, {k: str(v) for k, v in options.items()})
         except (ValueError, OSError, RuntimeError, AttributeError) as exc:  # AttributeError: not a delegate
             raise AgentFailure("accelerator_options", f"delegate '{name}' did not start with options {options}: "
                                f"{one_line(exc)}", "load") from exc
