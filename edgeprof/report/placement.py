@@ -43,13 +43,14 @@ def top_node_rows(result: dict[str, Any]) -> list[list[str]]:
 
 
 def _fit(prefix: str, items: list[str], width: int = WIDTH) -> str:
-    """`prefix` and as many comma-joined `items` as fit in `width`, then '+N more'."""
+    """`prefix` and as many comma-joined `items` as fit in `width`, then '+N more' (the first item cut short with
+    '…' when even it does not fit)."""
     text = prefix
     for i, item in enumerate(items):
         more = f", +{len(items) - i - 1} more" if i < len(items) - 1 else ""
         candidate = text + (", " if i else "") + item
-        if len(candidate + more) > width and i:
-            return f"{text}, +{len(items) - i} more"
+        if len(candidate + more) > width:
+            return f"{text}, +{len(items) - i} more" if i else candidate[:width - len(more) - 1] + "…" + more
         text = candidate
     return text
 
