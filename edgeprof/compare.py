@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from edgeprof.constraints import value_at
-from edgeprof.result import Result
+from edgeprof.result import Result, viewer
 
 FIGURES = {
     "p50_ms": "latency.p50_ms",
@@ -63,28 +63,25 @@ def latency_test(a: list[float], b: list[float], *, alpha: float = DEFAULT_ALPHA
     return LatencyTest(verdict, ratio, p_value, len(a), len(b), alpha, min_effect)
 
 
-def _key(result: dict[str, Any]) -> tuple[str, str]:
-    view = Result(result)
-    return view.device, view.ref_label
-
-
 def _ratio(a: Any, b: Any) -> float | None:
     return float(b) / float(a) if a not in (None, 0) and b is not None else None
 
 
 def compare_runs(run_a: list[dict[str, Any]], run_b: list[dict[str, Any]], *, alpha: float = DEFAULT_ALPHA,
                  min_effect: float = DEFAULT_MIN_EFFECT) -> list[Comparison]:
-    """Per device x model variant measured in both runs (failed runs skipped): ratios B/A and the latency test."""
-    before = {_key(r): r for r in run_a if Result(r).ok}
+    """Per device x model variant x accelerator measured in both runs (failed runs skipped): ratios B/A and the
+    latency test."""
+    before = {Result(r).configuration: r for r in run_a if Result(r).ok}
+    view = viewer([*run_a, *run_b])
     comparisons = []
     for b in run_b:
-        a = before.get(_key(b))
+        a = before.get(Result(b).configuration)
         if a is None or not Result(b).ok:
             continue
         ratios = {name: _ratio(value_at(a, path), value_at(b, path)) for name, path in FIGURES.items()}
         samples = [list(value_at(r, "latency.samples_ms") or []) for r in (a, b)]
-        comparisons.append(Comparison(*_key(b), ratios, latency_test(*samples, alpha=alpha, min_effect=min_effect),
-                                      a, b))
+        comparisons.append(Comparison(view(b).device, view(b).ref_label, ratios,
+                                      latency_test(*samples, alpha=alpha, min_effect=min_effect), a, b))
     return comparisons
 
 

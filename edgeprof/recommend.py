@@ -1,4 +1,4 @@
-"""Which variant to ship: the best accuracy that meets every constraint, the Pareto fronts, and why others lost."""
+"""Which variant, on which accelerator, to ship: the best accuracy that meets every constraint, the Pareto fronts, and why others lost."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from edgeprof.result import Result
 
 @dataclass
 class Recommendation:
-    """The pick for one device x model, its Pareto fronts and each rejected variant with the verdict against it."""
+    """The pick for one device x model, its Pareto fronts and each rejected (variant, accelerator) candidate with the
+    verdict against it; `candidates` are all it chose among."""
 
     device: str
     model: str
@@ -20,6 +21,7 @@ class Recommendation:
     front: list[dict[str, Any]]
     energy_front: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    candidates: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _figure(result: dict[str, Any], path: str) -> float | None:
@@ -28,10 +30,11 @@ def _figure(result: dict[str, Any], path: str) -> float | None:
 
 
 def latest_variants(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The last Result per device x model x variant x format (input oldest to newest), in first-seen order."""
-    latest: dict[tuple[str, ...], dict[str, Any]] = {}
+    """The last Result per device x model x variant x format x accelerator (input oldest to newest), in first-seen
+    order."""
+    latest: dict[tuple[str | None, ...], dict[str, Any]] = {}
     for result in results:
-        latest[Result(result).key] = result
+        latest[Result(result).configuration] = result
     return list(latest.values())
 
 
@@ -77,7 +80,7 @@ def _rank(result: dict[str, Any]) -> tuple[float, float, float]:
 
 def recommend(results: list[dict[str, Any]],
               constraints_for: Callable[[dict[str, Any]], list[Constraint]]) -> list[Recommendation]:
-    """One Recommendation per device x model over the latest Result of each variant."""
+    """One Recommendation per device x model over the latest Result of each (variant, accelerator) candidate."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for result in latest_variants(results):
         view = Result(result)
@@ -95,7 +98,8 @@ def recommend(results: list[dict[str, Any]],
         recommendations.append(Recommendation(
             device=device, model=model, best=min(passing, key=_rank) if passing else None,
             front=pareto_front(measured, "latency.p95_ms"),
-            energy_front=pareto_front(measured, "power.energy_mj_per_inference"), rejected=rejected))
+            energy_front=pareto_front(measured, "power.energy_mj_per_inference"), rejected=rejected,
+            candidates=rows))
     return recommendations
 
 

@@ -1,7 +1,8 @@
 """The Result: one model variant measured on one device. Stored and sent as a JSON dict; read through `Result`.
 
 The dict (`Result.doc`) stays the stored and serialised form. `Result` is a view over it that names its parts and
-is the one place a Result is named: `label` ('pi4 / digits int8-static onnx') and the labels derived from it.
+is the one place a Result is named: `label` ('pi4 / digits int8-static onnx') and the labels derived from it, which
+add the accelerator (' @openvino') when it is not the runtime's default, or when `viewer` shows a mixed set.
 Imports nothing from edgeprof but errors, so every layer may use it.
 """
 
@@ -10,11 +11,12 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from pathlib import PurePath
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from edgeprof.errors import ConfigError
 
 RESULT_SCHEMA_VERSION = 1
+DEFAULT_ACCELERATOR = {"onnx": "cpu", "tflite": "xnnpack"}  # per model format: what runs without --ep/--delegate
 
 
 def utc_now() -> str:
@@ -48,10 +50,12 @@ def migrate(doc: dict[str, Any], *, source: str = "Result") -> dict[str, Any]:
 class Result:
     """A view over one Result document: its identity, its sections, and its labels."""
 
-    __slots__ = ("doc",)
+    __slots__ = ("doc", "explicit_accelerator")
 
-    def __init__(self, doc: dict[str, Any]) -> None:
+    def __init__(self, doc: dict[str, Any], *, explicit_accelerator: bool = False) -> None:
+        """`explicit_accelerator`: labels name the accelerator even when it is the default (see `viewer`)."""
         self.doc = doc
+        self.explicit_accelerator = explicit_accelerator
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any], *, source: str = "Result") -> "Result":
@@ -114,9 +118,27 @@ class Result:
         return self.doc.get("created")
 
     @property
+    def accelerator(self) -> str | None:
+        """The accelerator list as typed ('openvino,cpu', 'xnnpack', 'none'); None for Results from before it was
+        kept."""
+        requested = self.runtime.get("requested")
+        return ",".join(requested) if requested else None
+
+    @property
+    def default_accelerator(self) -> bool:
+        """True when the accelerator is the runtime's default (ONNX 'cpu', TFLite 'xnnpack') or unknown."""
+        return self.accelerator in (None, DEFAULT_ACCELERATOR.get(self.format))
+
+    @property
     def key(self) -> tuple[str, str, str, str]:
-        """(device, model, variant, format): what one Result measures; a later run of the same key supersedes it."""
+        """(device, model, variant, format): the model file measured on one device."""
         return self.device, self.name, self.variant, self.format
+
+    @property
+    def configuration(self) -> tuple[str, str, str, str, str | None]:
+        """`key` and the accelerator: what one Result measures; a later run of the same configuration supersedes
+        it. An unknown accelerator (an older Result) counts as the default."""
+        return *self.key, DEFAULT_ACCELERATOR.get(self.format) if self.accelerator is None else self.accelerator
 
     # sections
 
@@ -155,9 +177,15 @@ class Result:
     # labels: the canonical one and its parts
 
     @property
+    def accelerator_tag(self) -> str:
+        """' @openvino' where labels name the accelerator (not the default, or `explicit_accelerator`), else ''."""
+        shown = self.accelerator is not None and (self.explicit_accelerator or not self.default_accelerator)
+        return f" @{self.accelerator}" if shown else ""
+
+    @property
     def variant_label(self) -> str:
-        """The variant with its file format ('int8-static onnx'): ONNX and TFLite files of one variant coexist."""
-        return f"{self.variant} {self.format}"
+        """The variant with its file format and accelerator tag ('int8-static onnx @openvino')."""
+        return f"{self.variant} {self.format}{self.accelerator_tag}"
 
     @property
     def model_label(self) -> str:
@@ -176,8 +204,9 @@ class Result:
 
     @property
     def ref_label(self) -> str:
-        """The ref with the file format, 'digits-int8-static onnx': the `model` field of JSON output."""
-        return f"{self.ref} {self.format}"
+        """The ref with the file format and accelerator tag, 'digits-int8-static onnx': the `model` field of JSON
+        output."""
+        return f"{self.ref} {self.format}{self.accelerator_tag}"
 
     @property
     def names(self) -> list[str]:
@@ -186,3 +215,16 @@ class Result:
         if self.model.get("path"):
             names.append(PurePath(self.model["path"]).stem)
         return list(dict.fromkeys(names))
+
+
+def mixes_accelerators(results: Iterable[dict[str, Any]]) -> bool:
+    """True when two of the Results of one file format ran on different accelerators (unknown counts as default)."""
+    keys = {Result(r).configuration for r in results}
+    return len({k[3:] for k in keys}) > len({k[3] for k in keys})
+
+
+def viewer(results: Iterable[dict[str, Any]]) -> Callable[[dict[str, Any]], Result]:
+    """How a renderer views each Result of a set it shows: where the set mixes accelerators every label names its
+    accelerator, the default too ('digits fp32 onnx @cpu' beside 'digits fp32 onnx @openvino')."""
+    explicit = mixes_accelerators(list(results))
+    return lambda doc: Result(doc, explicit_accelerator=explicit)

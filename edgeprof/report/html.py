@@ -5,15 +5,16 @@ from __future__ import annotations
 import base64
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from edgeprof.errors import ConfigError
 from edgeprof.recommend import recommendations
 from edgeprof.report.figures import FIGURES, STATUS_SYMBOL, fmt, key_figures, method_tag, overall, verdict_summary
 from edgeprof.report.markdown import to_markdown
+from edgeprof.report.placement import accelerator_rows, compile_text, fallback_rows, top_node_rows, top_op_rows
 from edgeprof.report.plots import Plot, build_plots, emulation, figure_bytes, group_by
 from edgeprof.report.recommendation import describe
-from edgeprof.result import Result
+from edgeprof.result import Result, viewer
 
 REPORT_FORMATS = ("html", "md")
 NOTES = ("(est) = estimate from CPU utilisation and the profile's idle/max watts, not a measurement; "
@@ -36,8 +37,9 @@ def _section_methods(result: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def metadata_rows(result: dict[str, Any]) -> dict[str, str]:
-    """What ran and how it was measured, as label -> text (device, runtime, versions, governor, methods)."""
+def metadata_rows(result: dict[str, Any], view: Result | None = None) -> dict[str, str]:
+    """What ran and how it was measured, as label -> text (device, runtime, versions, governor, methods); `view`
+    labels the model (default: the Result alone)."""
     runtime = result.get("runtime") or {}
     system = result.get("system") or {}
     model = result.get("model") or {}
@@ -47,7 +49,7 @@ def metadata_rows(result: dict[str, Any]) -> dict[str, str]:
     labels += [f"estimated {s}" for s in ("power", "latency", "memory")
                if str((result.get(s) or {}).get("method") or "").startswith("estimate")]
     return {
-        "model": Result(result).model_label,
+        "model": (view or Result(result)).model_label,
         "run": f"{result.get('run_id', '-')} ({result.get('created', '-')})",
         "runtime": f"{runtime.get('name', '-')} {runtime.get('version', '')} threads "
                    + ", ".join(f"{k}={v}" for k, v in threads.items()),
@@ -88,22 +90,22 @@ def _table(header: list[str], rows: list[list[str]], classes: list[str] | None =
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
-def _verdict_tables(rows: list[dict[str, Any]]) -> str:
+def _verdict_tables(rows: list[dict[str, Any]], view: Callable[[dict[str, Any]], Result]) -> str:
     summary = []
     for result in rows:
         runtime = result.get("runtime") or {}
         shown = key_figures(result) if result.get("status") != "failed" else dict.fromkeys(FIGURES, "-")
-        summary.append([Result(result).model_label, f"{runtime.get('name', '-')} {runtime.get('version', '')}".strip(),
+        summary.append([view(result).model_label, f"{runtime.get('name', '-')} {runtime.get('version', '')}".strip(),
                         *(shown[c] for c in FIGURES), verdict_summary(result)])
     detail, classes = [], []
     for result in rows:
         if result.get("status") == "failed":
             error = result.get("error") or {}
-            detail.append([Result(result).model_label, "-", "-", "-", "RUN FAILED", "-",
+            detail.append([view(result).model_label, "-", "-", "-", "RUN FAILED", "-",
                            f"{error.get('kind')}: {error.get('message')}"])
             classes.append("error")
         for v in result.get("verdicts") or []:
-            detail.append([Result(result).model_label, v["constraint"],
+            detail.append([view(result).model_label, v["constraint"],
                            fmt(v.get("value")) + method_tag(v.get("method")),
                            f"{v['op']} {fmt(v.get('bound'))}", STATUS_SYMBOL.get(v["status"], v["status"]),
                            str(v.get("method")), v.get("detail") or ""])
@@ -111,6 +113,27 @@ def _verdict_tables(rows: list[dict[str, Any]]) -> str:
     return (_table(["model", "runtime", *FIGURES, "verdict"], summary,
                    [overall(r) for r in rows])
             + _table(["model", "constraint", "value", "bound", "status", "method", "why"], detail, classes))
+
+
+def _placement_html(rows: list[dict[str, Any]], view: Callable[[dict[str, Any]], Result]) -> str:
+    """Per Result with a placement or an op profile: where its nodes ran, the fallback nodes, the compile and the
+    slowest operator types and nodes ('' when none has either)."""
+    parts = []
+    for result in rows:
+        tables = []
+        if accelerator_rows(result):
+            tables.append(_table(["provider / delegate", "nodes", "ms", "share"], accelerator_rows(result)))
+        if fallback_rows(result):
+            tables += ["<p>Fallback nodes (ran on the plain CPU kernels while an accelerator was requested)</p>",
+                       _table(["node", "op type", "ran on"], fallback_rows(result))]
+        compiled = compile_text(result)
+        tables += [f"<p>{escape(compiled)}</p>"] if compiled else []
+        if top_op_rows(result):
+            tables += [_table(["op type", "ms/run", "share"], top_op_rows(result)),
+                       _table(["node", "op type", "provider", "ms/run", "share"], top_node_rows(result))]
+        if tables:
+            parts += [f"<h4>{escape(view(result).model_label)}</h4>", *tables]
+    return "<h3>Placement and top operators</h3>" + "".join(parts) if parts else ""
 
 
 def _figure_html(plot: Plot) -> str:
@@ -124,6 +147,7 @@ def to_html(results: list[dict[str, Any]], *, plots: list[Plot] | None = None,
     """The whole report as one self-contained HTML document (no external assets; every text escaped)."""
     recs = recommendations(results) if recs is None else recs
     plots = build_plots(results, recs) if plots is None else plots
+    view = viewer(results)
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              "<title>edgeprof report</title>", f"<style>{_CSS}</style></head><body>", "<h1>edgeprof report</h1>",
              "<h2>Runs</h2>", _table(["run", "created", "devices"], [list(r) for r in _runs(results)]),
@@ -135,9 +159,10 @@ def to_html(results: list[dict[str, Any]], *, plots: list[Plot] | None = None,
         parts += [f'<section id="device-{escape(device)}"><h2>{escape(device)}{badge}</h2>',
                   f"<p>{escape(str(info.get('description') or ''))} — {escape(str(hardware.get('cpu', '-')))}, "
                   f"{escape(str(hardware.get('cores', '-')))} cores, {escape(str(hardware.get('ram_mb', '-')))} MB RAM"
-                  "</p>", "<h3>Verdicts</h3>", _verdict_tables(rows), "<h3>Recommendation</h3>"]
+                  "</p>", "<h3>Verdicts</h3>", _verdict_tables(rows, view), _placement_html(rows, view),
+                  "<h3>Recommendation</h3>"]
         parts.append("<ul>" + "".join(f"<li>{escape(line)}</li>" for line in _advice(recs, device, rows)) + "</ul>")
-        meta = [metadata_rows(r) for r in rows]
+        meta = [metadata_rows(r, view(r)) for r in rows]
         parts += ["<h3>What ran, and how it was measured</h3>",
                   _table(list(meta[0]), [list(m.values()) for m in meta]), "<h3>Figures</h3>"]
         parts += [_figure_html(p) for p in plots if p.device == device]
@@ -160,6 +185,7 @@ def to_markdown_report(results: list[dict[str, Any]], out: Path) -> list[Path]:
     """Write `out` (Markdown: verdict tables, recommendations, metadata, figure links) and its PNGs beside it."""
     recs = recommendations(results)
     plots = build_plots(results, recs)
+    view = viewer(results)
     lines = ["# edgeprof report", "", "| run | created | devices |", "|---|---|---|"]
     lines += [f"| {' | '.join(_md_cell(c) for c in run)} |" for run in _runs(results)]
     lines += ["", *(f"- {note}" for note in NOTES), "", to_markdown(results), ""]
@@ -167,7 +193,7 @@ def to_markdown_report(results: list[dict[str, Any]], out: Path) -> list[Path]:
     for device, rows in group_by(results, "device").items():
         lines += [f"## {device}" + (f" (emulated: {emulation(rows[0])})" if emulation(rows[0]) else ""), ""]
         lines += [f"- {_md_cell(line)}" for line in _advice(recs, device, rows)] + [""]
-        meta = [metadata_rows(r) for r in rows]
+        meta = [metadata_rows(r, view(r)) for r in rows]
         lines += ["| " + " | ".join(meta[0]) + " |", "|" + "---|" * len(meta[0])]
         lines += ["| " + " | ".join(_md_cell(v) for v in m.values()) + " |" for m in meta]
         lines.append("")

@@ -8,7 +8,8 @@ from typing import Any
 
 from edgeprof.constraints import oom_detail
 from edgeprof.report.figures import fmt
-from edgeprof.result import Result
+from edgeprof.report.placement import fallback_rows, placement_lines
+from edgeprof.result import viewer
 
 SKIPPED = {"not measured", "informational"}
 
@@ -17,9 +18,26 @@ def _case(suite: ET.Element, classname: str, name: str) -> ET.Element:
     return ET.SubElement(suite, "testcase", classname=classname, name=name, time="0")
 
 
-def _verdict_case(suite: ET.Element, classname: str, fmt_name: str, verdict: dict[str, Any], strict: bool) -> str:
-    """Add one constraint's testcase; return its outcome: pass, failure or skipped."""
+def _placement_out(result: dict[str, Any]) -> str:
+    """Where the graph ran, the compile, the top operators and every fallback node, one per line ('' if none)."""
+    lines = placement_lines(result)
+    lines += [f"fallback node {node} ({op}) ran on {ran_on}" for node, op, ran_on in fallback_rows(result)]
+    return "\n".join(lines)
+
+
+def _verdict_case(suite: ET.Element, classname: str, fmt_name: str, verdict: dict[str, Any], strict: bool,
+                  out: str) -> str:
+    """Add one constraint's testcase, `out` (where the graph ran) as its system-out; return its outcome: pass,
+    failure or skipped."""
     case = _case(suite, classname, f"{verdict['constraint']} {verdict['op']} {verdict['bound']:g} [{fmt_name}]")
+    outcome = _outcome(case, verdict, strict)
+    if out:
+        ET.SubElement(case, "system-out").text = out
+    return outcome
+
+
+def _outcome(case: ET.Element, verdict: dict[str, Any], strict: bool) -> str:
+    """Mark `case` failed or skipped as the verdict says; return the outcome: pass, failure or skipped."""
     status = verdict["status"]
     why = f"value {fmt(verdict.get('value'))}, bound {verdict['op']} {verdict['bound']:g}, " \
           f"method {verdict.get('method')}" + (f": {verdict['detail']}" if verdict.get("detail") else "")
@@ -34,8 +52,10 @@ def _verdict_case(suite: ET.Element, classname: str, fmt_name: str, verdict: dic
 
 
 def to_junit(results: list[dict[str, Any]], *, strict: bool = False) -> str:
-    """The verdicts as JUnit XML (classname <device>.<model>-<variant>, name 'metric op bound [format]'); a run that failed
+    """The verdicts as JUnit XML (classname <device>.<model>-<variant>, name 'metric op bound [format @accelerator]',
+    the accelerator where not the default or the set mixes them, placement in system-out); a run that failed
     for a device/runtime reason is an <error> testcase. Inconclusive is skipped, or a failure with `strict`."""
+    view = viewer(results)
     root = ET.Element("testsuites", name="edgeprof")
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     devices: dict[str, list[dict[str, Any]]] = {}
@@ -51,7 +71,8 @@ def to_junit(results: list[dict[str, Any]], *, strict: bool = False) -> str:
         ET.SubElement(properties, "property", name="edgeprof.emulated", value=str(emulated or "no"))
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         for result in rows:
-            classname = f"{device}.{Result(result).ref}"
+            shown = view(result)
+            classname = f"{device}.{shown.ref}"
             if result.get("status") == "failed" and not oom_detail(result):
                 error = result.get("error") or {}
                 case = _case(suite, classname, "run")
@@ -61,7 +82,8 @@ def to_junit(results: list[dict[str, Any]], *, strict: bool = False) -> str:
                 counts["tests"] += 1
                 counts["errors"] += 1
             for verdict in result.get("verdicts") or []:
-                outcome = _verdict_case(suite, classname, Result(result).format, verdict, strict)
+                outcome = _verdict_case(suite, classname, shown.format + shown.accelerator_tag, verdict, strict,
+                                        _placement_out(result))
                 counts["tests"] += 1
                 if outcome != "pass":
                     counts["failures" if outcome == "failure" else "skipped"] += 1

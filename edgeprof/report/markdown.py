@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from edgeprof.report.figures import FIGURES, STATUS_SYMBOL, key_figures, overall, verdict_summary
-from edgeprof.result import Result
+from edgeprof.report.placement import placement_lines
+from edgeprof.result import Result, viewer
 
 ICON = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "error": "💥"}
 
@@ -28,7 +29,9 @@ def _problems(result: dict[str, Any]) -> list[str]:
 
 
 def to_markdown(results: list[dict[str, Any]]) -> str:
-    """One table per device (key figures, estimates and emulation marked, overall verdict) and the reasons."""
+    """One table per device (key figures, estimates and emulation marked, overall verdict), the reasons, and where
+    each graph ran."""
+    view_of = viewer(results)
     devices: dict[str, list[dict[str, Any]]] = {}
     for result in results:
         devices.setdefault(str(result.get("device", "?")), []).append(result)
@@ -40,7 +43,7 @@ def to_markdown(results: list[dict[str, Any]]) -> str:
         out.append("|---|---|" + "---:|" * len(FIGURES) + "---|")
         notes = []
         for result in rows:
-            view = Result(result)
+            view = view_of(result)
             figures = key_figures(result)
             status = overall(result)
             out.append(f"| {_cell(view.name)} | {_cell(view.variant_label)} | "
@@ -52,6 +55,7 @@ def to_markdown(results: list[dict[str, Any]]) -> str:
                 error = result.get("error") or {}
                 notes.append(f"- {name}: run failed: "
                              f"{_cell(str(error.get('kind')))}: {_cell(str(error.get('message')))}")
+            notes += [f"- {name}: {_cell(line)}" for line in placement_lines(result)]
         out += [""] + notes + ([""] if notes else [])
     marks = " ".join(key_figures(r)["mJ/inf"] + key_figures(r)["p95 ms"] for r in results)
     if "(est)" in marks:

@@ -29,7 +29,7 @@ from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402
 
 from edgeprof.errors import ConfigError  # noqa: E402
 from edgeprof.recommend import recommendations  # noqa: E402
-from edgeprof.result import Result  # noqa: E402
+from edgeprof.result import Result, viewer  # noqa: E402
 
 FORMATS = ("png", "svg", "pdf")
 DPI = 100
@@ -105,18 +105,24 @@ def _mixed_formats(results: list[dict[str, Any]]) -> set[tuple[str, str]]:
     return {key for key, found in formats.items() if len(found) > 1}
 
 
-def _variant_name(result: dict[str, Any], mixed: set[tuple[str, str]], *, with_model: bool = False) -> str:
-    """The variant (or model-variant), with its file format where another format of it is shown too."""
-    view = Result(result)
-    if (view.name, view.variant) in mixed:
-        return view.ref_label if with_model else view.variant_label
-    return view.ref if with_model else view.variant
+def _variant_namer(results: list[dict[str, Any]], *, with_model: bool = False) -> Callable[[dict[str, Any]], str]:
+    """How a figure of `results` names each: the variant (or model-variant), with its file format where another
+    format of it is shown too, and its accelerator where not the default or the results mix accelerators."""
+    mixed = _mixed_formats(results)
+    view_of = viewer(results)
+
+    def name(result: dict[str, Any]) -> str:
+        view = view_of(result)
+        if (view.name, view.variant) in mixed:
+            return view.ref_label if with_model else view.variant_label
+        return (view.ref if with_model else view.variant) + view.accelerator_tag
+    return name
 
 
 def _labels(results: list[dict[str, Any]], *, with_model: bool = True) -> list[str]:
     """Category names; a short run id is added where the same variant appears from several runs."""
-    mixed = _mixed_formats(results)
-    base = [_variant_name(r, mixed, with_model=with_model) for r in results]
+    name = _variant_namer(results, with_model=with_model)
+    base = [name(r) for r in results]
     repeated = {b for b in base if base.count(b) > 1}
     return [f"{b} @{str(r.get('run_id', ''))[:16]}" if b in repeated else b for b, r in zip(base, results)]
 
@@ -315,7 +321,7 @@ def accuracy_latency_figure(results: list[dict[str, Any]], recommendation: Any =
         if best is not None:
             ax.scatter([float(_get(best, "latency", "p95_ms"))], [100.0 * float(_get(best, "accuracy", "top1"))],
                        marker="*", s=380, facecolor="none", edgecolor="black", linewidth=1.5, zorder=6,
-                       label=f"recommended: {_variant_name(best, _mixed_formats(rows))}")
+                       label=f"recommended: {_variant_namer(rows)(best)}")
     level = f"{confidence:.0%} CI" if confidence else "CI"
     mode = _emulated_note(rows)
     ax.set_xlabel(f"p95 latency (ms), error bars: {level}" + (" — emulated timing" if mode else ""))
@@ -337,8 +343,8 @@ def device_comparison_figure(results: list[dict[str, Any]]) -> Figure:
     if not rows:
         raise ValueError("no measured results to compare")
     devices = list(group_by(rows, "device"))
-    mixed = _mixed_formats(rows)
-    variants = list(dict.fromkeys(_variant_name(r, mixed) for r in rows))
+    name = _variant_namer(rows)
+    variants = list(dict.fromkeys(name(r) for r in rows))
     colors = _colors(variants)
     width = 0.8 / len(variants)
     fig = _new_figure(_category_width(len(devices), per=0.4 + 0.22 * len(variants), minimum=8.0),
@@ -352,7 +358,7 @@ def device_comparison_figure(results: list[dict[str, Any]]) -> Figure:
     for ax, (section, key, metric, ylabel, unit, what) in zip(axes, panels):
         spans, bounds, values = [], [], []
         for d, device in enumerate(devices):
-            members = {_variant_name(r, mixed): r for r in rows if Result(r).device == device}
+            members = {name(r): r for r in rows if Result(r).device == device}
             for v, variant in enumerate(variants):
                 result = members.get(variant)
                 value = _get(result, section, key) if result else None

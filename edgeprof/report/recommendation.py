@@ -7,7 +7,7 @@ from typing import Any
 from edgeprof.constraints import value_at
 from edgeprof.recommend import Recommendation
 from edgeprof.report.figures import fmt, key_figures, method_tag
-from edgeprof.result import Result
+from edgeprof.result import viewer
 
 
 def describe(rec: Recommendation) -> list[str]:
@@ -18,17 +18,18 @@ def describe(rec: Recommendation) -> list[str]:
         return (f"p95 {shown['p95 ms']} ms, top-1 {shown['top-1']}, {shown['mJ/inf']} mJ/inf"
                 + (f", ${cost:.4g} per million" if cost is not None else ""))
 
+    view = viewer(rec.candidates)
     group = f"{rec.device} / {rec.model}"
-    lines = [f"{group}: recommended {Result(rec.best).variant_label} ({figures(rec.best)})" if rec.best
+    lines = [f"{group}: recommended {view(rec.best).variant_label} ({figures(rec.best)})" if rec.best
              else f"{group}: no variant meets every constraint"]
     if rec.front:
-        lines.append("Pareto front, accuracy vs p95: " + ", ".join(Result(r).variant_label for r in rec.front))
+        lines.append("Pareto front, accuracy vs p95: " + ", ".join(view(r).variant_label for r in rec.front))
     if rec.energy_front:
         lines.append("Pareto front, accuracy vs energy: "
-                     + ", ".join(Result(r).variant_label for r in rec.energy_front))
+                     + ", ".join(view(r).variant_label for r in rec.energy_front))
     for result, verdict in rec.rejected:
         bound = f" (needs {verdict['op']} {fmt(verdict['bound'])})" if verdict.get("bound") is not None else ""
-        lines.append(f"rejected {Result(result).variant_label}: {verdict['constraint']} {verdict['status']}, value "
+        lines.append(f"rejected {view(result).variant_label}: {verdict['constraint']} {verdict['status']}, value "
                      f"{fmt(verdict.get('value'))}{method_tag(verdict.get('method'))}{bound}"
                      + (f": {verdict['detail']}" if verdict.get("detail") else ""))
     return lines

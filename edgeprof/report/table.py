@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from rich.console import Console
 from rich.markup import escape
@@ -17,7 +17,8 @@ from edgeprof.report.figures import (
     overall,
     verdict_summary,
 )
-from edgeprof.result import Result
+from edgeprof.report.placement import placement_lines
+from edgeprof.result import Result, viewer
 
 STYLE = {"fail": "red", "error": "red", "inconclusive": "yellow", "pass": "green", "informational": "cyan",
          "not measured": "dim"}
@@ -28,12 +29,12 @@ def _styled(text: str, status: str) -> str:
     return f"[{style}]{escape(text)}[/{style}]" if style else escape(text)
 
 
-def _verdict_table(device: str, rows: list[dict[str, Any]]) -> Table:
+def _verdict_table(device: str, rows: list[dict[str, Any]], view: Callable[[dict[str, Any]], Result]) -> Table:
     table = Table(title=f"{device}: verdicts", title_justify="left")
     for column in ("model", "constraint", "value", "bound", "status", "method", "why"):
         table.add_column(column)
     for result in rows:
-        label = Result(result).model_label
+        label = view(result).model_label
         if result.get("status") == "failed":
             error = result.get("error") or {}
             table.add_row(escape(label), "-", "-", "-", _styled("RUN FAILED", "error"), "-",
@@ -48,7 +49,9 @@ def _verdict_table(device: str, rows: list[dict[str, Any]]) -> Table:
 
 
 def render_verdicts(results: list[dict[str, Any]], console: Console) -> None:
-    """Print one table per device: key figures (methods marked) and each constraint's verdict."""
+    """Print one table per device: key figures (methods marked), each constraint's verdict, and where each
+    Result's graph ran with its slowest operators."""
+    view = viewer(results)
     devices: dict[str, list[dict[str, Any]]] = {}
     for result in results:
         devices.setdefault(result.get("device", "?"), []).append(result)
@@ -63,17 +66,22 @@ def render_verdicts(results: list[dict[str, Any]], console: Console) -> None:
             table.add_column(column, justify="right")
         table.add_column("verdict")
         for result in rows:
-            view = Result(result)
-            runtime = view.runtime
+            shown = view(result)
+            runtime = shown.runtime
             figures = key_figures(result)
             table.add_row(
-                escape(view.name), escape(view.variant_label),
+                escape(shown.name), escape(shown.variant_label),
                 escape(f"{runtime.get('name', '-')} {runtime.get('version', '')}".strip()),
                 *(escape(figures[c]) for c in FIGURES),
                 _styled(verdict_summary(result), overall(result)),
             )
         console.print(table)
-        console.print(_verdict_table(device, rows))
+        console.print(_verdict_table(device, rows, view))
+        for result in rows:
+            lines = placement_lines(result)
+            if lines:
+                console.print(escape(f"{view(result).model_label}:"), highlight=False)
+                console.print("\n".join(escape(f"  {line}") for line in lines), highlight=False, soft_wrap=True)
     if any("(est)" in key_figures(r)["mJ/inf"] for r in results):
         console.print("(est) = estimate from CPU utilisation and the profile's idle/max watts, not a measurement")
     if any("(emu)" in key_figures(r)["p95 ms"] for r in results):

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from edgeprof.errors import EXIT_USAGE, ConfigError
-from edgeprof.result import RESULT_SCHEMA_VERSION, Result, migrate
+from edgeprof.result import RESULT_SCHEMA_VERSION, Result, migrate, mixes_accelerators, viewer
 from edgeprof.results import ResultStore
 
 
@@ -75,3 +75,31 @@ def test_store_migrates_old_and_refuses_newer_results(tmp_path: Path) -> None:
     run_id = _store_with_doc(tmp_path / "new.db", doc(schema_version=9))
     with ResultStore(tmp_path / "new.db", create=False) as db, pytest.raises(ConfigError, match="9 is newer"):
         db.load_run(run_id)
+
+
+def test_labels_name_an_accelerator_other_than_the_default() -> None:
+    openvino = Result(doc(runtime={"requested": ["openvino", "cpu"]}))
+    assert openvino.accelerator == "openvino,cpu" and not openvino.default_accelerator
+    assert openvino.label == "pi4 / digits int8-static onnx @openvino,cpu"
+    assert openvino.variant_label == "int8-static onnx @openvino,cpu"
+    assert openvino.configuration == ("pi4", "digits", "int8-static", "onnx", "openvino,cpu")
+    cpu, old = Result(doc(runtime={"requested": ["cpu"]})), Result(doc())
+    assert cpu.default_accelerator and cpu.label == "pi4 / digits int8-static onnx"
+    assert old.accelerator is None and old.default_accelerator and old.configuration == cpu.configuration
+    tflite = doc(runtime={"requested": ["xnnpack"]})
+    tflite["model"]["format"] = "tflite"
+    assert Result(tflite).default_accelerator and Result(tflite).variant_label == "int8-static tflite"
+    tflite["runtime"]["requested"] = ["none"]
+    assert Result(tflite).variant_label == "int8-static tflite @none"
+
+
+def test_a_set_that_mixes_accelerators_names_every_one() -> None:
+    cpu, openvino = doc(runtime={"requested": ["cpu"]}), doc(runtime={"requested": ["openvino"]})
+    assert not mixes_accelerators([cpu, doc()]) and mixes_accelerators([cpu, openvino])
+    view = viewer([cpu, openvino])
+    assert [view(d).model_label for d in (cpu, openvino)] == ["digits int8-static onnx @cpu",
+                                                               "digits int8-static onnx @openvino"]
+    assert viewer([cpu])(cpu).model_label == "digits int8-static onnx"
+    tflite = doc(runtime={"requested": ["xnnpack"]})
+    tflite["model"]["format"] = "tflite"
+    assert not mixes_accelerators([cpu, tflite])  # each on its runtime's default

@@ -107,3 +107,38 @@ def big_set() -> list[dict[str, Any]]:
                         power_method="estimate:utilisation" if d % 2 else "sensor:hwmon",
                         emulated="qemu-tcg" if device.startswith("qemu") else None, seed=100 + 8 * d + v, n=200)
             for d, device in enumerate(LONG_DEVICES) for v, variant in enumerate(LONG_VARIANTS)]
+
+
+OPENVINO = "OpenVINOExecutionProvider"
+CPU = "CPUExecutionProvider"
+
+
+def on_accelerator(result: dict[str, Any], requested: list[str], *, compile_ms: float | None = None,
+                   cache: str = "miss") -> dict[str, Any]:
+    """`result` as run with `requested` (ONNX names, e.g. ['openvino', 'cpu']): runtime, placement and op profile
+    as the agent writes them; an accelerator other than cpu places 11 of 12 nodes, Hardmax falling back to CPU."""
+    accelerated = requested[0] != "cpu"
+    active = [OPENVINO, CPU] if accelerated else [CPU]
+    nodes = [{"node": f"conv_{i}", "op": "Conv", "ran_on": active[0]} for i in range(11)]
+    nodes.append({"node": "odd_hardmax", "op": "Hardmax", "ran_on": CPU})
+    by = [{"name": OPENVINO, "nodes": 11, "ms": 0.97, "share": 0.97},
+          {"name": CPU, "nodes": 1, "ms": 0.03, "share": 0.03}] if accelerated else \
+        [{"name": CPU, "nodes": 12, "ms": 1.0, "share": 1.0}]
+    fallback = [n for n in nodes if accelerated and n["ran_on"] == CPU]
+    compiled = {"ms": compile_ms, "session_ms": compile_ms + 5, "cache": cache, "cache_key": "k" * 24,
+                "method": "measured"} if compile_ms is not None else None
+    result = {**result, "runtime": {**result["runtime"], "providers": active, "requested": requested,
+                                    "compile": compiled}}
+    result["latency"] = {**result["latency"], "compile_ms": compile_ms}
+    result["placement"] = {"method": "onnxruntime graph assignment", "requested": requested, "active": active,
+                           "unavailable": [], "by_accelerator": by, "nodes": 12, "fallback_count": len(fallback),
+                           "fallback_nodes": fallback, "accelerated_fraction": 0.97 if accelerated else 0.0,
+                           "fraction_basis": "time"}
+    ops = [("Conv", 0.5), ("Gemm", 0.2), ("MaxPool", 0.1), ("Relu", 0.08), ("Softmax", 0.07), ("Hardmax", 0.05)]
+    result["op_profile"] = {"method": "sensor:onnxruntime-profiler", "runs": 100,
+                            "by_op_type": [{"op": op, "ms_per_run": share, "share": share} for op, share in ops],
+                            "by_node": [{"node": f"{op.lower()}_0", "op": op,
+                                         "provider": CPU if op == "Hardmax" else active[0],
+                                         "ms_per_run": share, "share": share} for op, share in ops],
+                            "note": "test"}
+    return result
