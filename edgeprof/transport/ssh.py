@@ -37,6 +37,7 @@ __all__ = ["SSHProcess", "SSHTransport", "resolve_ssh_config"]
 
 TRANSIENT_ATTEMPTS = 3
 BACKOFF_S = 0.5
+ABORT_GRACE_S = 1.0  # abort(): time for an upload to stop between chunks (and remove its partial) before the cut
 STALE_UPLOAD_S = 15 * 60  # a partial upload untouched this long was left by a dropped connection (any host)
 TMP_PREFIX = ".tmp-"
 # Partial uploads are named .tmp-<sha256>-<this host's tag>-<pid>-<random>, so the next connection from this
@@ -62,9 +63,9 @@ _LINK_ERRORS = (paramiko.SSHException, OSError, EOFError)
 # sh -c SCRIPT sh PID: stop the process group PID leads (sshd makes the command a session leader): SIGTERM and
 # SIGCONT (a stopped process only acts on SIGTERM once continued), up to 2 s to exit, then SIGKILL.
 STOP_GROUP_SCRIPT = (
-    'kill -TERM -- -"$1" 2>/dev/null; kill -CONT -- -"$1" 2>/dev/null; i=0; '
-    'while kill -0 -- -"$1" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; '
-    'kill -KILL -- -"$1" 2>/dev/null; exit 0'
+    'kill -TERM -"$1" 2>/dev/null; kill -CONT -"$1" 2>/dev/null; i=0; '
+    'while kill -0 -"$1" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; '
+    'kill -KILL -"$1" 2>/dev/null; exit 0'
 )
 
 
@@ -269,7 +270,7 @@ class SSHTransport(Transport):
         sock.stall_s = self.connection.io_timeout_s
         self._sock = sock
         if self._aborted:
-            sock.abort()
+            self._cut()
         client = paramiko.SSHClient()
         try:
             load_known_hosts(client, self.known_hosts)
@@ -347,10 +348,21 @@ class SSHTransport(Transport):
                 self._remove_quietly(path)
 
     def abort(self) -> None:
-        """Cut the connection from any thread (Ctrl-C): whatever waits on it fails at once."""
+        """Stop using the connection, from any thread (Ctrl-C): an upload stops at its next chunk and removes its
+        partial file; ABORT_GRACE_S later the connection is cut, so whatever still waits on it fails."""
         self._aborted = True
+        cut = threading.Timer(ABORT_GRACE_S, self._cut)
+        cut.daemon = True
+        cut.start()
+
+    def _cut(self) -> None:
         if self._sock is not None:
             self._sock.abort()
+
+    def _check_aborted(self, *_progress: int) -> None:
+        """SFTP's progress callback: an aborted transport stops its upload here."""
+        if self._aborted:
+            raise DeviceError(f"device '{self.device}': the upload was cancelled")
 
     def close(self) -> None:
         """Close SFTP and the connection (safe to call twice, and on a link that already died)."""
@@ -414,7 +426,7 @@ class SSHTransport(Transport):
         ping.start()
         ping.join(self.connection.io_timeout_s)
         if ping.is_alive() or not transport.is_active():
-            self.abort()
+            self._cut()
             return False
         return True
 
@@ -443,7 +455,7 @@ class SSHTransport(Transport):
         partial = self.remote_path(f"{BLOB_DIR}/{name}")
         _active_partials.add(partial)
         try:
-            attrs = self._sftp.put(str(local), partial, confirm=True)
+            attrs = self._sftp.put(str(local), partial, callback=self._check_aborted, confirm=True)
             arrived = self._probe(partial)
             if arrived["sha256"] != sha256:
                 raise DeviceError(f"device '{self.device}': {local.name} has sha256 {arrived['sha256']} on the "
@@ -483,7 +495,7 @@ class SSHTransport(Transport):
     def _upload_failed(self, local: Path, size: int, partial: str, exc: BaseException) -> str:
         """One line saying why an upload broke: dropped connection, full disk, or the SFTP error."""
         if isinstance(exc, socket.timeout) or (self._sock is not None and self._sock.stalled):
-            self.abort()  # a link that moves nothing for io_timeout_s is dead: nothing else may wait on it
+            self._cut()  # a link that moves nothing for io_timeout_s is dead: nothing else may wait on it
             return (f"device '{self.device}': the SSH connection stalled while uploading {local.name} (nothing "
                     f"moved for {self.connection.io_timeout_s:g} s; connection.io_timeout_s); the partial file is "
                     "removed at the next connection from this host")
