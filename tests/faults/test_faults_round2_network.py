@@ -18,6 +18,7 @@ import pytest
 from tests.faults.test_deploy_faults import FP32, LONG, MOBILENET, agents_under, start_cli, wait_for
 from tests.support import store_rows, write_loopback_profile
 from tests.tcp_proxy import HTTP_REPLY, TcpProxy
+from tests.transport.tmpfs import small_tmpfs
 
 pytestmark = pytest.mark.ssh
 
@@ -124,12 +125,7 @@ def test_20_21_a_port_that_is_not_sshd_is_one_line(tmp_path: Path, sshd: dict[st
 
 def test_22_a_work_dir_out_of_inodes_says_so(tmp_path: Path, sshd: dict[str, str],
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    small = tmp_path / "few-inodes"
-    small.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m,nr_inodes=64", "tmpfs", str(small)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a small tmpfs here (needs root / CAP_SYS_ADMIN)")
-    try:
+    with small_tmpfs(tmp_path / "few-inodes", "size=64m,nr_inodes=64") as small:
         work = small / "work"
         (work / "blobs").mkdir(parents=True)
         for n in range(64):  # use up every inode: plenty of bytes free, no room for one more file
@@ -146,8 +142,6 @@ def test_22_a_work_dir_out_of_inodes_says_so(tmp_path: Path, sshd: dict[str, str
         assert code == 3, err
         one_error_line(err, "no space left on the device", "no free inodes", "edgeprof clean --device net")
         assert not [p for p in (work / "blobs").iterdir()]
-    finally:
-        subprocess.run(["umount", str(small)], check=True)
 
 
 def test_23_ctrl_c_with_the_agent_stopped_kills_it_and_frees_the_lock(
