@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +28,8 @@ from edgeprof.artifacts import ModelArtifact, sha256_file
 from edgeprof.devices import DeviceProfile
 from edgeprof.errors import DeviceError
 from edgeprof.result import RESULT_SCHEMA_VERSION, utc_now
-from edgeprof.transport import RemoteProcess, Transport, open_transport
+from edgeprof.transport import RemoteProcess, Transport, device_python, open_transport
+from edgeprof.transport.cache import evict_blobs
 
 # Event callback: (device, model label, event dict from the agent).
 EventSink = Callable[[str, str, dict[str, Any]], None]
@@ -38,6 +38,7 @@ RECONNECTS = 2
 RECONNECT_BACKOFF_S = 1.0
 LOCK_FILE = "device.lock"
 CACHE_DIR = "compiled"  # engines and blobs the providers compiled, one folder per cache key
+STOP_DEADLINE_S = 3.5  # Ctrl-C: how long stopping the agents may take before the connections are cut
 
 
 @dataclass(frozen=True)
@@ -121,34 +122,49 @@ def build_run_spec(
 
 
 class Cancellation:
-    """Lets the main thread stop every agent a deploy started (Ctrl-C): killing an agent's process or channel
-    gives it EOF on stdin, so it exits on the device and its lock is released by the kernel."""
+    """Lets the main thread stop every agent and connection a deploy started (Ctrl-C): an agent gets EOF, then
+    SIGTERM/SIGCONT, then SIGKILL to its process group (so the kernel releases its lock); then every connection
+    is cut, so no upload or wait on the network outlives the Ctrl-C."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._running: set[RemoteProcess] = set()
+        self._running: set[RemoteProcess | Transport] = set()
         self.event = threading.Event()
 
-    def track(self, proc: RemoteProcess) -> None:
+    def track(self, item: RemoteProcess | Transport) -> None:
         with self._lock:
-            if self.event.is_set():
-                proc.kill()
-            self._running.add(proc)
+            self._running.add(item)
+            cancelled = self.event.is_set()
+        if cancelled:
+            _stop([item])
 
-    def untrack(self, proc: RemoteProcess) -> None:
+    def untrack(self, item: RemoteProcess | Transport) -> None:
         with self._lock:
-            self._running.discard(proc)
+            self._running.discard(item)
 
     def cancel(self) -> None:
-        """Stop every running agent; workers then see the event and stop before the next model."""
+        """Stop everything running (bounded: STOP_DEADLINE_S); workers then see the event and stop."""
         with self._lock:
             self.event.set()
-            for proc in self._running:
-                proc.kill()
+            running = list(self._running)
+        _stop(running)
 
     def check(self) -> None:
         if self.event.is_set():
             raise Cancelled()
+
+
+def _stop(items: list[RemoteProcess | Transport]) -> None:
+    """Kill the processes (in parallel, for at most STOP_DEADLINE_S), then cut the connections."""
+    killers = [threading.Thread(target=p.kill, daemon=True) for p in items if isinstance(p, RemoteProcess)]
+    for killer in killers:
+        killer.start()
+    deadline = time.monotonic() + STOP_DEADLINE_S
+    for killer in killers:
+        killer.join(max(0.0, deadline - time.monotonic()))
+    for item in items:
+        if isinstance(item, Transport):
+            item.abort()
 
 
 class Cancelled(Exception):
@@ -175,20 +191,24 @@ class Shipment:
 class DeviceSession:
     """One connection to a device, with the agent and the dataset already on it; reconnects on demand."""
 
-    def __init__(self, profile: DeviceProfile, options: DeployOptions, shipment: Shipment) -> None:
+    def __init__(self, profile: DeviceProfile, options: DeployOptions, shipment: Shipment,
+                 cancel: Cancellation | None = None) -> None:
         self.profile = profile
         self.options = options
         self.shipment = shipment
+        self.cancel = cancel or Cancellation()
         self.transport: Transport | None = None
         self.agent_path = ""
         self.dataset: dict[str, Any] | None = None
         self.setup_files: list[int] = []
+        self.in_use: set[str] = set()  # remote paths of the blobs this deploy uses (never evicted by it)
 
     def open(self) -> None:
         """Connect (the transport retries transient failures with backoff) and push the agent and dataset."""
         self.close()
         self.transport = open_transport(self.profile.name, self.profile.kind, self.profile.connection,
                                         accept_new_host_key=self.options.accept_new_host_key)
+        self.cancel.track(self.transport)
         try:
             self.transport.connect()
         except DeviceError as exc:
@@ -198,11 +218,13 @@ class DeviceSession:
         agent = self.shipment.agent
         upload = self.transport.put_file(agent.path, agent.sha256, ".pyz")
         self.agent_path = upload.remote_path
+        self.in_use.add(upload.remote_path)
         self.setup_files = [upload.bytes_sent]
         digest = self.shipment.dataset_sha256
         if self.options.dataset is not None and digest is not None:
             data = self.transport.put_file(self.options.dataset, digest, ".npz")
             self.dataset = {"path": data.remote_path, "sha256": digest}
+            self.in_use.add(data.remote_path)
             self.setup_files.append(data.bytes_sent)
 
     def alive(self) -> bool:
@@ -215,7 +237,7 @@ class DeviceSession:
 
     @property
     def python(self) -> str:
-        return self.profile.connection.python if self.profile.connection else sys.executable
+        return device_python(self.profile.connection)
 
     def argv(self) -> list[str]:
         """The agent command; under a memory limit (profile [runtime] memory_limit_mb) it runs inside prlimit."""
@@ -226,6 +248,7 @@ class DeviceSession:
 
     def close(self) -> None:
         if self.transport is not None:
+            self.cancel.untrack(self.transport)
             self.transport.close()
             self.transport = None
 
@@ -247,7 +270,7 @@ def deploy_device(
     """
     references = references or {}
     cancel = cancel or Cancellation()
-    session = DeviceSession(profile, options, shipment or Shipment.prepare(options))
+    session = DeviceSession(profile, options, shipment or Shipment.prepare(options), cancel)
     results: list[dict[str, Any]] = []
     try:
         session.open()
@@ -268,6 +291,7 @@ def deploy_device(
                     on_event(profile.name, label, {"event": "warning", "message": f"{exc.message}: reconnecting"})
                     time.sleep(RECONNECT_BACKOFF_S * 2**attempt)
                     session.open()
+        _enforce_cache_cap(session, on_event)
     finally:
         session.close()
     return results
@@ -281,15 +305,28 @@ def _measure_model(session: DeviceSession, artifact: ModelArtifact, accel: tuple
     assert transport is not None
     transfer = _Transfer()
     remote = _push_model(transport, artifact, transfer)
+    session.in_use.add(remote["path"])
     if index == 0:  # the agent and the dataset travel once, with the first model
         for sent in session.setup_files:
             transfer.add(sent)
     reference_remote = _push_model(transport, reference, transfer) if reference is not None else None
+    if reference_remote is not None:
+        session.in_use.add(reference_remote["path"])
     spec = build_run_spec(session.profile, remote, session.options, dataset=session.dataset,
                           reference=reference_remote, accelerators=accel, cache_dir=transport.remote_path(CACHE_DIR),
                           lock_path=transport.remote_path(LOCK_FILE))
     agent_section, error = _run_agent(session, spec, on_event, cancel)
     return _assemble(session.profile, artifact, agent_section, error, transfer)
+
+
+def _enforce_cache_cap(session: DeviceSession, on_event: EventSink) -> None:
+    """After a deploy: evict the oldest blobs beyond the profile's connection.max_cache_mb (never those in use)."""
+    cap = session.profile.connection.max_cache_mb if session.profile.connection else None
+    if cap is None or session.transport is None:
+        return
+    freed = evict_blobs(session.transport, session.python, cap * 2**20, session.in_use)
+    if freed.files:
+        on_event(session.profile.name, "cache", {"event": "warning", "message": f"cache cap {cap} MB: {freed.text()}"})
 
 
 def _push_model(transport: Transport, artifact: ModelArtifact, transfer: _Transfer) -> dict[str, Any]:

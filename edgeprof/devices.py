@@ -50,6 +50,8 @@ class Connection:
     connect_timeout_s: float = 10.0
     ssh_config: str | None = None
     known_hosts: str | None = None
+    io_timeout_s: float = 120.0  # the longest silence on an open link (SFTP read/write, a stalled send, agent output)
+    max_cache_mb: int | None = None  # blobs beyond this are evicted after a deploy, oldest first, never those in use
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,8 @@ _CONNECTION = {
     "connect_timeout_s": (float, False),
     "ssh_config": (str, False),
     "known_hosts": (str, False),
+    "io_timeout_s": (float, False),
+    "max_cache_mb": (int, False),
 }
 _RUNTIME = {"threads": (int, False), "memory_limit_mb": (int, False), "providers": (list, False),
             "delegates": (list, False)}

@@ -8,6 +8,7 @@ import traceback
 
 from edgeprof.cli import (  # noqa: F401  (each module registers its commands on the app)
     check_cmds,
+    clean_cmd,
     deploy_cmds,
     devices_cmds,
     emulate_cmds,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from edgeprof.devices import Connection
@@ -9,7 +10,12 @@ from edgeprof.errors import ConfigError
 from edgeprof.transport.base import CommandResult, RemoteProcess, Transport, Upload
 from edgeprof.transport.local import LocalTransport
 
-__all__ = ["CommandResult", "RemoteProcess", "Transport", "Upload", "open_transport"]
+__all__ = ["CommandResult", "RemoteProcess", "Transport", "Upload", "device_python", "open_transport"]
+
+
+def device_python(connection: Connection | None) -> str:
+    """The Python that runs edgeprof's code on the device (a local device: this one)."""
+    return connection.python if connection else sys.executable
 
 
 def open_transport(

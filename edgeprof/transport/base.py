@@ -81,6 +81,9 @@ class Transport(ABC):
     def close(self) -> None:
         """Release the connection."""
 
+    def abort(self) -> None:
+        """Cut the connection from any thread (Ctrl-C), so nothing waits on it any longer; local: nothing to cut."""
+
     @abstractmethod
     def run(self, argv: list[str], timeout: float | None = None) -> CommandResult:
         """Run a short command; argv elements reach the device literally, never through an unquoted shell."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -69,11 +70,22 @@ class LocalProcess(RemoteProcess):
             return None
 
     def kill(self) -> None:
-        """Send EOF; if the process has not exited within a moment, kill it."""
+        """Send EOF; if the process has not exited within a moment, stop its process group (its own session):
+        SIGTERM and SIGCONT (a stopped process acts on SIGTERM only once continued), then SIGKILL after 2 s."""
         self.close_stdin()
-        if self.wait(KILL_GRACE_S) is None:
-            self._proc.kill()
+        if self.wait(KILL_GRACE_S) is not None:
+            return
+        for sig in (signal.SIGTERM, signal.SIGCONT):
+            self._signal_group(sig)
+        if self.wait(2.0) is None:
+            self._signal_group(signal.SIGKILL)
             self._proc.wait()
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        try:
+            os.killpg(self.pid, sig)
+        except ProcessLookupError:
+            pass  # already gone
 
 
 class LocalTransport(Transport):
@@ -114,6 +126,7 @@ class LocalTransport(Transport):
         if not local.is_file():
             raise ConfigError(f"cannot read {local}: no such file")
         if target.is_file() and sha256_file(target) == sha256:
+            os.utime(target)  # just used: the cache cap evicts the least recently used first
             return Upload(str(target), 0)
         partial = target.with_name(f".tmp-{target.name}-{os.getpid()}-{threading.get_ident()}")
         digest = hashlib.sha256()

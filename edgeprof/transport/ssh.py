@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import os
 import posixpath
 import re
 import secrets
@@ -34,9 +37,14 @@ __all__ = ["SSHProcess", "SSHTransport", "resolve_ssh_config"]
 
 TRANSIENT_ATTEMPTS = 3
 BACKOFF_S = 0.5
-SFTP_TIMEOUT_S = 120.0  # no SFTP reply for this long: the link is dead (a silent drop would hang forever)
-STALE_UPLOAD_S = 15 * 60  # a partial upload untouched this long was left by a dropped connection
+ABORT_GRACE_S = 1.0  # abort(): time for an upload to stop between chunks (and remove its partial) before the cut
+STALE_UPLOAD_S = 15 * 60  # a partial upload untouched this long was left by a dropped connection (any host)
 TMP_PREFIX = ".tmp-"
+# Partial uploads are named .tmp-<sha256>-<this host's tag>-<pid>-<random>, so the next connection from this
+# host can tell which of them were left by a dropped upload of its own (a dead pid, or ours but no longer active).
+_HOST_TAG = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+_PARTIAL = re.compile(r"^\.tmp-[0-9a-f]{64}-([0-9a-f]{8})-(\d+)-[0-9a-f]{8}$")
+_active_partials: set[str] = set()  # the partial uploads this process is writing now
 _PID_MARK = "edgeprof-pid"
 _PID_LINE = re.compile(rf"^{_PID_MARK} (\d+)\n?$")
 # Run with the remote python: the sha256 of a file (null if absent) and the free bytes where it lives.
@@ -49,9 +57,67 @@ _PROBE_SNIPPET = (
     "        for b in iter(lambda: f.read(1<<20), b''): d.update(b)\n"
     "    h=d.hexdigest()\n"
     "s=os.statvfs(os.path.dirname(sys.argv[1]))\n"
-    "print(json.dumps({'sha256': h, 'free': s.f_bavail*s.f_frsize}))"
+    "print(json.dumps({'sha256': h, 'free': s.f_bavail*s.f_frsize, 'inodes': s.f_favail if s.f_files else None}))"
 )
 _LINK_ERRORS = (paramiko.SSHException, OSError, EOFError)
+# sh -c SCRIPT sh PID: stop the process group PID leads (sshd makes the command a session leader): SIGTERM and
+# SIGCONT (a stopped process only acts on SIGTERM once continued), up to 2 s to exit, then SIGKILL.
+STOP_GROUP_SCRIPT = (
+    'kill -TERM -"$1" 2>/dev/null; kill -CONT -"$1" 2>/dev/null; i=0; '
+    'while kill -0 -"$1" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; '
+    'kill -KILL -"$1" 2>/dev/null; exit 0'
+)
+
+
+def _quiet_paramiko() -> None:
+    """paramiko logs every failed handshake with a traceback; edgeprof reports each failure as one line instead,
+    so its logger goes nowhere (not even to logging's last-resort stderr handler)."""
+    logger = logging.getLogger("paramiko")
+    logger.addHandler(logging.NullHandler())
+    logger.propagate = False
+    previous = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if not isinstance(args.thread, paramiko.Transport):  # a dying transport thread is a dropped link
+            previous(args)
+
+    threading.excepthook = hook
+
+
+_quiet_paramiko()
+
+
+class _StallGuardSocket(socket.socket):
+    """A TCP socket whose send gives up once the peer has taken nothing for `stall_s` (paramiko retries a send
+    that times out for ever, so a link that silently stops forwarding would hang every writer); afterwards the
+    socket is shut down, which ends the SSH connection and everything waiting on it."""
+
+    stall_s: float = 120.0
+    stalled = False
+    _since: float | None = None
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        if self.stalled:
+            raise ConnectionAbortedError(f"nothing moved for {self.stall_s:g} s")
+        try:
+            sent = super().send(data, flags)
+        except socket.timeout:
+            now = time.monotonic()
+            self._since = self._since or now
+            if now - self._since < self.stall_s:
+                raise
+            self.stalled = True
+            self.abort()
+            raise ConnectionAbortedError(f"nothing moved for {self.stall_s:g} s") from None
+        self._since = None
+        return sent
+
+    def abort(self) -> None:
+        """Shut the connection down from any thread: blocked senders and readers fail at once."""
+        try:
+            self.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 class SSHProcess(RemoteProcess):
@@ -61,10 +127,12 @@ class SSHProcess(RemoteProcess):
     removed from its stderr) for a best-effort kill of a process that ignores EOF.
     """
 
-    def __init__(self, channel: paramiko.Channel, kill_remote: Callable[[int], None]) -> None:
+    def __init__(self, channel: paramiko.Channel, kill_remote: Callable[[int], None],
+                 answers: Callable[[], bool], silence_s: float) -> None:
         self._channel = channel
         self._kill_remote = kill_remote
-        self._stdout = channel.makefile("rb")
+        self._answers = answers
+        channel.settimeout(silence_s)  # stdout silent this long: ask the device whether the link still works
         self._stderr: list[bytes] = []
         self.pid: int | None = None
         self._drain = threading.Thread(target=self._read_stderr, daemon=True)
@@ -93,19 +161,33 @@ class SSHProcess(RemoteProcess):
         except _LINK_ERRORS:
             pass
 
+    def _chunks(self) -> Iterator[bytes]:
+        """Stdout as it arrives; ends when the process closes it, or when the link no longer answers."""
+        while True:
+            try:
+                data = self._channel.recv(65536)
+            except socket.timeout:
+                if self._answers():
+                    continue  # a quiet process on a working link
+                return
+            except _LINK_ERRORS:
+                return  # the connection dropped: stdout ends here
+            if not data:
+                return
+            yield data
+
     def lines(self) -> Iterator[str]:
-        try:
-            for raw in self._stdout:
-                yield raw.decode(errors="replace").rstrip("\n")
-        except _LINK_ERRORS:
-            return  # the connection dropped: stdout ends here
+        pending = b""
+        for data in self._chunks():
+            *complete, pending = (pending + data).split(b"\n")
+            for raw in complete:
+                yield raw.decode(errors="replace")
+        if pending:
+            yield pending.decode(errors="replace")
 
     def read_all(self) -> bytes:
         """All of stdout until the process closes it."""
-        try:
-            return self._stdout.read()
-        except _LINK_ERRORS:
-            return b""
+        return b"".join(self._chunks())
 
     def stderr_text(self) -> str:
         self._drain.join(timeout=5)
@@ -117,7 +199,8 @@ class SSHProcess(RemoteProcess):
         return self._channel.recv_exit_status()
 
     def kill(self) -> None:
-        """Send EOF; if the process has not exited within a moment, kill its pid; then close the channel."""
+        """Send EOF; if the process has not exited within a moment, stop its process group (SIGTERM and SIGCONT,
+        then SIGKILL: a stopped process ignores SIGTERM until continued); then close the channel."""
         if not self._channel.closed and not self._channel.exit_status_ready():
             self.close_stdin()
             if not self._channel.status_event.wait(KILL_GRACE_S) and self.pid is not None:
@@ -138,6 +221,8 @@ class SSHTransport(Transport):
         self.connect_attempts = 0
         self._client: paramiko.SSHClient | None = None
         self._sftp: paramiko.SFTPClient | None = None
+        self._sock: _StallGuardSocket | None = None
+        self._aborted = False
 
     # ------------------------------------------------------------------ connection
 
@@ -159,7 +244,7 @@ class SSHTransport(Transport):
         assert self._client is not None
         try:
             self._sftp = self._client.open_sftp()
-            self._sftp.get_channel().settimeout(SFTP_TIMEOUT_S)
+            self._sftp.get_channel().settimeout(self.connection.io_timeout_s)
         except _LINK_ERRORS as exc:
             self.close()
             raise DeviceError(f"{where}: SFTP is not available ({exc}); enable the sftp subsystem in sshd") from exc
@@ -181,6 +266,11 @@ class SSHTransport(Transport):
         except OSError as exc:
             raise _Transient(f"cannot connect: {exc.strerror or exc}") from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock = _StallGuardSocket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+        sock.stall_s = self.connection.io_timeout_s
+        self._sock = sock
+        if self._aborted:
+            self._cut()
         client = paramiko.SSHClient()
         try:
             load_known_hosts(client, self.known_hosts)
@@ -241,7 +331,8 @@ class SSHTransport(Transport):
                 self._sftp.mkdir(current, 0o700)
 
     def _remove_stale_uploads(self) -> None:
-        """Partial uploads a dropped connection left behind (untouched for STALE_UPLOAD_S) are deleted."""
+        """Delete the partial uploads a dropped connection left behind: this host's (their process is gone, or
+        it is this one and no longer writing them), and anyone's untouched for STALE_UPLOAD_S."""
         assert self._sftp is not None
         blobs = posixpath.join(self.work_dir, BLOB_DIR)
         now = time.time()
@@ -250,9 +341,28 @@ class SSHTransport(Transport):
         except _LINK_ERRORS:
             return
         for entry in entries:
-            old = now - (entry.st_mtime or now) > STALE_UPLOAD_S
-            if entry.filename.startswith(TMP_PREFIX) and old and stat.S_ISREG(entry.st_mode or 0):
-                self._remove_quietly(posixpath.join(blobs, entry.filename))
+            if not (entry.filename.startswith(TMP_PREFIX) and stat.S_ISREG(entry.st_mode or 0)):
+                continue
+            path = posixpath.join(blobs, entry.filename)
+            if now - (entry.st_mtime or now) > STALE_UPLOAD_S or _left_by_this_host(entry.filename, path):
+                self._remove_quietly(path)
+
+    def abort(self) -> None:
+        """Stop using the connection, from any thread (Ctrl-C): an upload stops at its next chunk and removes its
+        partial file; ABORT_GRACE_S later the connection is cut, so whatever still waits on it fails."""
+        self._aborted = True
+        cut = threading.Timer(ABORT_GRACE_S, self._cut)
+        cut.daemon = True
+        cut.start()
+
+    def _cut(self) -> None:
+        if self._sock is not None:
+            self._sock.abort()
+
+    def _check_aborted(self, *_progress: int) -> None:
+        """SFTP's progress callback: an aborted transport stops its upload here."""
+        if self._aborted:
+            raise DeviceError(f"device '{self.device}': the upload was cancelled")
 
     def close(self) -> None:
         """Close SFTP and the connection (safe to call twice, and on a link that already died)."""
@@ -299,13 +409,26 @@ class SSHTransport(Transport):
 
     def start(self, argv: list[str]) -> SSHProcess:
         """Start a long-running process; its argv reaches the device literally (shlex-quoted)."""
-        return SSHProcess(self._channel(argv), self._kill_remote)
+        return SSHProcess(self._channel(argv), self._kill_remote, self._answers, self.connection.io_timeout_s)
 
     def _kill_remote(self, pid: int) -> None:
         try:
-            self.run(["kill", "-TERM", str(pid)], timeout=self.connection.connect_timeout_s)
+            self.run(["sh", "-c", STOP_GROUP_SCRIPT, "sh", str(pid)], timeout=self.connection.connect_timeout_s)
         except DeviceError:
             pass  # best effort: the channel is being closed anyway
+
+    def _answers(self) -> bool:
+        """Whether the device answers a keepalive within io_timeout_s; if not, the connection is cut."""
+        transport = self._client.get_transport() if self._client else None
+        if transport is None or not transport.is_active():
+            return False
+        ping = threading.Thread(target=transport.global_request, args=("keepalive@openssh.com",), daemon=True)
+        ping.start()
+        ping.join(self.connection.io_timeout_s)
+        if ping.is_alive() or not transport.is_active():
+            self._cut()
+            return False
+        return True
 
     def _connected(self) -> bool:
         transport = self._client.get_transport() if self._client else None
@@ -324,12 +447,15 @@ class SSHTransport(Transport):
             raise ConfigError(f"cannot read {local}: {exc.strerror}") from exc
         existing = self._probe(target)
         if existing["sha256"] == sha256:
+            self._touch(target)
             return Upload(target, 0)
-        if existing["free"] < size:
-            raise DeviceError(self._disk_full(local, size, existing["free"]))
-        partial = self.remote_path(f"{BLOB_DIR}/{TMP_PREFIX}{sha256}-{secrets.token_hex(4)}")
+        if existing["free"] < size or existing.get("inodes") == 0:
+            raise DeviceError(self._disk_full(local, size, existing))
+        name = f"{TMP_PREFIX}{sha256}-{_HOST_TAG}-{os.getpid()}-{secrets.token_hex(4)}"
+        partial = self.remote_path(f"{BLOB_DIR}/{name}")
+        _active_partials.add(partial)
         try:
-            attrs = self._sftp.put(str(local), partial, confirm=True)
+            attrs = self._sftp.put(str(local), partial, callback=self._check_aborted, confirm=True)
             arrived = self._probe(partial)
             if arrived["sha256"] != sha256:
                 raise DeviceError(f"device '{self.device}': {local.name} has sha256 {arrived['sha256']} on the "
@@ -343,7 +469,17 @@ class SSHTransport(Transport):
         except DeviceError:
             self._remove_quietly(partial)
             raise
+        finally:
+            _active_partials.discard(partial)
         return Upload(target, int(attrs.st_size or 0))
+
+    def _touch(self, path: str) -> None:
+        """Mark a cached blob as just used (the cache cap evicts the least recently used first)."""
+        try:
+            if self._sftp is not None:
+                self._sftp.utime(path, None)
+        except _LINK_ERRORS:
+            pass  # only the eviction order suffers
 
     def _probe(self, path: str) -> dict[str, Any]:
         """{'sha256': hex or None, 'free': bytes free in its directory}, computed on the device."""
@@ -358,21 +494,30 @@ class SSHTransport(Transport):
 
     def _upload_failed(self, local: Path, size: int, partial: str, exc: BaseException) -> str:
         """One line saying why an upload broke: dropped connection, full disk, or the SFTP error."""
+        if isinstance(exc, socket.timeout) or (self._sock is not None and self._sock.stalled):
+            self._cut()  # a link that moves nothing for io_timeout_s is dead: nothing else may wait on it
+            return (f"device '{self.device}': the SSH connection stalled while uploading {local.name} (nothing "
+                    f"moved for {self.connection.io_timeout_s:g} s; connection.io_timeout_s); the partial file is "
+                    "removed at the next connection from this host")
         try:
-            free = self._probe(partial)["free"] if self._connected() else None
+            space = self._probe(partial) if self._connected() else None
         except DeviceError:
-            free = None  # the probe ran fine before the upload: the link broke
-        if free is None:
+            space = None  # the probe ran fine before the upload: the link broke
+        if space is None:
             return (f"device '{self.device}': the SSH connection dropped while uploading {local.name} (the "
-                    "partial file is removed at the next connection)")
-        if free < size:
-            return self._disk_full(local, size, free) + "; the partial file was removed"
+                    "partial file is removed at the next connection from this host)")
+        if space["free"] < size or space.get("inodes") == 0:
+            return self._disk_full(local, size, space) + "; the partial file was removed"
         return (f"device '{self.device}': upload of {local.name} failed: {str(exc) or type(exc).__name__}; "
                 "the partial file was removed")
 
-    def _disk_full(self, local: Path, size: int, free: int) -> str:
-        return (f"device '{self.device}': no space left on the device for {local.name} "
-                f"({size / 1e6:.1f} MB needed, {free / 1e6:.1f} MB free in {self.work_dir})")
+    def _disk_full(self, local: Path, size: int, space: dict[str, Any]) -> str:
+        if space.get("inodes") == 0:
+            room = f"no free inodes (files) left on the filesystem of {self.work_dir}"
+        else:
+            room = f"{size / 1e6:.1f} MB needed, {space['free'] / 1e6:.1f} MB free in {self.work_dir}"
+        return (f"device '{self.device}': no space left on the device for {local.name} ({room}; "
+                f"`edgeprof clean --device {self.device}` frees edgeprof's cache)")
 
     def _remove_quietly(self, path: str) -> None:
         try:
@@ -380,6 +525,23 @@ class SSHTransport(Transport):
                 self._sftp.remove(path)
         except _LINK_ERRORS:
             pass
+
+
+def _left_by_this_host(name: str, path: str) -> bool:
+    """A partial upload of this host whose writer is gone: a dead pid, or this process no longer writing it."""
+    mark = _PARTIAL.match(name)
+    if mark is None or mark.group(1) != _HOST_TAG:
+        return False
+    pid = int(mark.group(2))
+    if pid == os.getpid():
+        return path not in _active_partials
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _channel_request(channel: paramiko.Channel, message: paramiko.Message) -> None:

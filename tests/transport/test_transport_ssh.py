@@ -21,6 +21,7 @@ from edgeprof.transport.ssh import STALE_UPLOAD_S, SSHTransport
 from edgeprof.transport.sshconfig import USER_CONFIG_ENV, resolve_ssh_config
 from tests.tcp_proxy import TcpProxy
 from tests.transport.conftest import SshServer
+from tests.transport.tmpfs import small_tmpfs
 
 
 def _openssh_fingerprint(pub: Path) -> str:
@@ -223,20 +224,13 @@ def test_a_dropped_connection_during_upload(connection: Connection, proxy: TcpPr
 
 
 def test_a_full_disk_is_named(connection: Connection, tmp_path: Path) -> None:
-    small = tmp_path / "small-disk"
-    small.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(small)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a small tmpfs here (needs root / CAP_SYS_ADMIN)")
-    try:
+    with small_tmpfs(tmp_path / "small-disk", "size=256k") as small:
         local = tmp_path / "large.onnx"
         local.write_bytes(os.urandom(1_000_000))
         with _connect(replace(connection, work_dir=str(small / "work"))) as transport:
             with pytest.raises(DeviceError, match=r"no space left on the device for large.onnx \(1.0 MB needed"):
                 transport.put_file(local, hashlib.sha256(local.read_bytes()).hexdigest())
             assert os.listdir(small / "work" / "blobs") == []
-    finally:
-        subprocess.run(["umount", str(small)], check=True)
 
 
 def test_a_missing_remote_python_is_named(connection: Connection, tmp_path: Path) -> None:

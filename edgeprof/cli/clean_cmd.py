@@ -1,0 +1,31 @@
+"""`edgeprof clean`: free what edgeprof cached in a device's work dir (blobs, partial uploads, compiled engines)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from edgeprof.cli.app import JsonOption, app, console
+from edgeprof.cli.deploy_cmds import AcceptNewOption
+from edgeprof.devices import load_profile
+from edgeprof.transport.cache import clean_device
+
+
+@app.command("clean")
+def clean_command(
+    device: Annotated[str, typer.Option("--device", "-d", metavar="DEVICE", help="The device profile to clean.")],
+    everything: Annotated[bool, typer.Option("--all", help="Also the current agent and partial uploads that "
+                                             "may still be in progress.")] = False,
+    accept_new_host_key: AcceptNewOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Remove edgeprof's blobs, stale partial uploads and compiled caches under the device's work dir (never
+    anything outside it); refuses while a run holds the device."""
+    freed = clean_device(load_profile(device), everything=everything, accept_new_host_key=accept_new_host_key)
+    if as_json:
+        print(json.dumps({"device": device, "files": freed.files, "bytes": freed.bytes,
+                          "kept_bytes": freed.kept_bytes}))
+        return
+    console(stderr=True).print(f"{device}: {freed.text()}")

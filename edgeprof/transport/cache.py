@@ -1,0 +1,110 @@
+"""The device-side cache edgeprof keeps under the work dir (blobs, partial uploads, compiled engines): clean it,
+cap it. Everything runs on the device as one Python snippet, under the device lock, inside the work dir only."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from edgeprof.agent_bundle import build_agent
+from edgeprof.devices import DeviceProfile
+from edgeprof.errors import DeviceError
+from edgeprof.transport import Transport, device_python, open_transport
+
+# sys.argv[1] = {"work_dir", "keep": [paths], "limit": bytes or null (null: clean), "all": bool, "stale_s"}.
+# Never follows a symlink and touches only <work_dir>/blobs/* and <work_dir>/compiled/*.
+_CACHE_SNIPPET = r"""
+import fcntl, json, os, shutil, stat, sys, time
+a = json.loads(sys.argv[1]); w = a["work_dir"]; keep = set(a["keep"])
+lock = open(os.path.join(w, "device.lock"), "a+")
+try:
+    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+except OSError:
+    print(json.dumps({"busy": True})); sys.exit(0)
+out = {"files": 0, "bytes": 0, "kept": 0}
+def tree(p):
+    st = os.lstat(p)
+    if not stat.S_ISDIR(st.st_mode):
+        return st.st_size
+    return sum(tree(os.path.join(p, n)) for n in os.listdir(p))
+def drop(p, size):
+    if os.path.isdir(p) and not os.path.islink(p):
+        shutil.rmtree(p)
+    else:
+        os.remove(p)
+    out["files"] += 1; out["bytes"] += size
+blobs = os.path.join(w, "blobs")
+entries = []
+for n in (os.listdir(blobs) if os.path.isdir(blobs) else []):
+    p = os.path.join(blobs, n); st = os.lstat(p)
+    if stat.S_ISREG(st.st_mode):
+        entries.append((st.st_mtime, n, p, st.st_size))
+now = time.time()
+if a["limit"] is None:
+    for m, n, p, size in entries:
+        young_partial = n.startswith(".tmp-") and now - m < a["stale_s"] and not a["all"]
+        if p in keep or young_partial:
+            out["kept"] += size
+        else:
+            drop(p, size)
+    compiled = os.path.join(w, "compiled")
+    if os.path.isdir(compiled) and not os.path.islink(compiled):
+        for n in os.listdir(compiled):
+            p = os.path.join(compiled, n); drop(p, tree(p))
+else:
+    total = sum(e[3] for e in entries)
+    for m, n, p, size in sorted(entries):
+        if total <= a["limit"]:
+            break
+        if p not in keep and not n.startswith(".tmp-"):
+            drop(p, size); total -= size
+    out["kept"] = total
+print(json.dumps(out))
+"""
+STALE_PARTIAL_S = 15 * 60  # `clean` leaves younger partial uploads alone (another host may be writing them)
+
+
+@dataclass(frozen=True)
+class Freed:
+    """What a clean or an eviction removed, and what stayed."""
+
+    files: int
+    bytes: int
+    kept_bytes: int
+
+    def text(self) -> str:
+        return f"freed {self.bytes / 1e6:.1f} MB in {self.files} files ({self.kept_bytes / 1e6:.1f} MB kept)"
+
+
+def _run_snippet(transport: Transport, python: str, **args: object) -> Freed | None:
+    """The snippet's answer; None when the device is busy (another run holds its lock)."""
+    done = transport.run([python, "-c", _CACHE_SNIPPET, json.dumps({"work_dir": transport.work_dir, **args})],
+                         timeout=300)
+    try:
+        answer = json.loads(done.stdout)
+    except ValueError:
+        detail = (done.stderr.strip().splitlines() or [f"exit status {done.exit_code}"])[-1]
+        raise DeviceError(f"device '{transport.device}': cannot clean the work dir ({detail})") from None
+    if answer.get("busy"):
+        return None
+    return Freed(int(answer["files"]), int(answer["bytes"]), int(answer["kept"]))
+
+
+def evict_blobs(transport: Transport, python: str, limit_bytes: int, keep: set[str]) -> Freed:
+    """Remove the least recently used blobs until at most `limit_bytes` remain; `keep` (paths) and partial
+    uploads stay. A busy device (another run holds the lock) is left alone."""
+    freed = _run_snippet(transport, python, keep=sorted(keep), limit=limit_bytes, all=False, stale_s=STALE_PARTIAL_S)
+    return freed or Freed(0, 0, 0)
+
+
+def clean_device(profile: DeviceProfile, *, everything: bool = False, accept_new_host_key: bool = False) -> Freed:
+    """Remove edgeprof's blobs, stale partial uploads and compiled caches from the device's work dir, keeping the
+    current agent; `everything`: the agent and young partials too. DeviceError when a run holds the device."""
+    transport = open_transport(profile.name, profile.kind, profile.connection, accept_new_host_key=accept_new_host_key)
+    with transport:
+        keep = set() if everything else {transport.blob_path(build_agent().sha256, ".pyz")}
+        freed = _run_snippet(transport, device_python(profile.connection), keep=sorted(keep), limit=None,
+                             all=everything, stale_s=STALE_PARTIAL_S)
+    if freed is None:
+        raise DeviceError(f"device '{profile.name}': busy (a run holds its lock); nothing was removed")
+    return freed
