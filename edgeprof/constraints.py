@@ -203,6 +203,9 @@ def judge_one(result: dict[str, Any], constraint: Constraint, *, calibrated_emul
             row.update(status="inconclusive", detail=f"{latency.get('ci', {}).get('confidence', 0.95):.0%} CI "
                        f"[{ci[0]:.4g}, {ci[1]:.4g}] straddles the bound"
                        + (f": about {more} more samples would decide it" if more else ""))
+    compared = (result.get("accuracy") or {}).get("reference") or {}
+    if metric.path == "accuracy.reference.agreement_top1" and compared.get("meaningful") is False:
+        row.update(status="informational", detail=f"{compared['reason']} (would be {row['status']})")
     if method.startswith("emulated") and metric.path.startswith(TIMED) and not calibrated_emulation:
         row.update(status="informational", detail=f"{method}: emulated timing is not a real board's "
                    f"(would be {row['status']})")

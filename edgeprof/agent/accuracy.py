@@ -11,6 +11,7 @@ from .backends import Runtime, TensorInfo
 RANDOM_SAMPLES = 64
 PROGRESS_EVERY = 50
 BATCH = 32  # samples per call when the model's batch dim is dynamic
+CONSTANT_OUTPUT_TOLERANCE = 1e-6  # a reference whose outputs spread less than this (relative) is constant
 
 
 def load_dataset(path: str, inputs: list[TensorInfo]) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
@@ -138,12 +139,18 @@ def agreement(scores: np.ndarray, reference: np.ndarray) -> dict[str, Any]:
     sqnr = 10 * np.log10(signal_power / noise_power) if noise_power > 0 and signal_power > 0 else None
     norms = np.linalg.norm(scores, axis=1) * np.linalg.norm(reference, axis=1)
     cosine = np.sum(scores * reference, axis=1) / np.where(norms > 0, norms, 1.0)
+    spread = float(np.ptp(reference.astype(np.float64), axis=0).max()) if len(reference) > 1 else 0.0
+    scale = float(np.abs(reference).max()) or 1.0
+    meaningful = spread > CONSTANT_OUTPUT_TOLERANCE * scale
     return {
         "agreement_top1": float((scores.argmax(1) == reference.argmax(1)).mean()) if scores.shape[1] > 1 else None,
         "sqnr_db": None if sqnr is None else float(sqnr),
         "identical": noise_power == 0,
         "cosine": float(cosine.mean()),
         "max_abs_diff": float(np.abs(noise).max()),
+        "meaningful": meaningful,
+        "reason": None if meaningful else (f"the reference's outputs do not vary over the {len(reference)} inputs "
+                                           "(constant outputs): agreement and SQNR say nothing about this variant"),
     }
 
 

@@ -128,6 +128,9 @@ def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, c
     if spec["dataset"] or spec["reference_model"]:
         clock.enter("accuracy")
         accuracy = _accuracy(spec, runtime)
+        compared = accuracy.get("reference") or {}
+        if compared.get("meaningful") is False:
+            note(compared["reason"])
 
     clock.stop()
     thermal_section = thermal.after()

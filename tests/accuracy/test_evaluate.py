@@ -125,3 +125,12 @@ def test_fixed_batch_that_does_not_divide_and_a_different_reference_are_value_er
     other = open_runtime(str(linear_classifier(tmp_path / "o.onnx", WEIGHTS[:, :5])), "onnx", 1)
     with pytest.raises(ValueError, match="5 values per sample, this model's 7"):
         evaluate(model, str(data), other, no_progress)
+
+
+def test_agreement_with_a_reference_whose_outputs_never_vary_is_marked_meaningless(tmp_path: Path) -> None:
+    constant = open_runtime(str(linear_classifier(tmp_path / "zero.onnx", np.zeros_like(WEIGHTS))), "onnx", 1)
+    model = open_runtime(str(linear_classifier(tmp_path / "m.onnx", WEIGHTS)), "onnx", 1)
+    compared = evaluate(model, None, constant, no_progress)["reference"]
+    assert compared["meaningful"] is False and "do not vary" in compared["reason"]
+    varied = evaluate(model, None, model, no_progress)["reference"]
+    assert varied["meaningful"] is True and varied["reason"] is None

@@ -192,3 +192,12 @@ def test_cost_per_million_and_its_constraint() -> None:
     assert estimated["cost"] == {"method": "none", "usd_per_million": None,
                                  "reason": "no [cost] table in the device profile"}
     assert estimated["verdicts"][0]["status"] == "not measured"
+
+
+def test_agreement_over_constant_reference_outputs_is_informational() -> None:
+    from edgeprof.constraints import judge_one, parse_constraint
+
+    result = {"status": "ok", "accuracy": {"method": "measured", "reference": {
+        "agreement_top1": 1.0, "accuracy_drop": 0.0, "meaningful": False, "reason": "constant outputs"}}}
+    row = judge_one(result, parse_constraint("accuracy.agreement>=0.99"))
+    assert row["status"] == "informational" and row["detail"] == "constant outputs (would be pass)"
