@@ -102,7 +102,7 @@ def trust_loopback_host(known_hosts: Path, sshd: dict[str, str]) -> Path:
 
 def store_rows(path: Path) -> int:
     """How many Results a store holds (0 when the file does not exist)."""
-    from edgeprof.results import ResultStore
+    from edgeprof.store.sqlite import SQLiteStore as ResultStore
 
     if not path.exists():
         return 0

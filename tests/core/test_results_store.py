@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from edgeprof.errors import ConfigError, StoreError
-from edgeprof.results import ResultStore
+from edgeprof.store.sqlite import SQLiteStore as ResultStore
 
 
 def result(device: str = "local", name: str = "digits", variant: str = "fp32", status: str = "ok") -> dict[str, Any]:
