@@ -28,6 +28,16 @@ def sshd_env() -> dict[str, str]:
     return values
 
 
+def pg_url() -> str:
+    """The loopback PostgreSQL server's URL, from scripts/pg_loopback.sh (started by scripts/test.sh)."""
+    url = os.environ.get("EDGEPROF_TEST_PG_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("the loopback PostgreSQL server is not running: run the tests through scripts/test.sh")
+        pytest.skip("no loopback PostgreSQL server (run the tests through scripts/test.sh)")
+    return url
+
+
 def write_loopback_profile(directory: Path, sshd: dict[str, str], *, name: str = "loop",
                            known_hosts: Path | None = None, port: int | None = None, python: Path | None = None,
                            description: str = "loopback OpenSSH server (tests)") -> Path:
