@@ -115,6 +115,21 @@ class Store:
 
     # ---- the schema
 
+    def _after_open(self) -> None:
+        """What a backend sets once the store is known to be edgeprof's."""
+
+    def _open_checked(self, *, create: bool) -> None:
+        """_open, then _after_open; on any failure close the connection, a driver error becoming a StoreError."""
+        try:
+            self._open(create=create)
+            self._after_open()
+        except self.errors as exc:
+            self.close()
+            raise StoreError(f"cannot open results store {self.location}: {first_line(exc)}") from exc
+        except BaseException:
+            self.close()
+            raise
+
     def _open(self, *, create: bool) -> None:
         """Create an empty store's schema or migrate an older one; refuse one that is not edgeprof's, newer, or
         lacks a column. Nothing is written to a store that is refused."""
@@ -188,7 +203,7 @@ class Store:
         except self.errors as exc:
             for result in results:
                 result.pop("run_id", None)
-            raise StoreError(f"cannot write results store {self.location}: {_first_line(exc)} "
+            raise StoreError(f"cannot write results store {self.location}: {first_line(exc)} "
                              "(nothing was stored)") from exc
         except BaseException:
             for result in results:
@@ -275,7 +290,7 @@ class Store:
                 self._execute("INSERT INTO tags VALUES (?, ?)"
                               " ON CONFLICT (name) DO UPDATE SET run_id = excluded.run_id", (name, run_id))
         except self.errors as exc:
-            raise StoreError(f"cannot write results store {self.location}: {_first_line(exc)}") from exc
+            raise StoreError(f"cannot write results store {self.location}: {first_line(exc)}") from exc
 
     def copy_to(self, dst: "Store") -> tuple[int, int, int]:
         """Copy every run (ids, times and commands kept; runs `dst` already holds are skipped) and tag into `dst`:
@@ -303,7 +318,7 @@ class Store:
         try:
             return self._execute(sql, args)
         except self.errors as exc:
-            raise StoreError(f"cannot read results store {self.location}: {_first_line(exc)}") from exc
+            raise StoreError(f"cannot read results store {self.location}: {first_line(exc)}") from exc
 
     def __enter__(self) -> "Store":
         return self
@@ -338,7 +353,8 @@ class _Write:
             pass  # nothing to roll back, or the connection is gone: the server drops the transaction
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """A driver error's first line (psycopg adds context lines), or its type's name."""
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from edgeprof.errors import ConfigError, StoreError
-from edgeprof.store.base import BUSY_TIMEOUT_S, Store
+from edgeprof.store.base import BUSY_TIMEOUT_S, Store, first_line
 
 WRITE_LOCK = 0x65646765  # "edge": the advisory lock every edgeprof writer takes in its transaction
 
@@ -37,15 +37,8 @@ class PostgresStore(Store):
         try:
             self._db = psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(busy_timeout_s)))
         except psycopg.Error as exc:
-            raise StoreError(f"cannot open results store {self.location}: {_reason(exc)}") from exc
-        try:
-            self._open(create=create)
-        except psycopg.Error as exc:
-            self._db.close()
-            raise StoreError(f"cannot open results store {self.location}: {_reason(exc)}") from exc
-        except BaseException:
-            self._db.close()
-            raise
+            raise StoreError(f"cannot open results store {self.location}: {first_line(exc)}") from exc
+        self._open_checked(create=create)
 
     def _execute(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         cursor = self._db.execute(sql.replace("?", "%s") if args else sql, args or None)
@@ -77,7 +70,3 @@ class PostgresStore(Store):
         """Close the connection."""
         self._db.close()
 
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

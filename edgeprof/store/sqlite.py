@@ -25,20 +25,15 @@ class SQLiteStore(Store):
             if create:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot open results store {self.path}: {exc}") from exc
-        try:
             self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
             self._db.execute("PRAGMA foreign_keys = ON")
-            self._open(create=create)
-            if self._execute("PRAGMA journal_mode")[0][0] != "wal":  # only once the file is known to be ours
-                self._execute("PRAGMA journal_mode = WAL")
-        except sqlite3.Error as exc:
-            self._db.close()
+        except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open results store {self.path}: {exc}") from exc
-        except BaseException:
-            self._db.close()
-            raise
+        self._open_checked(create=create)
+
+    def _after_open(self) -> None:
+        if self._execute("PRAGMA journal_mode")[0][0] != "wal":  # only once the file is known to be ours
+            self._execute("PRAGMA journal_mode = WAL")
 
     def _execute(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         return self._db.execute(sql, args).fetchall()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from edgeprof.errors import EXIT_USAGE, ConfigError, StoreError
@@ -109,3 +113,10 @@ def _snapshot(target: str) -> object:
                            " ORDER BY 1"), raw(target, "SELECT * FROM runs")
     with open(target, "rb") as fh:
         return fh.read()
+
+
+def test_psycopg_is_imported_only_for_a_postgresql_store(tmp_path: Path) -> None:
+    code = ("import sys, edgeprof.cli, edgeprof.pipeline, edgeprof.store.spool; from edgeprof.store import open_store;"
+            f" open_store({str(tmp_path / 'r.db')!r}).close(); assert 'psycopg' not in sys.modules, 'psycopg'")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
