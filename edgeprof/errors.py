@@ -36,9 +36,9 @@ class DeviceError(EdgeprofError):
 
 
 class StoreError(EdgeprofError):
-    """The results store could not be opened or written (exit 3)."""
+    """The results store could not be opened, checked or written (exit 2: a store is configuration)."""
 
-    exit_code = EXIT_DEVICE
+    exit_code = EXIT_USAGE
 
 
 class Interrupted(EdgeprofError):

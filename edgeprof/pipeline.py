@@ -18,13 +18,22 @@ from edgeprof.constraints import Constraint, exit_code, judge, resolve_constrain
 from edgeprof.cost import cost_section
 from edgeprof.deploy import DeployOptions, run_deploy
 from edgeprof.devices import DeviceProfile, load_profile, profile_files
-from edgeprof.errors import EXIT_CONSTRAINT_FAILED, EXIT_DEVICE, EXIT_OK, ConfigError, Interrupted
+from edgeprof.errors import (
+    EXIT_CONSTRAINT_FAILED,
+    EXIT_DEVICE,
+    EXIT_OK,
+    EXIT_USAGE,
+    ConfigError,
+    Interrupted,
+    StoreError,
+)
 from edgeprof.project import ProjectFile
 from edgeprof.recommend import Recommendation, latest_variants, recommend
 from edgeprof.report.junit import to_junit
 from edgeprof.report.markdown import to_markdown
 from edgeprof.result import Result
-from edgeprof.results import ResultStore
+from edgeprof.store import Store, StoreTarget, open_store
+from edgeprof.store.spool import spool_run
 
 Doc = dict[str, Any]
 
@@ -54,7 +63,7 @@ class Selection:
         return ((not self.devices or view.device in self.devices)
                 and (not self.models or bool(set(self.models) & set(view.names))))
 
-    def load(self, db: ResultStore, *, required: bool = True) -> tuple[list[str], list[Doc]]:
+    def load(self, db: Store, *, required: bool = True) -> tuple[list[str], list[Doc]]:
         """(the run ids, the matching Results oldest first); ConfigError when `required` and none match."""
         if self.runs is None:
             run_ids, results = [], db.query()
@@ -69,9 +78,9 @@ class Selection:
         return run_ids, chosen
 
 
-def selected(store: Path, selection: Selection) -> list[Doc]:
+def selected(store: StoreTarget, selection: Selection) -> list[Doc]:
     """The Results `selection` picks from the store at `store` (which must exist); ConfigError if none."""
-    with ResultStore(store, create=False) as db:
+    with open_store(store, create=False) as db:
         return selection.load(db)[1]
 
 
@@ -115,26 +124,34 @@ def current_profiles(results: list[Doc]) -> tuple[dict[str, DeviceProfile | None
 
 @dataclass
 class Deployed:
-    """One deploy: the judged Results (stored as `run_id`, None when there were none) and each device's failure."""
+    """One deploy: the judged Results (stored as `run_id`, None when there were none or the store refused them),
+    each device's failure, and when the store refused them, why and the spool file that holds them."""
 
     results: list[Doc]
     failures: dict[str, Any]
     run_id: str | None
+    store_error: str | None = None
+    spooled: Path | None = None
 
     def exit_code(self, *, strict: bool) -> int:
-        """3 if a device failed, else 1 on a failed constraint (or inconclusive with strict), else 0."""
-        return EXIT_DEVICE if self.failures else exit_code(self.results, strict=strict)
+        """3 if a device failed, else 2 if the store refused the run, else 1 on a failed constraint (or
+        inconclusive with strict), else 0."""
+        if self.failures:
+            return EXIT_DEVICE
+        return EXIT_USAGE if self.store_error else exit_code(self.results, strict=strict)
 
 
 def deploy_judge_store(profiles: list[DeviceProfile], artifacts: list[ModelArtifact],
                        references: dict[str, ModelArtifact], options: DeployOptions, project: ProjectFile | None,
-                       constraints: list[str], store: Path, *, command: str,
+                       constraints: list[str], store: StoreTarget, *, command: str,
                        on_event: Callable[[str, str, dict[str, Any]], None], jobs: int | None = None) -> Deployed:
     """Measure every artifact on every device, judge each Result, store them all as one run (`command` recorded).
 
-    The store is opened first, so an unusable one fails before anything is measured; Ctrl-C stores nothing.
+    The store is opened (and checked) first, so an unusable one fails before anything is measured; a store that
+    fails when writing (locked, gone, full) leaves the run in a spool file (edgeprof.store.spool); Ctrl-C stores
+    nothing.
     """
-    db = ResultStore(store)
+    db = open_store(store)
     try:
         results, failures = run_deploy(profiles, artifacts, options, on_event, references=references, jobs=jobs)
     except KeyboardInterrupt:
@@ -144,7 +161,12 @@ def deploy_judge_store(profiles: list[DeviceProfile], artifacts: list[ModelArtif
     for result in results:
         apply_verdicts(result, by_name[Result(result).device], project, constraints)
     with db:
-        run_id = db.save_run(results, command=command) if results else None
+        try:
+            run_id = db.save_run(results, command=command) if results else None
+        except StoreError as exc:
+            path = spool_run(results, command=command, store=db.location, error=str(exc))
+            return Deployed(results, failures, None, f"{exc}: the results are spooled in {path}; "
+                            "`edgeprof store flush` stores them", path)
     return Deployed(results, failures, run_id)
 
 
@@ -163,12 +185,12 @@ class Checked:
     notes: list[str] = field(default_factory=list)
 
 
-def check(store: Path, selection: Selection, project: ProjectFile | None, constraints: list[str], *,
+def check(store: StoreTarget, selection: Selection, project: ProjectFile | None, constraints: list[str], *,
           strict: bool = False, baseline: str | None = None, max_ratio: float = 1.10,
           alpha: float) -> Checked:
     """Re-judge one stored run with the current constraints; with a baseline, a significant median latency
     slow-down beyond `max_ratio` fails it too (exit 1) unless something worse already did."""
-    with ResultStore(store, create=False) as db:
+    with open_store(store, create=False) as db:
         (run_id,), results = selection.load(db)
         base = db.load_run(db.resolve_run(baseline)) if baseline else None
     profiles, notes = current_profiles(results)
@@ -207,7 +229,7 @@ def write_ci_reports(checked: Checked, *, junit: Path | None, markdown: Path | N
 # ---------------------------------------------------------------- recommend, history, compare
 
 
-def recommend_stored(store: Path, selection: Selection, project: ProjectFile | None,
+def recommend_stored(store: StoreTarget, selection: Selection, project: ProjectFile | None,
                      constraints: list[str]) -> tuple[list[Recommendation], list[str]]:
     """Per device and model over the latest stored Result of each variant, judged with the current constraints
     and cost model: the recommendations, and notes for devices whose profile is gone."""
@@ -220,34 +242,31 @@ def recommend_stored(store: Path, selection: Selection, project: ProjectFile | N
     return recs, notes
 
 
-def history(store: Path, selection: Selection, limit: int) -> list[dict[str, Any]]:
+def history(store: StoreTarget, selection: Selection, limit: int) -> list[dict[str, Any]]:
     """The newest `limit` matching Results as history rows (edgeprof.compare.history_rows), oldest first."""
-    with ResultStore(store, create=False) as db:
+    with open_store(store, create=False) as db:
         return history_rows(selection.load(db, required=False)[1][-limit:])
 
 
-def compare(store: Path, run_a: str, run_b: str, *, alpha: float,
+def compare(store: StoreTarget, run_a: str, run_b: str, *, alpha: float,
             min_effect: float) -> tuple[str, str, list[Comparison]]:
     """(run id A, run id B, B against A per device and model variant measured in both)."""
-    with ResultStore(store, create=False) as db:
+    with open_store(store, create=False) as db:
         a_id, b_id = db.resolve_run(run_a), db.resolve_run(run_b)
         return a_id, b_id, compare_runs(db.load_run(a_id), db.load_run(b_id), alpha=alpha, min_effect=min_effect)
 
 
-def tag_run(store: Path, run: str, name: str) -> str:
-    """Tag a stored run `name` (a tag moves if it existed); the run id. 'latest' is no tag: it is always the newest."""
-    if not name.strip() or name == "latest":
-        raise ConfigError(f"tag name {name!r} is not allowed ('latest' always means the newest run)")
-    with ResultStore(store, create=False) as db:
-        run_id = db.resolve_run(run)
-        db.tag(run_id, name)
-    return run_id
+def tag_run(store: StoreTarget, run: str, name: str) -> str:
+    """Tag a stored run `name` (a tag moves if it existed); the run id. ConfigError for a name that is empty,
+    'latest' (always the newest run) or could be read as a run id (see Store.tag)."""
+    with open_store(store, create=False) as db:
+        return db.tag(run, name)
 
 
 # ---------------------------------------------------------------- figures and the report
 
 
-def plot(store: Path, selection: Selection, out: Path, formats: str) -> list[Path]:
+def plot(store: StoreTarget, selection: Selection, out: Path, formats: str) -> list[Path]:
     """Write every figure of the selected Results into `out` in each of `formats` ('png,svg'); the paths."""
     from edgeprof.report.plots import make_plots, parse_formats  # matplotlib: only when drawing
 
@@ -255,7 +274,7 @@ def plot(store: Path, selection: Selection, out: Path, formats: str) -> list[Pat
     return make_plots(selected(store, selection), out, chosen)
 
 
-def report(store: Path, selection: Selection, out: Path, fmt_name: str) -> list[Path]:
+def report(store: StoreTarget, selection: Selection, out: Path, fmt_name: str) -> list[Path]:
     """Write the shareable report of the selected Results to `out` ('html' or 'md'); the files, report first."""
     from edgeprof.report.html import write_report  # matplotlib: only when drawing
 

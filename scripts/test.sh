@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # Set up everything the tests need and run the whole suite:
-#   stage 1 (default): unit, agent, real-SSH (loopback OpenSSH server) and CLI tests;
+#   stage 1 (default): unit, agent, real-SSH (loopback OpenSSH server), PostgreSQL store (loopback server) and CLI
+#   tests;
 #   stage 2 (emulated): boot the QEMU arm64 board and deploy to it over SSH.
 # Extra arguments go to the stage-1 pytest. EDGEPROF_SKIP_EMULATED=1 skips stage 2 (CI never sets it).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-EDGEPROF_WITH_SSHD=1 EDGEPROF_WITH_OPENVINO=1 bash scripts/setup.sh || exit 1
+EDGEPROF_WITH_SSHD=1 EDGEPROF_WITH_POSTGRES=1 EDGEPROF_WITH_OPENVINO=1 bash scripts/setup.sh || exit 1
 
 run_dir="$PWD/.test-run"
 mkdir -p "$run_dir"
 bash scripts/sshd_loopback.sh start "$run_dir/sshd" || { echo "test: could not start the loopback sshd" >&2; exit 1; }
 trap 'bash scripts/sshd_loopback.sh stop "$run_dir/sshd"' EXIT
 export EDGEPROF_TEST_SSHD_DIR="$run_dir/sshd"
+start=$SECONDS
+bash scripts/pg_loopback.sh start "$run_dir/pg" || { echo "test: could not start the loopback PostgreSQL" >&2; exit 1; }
+echo "== PostgreSQL started in $((SECONDS - start)) s"
+trap 'bash scripts/pg_loopback.sh stop "$run_dir/pg"; bash scripts/sshd_loopback.sh stop "$run_dir/sshd"' EXIT
+eval "$(bash scripts/pg_loopback.sh env "$run_dir/pg")"  # EDGEPROF_TEST_PG_URL
 
 echo "== stage 1: default suite"
 start=$SECONDS

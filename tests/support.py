@@ -28,6 +28,16 @@ def sshd_env() -> dict[str, str]:
     return values
 
 
+def pg_url() -> str:
+    """The loopback PostgreSQL server's URL, from scripts/pg_loopback.sh (started by scripts/test.sh)."""
+    url = os.environ.get("EDGEPROF_TEST_PG_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("the loopback PostgreSQL server is not running: run the tests through scripts/test.sh")
+        pytest.skip("no loopback PostgreSQL server (run the tests through scripts/test.sh)")
+    return url
+
+
 def write_loopback_profile(directory: Path, sshd: dict[str, str], *, name: str = "loop",
                            known_hosts: Path | None = None, port: int | None = None, python: Path | None = None,
                            description: str = "loopback OpenSSH server (tests)") -> Path:
@@ -102,7 +112,7 @@ def trust_loopback_host(known_hosts: Path, sshd: dict[str, str]) -> Path:
 
 def store_rows(path: Path) -> int:
     """How many Results a store holds (0 when the file does not exist)."""
-    from edgeprof.results import ResultStore
+    from edgeprof.store.sqlite import SQLiteStore as ResultStore
 
     if not path.exists():
         return 0

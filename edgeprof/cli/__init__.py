@@ -15,6 +15,7 @@ from edgeprof.cli import (  # noqa: F401  (each module registers its commands on
     plot_cmds,
     quantize_cmd,
     runs_cmds,
+    store_cmds,
 )
 from edgeprof.cli.app import app
 from edgeprof.errors import EXIT_DEVICE, EXIT_INTERRUPTED, EdgeprofError

@@ -24,8 +24,10 @@ app.add_typer(runs_app, name="runs")
 DEFAULT_STORE = Path(".edgeprof") / "results.db"
 
 StoreOption = Annotated[
-    Optional[Path],
-    typer.Option("--store", help="Results store (SQLite). Default: $EDGEPROF_STORE or .edgeprof/results.db."),
+    Optional[str],
+    typer.Option("--store", metavar="PATH|URL",
+                 help="Results store: a SQLite path or postgresql://user@host:port/db. "
+                      "Default: $EDGEPROF_STORE or .edgeprof/results.db."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout only.")]
 ConstraintOption = Annotated[
@@ -56,12 +58,12 @@ def console(*, stderr: bool = False) -> Console:
     return probe if probe.is_terminal else Console(stderr=stderr, width=max(probe.width, 140))
 
 
-def store_path(option: Path | None) -> Path:
-    """The results store to use: the --store flag, else $EDGEPROF_STORE, else .edgeprof/results.db."""
+def store_path(option: str | None) -> str:
+    """The results store to use (a SQLite path or a postgresql:// URL): the --store flag, else $EDGEPROF_STORE,
+    else .edgeprof/results.db."""
     if option is not None:
         return option
-    env = os.environ.get("EDGEPROF_STORE")
-    return Path(env) if env else DEFAULT_STORE
+    return os.environ.get("EDGEPROF_STORE") or str(DEFAULT_STORE)
 
 
 @app.callback()

@@ -258,6 +258,8 @@ def measure_judge_store(
             console().print(line, markup=False, highlight=False)
         if deployed.run_id:
             err.print(f"stored run {deployed.run_id} in {store_path(store)}")
+    if deployed.store_error:  # the store refused the run after measuring: shown above, kept in the spool
+        err.print(f"edgeprof: error: {deployed.store_error}", markup=False, highlight=False, soft_wrap=True)
     for failure in deployed.failures.values():
         err.print(f"edgeprof: error: {failure}", markup=False, highlight=False)
     for result in deployed.results:  # an accelerator the device lacks is the run's configuration, said in one line

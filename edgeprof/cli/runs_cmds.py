@@ -10,7 +10,7 @@ from rich.table import Table
 
 from edgeprof.cli.app import JsonOption, StoreOption, console, runs_app, store_path
 from edgeprof.report.table import render_verdicts
-from edgeprof.results import ResultStore
+from edgeprof.store import open_store
 
 
 @runs_app.command("list")
@@ -20,12 +20,12 @@ def runs_list(
     as_json: JsonOption = False,
 ) -> None:
     """The stored runs, newest first."""
-    with ResultStore(store_path(store), create=False) as db:
+    with open_store(store_path(store), create=False) as db:
         rows = db.list_runs(limit)
     if as_json:
         print(json.dumps([row.__dict__ for row in rows], indent=2))
         return
-    table = Table(title=f"Runs in {store_path(store)}")
+    table = Table(title=f"Runs in {db.location}")
     for column in ("run", "created", "devices", "models", "results", "failed", "tags"):
         table.add_column(column)
     for row in rows:
@@ -41,7 +41,7 @@ def runs_show(
     as_json: JsonOption = False,
 ) -> None:
     """Every Result of one run: the verdict table, or the whole JSON."""
-    with ResultStore(store_path(store), create=False) as db:
+    with open_store(store_path(store), create=False) as db:
         results = db.load_run(db.resolve_run(run))
     if as_json:
         print(json.dumps(results, indent=2))

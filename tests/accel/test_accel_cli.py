@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from edgeprof.results import ResultStore
+from edgeprof.store.sqlite import SQLiteStore as ResultStore
 from tests.models.onnx_graphs import hardmax_in_the_middle
 from tests.support import DIGITS
 

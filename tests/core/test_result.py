@@ -11,7 +11,7 @@ import pytest
 
 from edgeprof.errors import EXIT_USAGE, ConfigError
 from edgeprof.result import RESULT_SCHEMA_VERSION, Result, migrate, mixes_accelerators, viewer
-from edgeprof.results import ResultStore
+from edgeprof.store.sqlite import SQLiteStore as ResultStore
 
 
 def doc(**extra: Any) -> dict[str, Any]:

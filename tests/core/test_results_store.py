@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from edgeprof.errors import ConfigError, StoreError
-from edgeprof.results import ResultStore
-
-
-def result(device: str = "local", name: str = "digits", variant: str = "fp32", status: str = "ok") -> dict[str, Any]:
-    return {
-        "schema_version": 1,
-        "device": device,
-        "status": status,
-        "model": {"name": name, "variant": variant, "path": f"models/{name}/{name}-{variant}.onnx"},
-        "latency": {"p95_ms": 1.0},
-    }
+from edgeprof.store.sqlite import SQLiteStore as ResultStore
+from tests.store.helpers import result
 
 
 def test_save_and_load_run(tmp_path: Path) -> None:

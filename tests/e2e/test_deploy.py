@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from edgeprof.results import ResultStore
+from edgeprof.store.sqlite import SQLiteStore as ResultStore
 from tests.support import DIGITS, store_rows, trust_loopback_host, write_loopback_profile
 
 FAST = ["--min-runs", "20", "--max-runs", "300", "--min-seconds", "0.2", "--max-seconds", "1", "--power-seconds", "0.5"]

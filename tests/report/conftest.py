@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from edgeprof.results import ResultStore
+from edgeprof.store.sqlite import SQLiteStore as ResultStore
 from tests.report.factory import big_set, small_set
 
 

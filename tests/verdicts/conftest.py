@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from edgeprof.results import ResultStore
+from edgeprof.store.sqlite import SQLiteStore as ResultStore
 
 
 @pytest.fixture()

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import edgeprof.cli.check_cmds  # noqa: F401  (registers the commands)
 from edgeprof.cli.app import app
 from edgeprof.errors import ConfigError
-from edgeprof.results import ResultStore
+from edgeprof.store.sqlite import SQLiteStore as ResultStore
 from tests.verdicts.factory import make, with_samples
 
 runner = CliRunner()
