@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from edgeprof.artifacts import ModelArtifact
+from edgeprof.artifacts import ModelArtifact, printable
 from edgeprof.compare import Comparison, compare_runs, history_rows, regressions
 from edgeprof.constraints import Constraint, exit_code, judge, resolve_constraints
 from edgeprof.cost import cost_section
@@ -132,8 +132,10 @@ def deploy_judge_store(profiles: list[DeviceProfile], artifacts: list[ModelArtif
                        on_event: Callable[[str, str, dict[str, Any]], None], jobs: int | None = None) -> Deployed:
     """Measure every artifact on every device, judge each Result, store them all as one run (`command` recorded).
 
-    The store is opened first, so an unusable one fails before anything is measured; Ctrl-C stores nothing.
+    The labels are checked and the store is opened first, so two files that would share a label or an unusable
+    store fail before anything is measured; Ctrl-C stores nothing.
     """
+    check_labels(artifacts)
     db = ResultStore(store)
     try:
         results, failures = run_deploy(profiles, artifacts, options, on_event, references=references, jobs=jobs)
@@ -143,9 +145,34 @@ def deploy_judge_store(profiles: list[DeviceProfile], artifacts: list[ModelArtif
     by_name = {p.name: p for p in profiles}
     for result in results:
         apply_verdicts(result, by_name[Result(result).device], project, constraints)
+    results = [storable(result) for result in results]
     with db:
-        run_id = db.save_run(results, command=command) if results else None
+        run_id = db.save_run(results, command=printable(command)) if results else None
     return Deployed(results, failures, run_id)
+
+
+def check_labels(artifacts: list[ModelArtifact]) -> None:
+    """ConfigError naming both paths when two different files would be stored under one model name and variant
+    (say fp32 and int8 copies both called digits.onnx): their Results could not be told apart later."""
+    seen: dict[tuple[str, str], ModelArtifact] = {}
+    for artifact in artifacts:
+        first = seen.setdefault((artifact.name, artifact.variant), artifact)
+        if first.path.resolve() != artifact.path.resolve():
+            raise ConfigError(f"--model {printable(str(first.path))} and --model {printable(str(artifact.path))} "
+                              f"would both be stored as '{artifact.name} {artifact.variant}': rename one (a suffix "
+                              "such as -int8-dynamic names its variant) or deploy them separately")
+
+
+def storable(doc: Any) -> Any:
+    """A Result with every string printable (artifacts.printable): a file name's undecodable bytes survive as
+    backslash escapes instead of failing the store."""
+    if isinstance(doc, str):
+        return printable(doc)
+    if isinstance(doc, dict):
+        return {key: storable(value) for key, value in doc.items()}
+    if isinstance(doc, list):
+        return [storable(value) for value in doc]
+    return doc
 
 
 # ---------------------------------------------------------------- check
