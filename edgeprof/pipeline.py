@@ -152,15 +152,15 @@ def deploy_judge_store(profiles: list[DeviceProfile], artifacts: list[ModelArtif
 
 
 def check_labels(artifacts: list[ModelArtifact]) -> None:
-    """ConfigError naming both paths when two different files would be stored under one model name and variant
-    (say fp32 and int8 copies both called digits.onnx): their Results could not be told apart later."""
-    seen: dict[tuple[str, str], ModelArtifact] = {}
+    """ConfigError naming both paths when two different files would be stored under one model label, name variant
+    format (say fp32 and int8 copies both called digits.onnx): their Results could not be told apart later."""
+    seen: dict[tuple[str, str, str], ModelArtifact] = {}
     for artifact in artifacts:
-        first = seen.setdefault((artifact.name, artifact.variant), artifact)
+        first = seen.setdefault((artifact.name, artifact.variant, artifact.format), artifact)
         if first.path.resolve() != artifact.path.resolve():
             raise ConfigError(f"--model {printable(str(first.path))} and --model {printable(str(artifact.path))} "
-                              f"would both be stored as '{artifact.name} {artifact.variant}': rename one (a suffix "
-                              "such as -int8-dynamic names its variant) or deploy them separately")
+                              f"would both be stored as '{artifact.name} {artifact.variant} {artifact.format}': "
+                              "rename one (a suffix such as -int8-dynamic names its variant) or deploy them separately")
 
 
 def storable(doc: Any) -> Any:

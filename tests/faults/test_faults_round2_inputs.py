@@ -100,7 +100,7 @@ CASES: list[tuple[str, Case, int, tuple[str, ...]]] = [
     ("dataset-directory", lambda t: ["deploy", "-m", str(FP32), "--dataset", str(directory(t))], 2,
      ("dataset", "is a directory")),
     ("dataset-fifo", lambda t: ["deploy", "-m", str(FP32), "--dataset", str(fifo(t))], 2, ("dataset", "FIFO")),
-    ("same-label-twice", two_copies, 2, ("x1/digits.onnx", "x2/digits.onnx", "'digits original'")),
+    ("same-label-twice", two_copies, 2, ("x1/digits.onnx", "x2/digits.onnx", "'digits original onnx'")),
     ("threads-100000", lambda t: ["deploy", "-m", str(FP32), "--threads", "100000"], 2,
      ("--threads 100000", "device 'local'")),
     ("npz-no-samples", lambda t: ["deploy", "-m", str(FP32), "--dataset", str(empty_npz(t))], 2, ("0 samples",)),
