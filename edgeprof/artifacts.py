@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
+import stat
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +42,52 @@ class ModelArtifact:
     inputs: list[TensorSpec] = field(default_factory=list)
     outputs: list[TensorSpec] = field(default_factory=list)
     manifest: dict[str, Any] | None = None
+
+
+def printable(text: str) -> str:
+    """Text every output and the store can take: the undecodable bytes of a file name (surrogate escapes, as
+    os.fsdecode gives them) become backslash escapes such as \\xff; other text is unchanged."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def check_regular_file(path: Path, what: str) -> None:
+    """ConfigError naming `what` and the path unless it is a regular file (or a link to one) that can be read:
+    missing, a directory, a FIFO or device, a symlink loop each get their own words. Opens nothing, so a FIFO
+    never blocks."""
+    shown = printable(str(path))
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {shown} does not exist") from None
+    except OSError as exc:
+        reason = "is a symbolic link loop" if exc.errno == errno.ELOOP else f"cannot be read ({exc.strerror})"
+        raise ConfigError(f"{what} {shown} {reason}") from None
+    if stat.S_ISDIR(mode):
+        raise ConfigError(f"{what} {shown} is a directory, not a file")
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+        raise ConfigError(f"{what} {shown} is {kind}, not a regular file")
+    if not os.access(path, os.R_OK):
+        raise ConfigError(f"{what} {shown} cannot be read (permission denied)")
+
+
+def read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
+    """The arrays of an NPZ file (`what` names it in errors: 'dataset', 'calibration file'); ConfigError, one line,
+    for a missing or non-regular file, something that is not a zip of .npy arrays, or one holding none."""
+    check_regular_file(path, what)
+    shown = printable(str(path))
+    if not zipfile.is_zipfile(path):
+        raise ConfigError(f"{what} {shown} is not an NPZ file (expected a zip of .npy arrays, as numpy.savez "
+                          "writes)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        reason = "it holds pickled objects" if "allow_pickle" in str(exc) else " ".join(str(exc).split())[:200]
+        raise ConfigError(f"{what} {shown}: not a readable NPZ file ({reason})") from None
+    if not arrays:
+        raise ConfigError(f"{what} {shown} holds no arrays")
+    return arrays
 
 
 def sha256_file(path: Path) -> str:
@@ -113,7 +163,7 @@ def find_manifest_entry(path: Path, sha256: str) -> tuple[Path, dict[str, Any]] 
 
 
 def _name_and_variant(path: Path) -> tuple[str, str]:
-    stem = path.stem
+    stem = printable(path.stem)
     for variant in sorted(VARIANTS, key=len, reverse=True):
         if stem.endswith("-" + variant):
             return stem[: -len(variant) - 1], variant
@@ -123,8 +173,7 @@ def _name_and_variant(path: Path) -> tuple[str, str]:
 def load_artifact(path: Path) -> ModelArtifact:
     """Check a model file on the host before anything goes to a device; ConfigError naming the file if it is bad."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"model file {path} does not exist")
+    check_regular_file(path, "model file")
     with path.open("rb") as fh:
         head = fh.read(8)
     fmt = detect_format(head)
@@ -161,13 +210,11 @@ def reference_for(artifact: ModelArtifact) -> Path | None:
 
 def check_dataset(artifact: ModelArtifact, npz: Path) -> None:
     """The NPZ has one array per model input (or `x`), with matching trailing dims; ConfigError naming the key."""
-    if not npz.is_file():
-        raise ConfigError(f"dataset {npz} does not exist")
-    try:
-        with np.load(npz, allow_pickle=False) as data:
-            shapes = {key: (data[key].shape, data[key].dtype) for key in data.files}
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{npz}: not a readable NPZ file ({exc})") from exc
+    shapes = {key: (array.shape, array.dtype) for key, array in read_npz(npz, "dataset").items()}
+    empty = sorted(key for key, (shape, _) in shapes.items() if shape and shape[0] == 0)
+    if empty:
+        raise ConfigError(f"dataset {printable(str(npz))}: '{empty[0]}' holds 0 samples (each array needs at least "
+                          "one along its first axis)")
     if not artifact.inputs:
         return
     counts = set()

@@ -90,6 +90,8 @@ def parse_constraint(text: str, *, source: str = "--constraint") -> Constraint:
                           + (f" (did you mean '{near[0]}'?)" if near else "")
                           + f"; valid metrics: {', '.join(METRICS)}")
     bound = float(raw)
+    if not math.isfinite(bound):
+        raise ConfigError(f"{source}: bound {raw!r} for {metric} is not a finite number")
     spec = METRICS[metric]
     if not spec.lo <= bound <= spec.hi:
         raise ConfigError(f"{source}: impossible bound {bound:g} for {metric} (must lie in [{spec.lo:g}, {spec.hi:g}])")
@@ -219,12 +221,14 @@ def judge(result: dict[str, Any], constraints: list[Constraint], *,
 
 
 def exit_code(results: list[dict[str, Any]], *, strict: bool = False) -> int:
-    """0 all met, 1 a constraint failed (or inconclusive with strict), 3 a run failed for a non-memory reason."""
+    """0 all met, 1 a constraint failed (or inconclusive with strict), 3 a run failed for a non-memory reason or
+    ran out of memory with no failed verdict to say so: a failed run never exits 0."""
     failing = {"fail", "inconclusive"} if strict else {"fail"}
     code = EXIT_OK
     for result in results:
-        if result.get("status") == "failed" and not oom_detail(result):
+        failed_verdict = any(v.get("status") in failing for v in result.get("verdicts") or [])
+        if result.get("status") == "failed" and not (oom_detail(result) and failed_verdict):
             return EXIT_DEVICE
-        if any(v.get("status") in failing for v in result.get("verdicts") or []):
+        if failed_verdict:
             code = EXIT_CONSTRAINT_FAILED
     return code

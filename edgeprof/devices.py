@@ -223,6 +223,8 @@ def parse_profile(name: str, data: dict[str, Any], src: Path) -> DeviceProfile:
     connection = None
     if "connection" in top:
         connection = Connection(**_check_table(top["connection"], _CONNECTION, "connection", src))
+        if connection.port is not None:
+            check_port(connection.port, f"{src}: 'connection.port'")
     elif top["kind"] == "ssh":
         raise ConfigError(f"{src}: missing required table '[connection]' for kind 'ssh'")
     runtime = _check_table(top.get("runtime", {}), _RUNTIME, "runtime", src)
@@ -338,6 +340,26 @@ def load_profile(name: str) -> DeviceProfile:
     return load_profile_file(files[name])
 
 
+MAX_PORT = 65535
+MAX_THREADS = 256
+THREADS_PER_CORE = 4
+
+
+def check_port(port: int, where: str) -> None:
+    """ConfigError unless `port` is a TCP port, 1-65535 (a larger one would wrap, 0 would mean any)."""
+    if not 1 <= port <= MAX_PORT:
+        raise ConfigError(f"{where} {port}: not a TCP port (expected 1-{MAX_PORT})")
+
+
+def check_threads(threads: int, profile: DeviceProfile, option: str) -> None:
+    """ConfigError unless `threads` is at most THREADS_PER_CORE x the device's cores and at most MAX_THREADS:
+    more only makes the runtime allocate thread pools for minutes."""
+    limit = min(MAX_THREADS, THREADS_PER_CORE * max(profile.hardware.cores, 1))
+    if threads > limit:
+        raise ConfigError(f"{option} {threads}: too many for device '{profile.name}' with {profile.hardware.cores} "
+                          f"cores (at most {limit}: {THREADS_PER_CORE}x its cores, never above {MAX_THREADS})")
+
+
 def with_overrides(
     profile: DeviceProfile,
     *,
@@ -346,7 +368,9 @@ def with_overrides(
     user: str | None = None,
     identity: str | None = None,
 ) -> DeviceProfile:
-    """Apply per-run connection overrides (--host --port --user --identity)."""
+    """Apply per-run connection overrides (--host --port --user --identity); a given --port must be a TCP port."""
+    if port is not None:
+        check_port(port, "--port")
     changes = {k: v for k, v in {"host": host, "port": port, "user": user, "identity_file": identity}.items() if v}
     if not changes:
         return profile

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from edgeprof.artifacts import ModelArtifact
+from edgeprof.artifacts import ModelArtifact, printable
 from edgeprof.compare import Comparison, compare_runs, history_rows, regressions
 from edgeprof.constraints import Constraint, exit_code, judge, resolve_constraints
 from edgeprof.cost import cost_section
@@ -147,10 +147,11 @@ def deploy_judge_store(profiles: list[DeviceProfile], artifacts: list[ModelArtif
                        on_event: Callable[[str, str, dict[str, Any]], None], jobs: int | None = None) -> Deployed:
     """Measure every artifact on every device, judge each Result, store them all as one run (`command` recorded).
 
-    The store is opened (and checked) first, so an unusable one fails before anything is measured; a store that
-    fails when writing (locked, gone, full) leaves the run in a spool file (edgeprof.store.spool); Ctrl-C stores
-    nothing.
+    The labels are checked and the store is opened (and checked) first, so two files that would share a label or
+    an unusable store fail before anything is measured; a store that fails when writing (locked, gone, full)
+    leaves the run in a spool file (edgeprof.store.spool); Ctrl-C stores nothing.
     """
+    check_labels(artifacts)
     db = open_store(store)
     try:
         results, failures = run_deploy(profiles, artifacts, options, on_event, references=references, jobs=jobs)
@@ -160,14 +161,39 @@ def deploy_judge_store(profiles: list[DeviceProfile], artifacts: list[ModelArtif
     by_name = {p.name: p for p in profiles}
     for result in results:
         apply_verdicts(result, by_name[Result(result).device], project, constraints)
+    results = [storable(result) for result in results]
     with db:
         try:
-            run_id = db.save_run(results, command=command) if results else None
+            run_id = db.save_run(results, command=printable(command)) if results else None
         except StoreError as exc:
-            path = spool_run(results, command=command, store=db.location, error=str(exc))
+            path = spool_run(results, command=printable(command), store=db.location, error=str(exc))
             return Deployed(results, failures, None, f"{exc}: the results are spooled in {path}; "
                             "`edgeprof store flush` stores them", path)
     return Deployed(results, failures, run_id)
+
+
+def check_labels(artifacts: list[ModelArtifact]) -> None:
+    """ConfigError naming both paths when two different files would be stored under one model label, name variant
+    format (say fp32 and int8 copies both called digits.onnx): their Results could not be told apart later."""
+    seen: dict[tuple[str, str, str], ModelArtifact] = {}
+    for artifact in artifacts:
+        first = seen.setdefault((artifact.name, artifact.variant, artifact.format), artifact)
+        if first.path.resolve() != artifact.path.resolve():
+            raise ConfigError(f"--model {printable(str(first.path))} and --model {printable(str(artifact.path))} "
+                              f"would both be stored as '{artifact.name} {artifact.variant} {artifact.format}': "
+                              "rename one (a suffix such as -int8-dynamic names its variant) or deploy them separately")
+
+
+def storable(doc: Any) -> Any:
+    """A Result with every string printable (artifacts.printable): a file name's undecodable bytes survive as
+    backslash escapes instead of failing the store."""
+    if isinstance(doc, str):
+        return printable(doc)
+    if isinstance(doc, dict):
+        return {key: storable(value) for key, value in doc.items()}
+    if isinstance(doc, list):
+        return [storable(value) for value in doc]
+    return doc
 
 
 # ---------------------------------------------------------------- check

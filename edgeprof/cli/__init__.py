@@ -6,6 +6,8 @@ import os
 import sys
 import traceback
 
+from typer.exceptions import Abort, TyperException
+
 from edgeprof.cli import (  # noqa: F401  (each module registers its commands on the app)
     check_cmds,
     clean_cmd,
@@ -17,18 +19,34 @@ from edgeprof.cli import (  # noqa: F401  (each module registers its commands on
     runs_cmds,
     store_cmds,
 )
-from edgeprof.cli.app import app
-from edgeprof.errors import EXIT_DEVICE, EXIT_INTERRUPTED, EdgeprofError
+from edgeprof.cli.app import app, error_line
+from edgeprof.errors import EXIT_DEVICE, EXIT_INTERRUPTED, EXIT_USAGE, EdgeprofError
+
+
+def _usage_message(exc: TyperException) -> str:
+    """A usage error of the parser (typer's vendored click) as one sentence naming the command and its help."""
+    ctx = getattr(exc, "ctx", None)
+    where = ctx.command_path if ctx is not None else "edgeprof"
+    return f"{where}: {exc.format_message()} (see '{where} --help')"
 
 
 def main() -> None:
     """Run the CLI: every failure becomes one line on stderr and an exit code."""
     try:
-        app()
+        code = app(standalone_mode=False, prog_name="edgeprof")
+    except TyperException as exc:  # bad usage: one line, exit 2 (`edgeprof` alone: the help)
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            exc.show()  # type: ignore[attr-defined]
+        else:
+            error_line(_usage_message(exc))
+        sys.exit(EXIT_USAGE if getattr(exc, "ctx", None) is not None else exc.exit_code)
+    except Abort:
+        print("edgeprof: interrupted", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
     except EdgeprofError as exc:
         if os.environ.get("EDGEPROF_DEBUG"):
             traceback.print_exc()
-        print(f"edgeprof: error: {exc}", file=sys.stderr)
+        error_line(str(exc))
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         print("edgeprof: interrupted", file=sys.stderr)
@@ -36,5 +54,6 @@ def main() -> None:
     except Exception as exc:  # a bug: still one line unless --debug
         if os.environ.get("EDGEPROF_DEBUG"):
             traceback.print_exc()
-        print(f"edgeprof: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", file=sys.stderr)
+        error_line(f"{type(exc).__name__}: {exc} (rerun with --debug)", internal=True)
         sys.exit(EXIT_DEVICE)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 
+from edgeprof.artifacts import printable
+
 app = typer.Typer(
     name="edgeprof",
     help="Edge-device inference profiler: convert, deploy over SSH, probe, judge, compare.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     add_completion=False,
 )
 devices_app = typer.Typer(help="List and inspect device profiles.", no_args_is_help=True)
@@ -53,9 +57,17 @@ ModelFilter = Annotated[
 
 
 def console(*, stderr: bool = False) -> Console:
-    """A rich console; at least 140 columns wide when output is not a terminal (CI logs, pipes)."""
-    probe = Console(stderr=stderr)
-    return probe if probe.is_terminal else Console(stderr=stderr, width=max(probe.width, 140))
+    """A rich console; at least 140 columns wide when output is not a terminal (CI logs, pipes). On stderr a
+    printed line is never wrapped (soft wrap): notes and errors stay one line each."""
+    probe = Console(stderr=stderr, soft_wrap=stderr)
+    return probe if probe.is_terminal else Console(stderr=stderr, width=max(probe.width, 140), soft_wrap=stderr)
+
+
+def error_line(message: str, *, internal: bool = False) -> None:
+    """Write `edgeprof: error: MESSAGE` to stderr as exactly one line, whatever the terminal's width."""
+    flat = " ".join(printable(message).split())
+    sys.stderr.write(f"edgeprof: {'internal error' if internal else 'error'}: {flat}\n")
+    sys.stderr.flush()
 
 
 def store_path(option: str | None) -> str:

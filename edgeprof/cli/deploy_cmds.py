@@ -12,7 +12,7 @@ import typer
 
 from edgeprof.accelerators import configurations
 from edgeprof.agent.spec import SCENARIOS, LatencyBudget, PowerSettings, ScenarioSettings
-from edgeprof.artifacts import ModelArtifact, check_dataset, load_artifact, reference_for
+from edgeprof.artifacts import ModelArtifact, check_dataset, load_artifact, printable, reference_for
 from edgeprof.cli.app import (
     ConstraintOption,
     DelegateOption,
@@ -23,12 +23,13 @@ from edgeprof.cli.app import (
     StrictOption,
     app,
     console,
+    error_line,
     store_path,
 )
 from edgeprof.cli.progress import AgentProgress
 from edgeprof.constraints import parse_constraint
 from edgeprof.deploy import DeployOptions
-from edgeprof.devices import DeviceProfile, load_profile, with_overrides
+from edgeprof.devices import DeviceProfile, check_threads, load_profile, with_overrides
 from edgeprof.doctor import diagnose
 from edgeprof.errors import ConfigError
 from edgeprof.fleet import read_devices_file
@@ -39,6 +40,8 @@ from edgeprof.report.table import render_verdicts
 from edgeprof.result import Result
 
 ACCELERATOR_ERRORS = ("accelerator_missing", "accelerator_options")
+SECRET_OPTIONS = ("--identity",)
+REDACTED = "<redacted>"
 DeviceOption = Annotated[
     list[str], typer.Option("--device", "-d", help="Device profile name (repeatable). Default: local.")
 ]
@@ -50,6 +53,33 @@ AcceptNewOption = Annotated[
     bool,
     typer.Option("--accept-new-host-key", help="Record an unknown host key (a changed key is always refused)."),
 ]
+
+
+def recorded_command(argv: list[str]) -> str:
+    """The command line as the store records it: the value of each SECRET_OPTIONS option (a key's path) as
+    REDACTED, undecodable bytes of file names as backslash escapes."""
+    shown: list[str] = []
+    hide_next = False
+    for arg in argv:
+        name = arg.partition("=")[0]
+        if hide_next:
+            shown.append(REDACTED)
+        elif name in SECRET_OPTIONS and "=" in arg:
+            shown.append(f"{name}={REDACTED}")
+        else:
+            shown.append(printable(arg))
+        hide_next = not hide_next and arg in SECRET_OPTIONS
+    return shlex.join(["edgeprof", *shown])
+
+
+def check_thread_counts(profiles: list[DeviceProfile], threads: int | None,
+                        sweep_threads: tuple[int, ...] | None) -> None:
+    """--threads and every --sweep-threads count within each device's bound (devices.check_threads)."""
+    for profile in profiles:
+        if threads is not None:
+            check_threads(threads, profile, "--threads")
+        for count in sweep_threads or ():
+            check_threads(count, profile, "--sweep-threads")
 
 
 def parse_input_shapes(values: list[str]) -> dict[str, list[int]]:
@@ -202,6 +232,7 @@ def deploy(
     profiles = _profiles(names, host, port, user, identity)
     scenario_opts = scenario_options(scenario, batch, sweep_threads, target_qps, find_max_qps, p99_bound,
                                      scenario_seconds)
+    check_thread_counts(profiles, threads, scenario_opts.threads)
     project_file = load_project(project)
     for text in constraint:
         parse_constraint(text)
@@ -248,7 +279,7 @@ def measure_judge_store(
     err = console(stderr=True)
     with AgentProgress(err, quiet=as_json) as progress:
         deployed = deploy_judge_store(profiles, artifacts, references, options, project_file, constraint,
-                                      store_path(store), command=shlex.join(["edgeprof", *sys.argv[1:]]),
+                                      store_path(store), command=recorded_command(sys.argv[1:]),
                                       on_event=progress.on_event, jobs=jobs)
     if as_json:
         print(json.dumps(deployed.results, indent=2))
@@ -261,12 +292,11 @@ def measure_judge_store(
     if deployed.store_error:  # the store refused the run after measuring: shown above, kept in the spool
         err.print(f"edgeprof: error: {deployed.store_error}", markup=False, highlight=False, soft_wrap=True)
     for failure in deployed.failures.values():
-        err.print(f"edgeprof: error: {failure}", markup=False, highlight=False)
+        error_line(str(failure))
     for result in deployed.results:  # an accelerator the device lacks is the run's configuration, said in one line
         error = result.get("error") or {}
         if error.get("kind") in ACCELERATOR_ERRORS:
-            err.print(f"edgeprof: error: {Result(result).label}: {error['message']}", markup=False, highlight=False,
-                      soft_wrap=True)
+            error_line(f"{Result(result).label}: {error['message']}")
     return deployed.exit_code(strict=strict)
 
 
@@ -317,6 +347,7 @@ def sweep(
     from edgeprof.convert import quantize
 
     profiles = _profiles(device, None, None, None, None)
+    check_thread_counts(profiles, threads, None)
     project_file = load_project(project)
     for text in constraint:
         parse_constraint(text)

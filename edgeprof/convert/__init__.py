@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from edgeprof.artifacts import MANIFEST, load_artifact
-from edgeprof.convert.variants import VariantResult
+from edgeprof.convert.variants import VariantFailed, VariantResult, check_variant_runs
 from edgeprof.errors import ConfigError
 
 ONNX_VARIANTS = ("fp16", "int8-dynamic", "int8-static")
@@ -15,7 +15,8 @@ TFLITE_VARIANTS = ("fp16", "int8-dynamic", "int8-weight-only", "int8-static")
 
 def quantize(source: Path, variants: list[str], out_dir: Path, calibration: Path | None, *,
              qoperator: bool = False) -> list[VariantResult]:
-    """Write each variant of an fp32 model into out_dir and record them in out_dir/manifest.json."""
+    """Write each variant of an fp32 model into out_dir, check that each loads and runs, and record those that do
+    in out_dir/manifest.json; VariantFailed (exit 1) naming the first that does not (its file removed)."""
     artifact = load_artifact(source)
     if artifact.variant not in ("fp32", "original"):
         raise ConfigError(f"{source}: already the {artifact.variant} variant of {artifact.name}; "
@@ -31,8 +32,19 @@ def quantize(source: Path, variants: list[str], out_dir: Path, calibration: Path
     else:
         from edgeprof.convert.tflite_variants import make_tflite_variant as make
     results = [make(artifact, variant, out_dir, calibration, qoperator=qoperator) for variant in variants]
-    record(out_dir, results)
-    return results
+    working, failures = [], []
+    for result in results:
+        try:
+            check_variant_runs(result)
+            working.append(result)
+        except VariantFailed as exc:
+            failures.append(exc)
+    if working:
+        record(out_dir, working)
+    if failures:
+        kept = f"; recorded {', '.join(r.variant for r in working)}" if working else ""
+        raise VariantFailed(f"{failures[0]}{kept}")
+    return working
 
 
 def record(out_dir: Path, results: list[VariantResult]) -> Path:

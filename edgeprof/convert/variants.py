@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import platform
+import sys
 import warnings
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -15,8 +16,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from edgeprof.artifacts import ModelArtifact, sha256_file
-from edgeprof.errors import ConfigError
+from edgeprof.artifacts import ModelArtifact, read_npz, sha256_file
+from edgeprof.errors import EXIT_CONSTRAINT_FAILED, ConfigError, EdgeprofError
 
 
 @dataclass(frozen=True)
@@ -43,19 +44,72 @@ class VariantResult:
         return entry
 
 
+class VariantFailed(EdgeprofError):
+    """A variant was written but does not load or run in its runtime (exit 1, like a failed constraint)."""
+
+    exit_code = EXIT_CONSTRAINT_FAILED
+
+
+@contextmanager
+def _native_output_discarded() -> Iterator[None]:
+    """File descriptors 1 and 2 point at /dev/null for the block: what native code prints (LiteRT's 'Created
+    TensorFlow Lite XNNPACK delegate', progress bars) never reaches the CLI's stdout or stderr."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        for fd, copy in zip((1, 2), saved):
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
 @contextmanager
 def quiet_converter() -> Iterator[None]:
-    """Keep the converters' advice off the CLI: root-logger warnings ('consider pre-processing', 'overwriting')
-    and UserWarnings (LiteRT's 'preserve all tensors' during calibration). Failures still raise."""
+    """Keep the converters' advice off the CLI: root-logger warnings ('consider pre-processing', 'overwriting'),
+    UserWarnings (LiteRT's 'preserve all tensors' during calibration) and native output on fds 1 and 2.
+    Failures still raise."""
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _native_output_discarded():
             warnings.simplefilter("ignore", UserWarning)
             yield
     finally:
         root.setLevel(level)
+
+
+def check_variant_runs(result: VariantResult) -> None:
+    """Load the variant in its runtime (the agent's backends, as a device would) and run it once on seeded
+    inputs; VariantFailed naming it, with the file removed, when either fails."""
+    from edgeprof.agent.backends import open_runtime
+    from edgeprof.agent.inputs import make_feeds
+    from edgeprof.agent.spec import AgentFailure
+
+    try:
+        with quiet_converter():
+            runtime = open_runtime(str(result.path), result.format, 1)
+            feeds, _ = make_feeds(runtime.inputs, {}, 0, lambda _note: None)
+            runtime.run(feeds)
+    except AgentFailure as exc:
+        if exc.kind == "runtime_missing":  # no runtime on this host: the device checks the model
+            return
+        failure: Exception = exc
+    except Exception as exc:  # whatever the runtime raises when it runs
+        failure = exc
+    else:
+        return
+    result.path.unlink(missing_ok=True)
+    reason = " ".join(str(failure).split())[:300]
+    raise VariantFailed(f"the {result.variant} variant of {result.model} does not load or run, so it was "
+                        f"removed and not recorded ({reason})") from failure
 
 
 def tool_versions(*dists: str) -> dict[str, str]:
@@ -74,13 +128,7 @@ def load_calibration(path: Path | None, variant: str) -> dict[str, np.ndarray]:
     if path is None:
         raise ConfigError(f"variant {variant} needs calibration data: pass --calibration NPZ "
                           "(one array per model input, or x)")
-    if not path.is_file():
-        raise ConfigError(f"calibration file {path} does not exist")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {key: data[key] for key in data.files if key != "y"}
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{path}: not a readable NPZ file ({exc})") from exc
+    return {key: array for key, array in read_npz(path, "calibration file").items() if key != "y"}
 
 
 def describe(path: Path, source: ModelArtifact, variant: str, method: str, parameters: dict[str, Any],
