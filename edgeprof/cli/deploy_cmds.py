@@ -290,7 +290,7 @@ def measure_judge_store(
         if deployed.run_id:
             err.print(f"stored run {deployed.run_id} in {store_path(store)}")
     if deployed.store_error:  # the store refused the run after measuring: shown above, kept in the spool
-        err.print(f"edgeprof: error: {deployed.store_error}", markup=False, highlight=False, soft_wrap=True)
+        error_line(deployed.store_error)
     for failure in deployed.failures.values():
         error_line(str(failure))
     for result in deployed.results:  # an accelerator the device lacks is the run's configuration, said in one line
