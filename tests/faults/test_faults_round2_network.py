@@ -57,11 +57,12 @@ def finish(proc: subprocess.Popen[str], timeout: float) -> tuple[int, str, float
 
 
 def one_error_line(err: str, *needles: str) -> str:
-    """The single 'edgeprof: ...' message of stderr (nothing else there; the terminal may wrap it), with each needle."""
-    text = " ".join(err.split())
-    assert "Traceback" not in err and text.count("edgeprof: ") == 1 and text.startswith("edgeprof: "), err
-    assert all(n in text for n in needles), err
-    return text
+    """The single `edgeprof: ...` line of stderr, with each needle. Progress warnings may come before it (a busy
+    device says so); no other error line and no traceback may."""
+    errors = [line for line in err.splitlines() if line.startswith("edgeprof: ")]
+    assert "Traceback" not in err and len(errors) == 1, err
+    assert all(n in errors[0] for n in needles), err
+    return errors[0]
 
 
 def lock_is_free(work_dir: Path) -> bool:
