@@ -45,7 +45,8 @@ def drifting(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def true_p95(name: str, n: int, max_runs: int) -> float:
     """The p95 of the latency over the first n calls (for drift: of the mixture over those calls)."""
-    from scipy import optimize, stats as st
+    from scipy import optimize
+    from scipy import stats as st
 
     if name == "lognormal":
         return float(np.exp(SIGMA * st.norm.ppf(0.95)))

@@ -192,3 +192,10 @@ def test_cost_per_million_and_its_constraint() -> None:
     assert estimated["cost"] == {"method": "none", "usd_per_million": None,
                                  "reason": "no [cost] table in the device profile"}
     assert estimated["verdicts"][0]["status"] == "not measured"
+
+
+def test_inconclusive_hint_never_asks_for_more_than_the_budget() -> None:
+    over = one(make(latency__max_runs=1000), "latency.p95_ms<=12.1")
+    assert "raise --max-runs to 3200" in over["detail"]
+    hopeless = one(make(latency__max_runs=1000), "latency.p95_ms<=12.0001")
+    assert "cannot get narrower than" in hopeless["detail"] and "more samples" not in hopeless["detail"]

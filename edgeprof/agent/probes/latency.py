@@ -12,6 +12,7 @@ import numpy as np
 from .. import stats
 
 CALIBRATION_CALLS = 20
+CALIBRATION_NS = 2_000_000
 COPY_RUNS = 51
 PROGRESS_NS = 500_000_000  # a progress event at most every half second
 
@@ -46,11 +47,15 @@ def calls_per_sample(run_once: Callable[[], Any], budget: dict[str, Any]) -> int
     floor_ns = budget["min_seconds"] * 1e9 / budget["max_runs"]
     if floor_ns <= 0:
         return 1
-    start = time.perf_counter_ns()
-    for _ in range(CALIBRATION_CALLS):
-        run_once()
-    per_call = max((time.perf_counter_ns() - start) / CALIBRATION_CALLS, 1.0)
-    return max(1, math.ceil(floor_ns / per_call))
+    calls = CALIBRATION_CALLS
+    while True:  # the sampler's own loop, doubled until it lasts CALIBRATION_NS
+        start = time.perf_counter_ns()
+        for _ in itertools.repeat(None, calls):
+            run_once()
+        elapsed = time.perf_counter_ns() - start
+        if elapsed >= CALIBRATION_NS or calls >= budget["max_runs"]:
+            return max(1, math.ceil(floor_ns / max(elapsed / calls, 1.0)))
+        calls *= 2
 
 
 def steady_state(run_once: Callable[[], Any], budget: dict[str, Any],
