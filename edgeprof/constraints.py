@@ -139,16 +139,41 @@ def _method(result: dict[str, Any], metric: Metric) -> str:
     return str((result.get(section) or {}).get("method") or "none")
 
 
-def _more_samples(n: int, ci: list[float], value: float, bound: float) -> int | None:
-    """About how many more samples would shrink the CI (width ~ 1/sqrt(n)) so it no longer straddles the bound.
+def _more_samples(latency: dict[str, Any], ci: list[float], value: float, bound: float) -> str:
+    """What would decide a straddling CI (width ~ 1/sqrt(n)), within what the budget allows: about how many more
+    samples, the --max-runs that would hold them, or how narrow the interval can get at this budget.
 
     Uses the CI's half on the bound's side of the estimate: it must shrink below the gap to the bound.
     """
+    n = int(latency.get("samples") or 0)
     half = (value - ci[0]) if bound < value else (ci[1] - value)
     gap = abs(value - bound)
     if n <= 0 or gap == 0 or half <= 0:
-        return None
-    return max(int(math.ceil(n * (half / gap) ** 2)) - n, 1)
+        return ""
+    needed = int(math.ceil(n * (half / gap) ** 2))
+    cap = int(latency.get("max_runs") or 5000)
+    if needed <= cap:
+        return f": about {max(needed - n, 1)} more samples would decide it (--precision {gap / value:.2g})"
+    narrowest = half * math.sqrt(n / cap) if n < cap else half
+    if needed <= 100 * cap:
+        return f": raise --max-runs to {needed} (and --max-seconds to match) to decide it"
+    return (f": the interval cannot get narrower than +-{narrowest:.4g} at this budget (max_runs {cap}); the bound "
+            f"is {gap:.4g} from the estimate")
+
+
+def server_validity(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """A `server.valid` verdict row for a fixed-QPS server run (INVALID fails), none without one."""
+    run = ((result.get("scenario") or {}).get("run")) or None
+    if not run:
+        return []
+    method = str(result["scenario"].get("method") or "measured")
+    status = "pass" if run.get("valid") else "fail"
+    if method.startswith("emulated"):
+        status = "informational"
+    return [{"constraint": "server.valid", "op": "==", "bound": True, "value": bool(run.get("valid")),
+             "status": status, "margin": None, "method": method, "unit": "", "source": "scenario",
+             "detail": f"{run.get('result')} at {run.get('target_qps')} QPS"
+                       + (f": {'; '.join(run.get('invalid_reasons') or [])}" if run.get("invalid_reasons") else "")}]
 
 
 _MB = re.compile(r"(\d+(?:\.\d+)?)\s*MB")
@@ -201,10 +226,9 @@ def judge_one(result: dict[str, Any], constraint: Constraint, *, calibrated_emul
         if ci is None:
             row.update(status="inconclusive", detail="too few samples for a confidence interval")
         elif ci[0] <= constraint.bound <= ci[1]:
-            more = _more_samples(int(latency.get("samples") or 0), ci, value, constraint.bound)
             row.update(status="inconclusive", detail=f"{latency.get('ci', {}).get('confidence', 0.95):.0%} CI "
                        f"[{ci[0]:.4g}, {ci[1]:.4g}] straddles the bound"
-                       + (f": about {more} more samples would decide it" if more else ""))
+                       + _more_samples(latency, ci, value, constraint.bound))
     compared = (result.get("accuracy") or {}).get("reference") or {}
     if metric.path == "accuracy.reference.agreement_top1" and compared.get("meaningful") is False:
         row.update(status="informational", detail=f"{compared['reason']} (would be {row['status']})")
@@ -217,7 +241,8 @@ def judge_one(result: dict[str, Any], constraint: Constraint, *, calibrated_emul
 def judge(result: dict[str, Any], constraints: list[Constraint], *,
           calibrated_emulation: bool = False) -> list[dict[str, Any]]:
     """Every constraint's verdict for one Result."""
-    return [judge_one(result, c, calibrated_emulation=calibrated_emulation) for c in constraints]
+    return ([judge_one(result, c, calibrated_emulation=calibrated_emulation) for c in constraints]
+            + server_validity(result))
 
 
 def exit_code(results: list[dict[str, Any]], *, strict: bool = False) -> int:

@@ -90,14 +90,17 @@ def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, c
     method = f"emulated:{spec['emulation']}" if spec["emulation"] else "measured"
     clock.enter("warmup")
     # the guards wrap whole phases, not each call: a try block per call would be timed with the model
-    warmup = _guarded(lambda: lat.warm_up(run_once, budget, lambda d, t: progress("warmup", d, t)), "warmup")()
+    timed = runtime.timed(feeds)  # inputs bound once: the bare call, copies timed apart as copy_ms
+    warmup = _guarded(lambda: lat.warm_up(timed, budget, lambda d, t: progress("warmup", d, t)), "warmup")()
     if not warmup["stable"]:
         note(f"latency did not settle within {warmup['runs']} warm-up runs")
     clock.enter("latency", budget["max_seconds"] * 2 + spec["timeouts"]["stage_s"])
-    samples, reason = _guarded(lambda: lat.steady_state(run_once, budget, lambda d, t: progress("latency", d, t)),
-                               "latency")()
+    calls = lat.calls_per_sample(timed, budget)
+    samples, reason = _guarded(lambda: lat.steady_state(timed, budget, lambda d, t: progress("latency", d, t),
+                                                        calls), "latency")()
     latency = lat.latency_section(samples, reason, budget, load_ms=runtime.load_ms, first_ms=first_ms,
-                                  warmup=warmup, method=method)
+                                  warmup=warmup, method=method, calls_per_sample=calls,
+                                  copy_ms=_guarded(lambda: lat.copy_ms(runtime.copies(feeds)), "latency")())
     latency["compile_ms"] = (runtime.compile or {}).get("ms")
     if latency["drift"] and latency["drift"]["flag"]:
         note(f"latency drifted {latency['drift']['ratio']:.2f}x from the first to the last decile")

@@ -97,32 +97,49 @@ def _wait_until(t: float, clock: Callable[[], float]) -> None:
         pass
 
 
-def serve(run_once: Callable[[], Any], arrivals_s: np.ndarray) -> tuple[np.ndarray, float, bool]:
+def serve(run_once: Callable[[], Any], arrivals_s: np.ndarray) -> tuple[np.ndarray, float, bool, float]:
     """Issue the queries at their scheduled arrivals, one inference at a time (FIFO): latencies (ms) from each
-    scheduled arrival, wall seconds, and whether the schedule drained before OVERRUN_FACTOR x its span."""
+    scheduled arrival, wall seconds, whether the schedule drained before OVERRUN_FACTOR x its span, and the p99
+    of how late the harness issued a query the server was free for (ms).
+
+    Latency is the FIFO queue of the measured service times (`queue_latencies`): waiting behind earlier queries
+    counts, but a query the harness itself issued late (a sleep that overshot on a busy host) does not, so a
+    low-QPS run, which sleeps between queries, is judged like a high-QPS one, which never sleeps."""
     clock = time.perf_counter
-    latencies = np.empty(len(arrivals_s))
+    service = np.empty(len(arrivals_s))
+    lag: list[float] = []
     span = float(arrivals_s[-1]) if len(arrivals_s) else 0.0
     deadline = span * OVERRUN_FACTOR + 1.0
     start = clock()
+    free_at = 0.0
     for i, arrival in enumerate(arrivals_s):
         if clock() - start > deadline:  # the rest never started: their latency is at least the wait so far
             now = clock() - start
-            latencies[i:] = now - arrivals_s[i:]
-            return latencies * 1000.0, now, False
+            latencies = queue_latencies(arrivals_s[:i], service[:i])
+            return np.concatenate((latencies, now - arrivals_s[i:])) * 1000.0, now, False, _p99(lag)
         _wait_until(start + arrival, clock)
+        t0 = clock()
         run_once()
-        latencies[i] = clock() - start - arrival
-    return latencies * 1000.0, clock() - start, True
+        t1 = clock()
+        service[i] = t1 - t0
+        if free_at <= arrival:
+            lag.append(t0 - start - arrival)
+        free_at = t1 - start
+    return queue_latencies(arrivals_s, service) * 1000.0, clock() - start, True, _p99(lag)
+
+
+def _p99(lag_s: list[float]) -> float:
+    return float(np.quantile(lag_s, SERVER_PERCENTILE)) * 1000.0 if lag_s else 0.0
 
 
 def server_run(run_once: Callable[[], Any], qps: float, settings: dict[str, Any], seed: int) -> dict[str, Any]:
     """One server run at `qps`: schedule, serve, judge. Like LoadGen's minimum query count, the run lasts long
     enough to expect 1.2x the queries a p99 bound needs."""
     arrivals = poisson_schedule(qps, max(settings["seconds"], 1.2 * min_queries() / qps), seed)
-    latencies, wall, drained = serve(run_once, arrivals)
+    latencies, wall, drained, lag_ms = serve(run_once, arrivals)
     section = judge_server(latencies, wall, drained=drained, min_duration_s=settings["min_duration_s"],
                            p99_bound_ms=settings["p99_bound_ms"])
+    section["issue_lag_p99_ms"] = lag_ms
     section["target_qps"] = qps
     section["achieved_qps"] = len(latencies) / wall if wall > 0 else None
     return section

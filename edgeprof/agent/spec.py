@@ -35,7 +35,7 @@ class LatencyBudget:
 
     min_runs: int = 50
     max_runs: int = 5000
-    min_seconds: float = 1.0
+    min_seconds: float = 0.5
     max_seconds: float = 20.0
     target_rel_halfwidth: float = 0.02
     confidence: float = 0.95

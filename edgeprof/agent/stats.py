@@ -10,6 +10,27 @@ import numpy as np
 PERCENTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99, "p999": 0.999}
 STABLE_WINDOW = 10
 STABLE_TOLERANCE = 0.05
+FIRST_LOOK = 100  # no p95 interval at the corrected confidence is defined much below this
+LOOK_RATIO = 1.25  # precision looks at geometrically spaced sample counts
+LOOK_SPENDING = 2.0  # the looks' alpha is split as over this many independent looks (see look_confidence)
+
+
+def look_points(min_runs: int, max_runs: int) -> list[int]:
+    """The sample counts at which the stopping rule checks precision: x1.25 from max(min_runs, 100), max_runs last."""
+    points: list[int] = []
+    n = max(min_runs, FIRST_LOOK)
+    while n < max_runs:
+        points.append(n)
+        n = max(n + 1, math.ceil(n * LOOK_RATIO))
+    return points + [max_runs]
+
+
+def look_confidence(confidence: float) -> float:
+    """The confidence of each look's interval, so the one reported wherever the rule stops covers with
+    `confidence` (stopping on a narrow interval is optimistic). Successive x1.25 looks share most samples, so a
+    Bonferroni split over all of them (coverage 0.998, 2.2x the samples) is far too strict: alpha is split as
+    over LOOK_SPENDING looks, which scripts/bench_stopping.py checks covers >= `confidence`."""
+    return 1.0 - (1.0 - confidence) / LOOK_SPENDING
 
 
 def binomial_cdf(n: int, q: float) -> np.ndarray:
@@ -59,14 +80,17 @@ def relative_halfwidth(sorted_samples: np.ndarray, q: float, confidence: float) 
     return (ci[1] - ci[0]) / 2.0 / estimate
 
 
-def summarise(samples_ms: np.ndarray, confidence: float) -> dict[str, Any]:
-    """Percentiles, their confidence intervals, mean/std/min/max and throughput of per-call latencies."""
+def summarise(samples_ms: np.ndarray, confidence: float, interval_confidence: float | None = None) -> dict[str, Any]:
+    """Percentiles, their confidence intervals, mean/std/min/max and throughput of per-call latencies; the
+    intervals are drawn at `interval_confidence` (a sequential rule's per-look level) to cover with `confidence`."""
     ordered = np.sort(samples_ms)
     out: dict[str, Any] = {}
     ci: dict[str, Any] = {"confidence": confidence}
+    if interval_confidence is not None:
+        ci["per_look_confidence"] = interval_confidence
     for label, q in PERCENTILES.items():
         out[f"{label}_ms"] = float(np.quantile(ordered, q))
-        bounds = quantile_ci(ordered, q, confidence)
+        bounds = quantile_ci(ordered, q, interval_confidence or confidence)
         ci[label] = list(bounds) if bounds else None
     mean = float(ordered.mean())
     out.update({

@@ -61,3 +61,45 @@ def test_a_section_of_unresolvable_calls_is_still_valid_json() -> None:
                               warmup={"runs": 0, "stable": False, "ms": 0.0}, method="measured")
     assert section["drift"]["ratio"] is None and not section["drift"]["flag"]
     json.dumps(section, allow_nan=False)
+
+
+def test_a_microsecond_call_is_timed_in_loops_so_the_cap_never_cuts_the_floor_short() -> None:
+    from edgeprof.agent.probes.latency import calls_per_sample
+
+    budget = dict(BUDGET, min_seconds=0.2, max_runs=500)
+    calls = calls_per_sample(lambda: None, budget)
+    assert calls > 1
+    samples, reason = steady_state(lambda: None, budget, lambda d, t: None, calls)
+    assert reason == "max_runs" and len(samples) == 500 and np.all(samples > 0)
+    assert calls_per_sample(lambda: time.sleep(0.001), budget) == 1
+
+
+def test_precision_stops_only_at_a_look() -> None:
+    from edgeprof.agent import stats
+
+    samples, reason = steady_state(lambda: None, dict(BUDGET, target_rel_halfwidth=10.0), lambda d, t: None)
+    assert reason == "precision" and len(samples) in stats.look_points(BUDGET["min_runs"], BUDGET["max_runs"])
+
+
+def test_the_section_reports_calls_copies_and_the_budget() -> None:
+    section = latency_section(np.linspace(1.0, 2.0, 500), "precision", BUDGET, load_ms=1.0, first_ms=1.0,
+                              warmup={"runs": 0, "stable": True, "ms": 0.0}, method="measured",
+                              calls_per_sample=4, copy_ms=0.01)
+    assert (section["calls_per_sample"], section["copy_ms"], section["max_runs"]) == (4, 0.01, 5000)
+    assert section["ci"]["confidence"] == 0.95 and section["ci"]["per_look_confidence"] > 0.95
+
+
+def test_tflite_times_invoke_alone_with_the_copies_apart() -> None:
+    from pathlib import Path
+
+    from edgeprof.agent.backends import open_runtime
+    from edgeprof.agent.inputs import make_feeds
+
+    model = Path(__file__).resolve().parents[2] / "models" / "digits" / "digits-fp32.tflite"
+    runtime = open_runtime(str(model), "tflite", 1)
+    feeds, _ = make_feeds(runtime.inputs, {}, 0, lambda m: None)
+    timed = runtime.timed(feeds)
+    assert timed == runtime._interp.invoke
+    timed()
+    expected = runtime.run(feeds)
+    assert [np.array_equal(a, b) for a, b in zip(runtime.copies(feeds)(), expected)] == [True] * len(expected)

@@ -78,3 +78,33 @@ def test_precise_samples_stop_on_precision_noisy_ones_on_budget() -> None:
     samples, reason = steady_state(noisy, dict(BUDGET, max_seconds=0.3, target_rel_halfwidth=0.0001),
                                    lambda d, t: None)
     assert reason == "max_seconds"
+
+
+def test_looks_are_geometric_and_end_on_the_cap() -> None:
+    points = stats.look_points(50, 5000)
+    assert points[0] == stats.FIRST_LOOK and points[-1] == 5000
+    assert all(b > a for a, b in zip(points, points[1:])) and len(points) < 25
+    assert stats.look_points(10, 20) == [20]
+
+
+def test_the_stopped_interval_covers_the_true_p95_at_the_nominal_rate() -> None:
+    """The rule as the agent applies it, on lognormal samples: stopping on a narrow interval stays honest."""
+    rng = np.random.default_rng(5)
+    true = math.exp(0.15 * 1.6448536)
+    level = stats.look_confidence(0.95)
+    hits, reps = 0, 300
+    for _ in range(reps):
+        x = rng.lognormal(0.0, 0.15, 5000)
+        for n in stats.look_points(50, 5000):
+            if stats.relative_halfwidth(np.sort(x[:n]), 0.95, level) <= 0.02:
+                break
+        lo, hi = stats.quantile_ci(np.sort(x[:n]), 0.95, level)
+        hits += lo <= true <= hi
+    assert hits / reps >= 0.94, hits / reps  # >= 0.95 expected (bench_stopping.py: 0.97-0.98), binomial slack
+
+
+def test_summary_draws_intervals_at_the_per_look_level() -> None:
+    samples = np.random.default_rng(2).gamma(2.0, 1.0, 1000)
+    plain, wide = stats.summarise(samples, 0.95), stats.summarise(samples, 0.95, 0.975)
+    assert wide["ci"]["confidence"] == 0.95 and wide["ci"]["per_look_confidence"] == 0.975
+    assert wide["ci"]["p95"][0] <= plain["ci"]["p95"][0] and wide["ci"]["p95"][1] >= plain["ci"]["p95"][1]

@@ -124,3 +124,25 @@ def test_spec_scenario_defaults_to_single_stream() -> None:
 def test_spec_rejects_bad_scenarios(scenario: dict, needle: str) -> None:
     with pytest.raises(AgentFailure, match=needle):
         parse_spec(json.dumps({**MINIMAL, "scenario": scenario}))
+
+
+def test_a_late_issued_query_is_not_counted_as_queueing() -> None:
+    """serve() judges the FIFO queue of measured service times: the harness's own lateness (a sleep that
+    overshoots) never adds to a query the server was free for."""
+    import time
+
+    arrivals = np.array([0.0, 0.05, 0.10])
+    latencies, wall, drained, lag_ms = sc.serve(lambda: time.sleep(0.001), arrivals)
+    assert drained and wall >= 0.10 and lag_ms >= 0.0
+    assert np.all(latencies < 40.0)  # service ~1 ms each, never waiting behind a 50 ms gap
+
+
+def test_an_invalid_server_run_is_a_failing_verdict() -> None:
+    from edgeprof.constraints import exit_code, judge
+
+    result = {"status": "ok", "scenario": {"name": "server", "method": "measured", "run": {
+        "valid": False, "result": "INVALID", "target_qps": 2000.0, "invalid_reasons": ["overloaded"]}}}
+    rows = judge(result, [])
+    assert [(r["constraint"], r["status"]) for r in rows] == [("server.valid", "fail")]
+    assert "overloaded" in rows[0]["detail"] and exit_code([{**result, "verdicts": rows}]) == 1
+    assert judge({"status": "ok", "scenario": {"name": "single-stream"}}, []) == []

@@ -201,3 +201,10 @@ def test_agreement_over_constant_reference_outputs_is_informational() -> None:
         "agreement_top1": 1.0, "accuracy_drop": 0.0, "meaningful": False, "reason": "constant outputs"}}}
     row = judge_one(result, parse_constraint("accuracy.agreement>=0.99"))
     assert row["status"] == "informational" and row["detail"] == "constant outputs (would be pass)"
+
+
+def test_inconclusive_hint_never_asks_for_more_than_the_budget() -> None:
+    over = one(make(latency__max_runs=1000), "latency.p95_ms<=12.1")
+    assert "raise --max-runs to 3200" in over["detail"]
+    hopeless = one(make(latency__max_runs=1000), "latency.p95_ms<=12.0001")
+    assert "cannot get narrower than" in hopeless["detail"] and "more samples" not in hopeless["detail"]

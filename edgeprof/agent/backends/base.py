@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -42,6 +43,14 @@ class Runtime:
 
     def prepare(self, feeds: dict[str, np.ndarray]) -> None:
         """Get ready for feeds of these shapes outside any timed call (TFLite resizes and reallocates)."""
+
+    def timed(self, feeds: dict[str, np.ndarray]) -> Callable[[], Any]:
+        """The bare call the latency phase times, inputs bound once (TFLite: `invoke` alone, tensors set now)."""
+        return functools.partial(self.run, feeds)
+
+    def copies(self, feeds: dict[str, np.ndarray]) -> Callable[[], Any] | None:
+        """The input/output copies `timed` leaves out (timed apart as `latency.copy_ms`); None: nothing left out."""
+        return None
 
     def op_profile(self) -> dict[str, Any] | None:
         """Per-operator times, where the runtime can tell (None otherwise)."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import importlib
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -176,9 +177,25 @@ class TfliteRuntime(Runtime):
             if feeds[name].shape != self._shapes[index]:
                 self.prepare(feeds)
                 break
+        self._set_inputs(feeds)
+        self._interp.invoke()
+        return [self._interp.get_tensor(index) for index in self._out_index]
+
+    def timed(self, feeds: dict[str, np.ndarray]) -> Callable[[], Any]:
+        self.prepare(feeds)
+        self._set_inputs(feeds)
+        return self._interp.invoke
+
+    def copies(self, feeds: dict[str, np.ndarray]) -> Callable[[], Any] | None:
+        return functools.partial(self._copy, feeds)
+
+    def _set_inputs(self, feeds: dict[str, np.ndarray]) -> None:
         for name, index in self._feed_order:
             self._interp.set_tensor(index, feeds[name])
-        self._interp.invoke()
+
+    def _copy(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """What `run` adds to `invoke`: the inputs copied in, the outputs copied out."""
+        self._set_inputs(feeds)
         return [self._interp.get_tensor(index) for index in self._out_index]
 
     def describe(self) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 import time
 from typing import Any, Callable
 
@@ -9,7 +11,9 @@ import numpy as np
 
 from .. import stats
 
-CHECK_EVERY = 50
+CALIBRATION_CALLS = 20
+CALIBRATION_NS = 2_000_000
+COPY_RUNS = 51
 PROGRESS_NS = 500_000_000  # a progress event at most every half second
 
 
@@ -37,30 +41,62 @@ def warm_up(run_once: Callable[[], Any], budget: dict[str, Any],
     return {"runs": len(samples), "stable": stable, "ms": (time.perf_counter() - start) * 1000}
 
 
-def steady_state(run_once: Callable[[], Any], budget: dict[str, Any],
-                 progress: Callable[[int, int | None], None]) -> tuple[np.ndarray, str]:
-    """Per-call latencies (ms, in run order) and why sampling stopped: precision, max_runs or max_seconds.
+def calls_per_sample(run_once: Callable[[], Any], budget: dict[str, Any]) -> int:
+    """pyperf's loops: how many back-to-back calls one sample times, so that max_runs samples last at least
+    min_seconds (a microsecond model then reaches the time floor before the sample cap); 1 for slower models."""
+    floor_ns = budget["min_seconds"] * 1e9 / budget["max_runs"]
+    if floor_ns <= 0:
+        return 1
+    calls = CALIBRATION_CALLS
+    while True:  # the sampler's own loop, doubled until it lasts CALIBRATION_NS
+        start = time.perf_counter_ns()
+        for _ in itertools.repeat(None, calls):
+            run_once()
+        elapsed = time.perf_counter_ns() - start
+        if elapsed >= CALIBRATION_NS or calls >= budget["max_runs"]:
+            return max(1, math.ceil(floor_ns / max(elapsed / calls, 1.0)))
+        calls *= 2
 
-    The time budget is checked after every call (a slow model never overruns it by more than one call); the
-    precision test sorts the samples, so it runs every CHECK_EVERY calls at first and every 5% of the
-    samples later (at most 5% extra samples, and the checks stay a small share of the run).
+
+def steady_state(run_once: Callable[[], Any], budget: dict[str, Any],
+                 progress: Callable[[int, int | None], None], calls: int = 1) -> tuple[np.ndarray, str]:
+    """Per-call latencies (ms, in run order; with `calls` > 1 each sample is the mean of that many back-to-back
+    calls) and why sampling stopped: precision, max_runs or max_seconds.
+
+    The time budget is checked after every sample (a slow model never overruns it by more than one); precision
+    is checked only at the geometrically spaced looks of `stats.look_points`, once min_seconds have passed, with
+    the per-look confidence that keeps the reported interval honest over all the looks.
     """
     max_runs = budget["max_runs"]
     samples = np.empty(min(max_runs, 4096), dtype=np.float64)
     n = 0
     clock = time.perf_counter_ns
+    loop = itertools.repeat
     start = clock()
     min_ns, max_ns = budget["min_seconds"] * 1e9, budget["max_seconds"] * 1e9
     target = budget["target_rel_halfwidth"]
-    next_check, next_progress = max(CHECK_EVERY, budget["min_runs"]), start + PROGRESS_NS
+    level = stats.look_confidence(budget["confidence"])
+    looks = iter(stats.look_points(budget["min_runs"], max_runs))
+    next_look, next_progress = next(looks), start + PROGRESS_NS
     while True:
-        t0 = clock()
-        run_once()
-        t1 = clock()
+        if calls == 1:
+            t0 = clock()
+            run_once()
+            t1 = clock()
+        else:
+            t0 = clock()
+            for _ in loop(None, calls):
+                run_once()
+            t1 = clock()
         if n == len(samples):
             samples = np.concatenate((samples, np.empty(min(n, max_runs - n), dtype=np.float64)))
-        samples[n] = (t1 - t0) / 1e6
+        samples[n] = (t1 - t0) / 1e6 / calls
         n += 1
+        if n >= next_look:
+            next_look = next(looks, max_runs)
+            if (target > 0 and t1 - start >= min_ns
+                    and stats.relative_halfwidth(np.sort(samples[:n]), 0.95, level) <= target):
+                return samples[:n], "precision"
         if n >= max_runs:
             return samples[:n], "max_runs"
         if t1 - start >= max_ns:
@@ -68,15 +104,19 @@ def steady_state(run_once: Callable[[], Any], budget: dict[str, Any],
         if t1 >= next_progress:
             progress(n, max_runs)
             next_progress = t1 + PROGRESS_NS
-        if n >= next_check and t1 - start >= min_ns and target > 0:
-            next_check = n + max(CHECK_EVERY, n // 20)
-            if stats.relative_halfwidth(np.sort(samples[:n]), 0.95, budget["confidence"]) <= target:
-                return samples[:n], "precision"
+
+
+def copy_ms(copies: Callable[[], Any] | None, runs: int = COPY_RUNS) -> float | None:
+    """Median ms of the input/output copies the timed call leaves out (None when it leaves none out)."""
+    if copies is None:
+        return None
+    return float(np.median([time_call(copies) for _ in range(runs)]))
 
 
 def latency_section(samples_ms: np.ndarray, reason: str, budget: dict[str, Any], *, load_ms: float,
-                    first_ms: float, warmup: dict[str, Any], method: str) -> dict[str, Any]:
-    """The `latency` section of the Result."""
+                    first_ms: float, warmup: dict[str, Any], method: str, calls_per_sample: int = 1,
+                    copy_ms: float | None = None) -> dict[str, Any]:
+    """The `latency` section of the Result: per-call figures, intervals corrected for the stopping rule's looks."""
     keep = budget["keep_samples"]
     section: dict[str, Any] = {
         "method": method,
@@ -84,10 +124,14 @@ def latency_section(samples_ms: np.ndarray, reason: str, budget: dict[str, Any],
         "first_ms": first_ms,
         "warmup": warmup,
         "samples": int(len(samples_ms)),
+        "calls_per_sample": calls_per_sample,
         "stop_reason": reason,
         "target_rel_halfwidth": budget["target_rel_halfwidth"],
+        "max_runs": budget["max_runs"],
+        "copy_ms": copy_ms,
     }
-    section.update(stats.summarise(samples_ms, budget["confidence"]))
+    level = stats.look_confidence(budget["confidence"])
+    section.update(stats.summarise(samples_ms, budget["confidence"], level))
     p95_ci = section["ci"].get("p95")
     section["p95_rel_halfwidth"] = (
         (p95_ci[1] - p95_ci[0]) / 2 / section["p95_ms"] if p95_ci and section["p95_ms"] > 0 else None
