@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from edgeprof.errors import ConfigError
 
 VARIANTS = ("fp32", "fp16", "int8-dynamic", "int8-static", "int8-static-qop", "int8-weight-only")
@@ -59,6 +57,7 @@ def detect_format(data: bytes) -> str | None:
 
 
 def _onnx_signature(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
+    import numpy as np
     import onnx
     from onnx import helper
 
@@ -79,6 +78,8 @@ def _onnx_signature(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
 
 
 def _tflite_signature(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
+    import numpy as np
+
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:  # the host can still deploy; the device checks the model
@@ -98,6 +99,7 @@ def _tflite_signature(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
 
 def find_manifest_entry(path: Path, sha256: str) -> tuple[Path, dict[str, Any]] | None:
     """The manifest entry for this file (manifest.json beside it or one level up), matched by sha256."""
+
     for directory in (path.parent, path.parent.parent):
         manifest = directory / MANIFEST
         if not manifest.is_file():
@@ -161,6 +163,8 @@ def reference_for(artifact: ModelArtifact) -> Path | None:
 
 def check_dataset(artifact: ModelArtifact, npz: Path) -> None:
     """The NPZ has one array per model input (or `x`), with matching trailing dims; ConfigError naming the key."""
+    import numpy as np
+
     if not npz.is_file():
         raise ConfigError(f"dataset {npz} does not exist")
     try:
