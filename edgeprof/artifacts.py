@@ -10,11 +10,12 @@ import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from edgeprof.errors import ConfigError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 VARIANTS = ("fp32", "fp16", "int8-dynamic", "int8-static", "int8-static-qop", "int8-weight-only")
 MANIFEST = "manifest.json"
@@ -74,6 +75,8 @@ def check_regular_file(path: Path, what: str) -> None:
 def read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
     """The arrays of an NPZ file (`what` names it in errors: 'dataset', 'calibration file'); ConfigError, one line,
     for a missing or non-regular file, something that is not a zip of .npy arrays, or one holding none."""
+    import numpy as np
+
     check_regular_file(path, what)
     shown = printable(str(path))
     if not zipfile.is_zipfile(path):
@@ -109,6 +112,7 @@ def detect_format(data: bytes) -> str | None:
 
 
 def _onnx_signature(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
+    import numpy as np
     import onnx
     from onnx import helper
 
@@ -129,6 +133,8 @@ def _onnx_signature(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
 
 
 def _tflite_signature(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
+    import numpy as np
+
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:  # the host can still deploy; the device checks the model
@@ -148,6 +154,7 @@ def _tflite_signature(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
 
 def find_manifest_entry(path: Path, sha256: str) -> tuple[Path, dict[str, Any]] | None:
     """The manifest entry for this file (manifest.json beside it or one level up), matched by sha256."""
+
     for directory in (path.parent, path.parent.parent):
         manifest = directory / MANIFEST
         if not manifest.is_file():
@@ -210,6 +217,8 @@ def reference_for(artifact: ModelArtifact) -> Path | None:
 
 def check_dataset(artifact: ModelArtifact, npz: Path) -> None:
     """The NPZ has one array per model input (or `x`), with matching trailing dims; ConfigError naming the key."""
+    import numpy as np
+
     shapes = {key: (array.shape, array.dtype) for key, array in read_npz(npz, "dataset").items()}
     empty = sorted(key for key, (shape, _) in shapes.items() if shape and shape[0] == 0)
     if empty:

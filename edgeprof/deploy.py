@@ -38,6 +38,7 @@ RECONNECTS = 2
 RECONNECT_BACKOFF_S = 1.0
 LOCK_FILE = "device.lock"
 CACHE_DIR = "compiled"  # engines and blobs the providers compiled, one folder per cache key
+POWER_MIN_SECONDS = 0.5  # adaptive power windows: the shortest (10 samples at the default 20 Hz)
 STOP_DEADLINE_S = 3.5  # Ctrl-C: how long stopping the agents may take before the connections are cut
 
 
@@ -51,6 +52,7 @@ class DeployOptions:
     latency: LatencyBudget = LatencyBudget()
     power_seconds: float = PowerSettings.seconds
     idle_seconds: float = PowerSettings.idle_seconds
+    power_min_seconds: float | None = POWER_MIN_SECONDS  # None: fixed power windows of the lengths above
     cooldown_to_c: float | None = None
     op_profile: bool = False
     with_reference: bool = True
@@ -109,6 +111,7 @@ def build_run_spec(
         latency=options.latency,
         power=PowerSettings(method=power.method, idle_w=power.idle_w, max_w=power.max_w,
                             seconds=options.power_seconds, idle_seconds=options.idle_seconds,
+                            min_seconds=options.power_min_seconds,
                             sample_hz=power.sample_hz, command=power.command, pi5_correction=power.pi5_correction),
         thermal=ThermalSettings(cooldown_to_c=options.cooldown_to_c),
         timeouts=options.timeouts,
@@ -201,6 +204,7 @@ class DeviceSession:
         self.agent_path = ""
         self.dataset: dict[str, Any] | None = None
         self.setup_files: list[int] = []
+        self.setup_s = {"connect": 0.0, "upload": 0.0}  # travels with the first model, like setup_files
         self.in_use: set[str] = set()  # remote paths of the blobs this deploy uses (never evicted by it)
 
     def open(self) -> None:
@@ -209,23 +213,26 @@ class DeviceSession:
         self.transport = open_transport(self.profile.name, self.profile.kind, self.profile.connection,
                                         accept_new_host_key=self.options.accept_new_host_key)
         self.cancel.track(self.transport)
+        started = time.perf_counter()
         try:
             self.transport.connect()
         except DeviceError as exc:
             if self.profile.emulation and not exc.hint:
                 exc.hint = f"is the emulated board running? `edgeprof emulate up {self.profile.name}`"
             raise
+        connected = time.perf_counter()
         agent = self.shipment.agent
-        upload = self.transport.put_file(agent.path, agent.sha256, ".pyz")
+        upload = self.transport.put_file(agent.path, agent.sha256, ".pyz", verified_on_use=True)
         self.agent_path = upload.remote_path
         self.in_use.add(upload.remote_path)
         self.setup_files = [upload.bytes_sent]
         digest = self.shipment.dataset_sha256
         if self.options.dataset is not None and digest is not None:
-            data = self.transport.put_file(self.options.dataset, digest, ".npz")
+            data = self.transport.put_file(self.options.dataset, digest, ".npz", verified_on_use=True)
             self.dataset = {"path": data.remote_path, "sha256": digest}
             self.in_use.add(data.remote_path)
             self.setup_files.append(data.bytes_sent)
+        self.setup_s = {"connect": connected - started, "upload": time.perf_counter() - connected}
 
     def alive(self) -> bool:
         """Whether the device still answers a trivial command."""
@@ -303,9 +310,11 @@ def _measure_model(session: DeviceSession, artifact: ModelArtifact, accel: tuple
     """Push one model (and its reference), run the agent on it with these accelerators, assemble its Result."""
     transport = session.transport
     assert transport is not None
+    started = time.perf_counter()
     transfer = _Transfer()
     remote = _push_model(transport, artifact, transfer)
     session.in_use.add(remote["path"])
+    setup = dict(session.setup_s) if index == 0 else {"connect": 0.0, "upload": 0.0}
     if index == 0:  # the agent and the dataset travel once, with the first model
         for sent in session.setup_files:
             transfer.add(sent)
@@ -315,8 +324,11 @@ def _measure_model(session: DeviceSession, artifact: ModelArtifact, accel: tuple
     spec = build_run_spec(session.profile, remote, session.options, dataset=session.dataset,
                           reference=reference_remote, accelerators=accel, cache_dir=transport.remote_path(CACHE_DIR),
                           lock_path=transport.remote_path(LOCK_FILE))
+    uploaded = time.perf_counter()
     agent_section, error = _run_agent(session, spec, on_event, cancel)
-    return _assemble(session.profile, artifact, agent_section, error, transfer)
+    host_s = {"connect": setup["connect"], "upload": setup["upload"] + uploaded - started,
+              "agent": time.perf_counter() - uploaded}
+    return _assemble(session.profile, artifact, agent_section, error, transfer, host_s)
 
 
 def _enforce_cache_cap(session: DeviceSession, on_event: EventSink) -> None:
@@ -331,7 +343,7 @@ def _enforce_cache_cap(session: DeviceSession, on_event: EventSink) -> None:
 
 def _push_model(transport: Transport, artifact: ModelArtifact, transfer: _Transfer) -> dict[str, Any]:
     """Upload a model (a no-op when the device has it) and return its RunSpec entry."""
-    upload = transport.put_file(artifact.path, artifact.sha256, f".{artifact.format}")
+    upload = transport.put_file(artifact.path, artifact.sha256, f".{artifact.format}", verified_on_use=True)
     transfer.add(upload.bytes_sent)
     return {"path": upload.remote_path, "format": artifact.format, "sha256": artifact.sha256}
 
@@ -402,8 +414,9 @@ def _assemble(
     agent_section: dict[str, Any] | None,
     error: dict[str, Any] | None,
     transfer: _Transfer,
+    host_s: dict[str, float],
 ) -> dict[str, Any]:
-    """The whole Result: identity and transfer from the host, measured sections from the agent."""
+    """The whole Result: identity, transfer and timing from the host, measured sections from the agent."""
     result: dict[str, Any] = {
         "schema_version": RESULT_SCHEMA_VERSION,
         "run_id": None,
@@ -434,8 +447,10 @@ def _assemble(
         "scenario": None,
         "warnings": [],
     }
+    agent_timing = (agent_section or {}).pop("timing", None)
     if agent_section:
         result.update(agent_section)
+    result["timing"] = timing_section(host_s, agent_timing)
     result["transfer"] = {
         "bytes_sent": transfer.bytes_sent,
         "files_sent": transfer.files_sent,
@@ -443,6 +458,19 @@ def _assemble(
     }
     result["verdicts"] = []
     return result
+
+
+def timing_section(host_s: dict[str, float], agent: dict[str, Any] | None) -> dict[str, Any]:
+    """Seconds per stage of one model's deploy (docs/result-schema.md `timing`): connect and upload timed here,
+    `agent_start` the agent's wall time on the host less its measuring stages, the measuring stages from the
+    agent, `store` left None for the caller that saves the Result."""
+    stages: dict[str, float | None] = {"connect": host_s["connect"], "upload": host_s["upload"]}
+    measure_s = agent["measure_s"] if agent else 0.0
+    stages["agent_start"] = host_s["agent"] - measure_s if agent else None
+    stages.update((agent or {}).get("stages", {}))
+    stages["store"] = None
+    return {"stages": stages, "measure_s": measure_s, "agent_s": host_s["agent"],
+            "agent_other_s": agent["other_s"] if agent else None}
 
 
 def run_deploy(

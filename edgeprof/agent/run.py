@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import time
 from typing import Any
 
 from . import lock
@@ -27,6 +28,40 @@ def _verify(path: str, sha256: str | None, what: str) -> None:
             raise AgentFailure("integrity", f"{what} {path} does not match its sha256 (corrupted upload)", "load")
 
 
+# Stages that measure the model; `measure_s` is their sum. The rest (lock, system facts, thermal) is overhead.
+MEASURING = ("load", "inputs", "first", "warmup", "latency", "scenario", "power", "op_profile", "accuracy")
+
+
+class TimedClock(StageClock):
+    """A StageClock that also keeps the seconds spent in each stage (perf_counter at each enter and stop)."""
+
+    def __init__(self, stage_limit_s: float) -> None:
+        super().__init__(stage_limit_s)
+        self.seconds: dict[str, float] = {}
+        self._since: float | None = None
+
+    def enter(self, stage: str, limit_s: float | None = None) -> None:
+        self._close()
+        super().enter(stage, limit_s)
+        self._since = time.perf_counter()
+
+    def stop(self) -> None:
+        self._close()
+        super().stop()
+
+    def _close(self) -> None:
+        if self._since is not None:
+            self.seconds[self.stage] = self.seconds.get(self.stage, 0.0) + time.perf_counter() - self._since
+            self._since = None
+
+    def section(self, started: float) -> dict[str, Any]:
+        """The agent's part of the Result's `timing`: seconds per stage, their measuring sum, and the seconds
+        since `started` (perf_counter) not spent in a measuring stage."""
+        measure_s = sum(self.seconds.get(stage, 0.0) for stage in MEASURING)
+        return {"stages": dict(self.seconds), "measure_s": measure_s,
+                "other_s": time.perf_counter() - started - measure_s}
+
+
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
     """Run every probe the spec asks for and return the agent's part of the Result."""
     warnings: list[str] = []
@@ -35,18 +70,21 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         warnings.append(message)
         warn(message)
 
-    clock = StageClock(spec["timeouts"]["stage_s"])
+    started = time.perf_counter()
+    clock = TimedClock(spec["timeouts"]["stage_s"])
     model = spec["model"]
     memory = MemoryProbe(model["path"])
     held = lock.acquire(spec.get("lock"), note)
     try:
-        return _measure(spec, model, memory, clock, note, warnings)
+        section = _measure(spec, model, memory, clock, note, warnings)
+        section["timing"] = clock.section(started)
+        return section
     finally:
         clock.stop()
         lock.release(held)
 
 
-def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, clock: StageClock,
+def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, clock: TimedClock,
              note: Any, warnings: list[str]) -> dict[str, Any]:
     from .inputs import make_feeds
     from .probes import latency as lat

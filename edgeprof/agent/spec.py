@@ -51,8 +51,10 @@ class PowerSettings:
     method: str = "none"
     idle_w: float | None = None
     max_w: float | None = None
-    seconds: float = 3.0
-    idle_seconds: float = 1.0
+    seconds: float = 3.0  # the load window; with min_seconds set, its longest
+    idle_seconds: float = 1.0  # the idle window; with min_seconds set, its longest
+    min_seconds: float | None = None  # None: fixed windows; else each stops after this once the mean is precise
+    ci_target: float = 0.02  # precise: the 95% CI half-width of the mean power within this fraction of it
     sample_hz: float = 20
     command: str | None = None
     sysfs_root: str = "/"

@@ -11,8 +11,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import paramiko
-
 from edgeprof.devices import DeviceProfile, load_profile
 from edgeprof.emulate import access, state
 from edgeprof.emulate.image import Image, built_image
@@ -226,6 +224,8 @@ def _run(argv: list[str], what: str) -> None:
 
 def _poweroff(vm: VmState) -> None:
     """Ask the guest to power off over SSH (host key checked); a guest that cannot be reached is left to signals."""
+    import paramiko  # only here: CLI start-up stays light
+
     client = paramiko.SSHClient()
     try:
         client.load_host_keys(str(known_hosts_path()))

@@ -93,8 +93,12 @@ class Transport(ABC):
         """Start a long-running process."""
 
     @abstractmethod
-    def put_file(self, local: Path, sha256: str, suffix: str = "") -> Upload:
-        """Upload into <work_dir>/blobs/<sha256><suffix> unless the device already has it; verified by hash."""
+    def put_file(self, local: Path, sha256: str, suffix: str = "", *, verified_on_use: bool = False) -> Upload:
+        """Upload into <work_dir>/blobs/<sha256><suffix> unless the device already has it; verified by hash.
+
+        `verified_on_use`: whoever uses the file checks its sha256 first (the agent's `_verify`), so a blob of the
+        right name and size is reused and a fresh upload renamed into place without hashing it here as well.
+        """
 
     def blob_path(self, sha256: str, suffix: str = "") -> str:
         """The remote path of a content-addressed blob, confined to the work dir."""

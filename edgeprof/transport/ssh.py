@@ -60,6 +60,7 @@ _PROBE_SNIPPET = (
     "print(json.dumps({'sha256': h, 'free': s.f_bavail*s.f_frsize, 'inodes': s.f_favail if s.f_files else None}))"
 )
 _LINK_ERRORS = (paramiko.SSHException, OSError, EOFError)
+READBACK_MAX = 4 << 20  # bytes: a blob up to this size is verified by reading it back, not by a remote Python
 # sh -c SCRIPT sh PID: stop the process group PID leads (sshd makes the command a session leader): SIGTERM and
 # SIGCONT (a stopped process only acts on SIGTERM once continued), up to 2 s to exit, then SIGKILL.
 STOP_GROUP_SCRIPT = (
@@ -436,8 +437,9 @@ class SSHTransport(Transport):
 
     # ------------------------------------------------------------------ uploads
 
-    def put_file(self, local: Path, sha256: str, suffix: str = "") -> Upload:
-        """Upload to a temp name, verify the sha256 on the device, rename; a verified blob is not sent again."""
+    def put_file(self, local: Path, sha256: str, suffix: str = "", *, verified_on_use: bool = False) -> Upload:
+        """Upload to a temp name, verify the sha256, rename; a verified blob is not sent again. A blob already
+        there costs one SFTP stat (and, unless verified on use, a read-back hashed here): no remote Python."""
         target = self.blob_path(sha256, suffix)
         if self._sftp is None:
             raise DeviceError(f"device '{self.device}': not connected")
@@ -445,10 +447,10 @@ class SSHTransport(Transport):
             size = local.stat().st_size
         except OSError as exc:
             raise ConfigError(f"cannot read {local}: {exc.strerror}") from exc
-        existing = self._probe(target)
-        if existing["sha256"] == sha256:
+        if self._size(target) == size and (verified_on_use or self._sha256(target, size) == sha256):
             self._touch(target)
             return Upload(target, 0)
+        existing = self._probe(target)
         if existing["free"] < size or existing.get("inodes") == 0:
             raise DeviceError(self._disk_full(local, size, existing))
         name = f"{TMP_PREFIX}{sha256}-{_HOST_TAG}-{os.getpid()}-{secrets.token_hex(4)}"
@@ -456,9 +458,9 @@ class SSHTransport(Transport):
         _active_partials.add(partial)
         try:
             attrs = self._sftp.put(str(local), partial, callback=self._check_aborted, confirm=True)
-            arrived = self._probe(partial)
-            if arrived["sha256"] != sha256:
-                raise DeviceError(f"device '{self.device}': {local.name} has sha256 {arrived['sha256']} on the "
+            arrived = None if verified_on_use else self._sha256(partial, size)
+            if arrived not in (None, sha256):
+                raise DeviceError(f"device '{self.device}': {local.name} has sha256 {arrived} on the "
                                   f"device, not {sha256} (corrupted in transit, or the file changed on the "
                                   "host); nothing was kept")
             self._sftp.posix_rename(partial, target)
@@ -472,6 +474,25 @@ class SSHTransport(Transport):
         finally:
             _active_partials.discard(partial)
         return Upload(target, int(attrs.st_size or 0))
+
+    def _size(self, path: str) -> int | None:
+        """The size of a remote file, None when it is absent (one SFTP stat)."""
+        try:
+            return int(self._sftp.stat(path).st_size or 0) if self._sftp is not None else None
+        except FileNotFoundError:
+            return None
+
+    def _sha256(self, path: str, size: int) -> str | None:
+        """The sha256 of a remote file: a small one read back over SFTP and hashed here, a large one hashed by
+        the device's Python (whose start costs more than reading READBACK_MAX bytes)."""
+        if size > READBACK_MAX or self._sftp is None:
+            return self._probe(path)["sha256"]
+        digest = hashlib.sha256()
+        with self._sftp.open(path, "rb") as fh:
+            fh.prefetch(size)
+            while block := fh.read(1 << 20):
+                digest.update(block)
+        return digest.hexdigest()
 
     def _touch(self, path: str) -> None:
         """Mark a cached blob as just used (the cache cap evicts the least recently used first)."""

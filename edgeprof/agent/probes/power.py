@@ -14,6 +14,8 @@ from typing import Any, Callable
 from ._power_sources import Estimate, PowerSource, SensorMissing, open_source
 
 PROGRESS_EVERY_S = 0.25
+CHECK_EVERY_S = 0.05  # how often an adaptive window looks at its precision
+MIN_SAMPLES = 5  # an adaptive window never judges precision on fewer samples
 MAX_FAILED_READS = 3
 _SOURCE_ERRORS = (SensorMissing, OSError, ValueError, subprocess.SubprocessError)
 
@@ -75,6 +77,31 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+class Window:
+    """When a sampling window may end: after `longest` seconds, or (adaptive: `shortest` set) once it ran
+    `shortest` seconds and the 95% CI half-width of the mean watts is within `ci_target` of the mean. An
+    estimate from CPU utilisation ends at `shortest`: more samples do not make the model behind it truer."""
+
+    def __init__(self, longest: float, shortest: float | None, ci_target: float, estimate: bool) -> None:
+        self.longest = longest
+        self.shortest = longest if shortest is None else min(shortest, longest)
+        self.ci_target, self.estimate = ci_target, estimate
+
+    def done(self, elapsed: float, watts: list[float]) -> bool:
+        if elapsed >= self.longest:
+            return True
+        if elapsed < self.shortest:
+            return False
+        return self.estimate or (len(watts) >= MIN_SAMPLES and _precise(watts, self.ci_target))
+
+
+def _precise(watts: list[float], target: float) -> bool:
+    """Whether the 95% CI half-width of the mean of `watts` is within `target` times the mean."""
+    n, mean = len(watts), sum(watts) / len(watts)
+    var = sum((w - mean) ** 2 for w in watts) / (n - 1)
+    return 1.96 * (var / n) ** 0.5 <= target * abs(mean)
+
+
 def energy_section(method: str, idle: list[float], load: list[float], rails: dict[str, list[float]],
                    window_s: float, inferences: int) -> dict[str, Any]:
     """The `power` section from idle and load samples (watts), the load window length and its inference count."""
@@ -112,7 +139,8 @@ def _choose_source(spec: dict[str, Any]) -> tuple[PowerSource | None, str | None
 
 def measure_energy(run_once: Callable[[], Any], spec: dict[str, Any],
                    emit_progress: Callable[[int, int | None], None]) -> dict[str, Any] | None:
-    """Idle baseline, then `seconds` of back-to-back `run_once` with power sampled: the `power` section.
+    """Idle baseline, then `seconds` of back-to-back `run_once` with power sampled: the `power` section. With
+    `min_seconds` set each window is adaptive (`Window`): `idle_seconds` and `seconds` are then the longest.
 
     None for method "none" (or a zero-length window); a section with method "none" and a reason when the
     sensor is absent or fails and no estimate can stand in. Progress is reported in ms of the two windows.
@@ -125,27 +153,33 @@ def measure_energy(run_once: Callable[[], Any], spec: dict[str, Any],
         return {"method": "none", "reason": reason}
     hz = float(spec.get("sample_hz") or 20)
     total_ms = int((idle_seconds + seconds) * 1000)
+    shortest, target = spec.get("min_seconds"), float(spec.get("ci_target") or 0.02)
+    estimate = isinstance(source, Estimate)
     with Sampler(source, hz) as idle:
-        start = time.perf_counter()
-        while (left := idle_seconds - (time.perf_counter() - start)) > 0 and not idle.error:
-            time.sleep(min(left, PROGRESS_EVERY_S))
+        window, start = Window(idle_seconds, shortest, target, estimate), time.perf_counter()
+        while not window.done(elapsed := time.perf_counter() - start, idle.watts) and not idle.error:
+            time.sleep(min(window.longest - elapsed, PROGRESS_EVERY_S if shortest is None else CHECK_EVERY_S))
             emit_progress(int((time.perf_counter() - start) * 1000), total_ms)
     if idle.error:
         return {"method": "none", "reason": idle.error}
     with Sampler(source, hz) as load:
-        start = last_report = time.perf_counter()
-        deadline, count = start + seconds, 0
-        while (now := time.perf_counter()) < deadline and not load.error:
+        window, count = Window(seconds, shortest, target, estimate), 0
+        start = last_report = last_check = time.perf_counter()
+        while (now := time.perf_counter()) - start < seconds and not load.error:
+            if now - last_check >= CHECK_EVERY_S:
+                last_check = now
+                if window.done(now - start, load.watts):
+                    break
             if now - last_report >= PROGRESS_EVERY_S:
                 emit_progress(int((idle_seconds + now - start) * 1000), total_ms)
                 last_report = now
             run_once()
             count += 1
-        window = time.perf_counter() - start
+        window_s = time.perf_counter() - start
     if load.error or not load.watts:
         return {"method": "none", "reason": load.error or "no power samples in the load window"}
     emit_progress(total_ms, total_ms)
-    section = energy_section(source.method, idle.watts, load.watts, load.rails, window, count)
+    section = energy_section(source.method, idle.watts, load.watts, load.rails, window_s, count)
     if reason:
         section["fallback_reason"] = reason
     if idle.read_errors + load.read_errors:

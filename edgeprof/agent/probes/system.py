@@ -73,8 +73,31 @@ def cpu_busy_percent(root: str = "/", interval_s: float = 0.1) -> float | None:
     return 100.0 * (second[0] - first[0]) / total if total > 0 else 0.0
 
 
-def system_section(root: str = "/", interval_s: float = 0.1) -> tuple[dict[str, Any], list[str]]:
-    """The `system` section of the Result and the warnings about conditions that skew latency."""
+def _own_ticks() -> float:
+    """This process's CPU time (all threads, user + system) in /proc/stat ticks."""
+    spent = os.times()
+    return (spent.user + spent.system) * os.sysconf("SC_CLK_TCK")
+
+
+# /proc/stat and this process's CPU time when the agent started (it imports this module first): the busy figure
+# covers the agent's own start-up, less what the agent itself used, so no fixed sleep is needed.
+_STARTED = (_cpu_times("/"), _own_ticks())
+
+
+def others_busy_percent() -> float | None:
+    """Other processes' share of all cores since the agent started (percent), without sleeping; None without
+    /proc/stat or when no clock tick elapsed."""
+    first, own = _STARTED
+    second = _cpu_times("/")
+    if first is None or second is None or second[1] <= first[1]:
+        return None
+    others = second[0] - first[0] - (_own_ticks() - own)
+    return max(0.0, min(100.0, 100.0 * others / (second[1] - first[1])))
+
+
+def system_section(root: str = "/", interval_s: float | None = None) -> tuple[dict[str, Any], list[str]]:
+    """The `system` section of the Result and the warnings about conditions that skew latency; the busy figure
+    is read over `interval_s` of sleep when given (or for another root), else since the agent started."""
     freq = cpufreq(root)
     cores = os.cpu_count() or 1
     try:
@@ -85,7 +108,7 @@ def system_section(root: str = "/", interval_s: float = 0.1) -> tuple[dict[str, 
     if freq["governor"] in SKEWING_GOVERNORS:
         warnings.append(f"CPU governor is '{freq['governor']}': frequency scaling skews latency "
                         "(set 'performance' for stable figures)")
-    busy_percent = cpu_busy_percent(root, interval_s)
+    busy_percent = others_busy_percent() if interval_s is None and root == "/" else cpu_busy_percent(root, interval_s or 0)
     signs = []
     if load and load[0] > BUSY_LOAD_PER_CORE * cores:
         signs.append(f"load average {load[0]:.2f} on {cores} cores")
