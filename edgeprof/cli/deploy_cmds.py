@@ -187,7 +187,7 @@ def deploy(
     precision: Annotated[
         float, typer.Option("--precision", min=0.0, help="Stop once the p95 CI half-width <= this fraction of p95.")
     ] = LatencyBudget.target_rel_halfwidth,
-    power_seconds: Annotated[float, typer.Option("--power-seconds", min=0, help="Energy window length.")] = PowerSettings.seconds,
+    power_seconds: Annotated[float, typer.Option("--power-seconds", min=0, help="Longest energy window (s).")] = PowerSettings.seconds,
     cooldown_to: Annotated[
         Optional[float], typer.Option("--cooldown-to", help="Wait (bounded) until the device is this cool (C).")
     ] = None,
