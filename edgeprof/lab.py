@@ -1,0 +1,174 @@
+"""labgrid places: acquire a place on a coordinator, reach it through its NetworkService, release it afterwards.
+
+labgrid (and grpc) are imported only here, and only when a profile names a place or tags.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any, Callable, Iterator
+
+from edgeprof.devices import DeviceProfile, LabConfig
+from edgeprof.errors import ConfigError, DeviceError
+
+POLL_S = 0.5  # how often a held place is looked at again while waiting
+SOURCE_PREFIX = "labgrid:"
+
+
+class PlaceBusy(DeviceError):
+    """Every place that fits was held by someone else for the whole wait (exit 3)."""
+
+
+class LabSession:
+    """One client session on a coordinator, on its own event loop (so each device thread has its own)."""
+
+    def __init__(self, address: str) -> None:
+        import grpc
+        from labgrid.remote.client import Error, start_session
+        from labgrid.remote.generated import labgrid_coordinator_pb2
+
+        self.address = address
+        self._grpc, self._pb2 = grpc, labgrid_coordinator_pb2
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)  # grpc.aio binds its channel to the thread's current loop
+        try:
+            self.session = start_session(address, loop=self.loop)
+        except (Error, grpc.RpcError, OSError) as exc:
+            self.loop.close()
+            raise DeviceError(f"labgrid coordinator {address}: cannot connect ({exc})") from exc
+        self.me = f"{self.session.gethostname()}/{self.session.getuser()}"
+
+    def refresh(self) -> None:
+        """Wait until the coordinator has sent every place and resource change so far."""
+        self.loop.run_until_complete(self.session.sync_with_coordinator())
+
+    def places(self, tags: dict[str, str]) -> list[Any]:
+        """The places whose tags include `tags`, by name."""
+        return [place for name, place in sorted(self.session.places.items())
+                if all(place.tags.get(k) == v for k, v in tags.items())]
+
+    def acquire(self, config: LabConfig, wait_s: float, check: Callable[[], None]) -> str:
+        """Acquire the named place, or the first idle place with the tags; poll up to `wait_s` while all are held.
+
+        `check` is called between polls (it raises to stop waiting, e.g. on Ctrl-C)."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            self.refresh()
+            candidates = self._candidates(config)
+            for place in candidates:
+                if not place.acquired and self._try_acquire(place.name):
+                    return place.name
+            if time.monotonic() >= deadline:
+                held = ", ".join(f"{p.name} by {p.acquired}" for p in candidates if p.acquired)
+                raise PlaceBusy(f"labgrid place {config.describe()} is held ({held}); "
+                                f"waited {wait_s:g} s (--lab-wait)")
+            check()
+            time.sleep(POLL_S)
+
+    def _candidates(self, config: LabConfig) -> list[Any]:
+        if config.place is not None:
+            place = self.session.places.get(config.place)
+            if place is None:
+                raise DeviceError(f"labgrid coordinator {self.address}: no place '{config.place}' "
+                                  f"(places: {', '.join(sorted(self.session.places)) or 'none'})")
+            return [place]
+        found = self.places(config.tags)
+        if not found:
+            raise DeviceError(f"labgrid coordinator {self.address}: no place with tags {config.describe()}")
+        return found
+
+    def _try_acquire(self, name: str) -> bool:
+        """One AcquirePlace; False when another client took it first."""
+        try:
+            self.loop.run_until_complete(self.session.stub.AcquirePlace(
+                self._pb2.AcquirePlaceRequest(placename=name)))
+        except self._grpc.aio.AioRpcError as exc:
+            if exc.code() == self._grpc.StatusCode.FAILED_PRECONDITION:
+                return False
+            raise DeviceError(f"labgrid place {name}: cannot acquire ({exc.details()})") from exc
+        self.refresh()
+        return True
+
+    def network_service(self, name: str) -> dict[str, Any]:
+        """The params (address, username, port) of the acquired place's NetworkService."""
+        place = self.session.places[name]
+        for exporter, group, cls, resource in place.acquired_resources:
+            if cls == "NetworkService":
+                return dict(self.session.resources[exporter][group][resource].params)
+        raise DeviceError(f"labgrid place {name}: no NetworkService among its resources "
+                          f"({', '.join('/'.join(path) for path in place.acquired_resources) or 'none'})")
+
+    def release(self, name: str) -> None:
+        """Release a place this session acquired (only if it still holds it)."""
+        self.refresh()
+        place = self.session.places.get(name)
+        if place is not None and place.acquired == self.me:
+            self.loop.run_until_complete(self.session.stub.ReleasePlace(
+                self._pb2.ReleasePlaceRequest(placename=name)))
+
+    def close(self) -> None:
+        try:
+            self.loop.run_until_complete(self.session.stop())
+            self.loop.run_until_complete(self.session.close())
+        finally:
+            self.loop.close()
+            asyncio.set_event_loop(None)
+
+
+@contextmanager
+def session(address: str) -> Iterator[LabSession]:
+    lab = LabSession(address)
+    try:
+        yield lab
+    finally:
+        lab.close()
+
+
+@contextmanager
+def held_place(profile: DeviceProfile, wait_s: float,
+               check: Callable[[], None]) -> Iterator[tuple[DeviceProfile, dict[str, str]]]:
+    """Acquire the profile's place; yield the profile reaching it over SSH and the Result's `lab` section.
+
+    The place is released when the block ends, however it ends (errors, Ctrl-C included)."""
+    assert profile.lab is not None and profile.connection is not None
+    address = profile.lab.address()
+    with session(address) as lab:
+        name = lab.acquire(profile.lab, wait_s, check)
+        try:
+            service = lab.network_service(name)
+            connection = replace(profile.connection, host=service["address"],
+                                 user=service.get("username") or profile.connection.user,
+                                 port=int(service.get("port") or 22))
+            yield replace(profile, connection=connection), {"place": name, "coordinator": address}
+        finally:
+            lab.release(name)
+
+
+def parse_source(spec: str) -> dict[str, str] | None:
+    """`--devices-from labgrid:board=pi4,slot=1` -> the tags; None for a file source."""
+    if not spec.startswith(SOURCE_PREFIX):
+        return None
+    tags: dict[str, str] = {}
+    for item in filter(None, spec[len(SOURCE_PREFIX):].split(",")):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--devices-from {spec}: tags are KEY=VALUE[,KEY=VALUE...], got '{item}'")
+        tags[key.strip()] = value.strip()
+    return tags
+
+
+def place_profiles(template: DeviceProfile, tags: dict[str, str]) -> list[DeviceProfile]:
+    """One profile per place with these tags on the template's coordinator, each named after its place."""
+    base = template.lab or LabConfig()
+    if template.connection is None:
+        raise ConfigError(f"--devices-from labgrid: the template device '{template.name}' must be kind 'ssh'")
+    with session(base.address()) as lab:
+        lab.refresh()
+        names = [place.name for place in lab.places(tags)]
+    if not names:
+        raise ConfigError(f"labgrid coordinator {base.address()}: no place with tags "
+                          f"{', '.join(f'{k}={v}' for k, v in tags.items()) or '(any)'}")
+    return [replace(template, name=name, lab=LabConfig(place=name, coordinator=base.address())) for name in names]
