@@ -50,8 +50,7 @@ def cli(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.Comp
 def holders(coordinator: str) -> dict[str, str | None]:
     """Place name -> who holds it ('host/user'), as the coordinator says now."""
     with session(coordinator) as lab:
-        lab.refresh()
-        return {name: place.acquired for name, place in lab.session.places.items()}
+        return {name: place.acquired for name, place in lab.refresh().items()}
 
 
 def lab_client(place: str, command: str) -> None:
@@ -115,7 +114,7 @@ def test_a_place_held_by_someone_else_waits_then_names_the_holder(profiles: Path
 
 
 def test_devices_from_labgrid_runs_every_matching_place(profiles: Path, coordinator: str, tmp_path: Path) -> None:
-    proc = cli("deploy", "--devices-from", "labgrid:board=loop", "--device", "by-name", "--jobs", "1",
+    proc = cli("deploy", "--devices-from", "labgrid:board=loop", "--device", "by-name", "--jobs", "2",
                "--model", FP32, "--store", tmp_path / "r.db", "--json", *QUICK)
     assert proc.returncode == 0, proc.stderr
     results = json.loads(proc.stdout)
