@@ -19,7 +19,6 @@ from edgeprof.errors import ConfigError, DeviceError
 
 POLL_S = 0.5  # how often a held place is looked at again while waiting
 CALL_TIMEOUT_S = 30.0  # the longest one request to the coordinator may take
-SOURCE_PREFIX = "labgrid:"
 
 
 class PlaceBusy(DeviceError):
@@ -193,19 +192,6 @@ def held_place(profile: DeviceProfile, wait_s: float,
             yield replace(profile, connection=connection), {"place": name, "coordinator": address}
         finally:
             lab.release(name)
-
-
-def parse_source(spec: str) -> dict[str, str] | None:
-    """`--devices-from labgrid:board=pi4,slot=1` -> the tags; None for a file source."""
-    if not spec.startswith(SOURCE_PREFIX):
-        return None
-    tags: dict[str, str] = {}
-    for item in filter(None, spec[len(SOURCE_PREFIX):].split(",")):
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--devices-from {spec}: tags are KEY=VALUE[,KEY=VALUE...], got '{item}'")
-        tags[key.strip()] = value.strip()
-    return tags
 
 
 def place_profiles(template: DeviceProfile, tags: dict[str, str]) -> list[DeviceProfile]:

@@ -32,8 +32,7 @@ from edgeprof.deploy import DeployOptions
 from edgeprof.devices import DeviceProfile, check_threads, load_profile, with_overrides
 from edgeprof.doctor import diagnose
 from edgeprof.errors import ConfigError
-from edgeprof.fleet import read_devices_file
-from edgeprof.lab import parse_source, place_profiles
+from edgeprof.fleet import labgrid_tags, read_devices_file
 from edgeprof.pipeline import deploy_judge_store
 from edgeprof.project import ProjectFile, load_project
 from edgeprof.report.scenario_summary import scenario_lines
@@ -142,12 +141,14 @@ def _fleet_profiles(device: list[str], devices_from: str | None, host: str | Non
                     user: str | None, identity: str | None) -> list[DeviceProfile]:
     """The --device profiles plus --devices-from's; `labgrid:KEY=VALUE,...` makes one profile per matching place
     from the one --device given as the template (edgeprof.lab.place_profiles)."""
-    tags = parse_source(devices_from) if devices_from else None
+    tags = labgrid_tags(devices_from) if devices_from else None
     if tags is None:
         names = list(dict.fromkeys([*device, *(read_devices_file(devices_from) if devices_from else [])]))
         return _profiles(names or ["local"], host, port, user, identity)
     if len(device) != 1:
         raise ConfigError(f"--devices-from {devices_from} needs one --device: the profile each place runs with")
+    from edgeprof.lab import place_profiles  # asyncio, threads, then labgrid: only for a labgrid source
+
     return place_profiles(_profiles(device, host, port, user, identity)[0], tags)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from edgeprof.devices import LabConfig, load_profile_file
 from edgeprof.errors import ConfigError
-from edgeprof.lab import parse_source
+from edgeprof.fleet import labgrid_tags
 
 BASE = """description = "a lab board"
 kind = "{kind}"
@@ -66,7 +66,7 @@ def test_the_coordinator_comes_from_the_profile_or_the_environment(monkeypatch: 
 
 
 def test_devices_source() -> None:
-    assert parse_source("inventory.ini:pis") is None
-    assert parse_source("labgrid:board=pi4,slot=1") == {"board": "pi4", "slot": "1"}
+    assert labgrid_tags("inventory.ini:pis") is None
+    assert labgrid_tags("labgrid:board=pi4,slot=1") == {"board": "pi4", "slot": "1"}
     with pytest.raises(ConfigError, match="KEY=VALUE"):
-        parse_source("labgrid:pi4")
+        labgrid_tags("labgrid:pi4")
