@@ -122,3 +122,9 @@ def test_devices_from_labgrid_runs_every_matching_place(profiles: Path, coordina
     assert sorted(r["device"] for r in results) == ["loop-01", "loop-02"]
     assert all(r["error"] is None for r in results)
     assert holders(coordinator) == {"loop-01": None, "loop-02": None}
+
+
+def test_doctor_runs_inside_the_place(profiles: Path, coordinator: str) -> None:
+    proc = cli("doctor", "--device", "by-name")
+    assert proc.returncode == 0, proc.stderr
+    assert holders(coordinator)["loop-01"] is None
