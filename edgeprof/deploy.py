@@ -59,6 +59,7 @@ class DeployOptions:
     seed: int = 0
     accept_new_host_key: bool = False
     lock_wait_s: float = 60.0
+    lab_wait_s: float = 60.0  # how long a held labgrid place is waited for (`--lab-wait`)
     timeouts: Timeouts = Timeouts()
     scenario: ScenarioSettings = ScenarioSettings()
     # Each entry is one configuration to measure (`--ep`, `--delegate`): an ordered list of providers or delegates.
@@ -273,10 +274,22 @@ def deploy_device(
     """Run every model on one device; one Result per model (failed runs included, with their error).
 
     A failure to reach or use the device raises DeviceError (after bounded reconnects if the link drops
-    mid-run): nothing of that device is returned.
+    mid-run): nothing of that device is returned. A profile with `[lab]` runs inside its labgrid place
+    (edgeprof.lab.held_place: acquired first, released however the deploy ends); its Results record the place.
     """
-    references = references or {}
     cancel = cancel or Cancellation()
+    if profile.lab is None:
+        return _deploy_reached(profile, artifacts, options, on_event, references or {}, cancel, shipment)
+    from edgeprof.lab import held_place  # labgrid and grpc load only for a lab profile
+
+    with held_place(profile, options.lab_wait_s, cancel.check) as (reached, lab):
+        results = _deploy_reached(reached, artifacts, options, on_event, references or {}, cancel, shipment)
+    return [{**result, "lab": lab} for result in results]
+
+
+def _deploy_reached(profile: DeviceProfile, artifacts: list[ModelArtifact], options: DeployOptions,
+                    on_event: EventSink, references: dict[str, ModelArtifact], cancel: Cancellation,
+                    shipment: Shipment | None) -> list[dict[str, Any]]:
     session = DeviceSession(profile, options, shipment or Shipment.prepare(options), cancel)
     results: list[dict[str, Any]] = []
     try:

@@ -76,6 +76,25 @@ class CostConfig:
 
 
 @dataclass(frozen=True)
+class LabConfig:
+    """A profile's `[lab]` table: one place by name, or any idle place whose tags include these."""
+
+    place: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    coordinator: str | None = None
+
+    def address(self) -> str:
+        """The coordinator: the profile's, else `LG_COORDINATOR`."""
+        address = self.coordinator or os.environ.get("LG_COORDINATOR")
+        if not address:
+            raise ConfigError("a [lab] profile needs a coordinator: set [lab] coordinator or LG_COORDINATOR")
+        return address
+
+    def describe(self) -> str:
+        return self.place or ", ".join(f"{k}={v}" for k, v in self.tags.items())
+
+
+@dataclass(frozen=True)
 class DeviceProfile:
     """One device kind, as described by its TOML file (and any per-run overrides)."""
 
@@ -94,6 +113,7 @@ class DeviceProfile:
     emulation_calibrated: bool = False
     constraints: dict[str, str] = field(default_factory=dict)
     cost: CostConfig | None = None
+    lab: LabConfig | None = None  # a labgrid place to acquire; its NetworkService gives host, user and port
 
     def summary(self) -> dict[str, Any]:
         """The profile facts copied into every Result (`device_info`)."""
@@ -168,6 +188,7 @@ _TOP = {
     "power": (dict, True),
     "constraints": (dict, False),
     "cost": (dict, False),
+    "lab": (dict, False),
 }
 _HARDWARE = {
     "cpu": (str, True),
@@ -200,6 +221,7 @@ _POWER = {
     "pi5_correction": (bool, False),
     "sample_hz": (float, False),
 }
+_LAB = {"place": (str, False), "tags": (dict, False), "coordinator": (str, False)}
 _COST = {"hardware_usd": (float, False), "lifetime_hours": (float, False), "energy_usd_per_kwh": (float, False)}
 
 
@@ -220,11 +242,15 @@ def parse_profile(name: str, data: dict[str, Any], src: Path) -> DeviceProfile:
         raise ConfigError(f"{src}: power.method 'estimate' needs 'power.idle_w' and 'power.max_w'")
     if power.method == "command" and not power.command:
         raise ConfigError(f"{src}: power.method 'command' needs 'power.command'")
+    lab = _parse_lab(top["lab"], top["kind"], src) if "lab" in top else None
     connection = None
     if "connection" in top:
-        connection = Connection(**_check_table(top["connection"], _CONNECTION, "connection", src))
+        spec = {**_CONNECTION, "host": (str, lab is None)}  # a place's NetworkService gives the host
+        connection = Connection(**{"host": "", **_check_table(top["connection"], spec, "connection", src)})
         if connection.port is not None:
             check_port(connection.port, f"{src}: 'connection.port'")
+    elif lab is not None:
+        connection = Connection(host="")
     elif top["kind"] == "ssh":
         raise ConfigError(f"{src}: missing required table '[connection]' for kind 'ssh'")
     runtime = _check_table(top.get("runtime", {}), _RUNTIME, "runtime", src)
@@ -246,7 +272,21 @@ def parse_profile(name: str, data: dict[str, Any], src: Path) -> DeviceProfile:
         emulation_calibrated=top.get("emulation_calibrated", False),
         constraints=constraints,
         cost=cost,
+        lab=lab,
     )
+
+
+def _parse_lab(table: Any, kind: str, src: Path) -> LabConfig:
+    """`[lab]`: `place = "pi4-01"` or `tags = {board = "pi4"}` (not both), optional `coordinator = "host:port"`."""
+    values = _check_table(table, _LAB, "lab", src)
+    if kind != "ssh":
+        raise ConfigError(f"{src}: [lab] needs kind 'ssh' (the place is reached over SSH)")
+    if ("place" in values) == ("tags" in values):
+        raise ConfigError(f"{src}: [lab] needs exactly one of 'lab.place' and 'lab.tags'")
+    tags = values.get("tags", {})
+    if "tags" in values and (not tags or not all(isinstance(v, str) for v in tags.values())):
+        raise ConfigError(f"{src}: 'lab.tags' must be a non-empty table of strings, like {{board = \"pi4\"}}")
+    return LabConfig(place=values.get("place"), tags=tags, coordinator=values.get("coordinator"))
 
 
 def _accelerators(entries: list[Any] | None, key: str, src: Path) -> tuple[Accelerator, ...] | None:

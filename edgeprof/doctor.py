@@ -97,8 +97,17 @@ def find_problems(facts: dict[str, Any], python: str) -> list[tuple[str, str]]:
     return problems
 
 
-def diagnose(profile: DeviceProfile, *, accept_new_host_key: bool = False) -> DoctorReport:
-    """Connect, run the agent's --doctor probe, and judge what it found."""
+def diagnose(profile: DeviceProfile, *, accept_new_host_key: bool = False, lab_wait_s: float = 60.0) -> DoctorReport:
+    """Connect, run the agent's --doctor probe, and judge what it found (inside the profile's labgrid place)."""
+    if profile.lab is None:
+        return _diagnose(profile, accept_new_host_key)
+    from edgeprof.lab import held_place  # labgrid and grpc load only for a lab profile
+
+    with held_place(profile, lab_wait_s, lambda: None) as (reached, _):
+        return _diagnose(reached, accept_new_host_key)
+
+
+def _diagnose(profile: DeviceProfile, accept_new_host_key: bool) -> DoctorReport:
     python = profile.connection.python if profile.connection else None
     transport = open_transport(profile.name, profile.kind, profile.connection, accept_new_host_key=accept_new_host_key)
     try:

@@ -1,10 +1,13 @@
-"""Fleets: the device names of a plain list file or of a group in an Ansible-style INI inventory."""
+"""Fleets: the device names of a plain list file or of a group in an Ansible-style INI inventory; the tags of a
+`labgrid:` source (its places are listed by edgeprof.lab.place_profiles)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from edgeprof.errors import ConfigError
+
+LABGRID_PREFIX = "labgrid:"
 
 
 def read_devices_file(path: str | Path) -> list[str]:
@@ -69,3 +72,16 @@ def _group(sections: dict[str, list[str]], group: str, path: str, seen: list[str
 
 def _group_names(sections: dict[str, list[str]]) -> list[str]:
     return sorted({name.split(":")[0] for name in sections if name})
+
+
+def labgrid_tags(spec: str) -> dict[str, str] | None:
+    """`--devices-from labgrid:board=pi4,slot=1` -> the tags; None for a file source."""
+    if not spec.startswith(LABGRID_PREFIX):
+        return None
+    tags: dict[str, str] = {}
+    for item in filter(None, spec[len(LABGRID_PREFIX):].split(",")):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--devices-from {spec}: tags are KEY=VALUE[,KEY=VALUE...], got '{item}'")
+        tags[key.strip()] = value.strip()
+    return tags

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything the tests need and run the whole suite:
-#   stage 1 (default): unit, agent, real-SSH (loopback OpenSSH server), PostgreSQL store (loopback server) and CLI
-#   tests;
+#   stage 1 (default): unit, agent, real-SSH (loopback OpenSSH server), PostgreSQL store (loopback server),
+#   labgrid places (loopback coordinator and exporter) and CLI tests;
 #   stage 2 (emulated): boot the QEMU arm64 board and deploy to it over SSH.
 # Extra arguments go to the stage-1 pytest. EDGEPROF_SKIP_EMULATED=1 skips stage 2 (CI never sets it).
 set -uo pipefail
@@ -19,6 +19,13 @@ bash scripts/pg_loopback.sh start "$run_dir/pg" || { echo "test: could not start
 echo "== PostgreSQL started in $((SECONDS - start)) s"
 trap 'bash scripts/pg_loopback.sh stop "$run_dir/pg"; bash scripts/sshd_loopback.sh stop "$run_dir/sshd"' EXIT
 eval "$(bash scripts/pg_loopback.sh env "$run_dir/pg")"  # EDGEPROF_TEST_PG_URL
+start=$SECONDS
+bash scripts/labgrid_loopback.sh start "$run_dir/labgrid" "$run_dir/sshd" \
+  || { echo "test: could not start the loopback labgrid coordinator and exporter" >&2; exit 1; }
+echo "== labgrid coordinator and exporter started in $((SECONDS - start)) s"
+trap 'bash scripts/labgrid_loopback.sh stop "$run_dir/labgrid"; bash scripts/pg_loopback.sh stop "$run_dir/pg"
+      bash scripts/sshd_loopback.sh stop "$run_dir/sshd"' EXIT
+eval "$(bash scripts/labgrid_loopback.sh env "$run_dir/labgrid")"  # LG_COORDINATOR
 
 echo "== stage 1: default suite"
 start=$SECONDS

@@ -30,20 +30,30 @@ def sshd_env() -> dict[str, str]:
 
 def pg_url() -> str:
     """The loopback PostgreSQL server's URL, from scripts/pg_loopback.sh (started by scripts/test.sh)."""
-    url = os.environ.get("EDGEPROF_TEST_PG_URL")
-    if not url:
+    return _started("EDGEPROF_TEST_PG_URL", "loopback PostgreSQL server")
+
+
+def lab_coordinator() -> str:
+    """The loopback labgrid coordinator's address, from scripts/labgrid_loopback.sh (started by scripts/test.sh)."""
+    return _started("LG_COORDINATOR", "loopback labgrid coordinator")
+
+
+def _started(variable: str, what: str) -> str:
+    """The value scripts/test.sh exported for a loopback service: skip without it, fail under CI."""
+    value = os.environ.get(variable)
+    if not value:
         if os.environ.get("CI"):
-            pytest.fail("the loopback PostgreSQL server is not running: run the tests through scripts/test.sh")
-        pytest.skip("no loopback PostgreSQL server (run the tests through scripts/test.sh)")
-    return url
+            pytest.fail(f"the {what} is not running: run the tests through scripts/test.sh")
+        pytest.skip(f"no {what} (run the tests through scripts/test.sh)")
+    return value
 
 
 def write_loopback_profile(directory: Path, sshd: dict[str, str], *, name: str = "loop",
-                           known_hosts: Path | None = None, port: int | None = None, python: Path | None = None,
-                           description: str = "loopback OpenSSH server (tests)") -> Path:
+                           known_hosts: Path | None = None, port: int | None = None, python: Path | str | None = None,
+                           description: str = "loopback OpenSSH server (tests)", lab: str | None = None) -> Path:
     """A device profile that reaches the loopback sshd, with its host key in `known_hosts` (if given).
 
-    The device's Python is `python` (default: this checkout's .venv)."""
+    The device's Python is `python` (default: this checkout's .venv); `lab` is a `[lab]` table's body (TOML)."""
     directory.mkdir(parents=True, exist_ok=True)
     port = port or int(sshd["EDGEPROF_TEST_SSH_PORT"])
     lines = [
@@ -67,6 +77,8 @@ def write_loopback_profile(directory: Path, sshd: dict[str, str], *, name: str =
         "[power]", 'method = "estimate"', "idle_w = 2.0", "max_w = 6.0",
         "[constraints]", '"latency.p95_ms" = "<= 1000"', '"memory.peak_rss_mb" = "<= 4096"',
     ]
+    if lab is not None:
+        lines += ["[lab]", lab]
     path = directory / f"{name}.toml"
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -32,7 +32,7 @@ from edgeprof.deploy import DeployOptions
 from edgeprof.devices import DeviceProfile, check_threads, load_profile, with_overrides
 from edgeprof.doctor import diagnose
 from edgeprof.errors import ConfigError
-from edgeprof.fleet import read_devices_file
+from edgeprof.fleet import labgrid_tags, read_devices_file
 from edgeprof.pipeline import deploy_judge_store
 from edgeprof.project import ProjectFile, load_project
 from edgeprof.report.scenario_summary import scenario_lines
@@ -137,6 +137,21 @@ def _profiles(
     return [with_overrides(load_profile(n), host=host, port=port, user=user, identity=identity) for n in names]
 
 
+def _fleet_profiles(device: list[str], devices_from: str | None, host: str | None, port: int | None,
+                    user: str | None, identity: str | None) -> list[DeviceProfile]:
+    """The --device profiles plus --devices-from's; `labgrid:KEY=VALUE,...` makes one profile per matching place
+    from the one --device given as the template (edgeprof.lab.place_profiles)."""
+    tags = labgrid_tags(devices_from) if devices_from else None
+    if tags is None:
+        names = list(dict.fromkeys([*device, *(read_devices_file(devices_from) if devices_from else [])]))
+        return _profiles(names or ["local"], host, port, user, identity)
+    if len(device) != 1:
+        raise ConfigError(f"--devices-from {devices_from} needs one --device: the profile each place runs with")
+    from edgeprof.lab import place_profiles  # asyncio, threads, then labgrid: only for a labgrid source
+
+    return place_profiles(_profiles(device, host, port, user, identity)[0], tags)
+
+
 def _artifacts(models: list[Path], dataset: Path | None, with_reference: bool) -> tuple[
     list[ModelArtifact], dict[str, ModelArtifact]
 ]:
@@ -159,12 +174,15 @@ def deploy(
     model: Annotated[list[Path], typer.Option("--model", "-m", help="ONNX or TFLite model file (repeatable).")],
     device: DeviceOption = [],  # noqa: B006 - typer reads the default
     devices_from: Annotated[
-        Optional[str], typer.Option("--devices-from", metavar="FILE[:GROUP]",
-                                    help="Device names: one per line, or an INI inventory's group.")
+        Optional[str], typer.Option("--devices-from", metavar="FILE[:GROUP]|labgrid:K=V",
+                                    help="Device names: one per line, an INI inventory's group, or labgrid places.")
     ] = None,
     jobs: Annotated[
         Optional[int], typer.Option("--jobs", "-j", min=1, help="Devices at a time (default: all).")
     ] = None,
+    lab_wait: Annotated[
+        float, typer.Option("--lab-wait", min=0, metavar="SECONDS", help="How long to wait for a held labgrid place.")
+    ] = DeployOptions.lab_wait_s,
     dataset: Annotated[
         Optional[Path], typer.Option("--dataset", help="Labelled NPZ: one array per input (or x) and y.")
     ] = None,
@@ -228,8 +246,7 @@ def deploy(
     min_seconds = min(LatencyBudget.min_seconds, max_seconds) if min_seconds is None else min_seconds
     if min_runs > max_runs or min_seconds > max_seconds:
         raise ConfigError("--min-runs/--min-seconds must not exceed --max-runs/--max-seconds")
-    names = list(dict.fromkeys([*device, *(read_devices_file(devices_from) if devices_from else [])])) or ["local"]
-    profiles = _profiles(names, host, port, user, identity)
+    profiles = _fleet_profiles(device, devices_from, host, port, user, identity)
     scenario_opts = scenario_options(scenario, batch, sweep_threads, target_qps, find_max_qps, p99_bound,
                                      scenario_seconds)
     check_thread_counts(profiles, threads, scenario_opts.threads)
@@ -253,6 +270,7 @@ def deploy(
         op_profile=op_profile,
         seed=seed,
         accept_new_host_key=accept_new_host_key,
+        lab_wait_s=lab_wait,
         scenario=scenario_opts,
         providers=configurations(ep, "--ep"),
         delegates=configurations(delegate, "--delegate"),
