@@ -234,7 +234,9 @@ def _guarded(fn: Any, stage: str) -> Any:
         except MemoryError as exc:
             raise AgentFailure("memory", "out of memory (MemoryError)", stage) from exc
         except Exception as exc:  # the runtimes raise their own types
-            text = " ".join(str(exc).split())[:400] or type(exc).__name__
+            from .backends.base import one_line
+
+            text = one_line(exc)
             kind = "memory" if any(marker in text for marker in ALLOCATION_FAILURES) else "inference"
             raise AgentFailure(kind, text, stage) from exc
 
