@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edgeprof.errors import ConfigError
+from edgeprof.errors import ConfigError, one_line
 
 if TYPE_CHECKING:
     import numpy as np
@@ -86,7 +86,7 @@ def read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        reason = "it holds pickled objects" if "allow_pickle" in str(exc) else " ".join(str(exc).split())[:200]
+        reason = "it holds pickled objects" if "allow_pickle" in str(exc) else one_line(exc, 200)
         raise ConfigError(f"{what} {shown}: not a readable NPZ file ({reason})") from None
     if not arrays:
         raise ConfigError(f"{what} {shown} holds no arrays")
@@ -120,7 +120,7 @@ def _onnx_signature(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
         model = onnx.load(str(path), load_external_data=False)
         onnx.checker.check_model(model)
     except Exception as exc:  # protobuf DecodeError, ValidationError, ...
-        raise ConfigError(f"{path}: truncated or corrupt ONNX model ({' '.join(str(exc).split())[:200]})") from exc
+        raise ConfigError(f"{path}: truncated or corrupt ONNX model ({one_line(exc, 200)})") from exc
     initializers = {init.name for init in model.graph.initializer}
 
     def spec(value: Any) -> TensorSpec:
@@ -142,7 +142,7 @@ def _tflite_signature(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
     try:
         interpreter = Interpreter(model_path=str(path))
     except Exception as exc:  # the interpreter raises ValueError/RuntimeError
-        raise ConfigError(f"{path}: truncated or corrupt TFLite model ({' '.join(str(exc).split())[:200]})") from exc
+        raise ConfigError(f"{path}: truncated or corrupt TFLite model ({one_line(exc, 200)})") from exc
 
     def spec(detail: dict[str, Any]) -> TensorSpec:
         dims = [int(d) if d >= 0 else None for d in detail.get("shape_signature", detail["shape"])]

@@ -9,6 +9,11 @@ EXIT_DEVICE = 3
 EXIT_INTERRUPTED = 130
 
 
+def one_line(text: object, limit: int = 300) -> str:
+    """Text (an exception's, say) on one line, at most `limit` characters: third-party messages span lines."""
+    return " ".join(str(text).split())[:limit]
+
+
 class EdgeprofError(Exception):
     """Base of every error edgeprof reports to the user as one line."""
 

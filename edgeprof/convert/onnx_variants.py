@@ -17,7 +17,7 @@ from edgeprof.convert.variants import (
     tool_versions,
     variant_path,
 )
-from edgeprof.errors import ConfigError
+from edgeprof.errors import ConfigError, one_line
 
 TOOLS = ("onnx", "onnxruntime", "onnxconverter-common")
 
@@ -62,7 +62,7 @@ def make_onnx_variant(source: ModelArtifact, variant: str, out_dir: Path, calibr
     except ConfigError:
         raise
     except Exception as exc:  # the converters raise anything from ValueError to protobuf errors
-        raise ConfigError(f"{source.path}: {variant} conversion failed: {' '.join(str(exc).split())[:300]}") from exc
+        raise ConfigError(f"{source.path}: {variant} conversion failed: {one_line(exc)}") from exc
     method = "onnxconverter-common float16" if variant == "fp16" else f"onnxruntime.quantization {variant}"
     return describe(target, source, name, method, parameters, tool_versions(*TOOLS))
 

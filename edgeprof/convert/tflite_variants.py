@@ -16,7 +16,7 @@ from edgeprof.convert.variants import (
     tool_versions,
     variant_path,
 )
-from edgeprof.errors import ConfigError
+from edgeprof.errors import ConfigError, one_line
 
 RECIPES = {
     "int8-dynamic": "dynamic_wi8_afp32",
@@ -101,6 +101,6 @@ def make_tflite_variant(source: ModelArtifact, variant: str, out_dir: Path, cali
     except ConfigError:
         raise
     except Exception as exc:  # the quantizer raises ValueError/RuntimeError with its reason
-        raise ConfigError(f"{source.path}: {variant} conversion failed: {' '.join(str(exc).split())[:300]}") from exc
+        raise ConfigError(f"{source.path}: {variant} conversion failed: {one_line(exc)}") from exc
     return describe(target, source, variant, f"ai-edge-quantizer {parameters['recipe']}", parameters,
                     tool_versions("ai-edge-quantizer", "ai-edge-litert"))

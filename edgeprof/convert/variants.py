@@ -17,7 +17,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from edgeprof.artifacts import ModelArtifact, read_npz, sha256_file
-from edgeprof.errors import EXIT_CONSTRAINT_FAILED, ConfigError, EdgeprofError
+from edgeprof.errors import EXIT_CONSTRAINT_FAILED, ConfigError, EdgeprofError, one_line
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ def check_variant_runs(result: VariantResult) -> None:
     else:
         return
     result.path.unlink(missing_ok=True)
-    reason = " ".join(str(failure).split())[:300]
+    reason = one_line(failure)
     raise VariantFailed(f"the {result.variant} variant of {result.model} does not load or run, so it was "
                         f"removed and not recorded ({reason})") from failure
 
