@@ -14,6 +14,7 @@ from ..probes.system import dist_version
 from ..spec import AgentFailure
 from .base import Backend, Runtime, TensorInfo, load_failure, missing_accelerator, one_line, placement_section
 
+# The interpreters, best first: (module, distribution); LiteRT is tflite-runtime's maintained successor.
 MODULES = (
     ("ai_edge_litert.interpreter", "ai-edge-litert"),
     ("tflite_runtime.interpreter", "tflite-runtime"),

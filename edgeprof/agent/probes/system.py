@@ -8,7 +8,6 @@ import time
 from importlib import metadata
 from typing import Any
 
-# The TFLite interpreters, best first: (module, distribution) — LiteRT is tflite-runtime's maintained successor.
 SKEWING_GOVERNORS = ("ondemand", "powersave", "conservative", "schedutil")
 BUSY_LOAD_PER_CORE = 0.5
 BUSY_CPU_PERCENT = 30.0  # other processes' share of all cores while the agent itself sits idle
