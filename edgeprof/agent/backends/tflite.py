@@ -136,7 +136,7 @@ class TfliteRuntime(Runtime):
             if fallback:
                 self._unavailable.append(name)
                 return None
-            offered = [a["name"] for a in TfliteBackend().accelerators()] + ["none"]
+            offered = [a["name"] for a in BACKEND.accelerators()] + ["none"]
             raise missing_accelerator("delegate", f"{name} ({library})" if library != name else name, offered,
                                       "none")
         try:
