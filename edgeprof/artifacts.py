@@ -43,6 +43,7 @@ class ModelArtifact:
     inputs: list[TensorSpec] = field(default_factory=list)
     outputs: list[TensorSpec] = field(default_factory=list)
     manifest: dict[str, Any] | None = None
+    quant: dict[str, tuple[float, int]] = field(default_factory=dict)  # tensor name -> (scale, zero point)
 
 
 def printable(text: str) -> str:
@@ -111,7 +112,11 @@ def detect_format(data: bytes) -> str | None:
     return None
 
 
-def _onnx_signature(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
+Signature = tuple[list[TensorSpec], list[TensorSpec], dict[str, tuple[float, int]]]
+
+
+def _onnx_signature(path: Path) -> Signature:
+    """Inputs and outputs; no quantisation parameters (a QDQ model keeps them in its nodes, not its inputs)."""
     import numpy as np
     import onnx
     from onnx import helper
@@ -129,16 +134,17 @@ def _onnx_signature(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
         return TensorSpec(value.name, dims, np.dtype(helper.tensor_dtype_to_np_dtype(tensor.elem_type)).name)
 
     inputs = [spec(v) for v in model.graph.input if v.name not in initializers]
-    return inputs, [spec(v) for v in model.graph.output]
+    return inputs, [spec(v) for v in model.graph.output], {}
 
 
-def _tflite_signature(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
+def _tflite_signature(path: Path) -> Signature:
+    """Inputs, outputs and the (scale, zero point) of each quantised one, as the interpreter reports them."""
     import numpy as np
 
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:  # the host can still deploy; the device checks the model
-        return [], []
+        return [], [], {}
     try:
         interpreter = Interpreter(model_path=str(path))
     except Exception as exc:  # the interpreter raises ValueError/RuntimeError
@@ -148,8 +154,10 @@ def _tflite_signature(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
         dims = [int(d) if d >= 0 else None for d in detail.get("shape_signature", detail["shape"])]
         return TensorSpec(detail["name"], dims, np.dtype(detail["dtype"]).name)
 
-    return ([spec(d) for d in interpreter.get_input_details()],
-            [spec(d) for d in interpreter.get_output_details()])
+    inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
+    quant = {d["name"]: (float(d["quantization"][0]), int(d["quantization"][1])) for d in inputs + outputs
+             if d.get("quantization", (0.0, 0))[0]}
+    return [spec(d) for d in inputs], [spec(d) for d in outputs], quant
 
 
 def find_manifest_entry(path: Path, sha256: str) -> tuple[Path, dict[str, Any]] | None:
@@ -189,7 +197,7 @@ def load_artifact(path: Path) -> ModelArtifact:
     if path.suffix.lower() != f".{fmt}":
         raise ConfigError(f"{path}: the file is {fmt.upper()} but its name ends in '{path.suffix}': "
                           f"rename it to .{fmt}")
-    inputs, outputs = _onnx_signature(path) if fmt == "onnx" else _tflite_signature(path)
+    inputs, outputs, quant = _onnx_signature(path) if fmt == "onnx" else _tflite_signature(path)
     digest = sha256_file(path)
     found = find_manifest_entry(path, digest)
     name, variant = _name_and_variant(path)
@@ -197,7 +205,7 @@ def load_artifact(path: Path) -> ModelArtifact:
     if found:
         entry = found[1]
         name, variant = entry.get("model", name), entry.get("variant", variant)
-    return ModelArtifact(path, name, variant, fmt, digest, path.stat().st_size, inputs, outputs, entry)
+    return ModelArtifact(path, name, variant, fmt, digest, path.stat().st_size, inputs, outputs, entry, quant)
 
 
 def reference_for(artifact: ModelArtifact) -> Path | None:
