@@ -11,6 +11,7 @@ from typer.exceptions import Abort, TyperException
 from edgeprof.cli import (  # noqa: F401  (each module registers its commands on the app)
     check_cmds,
     clean_cmd,
+    dataset_cmds,
     deploy_cmds,
     devices_cmds,
     emulate_cmds,
