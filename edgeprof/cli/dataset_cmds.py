@@ -14,6 +14,7 @@ from edgeprof.dataset import (
     BuildRequest,
     Preprocessing,
     build_dataset,
+    parse_classes,
     parse_floats,
     parse_scale,
     parse_size,
@@ -34,6 +35,9 @@ def dataset_build(
         "--labels", help="CSV of FILE,LABEL rows (header first) for a folder without class subfolders.")] = None,
     label_column: Annotated[Optional[str], typer.Option(
         "--label-column", help="The label column of the CSV (default: label).")] = None,
+    classes: Annotated[Optional[str], typer.Option(
+        "--classes", metavar="A,B,...|FILE", help="The class order the model was trained with (label i is the i-th "
+                                                  "name; a file: one name a line). Default: sorted names.")] = None,
     model: Annotated[Optional[Path], typer.Option(
         "--model", "-m", help="Take size, layout, colour and dtype from this model's input when not given; int8/uint8 "
                               "inputs are quantised with its scale and zero point.")] = None,
@@ -67,7 +71,9 @@ def dataset_build(
         scale=parse_scale(scale) if scale is not None else None,
         mean=parse_floats(mean, "--mean") if mean is not None else (),
         std=parse_floats(std, "--std") if std is not None else (), layout=layout, dtype=dtype)
-    written = build_dataset(BuildRequest(src, out, prep, labels, label_column, model, input_name, limit, seed, split))
+    class_order = parse_classes(classes) if classes is not None else None
+    written = build_dataset(BuildRequest(src, out, prep, labels, label_column, class_order, model, input_name, limit,
+                                         seed, split))
     summaries = [summarize(path) for path in written]
     if as_json:
         print(json.dumps(summaries, indent=2))

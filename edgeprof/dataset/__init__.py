@@ -3,7 +3,8 @@ and describe them. The agent reads the NPZ with numpy alone."""
 
 from edgeprof.dataset.build import BuildRequest, build_dataset, calibration_path
 from edgeprof.dataset.preprocess import Preprocessing, parse_floats, parse_scale, parse_size
+from edgeprof.dataset.sources import parse_classes
 from edgeprof.dataset.summary import summarize
 
-__all__ = ["BuildRequest", "Preprocessing", "build_dataset", "calibration_path", "parse_floats", "parse_scale",
-           "parse_size", "summarize"]
+__all__ = ["BuildRequest", "Preprocessing", "build_dataset", "calibration_path", "parse_classes", "parse_floats",
+           "parse_scale", "parse_size", "summarize"]

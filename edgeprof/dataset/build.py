@@ -31,6 +31,7 @@ class BuildRequest:
     prep: Preprocessing = Preprocessing()
     labels_csv: Path | None = None
     label_column: str | None = None
+    classes: list[str] | None = None
     model: Path | None = None
     input_name: str | None = None
     limit: int | None = None
@@ -53,7 +54,7 @@ def build_dataset(request: BuildRequest) -> list[Path]:
         raise ConfigError(f"--limit {request.limit} must be at least 1")
     if request.split is not None and not 0 < request.split < 1:
         raise ConfigError(f"--split {request.split} must be a fraction between 0 and 1 (exclusive), e.g. 0.2")
-    source = open_source(request.src, request.labels_csv, request.label_column)
+    source = open_source(request.src, request.labels_csv, request.label_column, request.classes)
     key, spec, quant = _model_input(request)
     prep = _settle(request.prep, source, spec, quant)
     rng = np.random.default_rng(request.seed)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeprof.artifacts import printable
-from edgeprof.errors import ConfigError
+from edgeprof.errors import ConfigError, one_line
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
 NPY_SUFFIX = ".npy"
@@ -26,9 +26,47 @@ class Source:
     class_names: list[str] | None
 
 
-def open_source(src: Path, labels_csv: Path | None = None, label_column: str | None = None) -> Source:
+@dataclass(frozen=True)
+class _Found:
+    """A source's samples with their label texts (None: unlabelled), and where those came from (for errors)."""
+
+    kind: str
+    items: list[Any]
+    names: list[str] | None
+    where: str
+
+
+def open_source(src: Path, labels_csv: Path | None = None, label_column: str | None = None,
+                classes: list[str] | None = None) -> Source:
     """The samples at `src`: a .csv file of features, or a folder (class subfolders, a labels CSV, or neither:
-    unlabelled). ConfigError, one line, for a missing source, no samples, or a bad CSV."""
+    unlabelled); `classes` fixes the class order (label i is classes[i]). ConfigError, one line, for a missing
+    source, no samples, a bad CSV or a label that `classes` lacks."""
+    found = _find(src, labels_csv, label_column)
+    if found.names is None:
+        if classes is not None:
+            raise ConfigError(f"--classes names the classes of labelled samples; {found.where} has no labels")
+        return Source(found.kind, found.items, None, None)
+    labels, class_names = labels_from_names(found.names, found.where, classes)
+    return Source(found.kind, found.items, labels, class_names)
+
+
+def parse_classes(text: str) -> list[str]:
+    """--classes: a text file with one class name per line, or comma-separated names; in label order."""
+    path = Path(text)
+    try:
+        names = path.read_text(encoding="utf-8").splitlines() if path.is_file() else text.split(",")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"--classes {printable(text)} cannot be read ({one_line(exc, 200)})") from None
+    names = [name.strip() for name in names if name.strip()]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if not names or repeated:
+        raise ConfigError(f"--classes {text!r}: " + (f"{repeated[0]!r} is named twice" if repeated else
+                                                       "names no class (give a,b,c or a file of one name a line)"))
+    return names
+
+
+def _find(src: Path, labels_csv: Path | None, label_column: str | None) -> _Found:
+    """The samples and their label texts, before any class order is applied."""
     shown = printable(str(src))
     if not src.exists():
         raise ConfigError(f"dataset source {shown} does not exist")
@@ -47,10 +85,17 @@ def open_source(src: Path, labels_csv: Path | None = None, label_column: str | N
     return _folder(src)
 
 
-def labels_from_names(names: list[str], where: str) -> tuple[list[int], list[str] | None]:
-    """Label values as class indices: names that are all whole numbers >= 0 are the indices themselves (no class
-    names); any other text gives the sorted distinct names indices 0..n-1. Fractions are refused."""
+def labels_from_names(names: list[str], where: str, classes: list[str] | None = None
+                      ) -> tuple[list[int], list[str] | None]:
+    """Label texts as class indices: with `classes`, each one's position there; else names that are all whole
+    numbers >= 0 are the indices themselves (no class names), and any other text gives the sorted distinct
+    names indices 0..n-1. Fractions are refused."""
     stripped = [name.strip() for name in names]
+    if classes is not None:
+        unknown = next((name for name in stripped if name not in classes), None)
+        if unknown is not None:
+            raise ConfigError(f"{where}: class {unknown!r} is not in --classes ({', '.join(classes)})")
+        return [classes.index(name) for name in stripped], classes
     numbers = [_number(name) for name in stripped]
     if all(n is not None for n in numbers):
         fraction = next((s for s, n in zip(stripped, numbers) if n != int(n)), None)  # type: ignore[arg-type]
@@ -88,7 +133,7 @@ def _sample_files(folder: Path) -> list[Path]:
                   and (p.suffix.lower() in IMAGE_SUFFIXES or p.suffix.lower() == NPY_SUFFIX))
 
 
-def _folder(src: Path) -> Source:
+def _folder(src: Path) -> _Found:
     """Class subfolders (labels from their names), or loose files (no labels)."""
     shown = printable(str(src))
     if not src.is_dir():
@@ -101,7 +146,7 @@ def _folder(src: Path) -> Source:
     if not classes:
         if not loose:
             raise ConfigError(f"{shown} holds no images or .npy files (nor class folders of them)")
-        return Source(_kind(loose, shown), loose, None, None)
+        return _Found(_kind(loose, shown), loose, None, shown)
     files: list[Path] = []
     names: list[str] = []
     for folder in classes:
@@ -110,8 +155,7 @@ def _folder(src: Path) -> Source:
             raise ConfigError(f"class folder {printable(str(folder))} holds no images or .npy files")
         files += found
         names += [folder.name] * len(found)
-    labels, class_names = labels_from_names(names, f"{shown} (class folders)")
-    return Source(_kind(files, shown), files, labels, class_names)
+    return _Found(_kind(files, shown), files, names, f"{shown} (class folders)")
 
 
 def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
@@ -139,7 +183,7 @@ def _column(header: list[str], name: str, path: Path) -> int:
     return header.index(name)
 
 
-def _feature_csv(path: Path, label_column: str | None) -> Source:
+def _feature_csv(path: Path, label_column: str | None) -> _Found:
     """Every column but the label column is a feature; without a `label` column (and no --label-column) the
     rows are unlabelled."""
     import numpy as np
@@ -161,13 +205,11 @@ def _feature_csv(path: Path, label_column: str | None) -> Source:
                 raise ConfigError(f"CSV {shown} line {number}, column '{header[i]}': {row[i]!r} is not a "
                                   "number") from None
         items.append(np.asarray(values, dtype=np.float64))
-    if label_at is None:
-        return Source("csv", items, None, None)
-    labels, class_names = labels_from_names([row[label_at] for row in rows], f"CSV {shown}")
-    return Source("csv", items, labels, class_names)
+    names = None if label_at is None else [row[label_at] for row in rows]
+    return _Found("csv", items, names, f"CSV {shown}")
 
 
-def _listed_files(src: Path, labels_csv: Path, label_column: str | None) -> Source:
+def _listed_files(src: Path, labels_csv: Path, label_column: str | None) -> _Found:
     """Files named (relative to `src`) in the first column of a labels CSV, labelled by its label column."""
     header, rows = _read_csv(labels_csv)
     shown = printable(str(labels_csv))
@@ -185,5 +227,4 @@ def _listed_files(src: Path, labels_csv: Path, label_column: str | None) -> Sour
             raise ConfigError(f"labels CSV {shown} line {number}: {printable(str(path))} is neither an image nor "
                               "a .npy file")
         files.append(path)
-    labels, class_names = labels_from_names([row[label_at] for row in rows], f"labels CSV {shown}")
-    return Source(_kind(files, printable(str(src))), files, labels, class_names)
+    return _Found(_kind(files, printable(str(src))), files, [row[label_at] for row in rows], f"labels CSV {shown}")

@@ -8,7 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeprof.dataset import BuildRequest, Preprocessing, build_dataset, calibration_path, parse_scale
+from edgeprof.dataset import (
+    BuildRequest,
+    Preprocessing,
+    build_dataset,
+    calibration_path,
+    parse_classes,
+    parse_scale,
+)
 from edgeprof.errors import ConfigError
 from tests.dataset.helpers import class_folders, load, write_image
 from tests.support import DIGITS
@@ -36,6 +43,19 @@ def test_whole_number_folder_names_are_the_labels(tmp_path: Path) -> None:
     data = build(src, tmp_path / "d.npz")
     assert "class_names" not in data
     assert data["y"].tolist() == [0, 10, 2]  # folders in name order: 0, 10, 2
+
+
+def test_classes_fix_the_label_order(tmp_path: Path) -> None:
+    src = class_folders(tmp_path / "img", {"circle": 1, "square": 1, "triangle": 1})
+    order = tmp_path / "classes.txt"
+    order.write_text("triangle\ncircle\n\nsquare\n")
+    assert parse_classes(str(order)) == parse_classes("triangle, circle,square") == ["triangle", "circle", "square"]
+    data = build(src, tmp_path / "d.npz", classes=parse_classes(str(order)))
+    assert data["class_names"].tolist() == ["triangle", "circle", "square"] and data["y"].tolist() == [1, 2, 0]
+    with pytest.raises(ConfigError, match="class 'triangle' is not in --classes"):
+        build(src, tmp_path / "e.npz", classes=["circle", "square"])
+    with pytest.raises(ConfigError, match="'a' is named twice"):
+        parse_classes("a,b,a")
 
 
 def test_jpeg_folder_decodes_to_the_written_colour(tmp_path: Path) -> None:

@@ -47,6 +47,7 @@ def _empty(root: Path) -> Path:
     (lambda root: class_folders(root, {"a": 1}), ["--mean", "0.5,0.5"], "--mean has 2 values, the samples have 3"),
     (lambda root: class_folders(root, {"a": 1}), ["--crop", "center"], "--crop center needs the size"),
     (lambda root: class_folders(root, {"a": 1}), ["--split", "1.5"], "--split 1.5 must be a fraction"),
+    (lambda root: class_folders(root, {"a": 1}), ["--classes", "b,c"], "class 'a' is not in --classes (b, c)"),
     (lambda root: class_folders(root, {"a": 1}), ["--model", DIGITS / "nope.onnx"], "does not exist"),
     (lambda root: class_folders(root, {"a": 1}), ["--color", "rgb", "--model", DIGITS / "digits-fp32.onnx"],
      "the model's input 'input' takes ['?', 8, 8, 1]"),
