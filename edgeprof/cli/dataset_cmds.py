@@ -55,8 +55,8 @@ def dataset_build(
     std: Annotated[Optional[str], typer.Option("--std", help="Divide by after --mean: one value or one per "
                                                "channel.")] = None,
     layout: Annotated[Optional[str], typer.Option("--layout", help="nhwc (default) or nchw.")] = None,
-    dtype: Annotated[Optional[str], typer.Option("--dtype", help="float32 (default), float16, int8, uint8, int16, "
-                                                 "int32, int64.")] = None,
+    dtype: Annotated[Optional[str], typer.Option("--dtype", help="float32 (default), float16, float64, int8, uint8, "
+                                                 "int16, int32, int64.")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", help="Keep this many samples (seeded, stratified by "
                                                  "label).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of --limit and --split.")] = 0,

@@ -137,29 +137,24 @@ def _settle(prep: Preprocessing, source: Source, spec: TensorSpec | None, quant:
 
 
 def _load(source: Source, keep: np.ndarray, prep: Preprocessing) -> np.ndarray:
-    """The chosen samples stacked (samples first); ConfigError when their shapes differ."""
+    """The chosen samples stacked (samples first); ConfigError naming two files whose shapes differ."""
     import numpy as np
 
-    loaded: list[tuple[str, np.ndarray]] = []
-    for index in keep:
-        item = source.items[int(index)]
-        if source.kind == "csv":
-            loaded.append((f"row {int(index) + 2}", item))
-        elif source.kind == "images":
-            loaded.append((printable(str(item)), decode_image(item, prep)))
-        else:
-            loaded.append((printable(str(item)), _read_npy(item)))
-    first_name, first = loaded[0]
-    for name, array in loaded[1:]:
-        if array.shape != first.shape:
-            hint = ": give --resize HxW" if source.kind == "images" else ""
-            raise ConfigError(f"samples differ in shape: {first_name} is {_shape(first, source)}, {name} is "
-                              f"{_shape(array, source)}{hint}")
-    return np.stack([array for _, array in loaded])
+    chosen = [source.items[int(index)] for index in keep]
+    if source.kind == "csv":  # rows of one CSV: one length
+        return np.stack(chosen)
+    images = source.kind == "images"
+    arrays = [decode_image(path, prep) if images else _read_npy(path) for path in chosen]
+    for path, array in zip(chosen[1:], arrays[1:]):
+        if array.shape != arrays[0].shape:
+            hint = ": give --resize HxW" if images else ""
+            raise ConfigError(f"samples differ in shape: {printable(str(chosen[0]))} is {_shape(arrays[0], images)}, "
+                              f"{printable(str(path))} is {_shape(array, images)}{hint}")
+    return np.stack(arrays)
 
 
-def _shape(array: np.ndarray, source: Source) -> str:
-    if source.kind == "images":
+def _shape(array: np.ndarray, images: bool) -> str:
+    if images:
         return f"{array.shape[0]}x{array.shape[1]} (height x width)"
     return str(list(array.shape))
 
@@ -179,15 +174,15 @@ def _read_npy(path: Path) -> np.ndarray:
 
 
 def _fit_model(values: np.ndarray, spec: TensorSpec | None) -> np.ndarray:
-    """The samples in the model input's per-sample shape: as they are, or reshaped when only the rank differs
-    (64 CSV features for an 8x8x1 input); ConfigError naming both shapes otherwise."""
+    """The samples in the model input's per-sample shape: as they are, or flat samples reshaped when the sizes
+    agree (64 CSV features for an 8x8x1 input); ConfigError naming both shapes otherwise."""
     if spec is None or not spec.shape:
         return values
     wanted = spec.shape[1:]
     have = list(values.shape[1:])
     if len(have) == len(wanted) and all(w is None or w == h for w, h in zip(wanted, have)):
         return values
-    if None not in wanted and math.prod(wanted) == int(values[0].size):
+    if values.ndim == 2 and None not in wanted and math.prod(wanted) == values.shape[1]:  # type: ignore[arg-type]
         return values.reshape(len(values), *wanted)  # type: ignore[arg-type]
     shown = ["?" if d is None else d for d in spec.shape]
     raise ConfigError(f"the samples are {['n', *have]}, the model's input '{spec.name}' takes {shown} (see "

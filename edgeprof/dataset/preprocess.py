@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 COLORS = ("rgb", "bgr", "gray")
 LAYOUTS = ("nhwc", "nchw")
 CROPS = ("center",)
-DTYPES = ("float32", "float16", "int8", "uint8", "int16", "int32", "int64")
+DTYPES = ("float32", "float16", "float64", "int8", "uint8", "int16", "int32", "int64")
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,8 @@ def labels_from_names(names: list[str], where: str, classes: list[str] | None = 
     numbers >= 0 are the indices themselves (no class names), and any other text gives the sorted distinct
     names indices 0..n-1. Fractions are refused."""
     stripped = [name.strip() for name in names]
+    if "" in stripped:
+        raise ConfigError(f"{where}: sample {stripped.index('') + 1} has an empty label (every sample needs one)")
     if classes is not None:
         unknown = next((name for name in stripped if name not in classes), None)
         if unknown is not None:

@@ -167,6 +167,7 @@ def test_feature_csv_without_a_label_column_is_unlabelled(tmp_path: Path) -> Non
 @pytest.mark.parametrize(("text", "message"), [
     ("a,label\n1,0.5\n", "label '0.5' is not a whole number"),
     ("a,label\n1,-1\n", "label -1 is negative"),
+    ("a,label\n1,2\n3, \n", "sample 2 has an empty label"),
     ("a,label\nx,1\n", "line 2, column 'a': 'x' is not a number"),
     ("a,label\n1,2,3\n", "line 2 has 3 fields, the header 2"),
     ("a,label\n", "needs a header row and at least one row"),
@@ -194,6 +195,13 @@ def test_npy_folder_by_class_and_by_labels_csv(tmp_path: Path) -> None:
     labels.write_text("file,label\ns2.npy,7\ns0.npy,3\ns1.npy,3\n")
     listed = build(flat, tmp_path / "l.npz", labels_csv=labels)
     assert listed["y"].tolist() == [7, 3, 3] and listed["x"][:, 0].tolist() == [2, 0, 1]
+
+
+def test_npy_samples_of_another_shape_are_refused_not_reshaped(tmp_path: Path) -> None:
+    (tmp_path / "npy").mkdir()
+    np.save(tmp_path / "npy" / "a.npy", np.zeros((4, 16, 1), dtype=np.float32))  # 64 values, not 8x8x1
+    with pytest.raises(ConfigError, match=r"the samples are \['n', 4, 16, 1\], the model's input 'input' takes"):
+        build(tmp_path / "npy", tmp_path / "d.npz", model=DIGITS / "digits-fp32.onnx")
 
 
 def test_images_with_a_labels_csv(tmp_path: Path) -> None:
