@@ -42,11 +42,13 @@ def _describe(key: str, array: Any) -> dict[str, Any]:
 
     entry: dict[str, Any] = {"key": key, "shape": list(array.shape), "dtype": array.dtype.name,
                              "min": None, "max": None, "mean": None, "nan": 0, "inf": 0}
-    if array.dtype.kind not in "biuf":
+    if array.dtype.kind not in "biuf" or not array.size:
         return entry
-    values = array.astype(np.float64)
-    finite = values[np.isfinite(values)]
-    entry.update(nan=int(np.isnan(values).sum()), inf=int(np.isinf(values).sum()))
-    if finite.size:
-        entry.update(min=float(finite.min()), max=float(finite.max()), mean=float(finite.mean()))
+    values = array
+    if array.dtype.kind == "f":  # NaN and inf counted, then left out of the figures (no float64 copy of it all)
+        finite = np.isfinite(array)
+        entry.update(nan=int(np.isnan(array).sum()), inf=int(np.isinf(array).sum()))
+        values = array if finite.all() else array[finite]
+    if values.size:
+        entry.update(min=float(values.min()), max=float(values.max()), mean=float(values.mean(dtype=np.float64)))
     return entry
