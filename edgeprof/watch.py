@@ -105,6 +105,9 @@ def watch(schedule: Schedule, run: Callable[[Tick], tuple[str | None, int]], *,
             if failures >= max_failures:
                 summary.ended = f"{failures} failed ticks in a row"
                 return summary
-    except (KeyboardInterrupt, Interrupted):
+    except Interrupted:
+        summary.exit_code, summary.ended = EXIT_INTERRUPTED, "interrupted during a run: its agents were stopped, " \
+                                                             "it was not stored"
+    except KeyboardInterrupt:
         summary.exit_code, summary.ended = EXIT_INTERRUPTED, "interrupted"
     return summary

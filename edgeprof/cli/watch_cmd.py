@@ -45,11 +45,15 @@ def _plain(markup: str) -> str:
 
 
 def _change(result: dict[str, Any], gate: pipeline.Gate) -> str:
-    """' (p95 x1.02 vs baseline, no significant change)' for a Result the gate compared, else ''."""
+    """' (p95 x1.02 vs baseline, no significant change)' for a Result the gate compared, naming a regression or
+    an accuracy drop it found; else ''."""
     for c in gate.comparisons or []:
         if c.b is result:
             ratio = c.ratios["p95_ms"]
-            return f" (p95 x{ratio:.3f} vs baseline, {c.latency.verdict})" if ratio else f" ({c.latency.verdict})"
+            found = [what for what, hits in (("REGRESSION", gate.regressions), ("ACCURACY DROP", gate.drops))
+                     if c in hits]
+            return " (" + ", ".join([f"p95 x{ratio:.3f} vs baseline" if ratio else "vs baseline",
+                                     c.latency.verdict, *found]) + ")"
     return ""
 
 
@@ -62,14 +66,16 @@ def run_line(started: str, tick: Tick, run_id: str | None, deployed: pipeline.De
     return f"{started} #{tick.number} run {run_id or '(none stored)'}{skipped}: {'; '.join(parts) or 'no results'}"
 
 
-def alert_line(run_id: str | None, deployed: pipeline.Deployed, gate: pipeline.Gate, max_ratio: float,
-               max_drop: float) -> str:
-    """`edgeprof: alert: ...`: every failed verdict, regression and accuracy drop of one run, on one line."""
-    what = [f"{Result(r).label} {v['constraint']} {v['op']} {v['bound']:g} failed (value {fmt(v['value'])})"
-            for r in deployed.results for v in r.get("verdicts") or [] if v["status"] == "fail"]
+def alert_line(run_id: str | None, deployed: pipeline.Deployed, gate: pipeline.Gate, *, strict: bool,
+               max_ratio: float, max_drop: float) -> str:
+    """`edgeprof: alert: ...`: every failed (with `strict`, inconclusive) verdict, regression and accuracy drop of
+    one run, on one line."""
+    failing = {"fail", "inconclusive"} if strict else {"fail"}
+    what = [f"{Result(r).label} {v['constraint']} {v['op']} {v['bound']:g}: {v['status']} (value {fmt(v['value'])})"
+            for r in deployed.results for v in r.get("verdicts") or [] if v["status"] in failing]
     what += [_plain(regression_line(c, max_ratio)) for c in gate.regressions]
     what += [_plain(accuracy_drop_line(c, pipeline.top1_drop(c) or 0.0, max_drop)) for c in gate.drops]
-    return f"edgeprof: alert: run {run_id or '-'}: {'; '.join(what) or 'a verdict failed'}"
+    return " ".join(f"edgeprof: alert: run {run_id or '(none stored)'}: {'; '.join(what)}".split())
 
 
 def summary_line(summary: Summary, store: str) -> str:
@@ -104,7 +110,9 @@ def watch_cmd(
         int, typer.Option("--max-failures", min=1, help="End (exit 3) after this many unreachable ticks in a row.")
     ] = DEFAULT_MAX_FAILURES,
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="Intra-op threads.")] = None,
-    max_seconds: Annotated[float, typer.Option("--max-seconds", min=0.01)] = LatencyBudget.max_seconds,
+    max_seconds: Annotated[
+        float, typer.Option("--max-seconds", min=0.01, help="Longest latency phase per run (s).")
+    ] = LatencyBudget.max_seconds,
     power_seconds: Annotated[
         float, typer.Option("--power-seconds", min=0, help="Longest energy window (s).")
     ] = PowerSettings.seconds,
@@ -157,7 +165,8 @@ def watch_cmd(
         if deployed.store_error:
             error_line(deployed.store_error)
         if code == EXIT_CONSTRAINT_FAILED:
-            sys.stderr.write(" ".join(alert_line(deployed.run_id, deployed, gate, max_ratio, max_drop).split()) + "\n")
+            sys.stderr.write(alert_line(deployed.run_id, deployed, gate, strict=strict, max_ratio=max_ratio,
+                                        max_drop=max_drop) + "\n")
         if baseline == AUTO and base is None and deployed.run_id and not deployed.failures:
             base = deployed.results
         return deployed.run_id, code
