@@ -127,11 +127,12 @@ def watch_cmd(
     """Profile on a schedule (deploy -> judge -> store every --every), one line per run.
 
     Ticks are due every --every from the start by the monotonic clock; a run that overruns is followed at once
-    and the ticks it passed over are reported. Ends after --runs runs or --for (whichever comes first); with neither it runs until interrupted (Ctrl-C: a summary, exit 130, the run
-    in progress stopped on the device, every earlier run stored). Exit 1 with an `edgeprof: alert:` line at the
-    first failed verdict, latency regression or accuracy drop against --baseline; 2 for bad usage or a store
-    that refuses a run; 3 when the device stays unreachable for --max-failures ticks in a row or at the last tick
-    (an unreachable tick is retried at the next one).
+    and the ticks it passed over are reported. Ends after --runs runs or --for (whichever comes first); with
+    neither it runs until interrupted (Ctrl-C: a summary, exit 130, the run in progress stopped on the device,
+    every earlier run stored). Exit 1 with an `edgeprof: alert:` line at the first failed verdict, latency
+    regression or accuracy drop against --baseline; 2 for bad usage or a store that refuses a run; 3 when the
+    device stays unreachable for --max-failures ticks in a row or at the last tick (an unreachable tick is
+    retried at the next one). See docs/monitoring.md.
     """
     schedule = Schedule(parse_duration(every, "--every"), runs,
                         parse_duration(for_, "--for") if for_ is not None else None)
