@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from edgeprof.artifacts import ModelArtifact, printable
 from edgeprof.compare import Comparison, compare_runs, history_rows, regressions
-from edgeprof.constraints import Constraint, exit_code, judge, resolve_constraints
+from edgeprof.constraints import Constraint, exit_code, judge, resolve_constraints, value_at
 from edgeprof.cost import cost_section
 from edgeprof.deploy import DeployOptions, run_deploy
 from edgeprof.devices import DeviceProfile, load_profile, profile_files
@@ -199,9 +199,51 @@ def storable(doc: Any) -> Any:
 # ---------------------------------------------------------------- check
 
 
+DEFAULT_MAX_RATIO = 1.10
+DEFAULT_MAX_DROP = 0.01
+
+
+@dataclass
+class Gate:
+    """A run against a baseline: the comparisons per device x model variant (None without a baseline), the
+    significant median latency slow-downs beyond the max ratio, the top-1 accuracy drops beyond the max drop."""
+
+    comparisons: list[Comparison] | None
+    regressions: list[Comparison]
+    drops: list[Comparison]
+
+    def exit_code(self, code: int) -> int:
+        """`code` (the verdicts' exit code), made 1 by a regression or a drop unless something worse set it."""
+        return EXIT_CONSTRAINT_FAILED if (self.regressions or self.drops) and code == EXIT_OK else code
+
+
+def top1_drop(c: Comparison) -> float | None:
+    """How far top-1 accuracy fell from the baseline (A) to B, in absolute terms (0.02 = two points)."""
+    a, b = value_at(c.a, "accuracy.top1"), value_at(c.b, "accuracy.top1")
+    return None if a is None or b is None else float(a) - float(b)
+
+
+def baseline_gate(base: list[Doc] | None, results: list[Doc], *, max_ratio: float = DEFAULT_MAX_RATIO,
+                  max_drop: float = DEFAULT_MAX_DROP, alpha: float) -> Gate:
+    """The regression gate of `check --baseline` and `watch`: `results` against the baseline run's Results
+    (None: no baseline, nothing fails)."""
+    if base is None:
+        return Gate(None, [], [])
+    comparisons = compare_runs(base, results, alpha=alpha)
+    drops = [c for c in comparisons if (top1_drop(c) or 0.0) > max_drop]
+    return Gate(comparisons, regressions(comparisons, max_ratio), drops)
+
+
+def stored_run(store: StoreTarget, ref: str) -> list[Doc]:
+    """The Results of one stored run (an id, a unique prefix, a tag or 'latest'); ConfigError when none is."""
+    with open_store(store, create=False) as db:
+        return db.load_run(db.resolve_run(ref))
+
+
 @dataclass
 class Checked:
-    """A stored run re-judged: its Results, the comparison with a baseline (None without one) and the verdict."""
+    """A stored run re-judged: its Results, the comparison with a baseline (None without one), what failed the
+    baseline gate (Gate) and the verdict."""
 
     run_id: str
     results: list[Doc]
@@ -209,28 +251,27 @@ class Checked:
     regressions: list[Comparison]
     exit_code: int
     notes: list[str] = field(default_factory=list)
+    drops: list[Comparison] = field(default_factory=list)
 
 
 def check(store: StoreTarget, selection: Selection, project: ProjectFile | None, constraints: list[str], *,
-          strict: bool = False, baseline: str | None = None, max_ratio: float = 1.10,
-          alpha: float) -> Checked:
+          strict: bool = False, baseline: str | None = None, max_ratio: float = DEFAULT_MAX_RATIO,
+          max_drop: float = DEFAULT_MAX_DROP, alpha: float) -> Checked:
     """Re-judge one stored run with the current constraints; with a baseline, a significant median latency
-    slow-down beyond `max_ratio` fails it too (exit 1) unless something worse already did."""
+    slow-down beyond `max_ratio` or a top-1 drop beyond `max_drop` fails it too (exit 1) unless something worse
+    already did."""
     with open_store(store, create=False) as db:
         (run_id,), results = selection.load(db)
         base = db.load_run(db.resolve_run(baseline)) if baseline else None
     profiles, notes = current_profiles(results)
     for result in results:
         apply_verdicts(result, profiles[Result(result).device], project, constraints)
-    code = exit_code(results, strict=strict)
-    comparisons = compare_runs(base, results, alpha=alpha) if base is not None else None
-    if base is not None and not comparisons:
+    gate = baseline_gate(base, results, max_ratio=max_ratio, max_drop=max_drop, alpha=alpha)
+    if base is not None and not gate.comparisons:
         notes.append(f"note: baseline {baseline} shares no successful device x model variant with run {run_id}: "
                      "no latency comparison")
-    slower = regressions(comparisons or [], max_ratio)
-    if slower and code == EXIT_OK:
-        code = EXIT_CONSTRAINT_FAILED
-    return Checked(run_id, results, comparisons, slower, code, notes)
+    return Checked(run_id, results, gate.comparisons, gate.regressions,
+                   gate.exit_code(exit_code(results, strict=strict)), notes, gate.drops)
 
 
 def _write(path: Path, text: str, what: str, *, append: bool = False) -> None:

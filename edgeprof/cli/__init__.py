@@ -19,6 +19,7 @@ from edgeprof.cli import (  # noqa: F401  (each module registers its commands on
     quantize_cmd,
     runs_cmds,
     store_cmds,
+    watch_cmd,
 )
 from edgeprof.cli.app import app, error_line
 from edgeprof.errors import EXIT_DEVICE, EXIT_INTERRUPTED, EXIT_USAGE, EdgeprofError

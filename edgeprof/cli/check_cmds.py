@@ -26,12 +26,26 @@ from edgeprof.cli.app import (
 from edgeprof.compare import DEFAULT_ALPHA, DEFAULT_MIN_EFFECT
 from edgeprof.errors import ConfigError
 from edgeprof.project import load_project
-from edgeprof.report.history import comparison_json, comparison_table, history_table, regression_line
+from edgeprof.report.history import (
+    accuracy_drop_line,
+    comparison_json,
+    comparison_table,
+    history_table,
+    regression_line,
+)
 from edgeprof.report.recommendation import describe
 from edgeprof.report.table import render_verdicts
 from edgeprof.result import Result
 
 AlphaOption = Annotated[float, typer.Option("--alpha", min=1e-9, max=0.5, help="Significance level of the test.")]
+MaxRatioOption = Annotated[
+    float, typer.Option("--max-ratio", min=1.0, help="With --baseline: fail on a significant median slow-down "
+                                                     "beyond this ratio.")
+]
+MaxDropOption = Annotated[
+    float, typer.Option("--max-drop", min=0.0, help="With --baseline: fail when top-1 accuracy falls by more than "
+                                                    "this (absolute: 0.01 = one point).")
+]
 EffectOption = Annotated[
     float, typer.Option("--min-effect", min=0.0, help="Smallest median change that counts (0.05 = 5%).")
 ]
@@ -56,17 +70,17 @@ def check(
     baseline: Annotated[
         Optional[str], typer.Option("--baseline", help="Run or tag to compare latency against.")
     ] = None,
-    max_ratio: Annotated[
-        float, typer.Option("--max-ratio", min=1.0, help="Fail on a significant median slow-down beyond this.")
-    ] = 1.10,
+    max_ratio: MaxRatioOption = pipeline.DEFAULT_MAX_RATIO,
+    max_drop: MaxDropOption = pipeline.DEFAULT_MAX_DROP,
     alpha: AlphaOption = DEFAULT_ALPHA,
     store: StoreOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Re-judge stored results with the current constraints; exit 1 on a failed constraint or a regression."""
+    """Re-judge stored results with the current constraints; exit 1 on a failed constraint, a regression or an
+    accuracy drop against --baseline."""
     selection = pipeline.Selection.of_runs([run] if run else [], latest, device, model)
     checked = pipeline.check(store_path(store), selection, load_project(project), constraint, strict=strict,
-                             baseline=baseline, max_ratio=max_ratio, alpha=alpha)
+                             baseline=baseline, max_ratio=max_ratio, max_drop=max_drop, alpha=alpha)
     _notes(checked.notes)
     pipeline.write_ci_reports(checked, junit=junit, markdown=markdown, strict=strict)
     if as_json:
@@ -74,7 +88,8 @@ def check(
             {"device": r.get("device"), "model": Result(r).ref_label, "status": r.get("status"),
              "error": r.get("error"), "verdicts": r["verdicts"]} for r in checked.results],
             "baseline": None if checked.comparisons is None else [comparison_json(c) for c in checked.comparisons],
-            "regressions": [comparison_json(c) for c in checked.regressions]}, indent=2))
+            "regressions": [comparison_json(c) for c in checked.regressions],
+            "accuracy_drops": [comparison_json(c) for c in checked.drops]}, indent=2))
     else:
         out = console()
         render_verdicts(checked.results, out)
@@ -82,6 +97,8 @@ def check(
             out.print(comparison_table(f"{checked.run_id} against baseline {baseline}", checked.comparisons))
         for c in checked.regressions:
             out.print(regression_line(c, max_ratio))
+        for c in checked.drops:
+            out.print(accuracy_drop_line(c, pipeline.top1_drop(c) or 0.0, max_drop))
     raise typer.Exit(checked.exit_code)
 
 

@@ -52,6 +52,12 @@ def regression_line(c: Comparison, max_ratio: float) -> str:
             f"x{c.latency.median_ratio:.3f} > --max-ratio {max_ratio:g} (p = {c.latency.p_value:.2g})")
 
 
+def accuracy_drop_line(c: Comparison, drop: float, max_drop: float) -> str:
+    """The rich-markup line naming one top-1 drop (`drop`, absolute) that fails the baseline gate."""
+    return (f"[red]accuracy drop[/red]: {escape(Result(c.b).label)} top-1 {Result(c.a).accuracy['top1']:.4g} -> "
+            f"{Result(c.b).accuracy['top1']:.4g} (-{drop:.4g} > --max-drop {max_drop:g})")
+
+
 def comparison_json(c: Comparison) -> dict[str, Any]:
     """One comparison as the JSON `compare --json` and `check --json` print."""
     return {"device": c.device, "model": c.model, "ratios": c.ratios, "latency": c.latency.__dict__,

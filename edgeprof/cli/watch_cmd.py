@@ -1,0 +1,180 @@
+"""`edgeprof watch`: deploy -> judge -> store on a schedule, one line per run, an alert line on a regression."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.text import Text
+
+from edgeprof import pipeline
+from edgeprof.accelerators import configurations
+from edgeprof.agent.spec import LatencyBudget, PowerSettings
+from edgeprof.cli.app import (
+    ConstraintOption,
+    DelegateOption,
+    EpOption,
+    ProjectOption,
+    StoreOption,
+    StrictOption,
+    app,
+    console,
+    error_line,
+    store_path,
+)
+from edgeprof.cli.check_cmds import AlphaOption, MaxDropOption, MaxRatioOption
+from edgeprof.cli.deploy_cmds import AcceptNewOption, DeviceOption, _artifacts, _profiles, recorded_command
+from edgeprof.cli.progress import AgentProgress
+from edgeprof.compare import DEFAULT_ALPHA
+from edgeprof.constraints import parse_constraint
+from edgeprof.deploy import DeployOptions
+from edgeprof.errors import EXIT_CONSTRAINT_FAILED
+from edgeprof.project import load_project
+from edgeprof.report.figures import fmt, overall
+from edgeprof.report.history import accuracy_drop_line, regression_line
+from edgeprof.result import Result, utc_now
+from edgeprof.watch import DEFAULT_MAX_FAILURES, Schedule, Summary, Tick, parse_duration, watch
+
+AUTO = "auto"
+
+
+def _plain(markup: str) -> str:
+    return Text.from_markup(markup).plain
+
+
+def _change(result: dict[str, Any], gate: pipeline.Gate) -> str:
+    """' (p95 x1.02 vs baseline, no significant change)' for a Result the gate compared, naming a regression or
+    an accuracy drop it found; else ''."""
+    for c in gate.comparisons or []:
+        if c.b is result:
+            ratio = c.ratios["p95_ms"]
+            found = [what for what, hits in (("REGRESSION", gate.regressions), ("ACCURACY DROP", gate.drops))
+                     if c in hits]
+            return " (" + ", ".join([f"p95 x{ratio:.3f} vs baseline" if ratio else "vs baseline",
+                                     c.latency.verdict, *found]) + ")"
+    return ""
+
+
+def run_line(started: str, tick: Tick, run_id: str | None, deployed: pipeline.Deployed, gate: pipeline.Gate) -> str:
+    """One run: when it started, which run, and per Result its verdict, p95 and change against the baseline."""
+    parts = [f"{Result(r).label}: {overall(r)}, p95 {fmt(Result(r).latency.get('p95_ms'))} ms{_change(r, gate)}"
+             for r in deployed.results]
+    parts += [f"{name}: unreachable" for name in deployed.failures]
+    skipped = f" ({tick.skipped} tick{'s' * (tick.skipped > 1)} skipped: the run before overran)" if tick.skipped else ""
+    return f"{started} #{tick.number} run {run_id or '(none stored)'}{skipped}: {'; '.join(parts) or 'no results'}"
+
+
+def alert_line(run_id: str | None, deployed: pipeline.Deployed, gate: pipeline.Gate, *, strict: bool,
+               max_ratio: float, max_drop: float) -> str:
+    """`edgeprof: alert: ...`: every failed (with `strict`, inconclusive) verdict, regression and accuracy drop of
+    one run, on one line."""
+    failing = {"fail", "inconclusive"} if strict else {"fail"}
+    what = [f"{Result(r).label} {v['constraint']} {v['op']} {v['bound']:g}: {v['status']} (value {fmt(v['value'])})"
+            for r in deployed.results for v in r.get("verdicts") or [] if v["status"] in failing]
+    what += [_plain(regression_line(c, max_ratio)) for c in gate.regressions]
+    what += [_plain(accuracy_drop_line(c, pipeline.top1_drop(c) or 0.0, max_drop)) for c in gate.drops]
+    return " ".join(f"edgeprof: alert: run {run_id or '(none stored)'}: {'; '.join(what)}".split())
+
+
+def summary_line(summary: Summary, store: str) -> str:
+    """How the watch ended: runs stored (first and last id), skipped and unreachable ticks, the exit code."""
+    runs = f"{len(summary.runs)} run{'s' * (len(summary.runs) != 1)} stored in {store}"
+    if summary.runs:
+        runs += f" ({summary.runs[0]}" + (f" .. {summary.runs[-1]})" if len(summary.runs) > 1 else ")")
+    return (f"watch ended ({summary.ended}): {runs}; {summary.skipped} tick(s) skipped, "
+            f"{summary.unreachable} unreachable; exit {summary.exit_code}")
+
+
+@app.command("watch")
+def watch_cmd(
+    model: Annotated[list[Path], typer.Option("--model", "-m", help="ONNX or TFLite model file (repeatable).")],
+    every: Annotated[str, typer.Option("--every", metavar="DURATION", help="Interval: 30s, 5m, 1h, 1d.")],
+    device: DeviceOption = [],  # noqa: B006 - typer reads the default
+    for_: Annotated[
+        Optional[str], typer.Option("--for", metavar="DURATION", help="Stop starting runs after this long.")
+    ] = None,
+    runs: Annotated[Optional[int], typer.Option("--runs", min=1, help="Stop after this many runs.")] = None,
+    dataset: Annotated[
+        Optional[Path], typer.Option("--dataset", help="Labelled NPZ: one array per input (or x) and y.")
+    ] = None,
+    baseline: Annotated[
+        Optional[str], typer.Option("--baseline", metavar="RUN|auto",
+                                    help="Run or tag every run is gated against; 'auto': this watch's first run.")
+    ] = None,
+    max_ratio: MaxRatioOption = pipeline.DEFAULT_MAX_RATIO,
+    max_drop: MaxDropOption = pipeline.DEFAULT_MAX_DROP,
+    alpha: AlphaOption = DEFAULT_ALPHA,
+    max_failures: Annotated[
+        int, typer.Option("--max-failures", min=1, help="End (exit 3) after this many unreachable ticks in a row.")
+    ] = DEFAULT_MAX_FAILURES,
+    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="Intra-op threads.")] = None,
+    max_seconds: Annotated[
+        float, typer.Option("--max-seconds", min=0.01, help="Longest latency phase per run (s).")
+    ] = LatencyBudget.max_seconds,
+    power_seconds: Annotated[
+        float, typer.Option("--power-seconds", min=0, help="Longest energy window (s).")
+    ] = PowerSettings.seconds,
+    constraint: ConstraintOption = [],  # noqa: B006
+    project: ProjectOption = None,
+    strict: StrictOption = False,
+    accept_new_host_key: AcceptNewOption = False,
+    ep: EpOption = [],  # noqa: B006
+    delegate: DelegateOption = [],  # noqa: B006
+    store: StoreOption = None,
+) -> None:
+    """Profile on a schedule (deploy -> judge -> store every --every), one line per run.
+
+    Ticks are due every --every from the start by the monotonic clock; a run that overruns is followed at once
+    and the ticks it passed over are reported. Ends after --runs runs or --for (whichever comes first); with
+    neither it runs until interrupted (Ctrl-C: a summary, exit 130, the run in progress stopped on the device,
+    every earlier run stored). Exit 1 with an `edgeprof: alert:` line at the first failed verdict, latency
+    regression or accuracy drop against --baseline; 2 for bad usage or a store that refuses a run; 3 when the
+    device stays unreachable for --max-failures ticks in a row or at the last tick (an unreachable tick is
+    retried at the next one). See docs/monitoring.md.
+    """
+    schedule = Schedule(parse_duration(every, "--every"), runs,
+                        parse_duration(for_, "--for") if for_ is not None else None)
+    profiles = _profiles(device or ["local"], None, None, None, None)
+    project_file = load_project(project)
+    for text in constraint:
+        parse_constraint(text)
+    artifacts, references = _artifacts(model, dataset, True)
+    options = DeployOptions(dataset=dataset, threads=threads, power_seconds=power_seconds,
+                            accept_new_host_key=accept_new_host_key,
+                            latency=LatencyBudget(max_seconds=max_seconds,
+                                                  min_seconds=min(LatencyBudget.min_seconds, max_seconds)),
+                            providers=configurations(ep, "--ep"), delegates=configurations(delegate, "--delegate"))
+    target = store_path(store)
+    base = pipeline.stored_run(target, baseline) if baseline not in (None, AUTO) else None
+    command = recorded_command(sys.argv[1:])
+    out, err = console(), console(stderr=True)
+
+    def run(tick: Tick) -> tuple[str | None, int]:
+        nonlocal base
+        started = utc_now()
+        with AgentProgress(err) as progress:
+            deployed = pipeline.deploy_judge_store(profiles, artifacts, references, options, project_file,
+                                                   constraint, target, command=command, on_event=progress.on_event)
+        gate = pipeline.baseline_gate(base, deployed.results, max_ratio=max_ratio, max_drop=max_drop, alpha=alpha)
+        code = gate.exit_code(deployed.exit_code(strict=strict))
+        out.print(run_line(started, tick, deployed.run_id, deployed, gate), markup=False, highlight=False,
+                  soft_wrap=True)
+        for failure in deployed.failures.values():
+            error_line(str(failure))
+        if deployed.store_error:
+            error_line(deployed.store_error)
+        if code == EXIT_CONSTRAINT_FAILED:
+            sys.stderr.write(alert_line(deployed.run_id, deployed, gate, strict=strict, max_ratio=max_ratio,
+                                        max_drop=max_drop) + "\n")
+        if baseline == AUTO and base is None and deployed.run_id and not deployed.failures:
+            base = deployed.results
+        return deployed.run_id, code
+
+    if schedule.runs is None and schedule.duration is None:
+        err.print(f"watching every {every} until interrupted (Ctrl-C)", highlight=False)
+    summary = watch(schedule, run, max_failures=max_failures)
+    err.print(summary_line(summary, target), markup=False, highlight=False)
+    raise typer.Exit(summary.exit_code)
+
