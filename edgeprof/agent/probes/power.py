@@ -117,11 +117,12 @@ def _net(idle: list[float], load: list[float], resolution_w: float) -> tuple[flo
     idle_w, avg_w = _mean(idle), _mean(load)
     if idle_w is None or avg_w is None:
         return None, None
-    margin = max(resolution_w, 1.96 * (_spread(idle) + _spread(load)) ** 0.5)
-    if avg_w - idle_w > margin:
+    noise = 1.96 * (_spread(idle) + _spread(load)) ** 0.5
+    if avg_w - idle_w > max(resolution_w, noise):
         return avg_w - idle_w, None
-    return None, (f"load {avg_w:.3g} W is not above idle {idle_w:.3g} W by more than {margin:.2g} W (the "
-                  "resolution): the model's own power cannot be told apart from the baseline")
+    return None, (f"load {avg_w:.3g} W is not above idle {idle_w:.3g} W by more than the resolution "
+                  f"{resolution_w:.2g} W and the noise {noise:.2g} W: the model's own power cannot be told apart "
+                  "from the baseline")
 
 
 def energy_section(method: str, idle: list[float], load: list[float], rails: dict[str, list[float]],
