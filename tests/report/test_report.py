@@ -132,3 +132,18 @@ def test_report_command_markdown_with_pngs_beside(store: Path, tmp_path: Path) -
         assert (out.parent / link).read_bytes().startswith(PNG_MAGIC)
     assert all(device in text for device in DEVICES)
 
+
+
+@pytest.mark.parametrize("system, shown", [
+    ({"cpu_model": "Cortex-A72", "cpu_count": 4, "governor": "performance", "freq_mhz": {"cur": 1500, "max": 1800}},
+     "Cortex-A72 x4, governor performance, 1500/1800 MHz"),
+    ({"cpu_model": "Xeon", "cpu_count": 2, "governor": None, "freq_mhz": {"cur": None, "max": None}},
+     "Xeon x2, governor and clocks unknown"),
+    ({"cpu_model": "Xeon", "cpu_count": 2, "governor": None, "freq_mhz": {"cur": 2000, "max": None}},
+     "Xeon x2, 2000 MHz, governor unknown"),
+    ({}, "CPU model unknown, governor and clocks unknown"),
+])
+def test_cpu_cell_shows_only_known_facts(system: dict[str, Any], shown: str) -> None:
+    from edgeprof.report.html import cpu_text
+
+    assert cpu_text(system) == shown
