@@ -94,7 +94,8 @@ def energy_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
     return [("energy", f"{fmt(power.get('energy_mj_per_inference'))} mJ/inference, above idle "
              f"{net_energy_text(power)}; {fmt(power.get('avg_w'))} W average, {fmt(power.get('idle_w'))} W idle, "
              f"{fmt(power.get('peak_w'))} W peak over {fmt(power.get('window_s'))} s "
-             + (f"({power['samples']} samples) " if power.get("samples") else "") + _method(power))]
+             + (f"({power['samples']} samples) " if power.get("samples") else "") + _method(power)
+             + (f" on an emulated device ({power['emulated']})" if power.get("emulated") else ""))]
 
 
 def thermal_rows(result: dict[str, Any]) -> list[tuple[str, str]]:

@@ -147,3 +147,19 @@ def test_cpu_cell_shows_only_known_facts(system: dict[str, Any], shown: str) -> 
     from edgeprof.report.html import cpu_text
 
     assert cpu_text(system) == shown
+
+
+def test_details_say_not_meaningful_and_label_estimates_and_emulation() -> None:
+    from edgeprof.report.details import result_rows
+    from tests.report.factory import make_result
+
+    result = make_result("qemu-pi4", "int8-static", emulated="qemu-tcg", power_method="estimate:utilisation")
+    result["power"]["emulated"] = "qemu-tcg"
+    result["accuracy"]["reference"] = {"meaningful": False, "reason": "the reference agrees with nothing: random "
+                                       "inputs", "agreement_top1": 0.1}
+    rows = dict(result_rows(result))
+    assert rows["vs reference"] == "not meaningful: the reference agrees with nothing: random inputs"
+    assert "(estimate:utilisation — an estimate, not a measurement) on an emulated device (qemu-tcg)" in rows["energy"]
+    assert "(emulated:qemu-tcg — emulated, not a real board)" in rows["latency (95% CI)"]
+    result["power"] = {"method": "none", "reason": "no power sensor"}
+    assert dict(result_rows(result))["energy"] == "not measured: no power sensor"
