@@ -91,14 +91,14 @@ def _verdict_table(device: str, rows: list[dict[str, Any]], view: Callable[[dict
                           _styled(STATUS_SYMBOL.get(v["status"], v["status"]), v["status"]), verdict_method(v),
                           v.get("detail") or ""])
     table, dropped = fitted_table(f"{device}: verdicts", VERDICT_COLUMNS, cells, width)
-    status = VERDICT_COLUMNS.index(Column("status"))
-    why = [f"{row[0]} {row[1]}: {row[-1]}" for row in cells
+    status = [column.name for column in VERDICT_COLUMNS].index("status")
+    why = [f"{row[0]}{'' if row[1] == '-' else ' ' + str(row[1])}: {row[-1]}" for row in cells
            if "why" in dropped and row[-1] and str(row[status]) != STATUS_SYMBOL["pass"]]
     return table, why
 
 
-FIGURE_DROP = {"size MB": 4, "peak MB": 2, "top-1": 1}
-SUMMARY_COLUMNS = (Column("model", wrap=True), Column("variant", wrap=True), Column("runtime", drop=5, wrap=True),
+FIGURE_DROP = {"size MB": 5, "peak MB": 3, "p50": 2, "top-1": 1}  # what goes first on a narrow terminal
+SUMMARY_COLUMNS = (Column("model", wrap=True), Column("variant", wrap=True), Column("runtime", drop=6, wrap=True),
                    *(Column(c, drop=FIGURE_DROP.get(c, 0), justify="right") for c in FIGURES),
                    Column("verdict", wrap=True))
 
