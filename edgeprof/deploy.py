@@ -27,7 +27,7 @@ from edgeprof.agent_bundle import AgentBundle, build_agent
 from edgeprof.artifacts import ModelArtifact, sha256_file
 from edgeprof.devices import DeviceProfile
 from edgeprof.errors import DeviceError
-from edgeprof.result import RESULT_SCHEMA_VERSION, utc_now
+from edgeprof.result import RESULT_SCHEMA_VERSION, ref_label, utc_now
 from edgeprof.transport import RemoteProcess, Transport, device_python, open_transport
 from edgeprof.transport.cache import evict_blobs
 
@@ -296,7 +296,8 @@ def _deploy_reached(profile: DeviceProfile, artifacts: list[ModelArtifact], opti
         session.open()
         work = [(artifact, accel) for artifact in artifacts for accel in options.configurations(profile, artifact.format)]
         for index, (artifact, accel) in enumerate(work):
-            label = f"{artifact.name}-{artifact.variant}" + (f" @{accelerator_text(accel)}" if accel else "")
+            label = ref_label(artifact.name, artifact.variant, artifact.format,
+                              f" @{accelerator_text(accel)}" if accel else "")
             for attempt in range(RECONNECTS + 1):
                 cancel.check()
                 try:

@@ -24,6 +24,12 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def ref_label(name: str, variant: str, file_format: str, accelerator_tag: str = "") -> str:
+    """'digits-int8-static onnx @openvino': how a model file is named where its format matters (`Result.ref_label`,
+    and deploy's progress and warning lines before there is a Result)."""
+    return f"{name}-{variant} {file_format}{accelerator_tag}"
+
+
 def _v0_to_v1(doc: dict[str, Any]) -> dict[str, Any]:
     """Documents from before versioning (no schema_version) have the v1 layout: only the version is added."""
     return {**doc, "schema_version": 1}
@@ -206,7 +212,7 @@ class Result:
     def ref_label(self) -> str:
         """The ref with the file format and accelerator tag, 'digits-int8-static onnx': the `model` field of JSON
         output."""
-        return f"{self.ref} {self.format}{self.accelerator_tag}"
+        return ref_label(self.name, self.variant, self.format, self.accelerator_tag)
 
     @property
     def names(self) -> list[str]:

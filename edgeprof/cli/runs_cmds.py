@@ -6,10 +6,9 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from edgeprof.cli.app import JsonOption, StoreOption, console, runs_app, store_path
-from edgeprof.report.table import render_verdicts
+from edgeprof.report.table import Column, fitted_table, render_verdicts
 from edgeprof.store import open_store
 
 
@@ -25,13 +24,13 @@ def runs_list(
     if as_json:
         print(json.dumps([row.__dict__ for row in rows], indent=2))
         return
-    table = Table(title=f"Runs in {db.location}")
-    for column in ("run", "created", "devices", "models", "results", "failed", "tags"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(row.run_id, row.created, ", ".join(row.devices), ", ".join(row.models),
-                      str(row.n_results), str(row.n_failed), ", ".join(row.tags))
-    console().print(table)
+    columns = (Column("run"), Column("created", drop=2), Column("devices", wrap=True), Column("models", wrap=True),
+               Column("results", justify="right"), Column("failed", drop=1, justify="right"),
+               Column("tags", drop=3, wrap=True))
+    cells = [[row.run_id, row.created, ", ".join(row.devices), ", ".join(row.models), str(row.n_results),
+              str(row.n_failed), ", ".join(row.tags)] for row in rows]
+    out = console()
+    out.print(fitted_table(f"Runs in {db.location}", columns, cells, out.width)[0])
 
 
 @runs_app.command("show")

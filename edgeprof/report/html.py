@@ -9,7 +9,18 @@ from typing import Any, Callable
 
 from edgeprof.errors import ConfigError
 from edgeprof.recommend import recommendations
-from edgeprof.report.figures import FIGURES, STATUS_SYMBOL, fmt, key_figures, method_tag, overall, verdict_summary
+from edgeprof.report.details import result_rows
+from edgeprof.report.figures import (
+    FIGURES,
+    STATUS_SYMBOL,
+    fmt,
+    key_figures,
+    overall,
+    verdict_bound,
+    verdict_method,
+    verdict_summary,
+    verdict_value,
+)
 from edgeprof.report.markdown import to_markdown
 from edgeprof.report.placement import accelerator_rows, compile_text, fallback_rows, top_node_rows, top_op_rows
 from edgeprof.report.plots import Plot, build_plots, emulation, figure_bytes, group_by
@@ -37,6 +48,21 @@ def _section_methods(result: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def cpu_text(system: dict[str, Any]) -> str:
+    """'Cortex-A72 x4, governor performance, 1500/1500 MHz': only the facts the device gave, 'unknown' once for
+    the rest."""
+    freq = system.get("freq_mhz") or {}
+    cur, top = freq.get("cur"), freq.get("max")
+    clocks = (f"{fmt(cur)}/{fmt(top)} MHz" if cur is not None and top is not None else f"{fmt(cur)} MHz"
+              if cur is not None else f"max {fmt(top)} MHz" if top is not None else None)
+    governor = f"governor {system['governor']}" if system.get("governor") else None
+    missing = [name for name, known in (("governor", governor), ("clocks", clocks)) if known is None]
+    count = f" x{system['cpu_count']}" if system.get("cpu_count") else ""
+    return ", ".join([f"{system.get('cpu_model') or 'CPU model unknown'}{count}",
+                      *(fact for fact in (governor, clocks) if fact),
+                      *([" and ".join(missing) + " unknown"] if missing else [])])
+
+
 def metadata_rows(result: dict[str, Any], view: Result | None = None) -> dict[str, str]:
     """What ran and how it was measured, as label -> text (device, runtime, versions, governor, methods); `view`
     labels the model (default: the Result alone)."""
@@ -44,7 +70,6 @@ def metadata_rows(result: dict[str, Any], view: Result | None = None) -> dict[st
     system = result.get("system") or {}
     model = result.get("model") or {}
     threads = runtime.get("threads") or {}
-    freq = system.get("freq_mhz") or {}
     labels = [f"emulated ({emulation(result)})"] if emulation(result) else []
     labels += [f"estimated {s}" for s in ("power", "latency", "memory")
                if str((result.get(s) or {}).get("method") or "").startswith("estimate")]
@@ -55,8 +80,7 @@ def metadata_rows(result: dict[str, Any], view: Result | None = None) -> dict[st
                    + ", ".join(f"{k}={v}" for k, v in threads.items()),
         "versions": f"python {system.get('python', '-')}, numpy {system.get('numpy', '-')}, "
                     f"kernel {system.get('kernel', '-')}",
-        "cpu": f"{system.get('cpu_model', '-')} x{system.get('cpu_count', '-')}, governor "
-               f"{system.get('governor', '-')}, {freq.get('cur', '-')}/{freq.get('max', '-')} MHz",
+        "cpu": cpu_text(system),
         "methods": _section_methods(result),
         "labels": ", ".join(labels) or "measured on hardware",
         "model sha256": str(model.get("sha256", "-"))[:16],
@@ -105,10 +129,8 @@ def _verdict_tables(rows: list[dict[str, Any]], view: Callable[[dict[str, Any]],
                            f"{error.get('kind')}: {error.get('message')}"])
             classes.append("error")
         for v in result.get("verdicts") or []:
-            detail.append([view(result).model_label, v["constraint"],
-                           fmt(v.get("value")) + method_tag(v.get("method")),
-                           f"{v['op']} {fmt(v.get('bound'))}", STATUS_SYMBOL.get(v["status"], v["status"]),
-                           str(v.get("method")), v.get("detail") or ""])
+            detail.append([view(result).model_label, v["constraint"], verdict_value(v), verdict_bound(v),
+                           STATUS_SYMBOL.get(v["status"], v["status"]), verdict_method(v), v.get("detail") or ""])
             classes.append(v["status"])
     return (_table(["model", "runtime", *FIGURES, "verdict"], summary,
                    [overall(r) for r in rows])
@@ -122,18 +144,27 @@ def _placement_html(rows: list[dict[str, Any]], view: Callable[[dict[str, Any]],
     for result in rows:
         tables = []
         if accelerator_rows(result):
-            tables.append(_table(["provider / delegate", "nodes", "ms", "share"], accelerator_rows(result)))
+            tables.append(_table(["provider / delegate", "nodes", "time", "share"], accelerator_rows(result)))
         if fallback_rows(result):
             tables += ["<p>Fallback nodes (ran on the plain CPU kernels while an accelerator was requested)</p>",
                        _table(["node", "op type", "ran on"], fallback_rows(result))]
         compiled = compile_text(result)
         tables += [f"<p>{escape(compiled)}</p>"] if compiled else []
         if top_op_rows(result):
-            tables += [_table(["op type", "ms/run", "share"], top_op_rows(result)),
-                       _table(["node", "op type", "provider", "ms/run", "share"], top_node_rows(result))]
+            tables += [_table(["op type", "time/run", "share"], top_op_rows(result)),
+                       _table(["node", "op type", "provider", "time/run", "share"], top_node_rows(result))]
         if tables:
             parts += [f"<h4>{escape(view(result).model_label)}</h4>", *tables]
     return "<h3>Placement and top operators</h3>" + "".join(parts) if parts else ""
+
+
+def _details_html(rows: list[dict[str, Any]], view: Callable[[dict[str, Any]], Result]) -> str:
+    """Per Result: everything it measured (details.result_rows), one two-column table each."""
+    parts = ["<h3>Measurements</h3>"]
+    for result in rows:
+        parts += [f"<h4>{escape(view(result).model_label)}</h4>",
+                  _table(["what", "measured"], [list(row) for row in result_rows(result)])]
+    return "".join(parts)
 
 
 def _figure_html(plot: Plot) -> str:
@@ -159,7 +190,8 @@ def to_html(results: list[dict[str, Any]], *, plots: list[Plot] | None = None,
         parts += [f'<section id="device-{escape(device)}"><h2>{escape(device)}{badge}</h2>',
                   f"<p>{escape(str(info.get('description') or ''))} — {escape(str(hardware.get('cpu', '-')))}, "
                   f"{escape(str(hardware.get('cores', '-')))} cores, {escape(str(hardware.get('ram_mb', '-')))} MB RAM"
-                  "</p>", "<h3>Verdicts</h3>", _verdict_tables(rows, view), _placement_html(rows, view),
+                  "</p>", "<h3>Verdicts</h3>", _verdict_tables(rows, view), _details_html(rows, view),
+                  _placement_html(rows, view),
                   "<h3>Recommendation</h3>"]
         parts.append("<ul>" + "".join(f"<li>{escape(line)}</li>" for line in _advice(recs, device, rows)) + "</ul>")
         meta = [metadata_rows(r, view(r)) for r in rows]
@@ -193,6 +225,9 @@ def to_markdown_report(results: list[dict[str, Any]], out: Path) -> list[Path]:
     for device, rows in group_by(results, "device").items():
         lines += [f"## {device}" + (f" (emulated: {emulation(rows[0])})" if emulation(rows[0]) else ""), ""]
         lines += [f"- {_md_cell(line)}" for line in _advice(recs, device, rows)] + [""]
+        for result in rows:
+            lines += [f"### {view(result).model_label}", "", "| what | measured |", "|---|---|"]
+            lines += [f"| {_md_cell(what)} | {_md_cell(text)} |" for what, text in result_rows(result)] + [""]
         meta = [metadata_rows(r, view(r)) for r in rows]
         lines += ["| " + " | ".join(meta[0]) + " |", "|" + "---|" * len(meta[0])]
         lines += ["| " + " | ".join(_md_cell(v) for v in m.values()) + " |" for m in meta]

@@ -57,7 +57,7 @@ def to_markdown(results: list[dict[str, Any]]) -> str:
                              f"{_cell(str(error.get('kind')))}: {_cell(str(error.get('message')))}")
             notes += [f"- {name}: {_cell(line)}" for line in placement_lines(result)]
         out += [""] + notes + ([""] if notes else [])
-    marks = " ".join(key_figures(r)["mJ/inf"] + key_figures(r)["p95 ms"] for r in results)
+    marks = " ".join(key_figures(r)["mJ/inf"] + key_figures(r)["p95"] for r in results)
     if "(est)" in marks:
         out.append("_(est) = estimated from CPU utilisation, not a measurement._")
     if "(emu)" in marks:

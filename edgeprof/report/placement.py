@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeprof.report.figures import fmt
+from edgeprof.report.units import duration
 from edgeprof.result import Result
 
 TOP = 5  # operator types and nodes shown from an op profile
@@ -18,10 +18,10 @@ def _share(value: float | None) -> str:
 
 
 def accelerator_rows(result: dict[str, Any]) -> list[list[str]]:
-    """[name, 'nodes/total', ms, share] per provider or delegate the placement names."""
+    """[name, 'nodes/total', time, share] per provider or delegate the placement names."""
     placement = Result(result).section("placement")
     total = placement.get("nodes") or 0
-    return [[e["name"], f"{e['nodes']}/{total}", fmt(e.get("ms")), _share(e.get("share"))]
+    return [[e["name"], f"{e['nodes']}/{total}", duration(e.get("ms")), _share(e.get("share"))]
             for e in placement.get("by_accelerator") or []]
 
 
@@ -31,14 +31,15 @@ def fallback_rows(result: dict[str, Any]) -> list[list[str]]:
 
 
 def top_op_rows(result: dict[str, Any]) -> list[list[str]]:
-    """[op type, ms per run, share] of the TOP slowest operator types."""
-    return [[e["op"], fmt(e.get("ms_per_run")), _share(e.get("share"))]
+    """[op type, time per run, share] of the TOP slowest operator types."""
+    return [[e["op"], duration(e.get("ms_per_run")), _share(e.get("share"))]
             for e in (Result(result).section("op_profile").get("by_op_type") or [])[:TOP]]
 
 
 def top_node_rows(result: dict[str, Any]) -> list[list[str]]:
-    """[node, op type, provider, ms per run, share] of the TOP slowest nodes."""
-    return [[e["node"], e["op"], str(e.get("provider") or "-"), fmt(e.get("ms_per_run")), _share(e.get("share"))]
+    """[node, op type, provider, time per run, share] of the TOP slowest nodes."""
+    return [[e["node"], e["op"], str(e.get("provider") or "-"), duration(e.get("ms_per_run")),
+             _share(e.get("share"))]
             for e in (Result(result).section("op_profile").get("by_node") or [])[:TOP]]
 
 
@@ -56,9 +57,9 @@ def _fit(prefix: str, items: list[str], width: int = WIDTH) -> str:
 
 
 def compile_text(result: dict[str, Any]) -> str | None:
-    """'compile 52 ms (cache miss)', or None when no compiling provider or delegate ran."""
+    """'compile 52.0 ms (cache miss)', or None when no compiling provider or delegate ran."""
     compiled = Result(result).runtime.get("compile")
-    return f"compile {fmt(compiled.get('ms'))} ms (cache {compiled.get('cache', '-')})" if compiled else None
+    return f"compile {duration(compiled.get('ms'))} (cache {compiled.get('cache', '-')})" if compiled else None
 
 
 def placement_lines(result: dict[str, Any]) -> list[str]:
@@ -81,7 +82,7 @@ def placement_lines(result: dict[str, Any]) -> list[str]:
     lines += [compiled] if compiled else []
     ops = top_op_rows(result)
     if ops:
-        lines.append(_fit("top op types: ", [f"{op} {ms} ms ({share})" for op, ms, share in ops]))
-        lines += [f"top node {node} ({op}, {provider}): {ms} ms/run ({share})"[:WIDTH]
+        lines.append(_fit("top op types: ", [f"{op} {ms} ({share})" for op, ms, share in ops]))
+        lines += [f"top node {node} ({op}, {provider}): {ms}/run ({share})"[:WIDTH]
                   for node, op, provider, ms, share in top_node_rows(result)[:TOP_NODES]]
     return lines

@@ -25,10 +25,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402
 
 from edgeprof.errors import ConfigError  # noqa: E402
 from edgeprof.recommend import recommendations  # noqa: E402
+from edgeprof.report.units import duration, duration_unit  # noqa: E402
 from edgeprof.result import Result, viewer  # noqa: E402
 
 FORMATS = ("png", "svg", "pdf")
@@ -37,7 +39,11 @@ ESTIMATE_HATCH = "///"
 EMULATED_STYLE = "--"
 BUDGET_COLOR = "#c0392b"
 SPREAD_FOR_LOG = 30  # a log axis once the largest figure shown is this many times the smallest
+SPREAD_FOR_TIMELINE_LOG = 10  # a timeline's axis is logarithmic once its top (the p99) is this many medians
 OFF_SCALE = 10  # a bar chart's budget this many times its tallest bar is noted, not drawn to scale
+FORMAT_MARKER = {"onnx": "o", "tflite": "s"}  # accuracy-latency points: the file format by marker shape
+POINT_ALPHA = 0.75  # points drawn see-through, so one on top of another still shows both
+NEAR_X, NEAR_Y = 0.25, 0.04  # points' names closer than these fractions of the axes are stacked, not overlaid
 CHAR_INCHES = 0.085  # a generous average character width at the 9 pt tick font
 _RC = {"svg.hashsalt": "edgeprof", "svg.fonttype": "path", "font.size": 9, "axes.titlesize": 10}
 _METADATA = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None}, "pdf": {"CreationDate": None,
@@ -119,12 +125,21 @@ def _variant_namer(results: list[dict[str, Any]], *, with_model: bool = False) -
     return name
 
 
+def _run_names(run_ids: list[str]) -> dict[str, str]:
+    """Short names for run ids ('20261129T031500Z-3f2a9c' -> 'run 3f2a9c'): the part after the last separator
+    where that tells them apart, else the whole id (never cut mid-string)."""
+    tails = {run: re.split(r"[-_]", run)[-1] for run in run_ids}
+    unique = len(set(tails.values())) == len(tails)
+    return {run: f"run {tails[run] if unique else run}" for run in run_ids}
+
+
 def _labels(results: list[dict[str, Any]], *, with_model: bool = True) -> list[str]:
-    """Category names; a short run id is added where the same variant appears from several runs."""
+    """Category names; a short run name on its own line where the same variant appears from several runs."""
     name = _variant_namer(results, with_model=with_model)
     base = [name(r) for r in results]
     repeated = {b for b in base if base.count(b) > 1}
-    return [f"{b} @{str(r.get('run_id', ''))[:16]}" if b in repeated else b for b, r in zip(base, results)]
+    runs = _run_names(list(dict.fromkeys(str(r.get("run_id") or "-") for r in results)))
+    return [f"{b}\n{runs[str(r.get('run_id') or '-')]}" if b in repeated else b for b, r in zip(base, results)]
 
 
 def _categories(results: list[dict[str, Any]]) -> tuple[list[str], str, str]:
@@ -172,8 +187,9 @@ def _category_width(n: int, per: float = 0.95, minimum: float = 6.4) -> float:
 
 
 def _wrap(text: str, width: int = 18) -> str:
-    """Wrap each line of `text` to `width` characters (names break at hyphens, titles at spaces only)."""
-    return "\n".join(textwrap.fill(line, width=width, break_long_words=True, break_on_hyphens=width < 40)
+    """Wrap each line of `text` to `width` characters (names break at hyphens, titles at spaces only; a word is
+    never cut, so a run id stays whole)."""
+    return "\n".join(textwrap.fill(line, width=width, break_long_words=False, break_on_hyphens=width < 40)
                      for line in text.split("\n"))
 
 
@@ -215,6 +231,14 @@ def _off_scale(ax: Axes, line: Line2D, bounds: list[tuple[str, float] | None], v
         ax.set_ylim(0, max(values) * 1.25)
         line.set_label(f"{line.get_label()} (off scale, above the axis)")
     return line
+
+
+def _plain_log_ticks(axis: Any) -> None:
+    """Tick labels of a log axis as plain numbers (0.1, 20, 50), not powers of ten; minor ticks at 2 and 5 only."""
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(FuncFormatter(
+        lambda value, _: f"{value:g}" if value > 0 and round(value / 10 ** np.floor(np.log10(value))) in (2, 5)
+        else ""))
 
 
 def _styled(draw: Callable[..., Figure]) -> Callable[..., Figure]:
@@ -283,9 +307,8 @@ def accuracy_latency_figure(results: list[dict[str, Any]], recommendation: Any =
         ci = (latency.get("ci") or {}).get("p95")
         confidence = confidence or (latency.get("ci") or {}).get("confidence")
         xerr = [[x - ci[0]], [ci[1] - x]] if ci else None
-        ax.errorbar([x], [y], xerr=xerr, fmt="o", color=colors[label], capsize=4, markersize=7,
-                    label=label + _emulated_legend([result]),
-                    zorder=4)
+        ax.errorbar([x], [y], xerr=xerr, fmt=FORMAT_MARKER.get(Result(result).format, "o"), color=colors[label],
+                    capsize=4, markersize=7, alpha=POINT_ALPHA, label=label + _emulated_legend([result]), zorder=4)
         xs += [x] + (list(ci) if ci else [])
         ys.append(y)
     lat = budget(rows[0], "latency.p95_ms")
@@ -298,6 +321,7 @@ def accuracy_latency_figure(results: list[dict[str, Any]], recommendation: Any =
     if x_lo > 0 and x_hi / x_lo > SPREAD_FOR_LOG:
         ax.set_xscale("log")
         ax.set_xlim(x_lo / 1.4, x_hi * 1.4)
+        _plain_log_ticks(ax.xaxis)
     else:
         ax.set_xlim(max(0.0, x_lo - x_pad), x_hi + x_pad)
     ax.set_ylim(y_lo - y_pad, min(100.0 + y_pad / 3, y_hi + y_pad))
@@ -315,13 +339,15 @@ def accuracy_latency_figure(results: list[dict[str, Any]], recommendation: Any =
         front = [r for r in front if _get(r, "accuracy", "top1") is not None]
         if front:
             ax.plot([float(_get(r, "latency", "p95_ms")) for r in front],
-                    [100.0 * float(_get(r, "accuracy", "top1")) for r in front], "-", color="grey",
-                    linewidth=1.2, zorder=3, label="Pareto front (accuracy vs p95)")
+                    [100.0 * float(_get(r, "accuracy", "top1")) for r in front], "-s", color="dimgrey",
+                    linewidth=2.0, markersize=12, markerfacecolor="none", markeredgewidth=1.4, zorder=3,
+                    label="Pareto front (accuracy vs p95)")
         best = recommendation.best
         if best is not None:
             ax.scatter([float(_get(best, "latency", "p95_ms"))], [100.0 * float(_get(best, "accuracy", "top1"))],
                        marker="*", s=380, facecolor="none", edgecolor="black", linewidth=1.5, zorder=6,
                        label=f"recommended: {_variant_namer(rows)(best)}")
+    _point_labels(ax, [(float(r["latency"]["p95_ms"]), 100.0 * float(r["accuracy"]["top1"])) for r in rows], labels)
     level = f"{confidence:.0%} CI" if confidence else "CI"
     mode = _emulated_note(rows)
     ax.set_xlabel(f"p95 latency (ms), error bars: {level}" + (" — emulated timing" if mode else ""))
@@ -334,6 +360,19 @@ def accuracy_latency_figure(results: list[dict[str, Any]], recommendation: Any =
                 fontsize=7, va="bottom")
     fig.legend(loc="outside right upper")
     return fig
+
+
+def _point_labels(ax: Axes, points: list[tuple[float, float]], labels: list[str]) -> None:
+    """Name each point beside it; points whose names would run into each other (closer than NEAR_X across and
+    NEAR_Y up) get their names stacked, so none hides another."""
+    (xl, xr), (yb, yt) = ax.get_xlim(), ax.get_ylim()
+    log = ax.get_xscale() == "log"
+    where = [((np.log10(x) - np.log10(xl)) / (np.log10(xr) - np.log10(xl)) if log else (x - xl) / (xr - xl),
+              (y - yb) / (yt - yb)) for x, y in points]
+    for i, ((x, y), label) in enumerate(zip(points, labels)):
+        near = sum(1 for j in range(i) if abs(where[j][0] - where[i][0]) < NEAR_X
+                   and abs(where[j][1] - where[i][1]) < NEAR_Y)
+        ax.annotate(label, (x, y), xytext=(7, 5 - 10 * near), textcoords="offset points", fontsize=7, zorder=7)
 
 
 @_styled
@@ -450,16 +489,28 @@ def _hottest(temps: dict[str, float] | None) -> float | None:
     return max(temps.values()) if temps else None
 
 
+def _thermal_ends(result: dict[str, Any]) -> tuple[float, float] | None:
+    """(hottest zone before, after) the run where a thermal sensor read both, else None."""
+    thermal = result.get("thermal") or {}
+    before, after = _hottest(thermal.get("before_c")), _hottest(thermal.get("after_c"))
+    return (before, after) if thermal.get("method", "none") != "none" and before is not None and after is not None \
+        else None
+
+
 @_styled
 def timeline_figure(results: list[dict[str, Any]]) -> Figure:
-    """One device: each variant's latencies in run order with a rolling median; temperatures where measured."""
+    """One device: each variant's latencies in run order with a rolling median, in the unit that suits the median,
+    the axis up to the p99 (rarer spikes clipped and counted; logarithmic where the p99 dwarfs the median);
+    temperatures on a twin axis where measured."""
     rows = _with_samples(results)
     labels, _, subject = _categories(rows)
+    unit, scale = duration_unit(float(np.median(np.concatenate(
+        [np.asarray(r["latency"]["samples_ms"], dtype=float) for r in rows]))))
     fig = _new_figure(9.0, 1.1 + 2.0 * len(rows))
     axes = np.atleast_1d(fig.subplots(len(rows), 1, squeeze=False)[:, 0])
     handles: dict[str, Any] = {}
     for ax, result, label in zip(axes, rows, labels):
-        samples = np.asarray(result["latency"]["samples_ms"], dtype=float)
+        samples = np.asarray(result["latency"]["samples_ms"], dtype=float) / scale
         index = np.arange(len(samples))
         (raw,) = ax.plot(index, samples, linewidth=0.5, color="tab:blue", alpha=0.5,
                          label="each inference" + _emulated_legend(rows))
@@ -474,22 +525,35 @@ def timeline_figure(results: list[dict[str, Any]]) -> Figure:
         flag = f" — drift flagged (last/first decile ×{drift['ratio']:.2f})" if drift.get("flag") else ""
         mode = emulation(result)
         ax.set_title(f"{label}{' (emulated: ' + mode + ')' if mode else ''}{flag}", loc="left")
-        ax.set_ylabel("latency (ms)")
+        top = float(np.percentile(samples, 99)) * 1.15
+        spikes = samples[samples > top]
+        if top > SPREAD_FOR_TIMELINE_LOG * float(np.median(samples)) > 0:  # a median that would hug zero
+            ax.set_yscale("log")
+            ax.set_ylim(float(samples.min()) / 1.15, top)
+            _plain_log_ticks(ax.yaxis)
+        elif len(spikes) and top > 0:
+            ax.set_ylim(0, top)
+        if len(spikes) and top > 0:
+            ax.set_title(f"{len(spikes)} spike{'s' if len(spikes) != 1 else ''} above the p99 clipped, up to "
+                         f"{duration(float(spikes.max()) * scale)}", loc="right", fontsize=8, color="grey")
+        ax.set_ylabel(f"latency ({unit})")
         ax.grid(alpha=0.3)
-        thermal = result.get("thermal") or {}
-        before, after = _hottest(thermal.get("before_c")), _hottest(thermal.get("after_c"))
-        if thermal.get("method", "none") != "none" and before is not None and after is not None:
+        ends = _thermal_ends(result)
+        if ends is not None:
             twin = ax.twinx()
-            (temp,) = twin.plot([0, len(samples) - 1], [before, after], "o", color="tab:red",
+            (temp,) = twin.plot([0, len(samples) - 1], list(ends), "o-", color="tab:red", linewidth=0.8,
                                 label="hottest zone before and after the run (°C)")
             handles.setdefault("temp", temp)
-            if thermal.get("max_c") is not None:
-                peak = twin.axhline(float(thermal["max_c"]), color="tab:red", linestyle=":",
+            max_c = (result.get("thermal") or {}).get("max_c")
+            if max_c is not None:
+                peak = twin.axhline(float(max_c), color="tab:red", linestyle=":",
                                     label="max temperature during run (°C)")
                 handles.setdefault("max", peak)
             twin.set_ylabel("temperature (°C)", color="tab:red")
     axes[-1].set_xlabel("inference # (run order)")
-    fig.suptitle(_title(fig, f"{Result(rows[0]).device}: {subject}latency over the run (ms) and temperature (°C)"
+    heat = (" and temperature (°C)" if any(_thermal_ends(r) for r in rows)
+            else " (no temperature: no thermal sensor read)")
+    fig.suptitle(_title(fig, f"{Result(rows[0]).device}: {subject}latency over the run ({unit}){heat}"
                              + _emulated_note(rows)))
     fig.legend(handles=list(handles.values()), loc="outside lower center", ncols=2)
     return fig

@@ -6,7 +6,7 @@ from typing import Any
 
 from edgeprof.constraints import value_at
 from edgeprof.recommend import Recommendation
-from edgeprof.report.figures import fmt, key_figures, method_tag
+from edgeprof.report.figures import key_figures, verdict_bound, verdict_value
 from edgeprof.result import viewer
 
 
@@ -15,7 +15,7 @@ def describe(rec: Recommendation) -> list[str]:
     def figures(result: dict[str, Any]) -> str:
         shown = key_figures(result)
         cost = value_at(result, "cost.usd_per_million")
-        return (f"p95 {shown['p95 ms']} ms, top-1 {shown['top-1']}, {shown['mJ/inf']} mJ/inf"
+        return (f"p95 {shown['p95']}, top-1 {shown['top-1']}, {shown['mJ/inf']} mJ/inf"
                 + (f", ${cost:.4g} per million" if cost is not None else ""))
 
     view = viewer(rec.candidates)
@@ -28,8 +28,8 @@ def describe(rec: Recommendation) -> list[str]:
         lines.append("Pareto front, accuracy vs energy: "
                      + ", ".join(view(r).variant_label for r in rec.energy_front))
     for result, verdict in rec.rejected:
-        bound = f" (needs {verdict['op']} {fmt(verdict['bound'])})" if verdict.get("bound") is not None else ""
+        bound = f" (needs {verdict_bound(verdict)})" if verdict.get("bound") is not None else ""
         lines.append(f"rejected {view(result).variant_label}: {verdict['constraint']} {verdict['status']}, value "
-                     f"{fmt(verdict.get('value'))}{method_tag(verdict.get('method'))}{bound}"
+                     f"{verdict_value(verdict)}{bound}"
                      + (f": {verdict['detail']}" if verdict.get("detail") else ""))
     return lines

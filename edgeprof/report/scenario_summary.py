@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from edgeprof.report.figures import fmt
+from edgeprof.report.units import duration
 from edgeprof.result import Result
 
 
@@ -33,11 +34,11 @@ def _texts(section: dict[str, Any]) -> list[str]:
     run = section.get("run")
     if run:
         why = f" ({'; '.join(run['invalid_reasons'])})" if run["invalid_reasons"] else ""
-        texts.append(f"server at {fmt(run['target_qps'])} QPS: {run['result']}{why}, p50 {fmt(run['p50_ms'])} ms, "
-                     f"p99 {fmt(run['p99_ms'])} ms, {run['queries']} queries")
+        texts.append(f"server at {fmt(run['target_qps'])} QPS: {run['result']}{why}, p50 {duration(run['p50_ms'])}, "
+                     f"p99 {duration(run['p99_ms'])}, {run['queries']} queries")
     search = section.get("max_qps_search")
     if search:
         found = (f"{fmt(search['max_qps'])} QPS" if search["max_qps"] else "no rate met it")
-        texts.append(f"max QPS with p99 <= {fmt(search['p99_bound_ms'])} ms: {found} "
+        texts.append(f"max QPS with p99 <= {duration(search['p99_bound_ms'])}: {found} "
                      f"({len(search['tried'])} runs, {search['stop_reason']}, {search['seconds']:.1f} s)")
     return texts

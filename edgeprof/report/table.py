@@ -1,56 +1,130 @@
-"""The terminal verdict table: one table per device, one row per model variant."""
+"""The terminal tables: one verdict table per device (one row per model variant), fitted to the terminal width."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from edgeprof.report.figures import (
     FIGURES,
     STATUS_SYMBOL,
-    fmt,
     key_figures,
-    method_tag,
     overall,
+    verdict_bound,
+    verdict_method,
     verdict_summary,
+    verdict_value,
 )
 from edgeprof.report.placement import placement_lines
 from edgeprof.result import Result, viewer
 
 STYLE = {"fail": "red", "error": "red", "inconclusive": "yellow", "pass": "green", "informational": "cyan",
          "not measured": "dim"}
+INTERVALS_FROM = 110  # terminals at least this wide show p95 with its CI
+WRAP_MIN = 12  # a wrapping column is never squeezed below this many characters (or its longest word)
+Cell = str | Text
 
 
-def _styled(text: str, status: str) -> str:
-    style = STYLE.get(status)
-    return f"[{style}]{escape(text)}[/{style}]" if style else escape(text)
+@dataclass(frozen=True)
+class Column:
+    """A table column: `drop` ranks what goes first when the table does not fit (0: always shown, higher numbers
+    first); a `wrap` column folds its text at spaces, the others never wrap."""
+
+    name: str
+    drop: int = 0
+    justify: str = "left"
+    wrap: bool = False
 
 
-def _verdict_table(device: str, rows: list[dict[str, Any]], view: Callable[[dict[str, Any]], Result]) -> Table:
-    table = Table(title=f"{device}: verdicts", title_justify="left")
-    for column in ("model", "constraint", "value", "bound", "status", "method", "why"):
-        table.add_column(column)
+def _least(column: Column, cells: list[Text]) -> int:
+    """The fewest characters `column` can have without cutting a word (a wrapping one) or anything (the rest)."""
+    natural = max([len(column.name), *(cell.cell_len for cell in cells)])
+    if not column.wrap:
+        return natural
+    longest_word = max([len(word) for cell in cells for word in cell.plain.split()] + [len(column.name)])
+    return min(natural, max(longest_word, WRAP_MIN))
+
+
+def fitted_table(title: str, columns: Sequence[Column], rows: Sequence[Sequence[Cell]],
+                 width: int) -> tuple[Table, list[str]]:
+    """A rich Table within `width` columns and the names of the columns dropped to fit (lowest-ranked first until
+    the rest fit whole); numbers never wrap or get cut, text folds at spaces."""
+    texts = [[cell if isinstance(cell, Text) else Text(cell) for cell in row] for row in rows]
+    least = [_least(column, [row[i] for row in texts]) for i, column in enumerate(columns)]
+    shown = list(range(len(columns)))
+    while sum(least[i] + 3 for i in shown) + 1 > width and any(columns[i].drop for i in shown):
+        shown.remove(max(shown, key=lambda i: (columns[i].drop, i)))
+    table = Table(title=title, title_justify="left")
+    for i in shown:
+        column = columns[i]
+        table.add_column(column.name, justify=column.justify, no_wrap=not column.wrap,  # type: ignore[arg-type]
+                         overflow="fold", min_width=least[i])
+    for row in texts:
+        table.add_row(*(row[i] for i in shown))
+    return table, [column.name for i, column in enumerate(columns) if i not in shown]
+
+
+def _styled(text: str, status: str) -> Text:
+    return Text(text, style=STYLE.get(status, ""))
+
+
+VERDICT_COLUMNS = (Column("model", wrap=True), Column("constraint"), Column("value", justify="right"),
+                   Column("bound"), Column("status"), Column("method", drop=2), Column("why", drop=1, wrap=True))
+
+
+def _verdict_table(device: str, rows: list[dict[str, Any]], view: Callable[[dict[str, Any]], Result],
+                   width: int) -> tuple[Table, list[str]]:
+    """The table of every constraint's verdict, and the reasons it had no room for (one line each)."""
+    cells: list[list[Cell]] = []
     for result in rows:
         label = view(result).model_label
         if result.get("status") == "failed":
             error = result.get("error") or {}
-            table.add_row(escape(label), "-", "-", "-", _styled("RUN FAILED", "error"), "-",
-                          escape(f"{error.get('kind')}: {error.get('message')}"))
+            cells.append([label, "-", "-", "-", _styled("RUN FAILED", "error"), "-",
+                          f"{error.get('kind')}: {error.get('message')}"])
         for v in result.get("verdicts") or []:
-            table.add_row(
-                escape(label), escape(v["constraint"]), escape(fmt(v.get("value")) + method_tag(v.get("method"))),
-                escape(f"{v['op']} {v['bound']:g}"), _styled(STATUS_SYMBOL.get(v["status"], v["status"]), v["status"]),
-                escape(str(v.get("method"))), escape(v.get("detail") or ""),
-            )
-    return table
+            cells.append([label, v["constraint"], verdict_value(v), verdict_bound(v),
+                          _styled(STATUS_SYMBOL.get(v["status"], v["status"]), v["status"]), verdict_method(v),
+                          v.get("detail") or ""])
+    table, dropped = fitted_table(f"{device}: verdicts", VERDICT_COLUMNS, cells, width)
+    status = [column.name for column in VERDICT_COLUMNS].index("status")
+    why = [f"{row[0]}{'' if row[1] == '-' else ' ' + str(row[1])}: {row[-1]}" for row in cells
+           if "why" in dropped and row[-1] and str(row[status]) != STATUS_SYMBOL["pass"]]
+    return table, why
+
+
+FIGURE_DROP = {"size MB": 5, "peak MB": 3, "p50": 2, "top-1": 1}  # what goes first on a narrow terminal
+SUMMARY_COLUMNS = (Column("model", wrap=True), Column("variant", wrap=True), Column("runtime", drop=6, wrap=True),
+                   *(Column(c, drop=FIGURE_DROP.get(c, 0), justify="right") for c in FIGURES),
+                   Column("verdict", wrap=True))
+
+
+def _summary_table(title: str, rows: list[dict[str, Any]], view: Callable[[dict[str, Any]], Result],
+                   width: int) -> Table:
+    cells: list[list[Cell]] = []
+    for result in rows:
+        shown = view(result)
+        runtime = shown.runtime
+        figures = key_figures(result, intervals=width >= INTERVALS_FROM)
+        cells.append([shown.name, shown.variant_label,
+                      f"{runtime.get('name', '-')} {runtime.get('version', '')}".strip(),
+                      *(figures[c] for c in FIGURES), _styled(verdict_summary(result), overall(result))])
+    return fitted_table(title, SUMMARY_COLUMNS, cells, width)[0]
+
+
+def energy_notes(result: dict[str, Any]) -> list[str]:
+    """What the power section says instead of a figure it could not give (net energy indistinguishable from idle)."""
+    power = Result(result).power
+    return [f"net energy: {power['net_reason']}"] if power.get("net_status") == "indistinguishable" else []
 
 
 def render_verdicts(results: list[dict[str, Any]], console: Console) -> None:
     """Print one table per device: key figures (methods marked), each constraint's verdict, and where each
-    Result's graph ran with its slowest operators."""
+    Result's graph ran with its slowest operators, all within the console's width."""
     view = viewer(results)
     devices: dict[str, list[dict[str, Any]]] = {}
     for result in results:
@@ -58,31 +132,17 @@ def render_verdicts(results: list[dict[str, Any]], console: Console) -> None:
     for device, rows in devices.items():
         info = Result(rows[0]).device_info
         emulated = f" — emulated ({info['emulated']})" if info.get("emulated") else ""
-        table = Table(title=f"{device}{emulated}", title_justify="left")
-        table.add_column("model")
-        table.add_column("variant")
-        table.add_column("runtime")
-        for column in FIGURES:
-            table.add_column(column, justify="right")
-        table.add_column("verdict")
-        for result in rows:
-            shown = view(result)
-            runtime = shown.runtime
-            figures = key_figures(result)
-            table.add_row(
-                escape(shown.name), escape(shown.variant_label),
-                escape(f"{runtime.get('name', '-')} {runtime.get('version', '')}".strip()),
-                *(escape(figures[c]) for c in FIGURES),
-                _styled(verdict_summary(result), overall(result)),
-            )
+        console.print(_summary_table(f"{device}{emulated}", rows, view, console.width))
+        table, why = _verdict_table(device, rows, view, console.width)
         console.print(table)
-        console.print(_verdict_table(device, rows, view))
+        if why:
+            console.print(Text("\n".join(why)))
         for result in rows:
-            lines = placement_lines(result)
+            lines = placement_lines(result) + energy_notes(result)
             if lines:
-                console.print(escape(f"{view(result).model_label}:"), highlight=False)
-                console.print("\n".join(escape(f"  {line}") for line in lines), highlight=False, soft_wrap=True)
+                console.print(Text(f"{view(result).model_label}:"))
+                console.print(Text("\n".join(f"  {line}" for line in lines)))
     if any("(est)" in key_figures(r)["mJ/inf"] for r in results):
         console.print("(est) = estimate from CPU utilisation and the profile's idle/max watts, not a measurement")
-    if any("(emu)" in key_figures(r)["p95 ms"] for r in results):
+    if any("(emu)" in key_figures(r)["p95"] for r in results):
         console.print("(emu) = measured under emulation: functional/relative figures, not a real board's latency")

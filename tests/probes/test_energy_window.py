@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from edgeprof.agent.probes._power_sources import Estimate
 from edgeprof.agent.probes.power import energy_section, measure_energy
 from tests.probes.conftest import BIN, power_spec
 
@@ -31,10 +32,39 @@ def test_energy_section_arithmetic() -> None:
     assert section["avg_w"] == 6.0 and section["idle_w"] == 2.0 and section["peak_w"] == 7.0
     assert section["energy_mj_per_inference"] == pytest.approx(6.0 * 2.0 / 400 * 1000)  # 30 mJ
     assert section["net_energy_mj_per_inference"] == pytest.approx(4.0 * 2.0 / 400 * 1000)  # 20 mJ
+    assert section["net_status"] == "ok" and section["net_reason"] is None
     assert section["inferences_per_joule"] == pytest.approx(400 / 12.0)
     assert section["sample_hz"] == 1.0 and section["samples"] == 2
     assert section["rails"] == {"VDD_IN": 6.0}
-    assert energy_section("sensor:x", [], [5.0], {}, 1.0, 10)["net_energy_mj_per_inference"] is None
+    no_idle = energy_section("sensor:x", [], [5.0], {}, 1.0, 10)
+    assert no_idle["net_energy_mj_per_inference"] is None and no_idle["net_status"] is None
+
+
+def test_busy_host_estimate_at_its_maximum_is_indistinguishable_not_a_number() -> None:
+    """The field report: idle and load both pinned at max_w = 6.4 W by a busy host gave -1.9e-16 mJ."""
+    resolution = Estimate(2.0, 6.4).resolution_w
+    pinned = [6.4, 6.3999999999999995, 6.4, 6.4]
+    section = energy_section("estimate:utilisation", idle=pinned, load=[6.3999999999999995] * 10, rails={},
+                             window_s=0.5, inferences=4730, resolution_w=resolution)
+    assert resolution == pytest.approx(0.044)
+    assert section["net_energy_mj_per_inference"] is None and section["net_status"] == "indistinguishable"
+    assert "6.4 W is not above idle 6.4 W by more than the resolution 0.044 W" in section["net_reason"]
+    assert section["energy_mj_per_inference"] > 0 and section["resolution_w"] == resolution
+
+
+@pytest.mark.parametrize("idle, load, told_apart", [
+    ([3.0] * 20, [3.03] * 20, False),  # within the estimate's 0.044 W resolution
+    ([3.0] * 20, [3.1] * 20, True),  # steady and above it
+    ([2.0, 4.0] * 10, [2.2, 4.2] * 10, False),  # above the resolution, but inside the noise of the two means
+    ([2.0, 2.1] * 50, [4.0, 4.1] * 50, True),
+    ([5.0] * 10, [4.0] * 10, False),  # load below idle: never a negative energy
+])
+def test_net_energy_needs_load_above_idle_by_more_than_resolution_and_noise(idle: list[float], load: list[float],
+                                                                           told_apart: bool) -> None:
+    section = energy_section("estimate:utilisation", idle, load, {}, 1.0, 100, Estimate(2.0, 6.4).resolution_w)
+    net = section["net_energy_mj_per_inference"]
+    assert (net is not None) == told_apart and section["net_status"] == ("ok" if told_apart else "indistinguishable")
+    assert net is None or net > 0
 
 
 def test_steady_5w_meter_gives_energy_per_inference() -> None:
@@ -48,7 +78,8 @@ def test_steady_5w_meter_gives_energy_per_inference() -> None:
     per_inference_s = section["window_s"] / section["inferences"]
     assert 0.010 <= per_inference_s < 0.03  # each run sleeps 10 ms
     assert section["energy_mj_per_inference"] == pytest.approx(5.0 * per_inference_s * 1000)
-    assert section["net_energy_mj_per_inference"] == pytest.approx(0.0)
+    assert section["net_energy_mj_per_inference"] is None  # a steady meter: the load draws nothing above idle
+    assert section["net_status"] == "indistinguishable" and "5 W is not above idle 5 W" in section["net_reason"]
     assert section["inferences_per_joule"] == pytest.approx(1000 / section["energy_mj_per_inference"])
     assert section["samples"] >= 5 and "fallback_reason" not in section
     assert progress[-1] == (1300, 1300) and all(total == 1300 for _, total in progress)
@@ -88,6 +119,8 @@ def test_estimate_on_this_machine() -> None:
     for key in ("idle_w", "avg_w", "peak_w"):
         assert 2.0 <= section[key] <= 6.0
     assert section["energy_mj_per_inference"] > 0 and section["rails"] == {}
+    net = section["net_energy_mj_per_inference"]
+    assert (net is None) == (section["net_status"] == "indistinguishable") and (net is None or net > 0)
 
 
 def test_missing_sensor_falls_back_to_the_estimate_with_a_reason(tmp_path: Path) -> None:

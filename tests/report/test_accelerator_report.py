@@ -35,9 +35,9 @@ def test_html_report_has_a_placement_table_per_result() -> None:
     page = to_html(_pair())
     assert "<h3>Placement and top operators</h3>" in page
     assert "<h4>mobilenet fp32 onnx @openvino,cpu</h4>" in page and "<h4>mobilenet fp32 onnx @cpu</h4>" in page
-    assert "<tr><td>OpenVINOExecutionProvider</td><td>11/12</td><td>0.97</td><td>97%</td></tr>" in page
+    assert "<tr><td>OpenVINOExecutionProvider</td><td>11/12</td><td>970 µs</td><td>97%</td></tr>" in page
     assert "<tr><td>odd_hardmax</td><td>Hardmax</td><td>CPUExecutionProvider</td></tr>" in page
-    assert "<p>compile 52 ms (cache miss)</p>" in page
-    assert "<tr><td>Conv</td><td>0.5</td><td>50%</td></tr>" in page
+    assert "<p>compile 52.0 ms (cache miss)</p>" in page
+    assert "<tr><td>Conv</td><td>500 µs</td><td>50%</td></tr>" in page
     assert "<tr><td>hardmax_0</td><td>Hardmax</td><td>CPUExecutionProvider</td>" not in page  # top 5 only
     assert "Placement and top operators" not in to_html([make_result("pi4", "fp32")])

@@ -241,3 +241,33 @@ def test_far_budgets_keep_the_data_readable() -> None:
     boxes = latency_distribution_figure(rows).axes[0]
     assert boxes.get_yscale() == "log" and boxes.get_ylim()[1] > 50.0
     assert accuracy_latency_figure(rows).axes[0].get_xscale() == "log"
+
+
+def test_pareto_front_is_drawn_visibly_and_coinciding_points_stay_apart(results: list[dict[str, Any]]) -> None:
+    rows = on(results, "pi4")[:2]
+    twin = {**rows[0], "model": {**rows[0]["model"], "format": "tflite"}}  # the same figures from the TFLite file
+    rec = SimpleNamespace(best=None, front=[rows[0], rows[1]], rejected=[])
+    fig = accuracy_latency_figure([rows[0], twin, rows[1]], rec)
+    ax = fig.axes[0]
+    front = [line for line in ax.lines if line.get_label().startswith("Pareto front")][0]
+    assert front.get_linewidth() >= 2 and front.get_marker() == "s" and front.get_markersize() >= 10
+    entry = [h for lg in fig.legends for h in lg.legend_handles if h.get_label().startswith("Pareto front")][0]
+    assert entry.get_linewidth() >= 2 and entry.get_marker() == "s"
+    names = {t.get_text(): t for t in ax.texts}
+    assert {"fp32 onnx", "fp32 tflite", "fp16"} <= set(names)
+    assert names["fp32 onnx"].xy == names["fp32 tflite"].xy  # the same point ...
+    assert names["fp32 onnx"].xyann != names["fp32 tflite"].xyann  # ... named twice, the names stacked
+    markers = {c.lines[0].get_marker() for c in ax.containers if c.__class__.__name__ == "ErrorbarContainer"}
+    assert markers == {"o", "s"}  # ONNX round, TFLite square
+    assert all(c.lines[0].get_alpha() < 1 for c in ax.containers if c.__class__.__name__ == "ErrorbarContainer")
+
+
+def test_repeated_variants_are_named_by_a_whole_short_run_id(results: list[dict[str, Any]]) -> None:
+    first = on(results, "pi4")[0]
+    later = {**first, "run_id": "20261130T101500Z-9b1d4e"}
+    ax = latency_distribution_figure([first, later]).axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["fp32\nrun 3f2a9c", "fp32\nrun 9b1d4e"]
+    same_tail = {**first, "run_id": "20261130T101500Z-3f2a9c"}
+    labels = plots._labels([first, same_tail], with_model=False)
+    assert labels == ["fp32\nrun 20261129T031500Z-3f2a9c", "fp32\nrun 20261130T101500Z-3f2a9c"]
+    assert plots._wrap(labels[0], 8).splitlines()[-1] == "20261129T031500Z-3f2a9c"  # never cut inside a word

@@ -132,3 +132,34 @@ def test_report_command_markdown_with_pngs_beside(store: Path, tmp_path: Path) -
         assert (out.parent / link).read_bytes().startswith(PNG_MAGIC)
     assert all(device in text for device in DEVICES)
 
+
+
+@pytest.mark.parametrize("system, shown", [
+    ({"cpu_model": "Cortex-A72", "cpu_count": 4, "governor": "performance", "freq_mhz": {"cur": 1500, "max": 1800}},
+     "Cortex-A72 x4, governor performance, 1500/1800 MHz"),
+    ({"cpu_model": "Xeon", "cpu_count": 2, "governor": None, "freq_mhz": {"cur": None, "max": None}},
+     "Xeon x2, governor and clocks unknown"),
+    ({"cpu_model": "Xeon", "cpu_count": 2, "governor": None, "freq_mhz": {"cur": 2000, "max": None}},
+     "Xeon x2, 2000 MHz, governor unknown"),
+    ({}, "CPU model unknown, governor and clocks unknown"),
+])
+def test_cpu_cell_shows_only_known_facts(system: dict[str, Any], shown: str) -> None:
+    from edgeprof.report.html import cpu_text
+
+    assert cpu_text(system) == shown
+
+
+def test_details_say_not_meaningful_and_label_estimates_and_emulation() -> None:
+    from edgeprof.report.details import result_rows
+    from tests.report.factory import make_result
+
+    result = make_result("qemu-pi4", "int8-static", emulated="qemu-tcg", power_method="estimate:utilisation")
+    result["power"]["emulated"] = "qemu-tcg"
+    result["accuracy"]["reference"] = {"meaningful": False, "reason": "the reference agrees with nothing: random "
+                                       "inputs", "agreement_top1": 0.1}
+    rows = dict(result_rows(result))
+    assert rows["vs reference"] == "not meaningful: the reference agrees with nothing: random inputs"
+    assert "(estimate:utilisation — an estimate, not a measurement) on an emulated device (qemu-tcg)" in rows["energy"]
+    assert "(emulated:qemu-tcg — emulated, not a real board)" in rows["latency (95% CI)"]
+    result["power"] = {"method": "none", "reason": "no power sensor"}
+    assert dict(result_rows(result))["energy"] == "not measured: no power sensor"

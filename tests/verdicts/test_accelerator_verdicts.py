@@ -63,10 +63,10 @@ def test_verdict_table_shows_placement_compile_and_top_operators() -> None:
     assert "  placement: OpenVINOExecutionProvider 11/12 nodes (97% of time), 1 fallback: Hardmax (odd_hardmax)" \
         in lines
     assert "  placement: CPUExecutionProvider 12/12 nodes (100% of time)" in lines
-    assert "  compile 52 ms (cache miss)" in lines
-    assert "  top op types: Conv 0.5 ms (50%), Gemm 0.2 ms (20%), MaxPool 0.1 ms (10%), Relu 0.08 ms (8%), " \
-           "Softmax 0.07 ms (7%)" in lines
-    assert "  top node conv_0 (Conv, OpenVINOExecutionProvider): 0.5 ms/run (50%)" in lines
+    assert "  compile 52.0 ms (cache miss)" in lines
+    assert "  top op types: Conv 500 µs (50%), Gemm 200 µs (20%), MaxPool 100 µs (10%), Relu 80.0 µs (8%), " \
+           "Softmax 70.0 µs (7%)" in lines
+    assert "  top node conv_0 (Conv, OpenVINOExecutionProvider): 500 µs/run (50%)" in lines
     assert all(len(line) <= 120 for line in lines if line.startswith("  "))
     console = Console(record=True, width=200)
     render_verdicts([make()], console)
@@ -90,7 +90,7 @@ def test_markdown_summary_lists_placement() -> None:
     assert "| digits | fp32 onnx @openvino,cpu |" in text and "| digits | fp32 onnx @cpu |" in text
     assert "- digits fp32 onnx @openvino,cpu: placement: OpenVINOExecutionProvider 11/12 nodes (97% of time), " \
            "1 fallback: Hardmax (odd_hardmax)" in text
-    assert "- digits fp32 onnx @openvino,cpu: compile 52 ms (cache miss)" in text
+    assert "- digits fp32 onnx @openvino,cpu: compile 52.0 ms (cache miss)" in text
     assert "placement" not in to_markdown([make()])
 
 
@@ -102,6 +102,6 @@ def test_junit_names_the_accelerator_and_carries_placement_in_system_out() -> No
     out = next(c for c in cases if "openvino" in c.get("name", "")).find("system-out")
     assert out is not None and "placement: OpenVINOExecutionProvider 11/12 nodes" in (out.text or "")
     assert "fallback node odd_hardmax (Hardmax) ran on CPUExecutionProvider" in (out.text or "")
-    assert "compile 52 ms (cache miss)" in (out.text or "")
+    assert "compile 52.0 ms (cache miss)" in (out.text or "")
     plain = ET.fromstring(to_junit([make(verdicts=judge(make(), LIMITS))]))
     assert plain.find(".//system-out") is None and plain.find(".//testcase").get("name").endswith("[onnx]")

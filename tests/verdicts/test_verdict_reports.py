@@ -81,3 +81,29 @@ def test_terminal_table_marks_status_and_methods() -> None:
     text = console.export_text()
     assert "RUN FAILED" in text and "INCONCLUSIVE" in text and "info" in text
     assert "(emu)" in text and "(est)" in text and "qemu-pi4 — emulated (qemu-tcg)" in text
+
+
+def test_method_column_follows_the_status_not_the_section() -> None:
+    """accuracy.drop without a reference comparison is 'not measured': its method cell says so, not 'measured'."""
+    result = make(accuracy={"method": "measured", "samples": 360, "top1": 0.97})
+    result["verdicts"] = judge(result, [parse_constraint("accuracy.drop<=0.01"), parse_constraint("latency.p95_ms<=50")])
+    drop, latency = result["verdicts"]
+    assert drop["status"] == "not measured" and drop["method"] == "measured"  # what judge stores
+    console = Console(record=True, width=200)
+    render_verdicts([result], console)
+    rows = {line.split("│")[2].strip(): [c.strip() for c in line.split("│")[1:-1]]
+            for line in console.export_text().splitlines() if line.count("│") == 8}
+    assert rows["accuracy.drop"][4:7] == ["n/m", "-", "not measured in this run"]
+    assert rows["latency.p95_ms"][5] == "measured" and rows["latency.p95_ms"][3] == "<= 50.0 ms"
+
+
+def test_narrow_terminal_keeps_whole_tables_and_prints_the_reasons_below() -> None:
+    console = Console(record=True, width=80)
+    render_verdicts(results(), console)
+    text = console.export_text()
+    assert all(len(line) <= 80 for line in text.splitlines())
+    table = [line for line in text.splitlines() if line.startswith(("│", "┃", "┏", "└"))]
+    assert all(line.endswith(("│", "┃", "┓", "┘")) for line in table)  # no table cropped at the edge
+    assert "digits fp32 onnx latency.p95_ms: 95% CI" in text  # the inconclusive one's reason, below the table
+    assert "digits int8 onnx: crashed: segfault" in text
+    assert "digits fp32 onnx memory.peak_rss_mb:" not in text  # a pass needs no reason

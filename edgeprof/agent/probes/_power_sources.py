@@ -18,6 +18,7 @@ TOTAL_RAILS = ("VDD_IN", "POM_5V_IN")
 PI5_GAIN, PI5_OFFSET_W = 1.1327, 0.6444
 _PMIC_LINE = re.compile(r"^\s*(\S+)_([AV])\s+(?:current|volt)\(\d+\)=([-+\d.eE]+)[AV]\s*$")
 _WATTS = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*[wW]?\s*$")
+ESTIMATE_RESOLUTION = 0.01  # the utilisation estimate resolves one percentage point of its idle-to-max range
 _STAT_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal", "guest", "guest_nice")
 
 
@@ -42,6 +43,7 @@ class PowerSource:
     """Something that reports board power in watts and, where known, watts per rail."""
 
     method = "none"
+    resolution_w = 0.0  # the smallest difference in watts the source can report (0: as fine as its samples)
 
     def read(self) -> tuple[float, dict[str, float]]:
         """(total watts, {rail: watts})."""
@@ -245,6 +247,7 @@ class Estimate(PowerSource):
 
     def __init__(self, idle_w: float, max_w: float) -> None:
         self.idle_w, self.max_w = idle_w, max_w
+        self.resolution_w = abs(max_w - idle_w) * ESTIMATE_RESOLUTION
         self._last = cpu_times()
 
     def read(self) -> tuple[float, dict[str, float]]:

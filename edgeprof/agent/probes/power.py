@@ -102,21 +102,49 @@ def _precise(watts: list[float], target: float) -> bool:
     return 1.96 * (var / n) ** 0.5 <= target * abs(mean)
 
 
+def _spread(values: list[float]) -> float:
+    """The variance of the mean of `values` (0 for fewer than two)."""
+    n = len(values)
+    if n < 2:
+        return 0.0
+    mean = sum(values) / n
+    return sum((v - mean) ** 2 for v in values) / (n - 1) / n
+
+
+def _net(idle: list[float], load: list[float], resolution_w: float) -> tuple[float | None, str | None]:
+    """(load minus idle watts, None), or (None, why) when the two cannot be told apart: the load mean is not above
+    the idle mean by more than the source's resolution and the 95% CI half-width of their difference."""
+    idle_w, avg_w = _mean(idle), _mean(load)
+    if idle_w is None or avg_w is None:
+        return None, None
+    noise = 1.96 * (_spread(idle) + _spread(load)) ** 0.5
+    if avg_w - idle_w > max(resolution_w, noise):
+        return avg_w - idle_w, None
+    return None, (f"load {avg_w:.3g} W is not above idle {idle_w:.3g} W by more than the resolution "
+                  f"{resolution_w:.2g} W and the noise {noise:.2g} W: the model's own power cannot be told apart "
+                  "from the baseline")
+
+
 def energy_section(method: str, idle: list[float], load: list[float], rails: dict[str, list[float]],
-                   window_s: float, inferences: int) -> dict[str, Any]:
-    """The `power` section from idle and load samples (watts), the load window length and its inference count."""
+                   window_s: float, inferences: int, resolution_w: float = 0.0) -> dict[str, Any]:
+    """The `power` section from idle and load samples (watts), the load window length and its inference count.
+    The net energy (above idle) is never negative: where idle and load cannot be told apart (`_net`) it is None
+    with `net_status` "indistinguishable" and a `net_reason`."""
     avg_w = _mean(load) or 0.0
-    idle_w = _mean(idle)
     joules = avg_w * window_s
     per_inference = window_s / inferences * 1000 if inferences else None  # ms of window per inference
+    net_w, why = _net(idle, load, resolution_w)
+    status = None if net_w is None and why is None else "indistinguishable" if why else "ok"
     return {
         "method": method,
-        "idle_w": idle_w,
+        "idle_w": _mean(idle),
         "avg_w": avg_w,
         "peak_w": max(load) if load else None,
         "energy_mj_per_inference": avg_w * per_inference if per_inference else None,
-        "net_energy_mj_per_inference": (avg_w - idle_w) * per_inference
-        if per_inference and idle_w is not None else None,
+        "net_energy_mj_per_inference": net_w * per_inference if per_inference and net_w is not None else None,
+        "net_status": status,
+        "net_reason": why,
+        "resolution_w": resolution_w,
         "inferences_per_joule": inferences / joules if joules > 0 else None,
         "window_s": window_s,
         "inferences": inferences,
@@ -179,7 +207,8 @@ def measure_energy(run_once: Callable[[], Any], spec: dict[str, Any],
     if load.error or not load.watts:
         return {"method": "none", "reason": load.error or "no power samples in the load window"}
     emit_progress(total_ms, total_ms)
-    section = energy_section(source.method, idle.watts, load.watts, load.rails, window_s, count)
+    section = energy_section(source.method, idle.watts, load.watts, load.rails, window_s, count,
+                             source.resolution_w)
     if reason:
         section["fallback_reason"] = reason
     if idle.read_errors + load.read_errors:
