@@ -114,9 +114,8 @@ def test_a_place_held_by_someone_else_waits_then_names_the_holder(profiles: Path
 
 
 def test_devices_from_labgrid_runs_every_matching_place(profiles: Path, coordinator: str, tmp_path: Path) -> None:
-    # --jobs 1: both places are this machine with one work dir, and two deploys creating one work dir at once race
-    # in the transport (two real boards each have their own); concurrent places are exercised by bench_team.py.
-    proc = cli("deploy", "--devices-from", "labgrid:board=loop", "--device", "by-name", "--jobs", "1",
+    # Both places are the loopback sshd with one work dir, fresh here: the two deploys create it at once.
+    proc = cli("deploy", "--devices-from", "labgrid:board=loop", "--device", "by-name", "--jobs", "2",
                "--model", FP32, "--store", tmp_path / "r.db", "--json", *QUICK)
     assert proc.returncode == 0, proc.stderr
     results = json.loads(proc.stdout)
