@@ -53,9 +53,9 @@ def holders(coordinator: str) -> dict[str, str | None]:
         return {name: place.acquired for name, place in lab.refresh().items()}
 
 
-def lab_client(place: str, command: str) -> None:
-    """`labgrid-client -p PLACE acquire|release` as another user (alice on bench-7)."""
-    subprocess.run([str(Path(sys.executable).parent / "labgrid-client"), "-p", place, command], check=True,
+def lab_client(place: str, *command: str) -> None:
+    """`labgrid-client -p PLACE acquire|release|...` as another user (alice on bench-7)."""
+    subprocess.run([str(Path(sys.executable).parent / "labgrid-client"), "-p", place, *command], check=True,
                    capture_output=True, timeout=30, env={**os.environ, **OTHER})
 
 
