@@ -1,11 +1,10 @@
 """labgrid places: acquire a place on a coordinator, reach it through its NetworkService, release it afterwards.
 
-labgrid (and grpc) are imported only here, and only when a profile names a place or tags.
+labgrid, grpc and asyncio are imported only here, in functions, and only when a profile names a place or tags.
 """
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import copy
 import logging
@@ -16,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, Awaitable, Callable, Iterator
 
-from edgeprof.devices import DeviceProfile, LabConfig
+from edgeprof.devices import LAB_WAIT_S, DeviceProfile, LabConfig
 from edgeprof.errors import ConfigError, DeviceError
 
 POLL_S = 0.5  # how often a held place is looked at again while waiting
@@ -62,6 +61,8 @@ class LabSession:
     """
 
     def __init__(self, address: str) -> None:
+        import asyncio
+
         import grpc
         import labgrid
         from labgrid.remote.client import ClientSession, Error
@@ -69,7 +70,7 @@ class LabSession:
         from labgrid.util.proxy import proxymanager
 
         self.address = address
-        self._grpc, self._pb2 = grpc, labgrid_coordinator_pb2
+        self._asyncio, self._grpc, self._pb2 = asyncio, grpc, labgrid_coordinator_pb2
         self.log = _LabgridLog(os.path.dirname(labgrid.__file__))
         logging.getLogger().addHandler(self.log)
         self.loop = asyncio.new_event_loop()
@@ -93,7 +94,7 @@ class LabSession:
         async def call() -> Any:
             return await make()
 
-        future = asyncio.run_coroutine_threadsafe(call(), self.loop)
+        future = self._asyncio.run_coroutine_threadsafe(call(), self.loop)
         try:
             return future.result(timeout=CALL_TIMEOUT_S)
         except concurrent.futures.TimeoutError as exc:
@@ -243,12 +244,18 @@ def session(address: str) -> Iterator[LabSession]:
 
 
 @contextmanager
-def held_place(profile: DeviceProfile, wait_s: float,
-               check: Callable[[], None]) -> Iterator[tuple[DeviceProfile, dict[str, str]]]:
-    """Acquire the profile's place; yield the profile reaching it over SSH and the Result's `lab` section.
+def reached(profile: DeviceProfile, wait_s: float = LAB_WAIT_S,
+            check: Callable[[], None] = lambda: None) -> Iterator[tuple[DeviceProfile, dict[str, str] | None]]:
+    """The profile as a command reaches its device, and the Result's `lab` section: the profile itself and None,
+    or, for a `[lab]` profile, its labgrid place acquired first (waiting up to `wait_s`; `check` is called between
+    polls and raises to stop, e.g. on Ctrl-C) and reached over SSH through the place's NetworkService.
 
-    The place is released when the block ends, however it ends (errors, Ctrl-C included)."""
-    assert profile.lab is not None and profile.connection is not None
+    Every command that uses a device goes through here; the place is released when the block ends, however it
+    ends (errors, Ctrl-C included)."""
+    if profile.lab is None:
+        yield profile, None
+        return
+    assert profile.connection is not None
     address = profile.lab.address()
     with session(address) as lab:
         name = lab.acquire(profile.lab, wait_s, check)
