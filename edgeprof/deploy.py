@@ -25,8 +25,9 @@ from edgeprof.agent.spec import (
 )
 from edgeprof.agent_bundle import AgentBundle, build_agent
 from edgeprof.artifacts import ModelArtifact, sha256_file
-from edgeprof.devices import DeviceProfile
+from edgeprof.devices import LAB_WAIT_S, DeviceProfile
 from edgeprof.errors import DeviceError
+from edgeprof.lab import reached
 from edgeprof.result import RESULT_SCHEMA_VERSION, ref_label, utc_now
 from edgeprof.transport import RemoteProcess, Transport, device_python, open_transport
 from edgeprof.transport.cache import evict_blobs
@@ -59,7 +60,7 @@ class DeployOptions:
     seed: int = 0
     accept_new_host_key: bool = False
     lock_wait_s: float = 60.0
-    lab_wait_s: float = 60.0  # how long a held labgrid place is waited for (`--lab-wait`)
+    lab_wait_s: float = LAB_WAIT_S  # how long a held labgrid place is waited for (`--lab-wait`)
     timeouts: Timeouts = Timeouts()
     scenario: ScenarioSettings = ScenarioSettings()
     # Each entry is one configuration to measure (`--ep`, `--delegate`): an ordered list of providers or delegates.
@@ -275,16 +276,12 @@ def deploy_device(
 
     A failure to reach or use the device raises DeviceError (after bounded reconnects if the link drops
     mid-run): nothing of that device is returned. A profile with `[lab]` runs inside its labgrid place
-    (edgeprof.lab.held_place: acquired first, released however the deploy ends); its Results record the place.
+    (edgeprof.lab.reached: acquired first, released however the deploy ends); its Results record the place.
     """
     cancel = cancel or Cancellation()
-    if profile.lab is None:
-        return _deploy_reached(profile, artifacts, options, on_event, references or {}, cancel, shipment)
-    from edgeprof.lab import held_place  # labgrid and grpc load only for a lab profile
-
-    with held_place(profile, options.lab_wait_s, cancel.check) as (reached, lab):
-        results = _deploy_reached(reached, artifacts, options, on_event, references or {}, cancel, shipment)
-    return [{**result, "lab": lab} for result in results]
+    with reached(profile, options.lab_wait_s, cancel.check) as (device, lab):
+        results = _deploy_reached(device, artifacts, options, on_event, references or {}, cancel, shipment)
+    return [{**result, "lab": lab} for result in results] if lab else results
 
 
 def _deploy_reached(profile: DeviceProfile, artifacts: list[ModelArtifact], options: DeployOptions,

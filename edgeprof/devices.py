@@ -75,6 +75,9 @@ class CostConfig:
     energy_usd_per_kwh: float = 0.0
 
 
+LAB_WAIT_S = 60.0  # how long a labgrid place someone else holds is waited for by default (`--lab-wait`)
+
+
 @dataclass(frozen=True)
 class LabConfig:
     """A profile's `[lab]` table: one place by name, or any idle place whose tags include these."""

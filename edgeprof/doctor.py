@@ -10,8 +10,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from edgeprof.agent_bundle import build_agent
-from edgeprof.devices import DeviceProfile
+from edgeprof.devices import LAB_WAIT_S, DeviceProfile
 from edgeprof.errors import DeviceError
+from edgeprof.lab import reached
 from edgeprof.transport import open_transport
 
 MIN_PYTHON = (3, 8)
@@ -97,14 +98,11 @@ def find_problems(facts: dict[str, Any], python: str) -> list[tuple[str, str]]:
     return problems
 
 
-def diagnose(profile: DeviceProfile, *, accept_new_host_key: bool = False, lab_wait_s: float = 60.0) -> DoctorReport:
+def diagnose(profile: DeviceProfile, *, accept_new_host_key: bool = False,
+             lab_wait_s: float = LAB_WAIT_S) -> DoctorReport:
     """Connect, run the agent's --doctor probe, and judge what it found (inside the profile's labgrid place)."""
-    if profile.lab is None:
-        return _diagnose(profile, accept_new_host_key)
-    from edgeprof.lab import held_place  # labgrid and grpc load only for a lab profile
-
-    with held_place(profile, lab_wait_s, lambda: None) as (reached, _):
-        return _diagnose(reached, accept_new_host_key)
+    with reached(profile, lab_wait_s) as (device, _):
+        return _diagnose(device, accept_new_host_key)
 
 
 def _diagnose(profile: DeviceProfile, accept_new_host_key: bool) -> DoctorReport:

@@ -1,28 +1,58 @@
 """labgrid places: acquire a place on a coordinator, reach it through its NetworkService, release it afterwards.
 
-labgrid (and grpc) are imported only here, and only when a profile names a place or tags.
+labgrid, grpc and asyncio are imported only here, in functions, and only when a profile names a place or tags.
 """
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import copy
+import logging
+import os
 import threading
 import time
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, Awaitable, Callable, Iterator
 
-from edgeprof.devices import DeviceProfile, LabConfig
+from edgeprof.devices import LAB_WAIT_S, DeviceProfile, LabConfig
 from edgeprof.errors import ConfigError, DeviceError
 
 POLL_S = 0.5  # how often a held place is looked at again while waiting
 CALL_TIMEOUT_S = 30.0  # the longest one request to the coordinator may take
+# How the coordinator words its AcquirePlace refusals (labgrid/remote/coordinator.py): a place another client holds
+# (the only refusal that is waited on), a client whose session it does not know, a place it does not have.
+ALREADY_ACQUIRED = "is already acquired"
+NO_SESSION = "does not have a valid session"
+NO_PLACE = "does not exist"
 
 
 class PlaceBusy(DeviceError):
     """Every place that fits was held by someone else for the whole wait (exit 3)."""
+
+
+class UnknownPlace(DeviceError):
+    """The coordinator has no place of that name, or none with those tags (exit 3)."""
+
+
+class CoordinatorError(DeviceError):
+    """The coordinator cannot be reached, does not answer, or no longer knows this client's session (exit 3)."""
+
+
+class _LabgridLog(logging.Handler):
+    """Keeps labgrid's own log lines (it logs through the root logger, e.g. 'coordinator is unavailable: ...') for
+    the one-line errors, instead of logging's last-resort handler printing them on stderr."""
+
+    def __init__(self, package_dir: str) -> None:
+        super().__init__(logging.WARNING)
+        self.package_dir = package_dir
+        self.last = ""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.pathname.startswith(self.package_dir)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.last = " ".join(record.getMessage().split())
 
 
 class LabSession:
@@ -31,13 +61,18 @@ class LabSession:
     """
 
     def __init__(self, address: str) -> None:
+        import asyncio
+
         import grpc
+        import labgrid
         from labgrid.remote.client import ClientSession, Error
         from labgrid.remote.generated import labgrid_coordinator_pb2
         from labgrid.util.proxy import proxymanager
 
         self.address = address
-        self._grpc, self._pb2 = grpc, labgrid_coordinator_pb2
+        self._asyncio, self._grpc, self._pb2 = asyncio, grpc, labgrid_coordinator_pb2
+        self.log = _LabgridLog(os.path.dirname(labgrid.__file__))
+        logging.getLogger().addHandler(self.log)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name=f"labgrid {address}", daemon=True)
         self._thread.start()
@@ -51,7 +86,7 @@ class LabSession:
             self.session = self._run(start)
         except (Error, grpc.RpcError, OSError) as exc:
             self._stop_loop()
-            raise DeviceError(f"labgrid coordinator {address}: cannot connect ({exc})") from exc
+            raise CoordinatorError(f"labgrid coordinator {address}: cannot connect ({self.log.last or exc})") from exc
         self.me = f"{self.session.gethostname()}/{self.session.getuser()}"
 
     def _run(self, make: Callable[[], Awaitable[Any]]) -> Any:
@@ -59,20 +94,31 @@ class LabSession:
         async def call() -> Any:
             return await make()
 
-        future = asyncio.run_coroutine_threadsafe(call(), self.loop)
+        future = self._asyncio.run_coroutine_threadsafe(call(), self.loop)
         try:
             return future.result(timeout=CALL_TIMEOUT_S)
         except concurrent.futures.TimeoutError as exc:
             future.cancel()
-            raise DeviceError(f"labgrid coordinator {self.address}: no answer in {CALL_TIMEOUT_S:g} s") from exc
+            raise CoordinatorError(f"labgrid coordinator {self.address}: no answer in {CALL_TIMEOUT_S:g} s") from exc
 
     def refresh(self) -> dict[str, Any]:
-        """Every place as the coordinator has it now (copies taken on the session's loop), by name."""
-        async def snapshot() -> dict[str, Any]:
-            await self.session.sync_with_coordinator()
+        """Every place as the coordinator has it now (copies taken on the session's loop), by name.
+
+        CoordinatorError once the session's update stream has ended (the coordinator went away or restarted):
+        what is left of it is stale, and a sync would never be answered."""
+        async def snapshot() -> dict[str, Any] | None:
+            if self.session.stopping.is_set() or not await self.session.sync_with_coordinator():
+                return None
             return {name: copy.copy(place) for name, place in sorted(self.session.places.items())}
 
-        return self._run(snapshot)
+        places = self._run(snapshot)
+        if places is None:
+            raise self._session_ended(self.log.last or "its update stream closed")
+        return places
+
+    def _session_ended(self, detail: str) -> CoordinatorError:
+        return CoordinatorError(f"labgrid coordinator {self.address}: this client's session has ended ({detail}); "
+                                "run again once the coordinator is back")
 
     def places(self, tags: dict[str, str]) -> list[Any]:
         """The places whose tags include `tags`, by name."""
@@ -89,7 +135,7 @@ class LabSession:
                 if not place.acquired and self._try_acquire(place.name):
                     return place.name
             if time.monotonic() >= deadline:
-                held = ", ".join(f"{p.name} by {p.acquired}" for p in candidates if p.acquired)
+                held = ", ".join(f"{p.name} by {p.acquired or 'someone else'}" for p in candidates)
                 raise PlaceBusy(f"labgrid place {config.describe()} is held ({held}); "
                                 f"waited {wait_s:g} s (--lab-wait)")
             check()
@@ -100,23 +146,45 @@ class LabSession:
             places = self.refresh()
             place = places.get(config.place)
             if place is None:
-                raise DeviceError(f"labgrid coordinator {self.address}: no place '{config.place}' "
-                                  f"(places: {', '.join(places) or 'none'})")
+                raise UnknownPlace(f"labgrid coordinator {self.address}: no place '{config.place}' "
+                                   f"(places: {', '.join(places) or 'none'})")
             return [place]
         found = self.places(config.tags)
         if not found:
-            raise DeviceError(f"labgrid coordinator {self.address}: no place with tags {config.describe()}")
+            raise UnknownPlace(f"labgrid coordinator {self.address}: no place with tags {config.describe()}")
         return found
 
     def _try_acquire(self, name: str) -> bool:
-        """One AcquirePlace; False when another client took it first."""
+        """One AcquirePlace; False when another client took it first, else any refusal as its own error."""
         try:
             self._run(lambda: self.session.stub.AcquirePlace(self._pb2.AcquirePlaceRequest(placename=name)))
         except self._grpc.aio.AioRpcError as exc:
-            if exc.code() == self._grpc.StatusCode.FAILED_PRECONDITION:
+            details, code = " ".join((exc.details() or exc.code().name).split()), exc.code()
+            if ALREADY_ACQUIRED in details:
                 return False
-            raise DeviceError(f"labgrid place {name}: cannot acquire ({exc.details()})") from exc
+            if NO_SESSION in details:
+                raise self._session_ended(details) from exc
+            if code == self._grpc.StatusCode.INVALID_ARGUMENT and NO_PLACE in details:
+                raise UnknownPlace(f"labgrid coordinator {self.address}: no place '{name}' ({details})") from exc
+            if code in (self._grpc.StatusCode.UNAVAILABLE, self._grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise CoordinatorError(f"labgrid coordinator {self.address}: unavailable ({details})") from exc
+            held = "; ".join(f"{path} is held through place '{other}'" for path, other in self._held_elsewhere(name))
+            raise DeviceError(f"labgrid place {name}: cannot acquire ({details})" + (f": {held}" if held else "")) \
+                from exc
         return True
+
+    def _held_elsewhere(self, name: str) -> list[tuple[str, str]]:
+        """The place's matching resources that another place has acquired: (exporter/group/class/name, place)."""
+        async def scan() -> list[tuple[str, str]]:
+            place = self.session.places.get(name)
+            return [("/".join((exporter, group_name, resource.cls, resource_name)), resource.acquired)
+                    for exporter, groups in sorted(self.session.resources.items())
+                    for group_name, group in sorted(groups.items())
+                    for resource_name, resource in sorted(group.items())
+                    if place is not None and resource.acquired and resource.acquired != name
+                    and place.hasmatch((exporter, group_name, resource.cls, resource_name))]
+
+        return self._run(scan)
 
     def network_service(self, name: str) -> dict[str, Any]:
         """The params (address, username, port) of the acquired place's NetworkService."""
@@ -151,6 +219,7 @@ class LabSession:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join()
         self.loop.close()
+        logging.getLogger().removeHandler(self.log)
 
 
 _OPEN: dict[str, tuple[LabSession, int]] = {}  # coordinator -> (its session, how many users hold it)
@@ -175,12 +244,18 @@ def session(address: str) -> Iterator[LabSession]:
 
 
 @contextmanager
-def held_place(profile: DeviceProfile, wait_s: float,
-               check: Callable[[], None]) -> Iterator[tuple[DeviceProfile, dict[str, str]]]:
-    """Acquire the profile's place; yield the profile reaching it over SSH and the Result's `lab` section.
+def reached(profile: DeviceProfile, wait_s: float = LAB_WAIT_S,
+            check: Callable[[], None] = lambda: None) -> Iterator[tuple[DeviceProfile, dict[str, str] | None]]:
+    """The profile as a command reaches its device, and the Result's `lab` section: the profile itself and None,
+    or, for a `[lab]` profile, its labgrid place acquired first (waiting up to `wait_s`; `check` is called between
+    polls and raises to stop, e.g. on Ctrl-C) and reached over SSH through the place's NetworkService.
 
-    The place is released when the block ends, however it ends (errors, Ctrl-C included)."""
-    assert profile.lab is not None and profile.connection is not None
+    Every command that uses a device goes through here; the place is released when the block ends, however it
+    ends (errors, Ctrl-C included)."""
+    if profile.lab is None:
+        yield profile, None
+        return
+    assert profile.connection is not None
     address = profile.lab.address()
     with session(address) as lab:
         name = lab.acquire(profile.lab, wait_s, check)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -26,6 +27,13 @@ def sshd_env() -> dict[str, str]:
         if sep:
             values[key.strip()] = value.strip().strip("'\"")
     return values
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then let go)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def pg_url() -> str:

@@ -47,6 +47,9 @@ DelegateOption = Annotated[list[str], typer.Option(
     "--delegate", metavar="NAME[:K=V,...]",
     help="TFLite delegate: xnnpack, none, gpu, edgetpu, armnn or a library path (end with ,none to fall back; "
          "repeat to compare).")]
+LabWaitOption = Annotated[float, typer.Option(
+    "--lab-wait", min=0, metavar="SECONDS",
+    help="How long to wait for a labgrid place someone else holds (then exit 3 naming the holder).")]
 DeviceFilter = Annotated[
     list[str], typer.Option("--device", "-d", metavar="DEVICE", help="Only these devices (repeatable).")
 ]

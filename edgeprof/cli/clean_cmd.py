@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from edgeprof.cli.app import JsonOption, app, console
+from edgeprof.cli.app import JsonOption, LabWaitOption, app, console
 from edgeprof.cli.deploy_cmds import AcceptNewOption
-from edgeprof.devices import load_profile
+from edgeprof.devices import LAB_WAIT_S, load_profile
 from edgeprof.transport.cache import clean_device
 
 
@@ -19,11 +19,13 @@ def clean_command(
     everything: Annotated[bool, typer.Option("--all", help="Also the current agent and partial uploads that "
                                              "may still be in progress.")] = False,
     accept_new_host_key: AcceptNewOption = False,
+    lab_wait: LabWaitOption = LAB_WAIT_S,
     as_json: JsonOption = False,
 ) -> None:
     """Remove edgeprof's blobs, stale partial uploads and compiled caches under the device's work dir (never
-    anything outside it); refuses while a run holds the device."""
-    freed = clean_device(load_profile(device), everything=everything, accept_new_host_key=accept_new_host_key)
+    anything outside it); refuses while a run holds the device; a labgrid device's place is held meanwhile."""
+    freed = clean_device(load_profile(device), everything=everything, accept_new_host_key=accept_new_host_key,
+                         lab_wait_s=lab_wait)
     if as_json:
         print(json.dumps({"device": device, "files": freed.files, "bytes": freed.bytes,
                           "kept_bytes": freed.kept_bytes}))

@@ -18,6 +18,7 @@ from edgeprof.cli.app import (
     DelegateOption,
     EpOption,
     JsonOption,
+    LabWaitOption,
     ProjectOption,
     StoreOption,
     StrictOption,
@@ -29,7 +30,7 @@ from edgeprof.cli.app import (
 from edgeprof.cli.progress import AgentProgress
 from edgeprof.constraints import parse_constraint
 from edgeprof.deploy import DeployOptions
-from edgeprof.devices import DeviceProfile, check_threads, load_profile, with_overrides
+from edgeprof.devices import LAB_WAIT_S, DeviceProfile, check_threads, load_profile, with_overrides
 from edgeprof.doctor import diagnose
 from edgeprof.errors import ConfigError
 from edgeprof.fleet import labgrid_tags, read_devices_file
@@ -180,9 +181,7 @@ def deploy(
     jobs: Annotated[
         Optional[int], typer.Option("--jobs", "-j", min=1, help="Devices at a time (default: all).")
     ] = None,
-    lab_wait: Annotated[
-        float, typer.Option("--lab-wait", min=0, metavar="SECONDS", help="How long to wait for a held labgrid place.")
-    ] = DeployOptions.lab_wait_s,
+    lab_wait: LabWaitOption = LAB_WAIT_S,
     dataset: Annotated[
         Optional[Path], typer.Option("--dataset", help="Labelled NPZ: one array per input (or x) and y.")
     ] = None,
@@ -326,11 +325,12 @@ def doctor(
     user: UserOption = None,
     identity: IdentityOption = None,
     accept_new_host_key: AcceptNewOption = False,
+    lab_wait: LabWaitOption = LAB_WAIT_S,
     as_json: JsonOption = False,
 ) -> None:
     """Connect to a device and report what it has: Python, runtimes, memory, disk, governor; each problem with its fix."""
     (profile,) = _profiles([device], host, port, user, identity)
-    report = diagnose(profile, accept_new_host_key=accept_new_host_key)
+    report = diagnose(profile, accept_new_host_key=accept_new_host_key, lab_wait_s=lab_wait)
     if as_json:
         print(json.dumps(report.as_dict(), indent=2))
     else:
@@ -356,6 +356,7 @@ def sweep(
     project: ProjectOption = None,
     strict: StrictOption = False,
     accept_new_host_key: AcceptNewOption = False,
+    lab_wait: LabWaitOption = LAB_WAIT_S,
     ep: EpOption = [],  # noqa: B006
     delegate: DelegateOption = [],  # noqa: B006
     store: StoreOption = None,
@@ -374,7 +375,7 @@ def sweep(
     made = quantize(model, [v.strip() for v in variants.split(",") if v.strip()], out_dir, calibration)
     artifacts, references = _artifacts([model, *(v.path for v in made)], dataset, True)
     options = DeployOptions(dataset=dataset, threads=threads, accept_new_host_key=accept_new_host_key,
-                            latency=LatencyBudget(max_seconds=max_seconds,
+                            lab_wait_s=lab_wait, latency=LatencyBudget(max_seconds=max_seconds,
                                                   min_seconds=min(LatencyBudget.min_seconds, max_seconds)),
                             providers=configurations(ep, "--ep"), delegates=configurations(delegate, "--delegate"))
     raise typer.Exit(measure_judge_store(profiles, artifacts, references, options, project_file, constraint, store,

@@ -7,8 +7,9 @@ import json
 from dataclasses import dataclass
 
 from edgeprof.agent_bundle import build_agent
-from edgeprof.devices import DeviceProfile
+from edgeprof.devices import LAB_WAIT_S, DeviceProfile
 from edgeprof.errors import DeviceError
+from edgeprof.lab import reached
 from edgeprof.transport import Transport, device_python, open_transport
 
 # sys.argv[1] = {"work_dir", "keep": [paths], "limit": bytes or null (null: clean), "all": bool, "stale_s"}.
@@ -97,13 +98,15 @@ def evict_blobs(transport: Transport, python: str, limit_bytes: int, keep: set[s
     return freed or Freed(0, 0, 0)
 
 
-def clean_device(profile: DeviceProfile, *, everything: bool = False, accept_new_host_key: bool = False) -> Freed:
+def clean_device(profile: DeviceProfile, *, everything: bool = False, accept_new_host_key: bool = False,
+                 lab_wait_s: float = LAB_WAIT_S) -> Freed:
     """Remove edgeprof's blobs, stale partial uploads and compiled caches from the device's work dir, keeping the
-    current agent; `everything`: the agent and young partials too. DeviceError when a run holds the device."""
-    transport = open_transport(profile.name, profile.kind, profile.connection, accept_new_host_key=accept_new_host_key)
-    with transport:
+    current agent; `everything`: the agent and young partials too. DeviceError when a run holds the device.
+    A `[lab]` profile's place is held meanwhile (edgeprof.lab.reached, waiting up to `lab_wait_s`)."""
+    with reached(profile, lab_wait_s) as (device, _), open_transport(
+            device.name, device.kind, device.connection, accept_new_host_key=accept_new_host_key) as transport:
         keep = set() if everything else {transport.blob_path(build_agent().sha256, ".pyz")}
-        freed = _run_snippet(transport, device_python(profile.connection), keep=sorted(keep), limit=None,
+        freed = _run_snippet(transport, device_python(device.connection), keep=sorted(keep), limit=None,
                              all=everything, stale_s=STALE_PARTIAL_S)
     if freed is None:
         raise DeviceError(f"device '{profile.name}': busy (a run holds its lock); nothing was removed")

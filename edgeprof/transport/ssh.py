@@ -322,6 +322,8 @@ class SSHTransport(Transport):
         return path
 
     def _mkdirs(self, path: str) -> None:
+        """`mkdir -p` (mode 700): a directory another connection creates meanwhile (two first deploys to one work
+        dir at once) is as good as one made here."""
         assert self._sftp is not None
         parts = path.strip("/").split("/")
         for i in range(1, len(parts) + 1):
@@ -329,7 +331,18 @@ class SSHTransport(Transport):
             try:
                 self._sftp.stat(current)
             except FileNotFoundError:
-                self._sftp.mkdir(current, 0o700)
+                try:
+                    self._sftp.mkdir(current, 0o700)
+                except OSError:
+                    if not self._is_dir(current):
+                        raise
+
+    def _is_dir(self, path: str) -> bool:
+        assert self._sftp is not None
+        try:
+            return stat.S_ISDIR(self._sftp.stat(path).st_mode or 0)
+        except FileNotFoundError:
+            return False
 
     def _remove_stale_uploads(self) -> None:
         """Delete the partial uploads a dropped connection left behind: this host's (their process is gone, or

@@ -5,19 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.test_deploy import FAST, FP32, edgeprof
-from tests.support import store_rows, trust_loopback_host, write_loopback_profile
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support import closed_port, store_rows, trust_loopback_host, write_loopback_profile
 
 
 @pytest.fixture()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from edgeprof.lab import session
-from tests.support import DIGITS, lab_coordinator, store_rows, trust_loopback_host, write_loopback_profile
+from tests.support import DIGITS, closed_port, lab_coordinator, store_rows, trust_loopback_host, write_loopback_profile
 
 pytestmark = [pytest.mark.ssh, pytest.mark.lab]
 FP32 = DIGITS / "digits-fp32.onnx"
@@ -53,9 +53,9 @@ def holders(coordinator: str) -> dict[str, str | None]:
         return {name: place.acquired for name, place in lab.refresh().items()}
 
 
-def lab_client(place: str, command: str) -> None:
-    """`labgrid-client -p PLACE acquire|release` as another user (alice on bench-7)."""
-    subprocess.run([str(Path(sys.executable).parent / "labgrid-client"), "-p", place, command], check=True,
+def lab_client(place: str, *command: str) -> None:
+    """`labgrid-client -p PLACE acquire|release|...` as another user (alice on bench-7)."""
+    subprocess.run([str(Path(sys.executable).parent / "labgrid-client"), "-p", place, *command], check=True,
                    capture_output=True, timeout=30, env={**os.environ, **OTHER})
 
 
@@ -95,28 +95,51 @@ def test_ctrl_c_releases_the_place(profiles: Path, coordinator: str, tmp_path: P
     assert store_rows(store) == 0
 
 
+@pytest.mark.parametrize("command", ["deploy", "sweep", "doctor", "clean"])
 def test_a_place_held_by_someone_else_waits_then_names_the_holder(profiles: Path, coordinator: str,
-                                                                  tmp_path: Path) -> None:
+                                                                  tmp_path: Path, command: str) -> None:
+    """Every command that uses a device acquires its place, with the same --lab-wait."""
+    store = tmp_path / "r.db"
+    args = {"deploy": ["--model", FP32, "--store", store, *QUICK],
+            "sweep": [FP32, "--variants", "fp16", "--out", tmp_path / "variants", "--max-seconds", "1",
+                      "--store", store],
+            "doctor": [], "clean": []}[command]
     lab_client("loop-01", "acquire")
     try:
         start = time.monotonic()
-        proc = cli("deploy", "--device", "by-name", "--model", FP32, "--store", tmp_path / "r.db", "--lab-wait", "1.5",
-                   *QUICK)
+        proc = cli(command, "--device", "by-name", "--lab-wait", "1.5", *args)
         waited = time.monotonic() - start
     finally:
         lab_client("loop-01", "release")
     assert proc.returncode == 3, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, proc.stderr
-    assert "loop-01" in lines[0] and "bench-7/alice" in lines[0], lines[0]
+    assert "loop-01 is held (loop-01 by bench-7/alice); waited 1.5 s (--lab-wait)" in lines[0], lines[0]
     assert waited >= 1.5
-    assert store_rows(tmp_path / "r.db") == 0
+    assert store_rows(store) == 0
+
+
+def test_clean_reaches_the_device_through_its_place_and_releases_it(profiles: Path, coordinator: str,
+                                                                   sshd: dict[str, str], tmp_path: Path) -> None:
+    """The profile's own port is closed: only the place's NetworkService reaches the sshd."""
+    write_loopback_profile(profiles, sshd, name="only-via-place", known_hosts=tmp_path / "known_hosts",
+                           port=closed_port(), lab='place = "loop-01"')
+    assert cli("deploy", "--device", "by-name", "--model", FP32, "--store", tmp_path / "r.db", *QUICK).returncode == 0
+    blobs = profiles / "remote-work" / "blobs"
+    assert any(p.suffix == ".onnx" for p in blobs.iterdir())
+    proc = cli("clean", "--device", "only-via-place", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["files"] >= 1
+    assert not any(p.suffix == ".onnx" for p in blobs.iterdir())
+    assert holders(coordinator)["loop-01"] is None
+    failed = cli("clean", "--device", "broken")  # no Python on the device: the clean fails, the place is released
+    assert failed.returncode == 3 and "Traceback" not in failed.stderr, failed.stderr
+    assert holders(coordinator)["loop-01"] is None
 
 
 def test_devices_from_labgrid_runs_every_matching_place(profiles: Path, coordinator: str, tmp_path: Path) -> None:
-    # --jobs 1: both places are this machine with one work dir, and two deploys creating one work dir at once race
-    # in the transport (two real boards each have their own); concurrent places are exercised by bench_team.py.
-    proc = cli("deploy", "--devices-from", "labgrid:board=loop", "--device", "by-name", "--jobs", "1",
+    # Both places are the loopback sshd with one work dir, fresh here: the two deploys create it at once.
+    proc = cli("deploy", "--devices-from", "labgrid:board=loop", "--device", "by-name", "--jobs", "2",
                "--model", FP32, "--store", tmp_path / "r.db", "--json", *QUICK)
     assert proc.returncode == 0, proc.stderr
     results = json.loads(proc.stdout)

@@ -7,8 +7,10 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -252,6 +254,31 @@ def test_tilde_work_dir_is_expanded_on_the_device(connection: Connection) -> Non
             assert oct(Path(transport.work_dir).stat().st_mode & 0o777) == "0o700"
         finally:
             shutil.rmtree(f"{home}/{name}")
+
+
+def test_first_connections_to_one_fresh_work_dir_at_once(connection: Connection, tmp_path: Path) -> None:
+    """Eight connections create one deep work dir and upload one blob at the same time (two first deploys to
+    devices sharing a work dir): every one succeeds and finds the whole blob. Before `mkdir -p` semantics about
+    half of these rounds failed with 'cannot create work dir ...: Failure'."""
+    local = tmp_path / "m.onnx"
+    local.write_bytes(os.urandom(500_000))
+    digest = hashlib.sha256(local.read_bytes()).hexdigest()
+    for round_ in range(5):
+        work = tmp_path / f"round-{round_}" / "a" / "b" / "c" / "d" / "e" / "f" / "work"
+        link = replace(connection, work_dir=str(work))
+        start = threading.Barrier(8)
+
+        def first_deploy() -> str:
+            transport = open_transport("loop", "ssh", link)
+            start.wait()
+            with transport:
+                return transport.put_file(local, digest, ".onnx").remote_path
+
+        with ThreadPoolExecutor(8) as pool:
+            landed = set(pool.map(lambda _: first_deploy(), range(8)))
+        assert landed == {str(work / "blobs" / f"{digest}.onnx")}
+        assert hashlib.sha256(Path(*landed).read_bytes()).hexdigest() == digest
+        assert [p.name for p in (work / "blobs").iterdir()] == [f"{digest}.onnx"]  # no partial left
 
 
 def test_the_socket_has_tcp_nodelay(ssh: SSHTransport) -> None:
