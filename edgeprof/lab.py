@@ -9,6 +9,7 @@ import concurrent.futures
 import copy
 import logging
 import os
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from dataclasses import replace
 from typing import Any, Awaitable, Callable, Iterator
 
 from edgeprof.devices import LAB_WAIT_S, DeviceProfile, LabConfig
-from edgeprof.errors import ConfigError, DeviceError
+from edgeprof.errors import ConfigError, DeviceError, one_line
 
 POLL_S = 0.5  # how often a held place is looked at again while waiting
 CALL_TIMEOUT_S = 30.0  # the longest one request to the coordinator may take
@@ -259,14 +260,21 @@ def reached(profile: DeviceProfile, wait_s: float = LAB_WAIT_S,
     address = profile.lab.address()
     with session(address) as lab:
         name = lab.acquire(profile.lab, wait_s, check)
+        section: dict[str, Any] = {"place": name, "coordinator": address}
         try:
             service = lab.network_service(name)
             connection = replace(profile.connection, host=service["address"],
                                  user=service.get("username") or profile.connection.user,
                                  port=int(service.get("port") or 22))
-            yield replace(profile, connection=connection), {"place": name, "coordinator": address}
+            yield replace(profile, connection=connection), section
         finally:
-            lab.release(name)
+            try:
+                lab.release(name)
+            except DeviceError as exc:  # what was measured is kept: the Result and stderr say the place is held
+                section["released"] = False
+                sys.stderr.write(f"edgeprof: warning: labgrid place {name} on {address} was not released "
+                                 f"({one_line(str(exc))}); release it with: labgrid-client -x {address} -p {name} "
+                                 f"release\n")
 
 
 def place_profiles(template: DeviceProfile, tags: dict[str, str]) -> list[DeviceProfile]:

@@ -95,3 +95,24 @@ def test_a_session_the_coordinator_no_longer_knows(coordinator: str) -> None:
             lab._try_acquire("loop-01")
     assert holders(coordinator)["loop-01"] is None
 
+
+
+def test_a_place_that_cannot_be_released_keeps_what_was_measured(profiles: Path, coordinator: str,
+                                                                 capfd: pytest.CaptureFixture[str]) -> None:
+    """The coordinator drops the session while the board is in use: leaving the place does not raise (the
+    measurements made inside are kept); the lab section and one stderr line say the place is still held."""
+    from edgeprof import lab
+    from edgeprof.devices import load_profile
+
+    try:
+        with lab.reached(load_profile("by-name"), 5.0) as (_device, section):
+            held, _users = lab._OPEN[coordinator]
+            held._run(held.session.stop)
+        assert section == {"place": "loop-01", "coordinator": coordinator, "released": False}
+        lines = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith(f"edgeprof: warning: labgrid place loop-01 on {coordinator} "
+                                                       "was not released (")
+        assert lines[0].endswith(f"release it with: labgrid-client -x {coordinator} -p loop-01 release")
+    finally:
+        lab_client("loop-01", "release", "--kick")
+    assert holders(coordinator)["loop-01"] is None
