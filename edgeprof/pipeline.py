@@ -8,7 +8,7 @@ meant for the user (a device profile that is gone, a baseline with nothing in co
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -147,11 +147,11 @@ def deploy_judge_store(profiles: list[DeviceProfile], artifacts: list[ModelArtif
                        on_event: Callable[[str, str, dict[str, Any]], None], jobs: int | None = None) -> Deployed:
     """Measure every artifact on every device, judge each Result, store them all as one run (`command` recorded).
 
-    The labels are checked and the store is opened (and checked) first, so two files that would share a label or
-    an unusable store fail before anything is measured; a store that fails when writing (locked, gone, full)
+    Two files that would share a label are told apart first (distinct_labels); the store is opened (and checked)
+    before anything is measured, so an unusable one fails first; a store that fails when writing (locked, gone, full)
     leaves the run in a spool file (edgeprof.store.spool); Ctrl-C stores nothing.
     """
-    check_labels(artifacts)
+    artifacts = distinct_labels(artifacts)
     db = open_store(store)
     try:
         results, failures = run_deploy(profiles, artifacts, options, on_event, references=references, jobs=jobs)
@@ -172,16 +172,25 @@ def deploy_judge_store(profiles: list[DeviceProfile], artifacts: list[ModelArtif
     return Deployed(results, failures, run_id)
 
 
-def check_labels(artifacts: list[ModelArtifact]) -> None:
-    """ConfigError naming both paths when two different files would be stored under one model label, name variant
-    format (say fp32 and int8 copies both called digits.onnx): their Results could not be told apart later."""
-    seen: dict[tuple[str, str, str], ModelArtifact] = {}
+def distinct_labels(artifacts: list[ModelArtifact]) -> list[ModelArtifact]:
+    """The artifacts, where different files would be stored under one model label (name, variant, format; say two
+    files both called digits.onnx) named with as many of their folders as tell them apart ('x1/digits',
+    'x2/digits'): their Results stay apart in the store, `history` and `compare`."""
+    groups: dict[tuple[str, str, str], set[Path]] = {}
     for artifact in artifacts:
-        first = seen.setdefault((artifact.name, artifact.variant, artifact.format), artifact)
-        if first.path.resolve() != artifact.path.resolve():
-            raise ConfigError(f"--model {printable(str(first.path))} and --model {printable(str(artifact.path))} "
-                              f"would both be stored as '{artifact.name} {artifact.variant} {artifact.format}': "
-                              "rename one (a suffix such as -int8-dynamic names its variant) or deploy them separately")
+        groups.setdefault((artifact.name, artifact.variant, artifact.format), set()).add(artifact.path.resolve())
+    names: dict[Path, str] = {}
+    for (name, _, _), paths in groups.items():
+        if len(paths) < 2:
+            continue
+        for depth in range(1, max(len(p.parts) for p in paths)):
+            folders = {p: "/".join(p.parent.parts[-depth:]) for p in paths}
+            if len(set(folders.values())) == len(paths):
+                break
+        else:  # one folder, names that differ only in case (digits.onnx, digits.ONNX): the whole path
+            folders = {p: str(p) for p in paths}
+        names.update({p: f"{printable(folder)}/{name}" for p, folder in folders.items()})
+    return [replace(a, name=names.get(a.path.resolve(), a.name)) for a in artifacts]
 
 
 def storable(doc: Any) -> Any:

@@ -26,7 +26,13 @@ from edgeprof.cli.app import (
 from edgeprof.compare import DEFAULT_ALPHA, DEFAULT_MIN_EFFECT
 from edgeprof.errors import ConfigError
 from edgeprof.project import load_project
-from edgeprof.report.history import comparison_json, comparison_table, history_table, regression_line
+from edgeprof.report.history import (
+    comparison_json,
+    comparison_table,
+    history_notes,
+    history_table,
+    regression_line,
+)
 from edgeprof.report.recommendation import describe
 from edgeprof.report.table import render_verdicts
 from edgeprof.result import Result
@@ -129,6 +135,7 @@ def history(
         print(json.dumps(rows, indent=2))
         return
     console().print(history_table(rows))
+    _notes(history_notes(rows))
 
 
 @app.command("compare")
