@@ -1,5 +1,5 @@
 """What the commands do, under the CLI: deploy -> judge -> store; check (re-judge, the regression gate, the CI
-summary); recommend; history; compare; plot and report; and the one selector of stored Results they share.
+summary); recommend; history; compare; explain; plot and report; and the one selector of stored Results they share.
 
 Functions here decide and return; the CLI parses arguments, calls one of them and renders what comes back. Notes
 meant for the user (a device profile that is gone, a baseline with nothing in common) are returned, not printed.
@@ -27,6 +27,7 @@ from edgeprof.errors import (
     Interrupted,
     StoreError,
 )
+from edgeprof.explain import Explanation, explain_runs
 from edgeprof.project import ProjectFile
 from edgeprof.recommend import Recommendation, latest_variants, recommend
 from edgeprof.report.junit import to_junit
@@ -289,6 +290,16 @@ def compare(store: StoreTarget, run_a: str, run_b: str, *, alpha: float,
     with open_store(store, create=False) as db:
         a_id, b_id = db.resolve_run(run_a), db.resolve_run(run_b)
         return a_id, b_id, compare_runs(db.load_run(a_id), db.load_run(b_id), alpha=alpha, min_effect=min_effect)
+
+
+def explain(store: StoreTarget, run_a: str, run_b: str, devices: tuple[str, ...], models: tuple[str, ...], *,
+            alpha: float, min_effect: float) -> tuple[str, str, list[Explanation]]:
+    """(run id A, run id B, why each pair of their Results differs: edgeprof.explain.explain_runs) over the Results
+    of each run that pass --device/--model; ConfigError for an unknown run or a run with none of them."""
+    with open_store(store, create=False) as db:
+        (a_id,), a = Selection((run_a,), devices, models).load(db)
+        (b_id,), b = Selection((run_b,), devices, models).load(db)
+    return a_id, b_id, explain_runs(a, b, a_id=a_id, b_id=b_id, alpha=alpha, min_effect=min_effect)
 
 
 def tag_run(store: StoreTarget, run: str, name: str) -> str:
