@@ -22,7 +22,9 @@ CLIFF_MAGNITUDES = ((0.147, "negligible"), (0.33, "small"), (0.474, "medium"))  
 @dataclass(frozen=True)
 class Factor:
     """One row of the rule table: what is read from a Result, how likely a change in it explains a change in the
-    figures, which figures it moves and why; `same` decides whether two values count as equal (default ==)."""
+    figures, which figures it moves and why; `same` decides whether two values count as equal (default ==);
+    `setting` is False for a condition of one run (load, temperature, samples) rather than a setting of the
+    environment (trend figures annotate changed settings only)."""
 
     name: str
     read: Callable[[Doc], Any]
@@ -30,6 +32,7 @@ class Factor:
     moves: str
     why: str
     same: Callable[[Any, Any], bool] | None = None
+    setting: bool = True
 
 
 def at(path: str) -> Callable[[Doc], Any]:
@@ -76,7 +79,7 @@ def _busy_alike(a: Any, b: Any) -> bool:
 
 FACTORS: tuple[Factor, ...] = (
     Factor("model file (sha256)", at("model.sha256"), LIKELY, "every figure", "another model file was measured"),
-    Factor("model size (bytes)", at("model.size_bytes"), LIKELY, "every figure", "another model file was measured"),
+    Factor("model size (bytes)", at("model.size_bytes"), LIKELY, "every figure", "another model file was measured", setting=False),
     Factor("model variant", at("model.variant"), LIKELY, "latency, accuracy, memory",
            "quantisation or precision changes the kernels and the outputs"),
     Factor("model format", at("model.format"), LIKELY, "every figure", "another runtime and converter"),
@@ -89,7 +92,7 @@ FACTORS: tuple[Factor, ...] = (
     Factor("providers/delegates active", _accelerators, LIKELY, "latency, power",
            "what actually ran (a missing accelerator fell back)"),
     Factor("placement (nodes per accelerator)", _placement, LIKELY, "latency",
-           "nodes moved between accelerator and CPU"),
+           "nodes moved between accelerator and CPU", setting=False),
     Factor("intra-op threads", at("runtime.threads.intra_op"), LIKELY, "latency, throughput, power",
            "more or fewer cores work on each inference"),
     Factor("inter-op threads", at("runtime.threads.inter_op"), POSSIBLE, "latency", "parallel branches"),
@@ -97,37 +100,37 @@ FACTORS: tuple[Factor, ...] = (
     Factor("batch", _batch, LIKELY, "latency, throughput, memory", "each inference does more work"),
     Factor("power mode (nvpmodel)", at("system.power_mode"), LIKELY, "latency, power",
            "the board's clocks and online cores are capped"),
-    Factor("throttling", _throttled, LIKELY, "latency, power", "the clocks were lowered while measuring"),
+    Factor("throttling", _throttled, LIKELY, "latency, power", "the clocks were lowered while measuring", setting=False),
     Factor("runtime version", at("runtime.version"), POSSIBLE, "latency, memory, accuracy",
            "kernels and graph optimisations change between releases"),
     Factor("CPU governor", at("system.governor"), POSSIBLE, "latency, power",
            "frequency scaling adds ramp-up time (set 'performance')"),
     Factor("CPU clock now (MHz)", at("system.freq_mhz.cur"), POSSIBLE, "latency, power",
-           "a lower clock runs every kernel slower", within(relative=0.05)),
+           "a lower clock runs every kernel slower", within(relative=0.05), setting=False),
     Factor("CPU clock max (MHz)", at("system.freq_mhz.max"), POSSIBLE, "latency", "another clock ceiling"),
     Factor("busy device", at("system.busy_warning"), POSSIBLE, "latency, power",
-           "other processes competed for the CPU", _busy_alike),
+           "other processes competed for the CPU", _busy_alike, setting=False),
     Factor("load average (1 min)", lambda d: (value_at(d, "system.loadavg") or [None])[0], POSSIBLE, "latency",
-           "other work on the device", within(absolute=0.5)),
+           "other work on the device", within(absolute=0.5), setting=False),
     Factor("max temperature (C)", at("thermal.max_c"), POSSIBLE, "latency, power",
-           "a hotter chip is closer to throttling and leaks more power", within(absolute=5.0)),
+           "a hotter chip is closer to throttling and leaks more power", within(absolute=5.0), setting=False),
     Factor("board", at("system.board"), POSSIBLE, "every figure", "another board revision"),
     Factor("CPU model", at("system.cpu_model"), POSSIBLE, "every figure", "another CPU"),
     Factor("CPU cores", at("system.cpu_count"), POSSIBLE, "latency, throughput", "another core count"),
     Factor("calls per sample", at("latency.calls_per_sample"), POSSIBLE, "latency tails",
-           "samples averaged over a loop smooth the tail percentiles"),
+           "samples averaged over a loop smooth the tail percentiles", setting=False),
     Factor("power method", at("power.method"), POSSIBLE, "energy, power", "a sensor and an estimate differ"),
     Factor("accuracy samples", at("accuracy.samples"), POSSIBLE, "accuracy", "another or a smaller dataset"),
     Factor("latency drift flagged", at("latency.drift.flag"), POSSIBLE, "latency",
-           "latency moved during the run (heat, other work)"),
+           "latency moved during the run (heat, other work)", setting=False),
     Factor("kernel", at("system.kernel"), UNLIKELY, "latency", "scheduler and driver changes"),
     Factor("Python", at("system.python"), UNLIKELY, "latency (small models)", "call overhead"),
     Factor("numpy", at("system.numpy"), UNLIKELY, "latency (input copies)", "array handling"),
     Factor("latency samples", at("latency.samples"), UNLIKELY, "intervals, tails",
-           "fewer samples give wider intervals", within(relative=0.5)),
-    Factor("stop reason", at("latency.stop_reason"), UNLIKELY, "intervals", "the run stopped for another reason"),
+           "fewer samples give wider intervals", within(relative=0.5), setting=False),
+    Factor("stop reason", at("latency.stop_reason"), UNLIKELY, "intervals", "the run stopped for another reason", setting=False),
     Factor("warm-up stable", at("latency.warmup.stable"), UNLIKELY, "latency",
-           "an unstable warm-up leaves caches and clocks cold"),
+           "an unstable warm-up leaves caches and clocks cold", setting=False),
     Factor("memory method", at("memory.method"), UNLIKELY, "memory", "measured another way"),
     Factor("thermal method", at("thermal.method"), UNLIKELY, "temperature", "measured another way"),
     Factor("edgeprof version", at("host.edgeprof"), UNLIKELY, "method details", "the measuring code changed"),
@@ -172,6 +175,16 @@ def factor_rows(a: Doc, b: Doc) -> list[FactorRow]:
         va, vb = factor.read(a), factor.read(b)
         rows.append(FactorRow(factor, va, vb, not (factor.same or (lambda x, y: x == y))(va, vb)))
     return sorted(rows, key=lambda r: (not r.differs, _ORDER[r.factor.likelihood]))
+
+
+def setting_changes(a: Doc, b: Doc) -> list[str]:
+    """The settings (factors with `setting`) that differ from A to B, likeliest first, as 'name: a -> b' (a sha
+    shortened to 8 characters)."""
+    def short(value: Any) -> str:
+        text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        return text[:8] if len(text) == 64 else text
+    return [f"{row.factor.name}: {short(row.a)} -> {short(row.b)}" for row in factor_rows(a, b)
+            if row.differs and row.factor.setting]
 
 
 def pairs_to_explain(run_a: list[Doc], run_b: list[Doc]) -> list[tuple[Doc, Doc]]:

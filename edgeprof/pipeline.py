@@ -278,10 +278,16 @@ def recommend_stored(store: StoreTarget, selection: Selection, project: ProjectF
     return recs, notes
 
 
-def history(store: StoreTarget, selection: Selection, limit: int) -> list[dict[str, Any]]:
-    """The newest `limit` matching Results as history rows (edgeprof.compare.history_rows), oldest first."""
+def history(store: StoreTarget, selection: Selection, limit: int, plot: Path | None = None) -> list[dict[str, Any]]:
+    """The newest `limit` matching Results as history rows (edgeprof.compare.history_rows), oldest first; with
+    `plot`, their trend figure (edgeprof.report.trend) is written there too."""
     with open_store(store, create=False) as db:
-        return history_rows(selection.load(db, required=False)[1][-limit:])
+        results = selection.load(db, required=False)[1][-limit:]
+    if plot is not None:
+        from edgeprof.report.trend import write_trend  # matplotlib: only when drawing
+
+        write_trend(results, plot)
+    return history_rows(results)
 
 
 def compare(store: StoreTarget, run_a: str, run_b: str, *, alpha: float,

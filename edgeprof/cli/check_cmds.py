@@ -127,11 +127,15 @@ def history(
     device: DeviceFilter = [],  # noqa: B006
     model: ModelFilter = [],  # noqa: B006
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Newest results to show.")] = 50,
+    plot: Annotated[Optional[Path], typer.Option(
+        "--plot", metavar="FILE", help="Also draw p50/p95, accuracy and energy over time here (.png, .svg, .pdf), "
+        "change points and changed settings marked.")] = None,
     store: StoreOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Results over time, oldest first: p50/p95, peak memory, accuracy, energy."""
-    rows = pipeline.history(store_path(store), pipeline.Selection(None, tuple(device), tuple(model)), limit)
+    """Results over time, oldest first: the model file's short sha, scenario, threads, provider, p50/p95, peak
+    memory, accuracy, energy; '!' flags a different file under the same model name."""
+    rows = pipeline.history(store_path(store), pipeline.Selection(None, tuple(device), tuple(model)), limit, plot)
     if as_json:
         print(json.dumps(rows, indent=2))
         return

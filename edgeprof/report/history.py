@@ -11,9 +11,11 @@ from edgeprof.compare import BELOW_EFFECT, Comparison
 from edgeprof.report.figures import fmt, method_tag
 from edgeprof.result import Result
 
-HISTORY_COLUMNS = ("created", "run_id", "device", "model", "sha", "scenario", "threads", "accelerator", "p50_ms",
+HISTORY_COLUMNS = ("run_id", "device", "model", "sha", "scenario", "threads", "accelerator", "p50_ms",
                    "p95_ms", "peak_rss_mb", "top1", "energy_mj")
-_HEADINGS = {"sha": "file", "accelerator": "provider"}
+_HEADINGS = {"run_id": "run (time UTC)", "sha": "file", "accelerator": "provider", "scenario": "scenario", "p50_ms": "p50 ms", "p95_ms": "p95 ms",
+             "peak_rss_mb": "peak MB", "top1": "top-1", "energy_mj": "mJ/inf"}
+_WRAP = ("device", "model")  # the others keep their width: a run id, a sha or a figure cut short misleads
 _FIGURES_FROM = HISTORY_COLUMNS.index("p50_ms")
 CHANGED_MARK = "!"
 _METHOD_OF = {"p50_ms": "latency_method", "p95_ms": "latency_method", "energy_mj": "power_method"}
@@ -25,7 +27,8 @@ def history_table(rows: list[dict[str, Any]]) -> Table:
     that differs from the previous one under the same label marked '!' (see `history_notes`)."""
     table = Table(title="History", title_justify="left")
     for column in HISTORY_COLUMNS:
-        table.add_column(_HEADINGS.get(column, column))
+        table.add_column(_HEADINGS.get(column, column), no_wrap=column not in _WRAP,
+                         overflow="fold" if column in _WRAP else "ellipsis")
     for row in rows:
         cells = [fmt(row[c]) for c in HISTORY_COLUMNS[:_FIGURES_FROM]]
         cells[HISTORY_COLUMNS.index("sha")] += f" {CHANGED_MARK}" if row["file_changed"] else ""
