@@ -63,7 +63,7 @@ def _draw(ax: Axes, docs: list[Doc], path: str, name: str, color: Any, label: st
     shown = [(t, v, s) for t, v, s in zip(times, values, spans) if s is not None and v is not None]
     if shown:
         ax.errorbar([t for t, _, _ in shown], [v for _, v, _ in shown],
-                    yerr=[[v - s[0] for _, v, s in shown], [s[1] - v for _, v, s in shown]],
+                    yerr=[[max(0.0, v - s[0]) for _, v, s in shown], [max(0.0, s[1] - v) for _, v, s in shown]],
                     fmt="none", ecolor=color, elinewidth=0.8, capsize=2, alpha=0.7)
     for i in change_points(values):
         ax.plot([times[i]], [values[i]], "o", markersize=10, markerfacecolor="none", markeredgecolor=CHANGE_COLOR,
@@ -82,7 +82,7 @@ def _annotate(ax: Axes, docs: list[Doc], color: Any) -> int:
         text = "; ".join(changes[:MAX_NOTES]) + (f" (+{len(changes) - MAX_NOTES})" if len(changes) > MAX_NOTES else "")
         ax.axvline(_when(after), color=color, linestyle=":", linewidth=1.0)
         ax.annotate(text, (_when(after), 1.0), xycoords=("data", "axes fraction"), rotation=90, fontsize=7,
-                    va="top", ha="right", color=color)
+                    va="top", ha="right", color=color, bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none"})
     return count
 
 
