@@ -69,6 +69,20 @@ def test_two_files_with_one_name_are_stored_apart_and_a_run_matches_itself(store
     assert {c["latency"]["median_ratio"] for c in same} == {1.0}
 
 
+def test_a_run_stored_before_names_were_told_apart_still_matches_itself(stored: dict[str, Any]) -> None:
+    store, both = stored["store"], stored["runs"][0]
+
+    def old_name(doc: dict[str, Any]) -> None:  # as stored before: both files 'digits original onnx'
+        doc["model"]["name"] = "digits"
+
+    old = store_edited(store, both, old_name)
+    same = json.loads(edgeprof("compare", old, old, "--store", store, "--json").stdout)
+    assert [(c["latency"]["verdict"], c["latency"]["median_ratio"], c["same_file"]) for c in same] == [
+        ("no significant change", 1.0, True)] * 2
+    table = edgeprof("compare", old, old, "--store", store).stdout
+    assert "faster" not in table and "slower" not in table
+
+
 def test_history_flags_another_file_under_the_same_name(stored: dict[str, Any]) -> None:
     store, (_, fp32, int8) = stored["store"], stored["runs"]
     rows = json.loads(edgeprof("history", "--model", "digits-original", "--store", store, "--json").stdout)
@@ -149,3 +163,24 @@ def test_history_plot_writes_the_trend_figure(stored: dict[str, Any]) -> None:
     assert (tmp / "trend.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     bad = edgeprof("history", "--store", store, "--plot", tmp / "trend.txt")
     assert bad.returncode == 2 and "name a .png, .svg or .pdf file" in bad.stderr
+
+
+def test_docs_list_every_factor_of_the_rule_table() -> None:
+    from edgeprof.explain import FACTORS
+    from tests.support import REPO
+
+    table = (REPO / "docs" / "explain.md").read_text()
+    rows = {line.split(" | ")[0].lstrip("| ") for line in table.splitlines() if line.startswith("| ")}
+    assert [f.name for f in FACTORS if f.name not in rows] == []
+
+
+def test_distinct_labels_use_as_many_folders_as_tell_the_files_apart(tmp_path: Path) -> None:
+    from edgeprof.artifacts import load_artifact
+    from edgeprof.pipeline import distinct_labels
+
+    paths = [copy_as(FP32, tmp_path / "a" / "m" / "digits.onnx"), copy_as(INT8, tmp_path / "b" / "m" / "digits.onnx"),
+             copy_as(FP32, tmp_path / "c" / "digits-fp32.onnx")]
+    artifacts = [load_artifact(p) for p in paths]
+    assert [(a.name, a.variant) for a in distinct_labels(artifacts)] == [
+        ("a/m/digits", "original"), ("b/m/digits", "original"), ("digits", "fp32")]
+    assert distinct_labels([artifacts[0], artifacts[0]]) == [artifacts[0], artifacts[0]]  # one file twice: unchanged
