@@ -1,4 +1,5 @@
-"""Runs over time and run against run: figure ratios and a Mann-Whitney U test on the raw latency samples."""
+"""Runs over time and run against run: figure ratios, a Mann-Whitney U test on the raw latency samples with its
+effect size, the pairing of two runs' Results by model identity, and change points in a series of figures."""
 
 from __future__ import annotations
 
@@ -21,11 +22,15 @@ FIGURES = {
 DEFAULT_ALPHA = 0.01
 DEFAULT_MIN_EFFECT = 0.05
 NO_CHANGE = "no significant change"
+BELOW_EFFECT = "below the minimum effect"  # significant at alpha, but the median moved less than min_effect
+SERIES_ALPHA = 0.05
+MIN_SEGMENT = 4  # points each side of a change point: 4 v 4 is the fewest whose exact two-sided U test reaches 0.05
 
 
 @dataclass
 class LatencyTest:
-    """Mann-Whitney U on two runs' latency samples: verdict faster / slower / no significant change."""
+    """Mann-Whitney U on two runs' latency samples: verdict faster / slower / no significant change / below the
+    minimum effect; `effect_size` is Cliff's delta, P(b > a) - P(b < a): +1 every B sample slower, 0 no shift."""
 
     verdict: str
     median_ratio: float | None
@@ -34,6 +39,7 @@ class LatencyTest:
     n_b: int
     alpha: float
     min_effect: float
+    effect_size: float | None = None
 
 
 @dataclass
@@ -47,6 +53,11 @@ class Comparison:
     a: dict[str, Any] = field(repr=False)
     b: dict[str, Any] = field(repr=False)
 
+    @property
+    def same_file(self) -> bool:
+        """False when the two Results measured different model files under one label (a retrained model)."""
+        return Result(self.a).model.get("sha256") == Result(self.b).model.get("sha256")
+
 
 def latency_test(a: list[float], b: list[float], *, alpha: float = DEFAULT_ALPHA,
                  min_effect: float = DEFAULT_MIN_EFFECT) -> LatencyTest:
@@ -56,33 +67,65 @@ def latency_test(a: list[float], b: list[float], *, alpha: float = DEFAULT_ALPHA
     from scipy.stats import mannwhitneyu  # scipy is slow to import: only a comparison with samples needs it
 
     ratio = float(np.median(b) / np.median(a))
-    p_value = float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
+    test = mannwhitneyu(a, b, alternative="two-sided")
+    p_value = float(test.pvalue)
     verdict = NO_CHANGE
-    if p_value < alpha and abs(ratio - 1.0) >= min_effect:
-        verdict = "slower" if ratio > 1.0 else "faster"
-    return LatencyTest(verdict, ratio, p_value, len(a), len(b), alpha, min_effect)
+    if p_value < alpha:
+        verdict = BELOW_EFFECT if abs(ratio - 1.0) < min_effect else "slower" if ratio > 1.0 else "faster"
+    delta = 1.0 - 2.0 * float(test.statistic) / (len(a) * len(b))  # U counts the pairs where a > b (ties half)
+    return LatencyTest(verdict, ratio, p_value, len(a), len(b), alpha, min_effect, delta)
 
 
 def _ratio(a: Any, b: Any) -> float | None:
     return float(b) / float(a) if a not in (None, 0) and b is not None else None
 
 
+def identity(result: dict[str, Any]) -> tuple[Any, ...]:
+    """What one Result measured: its configuration (Result.configuration) and the model file's sha256."""
+    view = Result(result)
+    return *view.configuration, view.model.get("sha256")
+
+
+def pair_runs(run_a: list[dict[str, Any]], run_b: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(A, B) for each successful Result of B with a counterpart in A, in B's order: the same configuration and
+    model file first; then a configuration measured once in each run, but with different files (a retrained model:
+    `Comparison.same_file` is False). Two files under one label in one run never pair with each other's twin."""
+    ok_a = [r for r in run_a if Result(r).ok]
+    ok_b = [r for r in run_b if Result(r).ok]
+    by_identity = {identity(r): r for r in ok_a}
+    paired = {id(b): by_identity[identity(b)] for b in ok_b if identity(b) in by_identity}
+    used = {id(a) for a in paired.values()}
+
+    def left(results: list[dict[str, Any]], config: tuple[Any, ...], taken: set[int]) -> list[dict[str, Any]]:
+        return [r for r in results if id(r) not in taken and Result(r).configuration == config]
+
+    for b in ok_b:
+        if id(b) in paired:
+            continue
+        config = Result(b).configuration
+        rest_a, rest_b = left(ok_a, config, used), left(ok_b, config, set(paired))
+        if len(rest_a) == 1 and len(rest_b) == 1:
+            paired[id(b)] = rest_a[0]
+            used.add(id(rest_a[0]))
+    return [(paired[id(b)], b) for b in ok_b if id(b) in paired]
+
+
 def compare_runs(run_a: list[dict[str, Any]], run_b: list[dict[str, Any]], *, alpha: float = DEFAULT_ALPHA,
                  min_effect: float = DEFAULT_MIN_EFFECT) -> list[Comparison]:
-    """Per device x model variant x accelerator measured in both runs (failed runs skipped): ratios B/A and the
-    latency test."""
-    before = {Result(r).configuration: r for r in run_a if Result(r).ok}
+    """Per device x model variant x accelerator measured in both runs, paired by `pair_runs` (failed runs
+    skipped): ratios B/A and the latency test."""
     view = viewer([*run_a, *run_b])
-    comparisons = []
-    for b in run_b:
-        a = before.get(Result(b).configuration)
-        if a is None or not Result(b).ok:
-            continue
-        ratios = {name: _ratio(value_at(a, path), value_at(b, path)) for name, path in FIGURES.items()}
-        samples = [list(value_at(r, "latency.samples_ms") or []) for r in (a, b)]
-        comparisons.append(Comparison(view(b).device, view(b).ref_label, ratios,
-                                      latency_test(*samples, alpha=alpha, min_effect=min_effect), a, b))
-    return comparisons
+    return [compare_pair(a, b, view(b), alpha=alpha, min_effect=min_effect) for a, b in pair_runs(run_a, run_b)]
+
+
+def compare_pair(a: dict[str, Any], b: dict[str, Any], shown: Result | None = None, *, alpha: float = DEFAULT_ALPHA,
+                 min_effect: float = DEFAULT_MIN_EFFECT) -> Comparison:
+    """B against A: the ratio B/A of every figure and the latency test on their raw samples; `shown` labels it."""
+    shown = shown or Result(b)
+    ratios = {name: _ratio(value_at(a, path), value_at(b, path)) for name, path in FIGURES.items()}
+    samples = [list(value_at(r, "latency.samples_ms") or []) for r in (a, b)]
+    return Comparison(shown.device, shown.ref_label, ratios, latency_test(*samples, alpha=alpha, min_effect=min_effect),
+                      a, b)
 
 
 def regressions(comparisons: list[Comparison], max_ratio: float) -> list[Comparison]:
@@ -92,9 +135,49 @@ def regressions(comparisons: list[Comparison], max_ratio: float) -> list[Compari
 
 
 def history_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per Result, oldest first: when, which run, and the figures compared over time."""
-    views = [Result(r) for r in results]
-    return [{"created": v.created, "run_id": v.run_id, "device": v.doc.get("device"), "model": v.ref_label,
-             "status": v.doc.get("status"), **{name: value_at(v.doc, path) for name, path in FIGURES.items()},
-             "latency_method": v.latency.get("method"), "power_method": v.power.get("method")}
-            for v in views]
+    """One row per Result, oldest first: when, which run, what was measured (the model file's short sha, scenario,
+    threads, accelerator), the figures compared over time, and `file_changed`: the model file differs from the one
+    in the previous row under the same model label (name, variant, format)."""
+    rows, last_sha = [], {}
+    for v in (Result(r) for r in results):
+        sha = v.model.get("sha256")
+        label = (v.name, v.variant, v.format)
+        rows.append({"created": v.created, "run_id": v.run_id, "device": v.doc.get("device"), "model": v.ref_label,
+                     "sha": sha[:8] if sha else None, "scenario": v.section("scenario").get("name"),
+                     "threads": (v.runtime.get("threads") or {}).get("intra_op"), "accelerator": v.configuration[4],
+                     "status": v.doc.get("status"),
+                     **{name: value_at(v.doc, path) for name, path in FIGURES.items()},
+                     "latency_method": v.latency.get("method"), "power_method": v.power.get("method"),
+                     "file_changed": label in last_sha and sha != last_sha[label],
+                     "previous_sha": (last_sha.get(label) or "")[:8] or None})
+        last_sha[label] = sha
+    return rows
+
+
+def change_points(values: list[float | None], *, alpha: float = SERIES_ALPHA, min_effect: float = DEFAULT_MIN_EFFECT,
+                  min_segment: int = MIN_SEGMENT) -> list[int]:
+    """The indices where a series of figures (one per run, oldest first; None skipped) shifts: each is the first
+    point after a change. Binary segmentation: the split with the largest CUSUM |sum of (x - mean)| up to it, with
+    at least `min_segment` points each side, is a change point when a two-sided Mann-Whitney U test of the two
+    sides gives p < `alpha` and their medians differ by at least `min_effect` (relative); then each side is
+    searched the same way (docs/explain.md)."""
+    from scipy.stats import mannwhitneyu  # only a series long enough to split needs it
+
+    known = [(i, float(v)) for i, v in enumerate(values) if v is not None]
+    found: list[int] = []
+
+    def split(lo: int, hi: int) -> None:
+        xs = np.array([v for _, v in known[lo:hi]])
+        if len(xs) < 2 * min_segment:
+            return
+        cusum = np.abs(np.cumsum(xs - xs.mean()))[min_segment - 1:len(xs) - min_segment]
+        k = int(np.argmax(cusum)) + min_segment
+        before, after = np.median(xs[:k]), np.median(xs[k:])
+        shift = abs(after - before) / abs(before) if before else float("inf")
+        if mannwhitneyu(xs[:k], xs[k:], alternative="two-sided").pvalue < alpha and shift >= min_effect:
+            found.append(known[lo + k][0])
+            split(lo, lo + k)
+            split(lo + k, hi)
+
+    split(0, len(known))
+    return sorted(found)

@@ -1,5 +1,5 @@
 """What the commands do, under the CLI: deploy -> judge -> store; check (re-judge, the regression gate, the CI
-summary); recommend; history; compare; plot and report; and the one selector of stored Results they share.
+summary); recommend; history; compare; explain; plot and report; and the one selector of stored Results they share.
 
 Functions here decide and return; the CLI parses arguments, calls one of them and renders what comes back. Notes
 meant for the user (a device profile that is gone, a baseline with nothing in common) are returned, not printed.
@@ -8,7 +8,7 @@ meant for the user (a device profile that is gone, a baseline with nothing in co
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -27,6 +27,7 @@ from edgeprof.errors import (
     Interrupted,
     StoreError,
 )
+from edgeprof.explain import Explanation, explain_runs
 from edgeprof.project import ProjectFile
 from edgeprof.recommend import Recommendation, latest_variants, recommend
 from edgeprof.report.junit import to_junit
@@ -147,11 +148,11 @@ def deploy_judge_store(profiles: list[DeviceProfile], artifacts: list[ModelArtif
                        on_event: Callable[[str, str, dict[str, Any]], None], jobs: int | None = None) -> Deployed:
     """Measure every artifact on every device, judge each Result, store them all as one run (`command` recorded).
 
-    The labels are checked and the store is opened (and checked) first, so two files that would share a label or
-    an unusable store fail before anything is measured; a store that fails when writing (locked, gone, full)
+    Two files that would share a label are told apart first (distinct_labels); the store is opened (and checked)
+    before anything is measured, so an unusable one fails first; a store that fails when writing (locked, gone, full)
     leaves the run in a spool file (edgeprof.store.spool); Ctrl-C stores nothing.
     """
-    check_labels(artifacts)
+    artifacts = distinct_labels(artifacts)
     db = open_store(store)
     try:
         results, failures = run_deploy(profiles, artifacts, options, on_event, references=references, jobs=jobs)
@@ -172,16 +173,25 @@ def deploy_judge_store(profiles: list[DeviceProfile], artifacts: list[ModelArtif
     return Deployed(results, failures, run_id)
 
 
-def check_labels(artifacts: list[ModelArtifact]) -> None:
-    """ConfigError naming both paths when two different files would be stored under one model label, name variant
-    format (say fp32 and int8 copies both called digits.onnx): their Results could not be told apart later."""
-    seen: dict[tuple[str, str, str], ModelArtifact] = {}
+def distinct_labels(artifacts: list[ModelArtifact]) -> list[ModelArtifact]:
+    """The artifacts, where different files would be stored under one model label (name, variant, format; say two
+    files both called digits.onnx) named with as many of their folders as tell them apart ('x1/digits',
+    'x2/digits'): their Results stay apart in the store, `history` and `compare`."""
+    groups: dict[tuple[str, str, str], set[Path]] = {}
     for artifact in artifacts:
-        first = seen.setdefault((artifact.name, artifact.variant, artifact.format), artifact)
-        if first.path.resolve() != artifact.path.resolve():
-            raise ConfigError(f"--model {printable(str(first.path))} and --model {printable(str(artifact.path))} "
-                              f"would both be stored as '{artifact.name} {artifact.variant} {artifact.format}': "
-                              "rename one (a suffix such as -int8-dynamic names its variant) or deploy them separately")
+        groups.setdefault((artifact.name, artifact.variant, artifact.format), set()).add(artifact.path.resolve())
+    names: dict[Path, str] = {}
+    for (name, _, _), paths in groups.items():
+        if len(paths) < 2:
+            continue
+        for depth in range(1, max(len(p.parts) for p in paths)):
+            folders = {p: "/".join(p.parent.parts[-depth:]) for p in paths}
+            if len(set(folders.values())) == len(paths):
+                break
+        else:  # one folder, names that differ only in case (digits.onnx, digits.ONNX): the whole path
+            folders = {p: str(p) for p in paths}
+        names.update({p: f"{printable(folder)}/{name}" for p, folder in folders.items()})
+    return [replace(a, name=names.get(a.path.resolve(), a.name)) for a in artifacts]
 
 
 def storable(doc: Any) -> Any:
@@ -309,10 +319,16 @@ def recommend_stored(store: StoreTarget, selection: Selection, project: ProjectF
     return recs, notes
 
 
-def history(store: StoreTarget, selection: Selection, limit: int) -> list[dict[str, Any]]:
-    """The newest `limit` matching Results as history rows (edgeprof.compare.history_rows), oldest first."""
+def history(store: StoreTarget, selection: Selection, limit: int, plot: Path | None = None) -> list[dict[str, Any]]:
+    """The newest `limit` matching Results as history rows (edgeprof.compare.history_rows), oldest first; with
+    `plot`, their trend figure (edgeprof.report.trend) is written there too."""
     with open_store(store, create=False) as db:
-        return history_rows(selection.load(db, required=False)[1][-limit:])
+        results = selection.load(db, required=False)[1][-limit:]
+    if plot is not None:
+        from edgeprof.report.trend import write_trend  # matplotlib: only when drawing
+
+        write_trend(results, plot)
+    return history_rows(results)
 
 
 def compare(store: StoreTarget, run_a: str, run_b: str, *, alpha: float,
@@ -321,6 +337,16 @@ def compare(store: StoreTarget, run_a: str, run_b: str, *, alpha: float,
     with open_store(store, create=False) as db:
         a_id, b_id = db.resolve_run(run_a), db.resolve_run(run_b)
         return a_id, b_id, compare_runs(db.load_run(a_id), db.load_run(b_id), alpha=alpha, min_effect=min_effect)
+
+
+def explain(store: StoreTarget, run_a: str, run_b: str, devices: tuple[str, ...], models: tuple[str, ...], *,
+            alpha: float, min_effect: float) -> tuple[str, str, list[Explanation]]:
+    """(run id A, run id B, why each pair of their Results differs: edgeprof.explain.explain_runs) over the Results
+    of each run that pass --device/--model; ConfigError for an unknown run or a run with none of them."""
+    with open_store(store, create=False) as db:
+        (a_id,), a = Selection((run_a,), devices, models).load(db)
+        (b_id,), b = Selection((run_b,), devices, models).load(db)
+    return a_id, b_id, explain_runs(a, b, a_id=a_id, b_id=b_id, alpha=alpha, min_effect=min_effect)
 
 
 def tag_run(store: StoreTarget, run: str, name: str) -> str:

@@ -1,4 +1,4 @@
-"""`edgeprof check|recommend|history|compare` and `runs tag`: judge, choose and compare stored results."""
+"""`edgeprof check|recommend|history|compare|explain` and `runs tag`: judge, choose and compare stored results."""
 
 from __future__ import annotations
 
@@ -26,10 +26,12 @@ from edgeprof.cli.app import (
 from edgeprof.compare import DEFAULT_ALPHA, DEFAULT_MIN_EFFECT
 from edgeprof.errors import ConfigError
 from edgeprof.project import load_project
+from edgeprof.report.explanation import explanation_json, explanation_renderable
 from edgeprof.report.history import (
     accuracy_drop_line,
     comparison_json,
     comparison_table,
+    history_notes,
     history_table,
     regression_line,
 )
@@ -137,15 +139,20 @@ def history(
     device: DeviceFilter = [],  # noqa: B006
     model: ModelFilter = [],  # noqa: B006
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Newest results to show.")] = 50,
+    plot: Annotated[Optional[Path], typer.Option(
+        "--plot", metavar="FILE", help="Also draw p50/p95, accuracy and energy over time here (.png, .svg, .pdf), "
+        "change points and changed settings marked.")] = None,
     store: StoreOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Results over time, oldest first: p50/p95, peak memory, accuracy, energy."""
-    rows = pipeline.history(store_path(store), pipeline.Selection(None, tuple(device), tuple(model)), limit)
+    """Results over time, oldest first: the model file's short sha, scenario, threads, provider, p50/p95, peak
+    memory, accuracy, energy; '!' flags a different file under the same model name."""
+    rows = pipeline.history(store_path(store), pipeline.Selection(None, tuple(device), tuple(model)), limit, plot)
     if as_json:
         print(json.dumps(rows, indent=2))
         return
     console().print(history_table(rows))
+    _notes(history_notes(rows))
 
 
 @app.command("compare")
@@ -166,6 +173,29 @@ def compare(
         raise ConfigError(f"runs {a_id} and {b_id} share no successful device x model variant")
     console().print(comparison_table(f"{b_id} / {a_id} (ratios B/A; Mann-Whitney U, alpha {alpha:g}, "
                                      f"min effect {min_effect:.0%})", comparisons))
+
+
+@app.command("explain")
+def explain(
+    run_a: Annotated[str, typer.Argument(help="The earlier run: id (as `runs list` shows it), prefix, tag or 'latest'.")],
+    run_b: Annotated[str, typer.Argument(help="The later run: id, prefix, tag or 'latest'.")],
+    device: DeviceFilter = [],  # noqa: B006
+    model: ModelFilter = [],  # noqa: B006
+    alpha: AlphaOption = DEFAULT_ALPHA,
+    min_effect: EffectOption = DEFAULT_MIN_EFFECT,
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Why a figure differs between two runs: every recorded difference side by side, ranked by how likely it
+    explains the change (docs/explain.md), with the Mann-Whitney verdict and effect size on the raw samples."""
+    a_id, b_id, explanations = pipeline.explain(store_path(store), run_a, run_b, tuple(device), tuple(model),
+                                                alpha=alpha, min_effect=min_effect)
+    if as_json:
+        print(json.dumps([explanation_json(e) for e in explanations], indent=2))
+        return
+    out = console()
+    for e in explanations:
+        out.print(explanation_renderable(e, a_id, b_id), highlight=False)
 
 
 @runs_app.command("tag")

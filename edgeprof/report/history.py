@@ -7,28 +7,46 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from edgeprof.compare import Comparison
+from edgeprof.compare import BELOW_EFFECT, Comparison
 from edgeprof.report.figures import fmt, method_tag
 from edgeprof.result import Result
 
-HISTORY_COLUMNS = ("created", "run_id", "device", "model", "p50_ms", "p95_ms", "peak_rss_mb", "top1", "energy_mj")
+HISTORY_COLUMNS = ("run_id", "device", "model", "sha", "scenario", "threads", "accelerator", "p50_ms",
+                   "p95_ms", "peak_rss_mb", "top1", "energy_mj")
+_HEADINGS = {"run_id": "run (time UTC)", "sha": "file", "accelerator": "provider", "scenario": "scenario", "p50_ms": "p50 ms", "p95_ms": "p95 ms",
+             "peak_rss_mb": "peak MB", "top1": "top-1", "energy_mj": "mJ/inf"}
+_WRAP = ("device", "model")  # the others keep their width: a run id, a sha or a figure cut short misleads
+_FIGURES_FROM = HISTORY_COLUMNS.index("p50_ms")
+CHANGED_MARK = "!"
 _METHOD_OF = {"p50_ms": "latency_method", "p95_ms": "latency_method", "energy_mj": "power_method"}
 _RATIOS = ("p50_ms", "p95_ms", "peak_rss_mb", "top1", "energy_mj")
 
 
 def history_table(rows: list[dict[str, Any]]) -> Table:
-    """One row per history row (edgeprof.compare.history_rows), figures with their method marked."""
+    """One row per history row (edgeprof.compare.history_rows), figures with their method marked, a model file
+    that differs from the previous one under the same label marked '!' (see `history_notes`)."""
     table = Table(title="History", title_justify="left")
     for column in HISTORY_COLUMNS:
-        table.add_column(column)
+        table.add_column(_HEADINGS.get(column, column), no_wrap=column not in _WRAP,
+                         overflow="fold" if column in _WRAP else "ellipsis")
     for row in rows:
+        cells = [fmt(row[c]) for c in HISTORY_COLUMNS[:_FIGURES_FROM]]
+        cells[HISTORY_COLUMNS.index("sha")] += f" {CHANGED_MARK}" if row["file_changed"] else ""
         if row["status"] == "failed":
-            table.add_row(*(escape(str(row[c])) for c in HISTORY_COLUMNS[:4]),
-                          *["failed"] * (len(HISTORY_COLUMNS) - 4))
-            continue
-        table.add_row(*(escape(fmt(row[c]) + (method_tag(row[_METHOD_OF[c]]) if c in _METHOD_OF else ""))
-                        for c in HISTORY_COLUMNS))
+            cells += ["failed"] * (len(HISTORY_COLUMNS) - _FIGURES_FROM)
+        else:
+            cells += [fmt(row[c]) + (method_tag(row[_METHOD_OF[c]]) if c in _METHOD_OF else "")
+                      for c in HISTORY_COLUMNS[_FIGURES_FROM:]]
+        table.add_row(*(escape(cell) for cell in cells), style="bold" if row["file_changed"] else None)
     return table
+
+
+def history_notes(rows: list[dict[str, Any]]) -> list[str]:
+    """One note per row whose model file changed under the same label: its figures are not the old file's."""
+    return [f"note: {CHANGED_MARK} {row['model']} in run {row['run_id']} is a different file (sha "
+            f"{row['previous_sha']} -> {row['sha']}) from the previous row under that name: its figures measure "
+            "another model (`edgeprof explain` lists what else changed)"
+            for row in rows if row["file_changed"]]
 
 
 def comparison_table(title: str, comparisons: list[Comparison]) -> Table:
@@ -38,9 +56,13 @@ def comparison_table(title: str, comparisons: list[Comparison]) -> Table:
         table.add_column(column)
     for c in comparisons:
         style = {"slower": "red", "faster": "green"}.get(c.latency.verdict)
-        verdict = f"[{style}]{c.latency.verdict}[/{style}]" if style else escape(c.latency.verdict)
+        shown = c.latency.verdict
+        if shown == BELOW_EFFECT:
+            shown = f"significant, below the {c.latency.min_effect:.0%} minimum effect"
+        verdict = f"[{style}]{shown}[/{style}]" if style else escape(shown)
         ratios = [f"x{c.ratios[k]:.3f}" if c.ratios[k] is not None else "-" for k in _RATIOS]
-        table.add_row(escape(c.device), escape(c.model), *ratios, verdict,
+        model = c.model if c.same_file else f"{c.model} ({CHANGED_MARK} different file)"
+        table.add_row(escape(c.device), escape(model), *ratios, verdict,
                       f"x{c.latency.median_ratio:.3f}" if c.latency.median_ratio else "-",
                       f"{c.latency.p_value:.2g}" if c.latency.p_value is not None else "-")
     return table
@@ -61,4 +83,4 @@ def accuracy_drop_line(c: Comparison, drop: float, max_drop: float) -> str:
 def comparison_json(c: Comparison) -> dict[str, Any]:
     """One comparison as the JSON `compare --json` and `check --json` print."""
     return {"device": c.device, "model": c.model, "ratios": c.ratios, "latency": c.latency.__dict__,
-            "run_a": c.a.get("run_id"), "run_b": c.b.get("run_id")}
+            "run_a": c.a.get("run_id"), "run_b": c.b.get("run_id"), "same_file": c.same_file}

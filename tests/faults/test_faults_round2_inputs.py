@@ -19,7 +19,6 @@ from tests.faults.test_inputs_and_store import FAST, FP32
 from tests.models.onnx_graphs import save
 from tests.support import DIGITS, store_rows, write_loopback_profile
 
-INT8 = DIGITS / "digits-int8-dynamic.onnx"
 NO_SSHD = {"EDGEPROF_TEST_SSH_PORT": "22", "EDGEPROF_TEST_SSH_USER": "nobody", "EDGEPROF_TEST_SSH_KEY": "/absent"}
 
 
@@ -80,14 +79,6 @@ def text_npz(tmp: Path) -> Path:
     return tmp / "d.npz"
 
 
-def two_copies(tmp: Path) -> list[str]:
-    """fp32 and int8 copies both named digits.onnx in two folders."""
-    for folder, source in (("x1", FP32), ("x2", INT8)):
-        (tmp / folder).mkdir()
-        shutil.copy(source, tmp / folder / "digits.onnx")
-    return ["deploy", "--model", str(tmp / "x1" / "digits.onnx"), "--model", str(tmp / "x2" / "digits.onnx")]
-
-
 Case = Callable[[Path], list[str]]
 CASES: list[tuple[str, Case, int, tuple[str, ...]]] = [
     ("profile-port-99999", bad_profile, 2, ("'connection.port' 99999", "1-65535")),
@@ -100,7 +91,6 @@ CASES: list[tuple[str, Case, int, tuple[str, ...]]] = [
     ("dataset-directory", lambda t: ["deploy", "-m", str(FP32), "--dataset", str(directory(t))], 2,
      ("dataset", "is a directory")),
     ("dataset-fifo", lambda t: ["deploy", "-m", str(FP32), "--dataset", str(fifo(t))], 2, ("dataset", "FIFO")),
-    ("same-label-twice", two_copies, 2, ("x1/digits.onnx", "x2/digits.onnx", "'digits original onnx'")),
     ("threads-100000", lambda t: ["deploy", "-m", str(FP32), "--threads", "100000"], 2,
      ("--threads 100000", "device 'local'")),
     ("npz-no-samples", lambda t: ["deploy", "-m", str(FP32), "--dataset", str(empty_npz(t))], 2, ("0 samples",)),

@@ -110,3 +110,13 @@ def test_cooldown_unset_or_without_zones(tmp_path: Path) -> None:
     assert warnings == []
     assert wait_for_cooldown({"sysfs_root": str(tmp_path), "cooldown_to_c": 40.0}, warnings.append) is None
     assert warnings == ["--cooldown-to ignored: the device has no thermal zones"]
+
+
+def test_power_mode_from_nvpmodel_where_the_board_has_one(tmp_path: Path) -> None:
+    from edgeprof.agent.probes.system import power_mode, system_section
+
+    orin = str(FIXTURES / "jetson-orin-nano")
+    assert power_mode(orin, nvpmodel="no-such-nvpmodel") == "7W"  # mode 1 in the status file, named by the conf
+    assert power_mode(orin, nvpmodel=str(BIN / "nvpmodel-orin")) == "MAXN_SUPER"  # `nvpmodel -q` wins
+    assert power_mode(str(PI)) is None  # no /etc/nvpmodel.conf: no power mode
+    assert system_section(orin, interval_s=0.0)[0]["power_mode"] == "7W"

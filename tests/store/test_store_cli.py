@@ -147,7 +147,8 @@ def test_every_read_command_works_on_both_backends(store_target: str, tmp_path: 
     assert [r["run_id"] for r in listed] == [second, first] and listed[1]["tags"] == ["baseline"]
     assert cli(store_target, "runs", "list").exit_code == 0
     assert len(json.loads(cli(store_target, "runs", "show", "latest", "--json").stdout)) == 2
-    for args in (["check", "--baseline", "baseline"], ["history"], ["compare", first, second], ["recommend"],
+    for args in (["check", "--baseline", "baseline"], ["history"], ["compare", first, second], ["explain", first, second],
+                 ["recommend"],
                  ["report", "--out", str(tmp_path / "r.md"), "--format", "md"]):
         out = cli(store_target, *args)
         assert out.exit_code in (0, 1) and isinstance(out.exception, (type(None), SystemExit)), (args, out.output)

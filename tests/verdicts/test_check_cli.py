@@ -127,6 +127,16 @@ def test_compare_and_history(store_file: Build) -> None:
     assert invoke(store, "history", "--limit", "2").exit_code == 0
 
 
+def test_compare_names_a_significant_change_below_the_minimum_effect(store_file: Build) -> None:
+    store = store_file([[with_samples(make(), 10.0, seed=1)], [with_samples(make(), 10.2, seed=5, n=4000)]])
+    first, second = reversed([row.run_id for row in ResultStore(store, create=False).list_runs()])
+    (compared,) = json.loads(invoke(store, "compare", first, second, "--json").stdout)
+    assert compared["latency"]["verdict"] == "below the minimum effect" and compared["latency"]["p_value"] < 0.01
+    table = invoke(store, "compare", first, second)
+    assert "significant, below the 5% minimum effect" in " ".join(table.output.split())
+    assert "no significant change" not in table.output
+
+
 def test_recommend_command(store_file: Build) -> None:
     slow = make(variant="fp32", latency__p95_ms=80.0, latency__ci={"confidence": 0.95, "p95": [79.0, 81.0]})
     good = make(variant="int8")

@@ -96,7 +96,9 @@ def test_mann_whitney_known_cases() -> None:
     assert test.verdict == "slower" and test.median_ratio == pytest.approx(1.2, rel=0.02) and test.p_value < 1e-10
     assert latency_test(a, faster).verdict == "faster"
     small_shift = latency_test(a, tiny)  # significant but below the 5% minimum effect
-    assert small_shift.p_value < 0.01 and small_shift.verdict == "no significant change"
+    assert small_shift.p_value < 0.01 and small_shift.verdict == "below the minimum effect"
+    assert test.effect_size > 0.9 > -0.9 > latency_test(a, faster).effect_size  # Cliff's delta: B slower is positive
+    assert abs(latency_test(a, same).effect_size) < 0.2
     assert latency_test([], slower).verdict.startswith("not tested")
 
 

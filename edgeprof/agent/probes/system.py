@@ -1,9 +1,13 @@
-"""The device's metadata and the conditions that skew latency (a busy CPU, a power-saving governor)."""
+"""The device's metadata and the conditions that skew latency (a busy CPU, a power-saving governor, the power
+mode)."""
 
 from __future__ import annotations
 
 import os
 import platform
+import re
+import shutil
+import subprocess
 import time
 from importlib import metadata
 from typing import Any
@@ -48,6 +52,33 @@ def cpufreq(root: str = "/") -> dict[str, Any]:
         "governor": read_text(root, base + "scaling_governor"),
         "freq_mhz": {"cur": int(cur) / 1000 if cur else None, "max": int(top) / 1000 if top else None},
     }
+
+
+NVPMODEL_CONF = "/etc/nvpmodel.conf"
+NVPMODEL_STATUS = "/var/lib/nvpmodel/status"
+
+
+def power_mode(root: str = "/", nvpmodel: str = "nvpmodel") -> str | None:
+    """A Jetson's nvpmodel power mode ('MAXN', '15W'); None where the board has none (no /etc/nvpmodel.conf).
+    `nvpmodel -q` where the tool is installed, else the mode id in /var/lib/nvpmodel/status named
+    from the conf's POWER_MODEL lines ('mode 2' when it is not there)."""
+    conf = read_text(root, NVPMODEL_CONF)
+    if conf is None:
+        return None
+    tool = shutil.which(nvpmodel)
+    if tool:
+        try:
+            out = subprocess.run([tool, "-q"], capture_output=True, text=True, timeout=5).stdout
+        except (OSError, subprocess.SubprocessError):
+            out = ""
+        for line in out.splitlines():
+            if "Power Mode:" in line:
+                return line.split(":", 1)[1].strip()
+    current = re.search(r"pmode:\s*(\d+)", read_text(root, NVPMODEL_STATUS) or "")
+    if current is None:
+        return None
+    names = dict(re.findall(r"<\s*POWER_MODEL\s+ID=(\d+)\s+NAME=([^\s>]+)", conf))
+    return names.get(str(int(current.group(1))), f"mode {int(current.group(1))}")
 
 
 def _cpu_times(root: str) -> tuple[int, int] | None:
@@ -126,6 +157,7 @@ def system_section(root: str = "/", interval_s: float | None = None) -> tuple[di
         "numpy": dist_version("numpy"),
         "governor": freq["governor"],
         "freq_mhz": freq["freq_mhz"],
+        "power_mode": power_mode(root),
         "loadavg": load,
         "cpu_busy_percent": busy_percent,
         "busy_warning": busy,

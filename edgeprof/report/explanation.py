@@ -1,0 +1,82 @@
+"""`edgeprof explain` for the terminal and as JSON: the latency verdict, then every factor that differs between the
+two Results, ranked (edgeprof.explain.FACTORS), then the factors that are the same."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from edgeprof.compare import BELOW_EFFECT, NO_CHANGE
+from edgeprof.explain import Explanation, effect_magnitude
+from edgeprof.report.figures import fmt
+from edgeprof.result import Result
+
+_STYLE = {"likely": "bold red", "possible": "yellow", "unlikely": "dim"}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(fmt(v) for v in value) or "[]"
+    return fmt(value)
+
+
+def verdict_line(e: Explanation) -> str:
+    """The latency test in one line: p50 and p95 A -> B, the ratio, Mann-Whitney's p, the verdict, Cliff's delta."""
+    c, test = e.comparison, e.comparison.latency
+    a, b = Result(c.a).latency, Result(c.b).latency
+    figures = ", ".join(f"{k} {fmt(a.get(k + '_ms'))} -> {fmt(b.get(k + '_ms'))} ms" for k in ("p50", "p95"))
+    if test.p_value is None:
+        return f"{figures}; {test.verdict}"
+    verdict = test.verdict
+    if verdict == BELOW_EFFECT:
+        verdict = f"significant but below the {test.min_effect:.0%} minimum effect"
+    return (f"{figures}; median x{test.median_ratio:.3f}, Mann-Whitney U p = {test.p_value:.2g} "
+            f"(n {test.n_a} / {test.n_b}): {verdict}; Cliff's delta {test.effect_size:+.2f} "
+            f"({effect_magnitude(test.effect_size)})")
+
+
+def summary_line(e: Explanation) -> str:
+    """Which factors most likely explain the change, or that nothing recorded differs."""
+    likely = [row.factor.name for row in e.differences if row.factor.likelihood == "likely"]
+    if likely:
+        return f"most likely: {', '.join(likely)}"
+    if e.differences:
+        return f"no likely factor differs; possible: {', '.join(r.factor.name for r in e.differences[:3])}"
+    if e.comparison.latency.verdict in (NO_CHANGE, BELOW_EFFECT):
+        return "nothing recorded differs, and latency did not change beyond the minimum effect"
+    return ("nothing recorded differs: run-to-run noise or something edgeprof does not record (other work on the "
+            "device, ambient temperature, the power supply)")
+
+
+def explanation_renderable(e: Explanation, a_id: str, b_id: str) -> Group:
+    """The verdict line, the ranked differences (A and B side by side) and the factors that are the same."""
+    c = e.comparison
+    title = f"{c.device} / {c.model}" if Result(c.a).label == Result(c.b).label else \
+        f"{Result(c.a).label} -> {Result(c.b).label}"
+    table = Table(title=f"{escape(title)}: {a_id} (A) -> {b_id} (B)", title_justify="left")
+    for column in ("#", "differs", "A", "B", "explains", "moves", "why"):
+        table.add_column(column)
+    for rank, row in enumerate(e.differences, 1):
+        style = _STYLE[row.factor.likelihood]
+        table.add_row(str(rank), escape(row.factor.name), escape(_shown(row.a)), escape(_shown(row.b)),
+                      f"[{style}]{row.factor.likelihood}[/{style}]", escape(row.factor.moves), escape(row.factor.why))
+    same = [f"{row.factor.name} {_shown(row.a)}" for row in e.rows if not row.differs and row.a is not None]
+    parts: list[Any] = [Text(verdict_line(e)), table if e.differences else Text("no recorded factor differs")]
+    parts += [Text("same: " + "; ".join(same), style="dim"), Text(summary_line(e), style="bold")]
+    return Group(*parts)
+
+
+def explanation_json(e: Explanation) -> dict[str, Any]:
+    """One explanation as `explain --json` prints it."""
+    c = e.comparison
+    return {"run_a": c.a.get("run_id"), "run_b": c.b.get("run_id"), "a": Result(c.a).label, "b": Result(c.b).label,
+            "ratios": c.ratios, "latency": {**c.latency.__dict__, "effect": effect_magnitude(c.latency.effect_size)},
+            "differences": [{"rank": i, "factor": r.factor.name, "a": r.a, "b": r.b,
+                             "likelihood": r.factor.likelihood, "moves": r.factor.moves, "why": r.factor.why}
+                            for i, r in enumerate(e.differences, 1)],
+            "same": [{"factor": r.factor.name, "value": r.a} for r in e.rows if not r.differs],
+            "summary": summary_line(e)}
