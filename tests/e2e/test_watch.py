@@ -167,7 +167,8 @@ def test_an_unreachable_device_is_retried_then_ends_the_watch_with_3(tmp_path: P
     out = watch(store, "--device", "gone", "--model", FP32, "--every", "1s", "--runs", "5", "--max-failures", "2",
                 env={"EDGEPROF_DEVICE_PATH": str(profiles)})
     assert out.returncode == 3, out.stderr
-    assert [line.split(": ", 1)[1] for line in out.stdout.splitlines()] == ["gone: unreachable"] * 2
+    lines = out.stdout.splitlines()  # a busy host may take over 1 s to refuse: the line then names the skipped tick
+    assert len(lines) == 2 and all(line.endswith(": gone: unreachable") for line in lines), out.stdout
     assert out.stderr.count("edgeprof: error: device 'gone'") == 2 and not alerts(out.stderr)
     assert "watch ended (2 failed ticks in a row): 0 runs stored" in out.stderr
     assert run_ids(store) == []
