@@ -3,9 +3,10 @@
 
 On synthetic latencies (lognormal, bimodal, drifting), each replicate draws max_runs samples and stops where
 the agent's rule would (`stats.look_points`, `stats.look_confidence`: precision checked at x1.25-spaced counts,
-alpha split over the looks); it reports the coverage of the p95 interval and the samples used, next to a fixed
-1,000-run loop and the rule before this change (checks every 50 then every 5% of the samples, nominal level).
-min_seconds is left out (no clock here): it only ever delays a stop to a later look.
+each look's interval at the exact per-look level that makes the intervals of all the looks hold together);
+it reports the coverage of the p95 interval and the samples used, next to a fixed 1,000-run loop and the
+rule before this change (checks every 50 then every 5% of the samples, nominal level). min_seconds is left
+out (no clock here): every look is taken, the strictest case (a later first look needs a lower level).
 
     .venv/bin/python scripts/bench_stopping.py [--reps 1000] [--target 0.02]
 """
@@ -60,8 +61,9 @@ def true_p95(name: str, n: int, max_runs: int) -> float:
 
 def rule_stop(x: np.ndarray, budget: dict) -> tuple[int, float]:
     """Where the agent's rule stops on these samples, and the confidence of the interval it reports."""
-    level = stats.look_confidence(budget["confidence"])
-    for n in stats.look_points(budget["min_runs"], budget["max_runs"]):
+    looks = stats.look_points(budget["min_runs"], budget["max_runs"])
+    level = stats.look_confidence(tuple(looks), 0.95, budget["confidence"])
+    for n in looks:
         if stats.relative_halfwidth(np.sort(x[:n]), 0.95, level) <= budget["target_rel_halfwidth"]:
             break
     return n, level
@@ -92,7 +94,7 @@ def main() -> None:
     print(f"p95 interval coverage at nominal {budget['confidence']}, target half-width {args.target:.1%}, "
           f"max_runs {budget['max_runs']}, {args.reps} replicates; looks at "
           f"{stats.look_points(budget['min_runs'], budget['max_runs'])}, per-look confidence "
-          f"{stats.look_confidence(budget['confidence']):.4f}")
+          f"{stats.look_confidence(tuple(stats.look_points(budget['min_runs'], budget['max_runs'])), 0.95, budget['confidence']):.4f}")
     for name, draw in (("lognormal", lognormal), ("bimodal", bimodal), ("drifting", drifting)):
         rng = np.random.default_rng(7)
         truth_at: dict[int, float] = {}
