@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from edgeprof.constraints import value_at
 from edgeprof.result import Result, viewer
 
@@ -53,7 +51,8 @@ def latency_test(a: list[float], b: list[float], *, alpha: float = DEFAULT_ALPHA
     """Is B's latency distribution shifted from A's? Significant at `alpha` AND a median change >= `min_effect`."""
     if len(a) < 2 or len(b) < 2:
         return LatencyTest("not tested (no raw samples)", None, None, len(a), len(b), alpha, min_effect)
-    from scipy.stats import mannwhitneyu  # scipy is slow to import: only a comparison with samples needs it
+    import numpy as np  # numpy and scipy are slow to import: only a comparison with samples needs them
+    from scipy.stats import mannwhitneyu
 
     ratio = float(np.median(b) / np.median(a))
     p_value = float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
