@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import mmap
 import os
 import stat
 import zipfile
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgeprof.errors import ConfigError, one_line
+from edgeprof.onnx_wire import WireError, WireTensor, read_signature
 
 if TYPE_CHECKING:
     import numpy as np
@@ -115,26 +117,21 @@ def detect_format(data: bytes) -> str | None:
 Signature = tuple[list[TensorSpec], list[TensorSpec], dict[str, tuple[float, int]]]
 
 
-def _onnx_signature(path: Path) -> Signature:
-    """Inputs and outputs; no quantisation parameters (a QDQ model keeps them in its nodes, not its inputs)."""
-    import numpy as np
-    import onnx
-    from onnx import helper
-
+def _onnx_signature(path: Path, data: bytes | mmap.mmap) -> Signature:
+    """Inputs and outputs, read from the wire format (onnx_wire: no `import onnx`); no quantisation parameters
+    (a QDQ model keeps them in its nodes, not its inputs)."""
     try:
-        model = onnx.load(str(path), load_external_data=False)
-        onnx.checker.check_model(model)
-    except Exception as exc:  # protobuf DecodeError, ValidationError, ...
-        raise ConfigError(f"{path}: truncated or corrupt ONNX model ({one_line(exc, 200)})") from exc
-    initializers = {init.name for init in model.graph.initializer}
+        inputs, outputs = read_signature(data)
+    except WireError as exc:
+        raise ConfigError(f"{path}: truncated or corrupt ONNX model ({exc})") from None
 
-    def spec(value: Any) -> TensorSpec:
-        tensor = value.type.tensor_type
-        dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
-        return TensorSpec(value.name, dims, np.dtype(helper.tensor_dtype_to_np_dtype(tensor.elem_type)).name)
+    def spec(tensor: WireTensor) -> TensorSpec:
+        if tensor.dtype is None:
+            raise ConfigError(f"{path}: graph input or output '{tensor.name}' is not a tensor of a type edgeprof "
+                              "knows")
+        return TensorSpec(tensor.name, tensor.shape, tensor.dtype)
 
-    inputs = [spec(v) for v in model.graph.input if v.name not in initializers]
-    return inputs, [spec(v) for v in model.graph.output], {}
+    return [spec(t) for t in inputs], [spec(t) for t in outputs], {}
 
 
 def _tflite_signature(path: Path) -> Signature:
@@ -197,8 +194,13 @@ def load_artifact(path: Path) -> ModelArtifact:
     if path.suffix.lower() != f".{fmt}":
         raise ConfigError(f"{path}: the file is {fmt.upper()} but its name ends in '{path.suffix}': "
                           f"rename it to .{fmt}")
-    inputs, outputs, quant = _onnx_signature(path) if fmt == "onnx" else _tflite_signature(path)
-    digest = sha256_file(path)
+    if fmt == "onnx":  # one mapping of the file, read once for both the signature and the hash
+        with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            inputs, outputs, quant = _onnx_signature(path, data)
+            digest = hashlib.sha256(data).hexdigest()
+    else:
+        inputs, outputs, quant = _tflite_signature(path)
+        digest = sha256_file(path)
     found = find_manifest_entry(path, digest)
     name, variant = _name_and_variant(path)
     entry = None

@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from edgeprof.constraints import value_at
 from edgeprof.result import Result, viewer
 
@@ -64,7 +62,8 @@ def latency_test(a: list[float], b: list[float], *, alpha: float = DEFAULT_ALPHA
     """Is B's latency distribution shifted from A's? Significant at `alpha` AND a median change >= `min_effect`."""
     if len(a) < 2 or len(b) < 2:
         return LatencyTest("not tested (no raw samples)", None, None, len(a), len(b), alpha, min_effect)
-    from scipy.stats import mannwhitneyu  # scipy is slow to import: only a comparison with samples needs it
+    import numpy as np  # numpy and scipy are slow to import: only a comparison with samples needs them
+    from scipy.stats import mannwhitneyu
 
     ratio = float(np.median(b) / np.median(a))
     test = mannwhitneyu(a, b, alternative="two-sided")
@@ -161,6 +160,7 @@ def change_points(values: list[float | None], *, alpha: float = SERIES_ALPHA, mi
     at least `min_segment` points each side, is a change point when a two-sided Mann-Whitney U test of the two
     sides gives p < `alpha` and their medians differ by at least `min_effect` (relative); then each side is
     searched the same way (docs/explain.md)."""
+    import numpy as np
     from scipy.stats import mannwhitneyu  # only a series long enough to split needs it
 
     known = [(i, float(v)) for i, v in enumerate(values) if v is not None]

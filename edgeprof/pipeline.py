@@ -8,6 +8,7 @@ meant for the user (a device profile that is gone, a baseline with nothing in co
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -153,7 +154,9 @@ def deploy_judge_store(profiles: list[DeviceProfile], artifacts: list[ModelArtif
     leaves the run in a spool file (edgeprof.store.spool); Ctrl-C stores nothing.
     """
     artifacts = distinct_labels(artifacts)
+    opening = time.perf_counter()
     db = open_store(store)
+    store_s = time.perf_counter() - opening
     try:
         results, failures = run_deploy(profiles, artifacts, options, on_event, references=references, jobs=jobs)
     except KeyboardInterrupt:
@@ -165,7 +168,7 @@ def deploy_judge_store(profiles: list[DeviceProfile], artifacts: list[ModelArtif
     results = [storable(result) for result in results]
     with db:
         try:
-            run_id = db.save_run(results, command=printable(command)) if results else None
+            run_id = db.save_run(results, command=printable(command), store_s=store_s) if results else None
         except StoreError as exc:
             path = spool_run(results, command=printable(command), store=db.location, error=str(exc))
             return Deployed(results, failures, None, f"{exc}: the results are spooled in {path}; "

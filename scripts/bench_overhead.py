@@ -90,7 +90,7 @@ def bare_loop(run_once: Callable[[], Any], calls: int) -> np.ndarray:
 def agent_loop(run_once: Callable[[], Any], calls: int) -> np.ndarray:
     """The agent's sampler as run.py drives it (guarded phase, budget checks), fixed at `calls` runs."""
     budget = dict(defaults(LatencyBudget), min_runs=calls, max_runs=calls, max_seconds=1e9, target_rel_halfwidth=0.0)
-    samples, _ = _guarded(lambda: steady_state(run_once, budget, lambda d, t: None), "latency")()
+    samples, _, _ = _guarded(lambda: steady_state(run_once, budget, lambda d, t: None), "latency")()
     return samples
 
 
@@ -169,7 +169,7 @@ def bench_model(model: Path, rounds: int, calls: int) -> None:
         for _ in range(3):
             budget = dict(defaults(LatencyBudget), min_seconds=0.0, max_seconds=30.0, max_runs=100_000,
                           target_rel_halfwidth=target)
-            samples, reason = steady_state(run_once, budget, lambda d, t: None)
+            samples, reason, _ = steady_state(run_once, budget, lambda d, t: None)
             needed.append(f"{len(samples)}{'' if reason == 'precision' else ' (' + reason + ')'}")
             reached.append(p95_halfwidth(samples))
         print(f"  stopping rule to {label} ({target * 100:.2f}%): {', '.join(needed)} samples "

@@ -3,11 +3,13 @@
 
 On synthetic latencies (lognormal, bimodal, drifting), each replicate draws max_runs samples and stops where
 the agent's rule would (`stats.look_points`, `stats.look_confidence`: precision checked at x1.25-spaced counts,
-alpha split over the looks); it reports the coverage of the p95 interval and the samples used, next to a fixed
-1,000-run loop and the rule before this change (checks every 50 then every 5% of the samples, nominal level).
-min_seconds is left out (no clock here): it only ever delays a stop to a later look.
+each look's interval at the exact per-look level that makes the intervals of all the looks hold together);
+it reports the coverage of the p95 interval and the samples used, next to a fixed 1,000-run loop and the
+rule before this change (checks every 50 then every 5% of the samples, nominal level). min_seconds is left
+out (no clock here): every look is taken, the strictest case; --first-look N starts the looks at N samples, as
+when min_seconds passes after N (fewer looks taken, a lower per-look level, fewer samples).
 
-    .venv/bin/python scripts/bench_stopping.py [--reps 1000] [--target 0.02]
+    .venv/bin/python scripts/bench_stopping.py [--reps 1000] [--target 0.02] [--first-look 500]
 """
 
 from __future__ import annotations
@@ -60,8 +62,9 @@ def true_p95(name: str, n: int, max_runs: int) -> float:
 
 def rule_stop(x: np.ndarray, budget: dict) -> tuple[int, float]:
     """Where the agent's rule stops on these samples, and the confidence of the interval it reports."""
-    level = stats.look_confidence(budget["confidence"])
-    for n in stats.look_points(budget["min_runs"], budget["max_runs"]):
+    looks = [n for n in stats.look_points(budget["min_runs"], budget["max_runs"]) if n >= budget["first_look"]]
+    level = stats.look_confidence(tuple(looks), 0.95, budget["confidence"])
+    for n in looks:
         if stats.relative_halfwidth(np.sort(x[:n]), 0.95, level) <= budget["target_rel_halfwidth"]:
             break
     return n, level
@@ -85,14 +88,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=1000)
     parser.add_argument("--target", type=float, default=defaults(LatencyBudget)["target_rel_halfwidth"])
+    parser.add_argument("--first-look", type=int, default=0,
+                        help="the first look the rule takes (as when min_seconds passes after that many samples)")
     args = parser.parse_args()
-    budget = dict(defaults(LatencyBudget), target_rel_halfwidth=args.target)
+    budget = dict(defaults(LatencyBudget), target_rel_halfwidth=args.target, first_look=args.first_look)
+    taken = [n for n in stats.look_points(budget["min_runs"], budget["max_runs"]) if n >= args.first_look]
     rules: dict[str, Callable] = {"stopping rule": rule_stop, "rule before (every 50/5%)": old_rule_stop,
                                   "fixed 1000 runs": fixed_stop}
     print(f"p95 interval coverage at nominal {budget['confidence']}, target half-width {args.target:.1%}, "
           f"max_runs {budget['max_runs']}, {args.reps} replicates; looks at "
-          f"{stats.look_points(budget['min_runs'], budget['max_runs'])}, per-look confidence "
-          f"{stats.look_confidence(budget['confidence']):.4f}")
+          f"{taken}, per-look confidence {stats.look_confidence(tuple(taken), 0.95, budget['confidence']):.4f}")
     for name, draw in (("lognormal", lognormal), ("bimodal", bimodal), ("drifting", drifting)):
         rng = np.random.default_rng(7)
         truth_at: dict[int, float] = {}

@@ -134,10 +134,10 @@ def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, c
         note(f"latency did not settle within {warmup['runs']} warm-up runs")
     clock.enter("latency", budget["max_seconds"] * 2 + spec["timeouts"]["stage_s"])
     calls = lat.calls_per_sample(timed, budget)
-    samples, reason = _guarded(lambda: lat.steady_state(timed, budget, lambda d, t: progress("latency", d, t),
-                                                        calls), "latency")()
+    samples, reason, level = _guarded(lambda: lat.steady_state(timed, budget, lambda d, t: progress("latency", d, t),
+                                                               calls), "latency")()
     latency = lat.latency_section(samples, reason, budget, load_ms=runtime.load_ms, first_ms=first_ms,
-                                  warmup=warmup, method=method, calls_per_sample=calls,
+                                  warmup=warmup, method=method, calls_per_sample=calls, level=level,
                                   copy_ms=_guarded(lambda: lat.copy_ms(runtime.copies(feeds)), "latency")())
     latency["compile_ms"] = (runtime.compile or {}).get("ms")
     if latency["drift"] and latency["drift"]["flag"]:

@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 
 from edgeprof.cli.app import JsonOption, app, console
-from edgeprof.convert import quantize
 from edgeprof.errors import ConfigError
 
 
@@ -37,6 +36,8 @@ def quantize_command(
     as_json: JsonOption = False,
 ) -> None:
     """Make host-side variants of a model; each is recorded in <out>/manifest.json with its source and method."""
+    from edgeprof.convert import quantize  # numpy and the converters: only this command needs them
+
     out_dir = out if out is not None else model.parent
     results = quantize(model, parse_variants(variants), out_dir, calibration, qoperator=qoperator)
     if as_json:

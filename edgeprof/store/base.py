@@ -12,6 +12,7 @@ import json
 import re
 import secrets
 import socket
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -182,11 +183,17 @@ class Store:
     # ---- runs
 
     def save_run(self, results: list[dict[str, Any]], *, command: str, run_id: str | None = None,
-                 created: str | None = None, host: str | None = None) -> str:
+                 created: str | None = None, host: str | None = None, store_s: float | None = None) -> str:
         """Store every Result of one run in one transaction; set and return its run id (a new one unless given,
-        as `store copy` and `store flush` do)."""
+        as `store copy` and `store flush` do).
+
+        With `store_s`, the seconds this run already spent in the store (opening and checking it), each Result's
+        `timing.stages.store` is set just before that Result is encoded: `store_s` plus the seconds spent here so
+        far (waiting for the write lock, the run row, the Results before it). Its own encoding and insert and the
+        commit come after and cannot be in the document they write (docs/result-schema.md `timing`)."""
         run_id = run_id or new_run_id()
         created = created or utc_now()
+        started = time.perf_counter()
         try:
             with self._write():
                 self._execute("INSERT INTO runs (run_id, seq, created, command, host)"
@@ -194,6 +201,8 @@ class Store:
                               (run_id, created, command, socket.gethostname() if host is None else host))
                 for seq, result in enumerate(results):
                     result["run_id"] = run_id
+                    if store_s is not None and isinstance(result.get("timing"), dict):
+                        result["timing"]["stages"]["store"] = store_s + time.perf_counter() - started
                     view = Result(result)
                     self._execute(
                         "INSERT INTO results (run_id, seq, device, model_name, variant, model_stem, status,"
@@ -201,13 +210,11 @@ class Store:
                         (run_id, seq, view.device, view.name, view.variant, Path(view.model.get("path", "?")).stem,
                          view.status, result.get("created", created), json.dumps(result, sort_keys=True)))
         except self.errors as exc:
-            for result in results:
-                result.pop("run_id", None)
+            _unsaved(results, store_s)
             raise StoreError(f"cannot write results store {self.location}: {first_line(exc)} "
                              "(nothing was stored)") from exc
         except BaseException:
-            for result in results:
-                result.pop("run_id", None)
+            _unsaved(results, store_s)
             raise
         return run_id
 
@@ -325,6 +332,14 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _unsaved(results: list[dict[str, Any]], store_s: float | None) -> None:
+    """Undo what a failed save_run set on the Results (they go to the spool as they were)."""
+    for result in results:
+        result.pop("run_id", None)
+        if store_s is not None and isinstance(result.get("timing"), dict):
+            result["timing"]["stages"]["store"] = None
 
 
 class _Write:

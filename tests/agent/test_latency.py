@@ -14,7 +14,7 @@ BUDGET = {"min_runs": 50, "max_runs": 5000, "min_seconds": 0.0, "max_seconds": 5
 
 def test_a_slow_model_never_overruns_the_time_budget_by_more_than_a_call() -> None:
     start = time.perf_counter()
-    samples, reason = steady_state(lambda: time.sleep(0.02), dict(BUDGET, max_seconds=0.1), lambda d, t: None)
+    samples, reason, _ = steady_state(lambda: time.sleep(0.02), dict(BUDGET, max_seconds=0.1), lambda d, t: None)
     elapsed = time.perf_counter() - start
     assert reason == "max_seconds"
     assert 4 <= len(samples) <= 6 and elapsed < 0.2
@@ -22,7 +22,7 @@ def test_a_slow_model_never_overruns_the_time_budget_by_more_than_a_call() -> No
 
 
 def test_max_runs_is_exact_beyond_the_first_buffer() -> None:
-    samples, reason = steady_state(lambda: None, dict(BUDGET, max_runs=9000), lambda d, t: None)
+    samples, reason, _ = steady_state(lambda: None, dict(BUDGET, max_runs=9000), lambda d, t: None)
     assert (reason, len(samples)) == ("max_runs", 9000)
     assert np.all(samples > 0)
 
@@ -69,7 +69,7 @@ def test_a_microsecond_call_is_timed_in_loops_so_the_cap_never_cuts_the_floor_sh
     budget = dict(BUDGET, min_seconds=0.2, max_runs=500)
     calls = calls_per_sample(lambda: None, budget)
     assert calls > 1
-    samples, reason = steady_state(lambda: None, budget, lambda d, t: None, calls)
+    samples, reason, _ = steady_state(lambda: None, budget, lambda d, t: None, calls)
     assert reason == "max_runs" and len(samples) == 500 and np.all(samples > 0)
     assert calls_per_sample(lambda: time.sleep(0.001), budget) == 1
 
@@ -77,14 +77,24 @@ def test_a_microsecond_call_is_timed_in_loops_so_the_cap_never_cuts_the_floor_sh
 def test_precision_stops_only_at_a_look() -> None:
     from edgeprof.agent import stats
 
-    samples, reason = steady_state(lambda: None, dict(BUDGET, target_rel_halfwidth=10.0), lambda d, t: None)
-    assert reason == "precision" and len(samples) in stats.look_points(BUDGET["min_runs"], BUDGET["max_runs"])
+    samples, reason, level = steady_state(lambda: None, dict(BUDGET, target_rel_halfwidth=10.0), lambda d, t: None)
+    looks = stats.look_points(BUDGET["min_runs"], BUDGET["max_runs"])
+    assert reason == "precision" and len(samples) in looks
+    levels = [stats.look_confidence(tuple(looks[first:]), 0.95, BUDGET["confidence"])
+              for first in range(looks.index(len(samples)) + 1)]  # the looks taken: from one at or before the stop
+    assert level in levels and level > BUDGET["confidence"]
+
+
+def test_without_a_look_the_intervals_are_nominal() -> None:
+    _, reason, level = steady_state(lambda: None, dict(BUDGET, target_rel_halfwidth=0.0, max_runs=300),
+                                    lambda d, t: None)
+    assert reason == "max_runs" and level == BUDGET["confidence"]
 
 
 def test_the_section_reports_calls_copies_and_the_budget() -> None:
     section = latency_section(np.linspace(1.0, 2.0, 500), "precision", BUDGET, load_ms=1.0, first_ms=1.0,
                               warmup={"runs": 0, "stable": True, "ms": 0.0}, method="measured",
-                              calls_per_sample=4, copy_ms=0.01)
+                              calls_per_sample=4, copy_ms=0.01, level=0.99)
     assert (section["calls_per_sample"], section["copy_ms"], section["max_runs"]) == (4, 0.01, 5000)
     assert section["ci"]["confidence"] == 0.95 and section["ci"]["per_look_confidence"] > 0.95
 

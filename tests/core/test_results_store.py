@@ -80,3 +80,21 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
         db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(StoreError, match="newer than this edgeprof"):
         ResultStore(path)
+
+
+def test_the_store_stage_is_measured_before_each_document_is_written(tmp_path: Path) -> None:
+    def timed() -> dict:
+        return {**result(), "timing": {"stages": {"latency": 0.5, "store": None}, "measure_s": 0.5}}
+
+    with ResultStore(tmp_path / "r.db") as db:
+        saved = [timed(), timed()]
+        run_id = db.save_run(saved, command="edgeprof deploy", store_s=0.25)
+        stored = [r["timing"]["stages"]["store"] for r in db.load_run(run_id)]
+        assert stored == [r["timing"]["stages"]["store"] for r in saved]  # what was returned is what was stored
+        assert 0.25 <= stored[0] <= stored[1] < 5.0  # the second also waited for the first's insert
+        copied = db.save_run(db.load_run(run_id), command="store copy")  # no store_s: the value is kept
+        assert [r["timing"]["stages"]["store"] for r in db.load_run(copied)] == stored
+        bad = [timed(), {**timed(), "unserialisable": {1, 2}}]
+        with pytest.raises(TypeError):
+            db.save_run(bad, command="b", store_s=0.25)
+        assert [r["timing"]["stages"]["store"] for r in bad] == [None, None]  # nothing stored: nothing claimed

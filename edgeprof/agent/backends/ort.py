@@ -126,7 +126,6 @@ class OrtRuntime(Runtime):
             self._unavailable += lost
         self.inputs = [self._info(i) for i in self._session.get_inputs()]
         self.outputs = [self._info(o) for o in self._session.get_outputs()]
-        self._output_names = [o.name for o in self.outputs]
         self._profiling = profiling
         self._events: list[dict[str, Any]] | None = None
 
@@ -191,10 +190,13 @@ class OrtRuntime(Runtime):
         return TensorInfo(arg.name, shape, dtype)
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        return self._session.run(self._output_names, feeds)
+        return self._session.run(None, feeds)
 
     def timed(self, feeds: dict[str, np.ndarray]) -> Callable[[], Any]:
-        return functools.partial(self._session.run, self._output_names, feeds)  # no frame of ours in the call
+        # `run(None, feeds)`, the call ORT documents and user code makes: every output, the names listed by ORT's
+        # own wrapper. A list of names passed in skips that and measured 3% faster than a user's loop on a
+        # 12 us model (scripts/bench_overhead.py); no frame of ours in the call.
+        return functools.partial(self._session.run, None, feeds)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "providers": self._active, "requested": self._requested,

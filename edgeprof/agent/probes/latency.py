@@ -59,13 +59,14 @@ def calls_per_sample(run_once: Callable[[], Any], budget: dict[str, Any]) -> int
 
 
 def steady_state(run_once: Callable[[], Any], budget: dict[str, Any],
-                 progress: Callable[[int, int | None], None], calls: int = 1) -> tuple[np.ndarray, str]:
+                 progress: Callable[[int, int | None], None], calls: int = 1) -> tuple[np.ndarray, str, float]:
     """Per-call latencies (ms, in run order; with `calls` > 1 each sample is the mean of that many back-to-back
-    calls) and why sampling stopped: precision, max_runs or max_seconds.
+    calls), why sampling stopped (precision, max_runs or max_seconds) and the confidence to draw its intervals at.
 
     The time budget is checked after every sample (a slow model never overruns it by more than one); precision
-    is checked only at the geometrically spaced looks of `stats.look_points`, once min_seconds have passed, with
-    the per-look confidence that keeps the reported interval honest over all the looks.
+    is checked only at the geometrically spaced looks of `stats.look_points` once min_seconds have passed, each at
+    the per-look confidence (`stats.look_confidence`) that makes the intervals of the looks actually taken hold
+    together; with no look taken, nothing depended on the intervals and they are drawn at the nominal confidence.
     """
     max_runs = budget["max_runs"]
     samples = np.empty(min(max_runs, 4096), dtype=np.float64)
@@ -74,10 +75,10 @@ def steady_state(run_once: Callable[[], Any], budget: dict[str, Any],
     loop = itertools.repeat
     start = clock()
     min_ns, max_ns = budget["min_seconds"] * 1e9, budget["max_seconds"] * 1e9
-    target = budget["target_rel_halfwidth"]
-    level = stats.look_confidence(budget["confidence"])
-    looks = iter(stats.look_points(budget["min_runs"], max_runs))
-    next_look, next_progress = next(looks), start + PROGRESS_NS
+    target, confidence = budget["target_rel_halfwidth"], budget["confidence"]
+    level: float | None = None  # fixed at the first look taken, over it and the looks after it
+    points = stats.look_points(budget["min_runs"], max_runs)
+    look, next_progress = 0, start + PROGRESS_NS
     while True:
         if calls == 1:
             t0 = clock()
@@ -92,15 +93,17 @@ def steady_state(run_once: Callable[[], Any], budget: dict[str, Any],
             samples = np.concatenate((samples, np.empty(min(n, max_runs - n), dtype=np.float64)))
         samples[n] = (t1 - t0) / 1e6 / calls
         n += 1
-        if n >= next_look:
-            next_look = next(looks, max_runs)
-            if (target > 0 and t1 - start >= min_ns
-                    and stats.relative_halfwidth(np.sort(samples[:n]), 0.95, level) <= target):
-                return samples[:n], "precision"
+        if n >= points[look]:
+            if target > 0 and t1 - start >= min_ns:
+                if level is None:
+                    level = stats.look_confidence(tuple(points[look:]), 0.95, confidence)
+                if stats.relative_halfwidth(np.sort(samples[:n]), 0.95, level) <= target:
+                    return samples[:n], "precision", level
+            look = min(look + 1, len(points) - 1)
         if n >= max_runs:
-            return samples[:n], "max_runs"
+            return samples[:n], "max_runs", level or confidence
         if t1 - start >= max_ns:
-            return samples[:n], "max_seconds"
+            return samples[:n], "max_seconds", level or confidence
         if t1 >= next_progress:
             progress(n, max_runs)
             next_progress = t1 + PROGRESS_NS
@@ -115,8 +118,9 @@ def copy_ms(copies: Callable[[], Any] | None, runs: int = COPY_RUNS) -> float | 
 
 def latency_section(samples_ms: np.ndarray, reason: str, budget: dict[str, Any], *, load_ms: float,
                     first_ms: float, warmup: dict[str, Any], method: str, calls_per_sample: int = 1,
-                    copy_ms: float | None = None) -> dict[str, Any]:
-    """The `latency` section of the Result: per-call figures, intervals corrected for the stopping rule's looks."""
+                    copy_ms: float | None = None, level: float | None = None) -> dict[str, Any]:
+    """The `latency` section of the Result: per-call figures, intervals at `level`, the per-look confidence
+    `steady_state` used (None: the nominal one)."""
     keep = budget["keep_samples"]
     section: dict[str, Any] = {
         "method": method,
@@ -130,7 +134,6 @@ def latency_section(samples_ms: np.ndarray, reason: str, budget: dict[str, Any],
         "max_runs": budget["max_runs"],
         "copy_ms": copy_ms,
     }
-    level = stats.look_confidence(budget["confidence"])
     section.update(stats.summarise(samples_ms, budget["confidence"], level))
     p95_ci = section["ci"].get("p95")
     section["p95_rel_halfwidth"] = (
