@@ -168,7 +168,7 @@ def _emulated_legend(results: list[dict[str, Any]], what: str = "timing") -> str
     return f" (emulated {what})" if any(emulation(r) for r in results) else ""
 
 
-def _title(fig: Figure, text: str) -> str:
+def titled(fig: Figure, text: str) -> str:
     """The title wrapped to the figure's width."""
     return _wrap(text, max(40, int(fig.get_figwidth() * 13)))
 
@@ -176,7 +176,8 @@ def _title(fig: Figure, text: str) -> str:
 # ---------------------------------------------------------------- layout helpers
 
 
-def _new_figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
+    """A figure of this size (inches) on its own Agg canvas, laid out by matplotlib's constrained layout."""
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
@@ -201,7 +202,8 @@ def _category_axis(ax: Axes, positions: list[float], labels: list[str]) -> None:
     ax.set_xticklabels([_wrap(label, chars) for label in labels])
 
 
-def _colors(labels: list[str]) -> dict[str, Any]:
+def label_colors(labels: list[str]) -> dict[str, Any]:
+    """One colour per distinct label, in first-seen order (tab10, or tab20 past ten labels)."""
     cmap = matplotlib.colormaps["tab10" if len(set(labels)) <= 10 else "tab20"]
     return {label: cmap(i % cmap.N) for i, label in enumerate(dict.fromkeys(labels))}
 
@@ -241,7 +243,7 @@ def _plain_log_ticks(axis: Any) -> None:
         else ""))
 
 
-def _styled(draw: Callable[..., Figure]) -> Callable[..., Figure]:
+def styled(draw: Callable[..., Figure]) -> Callable[..., Figure]:
     """Build the figure under edgeprof's rc settings (font sizes, deterministic SVG ids)."""
     @functools.wraps(draw)
     def wrapper(*args: Any, **kwargs: Any) -> Figure:
@@ -253,16 +255,16 @@ def _styled(draw: Callable[..., Figure]) -> Callable[..., Figure]:
 # ---------------------------------------------------------------- figures
 
 
-@_styled
+@styled
 def latency_distribution_figure(results: list[dict[str, Any]]) -> Figure:
     """One device: box plot of the raw per-inference latencies of each variant, its p95 and the p95 budget."""
     rows = _with_samples(results)
     labels, axis_name, subject = _categories(rows)
     data = [np.asarray(_get(r, "latency", "samples_ms"), dtype=float) for r in rows]
     positions = list(range(1, len(rows) + 1))
-    fig = _new_figure(_category_width(len(rows)), 4.8)
+    fig = new_figure(_category_width(len(rows)), 4.8)
     ax = fig.add_subplot()
-    colors = _colors(labels)
+    colors = label_colors(labels)
     boxes = ax.boxplot(data, positions=positions, widths=0.6, whis=(1, 99), showfliers=False, patch_artist=True)
     for patch, label in zip(boxes["boxes"], labels):
         patch.set_facecolor(colors[label])
@@ -282,13 +284,13 @@ def latency_distribution_figure(results: list[dict[str, Any]]) -> Figure:
     _category_axis(ax, positions, labels)
     ax.set_ylabel("latency per inference (ms)")
     ax.set_xlabel(axis_name)
-    ax.set_title(_title(fig, f"{Result(rows[0]).device}: {subject}latency distribution per variant (ms){mode}"))
+    ax.set_title(titled(fig, f"{Result(rows[0]).device}: {subject}latency distribution per variant (ms){mode}"))
     ax.grid(axis="y", alpha=0.3)
     fig.legend(handles=handles, loc="outside lower center", ncols=min(3, len(handles)))
     return fig
 
 
-@_styled
+@styled
 def accuracy_latency_figure(results: list[dict[str, Any]], recommendation: Any = None) -> Figure:
     """One device x model: top-1 accuracy vs p95 latency (CI error bars), feasible region, Pareto front, pick."""
     rows = [r for r in _measured(results) if _get(r, "accuracy", "top1") is not None
@@ -296,8 +298,8 @@ def accuracy_latency_figure(results: list[dict[str, Any]], recommendation: Any =
     if not rows:
         raise ValueError("no results with both accuracy and p95 latency")
     labels = _labels(rows, with_model=False)
-    colors = _colors(labels)
-    fig = _new_figure(8.0, 5.2)
+    colors = label_colors(labels)
+    fig = new_figure(8.0, 5.2)
     ax = fig.add_subplot()
     xs, ys = [], []
     confidence = None
@@ -352,7 +354,7 @@ def accuracy_latency_figure(results: list[dict[str, Any]], recommendation: Any =
     mode = _emulated_note(rows)
     ax.set_xlabel(f"p95 latency (ms), error bars: {level}" + (" — emulated timing" if mode else ""))
     ax.set_ylabel("top-1 accuracy (%)")
-    ax.set_title(_title(fig, f"{Result(rows[0]).device} / {Result(rows[0]).name}: accuracy vs p95 latency{mode}"))
+    ax.set_title(titled(fig, f"{Result(rows[0]).device} / {Result(rows[0]).name}: accuracy vs p95 latency{mode}"))
     ax.grid(alpha=0.3)
     missing = [Result(r).ref for r in _measured(results) if r not in rows]
     if missing:
@@ -375,7 +377,7 @@ def _point_labels(ax: Axes, points: list[tuple[float, float]], labels: list[str]
         ax.annotate(label, (x, y), xytext=(7, 5 - 10 * near), textcoords="offset points", fontsize=7, zorder=7)
 
 
-@_styled
+@styled
 def device_comparison_figure(results: list[dict[str, Any]]) -> Figure:
     """One model across devices: grouped bars of p95 latency, peak memory and energy per inference, with budgets."""
     rows = _measured(results)
@@ -384,9 +386,9 @@ def device_comparison_figure(results: list[dict[str, Any]]) -> Figure:
     devices = list(group_by(rows, "device"))
     name = _variant_namer(rows)
     variants = list(dict.fromkeys(name(r) for r in rows))
-    colors = _colors(variants)
+    colors = label_colors(variants)
     width = 0.8 / len(variants)
-    fig = _new_figure(_category_width(len(devices), per=0.4 + 0.22 * len(variants), minimum=8.0),
+    fig = new_figure(_category_width(len(devices), per=0.4 + 0.22 * len(variants), minimum=8.0),
                       9.0 + 0.25 * len(variants))
     panels = [("latency", "p95_ms", "latency.p95_ms", "p95 latency (ms)", "ms", "p95"),
               ("memory", "peak_rss_mb", "memory.peak_rss_mb", "peak memory (MB RSS)", "MB", "memory"),
@@ -436,13 +438,13 @@ def device_comparison_figure(results: list[dict[str, Any]]) -> Figure:
              for device in devices]
     _category_axis(axes[-1], list(range(len(devices))), ticks)
     axes[-1].set_xlabel("device")
-    fig.suptitle(_title(fig, f"{Result(rows[0]).name}: p95 latency, peak memory and energy per inference per device"
+    fig.suptitle(titled(fig, f"{Result(rows[0]).name}: p95 latency, peak memory and energy per inference per device"
                              + _emulated_note(rows)))
     fig.legend(handles=legend, loc="outside lower center", title="variant", ncols=max(2, int(fig.get_figwidth() // 4)))
     return fig
 
 
-@_styled
+@styled
 def energy_figure(results: list[dict[str, Any]]) -> Figure:
     """One device: energy per inference and average power per variant; estimates hatched, method in the legend."""
     rows = [r for r in _measured(results) if _get(r, "power", "energy_mj_per_inference") is not None
@@ -451,10 +453,10 @@ def energy_figure(results: list[dict[str, Any]]) -> Figure:
         raise ValueError("no power data to plot")
     labels, axis_name, subject = _categories(rows)
     positions = list(range(len(rows)))
-    fig = _new_figure(_category_width(len(rows)), 7.0)
+    fig = new_figure(_category_width(len(rows)), 7.0)
     axes = fig.subplots(2, 1, sharex=True)
     methods = list(dict.fromkeys(str(_get(r, "power", "method")) for r in rows))
-    palette = _colors(methods)
+    palette = label_colors(methods)
     budgets: list[Line2D] = []
     for ax, key, metric, ylabel, unit, what in (
             (axes[0], "energy_mj_per_inference", "power.energy_mj", "energy per inference (mJ)", "mJ", "energy"),
@@ -479,7 +481,7 @@ def energy_figure(results: list[dict[str, Any]]) -> Figure:
     legend += budgets
     _category_axis(axes[-1], positions, labels)
     axes[-1].set_xlabel(axis_name)
-    fig.suptitle(_title(fig, f"{Result(rows[0]).device}: {subject}energy per inference (mJ) and average power (W)"
+    fig.suptitle(titled(fig, f"{Result(rows[0]).device}: {subject}energy per inference (mJ) and average power (W)"
                              + _emulated_note(rows)))
     fig.legend(handles=legend, loc="outside lower center", title="power method", ncols=min(2, len(legend)))
     return fig
@@ -497,7 +499,7 @@ def _thermal_ends(result: dict[str, Any]) -> tuple[float, float] | None:
         else None
 
 
-@_styled
+@styled
 def timeline_figure(results: list[dict[str, Any]]) -> Figure:
     """One device: each variant's latencies in run order with a rolling median, in the unit that suits the median,
     the axis up to the p99 (rarer spikes clipped and counted; logarithmic where the p99 dwarfs the median);
@@ -506,7 +508,7 @@ def timeline_figure(results: list[dict[str, Any]]) -> Figure:
     labels, _, subject = _categories(rows)
     unit, scale = duration_unit(float(np.median(np.concatenate(
         [np.asarray(r["latency"]["samples_ms"], dtype=float) for r in rows]))))
-    fig = _new_figure(9.0, 1.1 + 2.0 * len(rows))
+    fig = new_figure(9.0, 1.1 + 2.0 * len(rows))
     axes = np.atleast_1d(fig.subplots(len(rows), 1, squeeze=False)[:, 0])
     handles: dict[str, Any] = {}
     for ax, result, label in zip(axes, rows, labels):
@@ -553,7 +555,7 @@ def timeline_figure(results: list[dict[str, Any]]) -> Figure:
     axes[-1].set_xlabel("inference # (run order)")
     heat = (" and temperature (°C)" if any(_thermal_ends(r) for r in rows)
             else " (no temperature: no thermal sensor read)")
-    fig.suptitle(_title(fig, f"{Result(rows[0]).device}: {subject}latency over the run ({unit}){heat}"
+    fig.suptitle(titled(fig, f"{Result(rows[0]).device}: {subject}latency over the run ({unit}){heat}"
                              + _emulated_note(rows)))
     fig.legend(handles=list(handles.values()), loc="outside lower center", ncols=2)
     return fig
@@ -564,12 +566,12 @@ def _offline(result: dict[str, Any]) -> dict[str, Any] | None:
     return scenario if scenario.get("name") == "offline" and scenario.get("points") else None
 
 
-@_styled
+@styled
 def throughput_figure(results: list[dict[str, Any]]) -> Figure:
     """One device: offline throughput against batch size, one line per variant x thread count (offline sweeps)."""
     rows = [r for r in results if _offline(r)]
     labels, _, subject = _categories(rows)
-    fig = _new_figure(8.0, 5.0)
+    fig = new_figure(8.0, 5.0)
     ax = fig.subplots()
     for result, label in zip(rows, labels):
         points = _offline(result)["points"]  # type: ignore[index]
@@ -584,7 +586,7 @@ def throughput_figure(results: list[dict[str, Any]]) -> Figure:
     ax.set_xlabel("batch size (inferences per call)")
     ax.set_ylabel("throughput (inferences/s)")
     ax.grid(alpha=0.3)
-    fig.suptitle(_title(fig, f"{Result(rows[0]).device}: {subject}offline throughput vs batch size and threads"
+    fig.suptitle(titled(fig, f"{Result(rows[0]).device}: {subject}offline throughput vs batch size and threads"
                              + _emulated_note(rows)))
     fig.legend(loc="outside lower center", ncols=2)
     return fig

@@ -16,7 +16,7 @@ from matplotlib.lines import Line2D
 from edgeprof.compare import change_points
 from edgeprof.errors import ConfigError
 from edgeprof.explain import setting_changes
-from edgeprof.report.plots import FORMATS, _colors, _new_figure, _styled, _title, figure_bytes
+from edgeprof.report.plots import FORMATS, figure_bytes, label_colors, new_figure, styled, titled
 from edgeprof.result import Result, viewer
 
 Doc = dict[str, Any]
@@ -86,7 +86,7 @@ def _annotate(ax: Axes, docs: list[Doc], color: Any) -> int:
     return count
 
 
-@_styled
+@styled
 def trend_figure(results: list[Doc]) -> Figure:
     """p50/p95 with intervals, accuracy and energy of each device x model configuration over time; change points
     circled, runs whose settings changed marked with what changed. ConfigError without a successful Result."""
@@ -95,9 +95,9 @@ def trend_figure(results: list[Doc]) -> Figure:
         raise ConfigError("no successful stored results to draw over time")
     panels = [p for p in PANELS if any(_value(d, p[0]) is not None for docs in grouped.values() for d in docs)]
     rows = [title for _, _, title in panels if title] or ["latency (ms)"]
-    fig = _new_figure(10.0, 1.2 + 2.4 * len(rows))
+    fig = new_figure(10.0, 1.2 + 2.4 * len(rows))
     axes = dict(zip(rows, fig.subplots(len(rows), 1, sharex=True, squeeze=False)[:, 0]))
-    colors = _colors(list(grouped))
+    colors = label_colors(list(grouped))
     notes = 0
     for label, docs in grouped.items():
         for path, name, title in panels:
@@ -114,7 +114,7 @@ def trend_figure(results: list[Doc]) -> Figure:
                           markeredgecolor=CHANGE_COLOR, label="change point (docs/explain.md)"))
     if notes:
         handles.append(Line2D([], [], color="grey", linestyle=":", label="settings changed from the previous run"))
-    fig.suptitle(_title(fig, "Over time: p50 (solid) and p95 (dashed) with 95% intervals"
+    fig.suptitle(titled(fig, "Over time: p50 (solid) and p95 (dashed) with 95% intervals"
                         + ", accuracy" * ("top-1 accuracy" in axes) + ", energy" * ("energy (mJ/inf)" in axes)))
     fig.legend(handles=handles, loc="outside lower center", ncols=2)
     return fig
