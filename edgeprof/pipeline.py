@@ -370,8 +370,16 @@ def plot(store: StoreTarget, selection: Selection, out: Path, formats: str) -> l
     return make_plots(selected(store, selection), out, chosen)
 
 
+REPORT_HISTORY = 200  # at most this many earlier Results of the reported configurations feed the trend figure
+
+
 def report(store: StoreTarget, selection: Selection, out: Path, fmt_name: str) -> list[Path]:
-    """Write the shareable report of the selected Results to `out` ('html' or 'md'); the files, report first."""
+    """Write the shareable report of the selected Results to `out` ('html' or 'md'), with the stored history of
+    the same configurations drawn over time; the files, report first."""
     from edgeprof.report.html import write_report  # matplotlib: only when drawing
 
-    return write_report(selected(store, selection), out, fmt_name)
+    with open_store(store, create=False) as db:
+        results = selection.load(db)[1]
+        configurations = {Result(r).configuration for r in results}
+        history = [r for r in db.query() if Result(r).configuration in configurations][-REPORT_HISTORY:]
+    return write_report(results, out, fmt_name, history=history)

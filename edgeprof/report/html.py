@@ -25,6 +25,7 @@ from edgeprof.report.markdown import to_markdown
 from edgeprof.report.placement import accelerator_rows, compile_text, fallback_rows, top_node_rows, top_op_rows
 from edgeprof.report.plots import Plot, build_plots, emulation, figure_bytes, group_by
 from edgeprof.report.recommendation import describe
+from edgeprof.report.trend import trend_figure
 from edgeprof.result import Result, viewer
 
 REPORT_FORMATS = ("html", "md")
@@ -173,11 +174,20 @@ def _figure_html(plot: Plot) -> str:
             f'src="data:image/png;base64,{data}"><figcaption>{escape(plot.caption)}</figcaption></figure>')
 
 
+def trend_plots(history: list[dict[str, Any]]) -> list[Plot]:
+    """The figure over time (edgeprof.report.trend) when the history spans at least two runs, else none."""
+    if len({r.get("run_id") for r in history if Result(r).ok}) < 2:
+        return []
+    return [Plot("trend", "Over time: p50/p95 with intervals, accuracy and energy per device and configuration; "
+                 "change points circled, changed settings marked", None, trend_figure(history))]
+
+
 def to_html(results: list[dict[str, Any]], *, plots: list[Plot] | None = None,
-            recs: dict[tuple[str, str], Any] | None = None) -> str:
-    """The whole report as one self-contained HTML document (no external assets; every text escaped)."""
+            recs: dict[tuple[str, str], Any] | None = None, history: list[dict[str, Any]] | None = None) -> str:
+    """The whole report as one self-contained HTML document (no external assets; every text escaped); `history`
+    (earlier Results of the same configurations) adds the figure over time."""
     recs = recommendations(results) if recs is None else recs
-    plots = build_plots(results, recs) if plots is None else plots
+    plots = (build_plots(results, recs) if plots is None else plots) + trend_plots(history or [])
     view = viewer(results)
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              "<title>edgeprof report</title>", f"<style>{_CSS}</style></head><body>", "<h1>edgeprof report</h1>",
@@ -201,7 +211,7 @@ def to_html(results: list[dict[str, Any]], *, plots: list[Plot] | None = None,
         parts.append("</section>")
     cross = [p for p in plots if p.device is None]
     if cross:
-        parts += ["<section><h2>Across devices</h2>", *(_figure_html(p) for p in cross), "</section>"]
+        parts += ["<section><h2>Across devices and over time</h2>", *(_figure_html(p) for p in cross), "</section>"]
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -213,10 +223,12 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def to_markdown_report(results: list[dict[str, Any]], out: Path) -> list[Path]:
-    """Write `out` (Markdown: verdict tables, recommendations, metadata, figure links) and its PNGs beside it."""
+def to_markdown_report(results: list[dict[str, Any]], out: Path,
+                       history: list[dict[str, Any]] | None = None) -> list[Path]:
+    """Write `out` (Markdown: verdict tables, recommendations, metadata, figure links, the figure over time of
+    `history`) and its PNGs beside it."""
     recs = recommendations(results)
-    plots = build_plots(results, recs)
+    plots = build_plots(results, recs) + trend_plots(history or [])
     view = viewer(results)
     lines = ["# edgeprof report", "", "| run | created | devices |", "|---|---|---|"]
     lines += [f"| {' | '.join(_md_cell(c) for c in run)} |" for run in _runs(results)]
@@ -244,8 +256,10 @@ def to_markdown_report(results: list[dict[str, Any]], out: Path) -> list[Path]:
     return [out, *written]
 
 
-def write_report(results: list[dict[str, Any]], out: Path, fmt_name: str = "html") -> list[Path]:
-    """Write the report in `fmt_name` ('html' or 'md') to `out`; the files written (the report first)."""
+def write_report(results: list[dict[str, Any]], out: Path, fmt_name: str = "html",
+                 history: list[dict[str, Any]] | None = None) -> list[Path]:
+    """Write the report in `fmt_name` ('html' or 'md') to `out`, with the figure over time of `history`; the files
+    written (the report first)."""
     if fmt_name not in REPORT_FORMATS:
         raise ConfigError(f"--format: unknown report format {fmt_name!r} (choose html or md)")
     if not results:
@@ -253,8 +267,8 @@ def write_report(results: list[dict[str, Any]], out: Path, fmt_name: str = "html
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         if fmt_name == "md":
-            return to_markdown_report(results, out)
-        out.write_text(to_html(results), encoding="utf-8")
+            return to_markdown_report(results, out, history)
+        out.write_text(to_html(results, history=history), encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"--out: cannot write {out}: {exc.strerror}") from exc
     return [out]

@@ -15,6 +15,7 @@ from edgeprof.cli.app import app
 from edgeprof.errors import ConfigError
 from edgeprof.report.html import to_html, write_report
 from edgeprof.report.plots import build_plots
+from edgeprof.store.sqlite import SQLiteStore
 from tests.report.factory import small_set
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -119,6 +120,20 @@ def test_report_command_html_from_store(store: Path, tmp_path: Path) -> None:
     assert "rejected int8-static onnx: power.energy_mj fail" in text
     assert "jetson-orin-nano / mobilenet: recommended int8-static onnx" in text
     assert "rejected int4-weird onnx: run fail" in text
+
+
+def test_report_draws_the_stored_history_of_the_reported_configurations(store: Path, tmp_path: Path) -> None:
+    """A second run of the same configurations: the report of the latest run adds the figure over time (one
+    series per device and configuration), which a single run does not have (12 figures above)."""
+    with SQLiteStore(store) as db:
+        db.save_run(small_set(), command="edgeprof deploy (a second run)")
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(app, ["report", "--latest", "--out", str(out), "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    page = parse(out.read_text())
+    assert len(page.images) == 13
+    assert "Across devices and over time" in "".join(page.text)
+    assert any(caption.startswith("Over time: p50/p95") for caption in page.text)
 
 
 def test_report_command_markdown_with_pngs_beside(store: Path, tmp_path: Path) -> None:
