@@ -32,34 +32,34 @@ def _centred(rng: np.random.Generator, reach: float) -> tuple[np.ndarray, np.nda
 
 
 def _circle(rng: np.random.Generator) -> np.ndarray:
-    radius = rng.uniform(16, 32)
+    radius = rng.uniform(22, 38)
     u, v = _centred(rng, radius)
     return u ** 2 + v ** 2 <= radius ** 2
 
 
 def _square(rng: np.random.Generator) -> np.ndarray:
-    half = rng.uniform(13, 23)
+    half = rng.uniform(18, 30)
     u, v = _centred(rng, half * np.sqrt(2))
     return (np.abs(u) <= half) & (np.abs(v) <= half)
 
 
 def _triangle(rng: np.random.Generator) -> np.ndarray:
-    radius = rng.uniform(18, 32)  # circumradius of an equilateral triangle
+    radius = rng.uniform(26, 42)  # circumradius of an equilateral triangle
     u, v = _centred(rng, radius)
     normals = [(np.cos(a), np.sin(a)) for a in (np.pi / 2, np.pi / 2 + 2 * np.pi / 3, np.pi / 2 + 4 * np.pi / 3)]
     return np.logical_and.reduce([u * nx + v * ny <= radius / 2 for nx, ny in normals])
 
 
 def _cross(rng: np.random.Generator) -> np.ndarray:
-    arm = rng.uniform(16, 30)
+    arm = rng.uniform(24, 40)
     half_width = arm * rng.uniform(0.18, 0.32)
-    u, v = _centred(rng, arm)
+    u, v = _centred(rng, arm * 1.05)
     inside = (np.abs(u) <= arm) & (np.abs(v) <= arm)
     return inside & ((np.abs(u) <= half_width) | (np.abs(v) <= half_width))
 
 
 def _ring(rng: np.random.Generator) -> np.ndarray:
-    outer = rng.uniform(16, 32)
+    outer = rng.uniform(22, 38)
     inner = outer * rng.uniform(0.45, 0.65)
     u, v = _centred(rng, outer)
     r2 = u ** 2 + v ** 2
