@@ -1,4 +1,5 @@
-"""The shipped models: manifests match the files, and the digits variants are accurate in real runtimes."""
+"""The shipped models: manifests match the files, and every variant is as accurate in its real runtime as its
+manifest says."""
 
 from __future__ import annotations
 
@@ -12,10 +13,14 @@ import pytest
 from edgeprof.agent.accuracy import evaluate
 from edgeprof.agent.backends import open_runtime
 from edgeprof.artifacts import check_dataset, load_artifact, reference_for, sha256_file
+from scripts.shapes import CLASSES
 from tests.models.onnx_graphs import DIGITS, MODELS
 
 MODEL_FILES = sorted(p for p in MODELS.glob("*/*") if p.suffix in (".onnx", ".tflite"))
 DIGITS_FILES = [p for p in MODEL_FILES if p.parent.name == "digits"]
+MOBILENET = MODELS / "mobilenetv2"
+MOBILENET_FILES = [p for p in MODEL_FILES if p.parent == MOBILENET]
+MOBILENET_MIN_TOP1 = 0.9
 
 
 def manifest_entries() -> dict[Path, dict]:
@@ -52,12 +57,16 @@ def test_variants_name_their_fp32_source_and_formats_keep_one_layout() -> None:
         assert layouts == {(8, 8, 1)}  # NHWC in both formats, as the manifests say
 
 
-def test_digits_has_both_formats_in_every_variant_and_mobilenet_says_latency_only() -> None:
+def test_both_models_have_both_formats_and_record_accuracy_and_preprocessing() -> None:
     variants = {(load_artifact(p).variant, p.suffix) for p in DIGITS_FILES}
     assert variants == {(v, s) for v in ("fp32", "fp16", "int8-dynamic", "int8-static") for s in (".onnx", ".tflite")}
-    mobile = [e for p, e in manifest_entries().items() if p.parent.name == "mobilenetv2" and e["variant"] == "fp32"]
-    assert {e["format"] for e in mobile} == {"onnx", "tflite"}
-    assert all(e["accuracy"] == "not meaningful: random weights, latency only" for e in mobile)
+    variants = {(load_artifact(p).variant, p.suffix) for p in MOBILENET_FILES}
+    assert variants == {(v, s) for v in ("fp32", "int8-static") for s in (".onnx", ".tflite")}
+    for path, entry in manifest_entries().items():
+        assert entry["accuracy"]["dataset"] == "test.npz" and entry["accuracy"]["top1"] > 0.5, path
+        assert entry["preprocessing"].endswith("NHWC"), path
+    assert {manifest_entries()[p.resolve()]["preprocessing"] for p in MOBILENET_FILES} == {
+        "RGB, 96x96, scale 1/255, NHWC"}
 
 
 def test_models_folder_stays_small() -> None:
@@ -100,12 +109,54 @@ def test_each_digits_variant_keeps_accuracy_and_agrees_with_its_fp32_source(path
     assert compared["accuracy_drop"] == pytest.approx(compared["top1"] - section["top1"])
 
 
+def test_mobilenet_data_matches_the_models() -> None:
+    with np.load(MOBILENET / "test.npz") as test, np.load(MOBILENET / "calibration.npz") as calibration:
+        assert test["x"].dtype == np.float32 and test["x"].shape[1:] == (96, 96, 3)
+        assert test["y"].dtype == np.int64 and len(test["y"]) == len(test["x"]) >= 200
+        assert np.bincount(test["y"]).tolist() == [len(test["y"]) // 10] * 10
+        assert calibration.files == ["x"] and calibration["x"].shape[1:] == (96, 96, 3)
+        assert 0.0 <= test["x"].min() and test["x"].max() <= 1.0
+    for path in MOBILENET_FILES:
+        check_dataset(load_artifact(path), MOBILENET / "test.npz")
+
+
+@pytest.mark.parametrize("path", MOBILENET_FILES, ids=lambda p: p.name)
+def test_each_mobilenet_variant_is_as_accurate_as_its_manifest_says(path: Path) -> None:
+    artifact = load_artifact(path)
+    section = evaluate(open_runtime(str(path), artifact.format, 1), str(MOBILENET / "test.npz"), None,
+                       lambda done, total: None)
+    recorded = artifact.manifest["accuracy"]
+    assert section["samples"] == recorded["samples"] >= 200
+    assert recorded["top1"] == round(section["top1"], 4) >= MOBILENET_MIN_TOP1
+
+
 @pytest.mark.parametrize("fmt", ["onnx", "tflite"])
-def test_mobilenet_runs_and_its_int8_follows_the_fp32_on_random_inputs(fmt: str) -> None:
-    folder = MODELS / "mobilenetv2"
-    variant = load_artifact(folder / f"mobilenetv2-int8-static.{fmt}")
-    assert variant.inputs[0].shape == [None, 96, 96, 3] and variant.outputs[0].shape == [None, 10]
-    section = evaluate(open_runtime(str(variant.path), fmt, 1), None,
-                       open_runtime(str(reference_for(variant)), fmt, 1), lambda done, total: None)
-    assert section["inputs"] == "random(seed=0)" and "top1" not in section
-    assert section["reference"]["sqnr_db"] > 15
+def test_mobilenet_int8_agrees_with_its_fp32_source_on_the_held_out_images(fmt: str) -> None:
+    variant = load_artifact(MOBILENET / f"mobilenetv2-int8-static.{fmt}")
+    reference = reference_for(variant)
+    assert reference is not None and reference.name == f"mobilenetv2-fp32.{fmt}"
+    section = evaluate(open_runtime(str(variant.path), fmt, 1), str(MOBILENET / "test.npz"),
+                       open_runtime(str(reference), fmt, 1), lambda done, total: None)
+    compared = section["reference"]
+    assert compared["meaningful"] is True and compared["identical"] is False
+    assert compared["agreement_top1"] >= 0.95 and abs(compared["accuracy_drop"]) <= 0.03
+
+
+def test_the_shipped_images_are_classified_as_their_folders_name_them(tmp_path: Path) -> None:
+    from PIL import Image
+
+    folders = sorted(p for p in (MOBILENET / "images").iterdir())
+    assert [p.name for p in folders] == sorted(CLASSES)
+    images, labels = [], []
+    for folder in folders:
+        files = sorted(folder.glob("*.png"))
+        assert len(files) >= 8, folder
+        for file in files:
+            with Image.open(file) as image:
+                assert image.mode == "RGB" and image.size == (96, 96), file
+                images.append(np.asarray(image, dtype=np.float32) / 255)
+            labels.append(CLASSES.index(folder.name))
+    np.savez(tmp_path / "images.npz", x=np.stack(images), y=np.array(labels))
+    section = evaluate(open_runtime(str(MOBILENET / "mobilenetv2-fp32.onnx"), "onnx", 1), str(tmp_path / "images.npz"),
+                       None, lambda done, total: None)
+    assert section["top1"] >= MOBILENET_MIN_TOP1
