@@ -262,7 +262,8 @@ def train_mobilenet() -> Any:
 
 
 def write_images(folder: Path, images: np.ndarray, labels: np.ndarray) -> None:
-    """The images as folder/<class name>/NNN.png (replacing what was there): an image folder `dataset build` reads."""
+    """The images as folder/<class name>/NNN.png (replacing what was there): an image folder `dataset build` reads;
+    and the class names in the model's label order, one a line, in folder/../classes.txt (`--classes FILE`)."""
     import shutil
 
     from PIL import Image
@@ -274,6 +275,7 @@ def write_images(folder: Path, images: np.ndarray, labels: np.ndarray) -> None:
         (folder / name).mkdir(parents=True)
         for number, image in enumerate(images[labels == label]):
             Image.fromarray(image).save(folder / name / f"{number:03d}.png", optimize=True)
+    (folder.parent / "classes.txt").write_text("".join(f"{name}\n" for name in CLASSES))
 
 
 # ---------------------------------------------------------------- checks and manifest

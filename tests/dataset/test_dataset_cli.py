@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from tests.dataset.helpers import class_folders, edgeprof, load, one_error_line, write_image
-from tests.support import DIGITS
+from tests.support import DIGITS, REPO
 
+MOBILENET = REPO / "models" / "mobilenetv2"
 FAST = ["--min-runs", "20", "--max-runs", "100", "--min-seconds", "0.2", "--max-seconds", "0.5",
         "--power-seconds", "0.2"]
 
@@ -135,3 +136,26 @@ def test_image_folder_to_deploy_gives_an_accuracy(tmp_path: Path, model: str) ->
     accuracy = result["accuracy"]
     assert accuracy["inputs"] == "dataset" and accuracy["samples"] == 120
     assert accuracy["top1"] >= 0.9  # the manifest records 0.98 on the whole test split
+
+
+def test_the_readme_image_folder_flow_scores_the_shipped_mobilenet(tmp_path: Path) -> None:
+    """README "Bring your own data": the shipped shape images, in the model's class order (classes.txt), give the
+    trained MobileNet its recorded accuracy, the int8 variant a meaningful agreement; in sorted folder order the
+    labels are wrong, which is why --classes exists."""
+    images, classes = MOBILENET / "images", MOBILENET / "classes.txt"
+    built, sorted_order = tmp_path / "shapes.npz", tmp_path / "sorted.npz"
+    for out, extra in ((built, ["--classes", classes]), (sorted_order, [])):
+        proc = edgeprof("dataset", "build", images, "--resize", "96x96", "--scale", "1/255", "--out", out, *extra)
+        assert proc.returncode == 0, proc.stderr
+    assert load(built)["class_names"].tolist() == classes.read_text().split()
+    deploy = edgeprof("deploy", "--device", "local", "--model", MOBILENET / "mobilenetv2-fp32.onnx",
+                      "--model", MOBILENET / "mobilenetv2-int8-static.onnx", "--dataset", built, "--json", *FAST,
+                      "--store", tmp_path / "r.db")
+    assert deploy.returncode in (0, 1), deploy.stderr  # a latency or memory bound may fail on a busy host
+    fp32, int8 = sorted(json.loads(deploy.stdout), key=lambda r: r["model"]["variant"] != "fp32")
+    assert fp32["accuracy"]["samples"] == 100 and fp32["accuracy"]["top1"] >= 0.9
+    assert int8["accuracy"]["top1"] >= 0.9 and int8["accuracy"]["reference"]["meaningful"] is True
+    wrong = edgeprof("deploy", "--device", "local", "--model", MOBILENET / "mobilenetv2-fp32.onnx", "--dataset",
+                     sorted_order, "--json", *FAST, "--store", tmp_path / "r.db")
+    (result,) = json.loads(wrong.stdout)
+    assert result["accuracy"]["top1"] < 0.5
