@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import math
 import os
 import stat
 import zipfile
@@ -23,11 +24,14 @@ MANIFEST = "manifest.json"
 
 @dataclass(frozen=True)
 class TensorSpec:
-    """A model input or output as the host sees it (None for a dynamic dim)."""
+    """A model input or output as the host sees it (None for a dynamic dim): its (scale, zero point) when it is
+    quantised, and for an index input that feeds a Gather the inclusive range of indices the table has."""
 
     name: str
     shape: list[int | None]
     dtype: str
+    quant: tuple[float, int] | None = None
+    range: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,12 @@ class ModelArtifact:
     inputs: list[TensorSpec] = field(default_factory=list)
     outputs: list[TensorSpec] = field(default_factory=list)
     manifest: dict[str, Any] | None = None
+
+    @property
+    def classes(self) -> int | None:
+        """How many classes the first output scores (its values per sample), where every dim is known."""
+        dims = self.outputs[0].shape[1:] if self.outputs else [None]
+        return None if None in dims else int(math.prod(d for d in dims if d is not None))
 
 
 def printable(text: str) -> str:
@@ -121,15 +131,56 @@ def _onnx_signature(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
         onnx.checker.check_model(model)
     except Exception as exc:  # protobuf DecodeError, ValidationError, ...
         raise ConfigError(f"{path}: truncated or corrupt ONNX model ({one_line(exc, 200)})") from exc
-    initializers = {init.name for init in model.graph.initializer}
+    initializers = {init.name: list(init.dims) for init in model.graph.initializer}
+    bounds: dict[str, int] = {}  # index input -> rows of the smallest table it indexes
+    for node in model.graph.node:
+        if node.op_type == "Gather" and len(node.input) == 2 and node.input[0] in initializers:
+            dims = initializers[node.input[0]]
+            axis = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "axis"), 0)
+            if -len(dims) <= axis < len(dims):
+                bounds[node.input[1]] = min(bounds.get(node.input[1], dims[axis]), dims[axis])
 
     def spec(value: Any) -> TensorSpec:
         tensor = value.type.tensor_type
         dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
-        return TensorSpec(value.name, dims, np.dtype(helper.tensor_dtype_to_np_dtype(tensor.elem_type)).name)
+        return TensorSpec(value.name, dims, np.dtype(helper.tensor_dtype_to_np_dtype(tensor.elem_type)).name,
+                          range=(0, bounds[value.name] - 1) if bounds.get(value.name) else None)
 
     inputs = [spec(v) for v in model.graph.input if v.name not in initializers]
     return inputs, [spec(v) for v in model.graph.output]
+
+
+def _tflite_gather_bounds(path: Path) -> dict[str, int]:
+    """Index input name -> rows of the smallest table a GATHER op indexes with it (read from the flatbuffer with
+    the schema ai-edge-litert ships; empty without it)."""
+    try:
+        from ai_edge_litert import schema_py_generated as fb
+    except ImportError:
+        return {}
+    model = fb.Model.GetRootAs(path.read_bytes(), 0)
+    bounds: dict[str, int] = {}
+    for g in range(model.SubgraphsLength()):
+        graph = model.Subgraphs(g)
+        inputs = {graph.Inputs(i) for i in range(graph.InputsLength())}
+        for o in range(graph.OperatorsLength()):
+            op = graph.Operators(o)
+            code = model.OperatorCodes(op.OpcodeIndex())
+            if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) != fb.BuiltinOperator.GATHER:
+                continue
+            params, indices = op.Inputs(0), op.Inputs(1)
+            if indices not in inputs:
+                continue
+            axis = 0
+            if op.BuiltinOptionsType() == fb.BuiltinOptions.GatherOptions:
+                options = fb.GatherOptions()
+                table = op.BuiltinOptions()
+                options.Init(table.Bytes, table.Pos)
+                axis = options.Axis()
+            dims = list(graph.Tensors(params).ShapeAsNumpy())
+            if -len(dims) <= axis < len(dims) and dims[axis] > 0:
+                name = graph.Tensors(indices).Name().decode()
+                bounds[name] = min(bounds.get(name, int(dims[axis])), int(dims[axis]))
+    return bounds
 
 
 def _tflite_signature(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
@@ -144,9 +195,14 @@ def _tflite_signature(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
     except Exception as exc:  # the interpreter raises ValueError/RuntimeError
         raise ConfigError(f"{path}: truncated or corrupt TFLite model ({one_line(exc, 200)})") from exc
 
+    bounds = _tflite_gather_bounds(path)
+
     def spec(detail: dict[str, Any]) -> TensorSpec:
         dims = [int(d) if d >= 0 else None for d in detail.get("shape_signature", detail["shape"])]
-        return TensorSpec(detail["name"], dims, np.dtype(detail["dtype"]).name)
+        scale, zero = detail.get("quantization", (0.0, 0))
+        rows = bounds.get(detail["name"])
+        return TensorSpec(detail["name"], dims, np.dtype(detail["dtype"]).name,
+                          (float(scale), int(zero)) if scale else None, (0, rows - 1) if rows else None)
 
     return ([spec(d) for d in interpreter.get_input_details()],
             [spec(d) for d in interpreter.get_output_details()])
@@ -215,29 +271,106 @@ def reference_for(artifact: ModelArtifact) -> Path | None:
     return None
 
 
-def check_dataset(artifact: ModelArtifact, npz: Path) -> None:
-    """The NPZ has one array per model input (or `x`), with matching trailing dims; ConfigError naming the key."""
+def check_dataset(artifact: ModelArtifact, npz: Path, *, ranges: dict[str, list[int]] | None = None,
+                  allow_nan: bool = False) -> None:
+    """The NPZ is data the model can take, each problem one ConfigError naming the file, the key and the first bad
+    sample: one array per model input (by name, plain name, or `x`) with matching trailing dims and samples; a
+    dtype the agent casts without loss (docs/result-schema.md, "Datasets"); no NaN or inf unless `allow_nan`;
+    integer inputs within `ranges`; labels `y` that are integral class indices within the model's classes."""
     import numpy as np
 
-    shapes = {key: (array.shape, array.dtype) for key, array in read_npz(npz, "dataset").items()}
-    empty = sorted(key for key, (shape, _) in shapes.items() if shape and shape[0] == 0)
+    from edgeprof.agent.inputs import dataset_key
+
+    shown = printable(str(npz))
+    arrays = read_npz(npz, "dataset")
+    empty = sorted(key for key, array in arrays.items() if array.shape and array.shape[0] == 0)
     if empty:
-        raise ConfigError(f"dataset {printable(str(npz))}: '{empty[0]}' holds 0 samples (each array needs at least "
+        raise ConfigError(f"dataset {shown}: '{empty[0]}' holds 0 samples (each array needs at least "
                           "one along its first axis)")
-    if not artifact.inputs:
-        return
     counts = set()
     for spec in artifact.inputs:
-        key = spec.name if spec.name in shapes else ("x" if len(artifact.inputs) == 1 and "x" in shapes else None)
+        key = dataset_key(spec.name, list(arrays), len(artifact.inputs))
         if key is None:
-            raise ConfigError(f"{npz}: no array for model input '{spec.name}' (keys: {', '.join(sorted(shapes))})")
-        shape, dtype = shapes[key]
+            raise ConfigError(f"{npz}: no array for model input '{spec.name}' (keys: {', '.join(sorted(arrays))})")
+        array = arrays[key]
         model_dims = spec.shape[1:]
-        if len(shape) != len(spec.shape) or any(m is not None and m != d for m, d in zip(model_dims, shape[1:])):
-            raise ConfigError(f"{npz}: '{key}' has shape {list(shape)}, the model's input '{spec.name}' is "
+        if len(array.shape) != len(spec.shape) or any(m is not None and m != d
+                                                      for m, d in zip(model_dims, array.shape[1:])):
+            raise ConfigError(f"{npz}: '{key}' has shape {list(array.shape)}, the model's input '{spec.name}' is "
                               f"{['?' if d is None else d for d in spec.shape]}")
-        if np.dtype(spec.dtype).kind == "f" and dtype.kind not in "fiu":
-            raise ConfigError(f"{npz}: '{key}' has dtype {dtype}, the model wants {spec.dtype}")
-        counts.add(shape[0] if shape else 1)
-    if "y" in shapes and (shapes["y"][0][:1] or (1,))[0] not in counts:
-        raise ConfigError(f"{npz}: 'y' has {shapes['y'][0][0]} labels but the inputs have {sorted(counts)} samples")
+        problem = _dtype_problem(spec, array)
+        if problem:
+            raise ConfigError(f"dataset {shown}: '{key}' {problem}")
+        if array.dtype.kind == "f" and not allow_nan:
+            bad = _first(~np.isfinite(array))
+            if bad is not None:
+                kind = "NaN" if np.isnan(array[bad]) else "inf"
+                raise ConfigError(f"dataset {shown}: '{key}' holds {kind} at sample {bad[0] if bad else 0} "
+                                  "(pass --allow-nan to measure such inputs)")
+        value_range = (ranges or {}).get(spec.name)
+        if value_range is not None and array.dtype.kind in "iub":
+            bad = _first((array < value_range[0]) | (array > value_range[1]))
+            if bad is not None:
+                raise ConfigError(f"dataset {shown}: '{key}' holds {array[bad]} at sample {bad[0] if bad else 0}, "
+                                  f"outside input '{spec.name}''s range {value_range[0]}:{value_range[1]}")
+        counts.add(array.shape[0] if array.shape else 1)
+    if "y" in arrays:
+        _check_labels(arrays["y"], shown, artifact.classes, counts)
+
+
+def _first(mask: np.ndarray) -> tuple[int, ...] | None:
+    """The index of the first True in `mask`, or None."""
+    import numpy as np
+
+    found = np.argwhere(mask)
+    return tuple(int(i) for i in found[0]) if len(found) else None
+
+
+def _dtype_problem(spec: TensorSpec, array: np.ndarray) -> str | None:
+    """Why the agent cannot feed this array to the input without losing values (None: it can). Floats take any
+    float or integer data; a quantised input also takes float data (quantised with its scale and zero point);
+    plain integer inputs take integers that fit their dtype; bool inputs take bools."""
+    import numpy as np
+
+    wanted = np.dtype(spec.dtype)
+    kind = array.dtype.kind
+    if wanted.kind == "f":
+        return None if kind in "fiu" else f"has dtype {array.dtype}, the model wants {spec.dtype}"
+    if wanted.kind == "b":
+        return None if kind == "b" else f"has dtype {array.dtype}, the model's input '{spec.name}' takes bool"
+    if spec.quant is not None and kind == "f":
+        return None
+    if kind not in "iub":
+        return (f"has dtype {array.dtype}, the model's input '{spec.name}' takes {spec.dtype}"
+                + (" (give integers, or floats for a quantised input)" if kind == "f" else ""))
+    limits = np.iinfo(wanted)
+    bad = _first((array < limits.min) | (array > limits.max)) if array.size else None
+    if bad is not None:
+        return (f"holds {array[bad]} at sample {bad[0] if bad else 0}, which {spec.dtype} (the model's input "
+                f"'{spec.name}') cannot hold")
+    return None
+
+
+def _check_labels(labels: np.ndarray, shown: str, classes: int | None, counts: set[int]) -> None:
+    """Labels are integral class indices, 0 up to the model's classes, one per sample."""
+    import numpy as np
+
+    if counts and (labels.shape[:1] or (1,))[0] not in counts:
+        raise ConfigError(f"dataset {shown}: 'y' has {labels.shape[0] if labels.shape else 1} labels but the inputs "
+                          f"have {sorted(counts)} samples")
+    if labels.dtype.kind not in "fiub":
+        raise ConfigError(f"dataset {shown}: 'y' has dtype {labels.dtype}: labels are integer class indices")
+    if labels.dtype.kind == "f":
+        bad = _first(labels != np.round(labels))
+        if bad is not None:
+            raise ConfigError(f"dataset {shown}: 'y' holds {labels[bad]} at sample {bad[0] if bad else 0}: labels "
+                              "are integer class indices")
+    bad = _first(labels < 0)
+    if bad is not None:
+        raise ConfigError(f"dataset {shown}: 'y' holds {labels[bad]} at sample {bad[0] if bad else 0}: labels are "
+                          "class indices from 0")
+    if classes is not None:
+        bad = _first(labels >= classes)
+        if bad is not None:
+            raise ConfigError(f"dataset {shown}: 'y' holds {labels[bad]} at sample {bad[0] if bad else 0}, but the "
+                              f"model scores {classes} classes (0 to {classes - 1})")
