@@ -132,13 +132,7 @@ def _onnx_signature(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
     except Exception as exc:  # protobuf DecodeError, ValidationError, ...
         raise ConfigError(f"{path}: truncated or corrupt ONNX model ({one_line(exc, 200)})") from exc
     initializers = {init.name: list(init.dims) for init in model.graph.initializer}
-    bounds: dict[str, int] = {}  # index input -> rows of the smallest table it indexes
-    for node in model.graph.node:
-        if node.op_type == "Gather" and len(node.input) == 2 and node.input[0] in initializers:
-            dims = initializers[node.input[0]]
-            axis = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "axis"), 0)
-            if -len(dims) <= axis < len(dims):
-                bounds[node.input[1]] = min(bounds.get(node.input[1], dims[axis]), dims[axis])
+    bounds = _gather_bounds(model.graph, initializers)
 
     def spec(value: Any) -> TensorSpec:
         tensor = value.type.tensor_type
@@ -148,6 +142,32 @@ def _onnx_signature(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
 
     inputs = [spec(v) for v in model.graph.input if v.name not in initializers]
     return inputs, [spec(v) for v in model.graph.output]
+
+
+PASS_THROUGH = ("Cast", "Identity", "DequantizeLinear")  # ops that keep a tensor's shape and what it indexes
+
+
+def _gather_bounds(graph: Any, initializers: dict[str, list[int]]) -> dict[str, int]:
+    """Graph input name -> rows of the smallest table a Gather indexes with it: the table an initializer (or one
+    cast or dequantised), the indices the input (or it cast)."""
+    from onnx import helper
+
+    producers = {out: node for node in graph.node for out in node.output}
+
+    def source(name: str) -> str:
+        while name in producers and producers[name].op_type in PASS_THROUGH:
+            name = producers[name].input[0]
+        return name
+
+    bounds: dict[str, int] = {}
+    for node in graph.node:
+        if node.op_type != "Gather" or len(node.input) != 2:
+            continue
+        dims, indices = initializers.get(source(node.input[0])), source(node.input[1])
+        axis = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "axis"), 0)
+        if dims and -len(dims) <= axis < len(dims) and dims[axis] > 0:
+            bounds[indices] = min(bounds.get(indices, dims[axis]), dims[axis])
+    return bounds
 
 
 def _tflite_gather_bounds(path: Path) -> dict[str, int]:
@@ -275,7 +295,7 @@ def check_dataset(artifact: ModelArtifact, npz: Path, *, ranges: dict[str, list[
                   allow_nan: bool = False) -> None:
     """The NPZ is data the model can take, each problem one ConfigError naming the file, the key and the first bad
     sample: one array per model input (by name, plain name, or `x`) with matching trailing dims and samples; a
-    dtype the agent casts without loss (docs/result-schema.md, "Datasets"); no NaN or inf unless `allow_nan`;
+    dtype the agent casts without loss (docs/agent-protocol.md, `dataset`); no NaN or inf unless `allow_nan`;
     integer inputs within `ranges`; labels `y` that are integral class indices within the model's classes."""
     import numpy as np
 

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from edgeprof.agent.inputs import resolve_name
+from edgeprof.agent.inputs import integer_input, plain_name, resolve_name
 from edgeprof.artifacts import ModelArtifact, TensorSpec
 from edgeprof.errors import ConfigError
 from edgeprof.result import model_names
@@ -101,7 +99,7 @@ def _range_for(artifact: ModelArtifact, spec: TensorSpec, given: InputEntry | No
     """The range an integer input is fed: given (within the model's table), else the model's; ConfigError where
     random inputs need one and there is none."""
     if given is not None:
-        if np.dtype(spec.dtype).kind not in "iu" or spec.quant is not None:
+        if not integer_input(spec):
             raise ConfigError(f"--input-range {given.text}: {artifact.path.name}'s input '{spec.name}' takes "
                               f"{spec.dtype}{' (quantised)' if spec.quant else ''} values, not plain integers")
         low, high = given.value
@@ -111,9 +109,9 @@ def _range_for(artifact: ModelArtifact, spec: TensorSpec, given: InputEntry | No
         return [low, high]
     if spec.range is not None:
         return list(spec.range)
-    if timing == "random" and np.dtype(spec.dtype).kind in "iu" and spec.quant is None:
+    if timing == "random" and integer_input(spec):
         raise ConfigError(f"{artifact.path.name}: input '{spec.name}' takes {spec.dtype} values whose range edgeprof "
-                          f"cannot read from the model: give it with --input-range {spec.name}=LO:HI")
+                          f"cannot read from the model: give it with --input-range {plain_name(spec.name)}=LO:HI")
     return None
 
 

@@ -50,8 +50,9 @@ def dataset_key(name: str, keys: list[str], inputs: int) -> str | None:
     return found or ("x" if inputs == 1 and "x" in keys else None)
 
 
-def integer_input(info: TensorInfo) -> bool:
-    """Whether an input takes plain integers (not quantised, not bool): random values need a range for it."""
+def integer_input(info: Any) -> bool:
+    """Whether an input (a TensorInfo, or the host's TensorSpec: a dtype and a quant) takes plain integers, not
+    quantised, not bool: random values need a range for it."""
     return np.dtype(info.dtype).kind in "iu" and info.quant is None
 
 

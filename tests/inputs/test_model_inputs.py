@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 
 from edgeprof.artifacts import load_artifact
 from edgeprof.errors import ConfigError
 from edgeprof.model_inputs import parse_input_range, parse_input_shape, resolve_inputs
 from tests.agent.tflite_models import gather
-from tests.models.onnx_graphs import gather_table, mixed_inputs
+from tests.models.onnx_graphs import gather_table, mixed_inputs, save
 from tests.support import DIGITS
 
 ONNX, TFLITE = DIGITS / "digits-fp32.onnx", DIGITS / "digits-fp32.tflite"
@@ -80,3 +82,15 @@ def test_an_integer_input_needs_no_range_when_the_dataset_is_timed(tmp_path: Pat
 def test_malformed_ranges_are_refused(text: str) -> None:
     with pytest.raises(ConfigError, match="expected \\[MODEL:\\]NAME=LO:HI"):
         parse_input_range(text)
+
+
+def test_a_table_read_through_a_cast_or_dequantize_still_gives_the_range(tmp_path: Path) -> None:
+    graph = helper.make_graph(
+        [helper.make_node("DequantizeLinear", ["table_q", "scale"], ["table"]),
+         helper.make_node("Cast", ["ids32"], ["ids"], to=TensorProto.INT64),
+         helper.make_node("Gather", ["table", "ids"], ["found"], axis=1)], "quantised_gather",
+        [helper.make_tensor_value_info("ids32", TensorProto.INT32, [1, 3])],
+        [helper.make_tensor_value_info("found", TensorProto.FLOAT, [4, 1, 3])],
+        [numpy_helper.from_array(np.zeros((4, 9), np.int8), "table_q"),
+         numpy_helper.from_array(np.array(0.1, np.float32), "scale")])
+    assert load_artifact(save(graph, tmp_path / "q.onnx")).inputs[0].range == (0, 8)
