@@ -117,8 +117,9 @@ def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, c
     if spec["inputs"]["timing"] == "dataset":  # every batch built now: the timed runs only bind the next one
         batches, inputs = dataset_feeds(dataset["path"], runtime.inputs, spec["input_shapes"], note)
     else:
-        feeds, inputs = make_feeds(runtime.inputs, spec["input_shapes"], spec["seed"], note, spec["inputs"]["ranges"])
-        batches = [feeds]
+        generated, inputs = make_feeds(runtime.inputs, spec["input_shapes"], spec["seed"], note,
+                                       spec["inputs"]["ranges"])
+        batches = [generated]
     feeds = batches[0]  # what the first run, copy_ms, the scenario, power and op profile phases are fed
     _guarded(lambda: runtime.prepare(feeds), "inputs")()
 
