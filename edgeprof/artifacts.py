@@ -294,7 +294,8 @@ def reference_for(artifact: ModelArtifact) -> Path | None:
 def check_dataset(artifact: ModelArtifact, npz: Path, *, ranges: dict[str, list[int]] | None = None,
                   allow_nan: bool = False) -> None:
     """The NPZ is data the model can take, each problem one ConfigError naming the file, the key and the first bad
-    sample: one array per model input (by name, plain name, or `x`) with matching trailing dims and samples; a
+    sample: one array per model input (by name, plain name, or `x`) with matching trailing dims, whole fixed
+    batches and one count of samples; a
     dtype the agent casts without loss (docs/agent-protocol.md, `dataset`); no NaN or inf unless `allow_nan`;
     integer inputs within `ranges`; labels `y` that are integral class indices within the model's classes."""
     import numpy as np
@@ -318,6 +319,10 @@ def check_dataset(artifact: ModelArtifact, npz: Path, *, ranges: dict[str, list[
                                                       for m, d in zip(model_dims, array.shape[1:])):
             raise ConfigError(f"{npz}: '{key}' has shape {list(array.shape)}, the model's input '{spec.name}' is "
                               f"{['?' if d is None else d for d in spec.shape]}")
+        fixed = spec.shape[0] if spec.shape else None
+        if fixed and fixed > 1 and array.shape[0] % fixed:
+            raise ConfigError(f"dataset {shown}: '{key}' has {array.shape[0]} samples, which do not split into the "
+                              f"model's fixed batch of {fixed}")
         problem = _dtype_problem(spec, array)
         if problem:
             raise ConfigError(f"dataset {shown}: '{key}' {problem}")

@@ -10,7 +10,7 @@ import pytest
 
 from edgeprof.artifacts import check_dataset, load_artifact
 from edgeprof.errors import ConfigError
-from tests.models.onnx_graphs import gather_table
+from tests.models.onnx_graphs import gather_table, linear_classifier
 from tests.support import DIGITS
 
 IMAGES = np.zeros((4, 8, 8, 1), np.float32)
@@ -72,3 +72,10 @@ def test_an_index_input_takes_integers_within_its_table(tmp_path: Path, ids: np.
         check_dataset(artifact, npz(tmp_path, ids=ids), ranges={"ids": [0, 4]})
     assert message in str(error.value)
     check_dataset(artifact, npz(tmp_path, ids=np.full((4, 3), 4, np.int32), y=np.full(4, 11)), ranges={"ids": [0, 4]})
+
+
+def test_samples_must_fill_whole_fixed_batches(tmp_path: Path) -> None:
+    artifact = load_artifact(linear_classifier(tmp_path / "four.onnx", np.eye(6, 3), batch=4))
+    check_dataset(artifact, npz(tmp_path, x=np.zeros((8, 6), np.float32), y=np.zeros(8, np.int64)))
+    with pytest.raises(ConfigError, match="'x' has 10 samples, which do not split into the model's fixed batch of 4"):
+        check_dataset(artifact, npz(tmp_path, x=np.zeros((10, 6), np.float32)))
