@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import math
 import mmap
 import os
 import stat
@@ -25,11 +26,14 @@ MANIFEST = "manifest.json"
 
 @dataclass(frozen=True)
 class TensorSpec:
-    """A model input or output as the host sees it (None for a dynamic dim)."""
+    """A model input or output as the host sees it (None for a dynamic dim): its (scale, zero point) when it is
+    quantised, and for an index input that feeds a Gather the inclusive range of indices the table has."""
 
     name: str
     shape: list[int | None]
     dtype: str
+    quant: tuple[float, int] | None = None
+    range: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,12 @@ class ModelArtifact:
     inputs: list[TensorSpec] = field(default_factory=list)
     outputs: list[TensorSpec] = field(default_factory=list)
     manifest: dict[str, Any] | None = None
-    quant: dict[str, tuple[float, int]] = field(default_factory=dict)  # tensor name -> (scale, zero point)
+
+    @property
+    def classes(self) -> int | None:
+        """How many classes the first output scores (its values per sample), where every dim is known."""
+        dims = self.outputs[0].shape[1:] if self.outputs else [None]
+        return None if None in dims else int(math.prod(d for d in dims if d is not None))
 
 
 def printable(text: str) -> str:
@@ -114,47 +123,121 @@ def detect_format(data: bytes) -> str | None:
     return None
 
 
-Signature = tuple[list[TensorSpec], list[TensorSpec], dict[str, tuple[float, int]]]
+Signature = tuple[list[TensorSpec], list[TensorSpec]]
 
 
 def _onnx_signature(path: Path, data: bytes | mmap.mmap) -> Signature:
     """Inputs and outputs, read from the wire format (onnx_wire: no `import onnx`); no quantisation parameters
-    (a QDQ model keeps them in its nodes, not its inputs)."""
+    (a QDQ model keeps them in its nodes, not its inputs); the index range of an integer input that feeds a
+    Gather (only those models load the graph with `onnx`)."""
     try:
         inputs, outputs = read_signature(data)
     except WireError as exc:
         raise ConfigError(f"{path}: truncated or corrupt ONNX model ({exc})") from None
+    bounds = _gather_bounds(path) if any(_is_index(t.dtype) for t in inputs) else {}
 
     def spec(tensor: WireTensor) -> TensorSpec:
         if tensor.dtype is None:
             raise ConfigError(f"{path}: graph input or output '{tensor.name}' is not a tensor of a type edgeprof "
                               "knows")
-        return TensorSpec(tensor.name, tensor.shape, tensor.dtype)
+        rows = bounds.get(tensor.name)
+        return TensorSpec(tensor.name, tensor.shape, tensor.dtype, range=(0, rows - 1) if rows else None)
 
-    return [spec(t) for t in inputs], [spec(t) for t in outputs], {}
+    return [spec(t) for t in inputs], [spec(t) for t in outputs]
+
+
+def _is_index(dtype: str | None) -> bool:
+    """Whether an input of this dtype can index a table (a signed or unsigned integer, not a bool)."""
+    return dtype is not None and dtype.startswith(("int", "uint"))
+
+
+PASS_THROUGH = ("Cast", "Identity", "DequantizeLinear")  # ops that keep a tensor's shape and what it indexes
+
+
+def _gather_bounds(path: Path) -> dict[str, int]:
+    """Graph input name -> rows of the smallest table a Gather indexes with it: the table an initializer (or one
+    cast or dequantised), the indices the input (or it cast). Parses the whole graph with `onnx`, so only models
+    with an integer input pay for it."""
+    import onnx
+    from onnx import helper
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    initializers = {init.name: list(init.dims) for init in graph.initializer}
+    producers = {out: node for node in graph.node for out in node.output}
+
+    def source(name: str) -> str:
+        while name in producers and producers[name].op_type in PASS_THROUGH:
+            name = producers[name].input[0]
+        return name
+
+    bounds: dict[str, int] = {}
+    for node in graph.node:
+        if node.op_type != "Gather" or len(node.input) != 2:
+            continue
+        dims, indices = initializers.get(source(node.input[0])), source(node.input[1])
+        axis = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "axis"), 0)
+        if dims and -len(dims) <= axis < len(dims) and dims[axis] > 0:
+            bounds[indices] = min(bounds.get(indices, dims[axis]), dims[axis])
+    return bounds
+
+
+def _tflite_gather_bounds(path: Path) -> dict[str, int]:
+    """Index input name -> rows of the smallest table a GATHER op indexes with it (read from the flatbuffer with
+    the schema ai-edge-litert ships; empty without it)."""
+    try:
+        from ai_edge_litert import schema_py_generated as fb
+    except ImportError:
+        return {}
+    model = fb.Model.GetRootAs(path.read_bytes(), 0)
+    bounds: dict[str, int] = {}
+    for g in range(model.SubgraphsLength()):
+        graph = model.Subgraphs(g)
+        inputs = {graph.Inputs(i) for i in range(graph.InputsLength())}
+        for o in range(graph.OperatorsLength()):
+            op = graph.Operators(o)
+            code = model.OperatorCodes(op.OpcodeIndex())
+            if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) != fb.BuiltinOperator.GATHER:
+                continue
+            params, indices = op.Inputs(0), op.Inputs(1)
+            if indices not in inputs:
+                continue
+            axis = 0
+            if op.BuiltinOptionsType() == fb.BuiltinOptions.GatherOptions:
+                options = fb.GatherOptions()
+                table = op.BuiltinOptions()
+                options.Init(table.Bytes, table.Pos)
+                axis = options.Axis()
+            dims = list(graph.Tensors(params).ShapeAsNumpy())
+            if -len(dims) <= axis < len(dims) and dims[axis] > 0:
+                name = graph.Tensors(indices).Name().decode()
+                bounds[name] = min(bounds.get(name, int(dims[axis])), int(dims[axis]))
+    return bounds
 
 
 def _tflite_signature(path: Path) -> Signature:
-    """Inputs, outputs and the (scale, zero point) of each quantised one, as the interpreter reports them."""
+    """Inputs and outputs with the (scale, zero point) of each quantised one, as the interpreter reports them, and
+    the index range of each input that feeds a GATHER."""
     import numpy as np
 
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:  # the host can still deploy; the device checks the model
-        return [], [], {}
+        return [], []
     try:
         interpreter = Interpreter(model_path=str(path))
     except Exception as exc:  # the interpreter raises ValueError/RuntimeError
         raise ConfigError(f"{path}: truncated or corrupt TFLite model ({one_line(exc, 200)})") from exc
 
+    bounds = _tflite_gather_bounds(path)
+
     def spec(detail: dict[str, Any]) -> TensorSpec:
         dims = [int(d) if d >= 0 else None for d in detail.get("shape_signature", detail["shape"])]
-        return TensorSpec(detail["name"], dims, np.dtype(detail["dtype"]).name)
+        scale, zero = detail.get("quantization", (0.0, 0))
+        rows = bounds.get(detail["name"])
+        return TensorSpec(detail["name"], dims, np.dtype(detail["dtype"]).name,
+                          (float(scale), int(zero)) if scale else None, (0, rows - 1) if rows else None)
 
-    inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
-    quant = {d["name"]: (float(d["quantization"][0]), int(d["quantization"][1])) for d in inputs + outputs
-             if d.get("quantization", (0.0, 0))[0]}
-    return [spec(d) for d in inputs], [spec(d) for d in outputs], quant
+    return [spec(d) for d in interpreter.get_input_details()], [spec(d) for d in interpreter.get_output_details()]
 
 
 def find_manifest_entry(path: Path, sha256: str) -> tuple[Path, dict[str, Any]] | None:
@@ -196,10 +279,10 @@ def load_artifact(path: Path) -> ModelArtifact:
                           f"rename it to .{fmt}")
     if fmt == "onnx":  # one mapping of the file, read once for both the signature and the hash
         with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            inputs, outputs, quant = _onnx_signature(path, data)
+            inputs, outputs = _onnx_signature(path, data)
             digest = hashlib.sha256(data).hexdigest()
     else:
-        inputs, outputs, quant = _tflite_signature(path)
+        inputs, outputs = _tflite_signature(path)
         digest = sha256_file(path)
     found = find_manifest_entry(path, digest)
     name, variant = _name_and_variant(path)
@@ -207,7 +290,7 @@ def load_artifact(path: Path) -> ModelArtifact:
     if found:
         entry = found[1]
         name, variant = entry.get("model", name), entry.get("variant", variant)
-    return ModelArtifact(path, name, variant, fmt, digest, path.stat().st_size, inputs, outputs, entry, quant)
+    return ModelArtifact(path, name, variant, fmt, digest, path.stat().st_size, inputs, outputs, entry)
 
 
 def reference_for(artifact: ModelArtifact) -> Path | None:
@@ -225,29 +308,111 @@ def reference_for(artifact: ModelArtifact) -> Path | None:
     return None
 
 
-def check_dataset(artifact: ModelArtifact, npz: Path) -> None:
-    """The NPZ has one array per model input (or `x`), with matching trailing dims; ConfigError naming the key."""
+def check_dataset(artifact: ModelArtifact, npz: Path, *, ranges: dict[str, list[int]] | None = None,
+                  allow_nan: bool = False) -> None:
+    """The NPZ is data the model can take, each problem one ConfigError naming the file, the key and the first bad
+    sample: one array per model input (by name, plain name, or `x`) with matching trailing dims, whole fixed
+    batches and one count of samples; a
+    dtype the agent casts without loss (docs/agent-protocol.md, `dataset`); no NaN or inf unless `allow_nan`;
+    integer inputs within `ranges`; labels `y` that are integral class indices within the model's classes."""
     import numpy as np
 
-    shapes = {key: (array.shape, array.dtype) for key, array in read_npz(npz, "dataset").items()}
-    empty = sorted(key for key, (shape, _) in shapes.items() if shape and shape[0] == 0)
+    from edgeprof.agent.inputs import dataset_key
+
+    shown = printable(str(npz))
+    arrays = read_npz(npz, "dataset")
+    empty = sorted(key for key, array in arrays.items() if array.shape and array.shape[0] == 0)
     if empty:
-        raise ConfigError(f"dataset {printable(str(npz))}: '{empty[0]}' holds 0 samples (each array needs at least "
+        raise ConfigError(f"dataset {shown}: '{empty[0]}' holds 0 samples (each array needs at least "
                           "one along its first axis)")
-    if not artifact.inputs:
-        return
     counts = set()
     for spec in artifact.inputs:
-        key = spec.name if spec.name in shapes else ("x" if len(artifact.inputs) == 1 and "x" in shapes else None)
+        key = dataset_key(spec.name, list(arrays), len(artifact.inputs))
         if key is None:
-            raise ConfigError(f"{npz}: no array for model input '{spec.name}' (keys: {', '.join(sorted(shapes))})")
-        shape, dtype = shapes[key]
+            raise ConfigError(f"{npz}: no array for model input '{spec.name}' (keys: {', '.join(sorted(arrays))})")
+        array = arrays[key]
         model_dims = spec.shape[1:]
-        if len(shape) != len(spec.shape) or any(m is not None and m != d for m, d in zip(model_dims, shape[1:])):
-            raise ConfigError(f"{npz}: '{key}' has shape {list(shape)}, the model's input '{spec.name}' is "
+        if len(array.shape) != len(spec.shape) or any(m is not None and m != d
+                                                      for m, d in zip(model_dims, array.shape[1:])):
+            raise ConfigError(f"{npz}: '{key}' has shape {list(array.shape)}, the model's input '{spec.name}' is "
                               f"{['?' if d is None else d for d in spec.shape]}")
-        if np.dtype(spec.dtype).kind == "f" and dtype.kind not in "fiu":
-            raise ConfigError(f"{npz}: '{key}' has dtype {dtype}, the model wants {spec.dtype}")
-        counts.add(shape[0] if shape else 1)
-    if "y" in shapes and (shapes["y"][0][:1] or (1,))[0] not in counts:
-        raise ConfigError(f"{npz}: 'y' has {shapes['y'][0][0]} labels but the inputs have {sorted(counts)} samples")
+        fixed = spec.shape[0] if spec.shape else None
+        if fixed and fixed > 1 and array.shape[0] % fixed:
+            raise ConfigError(f"dataset {shown}: '{key}' has {array.shape[0]} samples, which do not split into the "
+                              f"model's fixed batch of {fixed}")
+        problem = _dtype_problem(spec, array)
+        if problem:
+            raise ConfigError(f"dataset {shown}: '{key}' {problem}")
+        if array.dtype.kind == "f" and not allow_nan:
+            bad = _first(~np.isfinite(array))
+            if bad is not None:
+                kind = "NaN" if np.isnan(array[bad]) else "inf"
+                raise ConfigError(f"dataset {shown}: '{key}' holds {kind} at sample {bad[0] if bad else 0} "
+                                  "(pass --allow-nan to measure such inputs)")
+        value_range = (ranges or {}).get(spec.name)
+        if value_range is not None and array.dtype.kind in "iub":
+            bad = _first((array < value_range[0]) | (array > value_range[1]))
+            if bad is not None:
+                raise ConfigError(f"dataset {shown}: '{key}' holds {array[bad]} at sample {bad[0] if bad else 0}, "
+                                  f"outside input '{spec.name}''s range {value_range[0]}:{value_range[1]}")
+        counts.add(array.shape[0] if array.shape else 1)
+    if "y" in arrays:
+        _check_labels(arrays["y"], shown, artifact.classes, counts)
+
+
+def _first(mask: np.ndarray) -> tuple[int, ...] | None:
+    """The index of the first True in `mask`, or None."""
+    import numpy as np
+
+    found = np.argwhere(mask)
+    return tuple(int(i) for i in found[0]) if len(found) else None
+
+
+def _dtype_problem(spec: TensorSpec, array: np.ndarray) -> str | None:
+    """Why the agent cannot feed this array to the input without losing values (None: it can). Floats take any
+    float or integer data; a quantised input also takes float data (quantised with its scale and zero point);
+    plain integer inputs take integers that fit their dtype; bool inputs take bools."""
+    import numpy as np
+
+    wanted = np.dtype(spec.dtype)
+    kind = array.dtype.kind
+    if wanted.kind == "f":
+        return None if kind in "fiu" else f"has dtype {array.dtype}, the model wants {spec.dtype}"
+    if wanted.kind == "b":
+        return None if kind == "b" else f"has dtype {array.dtype}, the model's input '{spec.name}' takes bool"
+    if spec.quant is not None and kind == "f":
+        return None
+    if kind not in "iub":
+        return (f"has dtype {array.dtype}, the model's input '{spec.name}' takes {spec.dtype}"
+                + (" (give integers, or floats for a quantised input)" if kind == "f" else ""))
+    limits = np.iinfo(wanted)
+    bad = _first((array < limits.min) | (array > limits.max)) if array.size else None
+    if bad is not None:
+        return (f"holds {array[bad]} at sample {bad[0] if bad else 0}, which {spec.dtype} (the model's input "
+                f"'{spec.name}') cannot hold")
+    return None
+
+
+def _check_labels(labels: np.ndarray, shown: str, classes: int | None, counts: set[int]) -> None:
+    """Labels are integral class indices, 0 up to the model's classes, one per sample."""
+    import numpy as np
+
+    if counts and (labels.shape[:1] or (1,))[0] not in counts:
+        raise ConfigError(f"dataset {shown}: 'y' has {labels.shape[0] if labels.shape else 1} labels but the inputs "
+                          f"have {sorted(counts)} samples")
+    if labels.dtype.kind not in "fiub":
+        raise ConfigError(f"dataset {shown}: 'y' has dtype {labels.dtype}: labels are integer class indices")
+    if labels.dtype.kind == "f":
+        bad = _first(labels != np.round(labels))
+        if bad is not None:
+            raise ConfigError(f"dataset {shown}: 'y' holds {labels[bad]} at sample {bad[0] if bad else 0}: labels "
+                              "are integer class indices")
+    bad = _first(labels < 0)
+    if bad is not None:
+        raise ConfigError(f"dataset {shown}: 'y' holds {labels[bad]} at sample {bad[0] if bad else 0}: labels are "
+                          "class indices from 0")
+    if classes is not None:
+        bad = _first(labels >= classes)
+        if bad is not None:
+            raise ConfigError(f"dataset {shown}: 'y' holds {labels[bad]} at sample {bad[0] if bad else 0}, but the "
+                              f"model scores {classes} classes (0 to {classes - 1})")

@@ -15,6 +15,7 @@ from edgeprof.accelerators import accelerator_text
 from edgeprof.agent.spec import (
     FINAL_EVENTS,
     Accelerator,
+    InputSettings,
     LatencyBudget,
     PowerSettings,
     RunSpec,
@@ -28,6 +29,7 @@ from edgeprof.artifacts import ModelArtifact, sha256_file
 from edgeprof.devices import LAB_WAIT_S, DeviceProfile
 from edgeprof.errors import DeviceError
 from edgeprof.lab import reached
+from edgeprof.model_inputs import ModelInputs
 from edgeprof.result import RESULT_SCHEMA_VERSION, ref_label, utc_now
 from edgeprof.transport import RemoteProcess, Transport, device_python, open_transport
 from edgeprof.transport.cache import evict_blobs
@@ -49,7 +51,9 @@ class DeployOptions:
 
     dataset: Path | None = None
     threads: int | None = None
-    input_shapes: dict[str, list[int]] = field(default_factory=dict)
+    # each model's --input-shape/--input-range, by file path (model_inputs.resolve_inputs); absent: none given
+    model_inputs: dict[str, ModelInputs] = field(default_factory=dict)
+    timing_inputs: str = InputSettings.timing  # `--timing-inputs`: random, or the dataset's samples
     latency: LatencyBudget = LatencyBudget()
     power_seconds: float = PowerSettings.seconds
     idle_seconds: float = PowerSettings.idle_seconds
@@ -100,6 +104,7 @@ def build_run_spec(
     accelerators: tuple[Accelerator, ...] | None = None,
     cache_dir: str | None = None,
     lock_path: str | None = None,
+    inputs: ModelInputs = ModelInputs(),
 ) -> RunSpec:
     """The RunSpec for one model on one device (docs/agent-protocol.md); the agent never sees the profile."""
     power = profile.power
@@ -108,8 +113,9 @@ def build_run_spec(
         reference_model=reference,
         dataset=dataset,
         threads=options.threads if options.threads is not None else profile.threads,
-        input_shapes=options.input_shapes,
+        input_shapes=inputs.shapes,
         seed=options.seed,
+        inputs=InputSettings(timing=options.timing_inputs, ranges=inputs.ranges),
         latency=options.latency,
         power=PowerSettings(method=power.method, idle_w=power.idle_w, max_w=power.max_w,
                             seconds=options.power_seconds, idle_seconds=options.idle_seconds,
@@ -334,7 +340,8 @@ def _measure_model(session: DeviceSession, artifact: ModelArtifact, accel: tuple
         session.in_use.add(reference_remote["path"])
     spec = build_run_spec(session.profile, remote, session.options, dataset=session.dataset,
                           reference=reference_remote, accelerators=accel, cache_dir=transport.remote_path(CACHE_DIR),
-                          lock_path=transport.remote_path(LOCK_FILE))
+                          lock_path=transport.remote_path(LOCK_FILE),
+                          inputs=session.options.model_inputs.get(str(artifact.path), ModelInputs()))
     uploaded = time.perf_counter()
     agent_section, error = _run_agent(session, spec, on_event, cancel)
     host_s = {"connect": setup["connect"], "upload": setup["upload"] + uploaded - started,

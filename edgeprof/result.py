@@ -216,11 +216,17 @@ class Result:
 
     @property
     def names(self) -> list[str]:
-        """Every name --model and a project file may use for this model: name, ref and the file's stem."""
-        names = [self.name, self.ref]
-        if self.model.get("path"):
-            names.append(PurePath(self.model["path"]).stem)
-        return list(dict.fromkeys(names))
+        """Every name --model and a project file may use for this model (model_names)."""
+        return model_names(self.name, self.variant, self.model.get("path"))
+
+
+def model_names(name: str, variant: str, path: str | None) -> list[str]:
+    """Every name --model and a project file may use for a model: its name, its ref (name-variant) and the file's
+    stem."""
+    names = [name, f"{name}-{variant}"]
+    if path:
+        names.append(PurePath(path).stem)
+    return list(dict.fromkeys(names))
 
 
 def mixes_accelerators(results: Iterable[dict[str, Any]]) -> bool:

@@ -7,55 +7,12 @@ from typing import Any, Callable
 import numpy as np
 
 from .backends import Runtime, TensorInfo
+from .inputs import load_dataset, random_input, resolve_given, resolve_shape, to_input
 
 RANDOM_SAMPLES = 64
 PROGRESS_EVERY = 50
 BATCH = 32  # samples per call when the model's batch dim is dynamic
 CONSTANT_OUTPUT_TOLERANCE = 1e-6  # a reference whose outputs spread less than this (relative) is constant
-
-
-def load_dataset(path: str, inputs: list[TensorInfo]) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
-    """The model inputs (keyed by input name, or `x` for a single input) and optional labels `y`."""
-    with np.load(path, allow_pickle=False) as data:
-        arrays = {key: data[key] for key in data.files}
-    feeds: dict[str, np.ndarray] = {}
-    for info in inputs:
-        key = info.name if info.name in arrays else ("x" if len(inputs) == 1 and "x" in arrays else None)
-        if key is None:
-            raise ValueError(f"the dataset has no array for input '{info.name}' (keys: {sorted(arrays)})")
-        feeds[info.name] = arrays[key]
-        _check_shape(key, arrays[key].shape, info)
-    samples = {key: len(value) for key, value in feeds.items() if value.ndim}
-    labels = arrays.get("y")
-    if len(set(samples.values())) != 1 or (labels is not None and len(labels) not in samples.values()):
-        raise ValueError(f"dataset arrays disagree on the number of samples: {samples}, "
-                         f"y: {None if labels is None else len(labels)}")
-    return feeds, labels
-
-
-def _check_shape(key: str, shape: tuple[int, ...], info: TensorInfo) -> None:
-    """ValueError unless the array is samples x the input's per-sample dims (dynamic dims match anything).
-
-    A scalar input takes one 0-d array, fed with every sample."""
-    if not info.shape:
-        if shape:
-            raise ValueError(f"dataset array '{key}' has shape {list(shape)}; model input '{info.name}' is a scalar")
-        return
-    expected = info.shape[1:]
-    if len(shape) != len(expected) + 1 or any(e is not None and e != d for e, d in zip(expected, shape[1:])):
-        wanted = ["n"] + ["?" if d is None else d for d in expected]
-        raise ValueError(f"dataset array '{key}' has shape {list(shape)}; model input '{info.name}' "
-                         f"takes {wanted} (samples first)")
-
-
-def _to_input(info: TensorInfo, batch: np.ndarray) -> np.ndarray:
-    """Dataset values into the input's dtype; float values are quantised with the tensor's scale and zero point."""
-    dtype = np.dtype(info.dtype)
-    if info.quant is not None and dtype.kind in "iu" and batch.dtype.kind == "f":
-        scale, zero = info.quant
-        limits = np.iinfo(dtype)
-        return np.clip(np.round(batch / scale + zero), limits.min, limits.max).astype(dtype)
-    return batch.astype(dtype, copy=False)
 
 
 def _to_float(info: TensorInfo, value: np.ndarray) -> np.ndarray:
@@ -93,7 +50,7 @@ def predict(runtime: Runtime, feeds: dict[str, np.ndarray], emit_progress: Calla
         raise ValueError(f"the dataset's {n} samples do not split into the model's fixed batch of {fixed}")
     outputs: list[np.ndarray] = []
     for start in range(0, n, size):
-        chunk = {info.name: _to_input(info, feeds[info.name][start:start + size] if info.shape else feeds[info.name])
+        chunk = {info.name: to_input(info, feeds[info.name][start:start + size] if info.shape else feeds[info.name])
                  for info in runtime.inputs}
         first = runtime.run(chunk)[0]
         outputs.append(_to_float(runtime.outputs[0], first).reshape(min(size, n - start), -1))
@@ -154,14 +111,15 @@ def agreement(scores: np.ndarray, reference: np.ndarray) -> dict[str, Any]:
     }
 
 
-def random_feeds(inputs: list[TensorInfo], seed: int) -> dict[str, np.ndarray]:
-    """RANDOM_SAMPLES seeded samples per input (whole fixed batches; one value for a scalar input).
+def random_feeds(inputs: list[TensorInfo], seed: int,
+                 ranges: dict[str, list[int]] | None = None) -> dict[str, np.ndarray]:
+    """RANDOM_SAMPLES seeded samples per input (whole fixed batches; one value for a scalar input; integer inputs
+    within their `ranges`).
 
     A quantised input gets floats that its integer grid represents exactly (uniform over the grid), so a float
     reference sees the very values the quantised model sees."""
-    from .inputs import random_input, resolve_shape
-
     rng = np.random.default_rng(seed)
+    ranges = resolve_given(ranges or {}, inputs, "--input-range")
     feeds = {}
     for info in inputs:
         fixed = (info.shape[0] or 1) if info.shape else 1
@@ -173,18 +131,19 @@ def random_feeds(inputs: list[TensorInfo], seed: int) -> dict[str, np.ndarray]:
             grid = rng.integers(limits.min, limits.max, size=shape, endpoint=True)
             feeds[info.name] = ((grid - zero) * scale).astype(np.float32)
         else:
-            feeds[info.name] = random_input(info, shape, rng)
+            feeds[info.name] = random_input(info, shape, rng, ranges.get(info.name))
     return feeds
 
 
 def evaluate(runtime: Runtime, dataset_path: str | None, reference: Runtime | None,
-             emit_progress: Callable[[int, int | None], None], *, seed: int = 0) -> dict[str, Any]:
+             emit_progress: Callable[[int, int | None], None], *, seed: int = 0,
+             ranges: dict[str, list[int]] | None = None) -> dict[str, Any]:
     """The `accuracy` section: labelled metrics when the dataset has labels, agreement when there is a reference."""
     if dataset_path:
         feeds, labels = load_dataset(dataset_path, runtime.inputs)
         source = "dataset"
     else:
-        feeds, labels, source = random_feeds(runtime.inputs, seed), None, f"random(seed={seed})"
+        feeds, labels, source = random_feeds(runtime.inputs, seed, ranges), None, f"random(seed={seed})"
     scores = predict(runtime, feeds, emit_progress)
     # the batch matters: dynamic int8 models scale activations per call, so accuracy can shift with it
     section: dict[str, Any] = {"method": "measured", "inputs": source, "samples": int(len(scores)),

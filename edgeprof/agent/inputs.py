@@ -1,13 +1,59 @@
-"""Seeded input data that matches each model input's shape and dtype."""
+"""The data each model input is fed: seeded random values that match its shape, dtype and value range, or the
+dataset's samples in batches; and the plain input names (`input` for TFLite's `serving_default_input:0`)."""
 
 from __future__ import annotations
 
-from typing import Callable
+import itertools
+import math
+import re
+from typing import Any, Callable
 
 import numpy as np
 
 from .backends import TensorInfo
 from .spec import AgentFailure
+
+TIMING_FEEDS_BYTES = 64 << 20  # the dataset batches built before timing: at most this much memory (at least one)
+_SIGNATURE_NAME = re.compile(r"^serving_default_(.+?)(:\d+)?$")
+
+
+def plain_name(name: str) -> str:
+    """The name a user types for an input: TFLite's `serving_default_NAME:0` is `NAME`; others are unchanged."""
+    found = _SIGNATURE_NAME.match(name)
+    return found.group(1) if found else name
+
+
+def resolve_name(given: str, names: list[str]) -> str | None:
+    """The model input `given` means: that exact name, else the one input whose plain name it is (None when no
+    input or more than one has it)."""
+    if given in names:
+        return given
+    matches = [name for name in names if plain_name(name) == given]
+    return matches[0] if len(matches) == 1 else None
+
+
+def resolve_given(given: dict[str, Any], inputs: list[TensorInfo], option: str) -> dict[str, Any]:
+    """`given` (by exact or plain input name) keyed by the model's input names; AgentFailure for a name that is
+    no input of the model."""
+    names = [info.name for info in inputs]
+    resolved = {given_name: resolve_name(given_name, names) for given_name in given}
+    unknown = sorted(name for name, found in resolved.items() if found is None)
+    if unknown:
+        raise AgentFailure("input", f"{option} names unknown inputs {unknown}; the model's inputs are {names}",
+                           "inputs")
+    return {resolved[name]: value for name, value in given.items()}
+
+
+def dataset_key(name: str, keys: list[str], inputs: int) -> str | None:
+    """The dataset array for a model input: keyed by its name or plain name, or `x` for a single-input model."""
+    found = resolve_name(plain_name(name), keys) if name not in keys else name
+    return found or ("x" if inputs == 1 and "x" in keys else None)
+
+
+def integer_input(info: Any) -> bool:
+    """Whether an input (a TensorInfo, or the host's TensorSpec: a dtype and a quant) takes plain integers, not
+    quantised, not bool: random values need a range for it."""
+    return np.dtype(info.dtype).kind in "iu" and info.quant is None
 
 
 def resolve_shape(info: TensorInfo, given: dict[str, list[int]], warn: Callable[[str], None]) -> list[int]:
@@ -24,12 +70,14 @@ def resolve_shape(info: TensorInfo, given: dict[str, list[int]], warn: Callable[
         return shape
     if any(d is None for d in info.shape):
         warn(f"input '{info.name}' has dynamic dims {info.shape}: using 1 "
-             f"(set them with --input-shape {info.name}=...)")
+             f"(set them with --input-shape {plain_name(info.name)}=...)")
     return [1 if d is None else d for d in info.shape]
 
 
-def random_input(info: TensorInfo, shape: list[int], rng: np.random.Generator) -> np.ndarray:
-    """Values a model of that input type would plausibly see: N(0,1) floats, small non-negative ints, bools."""
+def random_input(info: TensorInfo, shape: list[int], rng: np.random.Generator,
+                 value_range: list[int] | None = None) -> np.ndarray:
+    """Values a model of that input type would plausibly see: N(0,1) floats, quantised N(0,1), bools, and plain
+    integers uniform over `value_range` (inclusive; AgentFailure without one: no guess can be in bounds)."""
     dtype = np.dtype(info.dtype)
     if dtype == np.bool_:
         return rng.random(shape) < 0.5
@@ -41,23 +89,126 @@ def random_input(info: TensorInfo, shape: list[int], rng: np.random.Generator) -
         quantised = np.round(rng.standard_normal(shape) / scale + zero)
         return np.clip(quantised, info_range.min, info_range.max).astype(dtype)
     if dtype.kind in "iu":
-        return rng.integers(0, 10, size=shape).astype(dtype)
+        if value_range is None:
+            raise AgentFailure("input", f"input '{info.name}' takes {info.dtype} values whose range edgeprof cannot "
+                               f"read from the model: give it with --input-range {plain_name(info.name)}=LO:HI",
+                               "inputs")
+        return rng.integers(value_range[0], value_range[1], size=shape, endpoint=True).astype(dtype)
     raise AgentFailure("input", f"input '{info.name}' has dtype {info.dtype}, which edgeprof cannot generate",
                        "inputs")
 
 
-def make_feeds(inputs: list[TensorInfo], given: dict[str, list[int]], seed: int,
-               warn: Callable[[str], None]) -> tuple[dict[str, np.ndarray], list[dict[str, object]]]:
-    """One feed per model input, plus the `inputs` section of the Result."""
-    unknown = sorted(set(given) - {i.name for i in inputs})
-    if unknown:
-        raise AgentFailure("input", f"--input-shape names unknown inputs {unknown}; the model's inputs are "
-                           f"{[i.name for i in inputs]}", "inputs")
+def make_feeds(inputs: list[TensorInfo], given: dict[str, list[int]], seed: int, warn: Callable[[str], None],
+               ranges: dict[str, list[int]] | None = None) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
+    """One seeded random feed per model input, plus the `inputs` section of the Result (with the range used)."""
+    given = resolve_given(given, inputs, "--input-shape")
+    ranges = resolve_given(ranges or {}, inputs, "--input-range")
+    for name in ranges:
+        info = next(i for i in inputs if i.name == name)
+        if not integer_input(info):
+            raise AgentFailure("input", f"--input-range {name}: the input takes {info.dtype} values, not plain "
+                               "integers", "inputs")
     rng = np.random.default_rng(seed)
     feeds: dict[str, np.ndarray] = {}
-    described: list[dict[str, object]] = []
+    described: list[dict[str, Any]] = []
     for info in inputs:
         shape = resolve_shape(info, given, warn)
-        feeds[info.name] = random_input(info, shape, rng)
-        described.append({"name": info.name, "shape": shape, "dtype": info.dtype, "source": f"random(seed={seed})"})
+        value_range = ranges.get(info.name)
+        feeds[info.name] = random_input(info, shape, rng, value_range)
+        described.append({"name": info.name, "shape": shape, "dtype": info.dtype, "source": f"random(seed={seed})",
+                          "range": list(value_range) if value_range is not None else None})
     return feeds, described
+
+
+def load_dataset(path: str, inputs: list[TensorInfo]) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """The model inputs (keyed by input name, or `x` for a single input) and optional labels `y`."""
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {key: data[key] for key in data.files}
+    feeds: dict[str, np.ndarray] = {}
+    for info in inputs:
+        key = dataset_key(info.name, list(arrays), len(inputs))
+        if key is None:
+            raise ValueError(f"the dataset has no array for input '{info.name}' (keys: {sorted(arrays)})")
+        feeds[info.name] = arrays[key]
+        _check_shape(key, arrays[key].shape, info)
+    samples = {key: len(value) for key, value in feeds.items() if value.ndim}
+    labels = arrays.get("y")
+    if len(set(samples.values())) != 1 or (labels is not None and len(labels) not in samples.values()):
+        raise ValueError(f"dataset arrays disagree on the number of samples: {samples}, "
+                         f"y: {None if labels is None else len(labels)}")
+    return feeds, labels
+
+
+def _check_shape(key: str, shape: tuple[int, ...], info: TensorInfo) -> None:
+    """ValueError unless the array is samples x the input's per-sample dims (dynamic dims match anything).
+
+    A scalar input takes one 0-d array, fed with every sample."""
+    if not info.shape:
+        if shape:
+            raise ValueError(f"dataset array '{key}' has shape {list(shape)}; model input '{info.name}' is a scalar")
+        return
+    expected = info.shape[1:]
+    if len(shape) != len(expected) + 1 or any(e is not None and e != d for e, d in zip(expected, shape[1:])):
+        wanted = ["n"] + ["?" if d is None else d for d in expected]
+        raise ValueError(f"dataset array '{key}' has shape {list(shape)}; model input '{info.name}' "
+                         f"takes {wanted} (samples first)")
+
+
+def to_input(info: TensorInfo, batch: np.ndarray) -> np.ndarray:
+    """Dataset values into the input's dtype; float values are quantised with the tensor's scale and zero point."""
+    dtype = np.dtype(info.dtype)
+    if info.quant is not None and dtype.kind in "iu" and batch.dtype.kind == "f":
+        scale, zero = info.quant
+        limits = np.iinfo(dtype)
+        return np.clip(np.round(batch / scale + zero), limits.min, limits.max).astype(dtype)
+    return batch.astype(dtype, copy=False)
+
+
+def dataset_feeds(path: str, inputs: list[TensorInfo], given: dict[str, list[int]],
+                  warn: Callable[[str], None]) -> tuple[list[dict[str, np.ndarray]], list[dict[str, Any]]]:
+    """The dataset's samples as ready feeds for the timed runs to cycle through, built now so that no slice,
+    cast or copy is timed: batches of the input's batch size (--input-shape, the model's fixed dim, else 1), in
+    order, wrapping around at the end, as many as fill the dataset once (at most TIMING_FEEDS_BYTES together);
+    the other dims are the samples'. Plus the `inputs` section of the Result."""
+    given = resolve_given(given, inputs, "--input-shape")
+    try:
+        arrays, _ = load_dataset(path, inputs)
+    except ValueError as exc:
+        raise AgentFailure("input", str(exc), "inputs") from exc
+    samples = next((len(a) for a in arrays.values() if a.ndim), 1)
+    leading = set()  # the batch: given (--input-shape) or fixed by the model; the samples give the other dims
+    for info in inputs:
+        if info.shape and info.name in given:
+            shape = resolve_shape(info, given, warn)
+            if shape[1:] != list(arrays[info.name].shape[1:]):
+                raise AgentFailure("input", f"input '{info.name}': the dataset's samples are "
+                                   f"{list(arrays[info.name].shape[1:])}, the timed shape is {shape}", "inputs")
+            leading.add(shape[0])
+        elif info.shape and info.shape[0] is not None:
+            leading.add(info.shape[0])
+    if len(leading) > 1:
+        raise AgentFailure("input", f"the inputs' batch dims disagree ({sorted(leading)}): give one batch with "
+                           "--input-shape", "inputs")
+    batch = leading.pop() if leading else 1
+    per_feed = sum(np.dtype(info.dtype).itemsize * (batch * math.prod(arrays[info.name].shape[1:])
+                                                    if info.shape else 1) for info in inputs)
+    count = max(1, min(math.ceil(samples / batch), TIMING_FEEDS_BYTES // max(per_feed, 1)))
+    feeds = []
+    for start in range(0, count * batch, batch):
+        rows = np.arange(start, start + batch) % samples
+        feeds.append({info.name: np.ascontiguousarray(to_input(info, arrays[info.name][rows] if info.shape
+                                                                else arrays[info.name]))
+                      for info in inputs})
+    described = [{"name": info.name, "shape": list(feeds[0][info.name].shape), "dtype": info.dtype,
+                  "source": "dataset", "samples": min(samples, count * batch), "batches": count, "range": None}
+                 for info in inputs]
+    return feeds, described
+
+
+def cycling(runtime: Any, feeds: list[dict[str, np.ndarray]]) -> Callable[[], Callable[[], Any]] | None:
+    """How the timed runs move to the next feed, between timed calls: bind it (`runtime.timed`) and return the
+    bare call; None for a single feed (bound once)."""
+    if len(feeds) < 2:
+        return None
+    order = itertools.cycle(feeds[1:] + feeds[:1])
+    return lambda: runtime.timed(next(order))

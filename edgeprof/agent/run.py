@@ -86,7 +86,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, clock: TimedClock,
              note: Any, warnings: list[str]) -> dict[str, Any]:
-    from .inputs import make_feeds
+    from .inputs import cycling, dataset_feeds, make_feeds
     from .probes import latency as lat
     from .probes.thermal import ThermalProbe, wait_for_cooldown
 
@@ -99,6 +99,9 @@ def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, c
 
     clock.enter("load", spec["timeouts"]["load_s"])
     _verify(model["path"], model.get("sha256"), "the model")
+    dataset = spec["dataset"]
+    if dataset:
+        _verify(dataset["path"], dataset.get("sha256"), "the dataset")
     from .backends import backend_for
     from .backends.base import accel_settings
 
@@ -111,7 +114,13 @@ def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, c
     progress("load", 1, 1)
 
     clock.enter("inputs")
-    feeds, inputs = make_feeds(runtime.inputs, spec["input_shapes"], spec["seed"], note)
+    if spec["inputs"]["timing"] == "dataset":  # every batch built now: the timed runs only bind the next one
+        batches, inputs = dataset_feeds(dataset["path"], runtime.inputs, spec["input_shapes"], note)
+    else:
+        generated, inputs = make_feeds(runtime.inputs, spec["input_shapes"], spec["seed"], note,
+                                       spec["inputs"]["ranges"])
+        batches = [generated]
+    feeds = batches[0]  # what the first run, copy_ms, the scenario, power and op profile phases are fed
     _guarded(lambda: runtime.prepare(feeds), "inputs")()
 
     run_once = functools.partial(runtime.run, feeds)  # no Python frame of our own inside the timed call
@@ -129,13 +138,15 @@ def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, c
     clock.enter("warmup")
     # the guards wrap whole phases, not each call: a try block per call would be timed with the model
     timed = runtime.timed(feeds)  # inputs bound once: the bare call, copies timed apart as copy_ms
-    warmup = _guarded(lambda: lat.warm_up(timed, budget, lambda d, t: progress("warmup", d, t)), "warmup")()
+    advance = cycling(runtime, batches)  # dataset timing: the next batch bound between timed calls
+    warmup = _guarded(lambda: lat.warm_up(timed, budget, lambda d, t: progress("warmup", d, t), advance),
+                      "warmup")()
     if not warmup["stable"]:
         note(f"latency did not settle within {warmup['runs']} warm-up runs")
     clock.enter("latency", budget["max_seconds"] * 2 + spec["timeouts"]["stage_s"])
     calls = lat.calls_per_sample(timed, budget)
     samples, reason, level = _guarded(lambda: lat.steady_state(timed, budget, lambda d, t: progress("latency", d, t),
-                                                               calls), "latency")()
+                                                               calls, advance), "latency")()
     latency = lat.latency_section(samples, reason, budget, load_ms=runtime.load_ms, first_ms=first_ms,
                                   warmup=warmup, method=method, calls_per_sample=calls, level=level,
                                   copy_ms=_guarded(lambda: lat.copy_ms(runtime.copies(feeds)), "latency")())
@@ -211,12 +222,10 @@ def _accuracy(spec: dict[str, Any], runtime: Any) -> dict[str, Any]:
     if ref:
         _verify(ref["path"], ref.get("sha256"), "the reference model")
         reference = open_runtime(ref["path"], ref["format"], spec["threads"])
-    dataset = spec["dataset"]
-    if dataset:
-        _verify(dataset["path"], dataset.get("sha256"), "the dataset")
+    dataset = spec["dataset"]  # verified at load
     try:
         return evaluate(runtime, dataset["path"] if dataset else None, reference,
-                        lambda d, t: progress("accuracy", d, t), seed=spec["seed"])
+                        lambda d, t: progress("accuracy", d, t), seed=spec["seed"], ranges=spec["inputs"]["ranges"])
     except ValueError as exc:
         raise AgentFailure("input", str(exc), "accuracy") from exc
 

@@ -15,6 +15,7 @@ STAGES = ("start", "lock", "load", "inputs", "first", "warmup", "latency", "scen
 SCENARIOS = ("single-stream", "offline", "server")
 POWER_METHODS = ("estimate", "jetson-ina3221", "jetson-iio", "pi5-pmic", "hwmon", "rapl", "command", "none")
 EMULATION_MODES = ("qemu-tcg", "qemu-icount")
+TIMING_INPUTS = ("random", "dataset")
 FINAL_EVENTS = ("result", "error")
 EVENTS = ("hello", "progress", "warning", *FINAL_EVENTS)
 
@@ -97,6 +98,15 @@ class ScenarioSettings:
 
 
 @dataclass(frozen=True)
+class InputSettings:
+    """What the timed runs are fed: seeded random values (`random`), or the dataset's samples in batches
+    (`dataset`, which needs the RunSpec's dataset); `ranges` maps each integer input to its inclusive [lo, hi]."""
+
+    timing: str = "random"
+    ranges: dict[str, list[int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Accelerator:
     """One execution provider (ONNX Runtime) or delegate (TFLite) by name, with its options."""
 
@@ -125,6 +135,7 @@ class RunSpec:
     threads: int | None = None
     input_shapes: dict[str, list[int]] = field(default_factory=dict)
     seed: int = 0
+    inputs: InputSettings = InputSettings()
     latency: LatencyBudget = LatencyBudget()
     power: PowerSettings = PowerSettings()
     thermal: ThermalSettings = ThermalSettings()
@@ -175,6 +186,7 @@ def parse_spec(line: str) -> dict[str, Any]:
         raise AgentFailure("spec", f"threads must be a positive integer, got {threads!r}")
     _check_latency(spec["latency"])
     _check_input_shapes(spec["input_shapes"])
+    _check_inputs(spec["inputs"], spec["dataset"])
     _check_scenario(spec["scenario"])
     _check_runtime(spec["runtime"])
     if not isinstance(spec["seed"], int) or isinstance(spec["seed"], bool):
@@ -217,6 +229,21 @@ def _check_input_shapes(shapes: Any) -> None:
     for name, dims in shapes.items():
         if not isinstance(dims, list) or not all(_number(d, integer=True) and d > 0 for d in dims):
             raise AgentFailure("spec", f"input_shapes.{name} must be a list of positive integers, got {dims!r}")
+
+
+def _check_inputs(inputs: dict[str, Any], dataset: Any) -> None:
+    """A known timing source (`dataset` only with a dataset) and ranges of name -> [lo, hi] integers, lo <= hi."""
+    if inputs["timing"] not in TIMING_INPUTS:
+        raise AgentFailure("spec", f"inputs.timing must be {_choices(TIMING_INPUTS, 'or')}, got {inputs['timing']!r}")
+    if inputs["timing"] == "dataset" and not dataset:
+        raise AgentFailure("spec", "inputs.timing 'dataset' needs a dataset")
+    ranges = inputs["ranges"]
+    if not isinstance(ranges, dict):
+        raise AgentFailure("spec", f"inputs.ranges must be an object of name -> [lo, hi], got {ranges!r}")
+    for name, bounds in ranges.items():
+        if (not isinstance(bounds, list) or len(bounds) != 2 or not all(_number(b, integer=True) for b in bounds)
+                or bounds[0] > bounds[1]):
+            raise AgentFailure("spec", f"inputs.ranges.{name} must be [lo, hi] integers with lo <= hi, got {bounds!r}")
 
 
 def _check_scenario(scenario: dict[str, Any]) -> None:

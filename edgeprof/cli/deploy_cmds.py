@@ -6,12 +6,12 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Optional, Sequence
 
 import typer
 
 from edgeprof.accelerators import configurations
-from edgeprof.agent.spec import SCENARIOS, LatencyBudget, PowerSettings, ScenarioSettings
+from edgeprof.agent.spec import SCENARIOS, TIMING_INPUTS, InputSettings, LatencyBudget, PowerSettings, ScenarioSettings
 from edgeprof.artifacts import ModelArtifact, check_dataset, load_artifact, printable, reference_for
 from edgeprof.cli.app import (
     ConstraintOption,
@@ -34,6 +34,7 @@ from edgeprof.devices import LAB_WAIT_S, DeviceProfile, check_threads, load_prof
 from edgeprof.doctor import diagnose
 from edgeprof.errors import ConfigError
 from edgeprof.fleet import labgrid_tags, read_devices_file
+from edgeprof.model_inputs import ModelInputs, parse_input_range, parse_input_shape, resolve_inputs
 from edgeprof.pipeline import deploy_judge_store
 from edgeprof.project import ProjectFile, load_project
 from edgeprof.report.scenario_summary import scenario_lines
@@ -54,6 +55,15 @@ AcceptNewOption = Annotated[
     bool,
     typer.Option("--accept-new-host-key", help="Record an unknown host key (a changed key is always refused)."),
 ]
+TimingInputsOption = Annotated[
+    str, typer.Option("--timing-inputs", metavar="|".join(TIMING_INPUTS),
+                      help="What the timed runs are fed: seeded random values, or the --dataset samples.")
+]
+InputRangeOption = Annotated[
+    list[str], typer.Option("--input-range", metavar="[MODEL:]NAME=LO:HI",
+                            help="Values of an integer input, inclusive (repeatable; default: read from the model).")
+]
+AllowNanOption = Annotated[bool, typer.Option("--allow-nan", help="Accept NaN and inf values in --dataset inputs.")]
 
 
 def recorded_command(argv: list[str]) -> str:
@@ -81,21 +91,6 @@ def check_thread_counts(profiles: list[DeviceProfile], threads: int | None,
             check_threads(threads, profile, "--threads")
         for count in sweep_threads or ():
             check_threads(count, profile, "--sweep-threads")
-
-
-def parse_input_shapes(values: list[str]) -> dict[str, list[int]]:
-    """--input-shape NAME=1x3x224x224 (repeatable) into {name: dims}."""
-    shapes: dict[str, list[int]] = {}
-    for value in values:
-        name, sep, dims = value.partition("=")
-        try:
-            parsed = [int(d) for d in dims.lower().split("x")] if dims else []
-        except ValueError:
-            parsed = []
-        if not sep or not name or not parsed or any(d <= 0 for d in parsed):
-            raise ConfigError(f"--input-shape {value!r}: expected NAME=DIMS such as input=1x3x224x224")
-        shapes[name] = parsed
-    return shapes
 
 
 def parse_int_list(text: str | None, option: str) -> tuple[int, ...] | None:
@@ -153,21 +148,33 @@ def _fleet_profiles(device: list[str], devices_from: str | None, host: str | Non
     return place_profiles(_profiles(device, host, port, user, identity)[0], tags)
 
 
-def _artifacts(models: list[Path], dataset: Path | None, with_reference: bool) -> tuple[
-    list[ModelArtifact], dict[str, ModelArtifact]
+def check_timing_inputs(timing: str, dataset: Path | None) -> None:
+    """--timing-inputs is random, or dataset with a --dataset."""
+    if timing not in TIMING_INPUTS:
+        raise ConfigError(f"--timing-inputs {timing!r}: expected {' or '.join(TIMING_INPUTS)}")
+    if timing == "dataset" and dataset is None:
+        raise ConfigError("--timing-inputs dataset needs --dataset FILE")
+
+
+def _artifacts(models: list[Path], dataset: Path | None, with_reference: bool, *, timing: str,
+               shapes: Sequence[str] = (), ranges: Sequence[str] = (), allow_nan: bool = False) -> tuple[
+    list[ModelArtifact], dict[str, ModelArtifact], dict[str, ModelInputs]
 ]:
-    """Check every model (and the dataset against it) on the host before anything reaches a device."""
+    """Check every model, its input options and the dataset against it on the host before anything reaches a
+    device: the models, their references, and each model's input shapes and ranges by path."""
     artifacts = [load_artifact(m) for m in models]
+    inputs = resolve_inputs(artifacts, [parse_input_shape(s) for s in shapes],
+                            [parse_input_range(r) for r in ranges], timing=timing)
     if dataset is not None:
         for artifact in artifacts:
-            check_dataset(artifact, dataset)
+            check_dataset(artifact, dataset, ranges=inputs[str(artifact.path)].ranges, allow_nan=allow_nan)
     references: dict[str, ModelArtifact] = {}
     if with_reference:
         for artifact in artifacts:
             source = reference_for(artifact)
             if source is not None:
                 references[artifact.sha256] = load_artifact(source)
-    return artifacts, references
+    return artifacts, references, inputs
 
 
 @app.command("deploy")
@@ -185,10 +192,14 @@ def deploy(
     dataset: Annotated[
         Optional[Path], typer.Option("--dataset", help="Labelled NPZ: one array per input (or x) and y.")
     ] = None,
+    timing_inputs: TimingInputsOption = InputSettings.timing,
+    allow_nan: AllowNanOption = False,
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="Intra-op threads.")] = None,
     input_shape: Annotated[
-        list[str], typer.Option("--input-shape", help="Dynamic dims: NAME=1x3x224x224 (repeatable).")
+        list[str], typer.Option("--input-shape", metavar="[MODEL:]NAME=SHAPE",
+                                help="Dynamic dims: input=1x3x224x224, per model with MODEL: (repeatable).")
     ] = [],  # noqa: B006
+    input_range: InputRangeOption = [],  # noqa: B006
     constraint: ConstraintOption = [],  # noqa: B006
     project: ProjectOption = None,
     strict: StrictOption = False,
@@ -245,6 +256,7 @@ def deploy(
     min_seconds = min(LatencyBudget.min_seconds, max_seconds) if min_seconds is None else min_seconds
     if min_runs > max_runs or min_seconds > max_seconds:
         raise ConfigError("--min-runs/--min-seconds must not exceed --max-runs/--max-seconds")
+    check_timing_inputs(timing_inputs, dataset)
     profiles = _fleet_profiles(device, devices_from, host, port, user, identity)
     scenario_opts = scenario_options(scenario, batch, sweep_threads, target_qps, find_max_qps, p99_bound,
                                      scenario_seconds)
@@ -252,11 +264,13 @@ def deploy(
     project_file = load_project(project)
     for text in constraint:
         parse_constraint(text)
-    artifacts, references = _artifacts(model, dataset, not no_reference)
+    artifacts, references, inputs = _artifacts(model, dataset, not no_reference, timing=timing_inputs,
+                                               shapes=input_shape, ranges=input_range, allow_nan=allow_nan)
     options = DeployOptions(
         dataset=dataset,
         threads=threads,
-        input_shapes=parse_input_shapes(input_shape),
+        model_inputs=inputs,
+        timing_inputs=timing_inputs,
         latency=LatencyBudget(
             min_runs=min_runs,
             max_runs=max_runs,
@@ -346,6 +360,9 @@ def sweep(
         str, typer.Option("--variants", help="Comma-separated variants to make and measure besides the source.")
     ] = "fp16,int8-dynamic,int8-static",
     dataset: Annotated[Optional[Path], typer.Option("--dataset", help="Labelled NPZ for on-device accuracy.")] = None,
+    timing_inputs: TimingInputsOption = InputSettings.timing,
+    allow_nan: AllowNanOption = False,
+    input_range: InputRangeOption = [],  # noqa: B006
     calibration: Annotated[
         Optional[Path], typer.Option("--calibration", help="NPZ of calibration inputs (int8-static).")
     ] = None,
@@ -365,6 +382,7 @@ def sweep(
     """Quantize a model into variants, deploy every variant (and the source) to every device, compare them."""
     from edgeprof.convert import quantize
 
+    check_timing_inputs(timing_inputs, dataset)
     profiles = _profiles(device, None, None, None, None)
     check_thread_counts(profiles, threads, None)
     project_file = load_project(project)
@@ -373,9 +391,11 @@ def sweep(
     source = load_artifact(model)
     out_dir = out or Path(".edgeprof") / "variants" / source.name
     made = quantize(model, [v.strip() for v in variants.split(",") if v.strip()], out_dir, calibration)
-    artifacts, references = _artifacts([model, *(v.path for v in made)], dataset, True)
-    options = DeployOptions(dataset=dataset, threads=threads, accept_new_host_key=accept_new_host_key,
-                            lab_wait_s=lab_wait, latency=LatencyBudget(max_seconds=max_seconds,
+    artifacts, references, inputs = _artifacts([model, *(v.path for v in made)], dataset, True,
+                                               timing=timing_inputs, ranges=input_range, allow_nan=allow_nan)
+    options = DeployOptions(dataset=dataset, threads=threads, model_inputs=inputs, timing_inputs=timing_inputs,
+                            accept_new_host_key=accept_new_host_key, lab_wait_s=lab_wait,
+                            latency=LatencyBudget(max_seconds=max_seconds,
                                                   min_seconds=min(LatencyBudget.min_seconds, max_seconds)),
                             providers=configurations(ep, "--ep"), delegates=configurations(delegate, "--delegate"))
     raise typer.Exit(measure_judge_store(profiles, artifacts, references, options, project_file, constraint, store,

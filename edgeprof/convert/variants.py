@@ -88,15 +88,17 @@ def quiet_converter() -> Iterator[None]:
 
 def check_variant_runs(result: VariantResult) -> None:
     """Load the variant in its runtime (the agent's backends, as a device would) and run it once on seeded
-    inputs; VariantFailed naming it, with the file removed, when either fails."""
+    inputs (integer inputs 0, an index any table has); VariantFailed naming it, with the file removed, when either
+    fails."""
     from edgeprof.agent.backends import open_runtime
-    from edgeprof.agent.inputs import make_feeds
+    from edgeprof.agent.inputs import integer_input, make_feeds
     from edgeprof.agent.spec import AgentFailure
 
     try:
         with quiet_converter():
             runtime = open_runtime(str(result.path), result.format, 1)
-            feeds, _ = make_feeds(runtime.inputs, {}, 0, lambda _note: None)
+            zeros = {info.name: [0, 0] for info in runtime.inputs if integer_input(info)}  # in bounds of any table
+            feeds, _ = make_feeds(runtime.inputs, {}, 0, lambda _note: None, zeros)
             runtime.run(feeds)
     except AgentFailure as exc:
         if exc.kind == "runtime_missing":  # no runtime on this host: the device checks the model

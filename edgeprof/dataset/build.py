@@ -112,12 +112,13 @@ def _model_input(request: BuildRequest) -> tuple[str, TensorSpec | None, tuple[f
         if len(inputs) > 1:
             raise ConfigError(f"{printable(str(request.model))} has {len(inputs)} inputs ({', '.join(names)}): "
                               "name the one these samples feed with --input")
-        return "x", inputs[0], artifact.quant.get(names[0])
+        return "x", inputs[0], inputs[0].quant
     if request.input_name not in names:
         raise ConfigError(f"--input {request.input_name!r} is not an input of {printable(str(request.model))} "
                           f"(inputs: {', '.join(names)})")
     key = "x" if len(inputs) == 1 else request.input_name
-    return key, inputs[names.index(request.input_name)], artifact.quant.get(request.input_name)
+    spec = inputs[names.index(request.input_name)]
+    return key, spec, spec.quant
 
 
 def _settle(prep: Preprocessing, source: Source, spec: TensorSpec | None, quant: tuple[float, int] | None

@@ -94,7 +94,7 @@ def test_quantised_io_against_a_float_reference_with_other_input_names() -> None
 
 def test_several_inputs_of_mixed_dtypes_and_a_scalar(tmp_path: Path) -> None:
     runtime = open_runtime(str(mixed_inputs(tmp_path / "mixed.onnx")), "onnx", 1)
-    section = evaluate(runtime, None, runtime, no_progress)
+    section = evaluate(runtime, None, runtime, no_progress, ranges={"ids": [0, 9]})
     assert section["samples"] == 64 and section["reference"]["identical"]
     data = tmp_path / "mixed.npz"
     image = np.eye(4, dtype=np.float32)[[0, 1, 2, 3, 1]]

