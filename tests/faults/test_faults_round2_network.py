@@ -160,6 +160,6 @@ def test_23_ctrl_c_with_the_agent_stopped_kills_it_and_frees_the_lock(
     assert code == 130, err
     one_error_line(err, "interrupted")
     assert took < 5, took
-    wait_for(lambda: not agents_under(work_dir), 3, "the stopped agent to be killed")
+    wait_for(lambda: not agents_under(work_dir), 10, "the stopped agent to be killed")  # a busy host: seconds
     assert lock_is_free(work_dir)
     assert store_rows(store) == 0
