@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from edgeprof.agent.inputs import integer_input, plain_name, resolve_name
+from edgeprof.agent.spec import integer_input, plain_name, resolve_name
 from edgeprof.artifacts import ModelArtifact, TensorSpec
 from edgeprof.errors import ConfigError
 from edgeprof.result import model_names

@@ -5,31 +5,14 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 from typing import Any, Callable
 
 import numpy as np
 
 from .backends import TensorInfo
-from .spec import AgentFailure
+from .spec import AgentFailure, integer_input, plain_name, resolve_name
 
 TIMING_FEEDS_BYTES = 64 << 20  # the dataset batches built before timing: at most this much memory (at least one)
-_SIGNATURE_NAME = re.compile(r"^serving_default_(.+?)(:\d+)?$")
-
-
-def plain_name(name: str) -> str:
-    """The name a user types for an input: TFLite's `serving_default_NAME:0` is `NAME`; others are unchanged."""
-    found = _SIGNATURE_NAME.match(name)
-    return found.group(1) if found else name
-
-
-def resolve_name(given: str, names: list[str]) -> str | None:
-    """The model input `given` means: that exact name, else the one input whose plain name it is (None when no
-    input or more than one has it)."""
-    if given in names:
-        return given
-    matches = [name for name in names if plain_name(name) == given]
-    return matches[0] if len(matches) == 1 else None
 
 
 def resolve_given(given: dict[str, Any], inputs: list[TensorInfo], option: str) -> dict[str, Any]:
@@ -48,12 +31,6 @@ def dataset_key(name: str, keys: list[str], inputs: int) -> str | None:
     """The dataset array for a model input: keyed by its name or plain name, or `x` for a single-input model."""
     found = resolve_name(plain_name(name), keys) if name not in keys else name
     return found or ("x" if inputs == 1 and "x" in keys else None)
-
-
-def integer_input(info: Any) -> bool:
-    """Whether an input (a TensorInfo, or the host's TensorSpec: a dtype and a quant) takes plain integers, not
-    quantised, not bool: random values need a range for it."""
-    return np.dtype(info.dtype).kind in "iu" and info.quant is None
 
 
 def resolve_shape(info: TensorInfo, given: dict[str, list[int]], warn: Callable[[str], None]) -> list[int]:

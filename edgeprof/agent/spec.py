@@ -5,6 +5,7 @@ written anywhere else."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -279,3 +280,29 @@ def _check_runtime(runtime: dict[str, Any]) -> None:
                 isinstance(c, dict) and isinstance(c.get("name"), str) and c["name"]
                 and isinstance(c.get("options", {}), dict) for c in chosen):
             raise AgentFailure("spec", f"runtime.{key} must be a non-empty list of {{name, options}}, got {chosen!r}")
+
+
+# ---------------------------------------------------------------- model input names and kinds (host and agent)
+
+_SIGNATURE_NAME = re.compile(r"^serving_default_(.+?)(:\d+)?$")
+
+
+def plain_name(name: str) -> str:
+    """The name a user types for an input: TFLite's `serving_default_NAME:0` is `NAME`; others are unchanged."""
+    found = _SIGNATURE_NAME.match(name)
+    return found.group(1) if found else name
+
+
+def resolve_name(given: str, names: list[str]) -> str | None:
+    """The model input `given` means: that exact name, else the one input whose plain name it is (None when no
+    input or more than one has it)."""
+    if given in names:
+        return given
+    matches = [name for name in names if plain_name(name) == given]
+    return matches[0] if len(matches) == 1 else None
+
+
+def integer_input(info: Any) -> bool:
+    """Whether an input (the agent's TensorInfo or the host's TensorSpec: a numpy dtype name and a quant) takes
+    plain integers, not quantised, not bool: random values need a range for it."""
+    return str(info.dtype).startswith(("int", "uint")) and info.quant is None

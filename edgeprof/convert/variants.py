@@ -91,8 +91,8 @@ def check_variant_runs(result: VariantResult) -> None:
     inputs (integer inputs 0, an index any table has); VariantFailed naming it, with the file removed, when either
     fails."""
     from edgeprof.agent.backends import open_runtime
-    from edgeprof.agent.inputs import integer_input, make_feeds
-    from edgeprof.agent.spec import AgentFailure
+    from edgeprof.agent.inputs import make_feeds
+    from edgeprof.agent.spec import AgentFailure, integer_input
 
     try:
         with quiet_converter():

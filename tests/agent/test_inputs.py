@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from edgeprof.agent.backends import TensorInfo, open_runtime
-from edgeprof.agent.inputs import cycling, dataset_feeds, make_feeds, resolve_name
-from edgeprof.agent.spec import AgentFailure
+from edgeprof.agent.inputs import cycling, dataset_feeds, make_feeds
+from edgeprof.agent.spec import AgentFailure, resolve_name
 from tests.agent.tflite_models import gather
 from tests.models.onnx_graphs import gather_table
 

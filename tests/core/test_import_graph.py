@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "edgeprof"
-HEAVY = ("scipy", "matplotlib", "onnx", "onnxruntime", "PIL")
+HEAVY = ("scipy", "matplotlib", "onnx", "onnxruntime", "PIL", "numpy")
 
 
 def _module_name(path: Path) -> str:
