@@ -63,6 +63,10 @@ InputRangeOption = Annotated[
     list[str], typer.Option("--input-range", metavar="[MODEL:]NAME=LO:HI",
                             help="Values of an integer input, inclusive (repeatable; default: read from the model).")
 ]
+InputShapeOption = Annotated[
+    list[str], typer.Option("--input-shape", metavar="[MODEL:]NAME=SHAPE",
+                            help="Dynamic dims: input=1x3x224x224, per model with MODEL: (repeatable).")
+]
 AllowNanOption = Annotated[bool, typer.Option("--allow-nan", help="Accept NaN and inf values in --dataset inputs.")]
 
 
@@ -125,9 +129,10 @@ def scenario_options(name: str, batch: str | None, sweep_threads: str | None, ta
                             search_point_seconds=seconds)
 
 
-def _profiles(
+def named_profiles(
     names: list[str], host: str | None, port: int | None, user: str | None, identity: str | None
 ) -> list[DeviceProfile]:
+    """The profiles of these device names, with --host/--port/--user/--identity applied (only to one device)."""
     if len(names) > 1 and any((host, port, user, identity)):
         raise ConfigError("--host/--port/--user/--identity apply to a single --device")
     return [with_overrides(load_profile(n), host=host, port=port, user=user, identity=identity) for n in names]
@@ -140,12 +145,12 @@ def _fleet_profiles(device: list[str], devices_from: str | None, host: str | Non
     tags = labgrid_tags(devices_from) if devices_from else None
     if tags is None:
         names = list(dict.fromkeys([*device, *(read_devices_file(devices_from) if devices_from else [])]))
-        return _profiles(names or ["local"], host, port, user, identity)
+        return named_profiles(names or ["local"], host, port, user, identity)
     if len(device) != 1:
         raise ConfigError(f"--devices-from {devices_from} needs one --device: the profile each place runs with")
     from edgeprof.lab import place_profiles  # asyncio, threads, then labgrid: only for a labgrid source
 
-    return place_profiles(_profiles(device, host, port, user, identity)[0], tags)
+    return place_profiles(named_profiles(device, host, port, user, identity)[0], tags)
 
 
 def check_timing_inputs(timing: str, dataset: Path | None) -> None:
@@ -156,8 +161,8 @@ def check_timing_inputs(timing: str, dataset: Path | None) -> None:
         raise ConfigError("--timing-inputs dataset needs --dataset FILE")
 
 
-def _artifacts(models: list[Path], dataset: Path | None, with_reference: bool, *, timing: str,
-               shapes: Sequence[str] = (), ranges: Sequence[str] = (), allow_nan: bool = False) -> tuple[
+def checked_artifacts(models: list[Path], dataset: Path | None, with_reference: bool, *, timing: str,
+                      shapes: Sequence[str] = (), ranges: Sequence[str] = (), allow_nan: bool = False) -> tuple[
     list[ModelArtifact], dict[str, ModelArtifact], dict[str, ModelInputs]
 ]:
     """Check every model, its input options and the dataset against it on the host before anything reaches a
@@ -195,10 +200,7 @@ def deploy(
     timing_inputs: TimingInputsOption = InputSettings.timing,
     allow_nan: AllowNanOption = False,
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="Intra-op threads.")] = None,
-    input_shape: Annotated[
-        list[str], typer.Option("--input-shape", metavar="[MODEL:]NAME=SHAPE",
-                                help="Dynamic dims: input=1x3x224x224, per model with MODEL: (repeatable).")
-    ] = [],  # noqa: B006
+    input_shape: InputShapeOption = [],  # noqa: B006
     input_range: InputRangeOption = [],  # noqa: B006
     constraint: ConstraintOption = [],  # noqa: B006
     project: ProjectOption = None,
@@ -264,7 +266,7 @@ def deploy(
     project_file = load_project(project)
     for text in constraint:
         parse_constraint(text)
-    artifacts, references, inputs = _artifacts(model, dataset, not no_reference, timing=timing_inputs,
+    artifacts, references, inputs = checked_artifacts(model, dataset, not no_reference, timing=timing_inputs,
                                                shapes=input_shape, ranges=input_range, allow_nan=allow_nan)
     options = DeployOptions(
         dataset=dataset,
@@ -343,7 +345,7 @@ def doctor(
     as_json: JsonOption = False,
 ) -> None:
     """Connect to a device and report what it has: Python, runtimes, memory, disk, governor; each problem with its fix."""
-    (profile,) = _profiles([device], host, port, user, identity)
+    (profile,) = named_profiles([device], host, port, user, identity)
     report = diagnose(profile, accept_new_host_key=accept_new_host_key, lab_wait_s=lab_wait)
     if as_json:
         print(json.dumps(report.as_dict(), indent=2))
@@ -383,7 +385,7 @@ def sweep(
     from edgeprof.convert import quantize
 
     check_timing_inputs(timing_inputs, dataset)
-    profiles = _profiles(device, None, None, None, None)
+    profiles = named_profiles(device, None, None, None, None)
     check_thread_counts(profiles, threads, None)
     project_file = load_project(project)
     for text in constraint:
@@ -391,7 +393,7 @@ def sweep(
     source = load_artifact(model)
     out_dir = out or Path(".edgeprof") / "variants" / source.name
     made = quantize(model, [v.strip() for v in variants.split(",") if v.strip()], out_dir, calibration)
-    artifacts, references, inputs = _artifacts([model, *(v.path for v in made)], dataset, True,
+    artifacts, references, inputs = checked_artifacts([model, *(v.path for v in made)], dataset, True,
                                                timing=timing_inputs, ranges=input_range, allow_nan=allow_nan)
     options = DeployOptions(dataset=dataset, threads=threads, model_inputs=inputs, timing_inputs=timing_inputs,
                             accept_new_host_key=accept_new_host_key, lab_wait_s=lab_wait,

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from edgeprof import pipeline
 from edgeprof.accelerators import configurations
-from edgeprof.agent.spec import LatencyBudget, PowerSettings
+from edgeprof.agent.spec import InputSettings, LatencyBudget, PowerSettings
 from edgeprof.cli.app import (
     ConstraintOption,
     DelegateOption,
@@ -25,7 +25,17 @@ from edgeprof.cli.app import (
     store_path,
 )
 from edgeprof.cli.check_cmds import AlphaOption, MaxDropOption, MaxRatioOption
-from edgeprof.cli.deploy_cmds import AcceptNewOption, DeviceOption, _artifacts, _profiles, recorded_command
+from edgeprof.cli.deploy_cmds import (
+    AcceptNewOption,
+    AllowNanOption,
+    DeviceOption,
+    InputRangeOption,
+    InputShapeOption,
+    TimingInputsOption,
+    checked_artifacts,
+    named_profiles,
+    recorded_command,
+)
 from edgeprof.cli.progress import AgentProgress
 from edgeprof.compare import DEFAULT_ALPHA
 from edgeprof.constraints import parse_constraint
@@ -99,6 +109,10 @@ def watch_cmd(
     dataset: Annotated[
         Optional[Path], typer.Option("--dataset", help="Labelled NPZ: one array per input (or x) and y.")
     ] = None,
+    timing_inputs: TimingInputsOption = InputSettings.timing,
+    allow_nan: AllowNanOption = False,
+    input_shape: InputShapeOption = [],  # noqa: B006
+    input_range: InputRangeOption = [],  # noqa: B006
     baseline: Annotated[
         Optional[str], typer.Option("--baseline", metavar="RUN|auto",
                                     help="Run or tag every run is gated against; 'auto': this watch's first run.")
@@ -136,12 +150,14 @@ def watch_cmd(
     """
     schedule = Schedule(parse_duration(every, "--every"), runs,
                         parse_duration(for_, "--for") if for_ is not None else None)
-    profiles = _profiles(device or ["local"], None, None, None, None)
+    profiles = named_profiles(device or ["local"], None, None, None, None)
     project_file = load_project(project)
     for text in constraint:
         parse_constraint(text)
-    artifacts, references = _artifacts(model, dataset, True)
-    options = DeployOptions(dataset=dataset, threads=threads, power_seconds=power_seconds,
+    artifacts, references, inputs = checked_artifacts(model, dataset, True, timing=timing_inputs, shapes=input_shape,
+                                                      ranges=input_range, allow_nan=allow_nan)
+    options = DeployOptions(dataset=dataset, threads=threads, power_seconds=power_seconds, model_inputs=inputs,
+                            timing_inputs=timing_inputs,
                             accept_new_host_key=accept_new_host_key,
                             latency=LatencyBudget(max_seconds=max_seconds,
                                                   min_seconds=min(LatencyBudget.min_seconds, max_seconds)),

@@ -199,3 +199,19 @@ def test_ticks_keep_to_the_clock_and_report_skipped_ticks() -> None:
     assert [s[:3] for s in seen] == [(0, 1, 0), (1, 2, 0), (3, 3, 1), (4, 4, 0)]
     assert all(0 <= at - due < 0.2 for (*_, at), due in zip(seen, [0.0, 0.5, 1.75, 2.0]))
     assert [t.index for t in ticks(Schedule(every=0.1, duration=0.35))] == [0, 1, 2, 3]
+
+
+def test_watch_takes_deploys_input_options(tmp_path: Path) -> None:
+    """--timing-inputs, --input-shape and --input-range mean what they mean on deploy: each run is timed on the
+    dataset's samples, per model, and an integer range the model cannot take is refused before anything runs."""
+    store = tmp_path / "r.db"
+    out = watch(store, "--model", FP32, "--dataset", DIGITS / "test.npz", "--timing-inputs", "dataset",
+                "--input-shape", "digits-fp32:input=1x8x8x1", "--every", "1s", "--runs", "1", *QUICK)
+    assert out.returncode == 0, out.stderr
+    (run_id,) = run_ids(store)
+    with SQLiteStore(store, create=False) as db:
+        (result,) = db.load_run(run_id)
+    assert [entry["source"] for entry in result["inputs"]] == ["dataset"]
+    bad = watch(tmp_path / "bad.db", "--model", FP32, "--input-range", "input=0:9", "--every", "1s", "--runs", "1")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--input-range" in bad.stderr, bad.stderr
+    assert not (tmp_path / "bad.db").exists()
