@@ -124,8 +124,8 @@ def test_with_advance_each_sample_runs_the_next_call_bound_outside_the_timed_win
         index = next(bound)
         return lambda: ran.append(index)
 
-    samples, reason = steady_state(lambda: ran.append(0), dict(BUDGET, max_runs=15), lambda d, t: None,
-                                   advance=advance)
+    samples, reason, _level = steady_state(lambda: ran.append(0), dict(BUDGET, max_runs=15), lambda d, t: None,
+                                           advance=advance)
     assert reason == "max_runs" and ran == list(range(15)) and max(samples) < 10
     ran.clear()
     warmup = warm_up(lambda: ran.append(0), dict(BUDGET, warmup_min=4, warmup_max=4), lambda d, t: None, advance)
