@@ -51,6 +51,14 @@ def resolve_shape(info: TensorInfo, given: dict[str, list[int]], warn: Callable[
     return [1 if d is None else d for d in info.shape]
 
 
+def quantize(values: np.ndarray, dtype: Any, quant: tuple[float, int]) -> np.ndarray:
+    """Float values as an integer tensor with this (scale, zero point) holds them: round(x / scale + zero),
+    clipped to the dtype's range. The one rule for random feeds, dataset feeds and `dataset build`."""
+    scale, zero = quant
+    limits = np.iinfo(dtype)
+    return np.clip(np.round(values / scale + zero), limits.min, limits.max).astype(dtype)
+
+
 def random_input(info: TensorInfo, shape: list[int], rng: np.random.Generator,
                  value_range: list[int] | None = None) -> np.ndarray:
     """Values a model of that input type would plausibly see: N(0,1) floats, quantised N(0,1), bools, and plain
@@ -61,10 +69,7 @@ def random_input(info: TensorInfo, shape: list[int], rng: np.random.Generator,
     if dtype.kind == "f":
         return rng.standard_normal(shape).astype(dtype)
     if info.quant is not None:
-        scale, zero = info.quant
-        info_range = np.iinfo(dtype)
-        quantised = np.round(rng.standard_normal(shape) / scale + zero)
-        return np.clip(quantised, info_range.min, info_range.max).astype(dtype)
+        return quantize(rng.standard_normal(shape), dtype, info.quant)
     if dtype.kind in "iu":
         if value_range is None:
             raise AgentFailure("input", f"input '{info.name}' takes {info.dtype} values whose range edgeprof cannot "
@@ -135,9 +140,7 @@ def to_input(info: TensorInfo, batch: np.ndarray) -> np.ndarray:
     """Dataset values into the input's dtype; float values are quantised with the tensor's scale and zero point."""
     dtype = np.dtype(info.dtype)
     if info.quant is not None and dtype.kind in "iu" and batch.dtype.kind == "f":
-        scale, zero = info.quant
-        limits = np.iinfo(dtype)
-        return np.clip(np.round(batch / scale + zero), limits.min, limits.max).astype(dtype)
+        return quantize(batch, dtype, info.quant)
     return batch.astype(dtype, copy=False)
 
 

@@ -155,13 +155,14 @@ def cast(values: np.ndarray, dtype: str, quant: tuple[float, int] | None) -> np.
     (round(x / scale + zero), clipped); otherwise integers must hold whole numbers in their range."""
     import numpy as np
 
+    from edgeprof.agent.inputs import quantize
+
     target = np.dtype(dtype)
     if target.kind == "f":
         return values.astype(target)
-    limits = np.iinfo(target)
     if quant is not None:
-        scale, zero = quant
-        return np.clip(np.round(values / scale + zero), limits.min, limits.max).astype(target)
+        return quantize(values, target, quant)
+    limits = np.iinfo(target)
     whole = np.isfinite(values).all() and bool((values == np.round(values)).all())
     if not whole or (values.size and (values.min() < limits.min or values.max() > limits.max)):
         raise ConfigError(f"the samples do not fit {dtype} (whole numbers from {limits.min} to {limits.max}): "
