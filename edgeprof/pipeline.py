@@ -381,5 +381,8 @@ def report(store: StoreTarget, selection: Selection, out: Path, fmt_name: str) -
     with open_store(store, create=False) as db:
         results = selection.load(db)[1]
         configurations = {Result(r).configuration for r in results}
-        history = [r for r in db.query() if Result(r).configuration in configurations][-REPORT_HISTORY:]
+        earlier = [doc for device, model in sorted({(c[0], c[1]) for c in configurations})
+                   for doc in db.query(device=device, model=model)]
+        history = sorted((r for r in earlier if Result(r).configuration in configurations),
+                         key=lambda r: r.get("created") or "")[-REPORT_HISTORY:]
     return write_report(results, out, fmt_name, history=history)
