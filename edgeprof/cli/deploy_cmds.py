@@ -63,6 +63,15 @@ InputRangeOption = Annotated[
     list[str], typer.Option("--input-range", metavar="[MODEL:]NAME=LO:HI",
                             help="Values of an integer input, inclusive (repeatable; default: read from the model).")
 ]
+DatasetOption = Annotated[
+    Optional[Path], typer.Option("--dataset", help="Labelled NPZ: one array per input (or x) and y.")
+]
+ThreadsOption = Annotated[Optional[int], typer.Option("--threads", min=1, help="Intra-op threads.")]
+MaxSecondsOption = Annotated[float, typer.Option("--max-seconds", min=0.01, help="Longest latency phase per run (s).")]
+PrecisionOption = Annotated[
+    float, typer.Option("--precision", min=0.0, help="Stop once the p95 CI half-width <= this fraction of p95.")
+]
+PowerSecondsOption = Annotated[float, typer.Option("--power-seconds", min=0, help="Longest energy window (s).")]
 InputShapeOption = Annotated[
     list[str], typer.Option("--input-shape", metavar="[MODEL:]NAME=SHAPE",
                             help="Dynamic dims: input=1x3x224x224, per model with MODEL: (repeatable).")
@@ -194,12 +203,10 @@ def deploy(
         Optional[int], typer.Option("--jobs", "-j", min=1, help="Devices at a time (default: all).")
     ] = None,
     lab_wait: LabWaitOption = LAB_WAIT_S,
-    dataset: Annotated[
-        Optional[Path], typer.Option("--dataset", help="Labelled NPZ: one array per input (or x) and y.")
-    ] = None,
+    dataset: DatasetOption = None,
     timing_inputs: TimingInputsOption = InputSettings.timing,
     allow_nan: AllowNanOption = False,
-    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="Intra-op threads.")] = None,
+    threads: ThreadsOption = None,
     input_shape: InputShapeOption = [],  # noqa: B006
     input_range: InputRangeOption = [],  # noqa: B006
     constraint: ConstraintOption = [],  # noqa: B006
@@ -213,11 +220,9 @@ def deploy(
         Optional[float],
         typer.Option("--min-seconds", min=0, help=f"Default {LatencyBudget.min_seconds} (capped by --max-seconds)."),
     ] = None,
-    max_seconds: Annotated[float, typer.Option("--max-seconds", min=0.01)] = LatencyBudget.max_seconds,
-    precision: Annotated[
-        float, typer.Option("--precision", min=0.0, help="Stop once the p95 CI half-width <= this fraction of p95.")
-    ] = LatencyBudget.target_rel_halfwidth,
-    power_seconds: Annotated[float, typer.Option("--power-seconds", min=0, help="Longest energy window (s).")] = PowerSettings.seconds,
+    max_seconds: MaxSecondsOption = LatencyBudget.max_seconds,
+    precision: PrecisionOption = LatencyBudget.target_rel_halfwidth,
+    power_seconds: PowerSecondsOption = PowerSettings.seconds,
     cooldown_to: Annotated[
         Optional[float], typer.Option("--cooldown-to", help="Wait (bounded) until the device is this cool (C).")
     ] = None,
@@ -361,7 +366,7 @@ def sweep(
     variants: Annotated[
         str, typer.Option("--variants", help="Comma-separated variants to make and measure besides the source.")
     ] = "fp16,int8-dynamic,int8-static",
-    dataset: Annotated[Optional[Path], typer.Option("--dataset", help="Labelled NPZ for on-device accuracy.")] = None,
+    dataset: DatasetOption = None,
     timing_inputs: TimingInputsOption = InputSettings.timing,
     allow_nan: AllowNanOption = False,
     input_range: InputRangeOption = [],  # noqa: B006
@@ -369,8 +374,8 @@ def sweep(
         Optional[Path], typer.Option("--calibration", help="NPZ of calibration inputs (int8-static).")
     ] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Where the variants go.")] = None,
-    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="Intra-op threads.")] = None,
-    max_seconds: Annotated[float, typer.Option("--max-seconds", min=0.01)] = LatencyBudget.max_seconds,
+    threads: ThreadsOption = None,
+    max_seconds: MaxSecondsOption = LatencyBudget.max_seconds,
     constraint: ConstraintOption = [],  # noqa: B006
     project: ProjectOption = None,
     strict: StrictOption = False,

@@ -28,9 +28,14 @@ from edgeprof.cli.check_cmds import AlphaOption, MaxDropOption, MaxRatioOption
 from edgeprof.cli.deploy_cmds import (
     AcceptNewOption,
     AllowNanOption,
+    DatasetOption,
     DeviceOption,
     InputRangeOption,
     InputShapeOption,
+    MaxSecondsOption,
+    PowerSecondsOption,
+    PrecisionOption,
+    ThreadsOption,
     TimingInputsOption,
     checked_artifacts,
     named_profiles,
@@ -106,9 +111,7 @@ def watch_cmd(
         Optional[str], typer.Option("--for", metavar="DURATION", help="Stop starting runs after this long.")
     ] = None,
     runs: Annotated[Optional[int], typer.Option("--runs", min=1, help="Stop after this many runs.")] = None,
-    dataset: Annotated[
-        Optional[Path], typer.Option("--dataset", help="Labelled NPZ: one array per input (or x) and y.")
-    ] = None,
+    dataset: DatasetOption = None,
     timing_inputs: TimingInputsOption = InputSettings.timing,
     allow_nan: AllowNanOption = False,
     input_shape: InputShapeOption = [],  # noqa: B006
@@ -123,13 +126,10 @@ def watch_cmd(
     max_failures: Annotated[
         int, typer.Option("--max-failures", min=1, help="End (exit 3) after this many unreachable ticks in a row.")
     ] = DEFAULT_MAX_FAILURES,
-    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="Intra-op threads.")] = None,
-    max_seconds: Annotated[
-        float, typer.Option("--max-seconds", min=0.01, help="Longest latency phase per run (s).")
-    ] = LatencyBudget.max_seconds,
-    power_seconds: Annotated[
-        float, typer.Option("--power-seconds", min=0, help="Longest energy window (s).")
-    ] = PowerSettings.seconds,
+    threads: ThreadsOption = None,
+    max_seconds: MaxSecondsOption = LatencyBudget.max_seconds,
+    precision: PrecisionOption = LatencyBudget.target_rel_halfwidth,
+    power_seconds: PowerSecondsOption = PowerSettings.seconds,
     constraint: ConstraintOption = [],  # noqa: B006
     project: ProjectOption = None,
     strict: StrictOption = False,
@@ -159,7 +159,7 @@ def watch_cmd(
     options = DeployOptions(dataset=dataset, threads=threads, power_seconds=power_seconds, model_inputs=inputs,
                             timing_inputs=timing_inputs,
                             accept_new_host_key=accept_new_host_key,
-                            latency=LatencyBudget(max_seconds=max_seconds,
+                            latency=LatencyBudget(max_seconds=max_seconds, target_rel_halfwidth=precision,
                                                   min_seconds=min(LatencyBudget.min_seconds, max_seconds)),
                             providers=configurations(ep, "--ep"), delegates=configurations(delegate, "--delegate"))
     target = store_path(store)

@@ -136,7 +136,7 @@ def test_sigint_during_a_run_stops_the_agent_and_keeps_earlier_runs(tmp_path: Pa
     work_dir = (cache_dir() / "local").resolve()  # the local device's work dir (edgeprof.transport.local)
     assert watch(store, "--model", FP32, "--runs", "1", "--every", "1s", *QUICK).returncode == 0
     proc = subprocess.Popen([sys.executable, "-m", "edgeprof", "watch", "--model", str(MOBILENET), "--every", "1s",
-                             "--max-seconds", "60", "--store", str(store)], stdout=subprocess.PIPE,
+                             "--max-seconds", "60", "--precision", "0", "--store", str(store)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not agents_under(work_dir) and time.monotonic() < deadline:
