@@ -13,10 +13,36 @@ from edgeprof.paths import cache_dir
 
 AGENT_SOURCE = Path(__file__).resolve().parent / "agent"
 PACKAGE = "edgeprof_agent"
+UNPACK_OPTION = "--unpack-to"
 # The zipapp's entry runs first on any Python: a too-old one gets one clear line, not a SyntaxError traceback.
+# `--unpack-to DIR` (first): the package is unpacked into DIR once, and imported from there, so Python caches its
+# bytecode (it compiles a zipapp's modules at every start: ~0.08 s); where DIR cannot be written it runs from the zip.
 _ENTRY = f"""import json
 import os
 import sys
+
+
+def _unpacked(into):
+    if os.path.isdir(into):
+        return into
+    import shutil
+    import zipfile
+
+    partial = "%s.%d.tmp" % (into, os.getpid())
+    try:
+        with zipfile.ZipFile(sys.argv[0]) as bundle:
+            bundle.extractall(partial, [n for n in bundle.namelist() if n.startswith("{PACKAGE}/")])
+        os.rename(partial, into)
+    except OSError:  # read-only, full, or another agent unpacked it first
+        shutil.rmtree(partial, ignore_errors=True)
+    return into if os.path.isdir(into) else None
+
+
+if sys.argv[1:2] == ["{UNPACK_OPTION}"]:
+    unpacked = _unpacked(sys.argv[2])
+    del sys.argv[1:3]
+    if unpacked:
+        sys.path.insert(0, unpacked)
 
 from {PACKAGE} import AGENT_VERSION, MIN_PYTHON
 
@@ -44,6 +70,11 @@ class AgentBundle:
     path: Path
     sha256: str
     size: int
+
+    @property
+    def unpacked_name(self) -> str:
+        """The folder (under the device's compiled cache) its package is unpacked into by `--unpack-to`."""
+        return f"agent-{self.sha256[:16]}"
 
 
 def agent_sources() -> list[Path]:

@@ -24,7 +24,7 @@ from edgeprof.agent.spec import (
     ThermalSettings,
     Timeouts,
 )
-from edgeprof.agent_bundle import AgentBundle, build_agent
+from edgeprof.agent_bundle import UNPACK_OPTION, AgentBundle, build_agent
 from edgeprof.artifacts import ModelArtifact, sha256_file
 from edgeprof.devices import LAB_WAIT_S, DeviceProfile
 from edgeprof.errors import DeviceError
@@ -32,6 +32,7 @@ from edgeprof.lab import reached
 from edgeprof.model_inputs import ModelInputs
 from edgeprof.result import RESULT_SCHEMA_VERSION, ref_label, utc_now
 from edgeprof.transport import RemoteProcess, Transport, device_python, open_transport
+from edgeprof.transport.base import CACHE_DIR
 from edgeprof.transport.cache import evict_blobs
 
 # Event callback: (device, model label, event dict from the agent).
@@ -40,7 +41,6 @@ EventSink = Callable[[str, str, dict[str, Any]], None]
 RECONNECTS = 2
 RECONNECT_BACKOFF_S = 1.0
 LOCK_FILE = "device.lock"
-CACHE_DIR = "compiled"  # engines and blobs the providers compiled, one folder per cache key
 POWER_MIN_SECONDS = 0.5  # adaptive power windows: the shortest (10 samples at the default 20 Hz)
 STOP_DEADLINE_S = 3.5  # Ctrl-C: how long stopping the agents may take before the connections are cut
 
@@ -255,8 +255,11 @@ class DeviceSession:
         return device_python(self.profile.connection)
 
     def argv(self) -> list[str]:
-        """The agent command; under a memory limit (profile [runtime] memory_limit_mb) it runs inside prlimit."""
-        command = [self.python, self.agent_path]
+        """The agent command, its package unpacked once into the device's compiled cache (so that Python caches its
+        bytecode); under a memory limit (profile [runtime] memory_limit_mb) it runs inside prlimit."""
+        assert self.transport is not None
+        unpack_to = self.transport.remote_path(f"{CACHE_DIR}/{self.shipment.agent.unpacked_name}")
+        command = [self.python, self.agent_path, UNPACK_OPTION, unpack_to]
         if self.profile.memory_limit_mb:
             command = ["prlimit", f"--as={self.profile.memory_limit_mb * 2**20}", "--", *command]
         return command

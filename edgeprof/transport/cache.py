@@ -11,9 +11,10 @@ from edgeprof.devices import LAB_WAIT_S, DeviceProfile
 from edgeprof.errors import DeviceError
 from edgeprof.lab import reached
 from edgeprof.transport import Transport, device_python, open_transport
+from edgeprof.transport.base import CACHE_DIR
 
 # sys.argv[1] = {"work_dir", "keep": [paths], "limit": bytes or null (null: clean), "all": bool, "stale_s"}.
-# Never follows a symlink and touches only <work_dir>/blobs/* and <work_dir>/compiled/*.
+# Never follows a symlink and touches only <work_dir>/blobs/* and <work_dir>/compiled/* (never a path in keep).
 _CACHE_SNIPPET = r"""
 import fcntl, json, os, shutil, stat, sys, time
 a = json.loads(sys.argv[1]); w = a["work_dir"]; keep = set(a["keep"])
@@ -51,7 +52,9 @@ if a["limit"] is None:
     compiled = os.path.join(w, "compiled")
     if os.path.isdir(compiled) and not os.path.islink(compiled):
         for n in os.listdir(compiled):
-            p = os.path.join(compiled, n); drop(p, tree(p))
+            p = os.path.join(compiled, n)
+            if p not in keep:
+                drop(p, tree(p))
 else:
     total = sum(e[3] for e in entries)
     for m, n, p, size in sorted(entries):
@@ -105,7 +108,9 @@ def clean_device(profile: DeviceProfile, *, everything: bool = False, accept_new
     A `[lab]` profile's place is held meanwhile (edgeprof.lab.reached, waiting up to `lab_wait_s`)."""
     with reached(profile, lab_wait_s) as (device, _), open_transport(
             device.name, device.kind, device.connection, accept_new_host_key=accept_new_host_key) as transport:
-        keep = set() if everything else {transport.blob_path(build_agent().sha256, ".pyz")}
+        agent = build_agent()
+        keep = set() if everything else {transport.blob_path(agent.sha256, ".pyz"),
+                                         transport.remote_path(f"{CACHE_DIR}/{agent.unpacked_name}")}
         freed = _run_snippet(transport, device_python(device.connection), keep=sorted(keep), limit=None,
                              all=everything, stale_s=STALE_PARTIAL_S)
     if freed is None:

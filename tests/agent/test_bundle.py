@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -48,6 +49,37 @@ def test_a_source_change_changes_the_name(tmp_path: Path, monkeypatch: pytest.Mo
     (copy / "stats.py").write_text((copy / "stats.py").read_text() + "\n# changed\n")
     after = agent_bundle.build_agent(tmp_path / "cache")
     assert after.sha256 != before.sha256 and after.path != before.path
+
+
+def _doctor(bundle: agent_bundle.AgentBundle, *options: str, env: dict[str, str] | None = None) -> dict:
+    import json
+
+    run = subprocess.run([sys.executable, str(bundle.path), *options, "--doctor"], capture_output=True, text=True,
+                         timeout=60, env=env)
+    assert run.returncode == 0, run.stderr
+    facts = json.loads(run.stdout)
+    return {key: facts[key] for key in ("python", "machine", "numpy")}
+
+
+def test_unpacked_once_so_that_python_caches_its_bytecode(tmp_path: Path) -> None:
+    bundle = agent_bundle.build_agent(tmp_path / "cache")
+    into = tmp_path / "compiled" / bundle.unpacked_name
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    assert _doctor(bundle, agent_bundle.UNPACK_OPTION, str(into), env=env) == _doctor(bundle)
+    assert (into / agent_bundle.PACKAGE / "probes" / "system.py").is_file()
+    assert list((into / agent_bundle.PACKAGE / "__pycache__").glob("__main__.*.pyc"))  # imported from there
+    assert not [p for p in into.parent.iterdir() if p != into]  # no partial unpacking left behind
+    stamp = (into / agent_bundle.PACKAGE / "run.py").stat().st_mtime_ns
+    _doctor(bundle, agent_bundle.UNPACK_OPTION, str(into))
+    assert (into / agent_bundle.PACKAGE / "run.py").stat().st_mtime_ns == stamp  # not unpacked again
+
+
+def test_a_folder_that_cannot_be_written_runs_from_the_zip(tmp_path: Path) -> None:
+    bundle = agent_bundle.build_agent(tmp_path / "cache")
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    assert _doctor(bundle, agent_bundle.UNPACK_OPTION, str(blocked / "agent")) == _doctor(bundle)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "cache"]  # no partial unpacking left behind
 
 
 def _old_pythons() -> list[str]:

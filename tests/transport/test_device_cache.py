@@ -79,17 +79,19 @@ def test_edgeprof_clean_frees_the_work_dir_and_nothing_else(tmp_path: Path, sshd
     outside.write_text("not edgeprof's")
     (work / "notes.txt").write_text("the user's")
     sizes = sum(p.stat().st_size for p in (work / "blobs").iterdir())
+    unpacked = list((work / "compiled").glob("agent-*"))
+    assert len(unpacked) == 1 and (unpacked[0] / "edgeprof_agent" / "run.py").is_file()  # the agent ran from there
     done = subprocess.run([*cli, "clean", "--device", "loop", "--json"], env=env, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     remaining = list((work / "blobs").iterdir())
-    assert [p.suffix for p in remaining] == [".pyz"]  # the current agent stays
+    assert [p.suffix for p in remaining] == [".pyz"] and unpacked[0].is_dir()  # the current agent stays
     assert report["bytes"] + report["kept_bytes"] == sizes and report["files"] >= 1
     everything = subprocess.run([*cli, "clean", "--device", "loop", "--all"], env=env, capture_output=True, text=True,
                                 timeout=120)
     assert everything.returncode == 0 and "freed" in everything.stderr, everything.stderr
-    assert not list((work / "blobs").iterdir())
+    assert not list((work / "blobs").iterdir()) and not list((work / "compiled").iterdir())
     assert outside.read_text() == "not edgeprof's" and (work / "notes.txt").read_text() == "the user's"
 
 

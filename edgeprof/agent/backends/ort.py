@@ -55,6 +55,16 @@ def provider_name(short: str) -> str:
     return PROVIDERS.get(short.lower(), short)
 
 
+def _distribution() -> str:
+    """Which onnxruntime build is installed (onnxruntime, onnxruntime-gpu, -openvino, ...): the name its build
+    info records, else the first of DISTRIBUTIONS installed."""
+    try:
+        from onnxruntime.capi.build_and_package_info import package_name
+    except ImportError:
+        return next((d for d in DISTRIBUTIONS if dist_version(d)), "onnxruntime")
+    return package_name.replace("_", "-")
+
+
 class OrtBackend(Backend):
     """ONNX models through onnxruntime (any of its builds: CPU, GPU, OpenVINO, ...)."""
 
@@ -67,7 +77,7 @@ class OrtBackend(Backend):
         except ImportError as exc:
             raise AgentFailure("runtime_missing", "onnxruntime is not installed on the device "
                                "(pip install onnxruntime)", "load") from exc
-        return module, next((d for d in DISTRIBUTIONS if dist_version(d)), "onnxruntime")
+        return module, _distribution()
 
     def open(self, path: str, threads: int | None, accel: dict[str, Any] | None, *, op_profile: bool = False,
              trace_placement: bool = False) -> Runtime:

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..probes.system import dist_version
+from ..probes.system import dist_version, module_version
 from ..spec import AgentFailure
 from .base import Backend, Runtime, TensorInfo, load_failure, missing_accelerator, one_line, placement_section
 
@@ -89,7 +89,7 @@ class TfliteRuntime(Runtime):
     def __init__(self, module: Any, dist: str, path: str, threads: int | None,
                  chosen: list[dict[str, Any]] | None) -> None:
         self.name = dist
-        self.version = dist_version(dist) or "unknown"
+        self.version = module_version(module.__name__.split(".")[0], dist) or "unknown"
         self.threads = {"num_threads": threads or "default"}
         self._requested = [c["name"] for c in chosen] if chosen else [DEFAULT]
         fallback = self._requested[-1] in NO_DELEGATE

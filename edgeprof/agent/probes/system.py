@@ -8,8 +8,8 @@ import platform
 import re
 import shutil
 import subprocess
+import sys
 import time
-from importlib import metadata
 from typing import Any
 
 SKEWING_GOVERNORS = ("ondemand", "powersave", "conservative", "schedutil")
@@ -19,10 +19,18 @@ BUSY_CPU_PERCENT = 30.0  # other processes' share of all cores while the agent i
 
 def dist_version(dist: str) -> str | None:
     """The installed version of a distribution, None if absent (nothing is imported)."""
+    from importlib import metadata  # ~45 ms to import: only where no imported package names its version
+
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return None
+
+
+def module_version(package: str, dist: str) -> str | None:
+    """The version of an imported top-level package (its `__version__`), else of its installed distribution."""
+    version = getattr(sys.modules.get(package), "__version__", None)
+    return version if isinstance(version, str) else dist_version(dist)
 
 
 def read_text(root: str, path: str) -> str | None:
@@ -154,7 +162,7 @@ def system_section(root: str = "/", interval_s: float | None = None) -> tuple[di
         "machine": platform.machine(),
         "kernel": platform.release(),
         "python": platform.python_version(),
-        "numpy": dist_version("numpy"),
+        "numpy": module_version("numpy", "numpy"),
         "governor": freq["governor"],
         "freq_mhz": freq["freq_mhz"],
         "power_mode": power_mode(root),
