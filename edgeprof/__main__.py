@@ -1,3 +1,3 @@
-from edgeprof.cli import main
+from edgeprof.cli import run
 
-main()
+run()

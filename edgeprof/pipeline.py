@@ -352,13 +352,6 @@ def explain(store: StoreTarget, run_a: str, run_b: str, devices: tuple[str, ...]
     return a_id, b_id, explain_runs(a, b, a_id=a_id, b_id=b_id, alpha=alpha, min_effect=min_effect)
 
 
-def tag_run(store: StoreTarget, run: str, name: str) -> str:
-    """Tag a stored run `name` (a tag moves if it existed); the run id. ConfigError for a name that is empty,
-    'latest' (always the newest run) or could be read as a run id (see Store.tag)."""
-    with open_store(store, create=False) as db:
-        return db.tag(run, name)
-
-
 # ---------------------------------------------------------------- figures and the report
 
 

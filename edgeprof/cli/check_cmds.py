@@ -1,4 +1,4 @@
-"""`edgeprof check|recommend|history|compare|explain` and `runs tag`: judge, choose and compare stored results."""
+"""`edgeprof check|recommend|history|compare|explain`: judge, choose and compare stored results."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from edgeprof.cli.app import (
     StrictOption,
     app,
     console,
-    runs_app,
     store_path,
 )
 from edgeprof.compare import DEFAULT_ALPHA, DEFAULT_MIN_EFFECT
@@ -197,13 +196,3 @@ def explain(
     for e in explanations:
         out.print(explanation_renderable(e, a_id, b_id), highlight=False)
 
-
-@runs_app.command("tag")
-def runs_tag(
-    run: Annotated[str, typer.Argument(help="Run id, prefix, tag or 'latest'.")],
-    name: Annotated[str, typer.Argument(help="Tag name, e.g. 'baseline' (moves if it exists).")],
-    store: StoreOption = None,
-) -> None:
-    """Name a run, e.g. as the baseline for `check --baseline`."""
-    run_id = pipeline.tag_run(store_path(store), run, name)
-    console().print(f"tagged {run_id} as {escape(name)}", highlight=False)

@@ -1,4 +1,4 @@
-"""`edgeprof runs list|show`: browse the results store."""
+"""`edgeprof runs list|show|tag`: browse the results store and name runs."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from edgeprof.cli.app import JsonOption, StoreOption, console, runs_app, store_path
 from edgeprof.report.table import Column, fitted_table, render_verdicts
@@ -46,3 +47,16 @@ def runs_show(
         print(json.dumps(results, indent=2))
     else:
         render_verdicts(results, console())
+
+
+@runs_app.command("tag")
+def runs_tag(
+    run: Annotated[str, typer.Argument(help="Run id, prefix, tag or 'latest'.")],
+    name: Annotated[str, typer.Argument(help="Tag name, e.g. 'baseline' (moves if it exists).")],
+    store: StoreOption = None,
+) -> None:
+    """Name a run, e.g. as the baseline for `check --baseline` (a tag moves if it existed; a name that is empty,
+    'latest' or could be read as a run id is refused: see Store.tag)."""
+    with open_store(store_path(store), create=False) as db:
+        run_id = db.tag(run, name)
+    console().print(f"tagged {run_id} as {escape(name)}", highlight=False)

@@ -11,12 +11,14 @@ import pytest
 from typer.testing import CliRunner
 
 import edgeprof.cli.plot_cmds  # noqa: F401  (registers plot and report)
-from edgeprof.cli.app import app
+from edgeprof.cli import command_app
 from edgeprof.errors import ConfigError
 from edgeprof.report.html import to_html, write_report
 from edgeprof.report.plots import build_plots
 from edgeprof.store.sqlite import SQLiteStore
 from tests.report.factory import small_set
+
+app = command_app()  # every command registered
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 DEVICES = ("jetson-orin-nano", "pi4", "qemu-pi4")

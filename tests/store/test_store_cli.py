@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from edgeprof.cli import app
+from edgeprof.cli import command_app
 from edgeprof.store import open_store
 from tests.store.helpers import edgeprof, raw
 from tests.support import DIGITS
 from tests.verdicts.factory import make, with_samples
+
+app = command_app()  # every command registered
 
 FP32 = str(DIGITS / "digits-fp32.onnx")
 FAST = ["--min-runs", "10", "--max-runs", "50", "--min-seconds", "0", "--max-seconds", "0.3", "--power-seconds", "0"]

@@ -9,11 +9,13 @@ from typing import Any, Callable
 from typer.testing import CliRunner
 
 import edgeprof.cli.check_cmds  # noqa: F401  (registers the commands)
-from edgeprof.cli.app import app
+from edgeprof.cli import command_app
 from edgeprof.compare import DEFAULT_ALPHA
 from edgeprof.pipeline import baseline_gate
 from edgeprof.store.sqlite import SQLiteStore
 from tests.verdicts.factory import make, with_samples
+
+app = command_app()  # every command registered
 
 runner = CliRunner()
 

@@ -11,10 +11,12 @@ import pytest
 from typer.testing import CliRunner
 
 import edgeprof.cli.check_cmds  # noqa: F401  (registers the commands)
-from edgeprof.cli.app import app
+from edgeprof.cli import command_app
 from edgeprof.errors import ConfigError
 from edgeprof.store.sqlite import SQLiteStore as ResultStore
 from tests.verdicts.factory import make, with_samples
+
+app = command_app()  # every command registered
 
 runner = CliRunner()
 Build = Callable[[list[list[dict[str, Any]]]], Path]
