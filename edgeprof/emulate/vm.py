@@ -224,7 +224,7 @@ def _run(argv: list[str], what: str) -> None:
 
 def _poweroff(vm: VmState) -> None:
     """Ask the guest to power off over SSH (host key checked); a guest that cannot be reached is left to signals."""
-    import paramiko  # only here: CLI start-up stays light
+    from edgeprof.transport.sshlib import paramiko  # only here: CLI start-up stays light
 
     client = paramiko.SSHClient()
     try:

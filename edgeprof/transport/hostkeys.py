@@ -6,10 +6,8 @@ import base64
 import hashlib
 from pathlib import Path
 
-import paramiko
-from paramiko.hostkeys import InvalidHostKey
-
 from edgeprof.errors import ConfigError
+from edgeprof.transport.sshlib import paramiko
 
 ACCEPT_FLAG = "--accept-new-host-key"
 
@@ -35,7 +33,7 @@ def load_known_hosts(client: paramiko.SSHClient, known_hosts: Path) -> None:
         return
     try:
         client.load_host_keys(str(known_hosts))
-    except InvalidHostKey as exc:
+    except paramiko.hostkeys.InvalidHostKey as exc:
         raise ConfigError(f"known_hosts file {known_hosts} has a malformed line ({exc.line.strip()[:60]!r}): "
                           "fix or remove it") from exc
     except (OSError, UnicodeDecodeError) as exc:

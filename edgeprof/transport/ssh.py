@@ -19,8 +19,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import paramiko
-
 from edgeprof.devices import Connection
 from edgeprof.errors import ConfigError, DeviceError
 from edgeprof.transport.base import BLOB_DIR, KILL_GRACE_S, CommandResult, RemoteProcess, Transport, Upload
@@ -32,6 +30,7 @@ from edgeprof.transport.hostkeys import (
     load_known_hosts,
 )
 from edgeprof.transport.sshconfig import load_identities, resolve_ssh_config
+from edgeprof.transport.sshlib import paramiko
 
 __all__ = ["SSHProcess", "SSHTransport", "resolve_ssh_config"]
 

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import paramiko
-
 from edgeprof.devices import Connection
 from edgeprof.errors import ConfigError
+from edgeprof.transport.sshlib import paramiko
 
 USER_CONFIG_ENV = "EDGEPROF_SSH_CONFIG"
 
