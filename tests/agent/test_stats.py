@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -63,21 +64,34 @@ def test_warmup_stability_test() -> None:
     assert stats.is_stable([1.0] * 20)
 
 
-def test_precise_samples_stop_on_precision_noisy_ones_on_budget() -> None:
-    def steady() -> None:
-        time.sleep(0.0002)
+class SimulatedClock:
+    """perf_counter_ns for steady_state: time moves only when the measured call says how long it took, so the
+    stopping rule is tested on exact latencies, not on this machine's sleep jitter."""
 
+    def __init__(self) -> None:
+        self.ns = 0
+
+    def __call__(self) -> int:
+        return self.ns
+
+    def call_taking(self, seconds: Callable[[], float]) -> Callable[[], None]:
+        def run_once() -> None:
+            self.ns += int(seconds() * 1e9)
+        return run_once
+
+
+def test_precise_samples_stop_on_precision_noisy_ones_on_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = SimulatedClock()
+    monkeypatch.setattr(time, "perf_counter_ns", clock)
+    rng = np.random.default_rng(3)
+    steady = clock.call_taking(lambda: 0.0002 * float(rng.lognormal(0.0, 0.05)))
     samples, reason, _ = steady_state(steady, dict(BUDGET, max_seconds=10.0, target_rel_halfwidth=0.05), lambda d, t: None)
     assert reason == "precision" and len(samples) < BUDGET["max_runs"]
 
-    rng = np.random.default_rng(3)
-
-    def noisy() -> None:
-        time.sleep(float(rng.choice([0.0001, 0.002])))
-
+    noisy = clock.call_taking(lambda: float(rng.choice([0.0001, 0.002])) * float(rng.lognormal(0.0, 0.05)))
     samples, reason, _ = steady_state(noisy, dict(BUDGET, max_seconds=0.3, target_rel_halfwidth=0.0001),
-                                   lambda d, t: None)
-    assert reason == "max_seconds"
+                                      lambda d, t: None)
+    assert reason == "max_seconds" and 0.3 <= samples.sum() / 1e3 < 0.31
 
 
 def test_looks_are_geometric_and_end_on_the_cap() -> None:
