@@ -327,28 +327,35 @@ def _deploy_reached(profile: DeviceProfile, artifacts: list[ModelArtifact], opti
 def _measure_model(session: DeviceSession, artifact: ModelArtifact, accel: tuple[Accelerator, ...] | None,
                    reference: ModelArtifact | None, index: int, on_event: Callable[[dict[str, Any]], None],
                    cancel: Cancellation) -> dict[str, Any]:
-    """Push one model (and its reference), run the agent on it with these accelerators, assemble its Result."""
+    """Run the agent on one model with these accelerators, pushing the model (and its reference) while the agent
+    starts; assemble its Result."""
     transport = session.transport
     assert transport is not None
-    started = time.perf_counter()
     transfer = _Transfer()
-    remote = _push_model(transport, artifact, transfer)
-    session.in_use.add(remote["path"])
     setup = dict(session.setup_s) if index == 0 else {"connect": 0.0, "upload": 0.0}
     if index == 0:  # the agent and the dataset travel once, with the first model
         for sent in session.setup_files:
             transfer.add(sent)
-    reference_remote = _push_model(transport, reference, transfer) if reference is not None else None
-    if reference_remote is not None:
-        session.in_use.add(reference_remote["path"])
-    spec = build_run_spec(session.profile, remote, session.options, dataset=session.dataset,
-                          reference=reference_remote, accelerators=accel, cache_dir=transport.remote_path(CACHE_DIR),
-                          lock_path=transport.remote_path(LOCK_FILE),
-                          inputs=session.options.model_inputs.get(str(artifact.path), ModelInputs()))
-    uploaded = time.perf_counter()
-    agent_section, error = _run_agent(session, spec, on_event, cancel)
-    host_s = {"connect": setup["connect"], "upload": setup["upload"] + uploaded - started,
-              "agent": time.perf_counter() - uploaded}
+    pushed_s = 0.0
+
+    def push_and_spec() -> RunSpec:
+        nonlocal pushed_s
+        started = time.perf_counter()
+        remote = _push_model(transport, artifact, transfer)
+        session.in_use.add(remote["path"])
+        reference_remote = _push_model(transport, reference, transfer) if reference is not None else None
+        if reference_remote is not None:
+            session.in_use.add(reference_remote["path"])
+        spec = build_run_spec(session.profile, remote, session.options, dataset=session.dataset,
+                              reference=reference_remote, accelerators=accel,
+                              cache_dir=transport.remote_path(CACHE_DIR), lock_path=transport.remote_path(LOCK_FILE),
+                              inputs=session.options.model_inputs.get(str(artifact.path), ModelInputs()))
+        pushed_s = time.perf_counter() - started
+        return spec
+
+    started = time.perf_counter()
+    agent_section, error = _run_agent(session, push_and_spec, on_event, cancel)
+    host_s = {"connect": setup["connect"], "upload": setup["upload"] + pushed_s, "agent": time.perf_counter() - started}
     return _assemble(session.profile, artifact, agent_section, error, transfer, host_s)
 
 
@@ -370,11 +377,14 @@ def _push_model(transport: Transport, artifact: ModelArtifact, transfer: _Transf
 
 
 def _run_agent(
-    session: DeviceSession, spec: dict[str, Any], on_event: Callable[[dict[str, Any]], None], cancel: Cancellation
+    session: DeviceSession, spec_for: Callable[[], RunSpec], on_event: Callable[[dict[str, Any]], None],
+    cancel: Cancellation
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """Start the agent, feed it the spec, stream its events; return (result section, error).
+    """Start the agent and, while it starts (Python, numpy and its own modules: seconds on a small board), call
+    `spec_for` (which pushes the model); feed it the spec, stream its events; return (result section, error).
 
-    An agent that ends without a final line on a link that no longer answers is a dropped connection.
+    An agent that ends without a final line on a link that no longer answers is a dropped connection; one that
+    `spec_for` fails under sees its stdin close and ends.
     """
     assert session.transport is not None
     final: dict[str, Any] | None = None
@@ -382,7 +392,7 @@ def _run_agent(
     with session.transport.start(session.argv()) as proc:
         cancel.track(proc)
         try:
-            proc.write_line(spec.to_json())
+            proc.write_line(spec_for().to_json())
             for line in proc.lines():
                 try:
                     event = json.loads(line)
@@ -483,15 +493,16 @@ def _assemble(
 
 def timing_section(host_s: dict[str, float], agent: dict[str, Any] | None) -> dict[str, Any]:
     """Seconds per stage of one model's deploy (docs/result-schema.md `timing`): connect and upload timed here,
-    `agent_start` the agent's wall time on the host less its measuring stages, the measuring stages from the
-    agent, `store` left None for the caller that saves the Result."""
+    `agent_start` the agent's wall time on the host less its measuring stages and its wait for the spec (the model
+    still uploading), the measuring stages from the agent, `store` left None for the caller that saves the Result."""
     stages: dict[str, float | None] = {"connect": host_s["connect"], "upload": host_s["upload"]}
     measure_s = agent["measure_s"] if agent else 0.0
-    stages["agent_start"] = host_s["agent"] - measure_s if agent else None
+    wait_s = agent.get("wait_s", 0.0) if agent else None
+    stages["agent_start"] = host_s["agent"] - measure_s - (wait_s or 0.0) if agent else None
     stages.update((agent or {}).get("stages", {}))
     stages["store"] = None
     return {"stages": stages, "measure_s": measure_s, "agent_s": host_s["agent"],
-            "agent_other_s": agent["other_s"] if agent else None}
+            "agent_other_s": agent["other_s"] if agent else None, "agent_wait_s": wait_s}
 
 
 def run_deploy(

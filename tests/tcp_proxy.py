@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
 HTTP_REPLY = b"HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nContent-Length: 11\r\nConnection: close\r\n\r\nBad Request"
 
@@ -15,13 +16,15 @@ class TcpProxy:
     `cut_after(n)` drops every link once n more bytes have gone upstream (all links together);
     `downstream_limit` drops each link on its own once it has carried that many bytes from the server.
     `stall_after(n)` stops forwarding (both ways, links kept open) once n more bytes have gone upstream.
+    `upstream_rate` (bytes/s) paces what goes from the client to the server (a slow uplink).
     `upstream_port=None` with `answer=b""`: accepts and never speaks; with `answer=HTTP_REPLY`: a web server.
     """
 
     def __init__(self, upstream_port: int | None, *, downstream_limit: int | None = None,
-                 answer: bytes | None = None) -> None:
+                 answer: bytes | None = None, upstream_rate: float | None = None) -> None:
         self.upstream_port = upstream_port
         self.downstream_limit = downstream_limit
+        self.upstream_rate = upstream_rate
         self.answer = answer
         self.accepted = 0
         self.downstream_bytes = 0
@@ -78,6 +81,8 @@ class TcpProxy:
                 if self._stalls(len(data) if upstream else 0):
                     self._closed.wait()  # hold the link open, read nothing, send nothing
                     return
+                if upstream and self.upstream_rate:
+                    time.sleep(len(data) / self.upstream_rate)
                 if not upstream:
                     carried += len(data)
                     with self._lock:

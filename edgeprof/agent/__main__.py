@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 
 
 def _doctor() -> int:
@@ -22,12 +23,14 @@ def _run() -> int:
     claim_stdout()
     emit("hello", agent_version=AGENT_VERSION, python=sys.version.split()[0], pid=os.getpid())
     try:
-        from .run import emit_result, measure
+        from .run import emit_result, measure  # numpy and the probes, while the host still pushes the model
         from .spec import parse_spec
 
+        waiting = time.perf_counter()
         spec = parse_spec(sys.stdin.readline())
+        waited_s = time.perf_counter() - waiting
         watch_stdin()
-        emit_result(measure(spec))
+        emit_result(measure(spec, waited_s))
         return 0
     except AgentFailure as failure:
         emit("error", kind=failure.kind, message=failure.message, stage=failure.stage)

@@ -9,8 +9,11 @@ import time
 from typing import Any
 
 from . import lock
+from .inputs import cycling, dataset_feeds, make_feeds  # numpy: imported while the host still pushes the model
+from .probes import latency as lat
 from .probes.memory import MemoryProbe
 from .probes.system import system_section
+from .probes.thermal import ThermalProbe, wait_for_cooldown
 from .protocol import StageClock, emit, progress, warn
 from .spec import AgentFailure
 
@@ -54,16 +57,17 @@ class TimedClock(StageClock):
             self.seconds[self.stage] = self.seconds.get(self.stage, 0.0) + time.perf_counter() - self._since
             self._since = None
 
-    def section(self, started: float) -> dict[str, Any]:
-        """The agent's part of the Result's `timing`: seconds per stage, their measuring sum, and the seconds
-        since `started` (perf_counter) not spent in a measuring stage."""
+    def section(self, started: float, wait_s: float) -> dict[str, Any]:
+        """The agent's part of the Result's `timing`: seconds per stage, their measuring sum, the seconds since
+        `started` (perf_counter) not spent in a measuring stage, and `wait_s`, those it waited for its spec."""
         measure_s = sum(self.seconds.get(stage, 0.0) for stage in MEASURING)
         return {"stages": dict(self.seconds), "measure_s": measure_s,
-                "other_s": time.perf_counter() - started - measure_s}
+                "other_s": time.perf_counter() - started - measure_s, "wait_s": wait_s}
 
 
-def measure(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run every probe the spec asks for and return the agent's part of the Result."""
+def measure(spec: dict[str, Any], wait_s: float = 0.0) -> dict[str, Any]:
+    """Run every probe the spec asks for and return the agent's part of the Result (`wait_s`: the seconds the
+    agent, started, waited for the spec while the host pushed the model)."""
     warnings: list[str] = []
 
     def note(message: str) -> None:
@@ -77,7 +81,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     held = lock.acquire(spec.get("lock"), note)
     try:
         section = _measure(spec, model, memory, clock, note, warnings)
-        section["timing"] = clock.section(started)
+        section["timing"] = clock.section(started, wait_s)
         return section
     finally:
         clock.stop()
@@ -86,10 +90,6 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, clock: TimedClock,
              note: Any, warnings: list[str]) -> dict[str, Any]:
-    from .inputs import cycling, dataset_feeds, make_feeds
-    from .probes import latency as lat
-    from .probes.thermal import ThermalProbe, wait_for_cooldown
-
     system, system_warnings = system_section()
     for message in system_warnings:
         note(message)

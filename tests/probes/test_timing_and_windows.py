@@ -18,11 +18,12 @@ def test_timed_clock_keeps_seconds_per_stage_and_sums_the_measuring_ones() -> No
     clock.enter("load")
     time.sleep(0.03)
     clock.stop()
-    section = clock.section(started)
+    section = clock.section(started, wait_s=0.25)
     assert section["stages"]["lock"] >= 0.02 and section["stages"]["load"] >= 0.03
     assert section["measure_s"] == section["stages"]["load"] and section["other_s"] >= 0.02
     timing = timing_section({"connect": 0.1, "upload": 0.2, "agent": 1.0}, section)
-    assert timing["stages"]["agent_start"] == 1.0 - section["measure_s"] and timing["stages"]["store"] is None
+    assert timing["stages"]["agent_start"] == 1.0 - section["measure_s"] - 0.25  # the wait for the spec is not start
+    assert timing["agent_wait_s"] == 0.25 and timing["stages"]["store"] is None
 
 
 def test_window_stops_once_precise_but_never_before_its_shortest() -> None:
