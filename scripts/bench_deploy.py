@@ -93,7 +93,7 @@ def floor_ratios(work: Path, model: Path, env: dict[str, str], rounds: int) -> N
         ssh.close()
     for device, values in ratios.items():
         print(f"fixed overhead / floor, {device}: median {statistics.median(values):.2f}x over {rounds} rounds "
-              "(target <= 2x)")
+              f"(range {min(values):.2f}-{max(values):.2f}x; target <= 2x)")
 
 
 def main() -> None:
