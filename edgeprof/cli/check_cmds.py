@@ -195,4 +195,3 @@ def explain(
     out = console()
     for e in explanations:
         out.print(explanation_renderable(e, a_id, b_id), highlight=False)
-
