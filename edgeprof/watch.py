@@ -71,11 +71,12 @@ def ticks(schedule: Schedule) -> Iterator[Tick]:
 
 @dataclass
 class Summary:
-    """What a watch did: the runs stored, ticks skipped, ticks whose device was unreachable, and how it ended."""
+    """What a watch did: the runs stored, ticks skipped, failed ticks (exit 3: a device not reached or a run that
+    failed on it), and how it ended."""
 
     runs: list[str] = field(default_factory=list)
     skipped: int = 0
-    unreachable: int = 0
+    failed: int = 0
     exit_code: int = EXIT_OK
     ended: str = "bound reached"
 
@@ -97,7 +98,7 @@ def watch(schedule: Schedule, run: Callable[[Tick], tuple[str | None, int]], *,
             if run_id is not None:
                 summary.runs.append(run_id)
             failures = failures + 1 if code == EXIT_DEVICE else 0
-            summary.unreachable += code == EXIT_DEVICE
+            summary.failed += code == EXIT_DEVICE
             summary.exit_code = code
             if code in (EXIT_CONSTRAINT_FAILED, EXIT_USAGE):
                 summary.ended = "alert" if code == EXIT_CONSTRAINT_FAILED else "the store refused a run"

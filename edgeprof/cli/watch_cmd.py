@@ -76,7 +76,7 @@ def run_line(started: str, tick: Tick, run_id: str | None, deployed: pipeline.De
     """One run: when it started, which run, and per Result its verdict, p95 and change against the baseline."""
     parts = [f"{Result(r).label}: {overall(r)}, p95 {fmt(Result(r).latency.get('p95_ms'))} ms{_change(r, gate)}"
              for r in deployed.results]
-    parts += [f"{name}: unreachable" for name in deployed.failures]
+    parts += [f"{name}: failed (the error line says why)" for name in deployed.failures]
     skipped = f" ({tick.skipped} tick{'s' * (tick.skipped > 1)} skipped: the run before overran)" if tick.skipped else ""
     return f"{started} #{tick.number} run {run_id or '(none stored)'}{skipped}: {'; '.join(parts) or 'no results'}"
 
@@ -94,12 +94,12 @@ def alert_line(run_id: str | None, deployed: pipeline.Deployed, gate: pipeline.G
 
 
 def summary_line(summary: Summary, store: str) -> str:
-    """How the watch ended: runs stored (first and last id), skipped and unreachable ticks, the exit code."""
+    """How the watch ended: runs stored (first and last id), skipped and failed ticks, the exit code."""
     runs = f"{len(summary.runs)} run{'s' * (len(summary.runs) != 1)} stored in {store}"
     if summary.runs:
         runs += f" ({summary.runs[0]}" + (f" .. {summary.runs[-1]})" if len(summary.runs) > 1 else ")")
     return (f"watch ended ({summary.ended}): {runs}; {summary.skipped} tick(s) skipped, "
-            f"{summary.unreachable} unreachable; exit {summary.exit_code}")
+            f"{summary.failed} failed (a device not reached or a run that failed on it); exit {summary.exit_code}")
 
 
 @app.command("watch")
@@ -124,7 +124,7 @@ def watch_cmd(
     max_drop: MaxDropOption = pipeline.DEFAULT_MAX_DROP,
     alpha: AlphaOption = DEFAULT_ALPHA,
     max_failures: Annotated[
-        int, typer.Option("--max-failures", min=1, help="End (exit 3) after this many unreachable ticks in a row.")
+        int, typer.Option("--max-failures", min=1, help="End (exit 3) after this many failed ticks in a row (a device not reached or a run that failed on it).")
     ] = DEFAULT_MAX_FAILURES,
     threads: ThreadsOption = None,
     max_seconds: MaxSecondsOption = LatencyBudget.max_seconds,
@@ -145,7 +145,7 @@ def watch_cmd(
     neither it runs until interrupted (Ctrl-C: a summary, exit 130, the run in progress stopped on the device,
     every earlier run stored). Exit 1 with an `edgeprof: alert:` line at the first failed verdict, latency
     regression or accuracy drop against --baseline; 2 for bad usage or a store that refuses a run; 3 when the
-    device stays unreachable for --max-failures ticks in a row or at the last tick (an unreachable tick is
+    device is not reached or its run fails for --max-failures ticks in a row or at the last tick (a failed tick is
     retried at the next one). See docs/monitoring.md.
     """
     schedule = Schedule(parse_duration(every, "--every"), runs,
