@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,7 +104,7 @@ def build_agent(cache: Path | None = None) -> AgentBundle:
     path = directory / f"agent-{digest[:16]}.pyz"
     if not path.exists():
         directory.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_bytes(data)
-        partial.replace(path)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=f"{path.name}.", suffix=".tmp", delete=False) as partial:
+            partial.write(data)  # a name of its own per writer (thread or process), renamed into place whole
+        Path(partial.name).replace(path)
     return AgentBundle(path, digest, len(data))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -26,6 +27,15 @@ def test_a_cached_bundle_is_not_rewritten(tmp_path: Path) -> None:
     stamp = bundle.path.stat().st_mtime_ns
     assert agent_bundle.build_agent(tmp_path).path.stat().st_mtime_ns == stamp
     assert [p.name for p in tmp_path.iterdir()] == [bundle.path.name]  # no temporary files left behind
+
+
+def test_threads_building_at_once_leave_one_whole_bundle(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        built = list(pool.map(lambda _: agent_bundle.build_agent(tmp_path), range(8)))
+    assert len({b.sha256 for b in built}) == 1 and [p.name for p in tmp_path.iterdir()] == [built[0].path.name]
+    assert hashlib.sha256(built[0].path.read_bytes()).hexdigest() == built[0].sha256
 
 
 def test_entries_are_sources_only_with_fixed_stamps(tmp_path: Path) -> None:
