@@ -108,7 +108,8 @@ def test_baseline_auto_is_the_first_run(tmp_path: Path) -> None:
     assert "vs baseline" not in first and "vs baseline" in second
 
 
-def test_sigint_during_the_sleep_ends_it_with_the_runs_stored(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_sigint_or_sigterm_during_the_sleep_ends_it_with_the_runs_stored(tmp_path: Path, stop: int) -> None:
     store = tmp_path / "r.db"
     proc = subprocess.Popen([sys.executable, "-m", "edgeprof", "watch", "--model", str(FP32), "--every", "1h",
                              "--store", str(store), *QUICK], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -116,7 +117,7 @@ def test_sigint_during_the_sleep_ends_it_with_the_runs_stored(tmp_path: Path) ->
     first = proc.stdout.readline()  # the first run is done: now it sleeps for an hour
     time.sleep(0.5)
     sent = time.monotonic()
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
     rest, err = proc.communicate(timeout=30)
     assert time.monotonic() - sent < 5
     assert proc.returncode == 130, err
@@ -131,7 +132,8 @@ def agents_under(work_dir: Path) -> list[int]:
     return [int(pid) for pid in found.stdout.split()]
 
 
-def test_sigint_during_a_run_stops_the_agent_and_keeps_earlier_runs(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_sigint_or_sigterm_during_a_run_stops_the_agent_and_keeps_earlier_runs(tmp_path: Path, stop: int) -> None:
     store = tmp_path / "r.db"
     work_dir = (cache_dir() / "local").resolve()  # the local device's work dir (edgeprof.transport.local)
     assert watch(store, "--model", FP32, "--runs", "1", "--every", "1s", *QUICK).returncode == 0
@@ -143,7 +145,7 @@ def test_sigint_during_a_run_stops_the_agent_and_keeps_earlier_runs(tmp_path: Pa
         time.sleep(0.2)
     assert agents_under(work_dir), "the agent did not start"
     time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert "watch ended (interrupted during a run: its agents were stopped, it was not stored): 0 runs stored" in err
