@@ -10,11 +10,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 
 class AgentProgress:
-    """Turns agent events into progress bars on stderr; warnings are printed as they come."""
+    """Turns agent events into progress bars on stderr; warnings are printed as they come, each text once when
+    `seen` (shared between displays: watch's ticks) remembers those already printed."""
 
-    def __init__(self, console: Console, *, quiet: bool = False) -> None:
+    def __init__(self, console: Console, *, quiet: bool = False, seen: set[str] | None = None) -> None:
         self._console = console
         self._quiet = quiet
+        self._seen = seen
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -48,7 +50,11 @@ class AgentProgress:
                 total=event.get("total"),
             )
         elif kind == "warning" and not self._quiet:
-            message = escape(f"{device} {model}: warning: {event.get('message', '')}")
-            self._progress.console.print(f"[yellow]{message}[/yellow]", highlight=False)
+            message = f"{device} {model}: warning: {event.get('message', '')}"
+            if self._seen is not None and message in self._seen:
+                return
+            if self._seen is not None:
+                self._seen.add(message)
+            self._progress.console.print(f"[yellow]{escape(message)}[/yellow]", highlight=False)
         elif kind in ("result", "error"):
             self._progress.update(task, description=f"{device} {model}: {kind}", completed=1, total=1)

@@ -171,11 +171,12 @@ def watch_cmd(
     base = pipeline.stored_run(target, baseline) if baseline not in (None, AUTO) else None
     command = recorded_command(sys.argv[1:])
     out, err = console(), console(stderr=True)
+    warned: set[str] = set()  # a warning that every tick repeats (dynamic dims, say) is printed at its first
 
     def run(tick: Tick) -> tuple[str | None, int]:
         nonlocal base
         started = utc_now()
-        with AgentProgress(err) as progress:
+        with AgentProgress(err, seen=warned) as progress:
             deployed = pipeline.deploy_judge_store(profiles, artifacts, references, options, project_file,
                                                    constraint, target, command=command, on_event=progress.on_event)
         gate = pipeline.baseline_gate(base, deployed.results, max_ratio=max_ratio, max_drop=max_drop, alpha=alpha)

@@ -99,6 +99,13 @@ def test_regression_and_accuracy_drop_against_the_baseline(tmp_path: Path) -> No
     assert len(run_ids(store)) == 3  # the baseline and each watch's first, alerting, run
 
 
+def test_a_warning_every_run_repeats_is_printed_once(tmp_path: Path) -> None:
+    out = watch(tmp_path / "r.db", "--model", FP32, "--every", "1s", "--runs", "3", *QUICK)
+    assert out.returncode == 0, out.stderr
+    assert len(out.stdout.splitlines()) == 3
+    assert out.stderr.count("warning: input 'input' has dynamic dims") == 1, out.stderr
+
+
 def test_baseline_auto_is_the_first_run(tmp_path: Path) -> None:
     store = tmp_path / "r.db"
     out = watch(store, "--model", FP32, "--every", "1s", "--runs", "2", "--baseline", "auto", "--max-ratio", "1000",
