@@ -291,6 +291,9 @@ class SSHTransport(Transport):
         except paramiko.SSHException as exc:
             if "No authentication methods" in str(exc):
                 raise _Fatal(_auth_failed(settings, identities.encrypted)) from exc
+            if not getattr(client.get_transport(), "remote_version", ""):  # silent, closed, or another protocol
+                raise _Transient(f"no SSH server answered on port {settings['port']} (no SSH banner within "
+                                 f"{timeout:g} s: is the port right, is sshd listening there?)") from exc
             raise _Transient(f"SSH handshake failed: {exc}") from exc
         except (socket.timeout, TimeoutError, EOFError, OSError) as exc:
             raise _Transient(f"the SSH handshake failed ({type(exc).__name__}: {exc})") from exc

@@ -119,7 +119,7 @@ def test_20_21_a_port_that_is_not_sshd_is_one_line(tmp_path: Path, sshd: dict[st
     code, err, took = finish(start_cli("deploy", "--device", "net", "--model", FP32, "--store", tmp_path / "r.db"), 60)
     impostor.close()
     assert code == 3, (case, err)
-    one_error_line(err, "device 'net'", "(after 3 attempts)")
+    one_error_line(err, "device 'net'", "no SSH server answered on port", "(after 3 attempts)")
     assert impostor.accepted == 3
     assert took < 20, took
 
