@@ -14,12 +14,34 @@ from edgeprof.paths import cache_dir
 AGENT_SOURCE = Path(__file__).resolve().parent / "agent"
 PACKAGE = "edgeprof_agent"
 UNPACK_OPTION = "--unpack-to"
-# The zipapp's entry runs first on any Python: a too-old one gets one clear line, not a SyntaxError traceback.
-# `--unpack-to DIR` (first): the package is unpacked into DIR once, and imported from there, so Python caches its
-# bytecode (it compiles a zipapp's modules at every start: ~0.08 s); where DIR cannot be written it runs from the zip.
+# The zipapp's entry runs first on any Python: a too-old one gets one clear line, not a SyntaxError traceback, and
+# so does an agent blob whose bytes no longer match the sha256 it is named by (a same-size corrupted upload, which
+# the host's size check reuses). `--unpack-to DIR` (first): the package is unpacked into DIR once, and imported
+# from there, so Python caches its bytecode (it compiles a zipapp's modules at every start: ~0.08 s); where DIR
+# cannot be written it runs from the zip.
 _ENTRY = f"""import json
 import os
 import sys
+
+
+def _refuse(kind, message, agent_version=None):
+    version = "%d.%d.%d" % tuple(sys.version_info[:3])
+    if sys.argv[1:] == ["--doctor"]:
+        print(json.dumps({{"python": version, "error": message}}))
+    else:
+        print(json.dumps({{"event": "hello", "agent_version": agent_version, "python": version, "pid": os.getpid()}}))
+        print(json.dumps({{"event": "error", "kind": kind, "message": message, "stage": None}}))
+    sys.exit(1)
+
+
+def _corrupted(archive):
+    digest = os.path.basename(archive).split(".")[0]
+    if len(digest) != 64:  # not a blob named by its sha256 (the host's own copy, say)
+        return False
+    import hashlib
+
+    with open(archive, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest() != digest
 
 
 def _unpacked(into):
@@ -38,23 +60,21 @@ def _unpacked(into):
     return into if os.path.isdir(into) else None
 
 
+unpack_to = None
 if sys.argv[1:2] == ["{UNPACK_OPTION}"]:
-    unpacked = _unpacked(sys.argv[2])
+    unpack_to = sys.argv[2]
     del sys.argv[1:3]
-    if unpacked:
-        sys.path.insert(0, unpacked)
+if _corrupted(sys.argv[0]):
+    _refuse("integrity", "the agent %s does not match its sha256 (a corrupted upload: `edgeprof clean --device D --all` "
+            "removes it, the next deploy sends it again)" % sys.argv[0])
+if unpack_to and _unpacked(unpack_to):
+    sys.path.insert(0, unpack_to)
 
 from {PACKAGE} import AGENT_VERSION, MIN_PYTHON
 
 if sys.version_info[:2] < MIN_PYTHON:
-    version = "%d.%d.%d" % tuple(sys.version_info[:3])
-    message = "Python %s is too old for the edgeprof agent (needs %d.%d or newer)" % ((version,) + MIN_PYTHON)
-    if sys.argv[1:] == ["--doctor"]:
-        print(json.dumps({{"python": version, "error": message}}))
-    else:
-        print(json.dumps({{"event": "hello", "agent_version": AGENT_VERSION, "python": version, "pid": os.getpid()}}))
-        print(json.dumps({{"event": "error", "kind": "runtime_missing", "message": message, "stage": None}}))
-    sys.exit(1)
+    _refuse("runtime_missing", "Python %d.%d.%d is too old for the edgeprof agent (needs %d.%d or newer)"
+            % (tuple(sys.version_info[:3]) + MIN_PYTHON), AGENT_VERSION)
 
 from {PACKAGE}.__main__ import main
 

@@ -92,6 +92,26 @@ def test_a_folder_that_cannot_be_written_runs_from_the_zip(tmp_path: Path) -> No
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "cache"]  # no partial unpacking left behind
 
 
+def test_a_blob_whose_bytes_no_longer_match_its_name_refuses_to_run(tmp_path: Path) -> None:
+    import json
+
+    bundle = agent_bundle.build_agent(tmp_path / "cache")
+    blob = tmp_path / "blobs" / f"{bundle.sha256}.pyz"
+    blob.parent.mkdir()
+    data = bytearray(bundle.path.read_bytes())
+    blob.write_bytes(data)
+    assert _doctor(bundle) == _doctor(agent_bundle.AgentBundle(blob, bundle.sha256, bundle.size))  # intact: runs
+    data[len(data) // 2] ^= 0xFF  # one byte flipped, same size: what a size check lets through
+    blob.write_bytes(data)
+    into = tmp_path / "compiled" / bundle.unpacked_name
+    run = subprocess.run([sys.executable, str(blob), agent_bundle.UNPACK_OPTION, str(into)], input="{}\n",
+                         capture_output=True, text=True, timeout=60)
+    events = [json.loads(line) for line in run.stdout.splitlines()]
+    assert run.returncode == 1 and [e["event"] for e in events] == ["hello", "error"], run.stderr
+    assert events[1]["kind"] == "integrity" and "does not match its sha256" in events[1]["message"]
+    assert not into.exists()  # nothing of it was unpacked
+
+
 def _old_pythons() -> list[str]:
     """Pythons older than 3.8 that actually run here (pyenv shims of uninstalled versions do not)."""
     candidates = [found for found in map(shutil.which, ("python3.7", "python3.6", "python2.7")) if found] + [
