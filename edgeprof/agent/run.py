@@ -225,7 +225,8 @@ def _accuracy(spec: dict[str, Any], runtime: Any) -> dict[str, Any]:
     dataset = spec["dataset"]  # verified at load
     try:
         return evaluate(runtime, dataset["path"] if dataset else None, reference,
-                        lambda d, t: progress("accuracy", d, t), seed=spec["seed"], ranges=spec["inputs"]["ranges"])
+                        lambda d, t: progress("accuracy", d, t), seed=spec["seed"], ranges=spec["inputs"]["ranges"],
+                        dataset_sha256=dataset.get("sha256") if dataset else None)
     except ValueError as exc:
         raise AgentFailure("input", str(exc), "accuracy") from exc
 

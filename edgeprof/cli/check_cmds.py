@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
@@ -34,7 +34,7 @@ from edgeprof.report.history import (
     history_table,
     regression_line,
 )
-from edgeprof.report.recommendation import describe
+from edgeprof.report.recommendation import describe, recommendation_json
 from edgeprof.report.table import render_verdicts
 from edgeprof.result import Result
 
@@ -117,13 +117,7 @@ def recommend_cmd(
                                             load_project(project), constraint)
     _notes(notes)
     if as_json:
-        def ref(r: dict[str, Any] | None) -> dict[str, Any] | None:
-            return None if r is None else {"model": Result(r).ref_label, "run_id": r.get("run_id"),
-                                           "cost_usd_per_million": (r.get("cost") or {}).get("usd_per_million")}
-        print(json.dumps([{"device": rec.device, "model": rec.model, "best": ref(rec.best),
-                           "front": [ref(r) for r in rec.front], "energy_front": [ref(r) for r in rec.energy_front],
-                           "rejected": [{**(ref(r) or {}), "verdict": v} for r, v in rec.rejected]}
-                          for rec in recs], indent=2))
+        print(json.dumps([recommendation_json(rec) for rec in recs], indent=2))
         return
     out = console()
     for rec in recs:

@@ -45,6 +45,7 @@ from edgeprof.cli.deploy_cmds import (
 from edgeprof.cli.progress import AgentProgress
 from edgeprof.compare import DEFAULT_ALPHA
 from edgeprof.constraints import parse_constraint
+from edgeprof.decisions import Status
 from edgeprof.deploy import DeployOptions
 from edgeprof.errors import EXIT_CONSTRAINT_FAILED
 from edgeprof.project import load_project
@@ -86,9 +87,9 @@ def alert_line(run_id: str | None, deployed: pipeline.Deployed, gate: pipeline.G
                max_ratio: float, max_drop: float) -> str:
     """`edgeprof: alert: ...`: every failed (with `strict`, inconclusive) verdict, regression and accuracy drop of
     one run, on one line."""
-    failing = {"fail", "inconclusive"} if strict else {"fail"}
     what = [f"{Result(r).label} {v['constraint']} {v['op']} {v['bound']:g}: {v['status']} (value {fmt(v['value'])})"
-            for r in deployed.results for v in r.get("verdicts") or [] if v["status"] in failing]
+            for r in deployed.results for v in r.get("verdicts") or []
+            if (status := Status.of(v["status"])) is not None and status.failing(strict=strict)]
     what += [_plain(regression_line(c, max_ratio)) for c in gate.regressions]
     what += [_plain(accuracy_drop_line(c, pipeline.top1_drop(c) or 0.0, max_drop)) for c in gate.drops]
     return " ".join(f"edgeprof: alert: run {run_id or '(none stored)'}: {'; '.join(what)}".split())
