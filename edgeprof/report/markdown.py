@@ -19,9 +19,9 @@ def _cell(text: str) -> str:
 def _problems(result: dict[str, Any]) -> list[str]:
     """One line per constraint that did not pass outright (of a failed run: only its failures), and why."""
     lines = []
-    shown = {"fail"} if result.get("status") == "failed" else {"fail", "inconclusive", "not measured", "informational"}
+    failed_run = result.get("status") == "failed"
     for v in result.get("verdicts") or []:
-        if v["status"] not in shown:
+        if v["status"] == Status.PASS or (failed_run and v["status"] != Status.FAIL):
             continue
         value = "-" if v.get("value") is None else f"{v['value']:.4g}"
         lines.append(f"`{v['constraint']} {v['op']} {v['bound']:g}`: **{status_symbol(v['status'])}**"

@@ -23,8 +23,8 @@ from edgeprof.report.figures import (
 from edgeprof.report.placement import placement_lines
 from edgeprof.result import Result, viewer
 
-STYLE = {"fail": "red", "error": "red", "inconclusive": "yellow", "pass": "green", "informational": "cyan",
-         "not measured": "dim"}
+STYLE = {Status.FAIL: "red", Status.ERROR: "red", Status.INCONCLUSIVE: "yellow", Status.PASS: "green",
+         Status.INFORMATIONAL: "cyan", Status.NOT_MEASURED: "dim"}
 INTERVALS_FROM = 110  # terminals at least this wide show p95 with its CI
 WRAP_MIN = 12  # a wrapping column is never squeezed below this many characters (or its longest word)
 Cell = str | Text
