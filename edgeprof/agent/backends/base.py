@@ -109,9 +109,9 @@ class Backend:
 
 def profile_section(method: str, runs: int, by_type: dict[str, float],
                     by_node: dict[str, dict[str, Any]], top: int = 10) -> dict[str, Any]:
-    """The `op_profile` section: the `top` op types and nodes by time, each with its time per run and share of
-    the operators' total; `by_type` maps op type to µs over all runs, `by_node` node name to {op, provider,
-    us, ...} (keys past these three are kept in the row)."""
+    """The `op_profile` section: every op type and the `top` nodes by time, each with its time per run and share
+    of the operators' total (all types are kept, so two profiles compare type by type); `by_type` maps op type to
+    µs over all runs, `by_node` node name to {op, provider, us, ...} (keys past these three are kept in the row)."""
     total = sum(by_type.values()) or 1.0
     runs = max(runs, 1)
     nodes = sorted(by_node.items(), key=lambda kv: -kv[1]["us"])[:top]
@@ -119,7 +119,7 @@ def profile_section(method: str, runs: int, by_type: dict[str, float],
         "method": method,
         "runs": runs,
         "by_op_type": [{"op": op, "ms_per_run": us / runs / 1000, "share": us / total}
-                       for op, us in sorted(by_type.items(), key=lambda kv: -kv[1])][:top],
+                       for op, us in sorted(by_type.items(), key=lambda kv: -kv[1])],
         "by_node": [{"node": node, **{k: v for k, v in row.items() if k != "us"},
                      "ms_per_run": row["us"] / runs / 1000, "share": row["us"] / total} for node, row in nodes],
     }
