@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import pytest
 
 from edgeprof.agent.backends.base import ProfileUnavailable
-from edgeprof.agent.backends.litert_profiler import load_library
+from edgeprof.agent.backends.litert_profiler import library_path, profile_events
 from edgeprof.agent.backends.tflite import match_partition
 from tests.agent.conftest import spec_for
 from tests.support import DIGITS
@@ -30,8 +32,11 @@ def test_profiling_does_not_touch_the_timed_runs(agent: Callable[..., Any], mode
     assert [row["node"] for row in profile["by_node"]] and plain["op_profile"] is None
 
 
-@pytest.mark.parametrize("model", [MOBILENETV2 / "mobilenetv2-fp32.tflite", MOBILENETV2 / "mobilenetv2-int8-static.tflite",
-                                   DIGITS / "digits-int8-static.tflite"], ids=lambda p: p.stem)
+SHIPPED_TFLITE = [MOBILENETV2 / "mobilenetv2-fp32.tflite", MOBILENETV2 / "mobilenetv2-int8-static.tflite",
+                  DIGITS / "digits-int8-static.tflite"]
+
+
+@pytest.mark.parametrize("model", SHIPPED_TFLITE, ids=lambda p: p.stem)
 def test_tflite_profile_names_tflite_nodes_and_their_kernels(agent: Callable[..., Any], model: Path) -> None:
     run = agent(spec_for(model, op_profile=True))
     profile = run.result["op_profile"]
@@ -58,18 +63,35 @@ def test_tflite_profile_of_the_builtin_kernels_alone(agent: Callable[..., Any]) 
 
 def test_a_litert_without_the_profiler_api_gives_the_reason(tmp_path: Path) -> None:
     with pytest.raises(ProfileUnavailable, match="2.1.4 predates the profiler C API"):
-        load_library(str(tmp_path), "2.1.4")
-    with pytest.raises(ProfileUnavailable, match="no loadable libLiteRt.so"):
-        load_library(str(tmp_path), "2.3.0")
-    (tmp_path / "libLiteRt.so").symlink_to(_loaded("libc.so"))  # a real library without the profiler
-    with pytest.raises(ProfileUnavailable, match=r"has no profiler \(LiteRtCompiledModelGetProfiler"):
-        load_library(str(tmp_path), "2.3.0")
+        library_path(str(tmp_path), "2.1.4")
+    with pytest.raises(ProfileUnavailable, match="2.3.0 has no libLiteRt.so"):
+        library_path(str(tmp_path), "2.3.0")
+    feeds = {"x": np.zeros((1, 8, 8, 1), np.float32)}
+    with pytest.raises(ProfileUnavailable, match=r"libLiteRt.so has no profiler \(LiteRtCompiledModelGetProfiler"):
+        profile(_loaded("libc.so"), DIGITS / "digits-fp32.tflite", feeds)  # a real library without the profiler
+
+
+def test_a_profiler_that_crashes_costs_the_profile_only(tmp_path: Path) -> None:
+    """A library with the profiler's names and another ABI (one that dereferences what it is given as a handle)
+    crashes the child Python that calls it; the caller gets the reason."""
+    source = tmp_path / "other_abi.c"
+    source.write_text("\n".join(f"int {name}(void) {{ return *(volatile int *)0; }}" for name in
+                                 ("LiteRtCompiledModelGetProfiler", "LiteRtStartProfiler", "LiteRtGetProfilerEvents",
+                                  "LiteRtCreateEnvironment")) + "\n")
+    library = tmp_path / "libLiteRt.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(library), str(source)], check=True, timeout=60)
+    with pytest.raises(ProfileUnavailable, match=r"crashed \(SIGSEGV\) in its own process"):
+        profile(str(library), DIGITS / "digits-fp32.tflite", {"x": np.zeros((1, 8, 8, 1), np.float32)})
+
+
+def profile(library: str, model: Path, feeds: dict[str, np.ndarray]) -> Any:
+    return profile_events(library, str(model), 1, feeds, builtin_only=False, seconds=0.1, max_runs=3, timeout=60)
 
 
 def _loaded(prefix: str) -> str:
     """The path of a shared library this process has mapped."""
-    maps = Path("/proc/self/maps").read_text().split("\n")
-    return next(line.split()[-1] for line in maps if Path(line.split()[-1] if line else "/").name.startswith(prefix))
+    maps = [line.split()[-1] for line in Path("/proc/self/maps").read_text().splitlines() if "/" in line]
+    return next(path for path in maps if Path(path).name.startswith(prefix))
 
 
 def test_xnnpack_operators_match_tflite_nodes_around_inserted_reshapes() -> None:

@@ -6,15 +6,22 @@ in the CPU options) -> compiled model -> managed tensor buffers holding the feed
 The only module of the agent that knows the C API; it speaks the one of LiteRT 2.2 and newer (2.0 and 2.1 take
 the model without an environment and the runtime options as a struct; 2.0 names the library
 libLiteRtRuntimeCApi.so): an older or different library is `ProfileUnavailable` with the reason, never a call.
+The calls run in a child Python (`python -c`, this module's `child_main`): a C API that differs from the one
+written here would crash that process, and a crash there costs the op profile, never the run's measurements.
 """
 
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import re
+import signal
+import subprocess
+import sys
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -33,6 +40,7 @@ MAX_RANK = 8  # LITERT_TENSOR_MAX_RANK
 OPERATOR = 1 << 1  # a built-in kernel; metadata1 is the TFLite node index, metadata2 its subgraph
 DELEGATE_OPS = (1 << 2) | (1 << 3)  # an operator inside a delegate (XNNPACK's own); metadata1 its index there
 DEFAULT = 1  # the interpreter's own events; its `Invoke` starts each run
+CHILD = "import importlib, sys; sys.path.insert(0, sys.argv[1]); importlib.import_module(sys.argv[2]).child_main()"
 
 
 class _MemoryUsage(ctypes.Structure):
@@ -62,8 +70,9 @@ _KEEP = _DESTRUCTOR(lambda _payload: None)  # the payloads are Python buffers th
 
 @dataclass(frozen=True)
 class OpEvent:
-    """One operator's time in one run: a built-in kernel (`node` its TFLite index, `partition` its subgraph) or a
-    delegate's operator (`partition`: which delegated partition of the run, `node` its index inside it)."""
+    """One operator's time, in one run or summed over runs: a built-in kernel (`node` its TFLite index, `partition`
+    its subgraph) or a delegate's operator (`partition`: which delegated partition of a run, `node` its index
+    inside it)."""
 
     tag: str
     delegated: bool
@@ -78,21 +87,27 @@ def version_tuple(version: str) -> tuple[int, int]:
     return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
 
 
-def load_library(package_dir: str, version: str) -> ctypes.CDLL:
+def library_path(package_dir: str, version: str) -> str:
     """The C API library of the ai-edge-litert wheel in `package_dir`, if it is one this module speaks."""
     if version_tuple(version) < FIRST_KNOWN:
         raise ProfileUnavailable(f"ai-edge-litert {version} predates the profiler C API edgeprof speaks (2.2 or "
                                  "newer; 2.0 and 2.1 differ in how models and options are made): "
                                  "pip install -U ai-edge-litert")
     path = os.path.join(package_dir, LIBRARY)
+    if not os.path.isfile(path):
+        raise ProfileUnavailable(f"ai-edge-litert {version} has no {LIBRARY}")
+    return path
+
+
+def _load(path: str) -> ctypes.CDLL:
+    """The library, if it has the profiler."""
     try:
         lib = ctypes.CDLL(path)
     except OSError as exc:
-        raise ProfileUnavailable(f"ai-edge-litert {version} has no loadable {LIBRARY}: {exc}") from exc
+        raise ProfileUnavailable(f"{LIBRARY} does not load: {exc}") from exc
     missing = [name for name in SYMBOLS if not hasattr(lib, name)]
     if missing:
-        raise ProfileUnavailable(f"{LIBRARY} of ai-edge-litert {version} has no profiler ({', '.join(missing)} "
-                                 "missing)")
+        raise ProfileUnavailable(f"{LIBRARY} has no profiler ({', '.join(missing)} missing)")
     return lib
 
 
@@ -235,15 +250,61 @@ class _Session:
             self._undo.pop()()
 
 
-def profile_events(lib: ctypes.CDLL, path: str, threads: int | None, feeds: dict[str, np.ndarray], *,
-                   builtin_only: bool, seconds: float, max_runs: int) -> tuple[int, list[OpEvent]]:
-    """(runs, operator events) of a profiled compiled model run on `feeds` (one unprofiled run first)."""
-    session = _Session(lib, path, threads, builtin_only)
+def profile_events(library: str, path: str, threads: int | None, feeds: dict[str, np.ndarray], *,
+                   builtin_only: bool, seconds: float, max_runs: int, timeout: float) -> tuple[int, list[OpEvent]]:
+    """(runs, operator events summed over them) of a profiled compiled model run on `feeds` in a child Python; a
+    crash or a hang there (`timeout` seconds) is `ProfileUnavailable`."""
+    package = __name__.rsplit(".", 1)[0]
+    root = os.path.abspath(__file__)
+    for _ in range(__name__.count(".") + 1):  # up from this file to the directory (or zipapp) holding the package
+        root = os.path.dirname(root)
+    with tempfile.TemporaryDirectory(prefix="edgeprof-litert-") as tmp:
+        names = {}
+        for i, (name, array) in enumerate(feeds.items()):
+            names[name] = os.path.join(tmp, f"{i}.npy")
+            np.save(names[name], np.asarray(array), allow_pickle=False)
+        request = {"library": library, "model": path, "threads": threads, "feeds": names, "builtin_only": builtin_only,
+                   "seconds": seconds, "max_runs": max_runs}
+        with open(os.path.join(tmp, "request.json"), "w") as fh:
+            json.dump(request, fh)
+        argv = [sys.executable, *(["-S"] if sys.flags.no_site else []), "-c", CHILD, root, f"{package}.litert_profiler"]
+        try:
+            proc = subprocess.run(argv, input=os.path.join(tmp, "request.json"), capture_output=True, text=True,
+                                  timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            raise ProfileUnavailable(f"LiteRT's profiler did not finish in {timeout:.0f} s") from exc
+    if proc.returncode < 0:
+        raise ProfileUnavailable(f"LiteRT's profiler crashed ({signal.Signals(-proc.returncode).name}) in its own "
+                                 "process; the timed measurements are kept")
+    lines = proc.stdout.strip().splitlines()
+    answer = json.loads(lines[-1]) if proc.returncode == 0 and lines else {}
+    if "unavailable" in answer or "events" not in answer:
+        tail = " ".join((proc.stderr.strip().splitlines() or ["no output"])[-1:])
+        raise ProfileUnavailable(answer.get("unavailable") or f"LiteRT's profiler failed: {tail[:300]}")
+    return answer["runs"], [OpEvent(*event) for event in answer["events"]]
+
+
+def child_main() -> None:
+    """The child's side of `profile_events`: the request file's path on stdin; one JSON line on stdout, {runs,
+    events} or {unavailable: reason}."""
+    with open(sys.stdin.readline().strip()) as fh:
+        request = json.load(fh)
+    feeds = {name: np.load(file, allow_pickle=False) for name, file in request["feeds"].items()}
     try:
-        session.bind(feeds)
-        return session.profile(seconds, max_runs)
-    finally:
-        session.close()
+        session = _Session(_load(request["library"]), request["model"], request["threads"], request["builtin_only"])
+        try:
+            session.bind(feeds)
+            runs, events = session.profile(request["seconds"], request["max_runs"])
+        finally:
+            session.close()
+    except ProfileUnavailable as exc:
+        print(json.dumps({"unavailable": str(exc)}))
+        return
+    summed: dict[tuple[str, bool, int, int], float] = {}
+    for event in events:
+        key = (event.tag, event.delegated, event.node, event.partition)
+        summed[key] = summed.get(key, 0.0) + event.elapsed_us
+    print(json.dumps({"runs": runs, "events": [astuple(OpEvent(*key, us)) for key, us in summed.items()]}))
 
 
 def operator_events(events: Any) -> list[OpEvent]:

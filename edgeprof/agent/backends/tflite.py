@@ -35,6 +35,7 @@ MODULES = (
 BUILTIN = "builtin"  # TFLite's own kernels: where a node runs when no delegate takes it
 DEFAULT = "xnnpack"  # applied by the interpreter itself unless the default delegates are turned off
 NO_DELEGATE = ("none", "cpu", BUILTIN)
+PROFILE_SETUP_S = 120.0  # the profiler's child process: starting Python and numpy, compiling the model
 # Delegates known by name, and the shared library each is loaded from.
 LIBRARIES = {"gpu": "libtensorflowlite_gpu_delegate.so", "edgetpu": "libedgetpu.so.1",
              "armnn": "libarmnnDelegate.so", "hexagon": "libhexagon_interface.so"}
@@ -89,10 +90,11 @@ class TfliteBackend(Backend):
             raise ProfileUnavailable(f"LiteRT's profiler covers XNNPACK and the built-in kernels, not the "
                                      f"{', '.join(external)} delegate")
         ops, builtin_only = runtime.ops(), DEFAULT not in runtime.active
-        lib = litert_profiler.load_library(os.path.dirname(module.__file__), runtime.version)
+        library = litert_profiler.library_path(os.path.dirname(module.__file__), runtime.version)
         del runtime
-        runs, events = litert_profiler.profile_events(lib, path, threads, feeds, builtin_only=builtin_only,
-                                                      seconds=seconds, max_runs=max_runs)
+        runs, events = litert_profiler.profile_events(library, path, threads, feeds, builtin_only=builtin_only,
+                                                      seconds=seconds, max_runs=max_runs,
+                                                      timeout=seconds + PROFILE_SETUP_S)
         profile = aggregate_litert_profile(runs, events, ops or [])
         profile["note"] = ("from a separate profiled session (a LiteRT compiled model on the CPU accelerator): the "
                            "profiler slows every call, so read the shares")
