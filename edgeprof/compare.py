@@ -163,7 +163,8 @@ class _Moves:
 
 
 def _moves(a: dict[str, Any], b: dict[str, Any]) -> dict[str, _Moves]:
-    """Per op type, its nodes that fell back to the CPU kernels in B but not in A, or moved off them."""
+    """Per op type, its nodes that fell back to the CPU kernels in B but ran on an accelerator in A, or the
+    reverse."""
     placements = Result(a).section("placement"), Result(b).section("placement")
     fell_a, fell_b = ({n["node"]: n for n in p.get("fallback_nodes") or []} for p in placements)
     moves: dict[str, _Moves] = {}
@@ -171,7 +172,9 @@ def _moves(a: dict[str, Any], b: dict[str, Any]) -> dict[str, _Moves]:
         for node, entry in fell.items():
             if node in other:
                 continue
-            on = "+".join(x for x in placement.get("active") or [] if x != entry["ran_on"]) or "an accelerator"
+            on = "+".join(x for x in placement.get("active") or [] if x != entry["ran_on"])
+            if not on:  # no accelerator on the other side: the node ran on the CPU kernels there too
+                continue
             move = moves.setdefault(entry["op"], _Moves())
             move.words[f"fell back from {on} to {entry['ran_on']}" if back else
                        f"moved from {entry['ran_on']} onto {on}"] += 1
@@ -180,23 +183,20 @@ def _moves(a: dict[str, Any], b: dict[str, Any]) -> dict[str, _Moves]:
 
 
 def op_changes(a: dict[str, Any], b: dict[str, Any], top: int = TOP_OPS) -> list[OpChange] | None:
-    """The `top` operator types whose time per run changed most from A to B, and any whose nodes moved to or from
-    the CPU fallback, largest change first, each with its share of the summed absolute change and that move, if
-    one happened; None unless both Results have
-    an op profile of the same method (every op type is listed in a profile, so a type absent from one took no
-    time there)."""
+    """The `top` operator types whose time per run changed most from A to B (those that changed), and any whose
+    nodes moved to or from the CPU fallback, largest change first, each with its share of the summed absolute change
+    and that move, if one happened; None unless both Results have an op profile of the same method (every op type
+    is listed in a profile, so a type absent from one took no time there)."""
     profile_a, profile_b = Result(a).section("op_profile"), Result(b).section("op_profile")
     if not profile_a or not profile_b or profile_a.get("method") != profile_b.get("method"):
         return None
     ms_a = {row["op"]: float(row.get("ms_per_run") or 0.0) for row in profile_a.get("by_op_type") or []}
     ms_b = {row["op"]: float(row.get("ms_per_run") or 0.0) for row in profile_b.get("by_op_type") or []}
     deltas = {op: ms_b.get(op, 0.0) - ms_a.get(op, 0.0) for op in {*ms_a, *ms_b}}
-    total = sum(abs(d) for d in deltas.values())
-    if not total:
-        return []
+    total = sum(abs(d) for d in deltas.values()) or 1.0
     moves = _moves(a, b)
     ranked = sorted(deltas, key=lambda op: (-abs(deltas[op]), op))
-    ranked = [op for i, op in enumerate(ranked) if i < top or op in moves]
+    ranked = [op for i, op in enumerate(ranked) if (i < top and deltas[op]) or op in moves]
     return [OpChange(op, ms_a.get(op, 0.0), ms_b.get(op, 0.0), abs(deltas[op]) / total,
                      moves[op].text() if op in moves else None, moves[op].fell_back if op in moves else 0)
             for op in ranked]

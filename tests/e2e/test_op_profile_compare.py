@@ -94,6 +94,12 @@ def test_report_shows_the_top_operators_of_each_variant(stored: dict[str, Any], 
         assert f"mobilenetv2 {variant} tflite: top op types: CONV_2D" in text or \
             f"mobilenetv2 {variant} tflite: top op types: DEPTHWISE_CONV_2D" in text, text
     assert "(CONV_2D, xnnpack)" in text
+    page = tmp_path / "report.html"
+    proc = edgeprof("report", "--run", stored["first"], "--out", page, "--store", stored["store"])
+    assert proc.returncode == 0, proc.stderr
+    html = page.read_text()
+    section = html[html.index("Placement and top operators"):]
+    assert "CONV_2D" in section and "DEPTHWISE_CONV_2D" in section and "xnnpack" in section
 
 
 @pytest.mark.ssh
