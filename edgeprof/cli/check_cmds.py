@@ -25,7 +25,7 @@ from edgeprof.cli.app import (
 from edgeprof.compare import DEFAULT_ALPHA, DEFAULT_MIN_EFFECT
 from edgeprof.errors import ConfigError
 from edgeprof.project import load_project
-from edgeprof.report.explanation import explanation_json, explanation_renderable
+from edgeprof.report.explanation import explanation_json, explanation_renderable, op_change_lines
 from edgeprof.report.history import (
     accuracy_drop_line,
     comparison_json,
@@ -166,6 +166,9 @@ def compare(
         raise ConfigError(f"runs {a_id} and {b_id} share no successful device x model variant")
     console().print(comparison_table(f"{b_id} / {a_id} (ratios B/A; Mann-Whitney U, alpha {alpha:g}, "
                                      f"min effect {min_effect:.0%})", comparisons))
+    for c in comparisons:
+        for line in op_change_lines(c.ops):
+            console().print(f"{c.device} / {c.model} operators: {line}", markup=False, highlight=False)
 
 
 @app.command("explain")

@@ -226,7 +226,7 @@ def deploy(
     cooldown_to: Annotated[
         Optional[float], typer.Option("--cooldown-to", help="Wait (bounded) until the device is this cool (C).")
     ] = None,
-    op_profile: Annotated[bool, typer.Option("--op-profile", help="Per-operator profile (ONNX Runtime).")] = False,
+    op_profile: Annotated[bool, typer.Option("--op-profile", help="Per-operator profile (ONNX Runtime; LiteRT 2.2+).")] = False,
     no_reference: Annotated[
         bool, typer.Option("--no-reference", help="Do not compare a variant with its fp32 source.")
     ] = False,
