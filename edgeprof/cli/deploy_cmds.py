@@ -13,18 +13,31 @@ import typer
 from edgeprof.accelerators import configurations
 from edgeprof.agent.spec import SCENARIOS, TIMING_INPUTS, InputSettings, LatencyBudget, PowerSettings, ScenarioSettings
 from edgeprof.artifacts import ModelArtifact, check_dataset, load_artifact, printable, reference_for
-from edgeprof.cli.app import (
+from edgeprof.cli.app import app, console, error_line
+from edgeprof.cli.options import (
+    AcceptNewOption,
+    AllowNanOption,
     ConstraintOption,
+    DatasetOption,
     DelegateOption,
+    DeviceOption,
     EpOption,
+    HostOption,
+    IdentityOption,
+    InputRangeOption,
+    InputShapeOption,
     JsonOption,
     LabWaitOption,
+    MaxSecondsOption,
+    PortOption,
+    PowerSecondsOption,
+    PrecisionOption,
     ProjectOption,
     StoreOption,
     StrictOption,
-    app,
-    console,
-    error_line,
+    ThreadsOption,
+    TimingInputsOption,
+    UserOption,
     store_path,
 )
 from edgeprof.cli.progress import AgentProgress
@@ -44,39 +57,6 @@ from edgeprof.result import Result
 ACCELERATOR_ERRORS = ("accelerator_missing", "accelerator_options")
 SECRET_OPTIONS = ("--identity",)
 REDACTED = "<redacted>"
-DeviceOption = Annotated[
-    list[str], typer.Option("--device", "-d", help="Device profile name (repeatable). Default: local.")
-]
-HostOption = Annotated[Optional[str], typer.Option("--host", help="Override the profile's host.")]
-PortOption = Annotated[Optional[int], typer.Option("--port", help="Override the profile's SSH port.")]
-UserOption = Annotated[Optional[str], typer.Option("--user", help="Override the profile's SSH user.")]
-IdentityOption = Annotated[Optional[str], typer.Option("--identity", help="Override the SSH identity file.")]
-AcceptNewOption = Annotated[
-    bool,
-    typer.Option("--accept-new-host-key", help="Record an unknown host key (a changed key is always refused)."),
-]
-TimingInputsOption = Annotated[
-    str, typer.Option("--timing-inputs", metavar="|".join(TIMING_INPUTS),
-                      help="What the timed runs are fed: seeded random values, or the --dataset samples.")
-]
-InputRangeOption = Annotated[
-    list[str], typer.Option("--input-range", metavar="[MODEL:]NAME=LO:HI",
-                            help="Values of an integer input, inclusive (repeatable; default: read from the model).")
-]
-DatasetOption = Annotated[
-    Optional[Path], typer.Option("--dataset", help="Labelled NPZ: one array per input (or x) and y.")
-]
-ThreadsOption = Annotated[Optional[int], typer.Option("--threads", min=1, help="Intra-op threads.")]
-MaxSecondsOption = Annotated[float, typer.Option("--max-seconds", min=0.01, help="Longest latency phase per run (s).")]
-PrecisionOption = Annotated[
-    float, typer.Option("--precision", min=0.0, help="Stop once the p95 CI half-width <= this fraction of p95.")
-]
-PowerSecondsOption = Annotated[float, typer.Option("--power-seconds", min=0, help="Longest energy window (s).")]
-InputShapeOption = Annotated[
-    list[str], typer.Option("--input-shape", metavar="[MODEL:]NAME=SHAPE",
-                            help="Dynamic dims: input=1x3x224x224, per model with MODEL: (repeatable).")
-]
-AllowNanOption = Annotated[bool, typer.Option("--allow-nan", help="Accept NaN and inf values in --dataset inputs.")]
 
 
 def recorded_command(argv: list[str]) -> str:

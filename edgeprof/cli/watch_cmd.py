@@ -13,34 +13,30 @@ from rich.text import Text
 from edgeprof import pipeline
 from edgeprof.accelerators import configurations
 from edgeprof.agent.spec import InputSettings, LatencyBudget, PowerSettings
-from edgeprof.cli.app import (
-    ConstraintOption,
-    DelegateOption,
-    EpOption,
-    ProjectOption,
-    StoreOption,
-    StrictOption,
-    app,
-    console,
-    error_line,
-    store_path,
-)
-from edgeprof.cli.check_cmds import AlphaOption, MaxDropOption, MaxRatioOption
-from edgeprof.cli.deploy_cmds import (
+from edgeprof.cli.app import app, console, error_line
+from edgeprof.cli.deploy_cmds import checked_artifacts, named_profiles, recorded_command
+from edgeprof.cli.options import (
     AcceptNewOption,
     AllowNanOption,
+    AlphaOption,
+    ConstraintOption,
     DatasetOption,
+    DelegateOption,
     DeviceOption,
+    EpOption,
     InputRangeOption,
     InputShapeOption,
+    MaxDropOption,
+    MaxRatioOption,
     MaxSecondsOption,
     PowerSecondsOption,
     PrecisionOption,
+    ProjectOption,
+    StoreOption,
+    StrictOption,
     ThreadsOption,
     TimingInputsOption,
-    checked_artifacts,
-    named_profiles,
-    recorded_command,
+    store_path,
 )
 from edgeprof.cli.progress import AgentProgress
 from edgeprof.compare import DEFAULT_ALPHA
