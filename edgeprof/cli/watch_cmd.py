@@ -11,10 +11,8 @@ import typer
 from rich.text import Text
 
 from edgeprof import pipeline
-from edgeprof.accelerators import configurations
 from edgeprof.agent.spec import InputSettings, LatencyBudget, PowerSettings
 from edgeprof.cli.app import app, console, error_line
-from edgeprof.cli.deploy_cmds import checked_artifacts, named_profiles, recorded_command
 from edgeprof.cli.options import (
     AcceptNewOption,
     AllowNanOption,
@@ -40,10 +38,8 @@ from edgeprof.cli.options import (
 )
 from edgeprof.cli.progress import AgentProgress
 from edgeprof.compare import DEFAULT_ALPHA
-from edgeprof.constraints import parse_constraint
-from edgeprof.deploy import DeployOptions
 from edgeprof.errors import EXIT_CONSTRAINT_FAILED
-from edgeprof.project import load_project
+from edgeprof.plan import Request, make_plan, recorded_command
 from edgeprof.report.figures import fmt, overall
 from edgeprof.report.history import accuracy_drop_line, regression_line
 from edgeprof.result import Result, utc_now
@@ -151,18 +147,11 @@ def watch_cmd(
     """
     schedule = Schedule(parse_duration(every, "--every"), runs,
                         parse_duration(for_, "--for") if for_ is not None else None)
-    profiles = named_profiles(device or ["local"], None, None, None, None)
-    project_file = load_project(project)
-    for text in constraint:
-        parse_constraint(text)
-    artifacts, references, inputs = checked_artifacts(model, dataset, True, timing=timing_inputs, shapes=input_shape,
-                                                      ranges=input_range, allow_nan=allow_nan)
-    options = DeployOptions(dataset=dataset, threads=threads, power_seconds=power_seconds, model_inputs=inputs,
-                            timing_inputs=timing_inputs,
-                            accept_new_host_key=accept_new_host_key,
-                            latency=LatencyBudget(max_seconds=max_seconds, target_rel_halfwidth=precision,
-                                                  min_seconds=min(LatencyBudget.min_seconds, max_seconds)),
-                            providers=configurations(ep, "--ep"), delegates=configurations(delegate, "--delegate"))
+    plan = make_plan(Request(
+        models=model, devices=device, dataset=dataset, timing_inputs=timing_inputs, allow_nan=allow_nan,
+        input_shapes=input_shape, input_ranges=input_range, constraints=constraint, project=project, threads=threads,
+        max_seconds=max_seconds, precision=precision, power_seconds=power_seconds,
+        accept_new_host_key=accept_new_host_key, ep=ep, delegate=delegate))
     target = store_path(store)
     base = pipeline.stored_run(target, baseline) if baseline not in (None, AUTO) else None
     command = recorded_command(sys.argv[1:])
@@ -173,8 +162,9 @@ def watch_cmd(
         nonlocal base
         started = utc_now()
         with AgentProgress(err, seen=warned) as progress:
-            deployed = pipeline.deploy_judge_store(profiles, artifacts, references, options, project_file,
-                                                   constraint, target, command=command, on_event=progress.on_event)
+            deployed = pipeline.deploy_judge_store(plan.profiles, plan.artifacts, plan.references, plan.options,
+                                                   plan.project, plan.constraints, target, command=command,
+                                                   on_event=progress.on_event)
         gate = pipeline.baseline_gate(base, deployed.results, max_ratio=max_ratio, max_drop=max_drop, alpha=alpha)
         code = gate.exit_code(deployed.exit_code(strict=strict))
         out.print(run_line(started, tick, deployed.run_id, deployed, gate), markup=False, highlight=False,
