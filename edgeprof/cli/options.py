@@ -1,17 +1,15 @@
 """The command-line options more than one command takes, each written once, and what the --store option means.
 
-Only typer and the stdlib-only `agent.spec` are imported here, so a command module that takes these options loads
-nothing of another command."""
+Only typer is imported here (and `agent.spec` when TimingInputsOption is first asked for), so a command module
+that takes these options loads nothing of another command."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
-
-from edgeprof.agent.spec import TIMING_INPUTS
 
 DEFAULT_STORE = Path(".edgeprof") / "results.db"
 
@@ -58,10 +56,6 @@ AcceptNewOption = Annotated[
     bool,
     typer.Option("--accept-new-host-key", help="Record an unknown host key (a changed key is always refused)."),
 ]
-TimingInputsOption = Annotated[
-    str, typer.Option("--timing-inputs", metavar="|".join(TIMING_INPUTS),
-                      help="What the timed runs are fed: seeded random values, or the --dataset samples.")
-]
 InputRangeOption = Annotated[
     list[str], typer.Option("--input-range", metavar="[MODEL:]NAME=LO:HI",
                             help="Values of an integer input, inclusive (repeatable; default: read from the model).")
@@ -91,6 +85,18 @@ MaxDropOption = Annotated[
     float, typer.Option("--max-drop", min=0.0, help="With --baseline: fail when top-1 accuracy falls by more than "
                                                     "this (absolute: 0.01 = one point).")
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """TimingInputsOption, built when a command module imports it: its metavar lists agent.spec's TIMING_INPUTS,
+    which the commands that do not measure (runs, store, quantize) need not import."""
+    if name != "TimingInputsOption":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from edgeprof.agent.spec import TIMING_INPUTS
+
+    return Annotated[str, typer.Option("--timing-inputs", metavar="|".join(TIMING_INPUTS),
+                                       help="What the timed runs are fed: seeded random values, or the --dataset "
+                                            "samples.")]
 
 
 def store_path(option: str | None) -> str:
