@@ -10,16 +10,18 @@ import typer
 from rich.markup import escape
 
 from edgeprof import pipeline
-from edgeprof.cli.app import (
+from edgeprof.cli.app import app, console
+from edgeprof.cli.options import (
+    AlphaOption,
     ConstraintOption,
     DeviceFilter,
     JsonOption,
+    MaxDropOption,
+    MaxRatioOption,
     ModelFilter,
     ProjectOption,
     StoreOption,
     StrictOption,
-    app,
-    console,
     store_path,
 )
 from edgeprof.compare import DEFAULT_ALPHA, DEFAULT_MIN_EFFECT
@@ -38,15 +40,6 @@ from edgeprof.report.recommendation import describe, recommendation_json
 from edgeprof.report.table import render_verdicts
 from edgeprof.result import Result
 
-AlphaOption = Annotated[float, typer.Option("--alpha", min=1e-9, max=0.5, help="Significance level of the test.")]
-MaxRatioOption = Annotated[
-    float, typer.Option("--max-ratio", min=1.0, help="With --baseline: fail on a significant median slow-down "
-                                                     "beyond this ratio.")
-]
-MaxDropOption = Annotated[
-    float, typer.Option("--max-drop", min=0.0, help="With --baseline: fail when top-1 accuracy falls by more than "
-                                                    "this (absolute: 0.01 = one point).")
-]
 EffectOption = Annotated[
     float, typer.Option("--min-effect", min=0.0, help="Smallest median change that counts (0.05 = 5%).")
 ]
