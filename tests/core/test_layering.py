@@ -2,7 +2,7 @@
 
 Every import counts (module level, in functions, under TYPE_CHECKING): the agent imports nothing of the host;
 renderers import no judging, transport or orchestration; the transport imports no orchestration; device profiles
-import no judging; one module judges.
+import no judging; the CLI goes through the plan and the pipeline; one module judges.
 """
 
 from __future__ import annotations
@@ -67,3 +67,10 @@ def test_only_the_judge_produces_a_status() -> None:
                 if "status" in keys and "constraint" in keys:
                     writers.append(str(path.relative_to(PACKAGE)))
     assert sorted(set(writers)) == ["verdicts.py"]
+
+
+def test_the_cli_goes_through_the_pipeline() -> None:
+    """Commands parse, call the plan, the pipeline or their home module, and render: they never judge, deploy or
+    reach a device themselves."""
+    forbidden = {*JUDGING, "edgeprof.constraints", "edgeprof.deploy", TRANSPORT, "edgeprof.lab"}
+    assert _offending("edgeprof.cli", forbidden) == {}
