@@ -39,6 +39,7 @@ from edgeprof.pipeline import deploy_judge_store
 from edgeprof.project import ProjectFile, load_project
 from edgeprof.report.scenario_summary import scenario_lines
 from edgeprof.report.table import render_verdicts
+from edgeprof.store.location import redact
 from edgeprof.result import Result
 
 ACCELERATOR_ERRORS = ("accelerator_missing", "accelerator_options")
@@ -326,7 +327,7 @@ def measure_judge_store(
         for line in scenario_lines(deployed.results):
             console().print(line, markup=False, highlight=False)
         if deployed.run_id:
-            err.print(f"stored run {deployed.run_id} in {store_path(store)}")
+            err.print(f"stored run {deployed.run_id} in {redact(store_path(store))}")
     if deployed.store_error:  # the store refused the run after measuring: shown above, kept in the spool
         error_line(deployed.store_error)
     for failure in deployed.failures.values():
