@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -21,7 +22,15 @@ from typing import Any
 
 from edgeprof.devices import Connection
 from edgeprof.errors import ConfigError, DeviceError
-from edgeprof.transport.base import BLOB_DIR, KILL_GRACE_S, CommandResult, RemoteProcess, Transport, Upload
+from edgeprof.transport.base import (
+    BLOB_DIR,
+    KILL_GRACE_S,
+    CommandResult,
+    RemoteProcess,
+    Transport,
+    Upload,
+    work_dir_not_a_directory,
+)
 from edgeprof.transport.hostkeys import (
     HostKeyPolicy,
     HostKeyRefused,
@@ -307,7 +316,8 @@ class SSHTransport(Transport):
         return client
 
     def _prepare_work_dir(self) -> str:
-        """Expand ~ on the device (SFTP's home dir), create the work dir and its blob dir mode 700."""
+        """Expand ~ on the device (SFTP's home dir), create the work dir and its blob dir mode 700 (existing ones
+        keep their modes); DeviceError when one of them is a file."""
         assert self._sftp is not None
         try:
             home = self._sftp.normalize(".")
@@ -317,7 +327,8 @@ class SSHTransport(Transport):
             path = posixpath.normpath(posixpath.join(home, path))
             for directory in (path, posixpath.join(path, BLOB_DIR)):
                 self._mkdirs(directory)
-                self._sftp.chmod(directory, 0o700)
+        except NotADirectoryError as exc:
+            raise work_dir_not_a_directory(self.device, self.connection.work_dir, exc.filename) from exc
         except _LINK_ERRORS as exc:
             raise DeviceError(f"device '{self.device}': cannot create work dir {self.connection.work_dir}: "
                               f"{exc}") from exc
@@ -325,19 +336,22 @@ class SSHTransport(Transport):
 
     def _mkdirs(self, path: str) -> None:
         """`mkdir -p` (mode 700): a directory another connection creates meanwhile (two first deploys to one work
-        dir at once) is as good as one made here."""
+        dir at once) is as good as one made here; NotADirectoryError naming a part that is something else."""
         assert self._sftp is not None
         parts = path.strip("/").split("/")
         for i in range(1, len(parts) + 1):
             current = "/" + "/".join(parts[:i])
             try:
-                self._sftp.stat(current)
+                mode = self._sftp.stat(current).st_mode or 0
             except FileNotFoundError:
                 try:
                     self._sftp.mkdir(current, 0o700)
                 except OSError:
                     if not self._is_dir(current):
                         raise
+                continue
+            if not stat.S_ISDIR(mode):
+                raise NotADirectoryError(errno.ENOTDIR, "not a directory", current)
 
     def _is_dir(self, path: str) -> bool:
         assert self._sftp is not None
