@@ -669,6 +669,9 @@ def make_plots(results: list[dict[str, Any]], out_dir: Path, formats: list[str])
     for plot in plots:
         for fmt in formats:
             path = out_dir / f"{plot.name}.{fmt}"
-            path.write_bytes(figure_bytes(plot.figure, fmt))
+            try:
+                path.write_bytes(figure_bytes(plot.figure, fmt))
+            except OSError as exc:
+                raise ConfigError(f"--out: cannot write {path}: {exc.strerror}") from exc
             written.append(path)
     return written
