@@ -17,11 +17,12 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from edgeprof.devices import Connection
-from edgeprof.errors import ConfigError, DeviceError
+from edgeprof.errors import ConfigError, DeviceError, one_line
 from edgeprof.transport.base import (
     BLOB_DIR,
     KILL_GRACE_S,
@@ -39,6 +40,7 @@ from edgeprof.transport.hostkeys import (
     load_known_hosts,
 )
 from edgeprof.transport.sshconfig import load_identities, resolve_ssh_config
+from edgeprof.transport.sshproxy import ProxyCommandLink, parse_jump
 from edgeprof.transport.sshlib import paramiko
 
 __all__ = ["SSHProcess", "SSHTransport", "resolve_ssh_config"]
@@ -231,6 +233,8 @@ class SSHTransport(Transport):
         self._client: paramiko.SSHClient | None = None
         self._sftp: paramiko.SFTPClient | None = None
         self._sock: _StallGuardSocket | None = None
+        self._proxy: ProxyCommandLink | None = None
+        self._jump: paramiko.SSHClient | None = None
         self._aborted = False
 
     # ------------------------------------------------------------------ connection
@@ -261,9 +265,18 @@ class SSHTransport(Transport):
         self._remove_stale_uploads()
 
     def _open(self, settings: dict[str, Any]) -> paramiko.SSHClient:
+        """One connection attempt: straight to the device, through its ProxyCommand, or through its ProxyJump."""
         self.connect_attempts += 1
+        self._close_proxies()
         timeout = self.connection.connect_timeout_s
-        identities = load_identities(settings["identity"])
+        if settings["proxyjump"]:
+            return self._handshake(settings, self._jump_channel(settings, timeout), timeout)
+        if settings["proxycommand"]:
+            self._proxy = ProxyCommandLink(settings["proxycommand"])
+            return self._handshake(settings, self._guarded(self._proxy.socket), timeout)
+        return self._handshake(settings, self._guarded(self._tcp(settings, timeout)), timeout)
+
+    def _tcp(self, settings: dict[str, Any], timeout: float) -> socket.socket:
         try:
             sock = socket.create_connection((settings["hostname"], settings["port"]), timeout=timeout)
         except socket.gaierror as exc:
@@ -275,11 +288,44 @@ class SSHTransport(Transport):
         except OSError as exc:
             raise _Transient(f"cannot connect: {exc.strerror or exc}") from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock = _StallGuardSocket(sock.family, sock.type, sock.proto, fileno=sock.detach())
-        sock.stall_s = self.connection.io_timeout_s
-        self._sock = sock
+        return sock
+
+    def _guarded(self, sock: socket.socket) -> _StallGuardSocket:
+        """`sock` as the connection's stall-guarded socket (the one abort() cuts)."""
+        guarded = _StallGuardSocket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+        guarded.stall_s = self.connection.io_timeout_s
+        self._sock = guarded
         if self._aborted:
             self._cut()
+        return guarded
+
+    def _jump_channel(self, settings: dict[str, Any], timeout: float) -> paramiko.Channel:
+        """A direct-tcpip channel to the device from its ProxyJump host, reached (and its host key checked) the way
+        a device is; the jump host's connection is kept until close()."""
+        spec = settings["proxyjump"]
+        jump = parse_jump(spec)
+        hop = resolve_ssh_config(replace(self.connection, host=jump.host, port=jump.port, user=jump.user))
+        shown = f"ProxyJump {spec} ({hop['user']}@{hop['hostname']}:{hop['port']})"
+        if hop["proxyjump"] or hop["proxycommand"]:
+            raise _Fatal(f"{shown}: the jump host has a proxy of its own in ssh_config; a chain is not supported")
+        try:
+            self._jump = self._handshake(hop, self._guarded(self._tcp(hop, timeout)), timeout)
+        except _Transient as exc:
+            raise _Transient(f"{shown}: {exc}") from exc
+        except _Fatal as exc:
+            raise _Fatal(f"{shown}: {exc}") from exc
+        transport = self._jump.get_transport()
+        assert transport is not None
+        try:
+            return transport.open_channel("direct-tcpip", (settings["hostname"], settings["port"]),
+                                          ("127.0.0.1", 0), timeout=timeout)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise _Transient(f"{shown} could not reach {settings['hostname']}:{settings['port']} "
+                             f"({one_line(exc) or type(exc).__name__})") from exc
+
+    def _handshake(self, settings: dict[str, Any], sock: Any, timeout: float) -> paramiko.SSHClient:
+        """The SSH handshake and authentication over `sock` (a socket, or a jump host's channel)."""
+        identities = load_identities(settings["identity"])
         client = paramiko.SSHClient()
         try:
             load_known_hosts(client, self.known_hosts)
@@ -300,6 +346,9 @@ class SSHTransport(Transport):
         except paramiko.SSHException as exc:
             if "No authentication methods" in str(exc):
                 raise _Fatal(_auth_failed(settings, identities.encrypted)) from exc
+            ended = self._proxy.ended() if self._proxy is not None else None
+            if ended:
+                raise _Fatal(f"ssh_config ProxyCommand {self._proxy.command!r} {ended}") from exc
             if not getattr(client.get_transport(), "remote_version", ""):  # silent, closed, or another protocol
                 raise _Transient(f"no SSH server answered on port {settings['port']} (no SSH banner within "
                                  f"{timeout:g} s: is the port right, is sshd listening there?)") from exc
@@ -314,6 +363,17 @@ class SSHTransport(Transport):
         assert transport is not None
         transport.set_keepalive(15)
         return client
+
+    def _close_proxies(self) -> None:
+        """Stop the ProxyCommand and close the jump host's connection, if any."""
+        proxy, jump, self._proxy, self._jump = self._proxy, self._jump, None, None
+        if proxy is not None:
+            proxy.close()
+        if jump is not None:
+            try:
+                jump.close()
+            except _LINK_ERRORS:
+                pass
 
     def _prepare_work_dir(self) -> str:
         """Expand ~ on the device (SFTP's home dir), create the work dir and its blob dir mode 700 (existing ones
@@ -403,6 +463,7 @@ class SSHTransport(Transport):
                     closeable.close()
                 except _LINK_ERRORS:
                     pass
+        self._close_proxies()
 
     # ------------------------------------------------------------------ commands
 
