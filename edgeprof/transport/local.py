@@ -13,15 +13,8 @@ from pathlib import Path
 from edgeprof.artifacts import sha256_file
 from edgeprof.errors import ConfigError, DeviceError
 from edgeprof.paths import cache_dir
-from edgeprof.transport.base import (
-    BLOB_DIR,
-    KILL_GRACE_S,
-    CommandResult,
-    RemoteProcess,
-    Transport,
-    Upload,
-    work_dir_not_a_directory,
-)
+from edgeprof.transport.base import BLOB_DIR, KILL_GRACE_S, CommandResult, RemoteProcess, Transport, Upload
+from edgeprof.transport.base import work_dir_not_a_directory
 
 CHUNK = 1 << 20
 

@@ -23,15 +23,8 @@ from typing import Any
 
 from edgeprof.devices import Connection
 from edgeprof.errors import ConfigError, DeviceError, one_line
-from edgeprof.transport.base import (
-    BLOB_DIR,
-    KILL_GRACE_S,
-    CommandResult,
-    RemoteProcess,
-    Transport,
-    Upload,
-    work_dir_not_a_directory,
-)
+from edgeprof.transport.base import BLOB_DIR, KILL_GRACE_S, CommandResult, RemoteProcess, Transport, Upload
+from edgeprof.transport.base import work_dir_not_a_directory
 from edgeprof.transport.hostkeys import (
     HostKeyPolicy,
     HostKeyRefused,
