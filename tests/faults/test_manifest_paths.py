@@ -35,7 +35,8 @@ def model_with_manifest(folder: Path, manifest: bytes) -> Path:
 
 
 def entry(**fields: object) -> bytes:
-    return json.dumps({"models": [{"path": "digits-fp32.onnx", "sha256": DIGEST, "variant": "fp32", **fields}]}).encode()
+    fitting = {"path": "digits-fp32.onnx", "sha256": DIGEST, "variant": "fp32", **fields}
+    return json.dumps({"models": [fitting]}).encode()
 
 
 def files_under(folder: Path) -> set[Path]:

@@ -8,6 +8,8 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 from edgeprof.report.escape import markdown_text, xml_text
 from edgeprof.report.markdown import to_markdown
 from tests.report.factory import on_accelerator
@@ -20,10 +22,11 @@ NASTY = "digits<img src=x onerror=alert(1)>\x01\x1b[31m"
 
 def edgeprof(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "edgeprof", *args], capture_output=True, text=True, timeout=180,
-                          cwd=cwd, env=None)
+                          cwd=cwd)
 
 
-def test_a_nasty_model_file_name_is_text_in_markdown_and_junit(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_nasty_model_file_name_is_text_in_markdown_and_junit(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EDGEPROF_CACHE", str(tmp_path / "cache"))
     model = tmp_path / f"{NASTY}.onnx"
     model.write_bytes((DIGITS / "digits-fp32.onnx").read_bytes())

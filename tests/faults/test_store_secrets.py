@@ -53,6 +53,17 @@ def test_a_password_in_the_store_url_is_neither_stored_nor_printed(database: str
     assert listed.returncode == 0 and SECRET not in listed.stdout + listed.stderr
 
 
+def test_watch_summary_shows_the_store_without_its_password(database: str) -> None:
+    secret_url = with_password(database)
+    proc = edgeprof("watch", "--model", FP32, "--max-seconds", "0.2", "--power-seconds", "0", "--every", "1s",
+                    "--runs", "1", env={"EDGEPROF_STORE": secret_url})
+    assert proc.returncode == 0, proc.stderr
+    assert f"1 run stored in {redact(secret_url)}" in proc.stderr
+    assert SECRET not in proc.stdout + proc.stderr
+    (command,) = raw(database, "SELECT command FROM runs")[0]
+    assert SECRET not in command
+
+
 def test_a_spooled_run_keeps_no_password_and_flush_finds_its_store_again(database: str, private_cache: Path) -> None:
     import psycopg
 
