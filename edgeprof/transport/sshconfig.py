@@ -36,6 +36,9 @@ def resolve_ssh_config(connection: Connection) -> dict[str, Any]:
         files.append(extra)
     if user_ssh_config().is_file():
         files.append(user_ssh_config())
+    user = connection.user
+    if user and not (user.isprintable() and user.split() == [user]):  # it is written into the lookup below
+        raise ConfigError(f"user {user!r}: a user name has no spaces or control characters")
     given = "".join(f"  {key} {value}\n" for key, value in (("Port", connection.port), ("User", connection.user))
                     if value)
     options = _lookup(files, connection.host, f"Host *\n{given}" if given else "")

@@ -147,3 +147,12 @@ def test_a_proxyjump_edgeprof_cannot_follow_is_one_line(tmp_path: Path, sshd: di
                                                         words: str, monkeypatch: pytest.MonkeyPatch) -> None:
     proc = deploy(proxied_device(tmp_path, sshd, option, monkeypatch), tmp_path)
     assert proc.returncode == 2 and words in error_line(proc.stderr)
+
+
+def test_a_user_name_cannot_add_ssh_config_lines(tmp_path: Path, loopback_device: str) -> None:
+    marker = tmp_path / "injected"
+    proc = subprocess.run([sys.executable, "-m", "edgeprof", "deploy", "--device", loopback_device, "--user",
+                           f"root\n  ProxyCommand touch {marker}", "--model", FP32, *FAST, "--store",
+                           str(tmp_path / "r.db")], capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    assert proc.returncode == 2 and "a user name has no spaces or control characters" in error_line(proc.stderr)
+    assert not marker.exists()
