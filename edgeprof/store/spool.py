@@ -80,6 +80,10 @@ def flush(target: StoreTarget | None = None) -> list[Flushed]:
         except EdgeprofError as exc:
             done.append(Flushed(path, redact(store), error=str(exc)))
             continue
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a Result of the wrong shape
+            done.append(Flushed(path, redact(store), error=f"spool file {path.name} holds a Result edgeprof cannot "
+                                                           f"store ({type(exc).__name__}: {exc})"))
+            continue
         path.unlink()
         done.append(Flushed(path, redact(store), run_id=run_id))
     return done

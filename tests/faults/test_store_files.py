@@ -3,6 +3,7 @@ spool folder holding a FIFO or a file that is not a spooled run."""
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -115,12 +116,14 @@ def test_one_bad_spool_file_does_not_keep_the_others_from_the_store(tmp_path: Pa
     (spool / "3-no-results.json").write_text('{"store": "x", "command": "c", "created": "t", "host": "h", '
                                              '"results": [5]}')
     (spool / "4-bad-utf8.json").write_bytes(b'{"store": "\xff"}')
+    (spool / "5-bad-result.json").write_text(json.dumps({"store": str(store), "command": "c", "created": "t",
+                                                         "host": "h", "results": [{"model": 5}]}))
     last = spool_run([make(variant="int8")], command="edgeprof deploy", store=str(store), error="locked")
     proc = edgeprof("store", "flush", timeout=60)
-    assert proc.returncode == 2 and "5 spooled run(s) still not stored" in one_line(proc.stderr)
+    assert proc.returncode == 2 and "6 spooled run(s) still not stored" in one_line(proc.stderr)
     assert "is a FIFO" in proc.stderr
     assert proc.stdout.count("as run") == 2 and not first.exists() and not last.exists()
     with open_store(store) as db:
         assert len(db.list_runs()) == 2
     assert sorted(p.name for p in spool.iterdir()) == ["0-a-fifo.json", "1-not-json.json", "2-a-list.json",
-                                                       "3-no-results.json", "4-bad-utf8.json"]
+                                                       "3-no-results.json", "4-bad-utf8.json", "5-bad-result.json"]
