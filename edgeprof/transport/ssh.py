@@ -32,7 +32,7 @@ from edgeprof.transport.hostkeys import (
     known_hosts_name,
     load_known_hosts,
 )
-from edgeprof.transport.sshconfig import load_identities, resolve_ssh_config
+from edgeprof.transport.sshconfig import Identities, load_identities, resolve_ssh_config
 from edgeprof.transport.sshproxy import ProxyCommandLink, parse_jump
 from edgeprof.transport.sshlib import paramiko
 
@@ -262,12 +262,13 @@ class SSHTransport(Transport):
         self.connect_attempts += 1
         self._close_proxies()
         timeout = self.connection.connect_timeout_s
+        identities = load_identities(settings["identity"])  # a bad key is named before anything connects
         if settings["proxyjump"]:
-            return self._handshake(settings, self._jump_channel(settings, timeout), timeout)
+            return self._handshake(settings, identities, self._jump_channel(settings, timeout), timeout)
         if settings["proxycommand"]:
             self._proxy = ProxyCommandLink(settings["proxycommand"])
-            return self._handshake(settings, self._guarded(self._proxy.socket), timeout)
-        return self._handshake(settings, self._guarded(self._tcp(settings, timeout)), timeout)
+            return self._handshake(settings, identities, self._guarded(self._proxy.socket), timeout)
+        return self._handshake(settings, identities, self._guarded(self._tcp(settings, timeout)), timeout)
 
     def _tcp(self, settings: dict[str, Any], timeout: float) -> socket.socket:
         try:
@@ -301,8 +302,9 @@ class SSHTransport(Transport):
         shown = f"ProxyJump {spec} ({hop['user']}@{hop['hostname']}:{hop['port']})"
         if hop["proxyjump"] or hop["proxycommand"]:
             raise _Fatal(f"{shown}: the jump host has a proxy of its own in ssh_config; a chain is not supported")
+        identities = load_identities(hop["identity"])
         try:
-            self._jump = self._handshake(hop, self._guarded(self._tcp(hop, timeout)), timeout)
+            self._jump = self._handshake(hop, identities, self._guarded(self._tcp(hop, timeout)), timeout)
         except _Transient as exc:
             raise _Transient(f"{shown}: {exc}") from exc
         except _Fatal as exc:
@@ -316,9 +318,9 @@ class SSHTransport(Transport):
             raise _Transient(f"{shown} could not reach {settings['hostname']}:{settings['port']} "
                              f"({one_line(exc) or type(exc).__name__})") from exc
 
-    def _handshake(self, settings: dict[str, Any], sock: Any, timeout: float) -> paramiko.SSHClient:
+    def _handshake(self, settings: dict[str, Any], identities: Identities, sock: Any,
+                   timeout: float) -> paramiko.SSHClient:
         """The SSH handshake and authentication over `sock` (a socket, or a jump host's channel)."""
-        identities = load_identities(settings["identity"])
         client = paramiko.SSHClient()
         try:
             load_known_hosts(client, self.known_hosts)
