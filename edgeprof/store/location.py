@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-URL = re.compile(r"(?P<scheme>\b[a-z][a-z0-9+.-]*://)(?P<netloc>[^/?#\s]*)(?P<path>[^?#\s]*)"
+# As libpq reads a URL: the user info runs to the first '@' before any '/' (a password may hold '?' and '#').
+URL = re.compile(r"(?P<scheme>\b[a-z][a-z0-9+.-]*://)(?P<netloc>(?:[^\s@/]*@)?[^/?#\s]*)(?P<path>[^?#\s]*)"
                     r"(?:\?(?P<query>[^#\s]*))?(?P<fragment>#\S*)?", re.IGNORECASE)
 SECRET_PARAMS = ("password", "sslpassword")
 
@@ -25,7 +26,7 @@ def secrets_in(text: str) -> list[str]:
     must not echo."""
     found: list[str] = []
     for match in URL.finditer(text):
-        userinfo, at, _ = match["netloc"].rpartition("@")
+        userinfo, at, _ = match["netloc"].partition("@")
         written = [userinfo.partition(":")[2]] if at and ":" in userinfo else []
         written += [value for key, value in _params(match["query"]) if key.lower() in SECRET_PARAMS]
         found += [form for secret in written for form in (secret, unquote(secret)) if form]
@@ -41,7 +42,7 @@ def scrub(message: str, url: str) -> str:
 
 
 def _redacted(match: re.Match[str]) -> str:
-    userinfo, at, host = match["netloc"].rpartition("@")
+    userinfo, at, host = match["netloc"].partition("@")
     netloc = f"{userinfo.partition(':')[0]}@{host}" if at else match["netloc"]
     query = match["query"]
     if query is not None:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from edgeprof.store.location import redact, scrub
+from edgeprof.store.location import redact, scrub, secrets_in
 from edgeprof.store.postgres import WRITE_LOCK
 from tests.store.conftest import fresh_pg_database
 from tests.store.helpers import edgeprof, raw
@@ -107,5 +107,8 @@ def test_redaction_takes_every_shape_of_url() -> None:
     assert redact(f"edgeprof deploy --store=postgres://u:{SECRET}@[::1/db --json") == \
         "edgeprof deploy --store=postgres://u@[::1/db --json"
     assert redact("results/r.db") == "results/r.db"
+    assert redact("postgresql://u:p?w#x@h:5/db") == "postgresql://u@h:5/db"  # libpq's password: 'p?w#x'
+    assert secrets_in("postgresql://u:p?w#x@h:5/db") == ["p?w#x"]
+    assert redact("postgresql://h:5/db?application_name=a@b") == "postgresql://h:5/db?application_name=a@b"
     assert scrub(f'invalid percent-encoded token: "{SECRET}%zz"', f"postgresql://u:{SECRET}%zz@h/db") == \
         'invalid percent-encoded token: "***"'
