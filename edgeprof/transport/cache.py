@@ -15,8 +15,8 @@ from edgeprof.transport.base import Transport
 _CACHE_SNIPPET = r"""
 import fcntl, json, os, shutil, stat, sys, time
 a = json.loads(sys.argv[1]); w = a["work_dir"]; keep = set(a["keep"])
-lock = open(os.path.join(w, "device.lock"), "a+")
 try:
+    lock = os.open(os.path.join(w, "device.lock"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
 except OSError:
     print(json.dumps({"busy": True})); sys.exit(0)
