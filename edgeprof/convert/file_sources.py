@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeprof.convert.formats import Source
-from edgeprof.convert.sources import InputSpec, Made, SourceModel, given_shapes
+from edgeprof.convert.sources import InputSpec, Made, SourceModel, batch_of_one, given_shapes
 from edgeprof.convert.variants import tool_versions
 from edgeprof.errors import ConfigError
 
@@ -24,8 +24,7 @@ class FileModel(SourceModel):
         self.source = source
         self.runtime = open_runtime(source.where, source.kind, 1)
         names = [i.name for i in self.runtime.inputs]
-        found = [tuple(1 if n == 0 and d is None else d for n, d in enumerate(i.shape)) for i in self.runtime.inputs]
-        dims = given_shapes(names, shapes, found, source.where)  # type: ignore[arg-type]
+        dims = given_shapes(names, shapes, [batch_of_one(i.shape) for i in self.runtime.inputs], source.where)
         self.inputs = [InputSpec(i.name, d, i.dtype) for i, d in zip(self.runtime.inputs, dims)]
         self.output_names = [o.name for o in self.runtime.outputs]
 

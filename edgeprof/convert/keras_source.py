@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from edgeprof.convert.formats import Source
-from edgeprof.convert.sources import InputSpec, Made, SourceModel, flat_outputs, given_shapes
+from edgeprof.convert.sources import InputSpec, Made, SourceModel, batch_of_one, flat_outputs, given_shapes
 from edgeprof.convert.variants import tool_versions
 
 OPSET = 17
@@ -24,10 +24,11 @@ class KerasModel(SourceModel):
         self.source = source
         if source.kind == "savedmodel":
             self.keras = None
-            signature = tf.saved_model.load(source.where).signatures["serving_default"]
+            self.loaded = tf.saved_model.load(source.where)  # kept: the signature's variables live in it
+            signature = self.loaded.signatures["serving_default"]
             specs = signature.structured_input_signature[1]
             names = sorted(specs)
-            found = [tuple(specs[n].shape) for n in names]
+            found = [batch_of_one(specs[n].shape) for n in names]
             dtypes = [specs[n].dtype.name for n in names]
             self.output_names = sorted(signature.structured_outputs)
             self._call = lambda *xs: [signature(**dict(zip(names, xs)))[k] for k in self.output_names]
@@ -37,7 +38,7 @@ class KerasModel(SourceModel):
             self.keras = keras.models.load_model(source.where, compile=False)
             tensors = list(self.keras.inputs)
             names = [t.name for t in tensors]
-            found = [tuple(1 if i == 0 and d is None else d for i, d in enumerate(t.shape)) for t in tensors]
+            found = [batch_of_one(t.shape) for t in tensors]
             dtypes = [np.dtype(getattr(t.dtype, "name", t.dtype)).name for t in tensors]
             self.output_names = [getattr(t, "name", f"output_{i}") for i, t in enumerate(self.keras.outputs)]
             model = self.keras

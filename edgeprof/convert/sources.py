@@ -44,7 +44,12 @@ class SourceModel(ABC):
         """Write the model in `target` format to `path` (ConfigError when no converter makes it)."""
 
 
-def given_shapes(names: list[str], shapes: dict[str, tuple[int, ...]], found: list[tuple[int, ...] | None],
+def batch_of_one(dims: Any) -> tuple[int | None, ...]:
+    """A model's input dims with a dynamic batch (the first dim) taken as 1; other dynamic dims stay None."""
+    return tuple(1 if i == 0 and d is None else d for i, d in enumerate(dims))
+
+
+def given_shapes(names: list[str], shapes: dict[str, tuple[int, ...]], found: list[tuple[int | None, ...] | None],
                  where: str) -> list[tuple[int, ...]]:
     """Each input's dims: --input-shape's for that name (or the only input's), else the model's own; ConfigError
     naming the input when neither is known."""

@@ -27,14 +27,14 @@ class TorchModel(SourceModel):
         self.program: Any = None
         if source.kind == "torch-export":
             self.program = torch.export.load(source.where)
-            module = self.program.module()
+            self.module = self.program.module()  # an exported program is already in inference form
             names, found, dtypes = _program_inputs(self.program)
         else:
-            module = _factory(source.where) if source.kind == "torch-factory" else _unpickle(source.where)
+            made = _factory(source.where) if source.kind == "torch-factory" else _unpickle(source.where)
+            self.module = made.eval()
             names = [n for n in shapes if n] or ["input"]
             found, dtypes = [None] * len(names), ["float32"] * len(names)
         dims = given_shapes(names, shapes, found, source.where)
-        self.module = module.eval() if hasattr(module, "eval") else module
         self.inputs = [InputSpec(n, d, t) for n, d, t in zip(names, dims, dtypes)]
         self.output_names = [f"output_{i}" for i in range(len(self.run(self.examples())))]
 
