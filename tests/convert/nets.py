@@ -1,8 +1,10 @@
 """Tiny models the converter tests build: a torch conv net (its factory is what `package.module:factory` names) and
-a Keras conv net. Imports torch or keras only when called."""
+a Keras conv net. Imports torch or keras only when called. `python -m tests.convert.nets OUT.onnx` writes the
+dynamo export with external data (OUT.onnx + OUT.onnx.data) for the emulated stage, whose Python has no torch."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,14 @@ def torch_program(path: Path) -> Path:
     return path
 
 
+def dynamo_export(path: Path) -> Path:
+    """The conv net through torch.onnx's dynamo exporter, its weights in `<path>.data` beside it."""
+    import torch
+
+    torch.onnx.export(torch_convnet(), (torch.zeros(SHAPE_NCHW),), str(path), dynamo=True, external_data=True)
+    return path
+
+
 def keras_convnet() -> Any:
     """A seeded Keras conv net with the same layers, NHWC."""
     import keras
@@ -42,3 +52,7 @@ def keras_convnet() -> Any:
         keras.layers.Conv2D(8, 3, strides=2), keras.layers.ReLU(), keras.layers.GlobalAveragePooling2D(),
         keras.layers.Dense(10),
     ])
+
+
+if __name__ == "__main__":
+    dynamo_export(Path(sys.argv[1]))
