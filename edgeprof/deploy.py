@@ -371,18 +371,16 @@ def _push_model(transport: Transport, artifact: ModelArtifact, transfer: _Transf
     """Upload a model and its external data files (each a no-op when the device has it: blobs/<sha256>.data beside
     the model's blob, where the device copy names them) and return its RunSpec entry; their remote paths join
     `in_use`. The agent checks every file's sha256 before it loads the model."""
-    entry: dict[str, Any] = {"format": artifact.format, "sha256": artifact.sha256}
     parts = []
     for data in artifact.data_files:
         upload = transport.put_file(data.path, data.sha256, DATA_SUFFIX, verified_on_use=True)
         transfer.add(upload.bytes_sent)
         parts.append({"path": upload.remote_path, "sha256": data.sha256})
-    if parts:
-        entry["external_data"] = parts
     upload = transport.put_file(artifact.upload_path, artifact.sha256, f".{artifact.format}", verified_on_use=True)
     transfer.add(upload.bytes_sent)
     in_use.update([upload.remote_path, *(part["path"] for part in parts)])
-    return {"path": upload.remote_path, **entry}
+    entry: dict[str, Any] = {"path": upload.remote_path, "format": artifact.format, "sha256": artifact.sha256}
+    return {**entry, "external_data": parts} if parts else entry
 
 
 def _run_agent(
