@@ -66,11 +66,15 @@ def convert_model(src: str, targets: list[str], options: ConvertOptions) -> list
     with quiet_converter():
         expected = [model.run(batch) for batch in feeds]
     options.out_dir.mkdir(parents=True, exist_ok=True)
-    results = [_convert_one(model, source, target, paths[target], feeds, expected, inputs_from, options)
-               for target in targets]
     from edgeprof.convert import record
 
-    record(options.out_dir, list(results))
+    results: list[ConversionResult] = []
+    try:
+        for target in targets:
+            results.append(_convert_one(model, source, target, paths[target], feeds, expected, inputs_from, options))
+    finally:  # the outputs that passed are recorded even when a later one fails
+        if results:
+            record(options.out_dir, list(results))
     return results
 
 
@@ -120,6 +124,9 @@ def _feeds(inputs: list[InputSpec], options: ConvertOptions) -> tuple[list[list[
         chosen.append(array[:MAX_DATASET_SAMPLES].astype(spec.dtype))
     batch = inputs[0].shape[0] if inputs else 1
     count = min(len(a) for a in chosen) // batch
+    if count == 0:
+        raise ConfigError(f"dataset {printable(str(options.dataset))} holds fewer samples than one batch of "
+                          f"{batch}")
     return [[a[i * batch:(i + 1) * batch] for a in chosen] for i in range(count)], "dataset"
 
 

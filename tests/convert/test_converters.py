@@ -117,6 +117,10 @@ def test_dataset_samples_and_tflite_source_to_onnx(tmp_path: Path) -> None:
     assert entries[0]["fidelity"]["inputs"] == "dataset"
     assert_faithful(entries, samples=12)
     deployed_ok(out, entries, tmp_path / "cache")
+    again = convert(tmp_path / tflite["path"], "--to", "onnx", "--out", out, "--force", cache=tmp_path / "cache")
+    assert again[0]["fidelity"]["inputs"] == "seeded random"
+    assert [e["fidelity"]["inputs"] for e in json.loads((out / "manifest.json").read_text())["models"]] == [
+        "seeded random"]  # replaced, not added
 
 
 def test_past_the_tolerance_nothing_is_written(tmp_path: Path) -> None:
