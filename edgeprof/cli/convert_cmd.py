@@ -10,7 +10,8 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from edgeprof.cli.app import JsonOption, app, console
+from edgeprof.cli.app import app, console
+from edgeprof.cli.options import JsonOption
 from edgeprof.model_inputs import parse_input_shape
 
 
