@@ -9,17 +9,20 @@ import math
 import mmap
 import os
 import stat
+import threading
 import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from edgeprof.errors import ConfigError, one_line
-from edgeprof.onnx_wire import WireError, WireTensor, read_signature
+from edgeprof.onnx_wire import WireError, WireTensor, external_locations, read_signature
+from edgeprof.paths import cache_dir
 
 if TYPE_CHECKING:
     import numpy as np
 
+DATA_SUFFIX = ".data"  # an external data file's blob on the device: blobs/<sha256>.data, beside the model's blob
 VARIANTS = ("fp32", "fp16", "int8-dynamic", "int8-static", "int8-static-qop", "int8-weight-only")
 MANIFEST = "manifest.json"
 
@@ -37,8 +40,27 @@ class TensorSpec:
 
 
 @dataclass(frozen=True)
+class DataFile:
+    """An external data file an ONNX model names: the location the model gives (relative to its folder), the file
+    on the host, its sha256 and size."""
+
+    location: str
+    path: Path
+    sha256: str
+    size_bytes: int
+
+    def describe(self) -> dict[str, Any]:
+        """What a Result and a manifest record of it."""
+        return {"location": self.location, "sha256": self.sha256, "size_bytes": self.size_bytes}
+
+
+@dataclass(frozen=True)
 class ModelArtifact:
-    """One model file, checked: what it is, what it takes, where it came from."""
+    """One model file, checked: what it is, what it takes, where it came from.
+
+    An ONNX model with external data carries its `data_files`; `device_copy` is then the model as the device gets
+    it, each data location renamed to that file's blob name (<sha256>.data), and `sha256` and `size_bytes` are
+    those of the copy and the data together: the identity covers the weights."""
 
     path: Path
     name: str
@@ -49,6 +71,13 @@ class ModelArtifact:
     inputs: list[TensorSpec] = field(default_factory=list)
     outputs: list[TensorSpec] = field(default_factory=list)
     manifest: dict[str, Any] | None = None
+    data_files: tuple[DataFile, ...] = ()
+    device_copy: Path | None = None
+
+    @property
+    def upload_path(self) -> Path:
+        """The file that goes to the device as the model."""
+        return self.device_copy or self.path
 
     @property
     def classes(self) -> int | None:
@@ -300,10 +329,21 @@ def load_artifact(path: Path) -> ModelArtifact:
     if path.suffix.lower() != f".{fmt}":
         raise ConfigError(f"{path}: the file is {fmt.upper()} but its name ends in '{path.suffix}': "
                           f"rename it to .{fmt}")
-    if fmt == "onnx":  # one mapping of the file, read once for both the signature and the hash
+    data_files: tuple[DataFile, ...] = ()
+    device_copy = None
+    size = path.stat().st_size
+    if fmt == "onnx":  # one mapping of the file, read once for the signature, the data files and the hash
         with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
             inputs, outputs = _onnx_signature(path, data)
+            try:
+                locations = external_locations(data)
+            except WireError as exc:
+                raise ConfigError(f"{path}: truncated or corrupt ONNX model ({exc})") from None
             digest = hashlib.sha256(data).hexdigest()
+        if locations:
+            data_files = _data_files(path, locations)
+            device_copy, digest = _device_copy(path, data_files)
+            size = device_copy.stat().st_size + sum(d.size_bytes for d in data_files)
     else:
         inputs, outputs = _tflite_signature(path)
         digest = sha256_file(path)
@@ -313,7 +353,51 @@ def load_artifact(path: Path) -> ModelArtifact:
     if found:
         entry = found[1]
         name, variant = entry.get("model", name), entry.get("variant", variant)
-    return ModelArtifact(path, name, variant, fmt, digest, path.stat().st_size, inputs, outputs, entry)
+    return ModelArtifact(path, name, variant, fmt, digest, size, inputs, outputs, entry, data_files, device_copy)
+
+
+def _data_files(path: Path, locations: dict[str, str]) -> tuple[DataFile, ...]:
+    """The external data files the model's initializers name, each checked and hashed; ConfigError (one line) for
+    one that is missing or unreadable, or a location outside the model's folder (an absolute path or '..': it
+    would send any file of this host to the device)."""
+    files: dict[str, DataFile] = {}
+    for tensor, location in locations.items():
+        if location in files:
+            continue
+        relative = PurePosixPath(location.replace("\\", "/"))
+        if not location or relative.is_absolute() or ".." in relative.parts:
+            raise ConfigError(f"{printable(str(path))}: initializer '{tensor}' keeps its data in {location!r}, "
+                              "outside the model's folder (external data must lie beside the model or below it)")
+        data = path.parent / relative
+        check_regular_file(data, f"{printable(path.name)}'s external data file (initializer '{tensor}')")
+        files[location] = DataFile(location, data, sha256_file(data), data.stat().st_size)
+    return tuple(sorted(files.values(), key=lambda d: d.location))
+
+
+def _device_copy(path: Path, data_files: tuple[DataFile, ...]) -> tuple[Path, str]:
+    """The model as the device gets it, with its sha256: each external data location renamed to the blob name of
+    that file (<sha256>.data, which lies beside the model's blob on the device), so the copy's hash covers the data
+    too. Written once into the cache (<cache>/external/<sha256>.onnx); only the graph is read, not the weights."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    names = {d.location: f"{d.sha256}{DATA_SUFFIX}" for d in data_files}
+    for tensor in model.graph.initializer:
+        for entry in tensor.external_data:
+            if entry.key == "location" and entry.value in names:
+                entry.value = names[entry.value]
+    data = model.SerializeToString()
+    digest = hashlib.sha256(data).hexdigest()
+    target = cache_dir() / "external" / f"{digest}.onnx"
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".tmp-{target.name}-{os.getpid()}-{threading.get_ident()}")
+        try:
+            partial.write_bytes(data)
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
+    return target, digest
 
 
 def reference_for(artifact: ModelArtifact) -> Path | None:
@@ -326,9 +410,17 @@ def reference_for(artifact: ModelArtifact) -> Path | None:
         return None
     for directory in (artifact.path.parent, artifact.path.parent.parent):
         candidate = (directory / relative).resolve()
-        if (directory / MANIFEST).is_file() and candidate.is_file() and sha256_file(candidate) == source:
+        if (directory / MANIFEST).is_file() and candidate.is_file() and _identity(candidate) == source:
             return candidate
     return None
+
+
+def _identity(path: Path) -> str | None:
+    """The sha256 load_artifact gives a model file (None for a file that is not a model it takes)."""
+    try:
+        return load_artifact(path).sha256
+    except ConfigError:
+        return None
 
 
 def check_dataset(artifact: ModelArtifact, npz: Path, *, ranges: dict[str, list[int]] | None = None,

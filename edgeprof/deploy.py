@@ -25,7 +25,7 @@ from edgeprof.agent.spec import (
     Timeouts,
 )
 from edgeprof.agent_bundle import UNPACK_OPTION, AgentBundle, build_agent
-from edgeprof.artifacts import ModelArtifact, sha256_file
+from edgeprof.artifacts import DATA_SUFFIX, ModelArtifact, sha256_file
 from edgeprof.devices import LAB_WAIT_S, DeviceProfile
 from edgeprof.errors import DeviceError
 from edgeprof.lab import reached
@@ -341,11 +341,8 @@ def _measure_model(session: DeviceSession, artifact: ModelArtifact, accel: tuple
     def push_and_spec() -> RunSpec:
         nonlocal pushed_s
         started = time.perf_counter()
-        remote = _push_model(transport, artifact, transfer)
-        session.in_use.add(remote["path"])
-        reference_remote = _push_model(transport, reference, transfer) if reference is not None else None
-        if reference_remote is not None:
-            session.in_use.add(reference_remote["path"])
+        remote = _push_model(transport, artifact, transfer, session.in_use)
+        reference_remote = _push_model(transport, reference, transfer, session.in_use) if reference else None
         spec = build_run_spec(session.profile, remote, session.options, dataset=session.dataset,
                               reference=reference_remote, accelerators=accel,
                               cache_dir=transport.remote_path(CACHE_DIR), lock_path=transport.remote_path(LOCK_FILE),
@@ -369,11 +366,21 @@ def _enforce_cache_cap(session: DeviceSession, on_event: EventSink) -> None:
         on_event(session.profile.name, "cache", {"event": "warning", "message": f"cache cap {cap} MB: {freed.text()}"})
 
 
-def _push_model(transport: Transport, artifact: ModelArtifact, transfer: _Transfer) -> dict[str, Any]:
-    """Upload a model (a no-op when the device has it) and return its RunSpec entry."""
-    upload = transport.put_file(artifact.path, artifact.sha256, f".{artifact.format}", verified_on_use=True)
+def _push_model(transport: Transport, artifact: ModelArtifact, transfer: _Transfer,
+                in_use: set[str]) -> dict[str, Any]:
+    """Upload a model and its external data files (each a no-op when the device has it: blobs/<sha256>.data beside
+    the model's blob, where the device copy names them) and return its RunSpec entry; their remote paths join
+    `in_use`. The agent checks every file's sha256 before it loads the model."""
+    parts = []
+    for data in artifact.data_files:
+        upload = transport.put_file(data.path, data.sha256, DATA_SUFFIX, verified_on_use=True)
+        transfer.add(upload.bytes_sent)
+        parts.append({"path": upload.remote_path, "sha256": data.sha256})
+    upload = transport.put_file(artifact.upload_path, artifact.sha256, f".{artifact.format}", verified_on_use=True)
     transfer.add(upload.bytes_sent)
-    return {"path": upload.remote_path, "format": artifact.format, "sha256": artifact.sha256}
+    in_use.update([upload.remote_path, *(part["path"] for part in parts)])
+    entry: dict[str, Any] = {"path": upload.remote_path, "format": artifact.format, "sha256": artifact.sha256}
+    return {**entry, "external_data": parts} if parts else entry
 
 
 def _run_agent(
@@ -464,6 +471,7 @@ def _assemble(
             "format": artifact.format,
             "sha256": artifact.sha256,
             "size_bytes": artifact.size_bytes,
+            **({"external_data": [d.describe() for d in artifact.data_files]} if artifact.data_files else {}),
         },
         "runtime": None,
         "system": None,

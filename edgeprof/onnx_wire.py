@@ -3,7 +3,8 @@
 `import onnx` costs about 0.45 s (most of it ml_dtypes) on every deploy, only to read a signature; this walks the
 few ModelProto fields a signature needs (onnx.proto3: ModelProto.graph = 7; GraphProto.initializer = 5,
 input = 11, output = 12; ValueInfoProto.name = 1, type = 2; TypeProto.tensor_type = 1; Tensor.elem_type = 1,
-shape = 2; TensorShapeProto.dim = 1; Dimension.dim_value = 1; TensorProto.name = 8) and skips every other field
+shape = 2; TensorShapeProto.dim = 1; Dimension.dim_value = 1; TensorProto.name = 8, external_data = 13,
+data_location = 14; StringStringEntryProto.key = 1, value = 2) and skips every other field
 by its length, so the weights are never decoded. Anything that does not parse (a truncated file, a length past
 the end, an unknown wire type, a ModelProto without a graph) raises WireError.
 """
@@ -128,13 +129,19 @@ def read_signature(data: bytes | mmap.mmap) -> tuple[list[WireTensor], list[Wire
         return _signature(view)
 
 
-def _signature(view: memoryview) -> tuple[list[WireTensor], list[WireTensor]]:
+def _graph(view: memoryview) -> tuple[int, int]:
+    """The span of the ModelProto's graph."""
     graph = None
     for number, wire, field in _fields(view, 0, len(view)):
         if number == 7 and wire == _LEN:  # a repeated graph field would merge; every writer writes one
             graph = field
     if graph is None:
         raise WireError("no graph in the ModelProto")
+    return graph
+
+
+def _signature(view: memoryview) -> tuple[list[WireTensor], list[WireTensor]]:
+    graph = _graph(view)
     inputs: list[WireTensor] = []
     outputs: list[WireTensor] = []
     initializers: set[str] = set()
@@ -148,3 +155,34 @@ def _signature(view: memoryview) -> tuple[list[WireTensor], list[WireTensor]]:
         elif number == 5:
             initializers.add(_initializer_name(view, field))
     return [i for i in inputs if i.name not in initializers], outputs
+
+
+def _entry(data: memoryview, span: tuple[int, int]) -> tuple[str, str]:
+    key = value = ""
+    for number, wire, field in _fields(data, *span):
+        if number in (1, 2) and wire == _LEN:
+            key, value = (_text(data, field), value) if number == 1 else (key, _text(data, field))
+    return key, value
+
+
+def external_locations(data: bytes | mmap.mmap) -> dict[str, str]:
+    """Initializer name -> the file (relative to the model) that holds its data, for each initializer of the main
+    graph stored as external data (data_location EXTERNAL): what torch.onnx and onnx.save_model's
+    save_as_external_data write. Tensors in node attributes or subgraphs are not read."""
+    with memoryview(data) as view:
+        found: dict[str, str] = {}
+        for number, wire, field in _fields(view, *_graph(view)):
+            if number != 5 or wire != _LEN:
+                continue
+            name, external, location = "", False, ""
+            for t_number, t_wire, t_field in _fields(view, *field):
+                if t_number == 8 and t_wire == _LEN:
+                    name = _text(view, t_field)
+                elif t_number == 14 and t_wire == _VARINT:
+                    external = t_field == 1
+                elif t_number == 13 and t_wire == _LEN:
+                    key, value = _entry(view, t_field)
+                    location = value if key == "location" else location
+            if external:
+                found[name] = location
+        return found

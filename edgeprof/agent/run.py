@@ -31,6 +31,13 @@ def _verify(path: str, sha256: str | None, what: str) -> None:
             raise AgentFailure("integrity", f"{what} {path} does not match its sha256 (corrupted upload)", "load")
 
 
+def _verify_model(model: dict[str, Any], what: str) -> None:
+    """The model file and each of its external data files (`external_data`) are the files the host sent."""
+    _verify(model["path"], model.get("sha256"), what)
+    for part in model.get("external_data") or ():
+        _verify(part["path"], part.get("sha256"), f"{what}'s external data file")
+
+
 # Stages that measure the model; `measure_s` is their sum. The rest (lock, system facts, thermal) is overhead.
 MEASURING = ("load", "inputs", "first", "warmup", "latency", "scenario", "power", "op_profile", "accuracy")
 
@@ -98,7 +105,7 @@ def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, c
     thermal.before()
 
     clock.enter("load", spec["timeouts"]["load_s"])
-    _verify(model["path"], model.get("sha256"), "the model")
+    _verify_model(model, "the model")
     dataset = spec["dataset"]
     if dataset:
         _verify(dataset["path"], dataset.get("sha256"), "the dataset")
@@ -227,7 +234,7 @@ def _accuracy(spec: dict[str, Any], runtime: Any) -> dict[str, Any]:
     reference = None
     ref = spec["reference_model"]
     if ref:
-        _verify(ref["path"], ref.get("sha256"), "the reference model")
+        _verify_model(ref, "the reference model")
         reference = open_runtime(ref["path"], ref["format"], spec["threads"])
     dataset = spec["dataset"]  # verified at load
     try:

@@ -24,6 +24,7 @@ COMMANDS = {
     "clean": "clean_cmd",
     "plot": "plot_cmds", "report": "plot_cmds",
     "quantize": "quantize_cmd",
+    "convert": "convert_cmd",
     "watch": "watch_cmd",
     "devices": "devices_cmds",
     "runs": "runs_cmds",

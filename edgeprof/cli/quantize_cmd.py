@@ -37,6 +37,7 @@ def quantize_command(
     as_json: JsonOption = False,
 ) -> None:
     """Make host-side variants of a model; each is recorded in <out>/manifest.json with its source and method."""
+    from edgeprof.artifacts import load_artifact
     from edgeprof.convert import quantize  # numpy and the converters: only this command needs them
 
     out_dir = out if out is not None else model.parent
@@ -48,7 +49,7 @@ def quantize_command(
     for column, justify in (("variant", "left"), ("file", "left"), ("size", "right"), ("vs source", "right"),
                             ("method", "left")):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    source_size = model.stat().st_size
+    source_size = load_artifact(model).size_bytes  # with its external data files, like each variant's
     for r in results:
         table.add_row(r.variant, str(r.path), f"{r.size_bytes / 1024:.1f} KiB",
                       f"{r.size_bytes / source_size:.2f}x", r.method)

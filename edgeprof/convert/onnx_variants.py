@@ -12,6 +12,7 @@ from edgeprof.artifacts import ModelArtifact, TensorSpec
 from edgeprof.convert.variants import (
     VariantResult,
     describe,
+    external_data_location,
     load_calibration,
     quiet_converter,
     tool_versions,
@@ -72,14 +73,16 @@ def _fp16(source: ModelArtifact, target: Path, _calibration: Path | None, _qop: 
     from onnxconverter_common import float16
 
     model = float16.convert_float_to_float16(onnx.load(str(source.path)), keep_io_types=True)
-    onnx.save(model, str(target))
+    location = external_data_location(target, source)
+    onnx.save(model, str(target), save_as_external_data=location is not None, location=location)
     return {"keep_io_types": True}
 
 
 def _dynamic(source: ModelArtifact, target: Path, _calibration: Path | None, _qop: bool) -> dict[str, Any]:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(source.path), str(target), weight_type=QuantType.QUInt8)
+    quantize_dynamic(str(source.path), str(target), weight_type=QuantType.QUInt8,
+                     use_external_data_format=external_data_location(target, source) is not None)
     return {"weight_type": "QUInt8", "note": "u8 weights: s8 dynamic kernels are much slower on x86"}
 
 
@@ -90,12 +93,14 @@ def _static(source: ModelArtifact, target: Path, calibration: Path | None, qoper
     reader = NpzReader(load_calibration(calibration, "int8-static"), source.inputs)
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
-        quant_pre_process(str(source.path), str(prepared), skip_symbolic_shape=True)
+        quant_pre_process(str(source.path), str(prepared), skip_symbolic_shape=True,
+                          save_as_external_data=bool(source.data_files))
         quant_format = QuantFormat.QOperator if qoperator else QuantFormat.QDQ
         activation = QuantType.QUInt8 if qoperator else QuantType.QInt8
         quantize_static(str(prepared), str(target), reader, quant_format=quant_format, per_channel=True,
                         activation_type=activation, weight_type=QuantType.QInt8,
-                        calibrate_method=CalibrationMethod.MinMax)
+                        calibrate_method=CalibrationMethod.MinMax,
+                        use_external_data_format=external_data_location(target, source) is not None)
     return {"format": "QOperator" if qoperator else "QDQ", "per_channel": True,
             "activation_type": activation.name, "weight_type": "QInt8", "calibration": "MinMax",
             "calibration_samples": reader.samples}

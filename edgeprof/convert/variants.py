@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from edgeprof.artifacts import ModelArtifact, plain_name, printable, read_npz, sha256_file
+from edgeprof.artifacts import DATA_SUFFIX, ModelArtifact, load_artifact, plain_name, printable, read_npz, sha256_file
 from edgeprof.errors import EXIT_CONSTRAINT_FAILED, ConfigError, EdgeprofError, one_line
 
 
@@ -35,10 +35,13 @@ class VariantResult:
     method: str
     parameters: dict[str, Any] = field(default_factory=dict)
     tools: dict[str, str] = field(default_factory=dict)
+    external_data: list[dict[str, Any]] = field(default_factory=list)  # DataFile.describe() of each, ONNX only
 
     def manifest_entry(self, base: Path) -> dict[str, Any]:
         """The entry as stored in manifest.json (paths relative to the manifest's folder)."""
         entry = asdict(self)
+        if not self.external_data:
+            del entry["external_data"]
         entry["path"] = self.path.resolve().relative_to(base.resolve()).as_posix()
         entry["source_path"] = os.path.relpath(Path(self.source_path).resolve(), base.resolve())
         return entry
@@ -108,7 +111,7 @@ def check_variant_runs(result: VariantResult) -> None:
         failure = exc
     else:
         return
-    result.path.unlink(missing_ok=True)
+    remove_model(result.path, result.external_data)
     reason = one_line(failure)
     raise VariantFailed(f"the {result.variant} variant of {result.model} does not load or run, so it was "
                         f"removed and not recorded ({reason})") from failure
@@ -133,11 +136,30 @@ def load_calibration(path: Path | None, variant: str) -> dict[str, np.ndarray]:
     return {key: array for key, array in read_npz(path, "calibration file").items() if key != "y"}
 
 
+def remove_model(path: Path, external_data: list[dict[str, Any]]) -> None:
+    """Delete a model file just written and the external data files it names."""
+    path.unlink(missing_ok=True)
+    for data in external_data:
+        (path.parent / data["location"]).unlink(missing_ok=True)
+
+
+def external_data_location(target: Path, source: ModelArtifact) -> str | None:
+    """Where a variant of `source` written to `target` keeps its weights: beside it in <file>.data when the source
+    keeps its own in external data (a model over protobuf's 2 GB must), else None (inside the model file)."""
+    return f"{target.name}{DATA_SUFFIX}" if source.data_files else None
+
+
 def describe(path: Path, source: ModelArtifact, variant: str, method: str, parameters: dict[str, Any],
              tools: dict[str, str]) -> VariantResult:
-    """A VariantResult for a variant of `source` just written to `path`."""
-    return VariantResult(path, source.name, variant, path.suffix[1:], sha256_file(path), path.stat().st_size,
-                         source.sha256, str(source.path), method, parameters, tools)
+    """A VariantResult for a variant of `source` just written to `path` (an ONNX one identified with its external
+    data, as load_artifact does)."""
+    if path.suffix == ".onnx":
+        made = load_artifact(path)
+        sha256, size, data = made.sha256, made.size_bytes, [d.describe() for d in made.data_files]
+    else:
+        sha256, size, data = sha256_file(path), path.stat().st_size, []
+    return VariantResult(path, source.name, variant, path.suffix[1:], sha256, size, source.sha256, str(source.path),
+                         method, parameters, tools, data)
 
 
 def variant_path(source: ModelArtifact, variant: str, out_dir: Path) -> Path:
