@@ -95,14 +95,37 @@ def read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
         raise ConfigError(f"{what} {shown} is not an NPZ file (expected a zip of .npy arrays, as numpy.savez "
                           "writes)")
     try:
+        _check_declared_sizes(path)
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         reason = "it holds pickled objects" if "allow_pickle" in str(exc) else one_line(exc, 200)
         raise ConfigError(f"{what} {shown}: not a readable NPZ file ({reason})") from None
+    except MemoryError:
+        raise ConfigError(f"{what} {shown}: too large to load into this machine's memory") from None
     if not arrays:
         raise ConfigError(f"{what} {shown} holds no arrays")
     return arrays
+
+
+def _check_declared_sizes(path: Path) -> None:
+    """ValueError unless each .npy member's header declares as many bytes as the member holds: a header that
+    declares a 512 TiB array in a small file would otherwise be allocated before numpy reads it."""
+    import numpy as np
+
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = read_header(member)
+                if dtype.hasobject:
+                    continue  # np.load refuses it: pickled objects
+                declared = math.prod(shape) * dtype.itemsize
+                if declared != info.file_size - member.tell():
+                    raise ValueError(f"{info.filename} declares {'x'.join(map(str, shape)) or 'a scalar'} "
+                                     f"{dtype} ({declared:,} bytes) but holds {info.file_size - member.tell():,}")
 
 
 def sha256_file(path: Path) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import typer
 from rich.console import Console
 
 from edgeprof.artifacts import printable
+from edgeprof.devices import LONGEST_WAIT_S
 
 app = typer.Typer(
     name="edgeprof",
@@ -47,8 +49,24 @@ DelegateOption = Annotated[list[str], typer.Option(
     "--delegate", metavar="NAME[:K=V,...]",
     help="TFLite delegate: xnnpack, none, gpu, edgetpu, armnn or a library path (end with ,none to fall back; "
          "repeat to compare).")]
+
+
+def finite(value: float | None) -> float | None:
+    """The callback of every float option: click reads 'nan' and 'inf' as numbers, and NaN passes any min=."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number")
+    return value
+
+
+def seconds(value: float | None) -> float | None:
+    """The callback of a float option in seconds: finite and at most a day (a longer wait overflows the clocks)."""
+    if finite(value) is not None and value > LONGEST_WAIT_S:  # type: ignore[operator]
+        raise typer.BadParameter(f"{value:g} s is more than a day ({LONGEST_WAIT_S:g} s)")
+    return value
+
+
 LabWaitOption = Annotated[float, typer.Option(
-    "--lab-wait", min=0, metavar="SECONDS",
+    "--lab-wait", min=0, metavar="SECONDS", callback=seconds,
     help="How long to wait for a labgrid place someone else holds (then exit 3 naming the holder).")]
 DeviceFilter = Annotated[
     list[str], typer.Option("--device", "-d", metavar="DEVICE", help="Only these devices (repeatable).")
@@ -59,11 +77,13 @@ ModelFilter = Annotated[
 ]
 
 
-def console(*, stderr: bool = False) -> Console:
+def console(*, stderr: bool = False, markup: bool = True) -> Console:
     """A rich console; at least 140 columns wide when output is not a terminal (CI logs, pipes). On stderr a
-    printed line is never wrapped (soft wrap): notes and errors stay one line each."""
-    probe = Console(stderr=stderr, soft_wrap=stderr)
-    return probe if probe.is_terminal else Console(stderr=stderr, width=max(probe.width, 140), soft_wrap=stderr)
+    printed line is never wrapped (soft wrap): notes and errors stay one line each. `markup=False` for a command
+    that prints text from files and models (a description or an array key `[/bold]` is text, not markup)."""
+    probe = Console(stderr=stderr, soft_wrap=stderr, markup=markup)
+    return probe if probe.is_terminal else Console(stderr=stderr, width=max(probe.width, 140), soft_wrap=stderr,
+                                                   markup=markup)
 
 
 def error_line(message: str, *, internal: bool = False) -> None:

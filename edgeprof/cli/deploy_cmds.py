@@ -25,6 +25,8 @@ from edgeprof.cli.app import (
     app,
     console,
     error_line,
+    finite,
+    seconds,
     store_path,
 )
 from edgeprof.cli.progress import AgentProgress
@@ -67,11 +69,11 @@ DatasetOption = Annotated[
     Optional[Path], typer.Option("--dataset", help="Labelled NPZ: one array per input (or x) and y.")
 ]
 ThreadsOption = Annotated[Optional[int], typer.Option("--threads", min=1, help="Intra-op threads.")]
-MaxSecondsOption = Annotated[float, typer.Option("--max-seconds", min=0.01, help="Longest latency phase per run (s).")]
+MaxSecondsOption = Annotated[float, typer.Option("--max-seconds", min=0.01, callback=seconds, help="Longest latency phase per run (s).")]
 PrecisionOption = Annotated[
-    float, typer.Option("--precision", min=0.0, help="Stop once the p95 CI half-width <= this fraction of p95.")
+    float, typer.Option("--precision", min=0.0, callback=finite, help="Stop once the p95 CI half-width <= this fraction of p95.")
 ]
-PowerSecondsOption = Annotated[float, typer.Option("--power-seconds", min=0, help="Longest energy window (s).")]
+PowerSecondsOption = Annotated[float, typer.Option("--power-seconds", min=0, callback=seconds, help="Longest energy window (s).")]
 InputShapeOption = Annotated[
     list[str], typer.Option("--input-shape", metavar="[MODEL:]NAME=SHAPE",
                             help="Dynamic dims: input=1x3x224x224, per model with MODEL: (repeatable).")
@@ -119,6 +121,10 @@ def parse_int_list(text: str | None, option: str) -> tuple[int, ...] | None:
     return values
 
 
+MAX_BATCH = 4096  # offline batch size: beyond it one batch of a small image model outgrows an edge board's memory
+MAX_QUERIES = 10_000_000  # arrivals in one server run (QPS x seconds): 80 MB of schedule on the device
+
+
 def scenario_options(name: str, batch: str | None, sweep_threads: str | None, target_qps: float | None,
                      find_max_qps: bool, p99_bound: float | None, seconds: float) -> ScenarioSettings:
     """The --scenario options, checked together."""
@@ -132,7 +138,13 @@ def scenario_options(name: str, batch: str | None, sweep_threads: str | None, ta
         raise ConfigError("--scenario server needs --target-qps QPS or --find-max-qps --p99-bound MS")
     if find_max_qps and p99_bound is None:
         raise ConfigError("--find-max-qps needs --p99-bound MS")
-    return ScenarioSettings(name=name, batches=parse_int_list(batch, "--batch") or (1,),
+    batches = parse_int_list(batch, "--batch") or (1,)
+    if max(batches) > MAX_BATCH:
+        raise ConfigError(f"--batch {max(batches)}: at most {MAX_BATCH} (each batch is built in the device's memory)")
+    if target_qps and target_qps * seconds > MAX_QUERIES:
+        raise ConfigError(f"--target-qps {target_qps:g} over --scenario-seconds {seconds:g}: at most {MAX_QUERIES:,} "
+                          "queries per run (each arrival is scheduled in the device's memory)")
+    return ScenarioSettings(name=name, batches=batches,
                             threads=parse_int_list(sweep_threads, "--sweep-threads"), seconds=seconds,
                             target_qps=target_qps, find_max_qps=find_max_qps, p99_bound_ms=p99_bound,
                             search_point_seconds=seconds)
@@ -218,13 +230,13 @@ def deploy(
     max_runs: Annotated[int, typer.Option("--max-runs", min=1)] = LatencyBudget.max_runs,
     min_seconds: Annotated[
         Optional[float],
-        typer.Option("--min-seconds", min=0, help=f"Default {LatencyBudget.min_seconds} (capped by --max-seconds)."),
+        typer.Option("--min-seconds", min=0, callback=seconds, help=f"Default {LatencyBudget.min_seconds} (capped by --max-seconds)."),
     ] = None,
     max_seconds: MaxSecondsOption = LatencyBudget.max_seconds,
     precision: PrecisionOption = LatencyBudget.target_rel_halfwidth,
     power_seconds: PowerSecondsOption = PowerSettings.seconds,
     cooldown_to: Annotated[
-        Optional[float], typer.Option("--cooldown-to", help="Wait (bounded) until the device is this cool (C).")
+        Optional[float], typer.Option("--cooldown-to", callback=finite, help="Wait (bounded) until the device is this cool (C).")
     ] = None,
     op_profile: Annotated[bool, typer.Option("--op-profile", help="Per-operator profile (ONNX Runtime).")] = False,
     no_reference: Annotated[
@@ -239,14 +251,14 @@ def deploy(
         Optional[str], typer.Option("--sweep-threads", metavar="1,2,4", help="Offline thread counts.")
     ] = None,
     target_qps: Annotated[
-        Optional[float], typer.Option("--target-qps", min=0.001, help="Server: Poisson arrivals at this rate.")
+        Optional[float], typer.Option("--target-qps", min=0.001, callback=finite, help="Server: Poisson arrivals at this rate.")
     ] = None,
     find_max_qps: Annotated[
         bool, typer.Option("--find-max-qps", help="Server: search the highest QPS meeting --p99-bound.")
     ] = False,
-    p99_bound: Annotated[Optional[float], typer.Option("--p99-bound", metavar="MS", min=0.001)] = None,
+    p99_bound: Annotated[Optional[float], typer.Option("--p99-bound", metavar="MS", min=0.001, callback=finite)] = None,
     scenario_seconds: Annotated[
-        float, typer.Option("--scenario-seconds", min=0.01, help="Per offline point / server run.")
+        float, typer.Option("--scenario-seconds", min=0.01, callback=seconds, help="Per offline point / server run.")
     ] = ScenarioSettings.seconds,
     host: HostOption = None,
     port: PortOption = None,
