@@ -39,17 +39,20 @@ from edgeprof.report.recommendation import describe
 from edgeprof.report.table import render_verdicts
 from edgeprof.result import Result
 
-AlphaOption = Annotated[float, typer.Option("--alpha", min=1e-9, max=0.5, callback=finite, help="Significance level of the test.")]
+AlphaOption = Annotated[float, typer.Option("--alpha", min=1e-9, max=0.5, callback=finite,
+                                            help="Significance level of the test.")]
 MaxRatioOption = Annotated[
-    float, typer.Option("--max-ratio", min=1.0, callback=finite, help="With --baseline: fail on a significant median slow-down "
-                                                     "beyond this ratio.")
+    float, typer.Option("--max-ratio", min=1.0, callback=finite,
+                        help="With --baseline: fail on a significant median slow-down beyond this ratio.")
 ]
 MaxDropOption = Annotated[
-    float, typer.Option("--max-drop", min=0.0, callback=finite, help="With --baseline: fail when top-1 accuracy falls by more than "
-                                                    "this (absolute: 0.01 = one point).")
+    float, typer.Option("--max-drop", min=0.0, callback=finite,
+                        help="With --baseline: fail when top-1 accuracy falls by more than this (absolute: 0.01 = "
+                             "one point).")
 ]
 EffectOption = Annotated[
-    float, typer.Option("--min-effect", min=0.0, callback=finite, help="Smallest median change that counts (0.05 = 5%).")
+    float, typer.Option("--min-effect", min=0.0, callback=finite,
+                        help="Smallest median change that counts (0.05 = 5%).")
 ]
 
 

@@ -69,11 +69,14 @@ DatasetOption = Annotated[
     Optional[Path], typer.Option("--dataset", help="Labelled NPZ: one array per input (or x) and y.")
 ]
 ThreadsOption = Annotated[Optional[int], typer.Option("--threads", min=1, help="Intra-op threads.")]
-MaxSecondsOption = Annotated[float, typer.Option("--max-seconds", min=0.01, callback=seconds, help="Longest latency phase per run (s).")]
+MaxSecondsOption = Annotated[float, typer.Option("--max-seconds", min=0.01, callback=seconds,
+                                                 help="Longest latency phase per run (s).")]
 PrecisionOption = Annotated[
-    float, typer.Option("--precision", min=0.0, callback=finite, help="Stop once the p95 CI half-width <= this fraction of p95.")
+    float, typer.Option("--precision", min=0.0, callback=finite,
+                        help="Stop once the p95 CI half-width <= this fraction of p95.")
 ]
-PowerSecondsOption = Annotated[float, typer.Option("--power-seconds", min=0, callback=seconds, help="Longest energy window (s).")]
+PowerSecondsOption = Annotated[float, typer.Option("--power-seconds", min=0, callback=seconds,
+                                                   help="Longest energy window (s).")]
 InputShapeOption = Annotated[
     list[str], typer.Option("--input-shape", metavar="[MODEL:]NAME=SHAPE",
                             help="Dynamic dims: input=1x3x224x224, per model with MODEL: (repeatable).")
@@ -230,13 +233,15 @@ def deploy(
     max_runs: Annotated[int, typer.Option("--max-runs", min=1)] = LatencyBudget.max_runs,
     min_seconds: Annotated[
         Optional[float],
-        typer.Option("--min-seconds", min=0, callback=seconds, help=f"Default {LatencyBudget.min_seconds} (capped by --max-seconds)."),
+        typer.Option("--min-seconds", min=0, callback=seconds,
+                     help=f"Default {LatencyBudget.min_seconds} (capped by --max-seconds)."),
     ] = None,
     max_seconds: MaxSecondsOption = LatencyBudget.max_seconds,
     precision: PrecisionOption = LatencyBudget.target_rel_halfwidth,
     power_seconds: PowerSecondsOption = PowerSettings.seconds,
     cooldown_to: Annotated[
-        Optional[float], typer.Option("--cooldown-to", callback=finite, help="Wait (bounded) until the device is this cool (C).")
+        Optional[float], typer.Option("--cooldown-to", callback=finite,
+                                      help="Wait (bounded) until the device is this cool (C).")
     ] = None,
     op_profile: Annotated[bool, typer.Option("--op-profile", help="Per-operator profile (ONNX Runtime).")] = False,
     no_reference: Annotated[
@@ -251,7 +256,8 @@ def deploy(
         Optional[str], typer.Option("--sweep-threads", metavar="1,2,4", help="Offline thread counts.")
     ] = None,
     target_qps: Annotated[
-        Optional[float], typer.Option("--target-qps", min=0.001, callback=finite, help="Server: Poisson arrivals at this rate.")
+        Optional[float], typer.Option("--target-qps", min=0.001, callback=finite,
+                                      help="Server: Poisson arrivals at this rate.")
     ] = None,
     find_max_qps: Annotated[
         bool, typer.Option("--find-max-qps", help="Server: search the highest QPS meeting --p99-bound.")

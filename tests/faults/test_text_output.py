@@ -61,7 +61,8 @@ def test_a_profile_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
     (lambda p: p.write_bytes(b'[constraints]\n"latency.p95_ms" = "<= 5\xff0"\n'), ("not UTF-8", "0xff")),
     (lambda p: p.mkdir(), ("is a directory",)),
 ], ids=["not-utf8", "folder"])
-def test_a_project_file_that_cannot_be_read_is_one_line(tmp_path: Path, make: Callable[[Path], object], needles: tuple[str, ...]) -> None:
+def test_a_project_file_that_cannot_be_read_is_one_line(tmp_path: Path, make: Callable[[Path], object],
+                                                        needles: tuple[str, ...]) -> None:
     make(tmp_path / "edgeprof.toml")
     proc = run_cli("deploy", "-m", FP32, *FAST, "--project", tmp_path / "edgeprof.toml", "--store", tmp_path / "r.db")
     one_error_line(proc, 2, "edgeprof.toml", *needles)
