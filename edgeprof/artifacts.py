@@ -182,9 +182,13 @@ def _gather_bounds(path: Path) -> dict[str, int]:
     cast or dequantised), the indices the input (or it cast). Parses the whole graph with `onnx`, so only models
     with an integer input pay for it."""
     import onnx
+    from google.protobuf.message import DecodeError
     from onnx import helper
 
-    graph = onnx.load(str(path), load_external_data=False).graph
+    try:
+        graph = onnx.load(str(path), load_external_data=False).graph
+    except (DecodeError, ValueError) as exc:  # inputs and outputs read, a node or initializer corrupt
+        raise ConfigError(f"{path}: truncated or corrupt ONNX model ({one_line(exc, 200)})") from None
     initializers = {init.name: list(init.dims) for init in graph.initializer}
     producers = {out: node for node in graph.node for out in node.output}
 
@@ -343,6 +347,9 @@ def check_dataset(artifact: ModelArtifact, npz: Path, *, ranges: dict[str, list[
     from edgeprof.agent.inputs import dataset_key
 
     shown = printable(str(npz))
+    if not artifact.inputs:
+        raise ConfigError(f"dataset {shown}: model {printable(artifact.path.name)} has no inputs, so there is nothing "
+                          "to feed it (measure it without --dataset)")
     arrays = read_npz(npz, "dataset")
     empty = sorted(key for key, array in arrays.items() if array.shape and array.shape[0] == 0)
     if empty:
@@ -397,8 +404,14 @@ def _dtype_problem(spec: TensorSpec, array: np.ndarray) -> str | None:
     plain integer inputs take integers that fit their dtype; bool inputs take bools."""
     import numpy as np
 
-    wanted = np.dtype(spec.dtype)
+    try:
+        wanted = np.dtype(spec.dtype)
+    except TypeError:
+        return (f"cannot feed the model's input '{spec.name}': its type {spec.dtype} has no numpy dtype (measure it "
+                "without --dataset)")
     kind = array.dtype.kind
+    if wanted.kind in "OSU":
+        return None if kind in "SU" else f"has dtype {array.dtype}, the model's input '{spec.name}' takes strings"
     if wanted.kind == "f":
         return None if kind in "fiu" else f"has dtype {array.dtype}, the model wants {spec.dtype}"
     if wanted.kind == "b":

@@ -8,12 +8,13 @@ import os
 import sys
 import threading
 import traceback
+import warnings
 from typing import NoReturn, Sequence
 
 import typer
 from typer.exceptions import Abort, TyperException
 
-from edgeprof.cli.app import app, error_line
+from edgeprof.cli.app import app, error_line, warning_line
 from edgeprof.errors import EXIT_DEVICE, EXIT_INTERRUPTED, EXIT_USAGE, EdgeprofError
 
 # The module (under edgeprof.cli) that registers each top-level command or group on the app, in `--help` order.
@@ -53,7 +54,8 @@ def _usage_message(exc: TyperException) -> str:
 
 
 def main() -> None:
-    """Run the CLI: every failure becomes one line on stderr and an exit code."""
+    """Run the CLI: every failure becomes one line on stderr and an exit code, every warning one line."""
+    warnings.showwarning = warning_line
     try:
         code = command_app(sys.argv[1:])(standalone_mode=False, prog_name="edgeprof")
     except TyperException as exc:  # bad usage: one line, exit 2 (`edgeprof` alone: the help)

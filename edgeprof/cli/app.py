@@ -93,6 +93,13 @@ def error_line(message: str, *, internal: bool = False) -> None:
     sys.stderr.flush()
 
 
+def warning_line(message: Warning | str, *_: object, **__: object) -> None:
+    """`warnings.showwarning` for the CLI: a library's warning (Pillow's DecompressionBombWarning, say) as one
+    `edgeprof: warning: MESSAGE` line instead of Python's two lines of file, line number and source."""
+    sys.stderr.write(f"edgeprof: warning: {' '.join(printable(str(message)).split())}\n")
+    sys.stderr.flush()
+
+
 def store_path(option: str | None) -> str:
     """The results store to use (a SQLite path or a postgresql:// URL): the --store flag, else $EDGEPROF_STORE,
     else .edgeprof/results.db."""
