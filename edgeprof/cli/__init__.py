@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import importlib
 import os
+import signal
 import sys
 import threading
 import traceback
@@ -53,9 +54,21 @@ def _usage_message(exc: TyperException) -> str:
     return f"{where}: {exc.format_message()} (see '{where} --help')"
 
 
+_CTRL_C: list[int] = []  # the SIGINTs this process received
+
+
+def _on_ctrl_c(signum: int, frame: object) -> None:
+    """Python's own SIGINT handling (KeyboardInterrupt), counted: typer turns a KeyboardInterrupt that leaves a
+    command into a silent exit 130, and main says 'interrupted' for it."""
+    _CTRL_C.append(signum)
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Run the CLI: every failure becomes one line on stderr and an exit code, every warning one line."""
     warnings.showwarning = warning_line
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where SIGINT is ignored
+        signal.signal(signal.SIGINT, _on_ctrl_c)
     try:
         code = command_app(sys.argv[1:])(standalone_mode=False, prog_name="edgeprof")
     except TyperException as exc:  # bad usage: one line, exit 2 (`edgeprof` alone: the help)
@@ -70,6 +83,9 @@ def main() -> None:
     except EdgeprofError as exc:
         if os.environ.get("EDGEPROF_DEBUG"):
             traceback.print_exc()
+        if _CTRL_C and exc.exit_code != EXIT_INTERRUPTED:  # a library that met the KeyboardInterrupt and failed
+            print("edgeprof: interrupted", file=sys.stderr)
+            sys.exit(EXIT_INTERRUPTED)
         error_line(str(exc))
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
@@ -80,6 +96,8 @@ def main() -> None:
             traceback.print_exc()
         error_line(f"{type(exc).__name__}: {exc} (rerun with --debug)", internal=True)
         sys.exit(EXIT_DEVICE)
+    if code == EXIT_INTERRUPTED and _CTRL_C:
+        print("edgeprof: interrupted", file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)
 
 
