@@ -36,7 +36,7 @@ def dataset_key(name: str, keys: list[str], inputs: int) -> str | None:
 def resolve_shape(info: TensorInfo, given: dict[str, list[int]], warn: Callable[[str], None]) -> list[int]:
     """The concrete shape of an input: --input-shape where given, else dynamic dims default to 1 (with a warning).
     An input that declares no dims (a scalar, or a model that leaves its shape out: ONNX Runtime tells them
-    apart by neither) takes a given shape of any rank, and is fed a scalar, with a warning, without one."""
+    apart by neither) takes a given shape of any rank, and is fed a scalar without one."""
     if info.name in given:
         shape = list(given[info.name])
         if info.shape and len(shape) != len(info.shape):
@@ -47,9 +47,6 @@ def resolve_shape(info: TensorInfo, given: dict[str, list[int]], warn: Callable[
                 raise AgentFailure("input", f"--input-shape {info.name}: dim {wanted} conflicts with the model's "
                                    f"fixed shape {info.shape}", "inputs")
         return shape
-    if not info.shape:
-        warn(f"input '{info.name}' declares no dims: feeding a scalar (if it takes a tensor, give its shape with "
-             f"--input-shape {plain_name(info.name)}=...)")
     if any(d is None for d in info.shape):
         warn(f"input '{info.name}' has dynamic dims {info.shape}: using 1 "
              f"(set them with --input-shape {plain_name(info.name)}=...)")
