@@ -54,13 +54,14 @@ def _usage_message(exc: TyperException) -> str:
     return f"{where}: {exc.format_message()} (see '{where} --help')"
 
 
-_CTRL_C: list[int] = []  # the SIGINTs this process received
+_STOPS: list[int] = []  # the SIGINTs and SIGTERMs this process received
 
 
-def _on_ctrl_c(signum: int, frame: object) -> None:
-    """Python's own SIGINT handling (KeyboardInterrupt), counted: typer turns a KeyboardInterrupt that leaves a
-    command into a silent exit 130, and main says 'interrupted' for it."""
-    _CTRL_C.append(signum)
+def _stop(signum: int, frame: object) -> None:
+    """Ctrl-C, and a service manager's SIGTERM alike: a KeyboardInterrupt (every command cleans up on it: agents
+    stopped, partial files removed), counted: typer turns one that leaves a command into a silent exit 130, and
+    main says 'interrupted' for it."""
+    _STOPS.append(signum)
     raise KeyboardInterrupt
 
 
@@ -68,7 +69,9 @@ def main() -> None:
     """Run the CLI: every failure becomes one line on stderr and an exit code, every warning one line."""
     warnings.showwarning = warning_line
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where SIGINT is ignored
-        signal.signal(signal.SIGINT, _on_ctrl_c)
+        signal.signal(signal.SIGINT, _stop)
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _stop)
     try:
         code = command_app(sys.argv[1:])(standalone_mode=False, prog_name="edgeprof")
     except TyperException as exc:  # bad usage: one line, exit 2 (`edgeprof` alone: the help)
@@ -83,7 +86,7 @@ def main() -> None:
     except EdgeprofError as exc:
         if os.environ.get("EDGEPROF_DEBUG"):
             traceback.print_exc()
-        if _CTRL_C and exc.exit_code != EXIT_INTERRUPTED:  # a library that met the KeyboardInterrupt and failed
+        if _STOPS and exc.exit_code != EXIT_INTERRUPTED:  # a library that met the KeyboardInterrupt and failed
             print("edgeprof: interrupted", file=sys.stderr)
             sys.exit(EXIT_INTERRUPTED)
         error_line(str(exc))
@@ -96,7 +99,7 @@ def main() -> None:
             traceback.print_exc()
         error_line(f"{type(exc).__name__}: {exc} (rerun with --debug)", internal=True)
         sys.exit(EXIT_DEVICE)
-    if code == EXIT_INTERRUPTED and _CTRL_C:
+    if code == EXIT_INTERRUPTED and _STOPS:
         print("edgeprof: interrupted", file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -92,10 +91,6 @@ def alert_line(run_id: str | None, deployed: pipeline.Deployed, gate: pipeline.G
     what += [_plain(regression_line(c, max_ratio)) for c in gate.regressions]
     what += [_plain(accuracy_drop_line(c, pipeline.top1_drop(c) or 0.0, max_drop)) for c in gate.drops]
     return " ".join(f"edgeprof: alert: run {run_id or '(none stored)'}: {'; '.join(what)}".split())
-
-
-def _interrupt(_signum: int, _frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 def summary_line(summary: Summary, store: str) -> str:
@@ -196,7 +191,6 @@ def watch_cmd(
 
     if schedule.runs is None and schedule.duration is None:
         err.print(f"watching every {every} until interrupted (Ctrl-C)", highlight=False)
-    signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop ends the watch as Ctrl-C does
     summary = watch(schedule, run, max_failures=max_failures)
     err.print(summary_line(summary, target), markup=False, highlight=False)
     raise typer.Exit(summary.exit_code)

@@ -1,5 +1,5 @@
-"""Ctrl-C in the commands that run no agent (quantize, dataset build): exit 130 with 'edgeprof: interrupted' on
-stderr, and no variant left behind without its manifest entry."""
+"""Ctrl-C (or SIGTERM) in the commands that run no agent (quantize, dataset build): exit 130 with 'edgeprof:
+interrupted' on stderr, and no variant left behind without its manifest entry."""
 
 from __future__ import annotations
 
@@ -7,15 +7,18 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.faults.test_deploy_faults import MOBILENET, start_cli, wait_for
 from tests.faults.test_network_faults import finish, one_error_line
 
 
-def test_ctrl_c_during_quantize_leaves_no_unrecorded_variant(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_stopping_quantize_leaves_no_unrecorded_variant(tmp_path: Path, stop: int) -> None:
     out = tmp_path / "variants"
     proc = start_cli("quantize", MOBILENET, "--variants", "fp16,int8-dynamic", "--out", out)
     wait_for(lambda: (out / "mobilenetv2-fp16.onnx").exists(), 120, "the fp16 variant")
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
     code, err, _ = finish(proc, 60)
     if code == 0:  # it finished first: every variant it wrote is recorded
         assert (out / "manifest.json").is_file()
