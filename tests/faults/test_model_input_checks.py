@@ -71,7 +71,8 @@ def dataset(path: Path, x: np.ndarray) -> Path:
 Case = Callable[[Path], list[object]]
 CASES: list[tuple[str, Case, tuple[str, ...]]] = [
     ("no-inputs", lambda t: ["-m", no_inputs(t / "noin.onnx"), "--dataset",
-                             dataset(t / "d.npz", np.ones((3, 2), np.float32))], ("has no inputs", "without --dataset")),
+                             dataset(t / "d.npz", np.ones((3, 2), np.float32))],
+     ("has no inputs", "without --dataset")),
     ("bfloat16", lambda t: ["-m", cast_from(t / "bf.onnx", TensorProto.BFLOAT16), "--dataset",
                             dataset(t / "d.npz", np.ones((3, 4), np.float32))], ("bfloat16 has no numpy dtype",)),
     ("string-input-int-data", lambda t: ["-m", string_input(t / "st.onnx"), "--dataset",
