@@ -206,11 +206,18 @@ def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, c
 
 def _op_profile(backend: Any, model: dict[str, Any], threads: int | None, accel: dict[str, Any],
                 feeds: dict[str, Any], note: Any) -> dict[str, Any] | None:
-    """Per-operator times from a separate profiled session, after every timed phase."""
-    profile = _guarded(lambda: backend.profile_ops(model["path"], threads, accel, feeds), "op_profile")()
-    if profile is None:
-        note(f"no per-operator profile for {model['format']} models (only ONNX Runtime has a profiler)")
-    return profile
+    """Per-operator times from a separate profiled session, after every timed phase; None, with the reason in a
+    warning, where the runtime has no profiler."""
+    from .backends.base import ProfileUnavailable
+
+    def profile() -> dict[str, Any] | None:
+        try:
+            return backend.profile_ops(model["path"], threads, accel, feeds)
+        except ProfileUnavailable as exc:
+            note(f"no per-operator profile for this {model['format']} model: {exc}")
+            return None
+
+    return _guarded(profile, "op_profile")()
 
 
 def _accuracy(spec: dict[str, Any], runtime: Any) -> dict[str, Any]:
@@ -225,7 +232,8 @@ def _accuracy(spec: dict[str, Any], runtime: Any) -> dict[str, Any]:
     dataset = spec["dataset"]  # verified at load
     try:
         return evaluate(runtime, dataset["path"] if dataset else None, reference,
-                        lambda d, t: progress("accuracy", d, t), seed=spec["seed"], ranges=spec["inputs"]["ranges"])
+                        lambda d, t: progress("accuracy", d, t), seed=spec["seed"], ranges=spec["inputs"]["ranges"],
+                        dataset_sha256=dataset.get("sha256") if dataset else None)
     except ValueError as exc:
         raise AgentFailure("input", str(exc), "accuracy") from exc
 

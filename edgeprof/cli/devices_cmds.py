@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from edgeprof.cli.app import JsonOption, console, devices_app
+from edgeprof.cli.app import console, devices_app
+from edgeprof.cli.options import JsonOption
 from edgeprof.devices import load_profile, load_profile_file, profile_files
 
 

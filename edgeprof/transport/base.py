@@ -11,13 +11,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgeprof.errors import ConfigError
+from edgeprof.errors import ConfigError, DeviceError
 
 BLOB_DIR = "blobs"
 # Engines and blobs the providers compiled, one folder per cache key, and the unpacked agent (agent-<sha>).
 CACHE_DIR = "compiled"
 KILL_GRACE_S = 1.0  # how long kill() waits for a process to exit on stdin EOF before killing it
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+def work_dir_not_a_directory(device: str, work_dir: str, part: str) -> DeviceError:
+    """The error for a work dir (or its blob dir) that exists as something other than a directory."""
+    return DeviceError(f"device '{device}': work dir {work_dir}: {part} is a file, not a directory (remove it, or "
+                       "set connection.work_dir)")
 
 
 @dataclass(frozen=True)
