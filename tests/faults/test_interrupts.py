@@ -29,14 +29,21 @@ def test_stopping_quantize_leaves_no_unrecorded_variant(tmp_path: Path, stop: in
 
 
 def test_ctrl_c_during_dataset_build_says_interrupted(tmp_path: Path) -> None:
+    import numpy as np
     from PIL import Image
 
+    rng = np.random.default_rng(0)
     for label in ("a", "b"):
         (tmp_path / "images" / label).mkdir(parents=True)
-        for n in range(400):
-            Image.new("RGB", (64, 64), (n % 256, 0, 0)).save(tmp_path / "images" / label / f"{n}.png")
+        for n in range(200):  # noise: every image takes its time to decode
+            Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(
+                tmp_path / "images" / label / f"{n}.png")
     proc = start_cli("dataset", "build", tmp_path / "images", "-o", tmp_path / "d.npz", "--resize", "32x32")
-    time.sleep(1.5)
+    maps = Path(f"/proc/{proc.pid}/maps")
+    deadline = time.monotonic() + 60
+    while "_imaging" not in maps.read_text():  # Pillow is loaded: the images are being decoded
+        assert proc.poll() is None and time.monotonic() < deadline, "dataset build never started decoding"
+        time.sleep(0.01)
     proc.send_signal(signal.SIGINT)
     code, err, _ = finish(proc, 60)
     assert code == 130, err
