@@ -124,14 +124,37 @@ def read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
         raise ConfigError(f"{what} {shown} is not an NPZ file (expected a zip of .npy arrays, as numpy.savez "
                           "writes)")
     try:
+        _check_declared_sizes(path)
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         reason = "it holds pickled objects" if "allow_pickle" in str(exc) else one_line(exc, 200)
         raise ConfigError(f"{what} {shown}: not a readable NPZ file ({reason})") from None
+    except MemoryError:
+        raise ConfigError(f"{what} {shown}: too large to load into this machine's memory") from None
     if not arrays:
         raise ConfigError(f"{what} {shown} holds no arrays")
     return arrays
+
+
+def _check_declared_sizes(path: Path) -> None:
+    """ValueError unless each .npy member's header declares as many bytes as the member holds: a header that
+    declares a 512 TiB array in a small file would otherwise be allocated before numpy reads it."""
+    import numpy as np
+
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = read_header(member)
+                if dtype.hasobject:
+                    continue  # np.load refuses it: pickled objects
+                declared = math.prod(shape) * dtype.itemsize
+                if declared != info.file_size - member.tell():
+                    raise ValueError(f"{info.filename} declares {'x'.join(map(str, shape)) or 'a scalar'} "
+                                     f"{dtype} ({declared:,} bytes) but holds {info.file_size - member.tell():,}")
 
 
 def sha256_file(path: Path) -> str:
@@ -188,9 +211,13 @@ def _gather_bounds(path: Path) -> dict[str, int]:
     cast or dequantised), the indices the input (or it cast). Parses the whole graph with `onnx`, so only models
     with an integer input pay for it."""
     import onnx
+    from google.protobuf.message import DecodeError
     from onnx import helper
 
-    graph = onnx.load(str(path), load_external_data=False).graph
+    try:
+        graph = onnx.load(str(path), load_external_data=False).graph
+    except (DecodeError, ValueError) as exc:  # inputs and outputs read, a node or initializer corrupt
+        raise ConfigError(f"{path}: truncated or corrupt ONNX model ({one_line(exc, 200)})") from None
     initializers = {init.name: list(init.dims) for init in graph.initializer}
     producers = {out: node for node in graph.node for out in node.output}
 
@@ -435,6 +462,9 @@ def check_dataset(artifact: ModelArtifact, npz: Path, *, ranges: dict[str, list[
     from edgeprof.agent.inputs import dataset_key
 
     shown = printable(str(npz))
+    if not artifact.inputs:
+        raise ConfigError(f"dataset {shown}: model {printable(artifact.path.name)} has no inputs, so there is nothing "
+                          "to feed it (measure it without --dataset)")
     arrays = read_npz(npz, "dataset")
     empty = sorted(key for key, array in arrays.items() if array.shape and array.shape[0] == 0)
     if empty:
@@ -489,8 +519,14 @@ def _dtype_problem(spec: TensorSpec, array: np.ndarray) -> str | None:
     plain integer inputs take integers that fit their dtype; bool inputs take bools."""
     import numpy as np
 
-    wanted = np.dtype(spec.dtype)
+    try:
+        wanted = np.dtype(spec.dtype)
+    except TypeError:
+        return (f"cannot feed the model's input '{spec.name}': its type {spec.dtype} has no numpy dtype (measure it "
+                "without --dataset)")
     kind = array.dtype.kind
+    if wanted.kind in "OSU":
+        return None if kind in "SU" else f"has dtype {array.dtype}, the model's input '{spec.name}' takes strings"
     if wanted.kind == "f":
         return None if kind in "fiu" else f"has dtype {array.dtype}, the model wants {spec.dtype}"
     if wanted.kind == "b":

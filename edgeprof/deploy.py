@@ -27,7 +27,7 @@ from edgeprof.agent.spec import (
 from edgeprof.agent_bundle import UNPACK_OPTION, AgentBundle, build_agent
 from edgeprof.artifacts import DATA_SUFFIX, ModelArtifact, sha256_file
 from edgeprof.devices import LAB_WAIT_S, DeviceProfile
-from edgeprof.errors import DeviceError
+from edgeprof.errors import DeviceError, EdgeprofError, one_line
 from edgeprof.lab import reached
 from edgeprof.model_inputs import ModelInputs
 from edgeprof.result import RESULT_SCHEMA_VERSION, ref_label, utc_now
@@ -42,6 +42,7 @@ RECONNECTS = 2
 RECONNECT_BACKOFF_S = 1.0
 LOCK_FILE = "device.lock"
 POWER_MIN_SECONDS = 0.5  # adaptive power windows: the shortest (10 samples at the default 20 Hz)
+COMMAND_NOT_FOUND = 127  # the shell's exit status for a program it cannot find or run
 STOP_DEADLINE_S = 3.5  # Ctrl-C: how long stopping the agents may take before the connections are cut
 
 
@@ -243,10 +244,9 @@ class DeviceSession:
         self.setup_s = {"connect": connected - started, "upload": time.perf_counter() - connected}
 
     def alive(self) -> bool:
-        """Whether the device still answers a trivial command."""
+        """Whether the device still answers a trivial command (whatever its exit status: the link works)."""
         try:
-            probe = self.transport.run([self.python, "-c", "pass"], timeout=15) if self.transport else None
-            return probe is not None and probe.exit_code == 0
+            return self.transport is not None and self.transport.run(["true"], timeout=15) is not None
         except DeviceError:
             return False
 
@@ -280,24 +280,27 @@ def deploy_device(
     references: dict[str, ModelArtifact] | None = None,
     cancel: Cancellation | None = None,
     shipment: Shipment | None = None,
+    finished: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Run every model on one device; one Result per model (failed runs included, with their error).
 
     A failure to reach or use the device raises DeviceError (after bounded reconnects if the link drops
-    mid-run): nothing of that device is returned. A profile with `[lab]` runs inside its labgrid place
+    mid-run); each Result is appended to `finished` (when given) as soon as it is measured, so that the caller
+    keeps the models done before the failure. A profile with `[lab]` runs inside its labgrid place
     (edgeprof.lab.reached: acquired first, released however the deploy ends); its Results record the place.
     """
     cancel = cancel or Cancellation()
+    results = [] if finished is None else finished
     with reached(profile, options.lab_wait_s, cancel.check) as (device, lab):
-        results = _deploy_reached(device, artifacts, options, on_event, references or {}, cancel, shipment)
-    return [{**result, "lab": lab} for result in results] if lab else results
+        keep = (lambda result: results.append({**result, "lab": lab})) if lab else results.append
+        _deploy_reached(device, artifacts, options, on_event, references or {}, cancel, shipment, keep)
+    return results
 
 
 def _deploy_reached(profile: DeviceProfile, artifacts: list[ModelArtifact], options: DeployOptions,
                     on_event: EventSink, references: dict[str, ModelArtifact], cancel: Cancellation,
-                    shipment: Shipment | None) -> list[dict[str, Any]]:
+                    shipment: Shipment | None, keep: Callable[[dict[str, Any]], None]) -> None:
     session = DeviceSession(profile, options, shipment or Shipment.prepare(options), cancel)
-    results: list[dict[str, Any]] = []
     try:
         session.open()
         work = [(artifact, accel) for artifact in artifacts for accel in options.configurations(profile, artifact.format)]
@@ -307,21 +310,20 @@ def _deploy_reached(profile: DeviceProfile, artifacts: list[ModelArtifact], opti
             for attempt in range(RECONNECTS + 1):
                 cancel.check()
                 try:
-                    results.append(_measure_model(session, artifact, accel, references.get(artifact.sha256), index,
-                                                  lambda ev, lb=label: on_event(profile.name, lb, ev), cancel))
+                    keep(_measure_model(session, artifact, accel, references.get(artifact.sha256), index,
+                                        lambda ev, lb=label: on_event(profile.name, lb, ev), cancel))
                     break
                 except ConnectionDropped as exc:
                     cancel.check()
                     if attempt == RECONNECTS:
                         raise DeviceError(f"device '{profile.name}': {exc.message} "
-                                          f"({RECONNECTS + 1} attempts); nothing was stored") from exc
+                                          f"({RECONNECTS + 1} attempts)") from exc
                     on_event(profile.name, label, {"event": "warning", "message": f"{exc.message}: reconnecting"})
                     time.sleep(RECONNECT_BACKOFF_S * 2**attempt)
                     session.open()
         _enforce_cache_cap(session, on_event)
     finally:
         session.close()
-    return results
 
 
 def _measure_model(session: DeviceSession, artifact: ModelArtifact, accel: tuple[Accelerator, ...] | None,
@@ -405,6 +407,8 @@ def _run_agent(
                     event = json.loads(line)
                 except json.JSONDecodeError:
                     continue  # not a protocol line; the agent itself keeps stdout clean
+                if not isinstance(event, dict):
+                    continue  # a login banner's `1` or `"hi"` parses as JSON too
                 on_event(event)
                 stage = event.get("stage") or stage
                 if event.get("event") in FINAL_EVENTS:
@@ -419,6 +423,10 @@ def _run_agent(
             stderr = proc.stderr_text()
             if not session.alive():
                 raise ConnectionDropped(f"the connection dropped during stage '{stage}'")
+            if code == COMMAND_NOT_FOUND:
+                tail = (stderr.strip().splitlines() or ["exit status 127"])[-1]
+                raise DeviceError(f"device '{session.profile.name}': cannot start the agent ({tail}); set "
+                                  "connection.python in the device profile")
             return None, _died(code, stderr, session.profile.memory_limit_mb)
     if final["event"] == "error":
         error = {"kind": final.get("kind", "internal"), "message": final.get("message", ""),
@@ -521,24 +529,31 @@ def run_deploy(
     *,
     references: dict[str, ModelArtifact] | None = None,
     jobs: int | None = None,
-) -> tuple[list[dict[str, Any]], dict[str, DeviceError]]:
+) -> tuple[list[dict[str, Any]], dict[str, EdgeprofError]]:
     """Deploy to the devices concurrently (`jobs` at a time, default all); one failing does not stop the others.
 
-    Results come back in the order of `profiles`; failures map a device name to its error. On Ctrl-C every
-    running agent is stopped before KeyboardInterrupt propagates, and nothing is returned.
+    Results come back in the order of `profiles`; failures map a device name to its error, and the Results that
+    device finished before it failed are kept. On Ctrl-C every running agent is stopped before KeyboardInterrupt
+    propagates, and nothing is returned.
     """
-    outcomes: dict[str, list[dict[str, Any]] | DeviceError] = {}
+    finished: dict[str, list[dict[str, Any]]] = {p.name: [] for p in profiles}
+    failed: dict[str, EdgeprofError] = {}
     cancel = Cancellation()
     shipment = Shipment.prepare(options)
 
     def one(profile: DeviceProfile) -> None:
         try:
-            outcomes[profile.name] = deploy_device(profile, artifacts, options, on_event, references=references,
-                                                   cancel=cancel, shipment=shipment)
+            deploy_device(profile, artifacts, options, on_event, references=references, cancel=cancel,
+                          shipment=shipment, finished=finished[profile.name])
         except DeviceError as exc:
-            outcomes[profile.name] = exc
+            failed[profile.name] = exc
+        except EdgeprofError as exc:  # a model file gone before its upload, say: that device's error alone
+            failed[profile.name] = type(exc)(f"device '{profile.name}': {exc.message}", hint=exc.hint)
         except Cancelled:
             pass
+        except Exception as exc:  # a bug met on one device must not lose what the others measured
+            failed[profile.name] = DeviceError(f"device '{profile.name}': internal error: "
+                                               f"{type(exc).__name__}: {one_line(exc)}")
 
     pool = ThreadPoolExecutor(max_workers=jobs or len(profiles) or 1)
     try:
@@ -549,12 +564,4 @@ def run_deploy(
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown()
-    results: list[dict[str, Any]] = []
-    failures: dict[str, DeviceError] = {}
-    for profile in profiles:
-        outcome = outcomes[profile.name]
-        if isinstance(outcome, DeviceError):
-            failures[profile.name] = outcome
-        else:
-            results += outcome
-    return results, failures
+    return [result for profile in profiles for result in finished[profile.name]], failed

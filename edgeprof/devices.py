@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import platform
 import sys
@@ -165,10 +166,28 @@ def _check_table(data: Any, spec: dict[str, tuple[type, bool]], where: str, src:
         value = data[key]
         if (isinstance(value, bool) and typ is not bool) or not isinstance(value, _TYPES[typ]):
             raise ConfigError(f"{src}: {_key(where, key)} must be {_TYPE_NAMES[typ]}, got {value!r}")
-        if typ in (int, float) and value < 0:
-            raise ConfigError(f"{src}: {_key(where, key)} must not be negative, got {value!r}")
+        if typ in (int, float):
+            check_number(value, f"{src}: {_key(where, key)}", positive=key in _POSITIVE,
+                         at_most=LONGEST_WAIT_S if key.endswith("_timeout_s") else None)
         out[key] = float(value) if typ is float else value
     return out
+
+
+# Keys whose zero means nothing usable: a timeout that fires at once, no cores, a sampler that never samples.
+_POSITIVE = frozenset({"cores", "ram_mb", "connect_timeout_s", "io_timeout_s", "sample_hz", "lifetime_hours",
+                       "threads", "memory_limit_mb"})
+LONGEST_WAIT_S = 86400.0  # a timeout or wait beyond a day is a typo, and beyond ~3e8 s the clocks overflow
+
+
+def check_number(value: float, where: str, *, positive: bool = False, at_most: float | None = None) -> None:
+    """ConfigError unless `value` is a finite number, not negative (above zero when `positive`) and at most
+    `at_most`: NaN slips past every comparison (a NaN timeout is no timeout), infinity overflows the clocks."""
+    if not math.isfinite(value):
+        raise ConfigError(f"{where} must be a finite number, got {value!r}")
+    if value < 0 or (positive and value == 0):
+        raise ConfigError(f"{where} must be {'above zero' if positive else 'zero or more'}, got {value!r}")
+    if at_most is not None and value > at_most:
+        raise ConfigError(f"{where} must be at most {at_most:g}, got {value!r}")
 
 
 def _key(where: str, key: str) -> str:
@@ -361,16 +380,27 @@ def profile_files() -> dict[str, Path]:
     return found
 
 
-def load_profile_file(path: Path) -> DeviceProfile:
-    """Load one profile file; its name is the file's stem."""
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file's tables (a profile, edgeprof.toml); ConfigError naming the file when it is a directory or
+    not a regular file (a FIFO would block the read), cannot be read, is not UTF-8 or is not TOML."""
     try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
+        if path.is_dir():
+            raise ConfigError(f"{path}: is a directory, not a TOML file")
+        if path.exists() and not path.is_file():
+            raise ConfigError(f"{path}: not a regular file")
+        return tomllib.loads(path.read_bytes().decode("utf-8"))
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") \
+            from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: malformed TOML: {exc}") from exc
-    return parse_profile(path.stem, data, path)
+
+
+def load_profile_file(path: Path) -> DeviceProfile:
+    """Load one profile file; its name is the file's stem."""
+    return parse_profile(path.stem, read_toml(path), path)
 
 
 def load_profile(name: str) -> DeviceProfile:

@@ -94,6 +94,15 @@ def _split(entry: InputEntry, known: set[str]) -> tuple[str | None, str]:
     return (model, name) if sep and model in known else (None, entry.key)
 
 
+def dtype_limits(dtype: str) -> tuple[int, int] | None:
+    """The values an integer dtype holds ('uint8': (0, 255)); None for any other dtype."""
+    unsigned = dtype.startswith("uint")
+    bits = dtype.removeprefix("u").removeprefix("int")
+    if not dtype.startswith(("int", "uint")) or not bits.isdigit():
+        return None
+    return (0, 2 ** int(bits) - 1) if unsigned else (-(2 ** (int(bits) - 1)), 2 ** (int(bits) - 1) - 1)
+
+
 def _range_for(artifact: ModelArtifact, spec: TensorSpec, given: InputEntry | None,
                timing: str) -> list[int] | None:
     """The range an integer input is fed: given (within the model's table), else the model's; ConfigError where
@@ -103,6 +112,10 @@ def _range_for(artifact: ModelArtifact, spec: TensorSpec, given: InputEntry | No
             raise ConfigError(f"--input-range {given.text}: {artifact.path.name}'s input '{spec.name}' takes "
                               f"{spec.dtype}{' (quantised)' if spec.quant else ''} values, not plain integers")
         low, high = given.value
+        held = dtype_limits(str(spec.dtype))
+        if held is not None and (low < held[0] or high > held[1]):
+            raise ConfigError(f"--input-range {given.text}: {artifact.path.name}'s input '{spec.name}' is "
+                              f"{spec.dtype}, which holds {held[0]}:{held[1]} (a value outside it would wrap)")
         if spec.range is not None and (low < spec.range[0] or high > spec.range[1]):
             raise ConfigError(f"--input-range {given.text}: {artifact.path.name}'s input '{spec.name}' indexes a "
                               f"table of {spec.range[1] + 1} rows, so its values run {spec.range[0]}:{spec.range[1]}")

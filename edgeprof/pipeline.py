@@ -22,7 +22,6 @@ from edgeprof.deploy import DeployOptions, run_deploy
 from edgeprof.devices import DeviceProfile, load_profile, profile_files
 from edgeprof.errors import (
     EXIT_CONSTRAINT_FAILED,
-    EXIT_DEVICE,
     EXIT_OK,
     EXIT_USAGE,
     ConfigError,
@@ -147,10 +146,10 @@ class Deployed:
         return self.report.results
 
     def exit_code(self, *, strict: bool) -> int:
-        """3 if a device failed, else 2 if the store refused the run, else 1 on a failed constraint (or
-        inconclusive with strict), else 0."""
+        """3 if a device failed (2 if every failure was a configuration error), else 2 if the store refused the
+        run, else 1 on a failed constraint (or inconclusive with strict), else 0."""
         if self.failures:
-            return EXIT_DEVICE
+            return max(failure.exit_code for failure in self.failures.values())
         return EXIT_USAGE if self.store_error else exit_code(self.results, strict=strict)
 
 

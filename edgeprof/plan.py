@@ -168,6 +168,10 @@ def _int_list(text: str | None, option: str) -> tuple[int, ...] | None:
     return values
 
 
+MAX_BATCH = 4096  # offline batch size: beyond it one batch of a small image model outgrows an edge board's memory
+MAX_QUERIES = 10_000_000  # arrivals in one server run (QPS x seconds): 80 MB of schedule on the device
+
+
 def _scenario(request: Request) -> ScenarioSettings:
     """The --scenario options, checked together."""
     name, batch, sweep_threads = request.scenario, request.batch, request.sweep_threads
@@ -181,7 +185,13 @@ def _scenario(request: Request) -> ScenarioSettings:
         raise ConfigError("--scenario server needs --target-qps QPS or --find-max-qps --p99-bound MS")
     if request.find_max_qps and request.p99_bound is None:
         raise ConfigError("--find-max-qps needs --p99-bound MS")
-    return ScenarioSettings(name=name, batches=_int_list(batch, "--batch") or (1,),
+    batches = _int_list(batch, "--batch") or (1,)
+    if max(batches) > MAX_BATCH:
+        raise ConfigError(f"--batch {max(batches)}: at most {MAX_BATCH} (each batch is built in the device's memory)")
+    if request.target_qps and request.target_qps * request.scenario_seconds > MAX_QUERIES:
+        raise ConfigError(f"--target-qps {request.target_qps:g} over --scenario-seconds {request.scenario_seconds:g}: "
+                          f"at most {MAX_QUERIES:,} queries per run (each arrival is scheduled in the device's memory)")
+    return ScenarioSettings(name=name, batches=batches,
                             threads=_int_list(sweep_threads, "--sweep-threads"), seconds=request.scenario_seconds,
                             target_qps=request.target_qps, find_max_qps=request.find_max_qps,
                             p99_bound_ms=request.p99_bound, search_point_seconds=request.scenario_seconds)

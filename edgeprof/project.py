@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 from edgeprof.constraints import Constraint, parse_constraint
+from edgeprof.devices import read_toml
 from edgeprof.errors import ConfigError
 
 DEFAULT_FILE = Path("edgeprof.toml")
@@ -48,14 +43,11 @@ def _metrics(table: dict[str, Any], where: str, path: Path) -> dict[str, str]:
 def load_project(path: Path | None) -> ProjectFile | None:
     """Read the project file (the given one must exist; ./edgeprof.toml is optional)."""
     target = path or DEFAULT_FILE
-    if not target.is_file():
+    if not target.exists():
         if path is not None:
             raise ConfigError(f"project file {path} does not exist")
         return None
-    try:
-        data = tomllib.loads(target.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{target}: malformed TOML: {exc}") from exc
+    data = read_toml(target)
     unknown = sorted(set(data) - {"constraints"})
     if unknown:
         raise ConfigError(f"{target}: unknown key '{unknown[0]}' (a project file holds [constraints])")

@@ -26,15 +26,20 @@ from edgeprof.store import StoreTarget
 UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 DEFAULT_MAX_FAILURES = 3
+LONGEST_DAYS = 366  # a longer interval or bound is a typo, and past ~1e8 days the clock's sleep overflows
 AUTO = "auto"  # --baseline auto: the watch's first stored run without a failure
 
 
 def parse_duration(text: str, option: str) -> float:
-    """'30s', '5m', '1h', '1d' (or '1.5h') in seconds; ConfigError naming `option` for anything else."""
+    """'30s', '5m', '1h', '1d' (or '1.5h') in seconds, at most LONGEST_DAYS; ConfigError naming `option` for
+    anything else."""
     match = _DURATION.fullmatch(text.strip())
     if match is None or float(match[1]) <= 0:
         raise ConfigError(f"{option} {text!r}: expected a positive duration such as 30s, 5m, 1h or 1d")
-    return float(match[1]) * UNITS[match[2]]
+    seconds = float(match[1]) * UNITS[match[2]]
+    if seconds > LONGEST_DAYS * UNITS["d"]:
+        raise ConfigError(f"{option} {text!r}: at most {LONGEST_DAYS}d")
+    return seconds
 
 
 @dataclass(frozen=True)

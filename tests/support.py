@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -11,6 +12,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 DIGITS = REPO / "models" / "digits"
+
+
+def default_sigint() -> None:
+    """`preexec_fn` of a CLI the test will Ctrl-C: SIGINT at its default disposition in the child, whatever the
+    runner's (a background job inherits SIGINT ignored, and a Python started so never raises KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def sshd_env() -> dict[str, str]:

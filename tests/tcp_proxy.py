@@ -50,8 +50,10 @@ class TcpProxy:
             self._stall = nbytes
 
     def close(self) -> None:
+        """Stop relaying: cut every link and refuse new ones (a listening socket only closed would go on
+        accepting while its accept thread waits)."""
         self._closed.set()
-        self._server.close()
+        self._cut_pair(self._server)
         self._cut()
 
     def _accept(self) -> None:

@@ -34,10 +34,12 @@ def dataset_key(name: str, keys: list[str], inputs: int) -> str | None:
 
 
 def resolve_shape(info: TensorInfo, given: dict[str, list[int]], warn: Callable[[str], None]) -> list[int]:
-    """The concrete shape of an input: --input-shape where given, else dynamic dims default to 1 (with a warning)."""
+    """The concrete shape of an input: --input-shape where given, else dynamic dims default to 1 (with a warning).
+    An input that declares no dims (a scalar, or a model that leaves its shape out: ONNX Runtime tells them
+    apart by neither) takes a given shape of any rank, and is fed a scalar without one."""
     if info.name in given:
         shape = list(given[info.name])
-        if len(shape) != len(info.shape):
+        if info.shape and len(shape) != len(info.shape):
             raise AgentFailure("input", f"--input-shape {info.name}: the model's input has rank {len(info.shape)}, "
                                f"got {len(shape)} dims", "inputs")
         for fixed, wanted in zip(info.shape, shape):

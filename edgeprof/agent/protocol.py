@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import sys
 import threading
 from typing import Any, TextIO
@@ -27,7 +29,14 @@ def claim_stdout() -> None:
 
 
 def emit(event: str, **fields: Any) -> None:
-    """Write one protocol line and flush it."""
+    """Write one protocol line and flush it. A NaN or infinity (which JSON cannot carry) is written as null, and
+    a result's warnings name where: one non-finite figure never loses the others."""
+    fields, nonfinite = finite_only(fields)
+    result = fields.get("result")
+    if nonfinite and isinstance(result, dict):
+        where = dict.fromkeys(re.sub(r"\[\d+\]", "[]", path.removeprefix("result.")) for path in nonfinite)
+        result["warnings"] = [*(result.get("warnings") or []),
+                              f"not a finite number, recorded as null: {', '.join(where)}"]
     line = json.dumps({"event": event, **fields}, default=_jsonable, allow_nan=False)
     with _lock:
         out = _channel or sys.stdout
@@ -35,6 +44,22 @@ def emit(event: str, **fields: Any) -> None:
         out.flush()
         if event in FINAL_EVENTS:
             _final_exit.append(0 if event == "result" else 1)
+
+
+def finite_only(value: Any, path: str = "") -> tuple[Any, list[str]]:
+    """`value` with every NaN and infinity (numpy's too) replaced by None, and the dotted paths where they were
+    (`result.latency.p95_ms`, `result.latency.samples_ms[3]`)."""
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        value = value.tolist()
+    if isinstance(value, float):
+        return (value, []) if math.isfinite(value) else (None, [path])
+    if isinstance(value, dict):
+        pairs = [(key, finite_only(item, f"{path}.{key}" if path else str(key))) for key, item in value.items()]
+        return {key: item for key, (item, _) in pairs}, [where for _, (_, found) in pairs for where in found]
+    if isinstance(value, (list, tuple)):
+        items = [finite_only(item, f"{path}[{index}]") for index, item in enumerate(value)]
+        return [item for item, _ in items], [where for _, found in items for where in found]
+    return value, []
 
 
 def _jsonable(value: Any) -> Any:

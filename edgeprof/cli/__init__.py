@@ -5,15 +5,17 @@ from __future__ import annotations
 import atexit
 import importlib
 import os
+import signal
 import sys
 import threading
 import traceback
+import warnings
 from typing import NoReturn, Sequence
 
 import typer
 from typer.exceptions import Abort, TyperException
 
-from edgeprof.cli.app import app, error_line
+from edgeprof.cli.app import app, error_line, warning_line
 from edgeprof.errors import EXIT_DEVICE, EXIT_INTERRUPTED, EXIT_USAGE, EdgeprofError
 
 # The module (under edgeprof.cli) that registers each top-level command or group on the app, in `--help` order.
@@ -53,8 +55,24 @@ def _usage_message(exc: TyperException) -> str:
     return f"{where}: {exc.format_message()} (see '{where} --help')"
 
 
+_STOPS: list[int] = []  # the SIGINTs and SIGTERMs this process received
+
+
+def _stop(signum: int, frame: object) -> None:
+    """Ctrl-C, and a service manager's SIGTERM alike: a KeyboardInterrupt (every command cleans up on it: agents
+    stopped, partial files removed), counted: typer turns one that leaves a command into a silent exit 130, and
+    main says 'interrupted' for it."""
+    _STOPS.append(signum)
+    raise KeyboardInterrupt
+
+
 def main() -> None:
-    """Run the CLI: every failure becomes one line on stderr and an exit code."""
+    """Run the CLI: every failure becomes one line on stderr and an exit code, every warning one line."""
+    warnings.showwarning = warning_line
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where SIGINT is ignored
+        signal.signal(signal.SIGINT, _stop)
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _stop)
     try:
         code = command_app(sys.argv[1:])(standalone_mode=False, prog_name="edgeprof")
     except TyperException as exc:  # bad usage: one line, exit 2 (`edgeprof` alone: the help)
@@ -69,6 +87,9 @@ def main() -> None:
     except EdgeprofError as exc:
         if os.environ.get("EDGEPROF_DEBUG"):
             traceback.print_exc()
+        if _STOPS and exc.exit_code != EXIT_INTERRUPTED:  # a library that met the KeyboardInterrupt and failed
+            print("edgeprof: interrupted", file=sys.stderr)
+            sys.exit(EXIT_INTERRUPTED)
         error_line(str(exc))
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
@@ -79,6 +100,8 @@ def main() -> None:
             traceback.print_exc()
         error_line(f"{type(exc).__name__}: {exc} (rerun with --debug)", internal=True)
         sys.exit(EXIT_DEVICE)
+    if code == EXIT_INTERRUPTED and _STOPS:
+        print("edgeprof: interrupted", file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -26,17 +26,26 @@ app.add_typer(devices_app, name="devices")
 app.add_typer(runs_app, name="runs")
 
 
-def console(*, stderr: bool = False) -> Console:
+def console(*, stderr: bool = False, markup: bool = True) -> Console:
     """A rich console; at least 140 columns wide when output is not a terminal (CI logs, pipes). On stderr a
-    printed line is never wrapped (soft wrap): notes and errors stay one line each."""
-    probe = Console(stderr=stderr, soft_wrap=stderr)
-    return probe if probe.is_terminal else Console(stderr=stderr, width=max(probe.width, 140), soft_wrap=stderr)
+    printed line is never wrapped (soft wrap): notes and errors stay one line each. `markup=False` for a command
+    that prints text from files and models (a description or an array key `[/bold]` is text, not markup)."""
+    probe = Console(stderr=stderr, soft_wrap=stderr, markup=markup)
+    return probe if probe.is_terminal else Console(stderr=stderr, width=max(probe.width, 140), soft_wrap=stderr,
+                                                   markup=markup)
 
 
 def error_line(message: str, *, internal: bool = False) -> None:
     """Write `edgeprof: error: MESSAGE` to stderr as exactly one line, whatever the terminal's width."""
     flat = " ".join(printable(message).split())
     sys.stderr.write(f"edgeprof: {'internal error' if internal else 'error'}: {flat}\n")
+    sys.stderr.flush()
+
+
+def warning_line(message: Warning | str, *_: object, **__: object) -> None:
+    """`warnings.showwarning` for the CLI: a library's warning (Pillow's DecompressionBombWarning, say) as one
+    `edgeprof: warning: MESSAGE` line instead of Python's two lines of file, line number and source."""
+    sys.stderr.write(f"edgeprof: warning: {' '.join(printable(str(message)).split())}\n")
     sys.stderr.flush()
 
 

@@ -22,6 +22,7 @@ from edgeprof.cli.options import (
     ProjectOption,
     StoreOption,
     StrictOption,
+    finite,
     store_path,
 )
 from edgeprof.compare import DEFAULT_ALPHA, DEFAULT_MIN_EFFECT
@@ -41,7 +42,8 @@ from edgeprof.report.table import render_verdicts
 from edgeprof.result import Result
 
 EffectOption = Annotated[
-    float, typer.Option("--min-effect", min=0.0, help="Smallest median change that counts (0.05 = 5%).")
+    float, typer.Option("--min-effect", min=0.0, callback=finite,
+                        help="Smallest median change that counts (0.05 = 5%).")
 ]
 
 

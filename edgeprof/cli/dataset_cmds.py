@@ -80,7 +80,7 @@ def dataset_build(
         print(json.dumps(summaries, indent=2))
         return
     for summary in summaries:
-        console().print(f"wrote {summary['path']}: {_headline(summary)}")
+        console(markup=False).print(f"wrote {summary['path']}: {_headline(summary)}")
 
 
 def _headline(summary: dict[str, Any]) -> str:
@@ -105,7 +105,7 @@ def dataset_show(
     if as_json:
         print(json.dumps(summary, indent=2))
         return
-    out = console()
+    out = console(markup=False)
     out.print(f"{path}: {_headline(summary)}")
     table = Table()
     for column, justify in (("input", "left"), ("shape", "left"), ("dtype", "left"), ("min", "right"),

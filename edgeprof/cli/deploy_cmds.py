@@ -36,6 +36,8 @@ from edgeprof.cli.options import (
     ThreadsOption,
     TimingInputsOption,
     UserOption,
+    finite,
+    seconds,
     store_path,
 )
 from edgeprof.cli.progress import AgentProgress
@@ -79,13 +81,15 @@ def deploy(
     max_runs: Annotated[int, typer.Option("--max-runs", min=1)] = LatencyBudget.max_runs,
     min_seconds: Annotated[
         Optional[float],
-        typer.Option("--min-seconds", min=0, help=f"Default {LatencyBudget.min_seconds} (capped by --max-seconds)."),
+        typer.Option("--min-seconds", min=0, callback=seconds,
+                     help=f"Default {LatencyBudget.min_seconds} (capped by --max-seconds)."),
     ] = None,
     max_seconds: MaxSecondsOption = LatencyBudget.max_seconds,
     precision: PrecisionOption = LatencyBudget.target_rel_halfwidth,
     power_seconds: PowerSecondsOption = PowerSettings.seconds,
     cooldown_to: Annotated[
-        Optional[float], typer.Option("--cooldown-to", help="Wait (bounded) until the device is this cool (C).")
+        Optional[float], typer.Option("--cooldown-to", callback=finite,
+                                      help="Wait (bounded) until the device is this cool (C).")
     ] = None,
     op_profile: Annotated[bool, typer.Option("--op-profile", help="Per-operator profile (ONNX Runtime; LiteRT 2.2+).")] = False,
     no_reference: Annotated[
@@ -100,14 +104,15 @@ def deploy(
         Optional[str], typer.Option("--sweep-threads", metavar="1,2,4", help="Offline thread counts.")
     ] = None,
     target_qps: Annotated[
-        Optional[float], typer.Option("--target-qps", min=0.001, help="Server: Poisson arrivals at this rate.")
+        Optional[float], typer.Option("--target-qps", min=0.001, callback=finite,
+                                      help="Server: Poisson arrivals at this rate.")
     ] = None,
     find_max_qps: Annotated[
         bool, typer.Option("--find-max-qps", help="Server: search the highest QPS meeting --p99-bound.")
     ] = False,
-    p99_bound: Annotated[Optional[float], typer.Option("--p99-bound", metavar="MS", min=0.001)] = None,
+    p99_bound: Annotated[Optional[float], typer.Option("--p99-bound", metavar="MS", min=0.001, callback=finite)] = None,
     scenario_seconds: Annotated[
-        float, typer.Option("--scenario-seconds", min=0.01, help="Per offline point / server run.")
+        float, typer.Option("--scenario-seconds", min=0.01, callback=seconds, help="Per offline point / server run.")
     ] = ScenarioSettings.seconds,
     host: HostOption = None,
     port: PortOption = None,

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from edgeprof.cli.app import console, devices_app
 from edgeprof.cli.options import JsonOption
@@ -26,7 +27,7 @@ def devices_list(as_json: JsonOption = False) -> None:
         table.add_column(column)
     for p in profiles:
         table.add_row(p.name, p.kind, p.description, p.emulation or "", str(p.source))
-    console().print(table)
+    console(markup=False).print(table)
 
 
 @devices_app.command("show")
@@ -41,16 +42,18 @@ def devices_show(
     if as_json:
         print(json.dumps(data, indent=2))
         return
-    out = console()
-    out.print(f"[bold]{profile.name}[/bold]: {profile.description}  ({profile.source})")
+    out = console(markup=False)
+    out.print(Text.assemble((profile.name, "bold"), f": {profile.description}  ({profile.source})"))
     for section in ("hardware", "connection", "power", "constraints", "cost"):
         if data.get(section):
-            out.print(f"[bold]{section}[/bold]")
+            out.print(section, style="bold")
             for key, value in data[section].items():
                 if value is not None:
                     out.print(f"  {key} = {value}")
     if profile.threads:
-        out.print(f"[bold]runtime[/bold]\n  threads = {profile.threads}")
+        out.print("runtime", style="bold")
+        out.print(f"  threads = {profile.threads}")
     if profile.emulation:
         calibrated = "calibrated" if profile.emulation_calibrated else "not calibrated: latency is informational"
-        out.print(f"[bold]emulation[/bold]\n  {profile.emulation} ({calibrated})")
+        out.print("emulation", style="bold")
+        out.print(f"  {profile.emulation} ({calibrated})")

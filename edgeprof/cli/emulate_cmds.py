@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from edgeprof.cli.app import app, console
-from edgeprof.cli.options import JsonOption
+from edgeprof.cli.options import JsonOption, seconds
 from edgeprof.emulate import vm
 from edgeprof.emulate.image import build_image
 from edgeprof.emulate.paths import emulate_dir, relocated, ssh_config_path
@@ -43,7 +43,8 @@ def emulate_up(
     name: Annotated[str, typer.Argument(help="Emulated device profile, e.g. qemu-pi4.")],
     icount: Annotated[bool, typer.Option("--icount", help="Boot NAME's -icount twin (deterministic virtual time).")]
     = False,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for SSH.")] = 180.0,
+    timeout: Annotated[float, typer.Option("--timeout", min=0, callback=seconds,
+                                           help="Seconds to wait for SSH.")] = 180.0,
 ) -> None:
     """Boot the VM in the background on a free loopback port; `--device NAME` then reaches it."""
     name = vm.device_name(name, icount)

@@ -5,6 +5,7 @@ that takes these options loads nothing of another command."""
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -33,8 +34,26 @@ DelegateOption = Annotated[list[str], typer.Option(
     "--delegate", metavar="NAME[:K=V,...]",
     help="TFLite delegate: xnnpack, none, gpu, edgetpu, armnn or a library path (end with ,none to fall back; "
          "repeat to compare).")]
+
+
+def finite(value: float | None) -> float | None:
+    """The callback of every float option: click reads 'nan' and 'inf' as numbers, and NaN passes any min=."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number")
+    return value
+
+
+def seconds(value: float | None) -> float | None:
+    """The callback of a float option in seconds: finite and at most a day (a longer wait overflows the clocks)."""
+    from edgeprof.devices import LONGEST_WAIT_S
+
+    if finite(value) is not None and value > LONGEST_WAIT_S:  # type: ignore[operator]
+        raise typer.BadParameter(f"{value:g} s is more than a day ({LONGEST_WAIT_S:g} s)")
+    return value
+
+
 LabWaitOption = Annotated[float, typer.Option(
-    "--lab-wait", min=0, metavar="SECONDS",
+    "--lab-wait", min=0, metavar="SECONDS", callback=seconds,
     help="How long to wait for a labgrid place someone else holds (then exit 3 naming the holder).")]
 DeviceFilter = Annotated[
     list[str], typer.Option("--device", "-d", metavar="DEVICE", help="Only these devices (repeatable).")
@@ -64,11 +83,14 @@ DatasetOption = Annotated[
     Optional[Path], typer.Option("--dataset", help="Labelled NPZ: one array per input (or x) and y.")
 ]
 ThreadsOption = Annotated[Optional[int], typer.Option("--threads", min=1, help="Intra-op threads.")]
-MaxSecondsOption = Annotated[float, typer.Option("--max-seconds", min=0.01, help="Longest latency phase per run (s).")]
+MaxSecondsOption = Annotated[float, typer.Option("--max-seconds", min=0.01, callback=seconds,
+                                                 help="Longest latency phase per run (s).")]
 PrecisionOption = Annotated[
-    float, typer.Option("--precision", min=0.0, help="Stop once the p95 CI half-width <= this fraction of p95.")
+    float, typer.Option("--precision", min=0.0, callback=finite,
+                        help="Stop once the p95 CI half-width <= this fraction of p95.")
 ]
-PowerSecondsOption = Annotated[float, typer.Option("--power-seconds", min=0, help="Longest energy window (s).")]
+PowerSecondsOption = Annotated[float, typer.Option("--power-seconds", min=0, callback=seconds,
+                                                   help="Longest energy window (s).")]
 InputShapeOption = Annotated[
     list[str], typer.Option("--input-shape", metavar="[MODEL:]NAME=SHAPE",
                             help="Dynamic dims: input=1x3x224x224, per model with MODEL: (repeatable).")
@@ -76,14 +98,16 @@ InputShapeOption = Annotated[
 AllowNanOption = Annotated[bool, typer.Option("--allow-nan", help="Accept NaN and inf values in --dataset inputs.")]
 
 # The baseline gate's settings (check, watch) and the statistics of compare and explain.
-AlphaOption = Annotated[float, typer.Option("--alpha", min=1e-9, max=0.5, help="Significance level of the test.")]
+AlphaOption = Annotated[float, typer.Option("--alpha", min=1e-9, max=0.5, callback=finite,
+                                            help="Significance level of the test.")]
 MaxRatioOption = Annotated[
-    float, typer.Option("--max-ratio", min=1.0, help="With --baseline: fail on a significant median slow-down "
-                                                     "beyond this ratio.")
+    float, typer.Option("--max-ratio", min=1.0, callback=finite,
+                        help="With --baseline: fail on a significant median slow-down beyond this ratio.")
 ]
 MaxDropOption = Annotated[
-    float, typer.Option("--max-drop", min=0.0, help="With --baseline: fail when top-1 accuracy falls by more than "
-                                                    "this (absolute: 0.01 = one point).")
+    float, typer.Option("--max-drop", min=0.0, callback=finite,
+                        help="With --baseline: fail when top-1 accuracy falls by more than this (absolute: 0.01 = "
+                             "one point).")
 ]
 
 

@@ -24,7 +24,7 @@ class AgentProgress:
             TimeElapsedColumn(),
             console=console,
             transient=True,
-            disable=quiet,
+            disable=quiet or not console.is_terminal,  # bars only on a terminal: a pipe got one blank line of them
         )
         self._tasks: dict[tuple[str, str], TaskID] = {}
 

@@ -3,7 +3,6 @@ schedule and what each run is held to are edgeprof.watch's; this module parses, 
 
 from __future__ import annotations
 
-import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -94,10 +93,6 @@ def alert_line(profiled: Profiled, policy: Policy) -> str:
     return " ".join(f"edgeprof: alert: run {deployed.run_id or '(none stored)'}: {'; '.join(what)}".split())
 
 
-def _interrupt(_signum: int, _frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
 def summary_line(summary: Summary, store: str) -> str:
     """How the watch ended: runs stored (first and last id), skipped and failed ticks, the exit code."""
     runs = f"{len(summary.runs)} run{'s' * (len(summary.runs) != 1)} stored in {redact(store)}"
@@ -181,7 +176,6 @@ def watch_cmd(
 
     if schedule.runs is None and schedule.duration is None:
         err.print(f"watching every {every} until interrupted (Ctrl-C)", highlight=False)
-    signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop ends the watch as Ctrl-C does
     summary = watch(schedule, run, max_failures=max_failures)
     err.print(summary_line(summary, target), markup=False, highlight=False)
     raise typer.Exit(summary.exit_code)

@@ -37,14 +37,21 @@ def quantize(source: Path, variants: list[str], out_dir: Path, calibration: Path
         from edgeprof.convert.onnx_variants import make_onnx_variant as make
     else:
         from edgeprof.convert.tflite_variants import make_tflite_variant as make
-    results = [make(artifact, variant, out_dir, calibration, qoperator=qoperator) for variant in variants]
+    made: list[VariantResult] = []
     working, failures = [], []
-    for result in results:
-        try:
-            check_variant_runs(result)
-            working.append(result)
-        except VariantFailed as exc:
-            failures.append(exc)
+    try:
+        for variant in variants:
+            made.append(make(artifact, variant, out_dir, calibration, qoperator=qoperator))
+        for result in made:
+            try:
+                check_variant_runs(result)
+                working.append(result)
+            except VariantFailed as exc:
+                failures.append(exc)
+    except BaseException:  # Ctrl-C (or a failed conversion): no variant is left without its manifest entry
+        for result in made:
+            result.path.unlink(missing_ok=True)
+        raise
     if working:
         record(out_dir, working)
     if failures:

@@ -25,10 +25,16 @@ def summarize(path: Path) -> dict[str, Any]:
         summary["labels"] = {
             "dtype": labels.dtype.name,
             "count": int(labels.size),
-            "classes": [{"label": value.item(), "count": int(count),
+            "classes": [{"label": _label(value), "count": int(count),
                          "name": _name(value.item(), names)} for value, count in zip(values, counts)],
         }
     return summary
+
+
+def _label(value: Any) -> int | str:
+    """A label as JSON carries it: an integer class index as is, any other label (text, a float, a complex
+    number, a date) as its text."""
+    return value.item() if value.dtype.kind in "biu" else str(value)
 
 
 def _name(label: Any, names: list[str] | None) -> str | None:

@@ -23,12 +23,13 @@ def lock_timeout_s() -> float:
     text = os.environ.get("EDGEPROF_STORE_TIMEOUT")
     if not text:
         return BUSY_TIMEOUT_S
+    from edgeprof.devices import LONGEST_WAIT_S, check_number
+
     try:
         value = float(text)
     except ValueError:
-        value = -1.0
-    if value <= 0:
-        raise ConfigError(f"$EDGEPROF_STORE_TIMEOUT={text!r}: give a number of seconds > 0")
+        raise ConfigError(f"$EDGEPROF_STORE_TIMEOUT={text!r}: give a number of seconds > 0") from None
+    check_number(value, f"$EDGEPROF_STORE_TIMEOUT={text!r}:", positive=True, at_most=LONGEST_WAIT_S)
     return value
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from edgeprof.errors import ConfigError, DeviceError
 
@@ -31,6 +33,22 @@ class CommandResult:
     exit_code: int
     stdout: str
     stderr: str
+
+    def answer(self) -> dict[str, Any] | None:
+        """The JSON object a snippet printed last on stdout (a login banner or a shell start-up file may print
+        before it); None when it printed none."""
+        for line in reversed(self.stdout.splitlines()):
+            try:
+                value = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                return value
+        return None
+
+    def failure(self) -> str:
+        """Why a snippet gave no answer: its last line on stderr, else its exit status."""
+        return (self.stderr.strip().splitlines() or [f"exit status {self.exit_code}"])[-1]
 
 
 @dataclass(frozen=True)

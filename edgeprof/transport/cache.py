@@ -81,11 +81,9 @@ def _run_snippet(transport: Transport, python: str, **args: object) -> Freed | N
     """The snippet's answer; None when the device is busy (another run holds its lock)."""
     done = transport.run([python, "-c", _CACHE_SNIPPET, json.dumps({"work_dir": transport.work_dir, **args})],
                          timeout=300)
-    try:
-        answer = json.loads(done.stdout)
-    except ValueError:
-        detail = (done.stderr.strip().splitlines() or [f"exit status {done.exit_code}"])[-1]
-        raise DeviceError(f"device '{transport.device}': cannot clean the work dir ({detail})") from None
+    answer = done.answer()
+    if answer is None:
+        raise DeviceError(f"device '{transport.device}': cannot clean the work dir ({done.failure()})")
     if answer.get("busy"):
         return None
     return Freed(int(answer["files"]), int(answer["bytes"]), int(answer["kept"]))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import json
 import logging
 import os
 import posixpath
@@ -408,9 +407,10 @@ class SSHTransport(Transport):
             except FileNotFoundError:
                 try:
                     self._sftp.mkdir(current, 0o700)
-                except OSError:
-                    if not self._is_dir(current):
-                        raise
+                except OSError as exc:
+                    if not self._is_dir(current):  # SFTP says only "Failure" for a read-only file system
+                        raise OSError(f"mkdir {current} refused ({exc.strerror or exc}): is "
+                                      f"{posixpath.dirname(current)} read-only or not writable by this user?") from exc
                 continue
             if not stat.S_ISDIR(mode):
                 raise NotADirectoryError(errno.ENOTDIR, "not a directory", current)
@@ -598,12 +598,11 @@ class SSHTransport(Transport):
         """{'sha256': hex or None, 'free': bytes free in its directory}, computed on the device."""
         python = self.connection.python
         check = self.run([python, "-c", _PROBE_SNIPPET, path], timeout=600)
-        try:
-            return dict(json.loads(check.stdout))
-        except ValueError:
-            detail = (check.stderr.strip().splitlines() or [f"exit status {check.exit_code}"])[-1]
+        answer = check.answer()
+        if answer is None:
             raise DeviceError(f"device '{self.device}': cannot run {python} on the device to check uploads "
-                              f"({detail}); set connection.python in the device profile") from None
+                              f"({check.failure()}); set connection.python in the device profile")
+        return answer
 
     def _upload_failed(self, local: Path, size: int, partial: str, exc: BaseException) -> str:
         """One line saying why an upload broke: dropped connection, full disk, or the SFTP error."""

@@ -49,7 +49,8 @@ def resolve_ssh_config(connection: Connection) -> dict[str, Any]:
     if connection.identity_file:
         explicit = Path(connection.identity_file).expanduser()
         if not explicit.is_file():
-            raise ConfigError(f"connection.identity_file: {explicit} does not exist")
+            what = "is a directory, not a key file" if explicit.is_dir() else "does not exist"
+            raise ConfigError(f"connection.identity_file: {explicit} {what}")
         identity = [str(explicit)]
     else:
         identity = [str(Path(p).expanduser()) for p in options.get("identityfile", [])]

@@ -75,7 +75,7 @@ def test_local_detects_hardware() -> None:
         ('idle_w = 2.7\n', '', "power.method 'estimate' needs 'power.idle_w'"),
         ('description = "test board"\n', '', "missing required key 'description'"),
         ('"latency.p95_ms" = "<= 100"', '"latency.p95_ms" = 100', "'constraints.latency.p95_ms' must be a string"),
-        ('ram_mb = 4096', 'ram_mb = -1', "'hardware.ram_mb' must not be negative"),
+        ('ram_mb = 4096', 'ram_mb = -1', "'hardware.ram_mb' must be above zero, got -1"),
         ('[connection]\nhost = "board"\n', '', "missing required table '[connection]'"),
         ('[power]', '[runtime]\nproviders = "cuda"\n[power]', "'runtime.providers' must be a list of strings"),
         ('[power]', '[runtime]\nproviders = [1]\n[power]', "'runtime.providers' must be a non-empty list"),

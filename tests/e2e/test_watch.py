@@ -17,7 +17,7 @@ from edgeprof.errors import ConfigError
 from edgeprof.paths import cache_dir
 from edgeprof.store.sqlite import SQLiteStore
 from edgeprof.watch import Schedule, parse_duration, ticks
-from tests.support import DIGITS, REPO
+from tests.support import DIGITS, REPO, default_sigint
 
 FP32 = DIGITS / "digits-fp32.onnx"
 MOBILENET = REPO / "models" / "mobilenetv2" / "mobilenetv2-fp32.onnx"
@@ -119,7 +119,8 @@ def test_baseline_auto_is_the_first_run(tmp_path: Path) -> None:
 def test_sigint_or_sigterm_during_the_sleep_ends_it_with_the_runs_stored(tmp_path: Path, stop: int) -> None:
     store = tmp_path / "r.db"
     proc = subprocess.Popen([sys.executable, "-m", "edgeprof", "watch", "--model", str(FP32), "--every", "1h",
-                             "--store", str(store), *QUICK], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--store", str(store), *QUICK], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)
     assert proc.stdout is not None
     first = proc.stdout.readline()  # the first run is done: now it sleeps for an hour
     time.sleep(0.5)
@@ -146,7 +147,7 @@ def test_sigint_or_sigterm_during_a_run_stops_the_agent_and_keeps_earlier_runs(t
     assert watch(store, "--model", FP32, "--runs", "1", "--every", "1s", *QUICK).returncode == 0
     proc = subprocess.Popen([sys.executable, "-m", "edgeprof", "watch", "--model", str(MOBILENET), "--every", "1s",
                              "--max-seconds", "60", "--precision", "0", "--store", str(store)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     deadline = time.monotonic() + 60
     while not agents_under(work_dir) and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.faults.test_deploy_faults import MOBILENET, agents_under, start_cli
-from tests.faults.test_faults_round2_network import finish, lock_is_free, one_error_line, proxied_device
+from tests.faults.test_network_faults import finish, lock_is_free, one_error_line, proxied_device
 from tests.support import store_rows
 from tests.tcp_proxy import TcpProxy
 

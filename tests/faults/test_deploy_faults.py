@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import DIGITS, REPO, store_rows, write_loopback_profile
+from tests.support import DIGITS, REPO, default_sigint, store_rows, write_loopback_profile
 from tests.tcp_proxy import TcpProxy
 
 MOBILENET = REPO / "models" / "mobilenetv2" / "mobilenetv2-fp32.onnx"
@@ -23,7 +23,7 @@ LONG = ["--min-seconds", "60", "--max-seconds", "60", "--max-runs", "100000000",
 
 def start_cli(*args: str | Path) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "edgeprof", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
 
 
 def agents_under(work_dir: Path) -> list[int]:

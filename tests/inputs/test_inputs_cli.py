@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.faults.test_faults_round2_inputs import one_error_line, run_cli
+from tests.faults.test_bad_input_cli import one_error_line, run_cli
 from tests.faults.test_inputs_and_store import FAST
 from tests.models.onnx_graphs import gather_table, mixed_inputs
 from tests.support import DIGITS, store_rows

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from edgeprof.lab import session
-from tests.support import DIGITS, closed_port, lab_coordinator, store_rows, trust_loopback_host, write_loopback_profile
+from tests.support import (DIGITS, closed_port, default_sigint, lab_coordinator, store_rows, trust_loopback_host,
+                           write_loopback_profile)
 
 pytestmark = [pytest.mark.ssh, pytest.mark.lab]
 FP32 = DIGITS / "digits-fp32.onnx"
@@ -81,7 +82,8 @@ def test_an_error_inside_the_place_still_releases_it(profiles: Path, coordinator
 def test_ctrl_c_releases_the_place(profiles: Path, coordinator: str, tmp_path: Path) -> None:
     store = tmp_path / "r.db"
     proc = subprocess.Popen([sys.executable, "-m", "edgeprof", "deploy", "--device", "by-name", "--model", str(FP32),
-                             "--store", str(store), *LONG], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--store", str(store), *LONG], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)
     deadline = time.monotonic() + 60
     while holders(coordinator)["loop-01"] is None:
         assert proc.poll() is None and time.monotonic() < deadline, "the deploy never acquired loop-01"

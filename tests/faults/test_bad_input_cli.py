@@ -1,4 +1,4 @@
-"""Fault matrix, round two (issue 20): bad input and CLI usage. Each case ends in one line on stderr
+"""Bad input and CLI usage: each case ends in one line on stderr
 (`edgeprof: error: ...`), the documented exit code, no traceback, nothing stored, in bounded time."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Fault matrix, round two (issue 20): the network and interruption cases, against the real CLI, the loopback
+"""The network and interruption faults, against the real CLI, the loopback
 sshd, the real TCP relay (tests/tcp_proxy.py) and real agent processes. Each ends in one line on stderr, the
 documented exit code, no traceback, and in bounded time."""
 
@@ -74,7 +74,7 @@ def lock_is_free(work_dir: Path) -> bool:
         return True
 
 
-def test_18_a_relay_that_stops_forwarding_mid_upload_fails_within_io_timeout(
+def test_a_relay_that_stops_forwarding_mid_upload_fails_within_io_timeout(
         tmp_path: Path, sshd: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     proxy = TcpProxy(int(sshd["EDGEPROF_TEST_SSH_PORT"]))
     work_dir = proxied_device(tmp_path, sshd, proxy, monkeypatch, io_timeout_s=2.0)
@@ -92,7 +92,7 @@ def test_18_a_relay_that_stops_forwarding_mid_upload_fails_within_io_timeout(
     assert not agents_under(work_dir)
 
 
-def test_19_ctrl_c_during_a_stalled_upload_exits_130_within_5_s(
+def test_ctrl_c_during_a_stalled_upload_exits_130_within_5_s(
         tmp_path: Path, sshd: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     proxy = TcpProxy(int(sshd["EDGEPROF_TEST_SSH_PORT"]))
     proxied_device(tmp_path, sshd, proxy, monkeypatch, io_timeout_s=120.0)
@@ -112,7 +112,7 @@ def test_19_ctrl_c_during_a_stalled_upload_exits_130_within_5_s(
 
 
 @pytest.mark.parametrize("answer, case", [(b"", "20: accepts TCP, never speaks"), (HTTP_REPLY, "21: answers HTTP")])
-def test_20_21_a_port_that_is_not_sshd_is_one_line(tmp_path: Path, sshd: dict[str, str],
+def test_a_port_that_is_not_sshd_is_one_line(tmp_path: Path, sshd: dict[str, str],
                                                    monkeypatch: pytest.MonkeyPatch, answer: bytes, case: str) -> None:
     impostor = TcpProxy(None, answer=answer)
     proxied_device(tmp_path, sshd, impostor, monkeypatch, connect_timeout_s=1.0)
@@ -124,7 +124,7 @@ def test_20_21_a_port_that_is_not_sshd_is_one_line(tmp_path: Path, sshd: dict[st
     assert took < 20, took
 
 
-def test_22_a_work_dir_out_of_inodes_says_so(tmp_path: Path, sshd: dict[str, str],
+def test_a_work_dir_out_of_inodes_says_so(tmp_path: Path, sshd: dict[str, str],
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     with small_tmpfs(tmp_path / "few-inodes", "size=64m,nr_inodes=64") as small:
         work = small / "work"
@@ -145,7 +145,7 @@ def test_22_a_work_dir_out_of_inodes_says_so(tmp_path: Path, sshd: dict[str, str
         assert not [p for p in (work / "blobs").iterdir()]
 
 
-def test_23_ctrl_c_with_the_agent_stopped_kills_it_and_frees_the_lock(
+def test_ctrl_c_with_the_agent_stopped_kills_it_and_frees_the_lock(
         loopback_device: str, tmp_path: Path) -> None:
     work_dir = tmp_path / "profiles" / "remote-work"
     store = tmp_path / "r.db"
