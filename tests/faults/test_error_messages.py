@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests.faults.test_bad_input_cli import one_error_line, run_cli
+from tests.faults.test_deploy_faults import start_cli
 from tests.faults.test_inputs_and_store import FAST, FP32
 from tests.faults.test_network_faults import finish, proxied_device
 from tests.faults.test_network_faults import one_error_line as only_line
-from tests.faults.test_deploy_faults import start_cli
 from tests.support import store_rows
 from tests.tcp_proxy import TcpProxy
 from tests.transport.tmpfs import small_tmpfs

@@ -14,8 +14,15 @@ from pathlib import Path
 import pytest
 
 from edgeprof.lab import session
-from tests.support import (DIGITS, closed_port, default_sigint, lab_coordinator, store_rows, trust_loopback_host,
-                           write_loopback_profile)
+from tests.support import (
+    DIGITS,
+    closed_port,
+    default_sigint,
+    lab_coordinator,
+    store_rows,
+    trust_loopback_host,
+    write_loopback_profile,
+)
 
 pytestmark = [pytest.mark.ssh, pytest.mark.lab]
 FP32 = DIGITS / "digits-fp32.onnx"
