@@ -20,7 +20,8 @@ from edgeprof.onnx_wire import WireError, WireTensor, read_signature
 if TYPE_CHECKING:
     import numpy as np
 
-VARIANTS = ("fp32", "fp16", "int8-dynamic", "int8-static", "int8-static-qop", "int8-weight-only")
+VARIANTS = ("fp32", "fp16", "int8-dynamic", "int8-static", "int8-static-qop", "int8-weight-only", "q8_0", "q4_0",
+            "q4_k_m")
 MANIFEST = "manifest.json"
 
 
@@ -115,9 +116,12 @@ def sha256_file(path: Path) -> str:
 
 
 def detect_format(data: bytes) -> str | None:
-    """'tflite' for the TFL3 flatbuffer identifier, 'onnx' for something that starts like a ModelProto."""
+    """'tflite' for the TFL3 flatbuffer identifier, 'gguf' for the GGUF magic, 'onnx' for something that starts like
+    a ModelProto."""
     if len(data) >= 8 and data[4:8] == b"TFL3":
         return "tflite"
+    if data[:4] == b"GGUF":
+        return "gguf"
     if data[:1] == b"\x08":  # field 1 (ir_version), varint: every serialised ModelProto starts so
         return "onnx"
     return None
@@ -273,7 +277,7 @@ def load_artifact(path: Path) -> ModelArtifact:
         head = fh.read(8)
     fmt = detect_format(head)
     if fmt is None:
-        raise ConfigError(f"{path}: not an ONNX or TFLite model")
+        raise ConfigError(f"{path}: not an ONNX, TFLite or GGUF model")
     if path.suffix.lower() != f".{fmt}":
         raise ConfigError(f"{path}: the file is {fmt.upper()} but its name ends in '{path.suffix}': "
                           f"rename it to .{fmt}")
@@ -281,8 +285,8 @@ def load_artifact(path: Path) -> ModelArtifact:
         with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
             inputs, outputs = _onnx_signature(path, data)
             digest = hashlib.sha256(data).hexdigest()
-    else:
-        inputs, outputs = _tflite_signature(path)
+    else:  # a GGUF language model takes text: no tensor signature
+        inputs, outputs = _tflite_signature(path) if fmt == "tflite" else ([], [])
         digest = sha256_file(path)
     found = find_manifest_entry(path, digest)
     name, variant = _name_and_variant(path)

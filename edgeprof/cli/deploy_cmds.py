@@ -11,7 +11,15 @@ from typing import Annotated, Optional, Sequence
 import typer
 
 from edgeprof.accelerators import configurations
-from edgeprof.agent.spec import SCENARIOS, TIMING_INPUTS, InputSettings, LatencyBudget, PowerSettings, ScenarioSettings
+from edgeprof.agent.spec import (
+    SCENARIOS,
+    TIMING_INPUTS,
+    GenerationSettings,
+    InputSettings,
+    LatencyBudget,
+    PowerSettings,
+    ScenarioSettings,
+)
 from edgeprof.artifacts import ModelArtifact, check_dataset, load_artifact, printable, reference_for
 from edgeprof.cli.app import (
     ConstraintOption,
@@ -37,6 +45,7 @@ from edgeprof.fleet import labgrid_tags, read_devices_file
 from edgeprof.model_inputs import ModelInputs, parse_input_range, parse_input_shape, resolve_inputs
 from edgeprof.pipeline import deploy_judge_store
 from edgeprof.project import ProjectFile, load_project
+from edgeprof.prompts import generation_settings
 from edgeprof.report.scenario_summary import scenario_lines
 from edgeprof.report.table import render_verdicts
 from edgeprof.result import Result
@@ -193,7 +202,7 @@ def checked_artifacts(models: list[Path], dataset: Path | None, with_reference: 
 
 @app.command("deploy")
 def deploy(
-    model: Annotated[list[Path], typer.Option("--model", "-m", help="ONNX or TFLite model file (repeatable).")],
+    model: Annotated[list[Path], typer.Option("--model", "-m", help="ONNX, TFLite or GGUF model file (repeatable).")],
     device: DeviceOption = [],  # noqa: B006 - typer reads the default
     devices_from: Annotated[
         Optional[str], typer.Option("--devices-from", metavar="FILE[:GROUP]|labgrid:K=V",
@@ -248,6 +257,15 @@ def deploy(
     scenario_seconds: Annotated[
         float, typer.Option("--scenario-seconds", min=0.01, help="Per offline point / server run.")
     ] = ScenarioSettings.seconds,
+    prompts: Annotated[
+        Optional[Path], typer.Option("--prompts", help="GGUF: JSON lines of {\"prompt\": ...} (default: a shipped set).")
+    ] = None,
+    context: Annotated[
+        Optional[str], typer.Option("--context", metavar="128,512,2048", help="GGUF: context depths whose memory is measured.")
+    ] = None,
+    max_tokens: Annotated[
+        int, typer.Option("--max-tokens", min=1, help="GGUF: tokens generated per prompt (greedy).")
+    ] = GenerationSettings.max_tokens,
     host: HostOption = None,
     port: PortOption = None,
     user: UserOption = None,
@@ -294,6 +312,7 @@ def deploy(
         scenario=scenario_opts,
         providers=configurations(ep, "--ep"),
         delegates=configurations(delegate, "--delegate"),
+        generation=generation_settings(prompts, context, max_tokens),
     )
     raise typer.Exit(measure_judge_store(profiles, artifacts, references, options, project_file, constraint,
                                          store, as_json=as_json, strict=strict, jobs=jobs))
