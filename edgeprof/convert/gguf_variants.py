@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ def make_gguf_variant(source: ModelArtifact, variant: str, out_dir: Path, _calib
     params.nthread = os.cpu_count() or 1
     partial = target.with_name(target.name + ".part")
     with quiet_converter():
-        status = llama_cpp.llama_model_quantize(str(source.path).encode(), str(partial).encode(), params)
+        status = llama_cpp.llama_model_quantize(str(source.path).encode(), str(partial).encode(), ctypes.byref(params))
     if status != 0 or not partial.is_file():
         partial.unlink(missing_ok=True)
         raise ConfigError(f"{source.path}: {variant} quantization failed (llama.cpp quantize returned {status})")

@@ -3,8 +3,10 @@ runtime, greedy-answer agreement and the new constraint names. Runs in the defau
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ import pytest
 from edgeprof.agent.generation import agreement
 from edgeprof.artifacts import load_artifact
 from edgeprof.constraints import parse_constraint
+from edgeprof.doctor import runtime_summary
 from edgeprof.errors import ConfigError
 from tests.agent.conftest import run_agent, spec_for
 from tests.agent.test_runtime_missing import numpy_only  # noqa: F401 - the fixture
@@ -86,3 +89,20 @@ def test_agreement_with_a_degenerate_reference_is_meaningless(reference: list[li
 def test_generation_metrics_are_constrainable(metric: str) -> None:
     op = ">=" if metric.endswith("per_s") else "<="
     assert parse_constraint(f"{metric}{op}5").metric == metric
+
+
+def test_doctor_lists_the_generative_runtimes_with_versions_or_the_install_command() -> None:
+    proc = edgeprof("doctor", "--json")
+    runtimes = json.loads(proc.stdout)["facts"]["runtimes"]
+    for dist in ("llama-cpp-python", "onnxruntime-genai", "onnxruntime"):
+        assert runtimes[dist] == _installed(dist)
+    assert runtime_summary({"onnxruntime": "1.32.0", "llama-cpp-python": "0.3.36", "onnxruntime-genai": None}) == (
+        "onnxruntime 1.32.0, llama-cpp-python 0.3.36; not installed (pip install NAME): onnxruntime-genai")
+    assert runtime_summary({"llama-cpp-python": None}) == "not installed (pip install NAME): llama-cpp-python"
+
+
+def _installed(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None

@@ -59,10 +59,12 @@ class LlamaRuntime(Runtime):
         self.load_ms = (time.perf_counter() - started) * 1000
 
     def run(self, feeds: dict[str, Any]) -> list[Any]:
-        """One forward pass of the BOS token alone (a GGUF model takes text, not feeds): its logits."""
+        """One greedy step after the BOS token alone (a GGUF model takes text, not feeds): the token it chose."""
         self.llm.reset()
-        self.llm.eval([self.llm.token_bos()])
-        return [np.array(self.llm.scores[self.llm.n_tokens - 1])]
+        steps = self.llm.generate([self.llm.token_bos()], top_k=1, temp=0.0)
+        token = next(steps)
+        steps.close()
+        return [np.array([token])]
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "n_ctx": self.llm.n_ctx()}
