@@ -16,6 +16,7 @@ import numpy as np
 from . import stats
 from .backends import backend_for
 from .backends.base import accel_settings
+from .backends.llama import prompt_tokens
 from .generation_texts import PERPLEXITY_TEXT, PROMPTS
 from .probes import latency as lat
 from .probes.memory import MemoryProbe, rss_mb
@@ -90,7 +91,8 @@ def measure_generation(spec: dict[str, Any], memory: MemoryProbe, clock: Any, no
     runtime = backend.open(spec["model"]["path"], spec["threads"], accel, n_ctx=n_ctx, seed=spec["seed"])
     llm = runtime.llm
     memory.mark("after_load")
-    encoded = [llm.tokenize(p.encode(), add_bos=True, special=True) for p in prompts]
+    formatted = [prompt_tokens(llm, p) for p in prompts]
+    encoded = [tokens for tokens, _ in formatted]
     for index, tokens in enumerate(encoded):
         if len(tokens) + max_tokens > n_ctx:
             raise AgentFailure("input", f"prompt {index + 1} has {len(tokens)} tokens: with {max_tokens} to generate "
@@ -138,9 +140,11 @@ def measure_generation(spec: dict[str, Any], memory: MemoryProbe, clock: Any, no
 
     method = f"emulated:{spec['emulation']}" if spec["emulation"] else "measured"
     section = _section(method, runtime.load_ms, first, warmup, ttft, reason, level, prompts_run, budget)
-    section.update(context=depths, quality=quality, sample_output=llm.detokenize(first["tokens"]).decode(
-        "utf-8", "replace")[:SAMPLE_CHARS], prompts={"count": len(prompts), "source": "spec" if settings["prompts"]
-                                                     else "shipped", "tokens": [len(t) for t in encoded]})
+    answer = llm.detokenize(first["tokens"]).decode("utf-8", "replace")[:SAMPLE_CHARS]
+    source = "spec" if settings["prompts"] else "shipped"
+    section.update(context=depths, quality=quality, sample_output=answer,
+                   prompts={"count": len(prompts), "source": source, "format": formatted[0][1],
+                            "tokens": [len(t) for t in encoded]})
     energy = (power or {}).get("energy_mj_per_inference")
     section["energy"] = {"method": (power or {}).get("method", "none"), "mj_per_token": energy,
                          "net_mj_per_token": (power or {}).get("net_energy_mj_per_inference"),

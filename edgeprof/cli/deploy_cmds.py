@@ -258,10 +258,12 @@ def deploy(
         float, typer.Option("--scenario-seconds", min=0.01, help="Per offline point / server run.")
     ] = ScenarioSettings.seconds,
     prompts: Annotated[
-        Optional[Path], typer.Option("--prompts", help="GGUF: JSON lines of {\"prompt\": ...} (default: a shipped set).")
+        Optional[Path],
+        typer.Option("--prompts", help="GGUF: JSON lines of {\"prompt\": ...} (default: a shipped set)."),
     ] = None,
     context: Annotated[
-        Optional[str], typer.Option("--context", metavar="128,512,2048", help="GGUF: context depths whose memory is measured.")
+        Optional[str],
+        typer.Option("--context", metavar="128,512,2048", help="GGUF: context depths whose memory is measured."),
     ] = None,
     max_tokens: Annotated[
         int, typer.Option("--max-tokens", min=1, help="GGUF: tokens generated per prompt (greedy).")

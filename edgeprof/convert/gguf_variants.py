@@ -11,7 +11,8 @@ from edgeprof.artifacts import ModelArtifact
 from edgeprof.convert.variants import VariantResult, describe, quiet_converter, tool_versions, variant_path
 from edgeprof.errors import ConfigError
 
-FILE_TYPES = {"q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0", "q4_0": "LLAMA_FTYPE_MOSTLY_Q4_0", "q4_k_m": "LLAMA_FTYPE_MOSTLY_Q4_K_M"}
+FILE_TYPES = {"q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0", "q4_0": "LLAMA_FTYPE_MOSTLY_Q4_0",
+              "q4_k_m": "LLAMA_FTYPE_MOSTLY_Q4_K_M"}
 
 
 def make_gguf_variant(source: ModelArtifact, variant: str, out_dir: Path, _calibration: Path | None, *,

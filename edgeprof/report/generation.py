@@ -16,9 +16,9 @@ def generation_lines(result: dict[str, Any]) -> list[str]:
     tag = method_tag(gen.get("method"))
     lines = [f"{name} p50 {latency_text(gen[key] or {}, 'p50', interval=False)}, "
              f"p95 {latency_text(gen[key] or {}, 'p95')}{tag}" for name, key in (("TTFT", "ttft"), ("TPOT", "tpot"))]
-    lines.append(f"prefill {fmt(gen.get('prefill_tokens_per_s'))} tokens/s, decode {fmt(gen.get('decode_tokens_per_s'))}"
-                 f" tokens/s{tag} ({gen.get('prompts_run')} prompts, {gen.get('tokens_decoded')} tokens, stopped by "
-                 f"{gen.get('stop_reason')})")
+    lines.append(f"prefill {fmt(gen.get('prefill_tokens_per_s'))} tokens/s, "
+                 f"decode {fmt(gen.get('decode_tokens_per_s'))} tokens/s{tag} ({gen.get('prompts_run')} prompts, "
+                 f"{gen.get('tokens_decoded')} tokens, stopped by {gen.get('stop_reason')})")
     quality = gen.get("quality") or {}
     reference = quality.get("reference") or {}
     text = f"perplexity {fmt(quality.get('perplexity'))} ({quality.get('text')} text)"

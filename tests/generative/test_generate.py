@@ -74,7 +74,7 @@ def test_generation_on_the_local_device_judged_and_stored(smollm: Path, tmp_path
                                "-c", "generation.ttft_p95_ms<=60000", "-c", "generation.tpot_p95_ms<=0.001",
                                "-c", "generation.decode_tokens_per_s>=0.1", "-c", "generation.perplexity<=1000",
                                "-c", "generation.energy_mj_per_token<=1000000")
-    assert proc.returncode == 1, proc.stderr  # the TPOT bound no model meets
+    assert proc.returncode == 1, (proc.stderr, result["error"])  # the TPOT bound no model meets
     gen = check_generation(result, prompts=2)
     assert gen["prompts"]["source"] == "spec" and gen["quality"]["reference"] is None
     verdicts = {v["constraint"]: v for v in result["verdicts"]}
@@ -106,7 +106,7 @@ def test_quantized_variant_records_its_source_in_the_manifest(smollm: Path, q8_0
 @pytest.mark.ssh
 def test_generation_over_ssh_agrees_with_its_source(loopback_device: str, q8_0: Path) -> None:
     proc, result = deploy_json("--device", loopback_device, "--model", q8_0, "--store", q8_0.parent / "r.db")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 0, (proc.stderr, result["error"])
     assert result["device"] == "loop" and result["transfer"]["bytes_sent"] >= q8_0.stat().st_size
     gen = check_generation(result, prompts=8)
     assert gen["prompts"]["source"] == "shipped"

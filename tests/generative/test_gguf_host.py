@@ -57,7 +57,8 @@ def test_bad_prompts_file_is_one_line_exit_2(tmp_path: Path, content: str, messa
 def test_bad_context_list_is_one_line_exit_2(tmp_path: Path) -> None:
     proc = edgeprof("deploy", "--model", fake_gguf(tmp_path / "m.gguf"), "--context", "128,lots")
     assert proc.returncode == 2
-    assert proc.stderr.strip() == "edgeprof: error: --context must be positive token counts like 128,512,2048, got '128,lots'"
+    assert proc.stderr.strip() == ("edgeprof: error: --context must be positive token counts like 128,512,2048, "
+                                   "got '128,lots'")
 
 
 def test_device_without_llama_cpp_says_what_to_install(numpy_only: Path, tmp_path: Path) -> None:  # noqa: F811

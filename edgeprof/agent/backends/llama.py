@@ -40,6 +40,23 @@ class LlamaBackend(Backend):
         return {DISTRIBUTION: dist_version(DISTRIBUTION), "onnxruntime-genai": dist_version("onnxruntime-genai")}
 
 
+def prompt_tokens(llm: Any, text: str) -> tuple[list[int], str]:
+    """A user message's tokens as a chat front end sends them: in the model's chat template when its GGUF has one
+    (`chat template`), else the raw text after BOS (`raw`)."""
+    template = llm.metadata.get("tokenizer.chat_template")
+    if not template:
+        return llm.tokenize(text.encode(), add_bos=True, special=True), "raw"
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    def special(token: int) -> str:
+        return llm.detokenize([token], special=True).decode("utf-8", "replace")
+
+    formatter = Jinja2ChatFormatter(template=template, eos_token=special(llm.token_eos()),
+                                    bos_token=special(llm.token_bos()))
+    prompt = formatter(messages=[{"role": "user", "content": text}]).prompt
+    return llm.tokenize(prompt.encode(), add_bos=False, special=True), "chat template"
+
+
 class LlamaRuntime(Runtime):
     """One llama.cpp model and context; `llm` is the llama_cpp.Llama the generation probe drives."""
 
