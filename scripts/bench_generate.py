@@ -30,6 +30,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from edgeprof.agent.backends.llama import prompt_tokens  # noqa: E402
 from edgeprof.agent.generation import PROMPT_CONTEXT  # noqa: E402
 from edgeprof.agent.generation_texts import PROMPTS  # noqa: E402
 
@@ -39,10 +40,11 @@ DEFAULT_MODEL = CACHE / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 def harness(model: Path, threads: int, max_tokens: int, seconds: float, store: Path) -> dict:
     """One deploy on the local device: the Result's generation section."""
+    path = os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH"))))
     proc = subprocess.run([sys.executable, "-m", "edgeprof", "deploy", "--json", "--model", str(model),
                            "--threads", str(threads), "--max-tokens", str(max_tokens), "--max-seconds", str(seconds),
                            "--power-seconds", "0", "--context", "128", "--store", str(store)],
-                          capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONPATH": str(REPO)})
+                          capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONPATH": path})
     if not proc.stdout.strip():
         sys.exit(f"bench_generate: the deploy failed: {proc.stderr.strip()}")
     (result,) = json.loads(proc.stdout)
@@ -86,7 +88,7 @@ def main() -> None:
 
     llm = llama_cpp.Llama(model_path=str(args.model), n_ctx=PROMPT_CONTEXT, n_threads=args.threads,
                           n_threads_batch=args.threads, seed=0, verbose=False)
-    prompts = [llm.tokenize(p.encode(), add_bos=True, special=True) for p in PROMPTS]
+    prompts = [prompt_tokens(llm, p)[0] for p in PROMPTS]  # in the chat template, as the agent sends them
     bare(llm, prompts, len(prompts), args.max_tokens)  # warm-up, as the harness does its own
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -268,6 +268,9 @@ def deploy(
     max_tokens: Annotated[
         int, typer.Option("--max-tokens", min=1, help="GGUF: tokens generated per prompt (greedy).")
     ] = GenerationSettings.max_tokens,
+    perplexity_text: Annotated[
+        Optional[Path], typer.Option("--perplexity-text", help="GGUF: UTF-8 text for perplexity (default: shipped).")
+    ] = None,
     host: HostOption = None,
     port: PortOption = None,
     user: UserOption = None,
@@ -314,7 +317,7 @@ def deploy(
         scenario=scenario_opts,
         providers=configurations(ep, "--ep"),
         delegates=configurations(delegate, "--delegate"),
-        generation=generation_settings(prompts, context, max_tokens),
+        generation=generation_settings(prompts, context, max_tokens, perplexity_text),
     )
     raise typer.Exit(measure_judge_store(profiles, artifacts, references, options, project_file, constraint,
                                          store, as_json=as_json, strict=strict, jobs=jobs))

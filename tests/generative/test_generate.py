@@ -44,7 +44,7 @@ def q8_0(smollm: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / f"{smollm.stem}-q8_0.gguf"
 
 
-def check_generation(result: dict[str, Any], prompts: int, max_tokens: int = 8) -> dict[str, Any]:
+def check_generation(result: dict[str, Any], prompts: int, text: str, max_tokens: int = 8) -> dict[str, Any]:
     """What every generation Result holds, consistent with itself."""
     assert result["status"] == "ok", result["error"]
     assert result["model"]["format"] == "gguf" and result["runtime"]["name"] == "llama.cpp"
@@ -60,7 +60,7 @@ def check_generation(result: dict[str, Any], prompts: int, max_tokens: int = 8) 
     assert gen["prefill_tokens_per_s"] > 0
     assert [row["tokens"] for row in gen["context"]] == [64, 256]
     assert all(row["rss_mb"] > 0 and row["prefill_ms"] > 0 and row["decode_ms"] > 0 for row in gen["context"])
-    assert 1 < gen["quality"]["perplexity"] < 1000 and gen["quality"]["text"] == "shipped"
+    assert 1 < gen["quality"]["perplexity"] < 1000 and gen["quality"]["text"] == text
     assert gen["sample_output"]
     assert result["memory"]["peak_rss_mb"] > result["memory"]["baseline_rss_mb"]
     return gen
@@ -69,13 +69,16 @@ def check_generation(result: dict[str, Any], prompts: int, max_tokens: int = 8) 
 def test_generation_on_the_local_device_judged_and_stored(smollm: Path, tmp_path: Path) -> None:
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text('{"prompt": "What is the capital of France?"}\n"Count from one to five."\n')
+    passage = tmp_path / "passage.txt"
+    passage.write_text("The river flows past the old mill, and in spring the water rises over the stones. " * 4)
     store = tmp_path / "r.db"
-    proc, result = deploy_json("--model", smollm, "--prompts", prompts, "--store", store,
+    proc, result = deploy_json("--model", smollm, "--prompts", prompts, "--perplexity-text", passage, "--store", store,
                                "-c", "generation.ttft_p95_ms<=60000", "-c", "generation.tpot_p95_ms<=0.001",
                                "-c", "generation.decode_tokens_per_s>=0.1", "-c", "generation.perplexity<=1000",
                                "-c", "generation.energy_mj_per_token<=1000000")
     assert proc.returncode == 1, (proc.stderr, result["error"])  # the TPOT bound no model meets
-    gen = check_generation(result, prompts=2)
+    gen = check_generation(result, prompts=2, text="spec")
+    assert gen["quality"]["perplexity_tokens"] < 256 and gen["prompts"]["format"] == "chat template"
     assert gen["prompts"]["source"] == "spec" and gen["quality"]["reference"] is None
     verdicts = {v["constraint"]: v for v in result["verdicts"]}
     assert verdicts["generation.tpot_p95_ms"]["status"] == "fail"
@@ -108,7 +111,7 @@ def test_generation_over_ssh_agrees_with_its_source(loopback_device: str, q8_0: 
     proc, result = deploy_json("--device", loopback_device, "--model", q8_0, "--store", q8_0.parent / "r.db")
     assert proc.returncode == 0, (proc.stderr, result["error"])
     assert result["device"] == "loop" and result["transfer"]["bytes_sent"] >= q8_0.stat().st_size
-    gen = check_generation(result, prompts=8)
+    gen = check_generation(result, prompts=8, text="shipped")
     assert gen["prompts"]["source"] == "shipped"
     reference = gen["quality"]["reference"]
     assert reference["prompts"] == 8 and reference["meaningful"] is True

@@ -54,6 +54,13 @@ def test_bad_prompts_file_is_one_line_exit_2(tmp_path: Path, content: str, messa
     assert line.startswith("edgeprof: error: prompts file") and message in line
 
 
+def test_empty_perplexity_text_is_one_line_exit_2(tmp_path: Path) -> None:
+    empty = tmp_path / "text.txt"
+    empty.write_text("  \n")
+    proc = edgeprof("deploy", "--model", fake_gguf(tmp_path / "m.gguf"), "--perplexity-text", empty)
+    assert proc.returncode == 2 and proc.stderr.strip() == f"edgeprof: error: perplexity text {empty} is empty"
+
+
 def test_bad_context_list_is_one_line_exit_2(tmp_path: Path) -> None:
     proc = edgeprof("deploy", "--model", fake_gguf(tmp_path / "m.gguf"), "--context", "128,lots")
     assert proc.returncode == 2
