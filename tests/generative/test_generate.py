@@ -19,6 +19,7 @@ from tests.agent.test_isolation import STDLIB_PROBES, _requirements, _top_level
 
 pytestmark = pytest.mark.generative
 
+OPTIONAL_PROBES = {"django"}  # diskcache (a llama-cpp-python requirement) tries it and goes on without it
 FAST = ["--min-seconds", "0.2", "--max-seconds", "3", "--power-seconds", "0.5", "--max-tokens", "8",
         "--context", "64,256"]
 
@@ -117,7 +118,7 @@ def test_generation_over_ssh_agrees_with_its_source(loopback_device: str, q8_0: 
     assert reference["prompts"] == 8 and reference["meaningful"] is True
     assert 0 <= reference["exact_match"] <= reference["token_agreement"] <= 1
     assert reference["reference_perplexity"] > 1
-    assert gen["energy"]["method"] == "estimate" and gen["energy"]["mj_per_token"] > 0
+    assert gen["energy"]["method"].startswith("estimate") and gen["energy"]["mj_per_token"] > 0
 
 
 def test_agent_imports_only_llama_cpp_and_its_requirements_for_a_gguf_run(smollm: Path, tmp_path: Path) -> None:
@@ -129,9 +130,10 @@ def test_agent_imports_only_llama_cpp_and_its_requirements_for_a_gguf_run(smollm
     allowed: set[str] = set()
     for dist in dists:
         location = Path(str(metadata.distribution(dist).locate_file("")))
-        for name in _top_level(dist):
-            if (location / name).exists() and not (root / name).exists():
-                (root / name).symlink_to(location / name)
+        for name in _top_level(dist):  # a package folder, or a single module (typing_extensions.py)
+            source = next((location / n for n in (name, f"{name}.py") if (location / n).exists()), None)
+            if source is not None and not (root / source.name).exists():
+                (root / source.name).symlink_to(source)
                 allowed.add(name.split(".")[0])
     assert "edgeprof" not in allowed and "onnxruntime" not in allowed
     spec = spec_for(smollm, generation={"max_tokens": 4, "contexts": [32], "prompts": ["Hi"],
@@ -142,7 +144,7 @@ def test_agent_imports_only_llama_cpp_and_its_requirements_for_a_gguf_run(smollm
     imported = {line.split("|")[-1].strip().split(".")[0] for line in run.stderr.splitlines()
                 if line.startswith("import time:")}
     imported.discard("imported package")
-    foreign = sorted(imported - set(sys.stdlib_module_names) - allowed - STDLIB_PROBES
+    foreign = sorted(imported - set(sys.stdlib_module_names) - allowed - STDLIB_PROBES - OPTIONAL_PROBES
                      - {"edgeprof_agent", "__main__", ""})
     assert not foreign, f"a GGUF run imported modules outside stdlib/numpy/psutil/llama_cpp: {foreign}"
     assert "llama_cpp" in imported and "onnxruntime" not in imported
