@@ -112,7 +112,7 @@ def measure_generation(spec: dict[str, Any], memory: MemoryProbe, clock: Any, no
         note(f"decoding did not settle within {warmup['runs']} warm-up tokens")
 
     clock.enter("latency", budget["max_seconds"] * 2 + spec["timeouts"]["stage_s"])
-    prompts_run = _PromptCycle(llm, encoded, max_tokens, settings["stop_at_end"])
+    prompts_run = PromptCycle(llm, encoded, max_tokens, settings["stop_at_end"])
     ttft, reason, level = guarded(lambda: lat.steady_state(prompts_run.current, budget,
                                                            lambda d, t: progress("latency", d, t),
                                                            advance=prompts_run.advance), "latency")()
@@ -152,7 +152,7 @@ def measure_generation(spec: dict[str, Any], memory: MemoryProbe, clock: Any, no
     return {"runtime": runtime.describe(), "memory": memory_section, "power": power, "generation": section}
 
 
-class _PromptCycle:
+class PromptCycle:
     """The prompts in turn for `steady_state`: `current` is the timed call (prefill and first token); `advance`
     decodes the rest of that answer, each token timed, and readies the next prompt outside the timed window."""
 
@@ -203,7 +203,7 @@ def _answer(llm: Any, tokens: list[int], max_tokens: int, stop_at_end: bool) -> 
 
 
 def _section(method: str, load_ms: float, first: dict[str, Any], warmup: dict[str, Any], ttft: np.ndarray,
-             reason: str, level: float, run: _PromptCycle, budget: dict[str, Any]) -> dict[str, Any]:
+             reason: str, level: float, run: PromptCycle, budget: dict[str, Any]) -> dict[str, Any]:
     """TTFT, TPOT and end-to-end distributions with their intervals, and prefill and decode throughput."""
     confidence = budget["confidence"]
     tpot = np.asarray(run.tpot_ms, dtype=np.float64)
