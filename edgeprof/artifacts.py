@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     import numpy as np
 
 DATA_SUFFIX = ".data"  # an external data file's blob on the device: blobs/<sha256>.data, beside the model's blob
-VARIANTS = ("fp32", "fp16", "int8-dynamic", "int8-static", "int8-static-qop", "int8-weight-only")
+VARIANTS = ("fp32", "fp16", "int8-dynamic", "int8-static", "int8-static-qop", "int8-weight-only", "q8_0", "q4_0",
+            "q4_k_m")
 MANIFEST = "manifest.json"
 
 
@@ -167,9 +168,12 @@ def sha256_file(path: Path) -> str:
 
 
 def detect_format(data: bytes) -> str | None:
-    """'tflite' for the TFL3 flatbuffer identifier, 'onnx' for something that starts like a ModelProto."""
+    """'tflite' for the TFL3 flatbuffer identifier, 'gguf' for the GGUF magic, 'onnx' for something that starts like
+    a ModelProto."""
     if len(data) >= 8 and data[4:8] == b"TFL3":
         return "tflite"
+    if data[:4] == b"GGUF":
+        return "gguf"
     if data[:1] == b"\x08":  # field 1 (ir_version), varint: every serialised ModelProto starts so
         return "onnx"
     return None
@@ -352,7 +356,7 @@ def load_artifact(path: Path) -> ModelArtifact:
         head = fh.read(8)
     fmt = detect_format(head)
     if fmt is None:
-        raise ConfigError(f"{path}: not an ONNX or TFLite model")
+        raise ConfigError(f"{path}: not an ONNX, TFLite or GGUF model")
     if path.suffix.lower() != f".{fmt}":
         raise ConfigError(f"{path}: the file is {fmt.upper()} but its name ends in '{path.suffix}': "
                           f"rename it to .{fmt}")
@@ -371,8 +375,8 @@ def load_artifact(path: Path) -> ModelArtifact:
             data_files = _data_files(path, locations)
             device_copy, digest = _device_copy(path, data_files)
             size = device_copy.stat().st_size + sum(d.size_bytes for d in data_files)
-    else:
-        inputs, outputs = _tflite_signature(path)
+    else:  # a GGUF language model takes text: no tensor signature
+        inputs, outputs = _tflite_signature(path) if fmt == "tflite" else ([], [])
         digest = sha256_file(path)
     found = find_manifest_entry(path, digest)
     name, variant = _name_and_variant(path)

@@ -15,6 +15,7 @@ from edgeprof.accelerators import accelerator_text
 from edgeprof.agent.spec import (
     FINAL_EVENTS,
     Accelerator,
+    GenerationSettings,
     InputSettings,
     LatencyBudget,
     PowerSettings,
@@ -71,6 +72,7 @@ class DeployOptions:
     # Each entry is one configuration to measure (`--ep`, `--delegate`): an ordered list of providers or delegates.
     providers: tuple[tuple[Accelerator, ...], ...] = ()
     delegates: tuple[tuple[Accelerator, ...], ...] = ()
+    generation: GenerationSettings = GenerationSettings()  # GGUF models: prompts, output length, context depths
 
     def configurations(self, profile: DeviceProfile, fmt: str) -> list[tuple[Accelerator, ...] | None]:
         """The accelerator lists a model of this format is measured with on this device: the command line's,
@@ -130,6 +132,7 @@ def build_run_spec(
         emulation=profile.emulation,
         op_profile=options.op_profile,
         lock={"path": lock_path, "wait_s": options.lock_wait_s} if lock_path else None,
+        generation=options.generation,
     )
 
 

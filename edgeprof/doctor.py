@@ -41,12 +41,21 @@ class DoctorReport:
         """Print the facts, then each problem and its fix."""
         console.print(f"[bold]{escape(self.device)}[/bold]")
         for key, value in self.facts.items():
-            text = accelerator_summary(value) if key == "accelerators" else str(value)
+            text = (accelerator_summary(value) if key == "accelerators" else runtime_summary(value) if key == "runtimes"
+                    else str(value))
             console.print(f"  {key}: {escape(text)}")
         if not self.problems:
             console.print("[green]no problems found[/green]")
         for problem, fix in self.problems:
             console.print(f"[red]problem:[/red] {escape(problem)}\n  [bold]fix:[/bold] {escape(fix)}")
+
+
+def runtime_summary(runtimes: dict[str, str | None]) -> str:
+    """'onnxruntime 1.32.0, llama-cpp-python 0.3.36; not installed (pip install NAME): onnxruntime-genai': each
+    runtime distribution the agent knows, with its version or as one to install."""
+    found = ", ".join(f"{dist} {version}" for dist, version in runtimes.items() if version)
+    missing = ", ".join(dist for dist, version in runtimes.items() if not version)
+    return "; ".join(filter(None, (found, f"not installed (pip install NAME): {missing}" if missing else ""))) or "none"
 
 
 def accelerator_summary(found: list[dict[str, Any]]) -> str:

@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Sequence
 
 from edgeprof.accelerators import configurations
-from edgeprof.agent.spec import SCENARIOS, TIMING_INPUTS, InputSettings, LatencyBudget, PowerSettings, ScenarioSettings
+from edgeprof.agent.spec import (
+    SCENARIOS,
+    TIMING_INPUTS,
+    GenerationSettings,
+    InputSettings,
+    LatencyBudget,
+    PowerSettings,
+    ScenarioSettings,
+)
 from edgeprof.artifacts import ModelArtifact, check_dataset, load_artifact, printable, reference_for
 from edgeprof.constraints import parse_constraint
 from edgeprof.deploy import DeployOptions
@@ -20,6 +28,7 @@ from edgeprof.errors import ConfigError
 from edgeprof.fleet import labgrid_tags, read_devices_file
 from edgeprof.model_inputs import ModelInputs, parse_input_range, parse_input_shape, resolve_inputs
 from edgeprof.project import ProjectFile, load_project
+from edgeprof.prompts import generation_settings
 
 SECRET_OPTIONS = ("--identity",)
 REDACTED = "<redacted>"
@@ -66,6 +75,10 @@ class Request:
     lab_wait: float = LAB_WAIT_S
     ep: Sequence[str] = ()
     delegate: Sequence[str] = ()
+    prompts: Path | None = None  # GGUF models: JSON lines of prompts (None: the shipped set)
+    context: str | None = None  # GGUF models: '128,512,2048', context depths whose memory is measured
+    max_tokens: int = GenerationSettings.max_tokens
+    perplexity_text: Path | None = None  # GGUF models: the text perplexity is measured on (None: shipped)
 
 
 @dataclass(frozen=True)
@@ -262,6 +275,7 @@ def plan_models(settings: Settings, models: Sequence[Path]) -> Plan:
         scenario=settings.scenario,
         providers=configurations(list(request.ep), "--ep"),
         delegates=configurations(list(request.delegate), "--delegate"),
+        generation=generation_settings(request.prompts, request.context, request.max_tokens, request.perplexity_text),
     )
     return Plan(settings.profiles, artifacts, references, options, settings.project, list(request.constraints))
 

@@ -39,7 +39,8 @@ def _verify_model(model: dict[str, Any], what: str) -> None:
 
 
 # Stages that measure the model; `measure_s` is their sum. The rest (lock, system facts, thermal) is overhead.
-MEASURING = ("load", "inputs", "first", "warmup", "latency", "scenario", "power", "op_profile", "accuracy")
+MEASURING = ("load", "inputs", "first", "warmup", "latency", "scenario", "power", "op_profile", "accuracy",
+             "context")
 
 
 class TimedClock(StageClock):
@@ -109,6 +110,12 @@ def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, c
     dataset = spec["dataset"]
     if dataset:
         _verify(dataset["path"], dataset.get("sha256"), "the dataset")
+    if model["format"] == "gguf":  # a language model: its own phases (agent/generation.py)
+        from .generation import measure_generation
+
+        sections = measure_generation(spec, memory, clock, note, _guarded)
+        clock.stop()
+        return {**sections, "system": system, "thermal": _thermal_after(thermal, note), "warnings": warnings}
     from .backends import backend_for
     from .backends.base import accel_settings
 
@@ -192,9 +199,7 @@ def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, c
             note(compared["reason"])
 
     clock.stop()
-    thermal_section = thermal.after()
-    if thermal_section.get("throttled") and thermal_section["throttled"].get("now"):
-        note(f"the device is throttling now: {', '.join(thermal_section['throttled']['now'])}")
+    thermal_section = _thermal_after(thermal, note)
     return {
         "runtime": runtime.describe(),
         "system": system,
@@ -209,6 +214,14 @@ def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, c
         "scenario": scenario,
         "warnings": warnings,
     }
+
+
+def _thermal_after(thermal: ThermalProbe, note: Any) -> dict[str, Any]:
+    """The thermal section at the end of the measuring stages, with a warning when the device throttles now."""
+    section = thermal.after()
+    if section.get("throttled") and section["throttled"].get("now"):
+        note(f"the device is throttling now: {', '.join(section['throttled']['now'])}")
+    return section
 
 
 def _op_profile(backend: Any, model: dict[str, Any], threads: int | None, accel: dict[str, Any],

@@ -10,9 +10,9 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 SPEC_VERSION = 1
-FORMATS = ("onnx", "tflite")
+FORMATS = ("onnx", "tflite", "gguf")
 STAGES = ("start", "lock", "load", "inputs", "first", "warmup", "latency", "scenario", "power", "op_profile",
-          "accuracy")
+          "accuracy", "context")
 SCENARIOS = ("single-stream", "offline", "server")
 POWER_METHODS = ("estimate", "jetson-ina3221", "jetson-iio", "pi5-pmic", "hwmon", "rapl", "command", "none")
 EMULATION_MODES = ("qemu-tcg", "qemu-icount")
@@ -127,6 +127,20 @@ class RuntimeSettings:
 
 
 @dataclass(frozen=True)
+class GenerationSettings:
+    """How a generative (GGUF) model is run: the prompts (None: the agent's shipped set), tokens generated per
+    prompt (greedy, seeded; fewer only when the model ends its answer and `stop_at_end`), the context depths whose
+    memory is measured, and the text perplexity is computed on (None: the shipped one) with its token cap."""
+
+    prompts: tuple[str, ...] | None = None
+    max_tokens: int = 32
+    stop_at_end: bool = True
+    contexts: tuple[int, ...] = (128, 512, 2048)
+    perplexity_text: str | None = None
+    perplexity_tokens: int = 256
+
+
+@dataclass(frozen=True)
 class RunSpec:
     """One measurement the host asks of the agent: the model, what to measure and how long (one JSON line)."""
 
@@ -146,6 +160,7 @@ class RunSpec:
     emulation: str | None = None
     op_profile: bool = False
     lock: dict[str, Any] | None = None
+    generation: GenerationSettings = GenerationSettings()
     spec_version: int = SPEC_VERSION
 
     def to_json(self) -> str:

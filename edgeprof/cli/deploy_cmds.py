@@ -10,7 +10,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from edgeprof.agent.spec import SCENARIOS, InputSettings, LatencyBudget, PowerSettings, ScenarioSettings
+from edgeprof.agent.spec import (
+    SCENARIOS,
+    GenerationSettings,
+    InputSettings,
+    LatencyBudget,
+    PowerSettings,
+    ScenarioSettings,
+)
 from edgeprof.cli.app import app, console, error_line
 from edgeprof.cli.options import (
     AcceptNewOption,
@@ -56,7 +63,7 @@ ACCELERATOR_ERRORS = ("accelerator_missing", "accelerator_options")
 
 @app.command("deploy")
 def deploy(
-    model: Annotated[list[Path], typer.Option("--model", "-m", help="ONNX or TFLite model file (repeatable).")],
+    model: Annotated[list[Path], typer.Option("--model", "-m", help="ONNX, TFLite or GGUF model file (repeatable).")],
     device: DeviceOption = [],  # noqa: B006 - typer reads the default
     devices_from: Annotated[
         Optional[str], typer.Option("--devices-from", metavar="FILE[:GROUP]|labgrid:K=V",
@@ -114,6 +121,20 @@ def deploy(
     scenario_seconds: Annotated[
         float, typer.Option("--scenario-seconds", min=0.01, callback=seconds, help="Per offline point / server run.")
     ] = ScenarioSettings.seconds,
+    prompts: Annotated[
+        Optional[Path],
+        typer.Option("--prompts", help="GGUF: JSON lines of {\"prompt\": ...} (default: a shipped set)."),
+    ] = None,
+    context: Annotated[
+        Optional[str],
+        typer.Option("--context", metavar="128,512,2048", help="GGUF: context depths whose memory is measured."),
+    ] = None,
+    max_tokens: Annotated[
+        int, typer.Option("--max-tokens", min=1, help="GGUF: tokens generated per prompt (greedy).")
+    ] = GenerationSettings.max_tokens,
+    perplexity_text: Annotated[
+        Optional[Path], typer.Option("--perplexity-text", help="GGUF: UTF-8 text for perplexity (default: shipped).")
+    ] = None,
     host: HostOption = None,
     port: PortOption = None,
     user: UserOption = None,
@@ -134,7 +155,8 @@ def deploy(
         cooldown_to=cooldown_to, op_profile=op_profile, seed=seed, scenario=scenario, batch=batch,
         sweep_threads=sweep_threads, target_qps=target_qps, find_max_qps=find_max_qps, p99_bound=p99_bound,
         scenario_seconds=scenario_seconds, accept_new_host_key=accept_new_host_key, lab_wait=lab_wait, ep=ep,
-        delegate=delegate))
+        delegate=delegate, prompts=prompts, context=context, max_tokens=max_tokens,
+        perplexity_text=perplexity_text))
     raise typer.Exit(measure_judge_store(plan, store, as_json=as_json, strict=strict, jobs=jobs))
 
 

@@ -1,4 +1,5 @@
-"""Host-side model variants: fp16 and int8 (dynamic, static) from an fp32 ONNX or TFLite model."""
+"""Host-side model variants: fp16 and int8 (dynamic, static) from an fp32 ONNX or TFLite model; q8_0, q4_0 and
+q4_k_m of a GGUF model."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from edgeprof.errors import ConfigError
 
 ONNX_VARIANTS = ("fp16", "int8-dynamic", "int8-static")
 TFLITE_VARIANTS = ("fp16", "int8-dynamic", "int8-weight-only", "int8-static")
+GGUF_VARIANTS = ("q8_0", "q4_0", "q4_k_m")
 
 
 def quantize(source: Path, variants: list[str], out_dir: Path, calibration: Path | None, *,
@@ -22,7 +24,7 @@ def quantize(source: Path, variants: list[str], out_dir: Path, calibration: Path
     if artifact.variant not in ("fp32", "original"):
         raise ConfigError(f"{source}: already the {artifact.variant} variant of {artifact.name}; "
                           "quantize its fp32 source")
-    supported = ONNX_VARIANTS if artifact.format == "onnx" else TFLITE_VARIANTS
+    supported = {"onnx": ONNX_VARIANTS, "tflite": TFLITE_VARIANTS, "gguf": GGUF_VARIANTS}[artifact.format]
     unknown = [v for v in variants if v not in supported]
     if unknown:
         raise ConfigError(f"variant {unknown[0]!r} is not available for {artifact.format.upper()} models "
@@ -35,6 +37,8 @@ def quantize(source: Path, variants: list[str], out_dir: Path, calibration: Path
         raise ConfigError(f"--out: cannot write into {out_dir} (read-only or permission denied)")
     if artifact.format == "onnx":
         from edgeprof.convert.onnx_variants import make_onnx_variant as make
+    elif artifact.format == "gguf":
+        from edgeprof.convert.gguf_variants import make_gguf_variant as make
     else:
         from edgeprof.convert.tflite_variants import make_tflite_variant as make
     made: list[VariantResult] = []

@@ -20,6 +20,7 @@ from edgeprof.report.figures import (
     verdict_summary,
     verdict_value,
 )
+from edgeprof.report.generation import generation_lines
 from edgeprof.report.placement import placement_lines
 from edgeprof.result import Result, viewer
 
@@ -139,7 +140,7 @@ def render_verdicts(results: list[dict[str, Any]], console: Console) -> None:
         if why:
             console.print(Text("\n".join(why)))
         for result in rows:
-            lines = placement_lines(result) + energy_notes(result)
+            lines = placement_lines(result) + energy_notes(result) + generation_lines(result)
             if lines:
                 console.print(Text(f"{view(result).model_label}:"))
                 console.print(Text("\n".join(f"  {line}" for line in lines)))

@@ -39,7 +39,7 @@ def test_defaults_fill_a_minimal_spec() -> None:
     ({"inputs": {"ranges": [[0, 3]]}}, "inputs.ranges must be an object"),
     ({"seed": "zero"}, "seed must be an integer"),
     ({"threads": 0}, "threads must be a positive integer"),
-    ({"model": {"path": "/m.pt", "format": "torch"}}, "format of 'onnx' or 'tflite'"),
+    ({"model": {"path": "/m.pt", "format": "torch"}}, "format of 'onnx', 'tflite' or 'gguf'"),
 ])
 def test_malformed_specs_are_spec_errors(changes: dict[str, Any], text: str) -> None:
     with pytest.raises(AgentFailure) as failure:

@@ -49,8 +49,8 @@ def test_shell_metacharacters_in_paths_and_work_dir_do_nothing(tmp_path: Path, s
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda p: p.write_bytes(b""), "not an ONNX or TFLite model"),
-        (lambda p: p.write_bytes(b"hello world, not a model"), "not an ONNX or TFLite model"),
+        (lambda p: p.write_bytes(b""), "not an ONNX, TFLite or GGUF model"),
+        (lambda p: p.write_bytes(b"hello world, not a model"), "not an ONNX, TFLite or GGUF model"),
         (lambda p: p.write_bytes(FP32.read_bytes()[: FP32.stat().st_size // 2]), "truncated or corrupt ONNX"),
     ],
 )

@@ -58,7 +58,7 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_not_a_model(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "model.onnx"
     path.write_bytes(content)
-    assert "not an ONNX or TFLite model" in one_line_error(path)
+    assert "not an ONNX, TFLite or GGUF model" in one_line_error(path)
 
 
 @pytest.mark.parametrize("source", ["digits-fp32.onnx", "digits-fp32.tflite"])

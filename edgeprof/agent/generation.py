@@ -1,0 +1,312 @@
+"""A generative (GGUF) model's run: load once, warm up, then prompts with greedy decoding and a fixed output length,
+timed to the first token (TTFT) and per output token (TPOT); memory by context depth, energy per token, quality.
+
+The phases reuse the classifier's machinery: `probes.latency.steady_state` samples TTFT (its timed call is the
+prompt's prefill and first token; the rest of the answer is decoded, each token timed, between its samples) and
+stops by its rule; `probes.power.measure_energy` times decode steps, so its energy per call is energy per token."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from . import stats
+from .backends import backend_for
+from .backends.base import accel_settings
+from .backends.llama import prompt_tokens
+from .generation_texts import PERPLEXITY_TEXT, PROMPTS
+from .probes import latency as lat
+from .probes.memory import MemoryProbe, rss_mb
+from .protocol import progress
+from .spec import AgentFailure
+
+PROMPT_CONTEXT = 1024  # the context the prompts run in when no measured depth asks for more
+SAMPLE_CHARS = 200  # how much of the first prompt's answer the Result keeps
+
+
+class Generator:
+    """One prompt's greedy generation; each call yields the next token (the first call prefills the prompt)."""
+
+    def __init__(self, llm: Any, tokens: list[int]) -> None:
+        llm.reset()  # no KV-cache prefix reuse between prompts: every prompt is prefilled in full
+        self._gen = llm.generate(tokens, top_k=1, top_p=1.0, min_p=0.0, temp=0.0, repeat_penalty=1.0)
+        self.token = -1
+
+    def __call__(self) -> None:
+        self.token = next(self._gen)
+
+    def close(self) -> None:
+        self._gen.close()
+
+
+class TokenStream:
+    """Decode steps without end, for warm-up and the power window: a prompt's answer, restarted near the context's
+    end."""
+
+    def __init__(self, llm: Any, tokens: list[int]) -> None:
+        self.llm, self.tokens = llm, tokens
+        self.gen = Generator(llm, tokens)
+        self.gen()  # the prefill: every later call is one decode step
+
+    def __call__(self) -> None:
+        if self.llm.n_tokens >= self.llm.n_ctx() - 2:
+            self.gen.close()
+            self.gen = Generator(self.llm, self.tokens)
+            self.gen()
+        self.gen()
+
+
+def check_settings(settings: dict[str, Any]) -> None:
+    """The generation settings the agent can honour (AgentFailure 'spec' otherwise)."""
+    prompts = settings["prompts"]
+    if prompts is not None and (not isinstance(prompts, list) or not prompts
+                                or not all(isinstance(p, str) and p for p in prompts)):
+        raise AgentFailure("spec", "generation.prompts must be a non-empty list of non-empty strings")
+    for key in ("max_tokens", "perplexity_tokens"):
+        value = settings[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise AgentFailure("spec", f"generation.{key} must be a positive integer, got {value!r}")
+    contexts = settings["contexts"]
+    if not isinstance(contexts, list) or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0
+                                                  for c in contexts):
+        raise AgentFailure("spec", f"generation.contexts must be a list of positive integers, got {contexts!r}")
+
+
+def measure_generation(spec: dict[str, Any], memory: MemoryProbe, clock: Any, note: Callable[[str], None],
+                       guarded: Callable[[Callable[[], Any], str], Callable[[], Any]]) -> dict[str, Any]:
+    """The Result's sections of a generative model's run (`clock` is already in the load stage; `guarded` turns a
+    runtime's exceptions during a phase into an AgentFailure naming it)."""
+    settings = spec["generation"]
+    check_settings(settings)
+    prompts = settings["prompts"] or list(PROMPTS)
+    max_tokens, budget = settings["max_tokens"], spec["latency"]
+    backend = backend_for("gguf")
+    backend.import_module()
+    memory.mark("after_import")
+    accel = accel_settings(spec)
+    n_ctx = max(PROMPT_CONTEXT, max(settings["contexts"] or [0]) + 1)
+    runtime = backend.open(spec["model"]["path"], spec["threads"], accel, n_ctx=n_ctx, seed=spec["seed"])
+    llm = runtime.llm
+    memory.mark("after_load")
+    formatted = [prompt_tokens(llm, p) for p in prompts]
+    encoded = [tokens for tokens, _ in formatted]
+    for index, tokens in enumerate(encoded):
+        if len(tokens) + max_tokens > n_ctx:
+            raise AgentFailure("input", f"prompt {index + 1} has {len(tokens)} tokens: with {max_tokens} to generate "
+                               f"it does not fit the context of {n_ctx}", "load")
+    progress("load", 1, 1)
+
+    clock.enter("first")
+    first = guarded(lambda: _answer(llm, encoded[0], max_tokens, settings["stop_at_end"]), "first")()
+    memory.mark("after_first")
+    progress("first", 1, 1)
+
+    clock.enter("warmup")
+    stream = TokenStream(llm, encoded[0])
+    warmup = guarded(lambda: lat.warm_up(stream, budget, lambda d, t: progress("warmup", d, t)), "warmup")()
+    stream.gen.close()
+    if not warmup["stable"]:
+        note(f"decoding did not settle within {warmup['runs']} warm-up tokens")
+
+    clock.enter("latency", budget["max_seconds"] * 2 + spec["timeouts"]["stage_s"])
+    prompts_run = PromptCycle(llm, encoded, max_tokens, settings["stop_at_end"])
+    ttft, reason, level = guarded(lambda: lat.steady_state(prompts_run.current, budget,
+                                                           lambda d, t: progress("latency", d, t),
+                                                           advance=prompts_run.advance), "latency")()
+    prompts_run.finish()
+    ttft = ttft[:len(prompts_run.e2e_ms)]  # the samples whose answers were decoded in full
+
+    clock.enter("context")
+    depths = guarded(lambda: _context_depths(llm, settings["contexts"], memory), "context")()
+
+    clock.enter("power", spec["power"]["seconds"] + spec["power"]["idle_seconds"] + spec["timeouts"]["stage_s"])
+    from .probes.power import measure_energy
+
+    stream = TokenStream(llm, encoded[0])
+    power = guarded(lambda: measure_energy(stream, spec["power"], lambda d, t: progress("power", d, t)), "power")()
+    stream.gen.close()
+    if power is not None and spec["emulation"]:
+        power["emulated"] = spec["emulation"]
+    memory_section = memory.section()  # the peak of the model under test, before the quality phase loads others
+
+    clock.enter("accuracy")
+    quality = guarded(lambda: _quality(spec, backend, accel, llm, encoded, settings), "accuracy")()
+    compared = quality.get("reference") or {}
+    if compared.get("meaningful") is False:
+        note(compared["reason"])
+
+    method = f"emulated:{spec['emulation']}" if spec["emulation"] else "measured"
+    section = _section(method, runtime.load_ms, first, warmup, ttft, reason, level, prompts_run, budget)
+    answer = llm.detokenize(first["tokens"]).decode("utf-8", "replace")[:SAMPLE_CHARS]
+    source = "spec" if settings["prompts"] else "shipped"
+    section.update(context=depths, quality=quality, sample_output=answer,
+                   prompts={"count": len(prompts), "source": source, "format": formatted[0][1],
+                            "tokens": [len(t) for t in encoded]})
+    energy = (power or {}).get("energy_mj_per_inference")
+    section["energy"] = {"method": (power or {}).get("method", "none"), "mj_per_token": energy,
+                         "net_mj_per_token": (power or {}).get("net_energy_mj_per_inference"),
+                         "tokens_per_joule": 1000.0 / energy if energy else None}
+    return {"runtime": runtime.describe(), "memory": memory_section, "power": power, "generation": section}
+
+
+class PromptCycle:
+    """The prompts in turn for `steady_state`: `current` is the timed call (prefill and first token); `advance`
+    decodes the rest of that answer, each token timed, and readies the next prompt outside the timed window."""
+
+    def __init__(self, llm: Any, encoded: list[list[int]], max_tokens: int, stop_at_end: bool) -> None:
+        self.llm, self.encoded, self.max_tokens, self.stop_at_end = llm, encoded, max_tokens, stop_at_end
+        self.eos = llm.token_eos()
+        self.index = 0
+        self.tpot_ms: list[float] = []
+        self.e2e_ms: list[float] = []
+        self.prefill_tokens = 0
+        self.decoded = 0
+        self.current = Generator(llm, encoded[0])
+
+    def advance(self) -> Callable[[], None]:
+        gen, clock = self.current, time.perf_counter_ns
+        start = clock()
+        produced = 1
+        while produced < self.max_tokens and not (self.stop_at_end and gen.token == self.eos):
+            t0 = clock()
+            gen()
+            self.tpot_ms.append((clock() - t0) / 1e6)
+            produced += 1
+        decode_ms = (clock() - start) / 1e6
+        self.e2e_ms.append(decode_ms)  # the TTFT is added when the run's samples come back
+        self.prefill_tokens += len(self.encoded[self.index % len(self.encoded)])
+        self.decoded += produced
+        gen.close()
+        self.index += 1
+        self.current = Generator(self.llm, self.encoded[self.index % len(self.encoded)])
+        return self.current
+
+    def finish(self) -> None:
+        self.current.close()
+
+
+def _answer(llm: Any, tokens: list[int], max_tokens: int, stop_at_end: bool) -> dict[str, Any]:
+    """One prompt's greedy answer, with its TTFT and total ms (the first, cold run; the reference's answers)."""
+    gen, eos = Generator(llm, tokens), llm.token_eos()
+    start = time.perf_counter_ns()
+    gen()
+    ttft_ms = (time.perf_counter_ns() - start) / 1e6
+    out = [gen.token]
+    while len(out) < max_tokens and not (stop_at_end and gen.token == eos):
+        gen()
+        out.append(gen.token)
+    gen.close()
+    return {"ttft_ms": ttft_ms, "ms": (time.perf_counter_ns() - start) / 1e6, "tokens": out}
+
+
+def _section(method: str, load_ms: float, first: dict[str, Any], warmup: dict[str, Any], ttft: np.ndarray,
+             reason: str, level: float, run: PromptCycle, budget: dict[str, Any]) -> dict[str, Any]:
+    """TTFT, TPOT and end-to-end distributions with their intervals, and prefill and decode throughput."""
+    confidence = budget["confidence"]
+    tpot = np.asarray(run.tpot_ms, dtype=np.float64)
+    e2e = ttft + np.asarray(run.e2e_ms, dtype=np.float64)
+    ttft_s = float(ttft.sum()) / 1000
+    decode_s = float(tpot.sum()) / 1000
+    return {
+        "method": method,
+        "load_ms": load_ms,
+        "first": {"ttft_ms": first["ttft_ms"], "ms": first["ms"], "tokens": len(first["tokens"])},
+        "warmup": warmup,
+        "prompts_run": int(len(ttft)),
+        "tokens_decoded": run.decoded,
+        "stop_reason": reason,
+        "ttft": stats.summarise(ttft, confidence, level) if len(ttft) else None,
+        "tpot": stats.summarise(tpot, confidence) if len(tpot) else None,
+        "e2e": stats.summarise(e2e, confidence) if len(e2e) else None,
+        "prefill_tokens_per_s": run.prefill_tokens / ttft_s if ttft_s > 0 else None,
+        "decode_tokens_per_s": len(tpot) / decode_s if decode_s > 0 else None,
+    }
+
+
+def _filler(llm: Any, count: int) -> list[int]:
+    """`count` tokens of the shipped passage, repeated as needed, after the BOS token."""
+    text = llm.tokenize(PERPLEXITY_TEXT.encode(), add_bos=False, special=False)
+    return [llm.token_bos()] + (text * (count // len(text) + 1))[:count - 1]
+
+
+def _context_depths(llm: Any, depths: list[int], memory: MemoryProbe) -> list[dict[str, Any]]:
+    """RSS after the context is filled to each depth (its growth over the RSS after load), the prefill to it and
+    one decode step there."""
+    base = memory.marks.get("after_load")
+    rows = []
+    for done, depth in enumerate(sorted(set(depths)), 1):
+        tokens = _filler(llm, depth)
+        llm.reset()
+        start = time.perf_counter_ns()
+        llm.eval(tokens)
+        prefill_ms = (time.perf_counter_ns() - start) / 1e6
+        start = time.perf_counter_ns()
+        llm.eval([tokens[-1]])
+        decode_ms = (time.perf_counter_ns() - start) / 1e6
+        rss = rss_mb()
+        rows.append({"tokens": depth, "rss_mb": rss, "growth_mb": rss - base if rss is not None and base else None,
+                     "prefill_ms": prefill_ms, "decode_ms": decode_ms})
+        progress("context", done, len(depths))
+    llm.reset()
+    return rows
+
+
+def _quality(spec: dict[str, Any], backend: Any, accel: dict[str, Any], llm: Any, encoded: list[list[int]],
+             settings: dict[str, Any]) -> dict[str, Any]:
+    """Perplexity on the text (the shipped one by default) and, with a reference model, greedy-output agreement."""
+    text = settings["perplexity_text"] or PERPLEXITY_TEXT
+    quality: dict[str, Any] = {"text": "spec" if settings["perplexity_text"] else "shipped",
+                               **_perplexity(spec, backend, accel, spec["model"]["path"], text,
+                                             settings["perplexity_tokens"])}
+    ref = spec["reference_model"]
+    if not ref:
+        quality["reference"] = None
+        return quality
+    ours = [_answer(llm, t, settings["max_tokens"], settings["stop_at_end"])["tokens"] for t in encoded]
+    reference = backend.open(ref["path"], spec["threads"], accel, n_ctx=PROMPT_CONTEXT, seed=spec["seed"]).llm
+    theirs = [_answer(reference, t, settings["max_tokens"], settings["stop_at_end"])["tokens"] for t in encoded]
+    quality["reference"] = {**agreement(ours, theirs),
+                            **_perplexity(spec, backend, accel, ref["path"], text, settings["perplexity_tokens"],
+                                          prefix="reference_")}
+    return quality
+
+
+def _perplexity(spec: dict[str, Any], backend: Any, accel: dict[str, Any], path: str, text: str, cap: int,
+                prefix: str = "") -> dict[str, Any]:
+    """exp of the mean negative log-likelihood of each token of `text` (at most `cap`) given those before it, from
+    one batch with every position's logits (a second context of the model, freed after)."""
+    runtime = backend.open(path, spec["threads"], accel, n_ctx=cap, logits_all=True, seed=spec["seed"])
+    llm = runtime.llm
+    tokens = llm.tokenize(text.encode(), add_bos=True, special=False)[:cap]
+    if len(tokens) < 2:
+        return {f"{prefix}perplexity": None, f"{prefix}perplexity_tokens": len(tokens)}
+    llm.reset()
+    llm.eval(tokens)
+    logits = np.asarray(llm.scores[:len(tokens) - 1], dtype=np.float64)
+    top = logits.max(axis=1, keepdims=True)
+    log_norm = np.log(np.exp(logits - top).sum(axis=1)) + top[:, 0]
+    nll = float(np.mean(log_norm - logits[np.arange(len(tokens) - 1), tokens[1:]]))
+    return {f"{prefix}perplexity": math.exp(nll), f"{prefix}perplexity_tokens": len(tokens)}
+
+
+def agreement(ours: list[list[int]], theirs: list[list[int]]) -> dict[str, Any]:
+    """How far the greedy answers agree with the reference's: per prompt, the share of positions that match up to
+    the first difference (after it the two continue from different text); meaningless when the reference's own
+    answers do not depend on the prompt (all the same) or repeat one token."""
+    shares = []
+    for a, b in zip(ours, theirs):
+        same = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        shares.append(same / max(len(a), len(b), 1))
+    distinct_answers = len({tuple(t) for t in theirs})
+    distinct_tokens = len({tok for t in theirs for tok in t})
+    reason = None
+    if len(theirs) > 1 and distinct_answers == 1:
+        reason = f"the reference gives the same answer to all {len(theirs)} prompts: agreement with it means nothing"
+    elif distinct_tokens <= 1:
+        reason = "the reference's answers repeat one token: agreement with it means nothing"
+    return {"token_agreement": float(np.mean(shares)) if shares else None,
+            "exact_match": sum(a == b for a, b in zip(ours, theirs)) / len(ours) if ours else None,
+            "prompts": len(ours), "meaningful": reason is None, "reason": reason}
