@@ -102,15 +102,15 @@ def judge_one(result: Doc, constraint: Constraint, *, calibrated_emulation: bool
     if method == "none":
         row.update(value=None, margin=None, detail="no sensor or estimate on this device")
         return row
-    if metric.percentile:
-        latency = result.get("latency") or {}
-        ci = (latency.get("ci") or {}).get(metric.percentile)
+    if metric.percentile:  # the distribution the percentile was read from holds its interval: latency, a TTFT
+        distribution = value_at(result, metric.path.rpartition(".")[0]) or {}
+        ci = (distribution.get("ci") or {}).get(metric.percentile)
         if ci is None:
             status, row["detail"] = Status.INCONCLUSIVE, "too few samples for a confidence interval"
         elif ci[0] <= constraint.bound <= ci[1]:
             status = Status.INCONCLUSIVE
-            row["detail"] = (f"{latency.get('ci', {}).get('confidence', 0.95):.0%} CI [{ci[0]:.4g}, {ci[1]:.4g}] "
-                             "straddles the bound" + _more_samples(latency, ci, value, constraint.bound))
+            row["detail"] = (f"{distribution['ci'].get('confidence', 0.95):.0%} CI [{ci[0]:.4g}, {ci[1]:.4g}] "
+                             "straddles the bound" + _more_samples(distribution, ci, value, constraint.bound))
     compared = (result.get("accuracy") or {}).get("reference") or {}
     if metric.path == "accuracy.reference.agreement_top1" and compared.get("meaningful") is False:
         status, row["detail"] = Status.INFORMATIONAL, f"{compared['reason']} (would be {status})"

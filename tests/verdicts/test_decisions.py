@@ -124,3 +124,26 @@ def test_stored_rows_are_drawn_as_stored_never_judged_again() -> None:
 def test_strict_is_one_rule() -> None:
     assert Status.FAIL.failing() and not Status.INCONCLUSIVE.failing()
     assert Status.INCONCLUSIVE.failing(strict=True) and not Status.PASS.failing(strict=True)
+
+
+def generated(p95: float, ci: list[float], method: str = "measured") -> dict:
+    """A GGUF run's Result: TTFT and TPOT distributions as the agent writes them (agent/generation.py)."""
+    def distribution(value: float) -> dict:
+        return {"p95_ms": value, "samples": 40, "ci": {"confidence": 0.95, "p95": ci}}
+    return make(latency=None, accuracy=None, generation={
+        "method": method, "ttft": distribution(p95), "tpot": distribution(p95 / 10),
+        "decode_tokens_per_s": 60.0, "quality": {"perplexity": 12.0}})
+
+
+def test_generation_percentiles_are_judged_with_their_own_intervals() -> None:
+    from edgeprof.verdicts import judge
+
+    ttft = [parse_constraint("generation.ttft_p95_ms<=300")]
+    assert judge(generated(250.0, [240.0, 260.0]), ttft)[0]["status"] == "pass"
+    (straddles,) = judge(generated(290.0, [280.0, 310.0]), ttft)
+    assert straddles["status"] == "inconclusive" and "CI [280, 310] straddles the bound" in straddles["detail"]
+    emulated = generated(250.0, [240.0, 260.0], method="emulated:qemu-tcg")
+    (row,) = judge(emulated, ttft)
+    assert row["status"] == "informational" and "(would be pass)" in row["detail"]
+    (quality,) = judge(emulated, [parse_constraint("generation.perplexity<=20")])
+    assert quality["status"] == "pass"  # perplexity does not depend on timing: emulation does not change it
