@@ -2,8 +2,13 @@
 # Set up everything the tests need and run the whole suite:
 #   stage 1 (default): unit, agent, real-SSH (loopback OpenSSH server), PostgreSQL store (loopback server),
 #   labgrid places (loopback coordinator and exporter) and CLI tests;
+#   stage "generative": GGUF models through a real llama.cpp (scripts/generative_stage.sh: the llama-cpp-python
+#   wheel is built once and cached, the SmolLM2-135M GGUF comes from a PyPI package);
+#   stage "converters": `edgeprof convert` through torch, litert-torch, tensorflow-cpu and tf2onnx in their own
+#   virtualenv (scripts/converters_stage.sh);
 #   stage 2 (emulated): boot the QEMU arm64 board and deploy to it over SSH.
-# Extra arguments go to the stage-1 pytest. EDGEPROF_SKIP_EMULATED=1 skips stage 2 (CI never sets it).
+# Extra arguments go to the stage-1 pytest. EDGEPROF_SKIP_EMULATED=1 skips stage 2 and EDGEPROF_SKIP_SLOW=1 the
+# generative and converters stages (CI sets neither).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +38,22 @@ start=$SECONDS
 stage1=$?
 echo "== stage 1 took $((SECONDS - start)) s"
 
+generative=0
+converters=0
+rm -f "$run_dir"/stage-*.xml
+if [ "${EDGEPROF_SKIP_SLOW:-0}" != 1 ]; then
+  echo "== stage generative: GGUF models through llama.cpp"
+  start=$SECONDS
+  EDGEPROF_JUNIT="$run_dir/stage-generative.xml" bash scripts/generative_stage.sh
+  generative=$?
+  echo "== stage generative took $((SECONDS - start)) s"
+  echo "== stage converters: edgeprof convert from PyTorch and Keras"
+  start=$SECONDS
+  EDGEPROF_JUNIT="$run_dir/stage-converters.xml" bash scripts/converters_stage.sh
+  converters=$?
+  echo "== stage converters took $((SECONDS - start)) s"
+fi
+
 stage2=0
 rm -f "$run_dir/stage2.xml"
 if [ "${EDGEPROF_SKIP_EMULATED:-0}" != 1 ]; then
@@ -43,7 +64,7 @@ if [ "${EDGEPROF_SKIP_EMULATED:-0}" != 1 ]; then
   echo "== stage 2 took $((SECONDS - start)) s"
 fi
 
-echo "== stage 1: exit $stage1, stage 2: exit $stage2"
+echo "== stage 1: exit $stage1, generative: exit $generative, converters: exit $converters, stage 2: exit $stage2"
 .venv/bin/python - "$run_dir"/stage*.xml <<'PY'
 import sys
 import xml.etree.ElementTree as ET
@@ -62,4 +83,4 @@ for path in sys.argv[1:]:
         skipped += skip
 print(f"edgeprof: {passed} passed, {failed} failed, {skipped} skipped")
 PY
-[ "$stage1" = 0 ] && [ "$stage2" = 0 ]
+[ "$stage1" = 0 ] && [ "$generative" = 0 ] && [ "$converters" = 0 ] && [ "$stage2" = 0 ]
