@@ -15,7 +15,7 @@ from .probes.memory import MemoryProbe
 from .probes.system import system_section
 from .probes.thermal import ThermalProbe, wait_for_cooldown
 from .protocol import StageClock, emit, progress, warn
-from .spec import AgentFailure
+from .spec import AgentFailure, RunSpec
 
 
 def _verify(path: str, sha256: str | None, what: str) -> None:
@@ -65,7 +65,7 @@ class TimedClock(StageClock):
                 "other_s": time.perf_counter() - started - measure_s, "wait_s": wait_s}
 
 
-def measure(spec: dict[str, Any], wait_s: float = 0.0) -> dict[str, Any]:
+def measure(spec: RunSpec, wait_s: float = 0.0) -> dict[str, Any]:
     """Run every probe the spec asks for and return the agent's part of the Result (`wait_s`: the seconds the
     agent, started, waited for the spec while the host pushed the model)."""
     warnings: list[str] = []
@@ -75,10 +75,10 @@ def measure(spec: dict[str, Any], wait_s: float = 0.0) -> dict[str, Any]:
         warn(message)
 
     started = time.perf_counter()
-    clock = TimedClock(spec["timeouts"]["stage_s"])
-    model = spec["model"]
+    clock = TimedClock(spec.timeouts.stage_s)
+    model = spec.model
     memory = MemoryProbe(model["path"])
-    held = lock.acquire(spec.get("lock"), note)
+    held = lock.acquire(spec.lock, note)
     try:
         section = _measure(spec, model, memory, clock, note, warnings)
         section["timing"] = clock.section(started, wait_s)
@@ -88,18 +88,18 @@ def measure(spec: dict[str, Any], wait_s: float = 0.0) -> dict[str, Any]:
         lock.release(held)
 
 
-def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, clock: TimedClock,
+def _measure(spec: RunSpec, model: dict[str, Any], memory: MemoryProbe, clock: TimedClock,
              note: Any, warnings: list[str]) -> dict[str, Any]:
     system, system_warnings = system_section()
     for message in system_warnings:
         note(message)
-    thermal = ThermalProbe(spec["thermal"])
-    wait_for_cooldown(spec["thermal"], note)
+    thermal = ThermalProbe(spec.thermal)
+    wait_for_cooldown(spec.thermal, note)
     thermal.before()
 
-    clock.enter("load", spec["timeouts"]["load_s"])
+    clock.enter("load", spec.timeouts.load_s)
     _verify(model["path"], model.get("sha256"), "the model")
-    dataset = spec["dataset"]
+    dataset = spec.dataset
     if dataset:
         _verify(dataset["path"], dataset.get("sha256"), "the dataset")
     from .backends import backend_for
@@ -109,16 +109,16 @@ def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, c
     backend.import_module()  # importing the runtime is not loading the model: keep it out of load_ms
     memory.mark("after_import")
     accel = accel_settings(spec)
-    runtime = backend.open(model["path"], spec["threads"], accel, trace_placement=True)
+    runtime = backend.open(model["path"], spec.threads, accel, trace_placement=True)
     memory.mark("after_load")
     progress("load", 1, 1)
 
     clock.enter("inputs")
-    if spec["inputs"]["timing"] == "dataset":  # every batch built now: the timed runs only bind the next one
-        batches, inputs = dataset_feeds(dataset["path"], runtime.inputs, spec["input_shapes"], note)
+    if spec.inputs.timing == "dataset":  # every batch built now: the timed runs only bind the next one
+        batches, inputs = dataset_feeds(dataset["path"], runtime.inputs, spec.input_shapes, note)
     else:
-        generated, inputs = make_feeds(runtime.inputs, spec["input_shapes"], spec["seed"], note,
-                                       spec["inputs"]["ranges"])
+        generated, inputs = make_feeds(runtime.inputs, spec.input_shapes, spec.seed, note,
+                                       spec.inputs.ranges)
         batches = [generated]
     feeds = batches[0]  # what the first run, copy_ms, the scenario, power and op profile phases are fed
     _guarded(lambda: runtime.prepare(feeds), "inputs")()
@@ -133,8 +133,8 @@ def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, c
         note(f"not on the device, fell back past: {', '.join(placement['unavailable'])}")
     progress("first", 1, 1)
 
-    budget = spec["latency"]
-    method = f"emulated:{spec['emulation']}" if spec["emulation"] else "measured"
+    budget = spec.latency
+    method = f"emulated:{spec.emulation}" if spec.emulation else "measured"
     clock.enter("warmup")
     # the guards wrap whole phases, not each call: a try block per call would be timed with the model
     timed = runtime.timed(feeds)  # inputs bound once: the bare call, copies timed apart as copy_ms
@@ -143,7 +143,7 @@ def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, c
                       "warmup")()
     if not warmup["stable"]:
         note(f"latency did not settle within {warmup['runs']} warm-up runs")
-    clock.enter("latency", budget["max_seconds"] * 2 + spec["timeouts"]["stage_s"])
+    clock.enter("latency", budget.max_seconds * 2 + spec.timeouts.stage_s)
     calls = lat.calls_per_sample(timed, budget)
     samples, reason, level = _guarded(lambda: lat.steady_state(timed, budget, lambda d, t: progress("latency", d, t),
                                                                calls, advance), "latency")()
@@ -155,29 +155,29 @@ def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, c
         note(f"latency drifted {latency['drift']['ratio']:.2f}x from the first to the last decile")
     progress("latency", len(samples), len(samples))
     scenario: dict[str, Any] = {"name": "single-stream"}
-    if spec["scenario"]["name"] != "single-stream":
+    if spec.scenario.name != "single-stream":
         from .scenarios import run_scenario
 
-        clock.enter("scenario", spec["scenario"]["search_seconds"] * 2 + spec["timeouts"]["stage_s"])
+        clock.enter("scenario", spec.scenario.search_seconds * 2 + spec.timeouts.stage_s)
         scenario = _guarded(lambda: run_scenario(spec, feeds, run_once, latency["mean_ms"], note), "scenario")()
 
-    clock.enter("power", spec["power"]["seconds"] + spec["power"]["idle_seconds"] + spec["timeouts"]["stage_s"])
+    clock.enter("power", spec.power.seconds + spec.power.idle_seconds + spec.timeouts.stage_s)
     from .probes.power import measure_energy
 
-    power = measure_energy(run_once, spec["power"], lambda d, t: progress("power", d, t))
-    if power is not None and spec["emulation"]:
-        power["emulated"] = spec["emulation"]
+    power = measure_energy(run_once, spec.power, lambda d, t: progress("power", d, t))
+    if power is not None and spec.emulation:
+        power["emulated"] = spec.emulation
     # The peak belongs to the model under test: read it before the op profile and the accuracy phase load
     # second sessions (a profiled copy, the fp32 reference).
     memory_section = memory.section()
 
     op_profile = None
-    if spec["op_profile"]:
+    if spec.op_profile:
         clock.enter("op_profile")
-        op_profile = _op_profile(backend, model, spec["threads"], accel, feeds, note)
+        op_profile = _op_profile(backend, model, spec.threads, accel, feeds, note)
 
     accuracy = None
-    if spec["dataset"] or spec["reference_model"]:
+    if spec.dataset or spec.reference_model:
         clock.enter("accuracy")
         accuracy = _accuracy(spec, runtime)
         compared = accuracy.get("reference") or {}
@@ -213,19 +213,19 @@ def _op_profile(backend: Any, model: dict[str, Any], threads: int | None, accel:
     return profile
 
 
-def _accuracy(spec: dict[str, Any], runtime: Any) -> dict[str, Any]:
+def _accuracy(spec: RunSpec, runtime: Any) -> dict[str, Any]:
     from .accuracy import evaluate
     from .backends import open_runtime
 
     reference = None
-    ref = spec["reference_model"]
+    ref = spec.reference_model
     if ref:
         _verify(ref["path"], ref.get("sha256"), "the reference model")
-        reference = open_runtime(ref["path"], ref["format"], spec["threads"])
-    dataset = spec["dataset"]  # verified at load
+        reference = open_runtime(ref["path"], ref["format"], spec.threads)
+    dataset = spec.dataset  # verified at load
     try:
         return evaluate(runtime, dataset["path"] if dataset else None, reference,
-                        lambda d, t: progress("accuracy", d, t), seed=spec["seed"], ranges=spec["inputs"]["ranges"])
+                        lambda d, t: progress("accuracy", d, t), seed=spec.seed, ranges=spec.inputs.ranges)
     except ValueError as exc:
         raise AgentFailure("input", str(exc), "accuracy") from exc
 

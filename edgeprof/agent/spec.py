@@ -161,8 +161,8 @@ def defaults(section: Any) -> dict[str, Any]:
 _SECTIONS = {f.name: type(f.default) for f in fields(RunSpec) if hasattr(f.default, "__dataclass_fields__")}
 
 
-def parse_spec(line: str) -> dict[str, Any]:
-    """Parse one JSON line into a complete RunSpec dict; AgentFailure(kind='spec') when it is malformed."""
+def parse_spec(line: str) -> RunSpec:
+    """Parse one JSON line into a complete, typed RunSpec; AgentFailure(kind='spec') when it is malformed."""
     try:
         spec = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -177,8 +177,13 @@ def parse_spec(line: str) -> dict[str, Any]:
         raise AgentFailure("spec", "the RunSpec needs a 'model' object")
     if model.get("format") not in FORMATS or not model.get("path"):
         raise AgentFailure("spec", f"model needs a path and a format of {_choices(FORMATS, 'or')}")
+    _check_keys(spec, RunSpec, "")
     for name, section in _SECTIONS.items():
-        spec[name] = {**defaults(section), **(spec.get(name) or {})}
+        given = spec.get(name) or {}
+        if not isinstance(given, dict):
+            raise AgentFailure("spec", f"{name} must be an object, got {given!r}")
+        _check_keys(given, section, f"{name}.")
+        spec[name] = {**defaults(section), **given}
     for f in fields(RunSpec):
         if f.name not in _SECTIONS and f.name not in spec:
             spec[f.name] = f.default_factory() if callable(f.default_factory) else f.default
@@ -192,7 +197,26 @@ def parse_spec(line: str) -> dict[str, Any]:
     _check_runtime(spec["runtime"])
     if not isinstance(spec["seed"], int) or isinstance(spec["seed"], bool):
         raise AgentFailure("spec", f"seed must be an integer, got {spec['seed']!r}")
-    return spec
+    return _typed(spec)
+
+
+def _check_keys(given: dict[str, Any], section: Any, prefix: str) -> None:
+    """Every key names a field of the section: a misspelt setting is refused, never silently ignored."""
+    unknown = sorted(set(given) - {f.name for f in fields(section)})
+    if unknown:
+        raise AgentFailure("spec", f"unknown RunSpec key {prefix}{unknown[0]}")
+
+
+def _typed(spec: dict[str, Any]) -> RunSpec:
+    """The checked RunSpec dict as the dataclasses (JSON lists become the tuples they are declared as)."""
+    scenario, runtime = spec["scenario"], spec["runtime"]
+    spec["scenario"] = {**scenario, "batches": tuple(scenario["batches"]),
+                        "threads": None if scenario["threads"] is None else tuple(scenario["threads"])}
+    spec["runtime"] = {**runtime, **{key: None if runtime[key] is None else
+                                     tuple(Accelerator(a["name"], dict(a.get("options", {}))) for a in runtime[key])
+                                     for key in ("providers", "delegates")}}
+    sections = {name: section(**spec[name]) for name, section in _SECTIONS.items()}
+    return RunSpec(**{**spec, **sections})
 
 
 def _choices(names: tuple[str, ...], last: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -13,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..probes.system import cpu_model
-from ..spec import AgentFailure
+from ..spec import AgentFailure, RunSpec
 
 
 @dataclass(frozen=True)
@@ -103,9 +104,9 @@ class Backend:
         return profile
 
 
-def accel_settings(spec: dict[str, Any]) -> dict[str, Any]:
+def accel_settings(spec: RunSpec) -> dict[str, Any]:
     """The RunSpec's `runtime` section for the model under test, with the model's sha256 (part of cache keys)."""
-    return {**spec["runtime"], "model_sha256": spec["model"].get("sha256")}
+    return {**dataclasses.asdict(spec.runtime), "model_sha256": spec.model.get("sha256")}
 
 
 def one_line(exc: BaseException) -> str:
