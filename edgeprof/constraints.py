@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
+from edgeprof.agent.spec import ErrorKind
 from edgeprof.errors import EXIT_CONSTRAINT_FAILED, EXIT_DEVICE, EXIT_OK, ConfigError
 
 
@@ -184,7 +185,7 @@ def oom_detail(result: dict[str, Any]) -> str | None:
     error = result.get("error") or {}
     kind = error.get("kind")
     text = f"{error.get('memory_hint', '')} {error.get('message', '')}"
-    if kind not in ("oom", "memory") and not (kind == "killed" and "out of memory" in text):
+    if kind != ErrorKind.MEMORY and not (kind == ErrorKind.KILLED and "out of memory" in text):
         return None
     size = _MB.search(text)
     return "killed: out of memory" + (f" at ~{size.group(1)} MB" if size else "")

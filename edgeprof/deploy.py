@@ -6,21 +6,25 @@ import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from edgeprof import __version__
 from edgeprof.accelerators import accelerator_text
 from edgeprof.agent.spec import (
+    CACHE_DIR,
     FINAL_EVENTS,
+    LOCK_FILE,
     Accelerator,
+    ErrorKind,
+    Event,
     InputSettings,
     LatencyBudget,
     PowerSettings,
     RunSpec,
     RuntimeSettings,
     ScenarioSettings,
+    Stage,
     ThermalSettings,
     Timeouts,
 )
@@ -30,9 +34,8 @@ from edgeprof.devices import LAB_WAIT_S, DeviceProfile
 from edgeprof.errors import DeviceError
 from edgeprof.lab import reached
 from edgeprof.model_inputs import ModelInputs
-from edgeprof.result import RESULT_SCHEMA_VERSION, ref_label, utc_now
+from edgeprof.result import build_result, ref_label
 from edgeprof.transport import RemoteProcess, Transport, device_python, open_transport
-from edgeprof.transport.base import CACHE_DIR
 from edgeprof.transport.cache import evict_blobs
 
 # Event callback: (device, model label, event dict from the agent).
@@ -40,7 +43,6 @@ EventSink = Callable[[str, str, dict[str, Any]], None]
 
 RECONNECTS = 2
 RECONNECT_BACKOFF_S = 1.0
-LOCK_FILE = "device.lock"
 POWER_MIN_SECONDS = 0.5  # adaptive power windows: the shortest (10 samples at the default 20 Hz)
 STOP_DEADLINE_S = 3.5  # Ctrl-C: how long stopping the agents may take before the connections are cut
 
@@ -203,8 +205,9 @@ class DeviceSession:
     """One connection to a device, with the agent and the dataset already on it; reconnects on demand."""
 
     def __init__(self, profile: DeviceProfile, options: DeployOptions, shipment: Shipment,
-                 cancel: Cancellation | None = None) -> None:
+                 cancel: Cancellation | None = None, lab: dict[str, Any] | None = None) -> None:
         self.profile = profile
+        self.lab = lab  # the labgrid place the device is reached through (the Results' `lab`), None without one
         self.options = options
         self.shipment = shipment
         self.cancel = cancel or Cancellation()
@@ -289,14 +292,13 @@ def deploy_device(
     """
     cancel = cancel or Cancellation()
     with reached(profile, options.lab_wait_s, cancel.check) as (device, lab):
-        results = _deploy_reached(device, artifacts, options, on_event, references or {}, cancel, shipment)
-    return [{**result, "lab": lab} for result in results] if lab else results
+        return _deploy_reached(device, artifacts, options, on_event, references or {}, cancel, shipment, lab)
 
 
 def _deploy_reached(profile: DeviceProfile, artifacts: list[ModelArtifact], options: DeployOptions,
                     on_event: EventSink, references: dict[str, ModelArtifact], cancel: Cancellation,
-                    shipment: Shipment | None) -> list[dict[str, Any]]:
-    session = DeviceSession(profile, options, shipment or Shipment.prepare(options), cancel)
+                    shipment: Shipment | None, lab: dict[str, Any] | None) -> list[dict[str, Any]]:
+    session = DeviceSession(profile, options, shipment or Shipment.prepare(options), cancel, lab)
     results: list[dict[str, Any]] = []
     try:
         session.open()
@@ -315,7 +317,7 @@ def _deploy_reached(profile: DeviceProfile, artifacts: list[ModelArtifact], opti
                     if attempt == RECONNECTS:
                         raise DeviceError(f"device '{profile.name}': {exc.message} "
                                           f"({RECONNECTS + 1} attempts); nothing was stored") from exc
-                    on_event(profile.name, label, {"event": "warning", "message": f"{exc.message}: reconnecting"})
+                    on_event(profile.name, label, {"event": Event.WARNING, "message": f"{exc.message}: reconnecting"})
                     time.sleep(RECONNECT_BACKOFF_S * 2**attempt)
                     session.open()
         _enforce_cache_cap(session, on_event)
@@ -356,7 +358,11 @@ def _measure_model(session: DeviceSession, artifact: ModelArtifact, accel: tuple
     started = time.perf_counter()
     agent_section, error = _run_agent(session, push_and_spec, on_event, cancel)
     host_s = {"connect": setup["connect"], "upload": setup["upload"] + pushed_s, "agent": time.perf_counter() - started}
-    return _assemble(session.profile, artifact, agent_section, error, transfer, host_s)
+    agent_timing = agent_section.pop("timing", None) if agent_section else None
+    model = {"path": str(artifact.path), "name": artifact.name, "variant": artifact.variant,
+             "format": artifact.format, "sha256": artifact.sha256, "size_bytes": artifact.size_bytes}
+    return build_result(device_info=session.profile.summary(), model=model, agent=agent_section, error=error,
+                        timing=timing_section(host_s, agent_timing), transfer=asdict(transfer), lab=session.lab)
 
 
 def _enforce_cache_cap(session: DeviceSession, on_event: EventSink) -> None:
@@ -366,7 +372,8 @@ def _enforce_cache_cap(session: DeviceSession, on_event: EventSink) -> None:
         return
     freed = evict_blobs(session.transport, session.python, cap * 2**20, session.in_use)
     if freed.files:
-        on_event(session.profile.name, "cache", {"event": "warning", "message": f"cache cap {cap} MB: {freed.text()}"})
+        on_event(session.profile.name, "cache",
+                 {"event": Event.WARNING, "message": f"cache cap {cap} MB: {freed.text()}"})
 
 
 def _push_model(transport: Transport, artifact: ModelArtifact, transfer: _Transfer) -> dict[str, Any]:
@@ -388,7 +395,7 @@ def _run_agent(
     """
     assert session.transport is not None
     final: dict[str, Any] | None = None
-    stage = "start"
+    stage = Stage.START
     with session.transport.start(session.argv()) as proc:
         cancel.track(proc)
         try:
@@ -413,10 +420,10 @@ def _run_agent(
             if not session.alive():
                 raise ConnectionDropped(f"the connection dropped during stage '{stage}'")
             return None, _died(code, stderr, session.profile.memory_limit_mb)
-    if final["event"] == "error":
-        error = {"kind": final.get("kind", "internal"), "message": final.get("message", ""),
+    if final["event"] == Event.ERROR:
+        error = {"kind": final.get("kind", ErrorKind.INTERNAL), "message": final.get("message", ""),
                  "stage": final.get("stage")}
-        if error["kind"] == "memory" and session.profile.memory_limit_mb:
+        if error["kind"] == ErrorKind.MEMORY and session.profile.memory_limit_mb:
             error["memory_hint"] = f" at ~{session.profile.memory_limit_mb} MB (the device's memory limit)"
         return None, error
     return final["result"], None
@@ -427,68 +434,16 @@ def _died(code: int | None, stderr: str, memory_limit_mb: int | None) -> dict[st
     tail = stderr.strip().splitlines()[-1] if stderr.strip() else ""
     if code in (-9, 137):
         limit = f" at the {memory_limit_mb} MB limit" if memory_limit_mb else ""
-        return {"kind": "killed", "message": f"the agent was killed (SIGKILL: most likely out of memory{limit})",
-                "stage": None}
+        return {"kind": ErrorKind.KILLED,
+                "message": f"the agent was killed (SIGKILL: most likely out of memory{limit})", "stage": None}
     if memory_limit_mb and ("bad_alloc" in stderr or "MemoryError" in stderr or "Cannot allocate" in stderr):
-        return {"kind": "memory", "message": f"out of memory at the {memory_limit_mb} MB limit: {tail}",
+        return {"kind": ErrorKind.MEMORY, "message": f"out of memory at the {memory_limit_mb} MB limit: {tail}",
                 "stage": None}
     if code is not None and (code < 0 or code > 128):
-        return {"kind": "crashed", "message": f"the agent died with exit status {code}" + (f": {tail}" if tail else ""),
-                "stage": None}
-    return {"kind": "internal", "message": f"the agent exited ({code}) without a result" + (f": {tail}" if tail else ""),
-            "stage": None}
-
-
-def _assemble(
-    profile: DeviceProfile,
-    artifact: ModelArtifact,
-    agent_section: dict[str, Any] | None,
-    error: dict[str, Any] | None,
-    transfer: _Transfer,
-    host_s: dict[str, float],
-) -> dict[str, Any]:
-    """The whole Result: identity, transfer and timing from the host, measured sections from the agent."""
-    result: dict[str, Any] = {
-        "schema_version": RESULT_SCHEMA_VERSION,
-        "run_id": None,
-        "created": utc_now(),
-        "status": "failed" if error else "ok",
-        "error": error,
-        "device": profile.name,
-        "device_info": profile.summary(),
-        "host": {"edgeprof": __version__},
-        "model": {
-            "path": str(artifact.path),
-            "name": artifact.name,
-            "variant": artifact.variant,
-            "format": artifact.format,
-            "sha256": artifact.sha256,
-            "size_bytes": artifact.size_bytes,
-        },
-        "runtime": None,
-        "system": None,
-        "inputs": None,
-        "latency": None,
-        "memory": None,
-        "power": None,
-        "thermal": None,
-        "accuracy": None,
-        "op_profile": None,
-        "placement": None,
-        "scenario": None,
-        "warnings": [],
-    }
-    agent_timing = (agent_section or {}).pop("timing", None)
-    if agent_section:
-        result.update(agent_section)
-    result["timing"] = timing_section(host_s, agent_timing)
-    result["transfer"] = {
-        "bytes_sent": transfer.bytes_sent,
-        "files_sent": transfer.files_sent,
-        "files_cached": transfer.files_cached,
-    }
-    result["verdicts"] = []
-    return result
+        return {"kind": ErrorKind.CRASHED,
+                "message": f"the agent died with exit status {code}" + (f": {tail}" if tail else ""), "stage": None}
+    return {"kind": ErrorKind.INTERNAL,
+            "message": f"the agent exited ({code}) without a result" + (f": {tail}" if tail else ""), "stage": None}
 
 
 def timing_section(host_s: dict[str, float], agent: dict[str, Any] | None) -> dict[str, Any]:

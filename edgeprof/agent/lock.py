@@ -9,7 +9,7 @@ import socket
 import time
 from typing import IO, Any, Callable
 
-from .spec import AgentFailure
+from .spec import AgentFailure, ErrorKind, Stage
 
 POLL_S = 0.5
 
@@ -38,7 +38,7 @@ def acquire(settings: dict[str, Any] | None, note: Callable[[str], None]) -> IO[
             if time.monotonic() >= deadline:
                 holder = _holder(fh)
                 fh.close()
-                raise AgentFailure("busy", f"the device is in use by {holder}", "lock") from None
+                raise AgentFailure(ErrorKind.BUSY, f"the device is in use by {holder}", Stage.LOCK) from None
             if not waited:
                 note(f"the device is in use by {_holder(fh)}: waiting up to {settings.get('wait_s')} s")
                 waited = True

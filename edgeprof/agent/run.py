@@ -15,24 +15,21 @@ from .probes.memory import MemoryProbe
 from .probes.system import system_section
 from .probes.thermal import ThermalProbe, wait_for_cooldown
 from .protocol import StageClock, emit, progress, warn
-from .spec import AgentFailure, RunSpec
+from .spec import MEASURING, AgentFailure, ErrorKind, Event, RunSpec, Stage
 
 
 def _verify(path: str, sha256: str | None, what: str) -> None:
     """The file on the device is the file the host sent (a truncated upload must never be measured)."""
     if not os.path.isfile(path):
-        raise AgentFailure("integrity", f"{what} {path} is not on the device", "load")
+        raise AgentFailure(ErrorKind.INTEGRITY, f"{what} {path} is not on the device", Stage.LOAD)
     if sha256:
         digest = hashlib.sha256()
         with open(path, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
         if digest.hexdigest() != sha256:
-            raise AgentFailure("integrity", f"{what} {path} does not match its sha256 (corrupted upload)", "load")
-
-
-# Stages that measure the model; `measure_s` is their sum. The rest (lock, system facts, thermal) is overhead.
-MEASURING = ("load", "inputs", "first", "warmup", "latency", "scenario", "power", "op_profile", "accuracy")
+            raise AgentFailure(ErrorKind.INTEGRITY, f"{what} {path} does not match its sha256 (corrupted upload)",
+                               Stage.LOAD)
 
 
 class TimedClock(StageClock):
@@ -97,7 +94,7 @@ def _measure(spec: RunSpec, model: dict[str, Any], memory: MemoryProbe, clock: T
     wait_for_cooldown(spec.thermal, note)
     thermal.before()
 
-    clock.enter("load", spec.timeouts.load_s)
+    clock.enter(Stage.LOAD, spec.timeouts.load_s)
     _verify(model["path"], model.get("sha256"), "the model")
     dataset = spec.dataset
     if dataset:
@@ -111,9 +108,9 @@ def _measure(spec: RunSpec, model: dict[str, Any], memory: MemoryProbe, clock: T
     accel = accel_settings(spec)
     runtime = backend.open(model["path"], spec.threads, accel, trace_placement=True)
     memory.mark("after_load")
-    progress("load", 1, 1)
+    progress(Stage.LOAD, 1, 1)
 
-    clock.enter("inputs")
+    clock.enter(Stage.INPUTS)
     if spec.inputs.timing == "dataset":  # every batch built now: the timed runs only bind the next one
         batches, inputs = dataset_feeds(dataset["path"], runtime.inputs, spec.input_shapes, note)
     else:
@@ -121,50 +118,51 @@ def _measure(spec: RunSpec, model: dict[str, Any], memory: MemoryProbe, clock: T
                                        spec.inputs.ranges)
         batches = [generated]
     feeds = batches[0]  # what the first run, copy_ms, the scenario, power and op profile phases are fed
-    _guarded(lambda: runtime.prepare(feeds), "inputs")()
+    _guarded(lambda: runtime.prepare(feeds), Stage.INPUTS)()
 
     run_once = functools.partial(runtime.run, feeds)  # no Python frame of our own inside the timed call
 
-    clock.enter("first")
-    first_ms = lat.time_call(_guarded(run_once, "first"))
+    clock.enter(Stage.FIRST)
+    first_ms = lat.time_call(_guarded(run_once, Stage.FIRST))
     memory.mark("after_first")
     placement = runtime.placement()  # read from the first inference; the runs timed next are not traced
     if placement and placement["unavailable"]:
         note(f"not on the device, fell back past: {', '.join(placement['unavailable'])}")
-    progress("first", 1, 1)
+    progress(Stage.FIRST, 1, 1)
 
     budget = spec.latency
     method = f"emulated:{spec.emulation}" if spec.emulation else "measured"
-    clock.enter("warmup")
+    clock.enter(Stage.WARMUP)
     # the guards wrap whole phases, not each call: a try block per call would be timed with the model
     timed = runtime.timed(feeds)  # inputs bound once: the bare call, copies timed apart as copy_ms
     advance = cycling(runtime, batches)  # dataset timing: the next batch bound between timed calls
-    warmup = _guarded(lambda: lat.warm_up(timed, budget, lambda d, t: progress("warmup", d, t), advance),
-                      "warmup")()
+    warmup = _guarded(lambda: lat.warm_up(timed, budget, lambda d, t: progress(Stage.WARMUP, d, t), advance),
+                      Stage.WARMUP)()
     if not warmup["stable"]:
         note(f"latency did not settle within {warmup['runs']} warm-up runs")
-    clock.enter("latency", budget.max_seconds * 2 + spec.timeouts.stage_s)
+    clock.enter(Stage.LATENCY, budget.max_seconds * 2 + spec.timeouts.stage_s)
     calls = lat.calls_per_sample(timed, budget)
-    samples, reason, level = _guarded(lambda: lat.steady_state(timed, budget, lambda d, t: progress("latency", d, t),
-                                                               calls, advance), "latency")()
+    samples, reason, level = _guarded(lambda: lat.steady_state(timed, budget,
+                                                               lambda d, t: progress(Stage.LATENCY, d, t),
+                                                               calls, advance), Stage.LATENCY)()
     latency = lat.latency_section(samples, reason, budget, load_ms=runtime.load_ms, first_ms=first_ms,
                                   warmup=warmup, method=method, calls_per_sample=calls, level=level,
-                                  copy_ms=_guarded(lambda: lat.copy_ms(runtime.copies(feeds)), "latency")())
+                                  copy_ms=_guarded(lambda: lat.copy_ms(runtime.copies(feeds)), Stage.LATENCY)())
     latency["compile_ms"] = (runtime.compile or {}).get("ms")
     if latency["drift"] and latency["drift"]["flag"]:
         note(f"latency drifted {latency['drift']['ratio']:.2f}x from the first to the last decile")
-    progress("latency", len(samples), len(samples))
+    progress(Stage.LATENCY, len(samples), len(samples))
     scenario: dict[str, Any] = {"name": "single-stream"}
     if spec.scenario.name != "single-stream":
         from .scenarios import run_scenario
 
-        clock.enter("scenario", spec.scenario.search_seconds * 2 + spec.timeouts.stage_s)
-        scenario = _guarded(lambda: run_scenario(spec, feeds, run_once, latency["mean_ms"], note), "scenario")()
+        clock.enter(Stage.SCENARIO, spec.scenario.search_seconds * 2 + spec.timeouts.stage_s)
+        scenario = _guarded(lambda: run_scenario(spec, feeds, run_once, latency["mean_ms"], note), Stage.SCENARIO)()
 
-    clock.enter("power", spec.power.seconds + spec.power.idle_seconds + spec.timeouts.stage_s)
+    clock.enter(Stage.POWER, spec.power.seconds + spec.power.idle_seconds + spec.timeouts.stage_s)
     from .probes.power import measure_energy
 
-    power = measure_energy(run_once, spec.power, lambda d, t: progress("power", d, t))
+    power = measure_energy(run_once, spec.power, lambda d, t: progress(Stage.POWER, d, t))
     if power is not None and spec.emulation:
         power["emulated"] = spec.emulation
     # The peak belongs to the model under test: read it before the op profile and the accuracy phase load
@@ -173,12 +171,12 @@ def _measure(spec: RunSpec, model: dict[str, Any], memory: MemoryProbe, clock: T
 
     op_profile = None
     if spec.op_profile:
-        clock.enter("op_profile")
+        clock.enter(Stage.OP_PROFILE)
         op_profile = _op_profile(backend, model, spec.threads, accel, feeds, note)
 
     accuracy = None
     if spec.dataset or spec.reference_model:
-        clock.enter("accuracy")
+        clock.enter(Stage.ACCURACY)
         accuracy = _accuracy(spec, runtime)
         compared = accuracy.get("reference") or {}
         if compared.get("meaningful") is False:
@@ -207,7 +205,7 @@ def _measure(spec: RunSpec, model: dict[str, Any], memory: MemoryProbe, clock: T
 def _op_profile(backend: Any, model: dict[str, Any], threads: int | None, accel: dict[str, Any],
                 feeds: dict[str, Any], note: Any) -> dict[str, Any] | None:
     """Per-operator times from a separate profiled session, after every timed phase."""
-    profile = _guarded(lambda: backend.profile_ops(model["path"], threads, accel, feeds), "op_profile")()
+    profile = _guarded(lambda: backend.profile_ops(model["path"], threads, accel, feeds), Stage.OP_PROFILE)()
     if profile is None:
         note(f"no per-operator profile for {model['format']} models (only ONNX Runtime has a profiler)")
     return profile
@@ -225,9 +223,9 @@ def _accuracy(spec: RunSpec, runtime: Any) -> dict[str, Any]:
     dataset = spec.dataset  # verified at load
     try:
         return evaluate(runtime, dataset["path"] if dataset else None, reference,
-                        lambda d, t: progress("accuracy", d, t), seed=spec.seed, ranges=spec.inputs.ranges)
+                        lambda d, t: progress(Stage.ACCURACY, d, t), seed=spec.seed, ranges=spec.inputs.ranges)
     except ValueError as exc:
-        raise AgentFailure("input", str(exc), "accuracy") from exc
+        raise AgentFailure(ErrorKind.INPUT, str(exc), Stage.ACCURACY) from exc
 
 
 ALLOCATION_FAILURES = ("Failed to allocate memory", "bad_alloc", "Cannot allocate memory", "out of memory")
@@ -241,12 +239,12 @@ def _guarded(fn: Any, stage: str) -> Any:
         try:
             return fn()
         except MemoryError as exc:
-            raise AgentFailure("memory", "out of memory (MemoryError)", stage) from exc
+            raise AgentFailure(ErrorKind.MEMORY, "out of memory (MemoryError)", stage) from exc
         except Exception as exc:  # the runtimes raise their own types
             from .backends.base import one_line
 
             text = one_line(exc)
-            kind = "memory" if any(marker in text for marker in ALLOCATION_FAILURES) else "inference"
+            kind = ErrorKind.MEMORY if any(marker in text for marker in ALLOCATION_FAILURES) else ErrorKind.INFERENCE
             raise AgentFailure(kind, text, stage) from exc
 
     return call
@@ -254,4 +252,4 @@ def _guarded(fn: Any, stage: str) -> Any:
 
 def emit_result(section: dict[str, Any]) -> None:
     """The final line of a successful run."""
-    emit("result", result=section)
+    emit(Event.RESULT, result=section)

@@ -14,7 +14,7 @@ import numpy as np
 from . import stats
 from .backends.base import accel_settings
 from .protocol import progress
-from .spec import RunSpec, ScenarioSettings
+from .spec import RunSpec, ScenarioSettings, Stage
 
 SERVER_PERCENTILE = 0.99
 EARLY_STOPPING_CONFIDENCE = 0.99  # one-sided, as MLPerf LoadGen's early stopping
@@ -212,7 +212,7 @@ def offline(model: dict[str, Any], accel: dict[str, Any], base_feeds: dict[str, 
             feeds = base_feeds if batch_dim == "fixed" else {
                 k: np.resize(v, (batch, *v.shape[1:])) for k, v in base_feeds.items()}
             points.append(_offline_point(runtime, feeds, batch, threads, settings.seconds))
-            progress("scenario", len(points), len(threads_list) * len(batches))
+            progress(Stage.SCENARIO, len(points), len(threads_list) * len(batches))
     best = max(points, key=lambda p: p["inferences_per_s"])
     return {"batch_dim": batch_dim, "batches": batches, "threads": threads_list,
             "seconds_per_point": settings.seconds, "points": points,
@@ -263,7 +263,7 @@ def _server(run_once: Callable[[], Any], mean_ms: float, settings: ScenarioSetti
             seconds = settings.search_point_seconds
             probe = dataclasses.replace(settings, seconds=seconds, min_duration_s=min(settings.min_duration_s, seconds))
             run = server_run(run_once, qps, probe, seed)
-            progress("scenario", len(search_runs) + 1, None)
+            progress(Stage.SCENARIO, len(search_runs) + 1, None)
             search_runs.append(run)
             return run["p99_ms"], run["valid"]
 

@@ -11,7 +11,15 @@ from typing import Annotated, Optional, Sequence
 import typer
 
 from edgeprof.accelerators import configurations
-from edgeprof.agent.spec import SCENARIOS, TIMING_INPUTS, InputSettings, LatencyBudget, PowerSettings, ScenarioSettings
+from edgeprof.agent.spec import (
+    SCENARIOS,
+    TIMING_INPUTS,
+    ErrorKind,
+    InputSettings,
+    LatencyBudget,
+    PowerSettings,
+    ScenarioSettings,
+)
 from edgeprof.artifacts import ModelArtifact, check_dataset, load_artifact, printable, reference_for
 from edgeprof.cli.app import (
     ConstraintOption,
@@ -41,7 +49,7 @@ from edgeprof.report.scenario_summary import scenario_lines
 from edgeprof.report.table import render_verdicts
 from edgeprof.result import Result
 
-ACCELERATOR_ERRORS = ("accelerator_missing", "accelerator_options")
+ACCELERATOR_ERRORS = (ErrorKind.ACCELERATOR_MISSING, ErrorKind.ACCELERATOR_OPTIONS)
 SECRET_OPTIONS = ("--identity",)
 REDACTED = "<redacted>"
 DeviceOption = Annotated[

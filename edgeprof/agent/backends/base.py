@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..probes.system import cpu_model
-from ..spec import AgentFailure, RunSpec
+from ..spec import AgentFailure, ErrorKind, RunSpec, Stage
 
 
 @dataclass(frozen=True)
@@ -117,14 +117,14 @@ def one_line(exc: BaseException) -> str:
 
 def load_failure(runtime: str, exc: BaseException) -> AgentFailure:
     """The error of a model the runtime cannot load."""
-    return AgentFailure("model_load", f"{runtime} cannot load the model: {one_line(exc)}", "load")
+    return AgentFailure(ErrorKind.MODEL_LOAD, f"{runtime} cannot load the model: {one_line(exc)}", Stage.LOAD)
 
 
 def missing_accelerator(kind: str, wanted: str, offered: list[str], fallback: str) -> AgentFailure:
     """A provider or delegate the device does not have: one line naming what it does have."""
-    return AgentFailure("accelerator_missing", f"the device has no {kind} '{wanted}' "
+    return AgentFailure(ErrorKind.ACCELERATOR_MISSING, f"the device has no {kind} '{wanted}' "
                         f"(it has: {', '.join(offered) or 'none'}); end the list with '...,{fallback}' to fall "
-                        "back instead", "load")
+                        "back instead", Stage.LOAD)
 
 
 def cache_key(model_sha256: str | None, accelerator: dict[str, Any], runtime_version: str) -> str:

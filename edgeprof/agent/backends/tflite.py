@@ -11,7 +11,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..probes.system import dist_version, module_version
-from ..spec import AgentFailure
+from ..spec import DEFAULT_ACCELERATOR, AgentFailure
 from .base import Backend, Runtime, TensorInfo, load_failure, missing_accelerator, one_line, placement_section
 
 # The interpreters, best first: (module, distribution); LiteRT is tflite-runtime's maintained successor.
@@ -21,7 +21,7 @@ MODULES = (
     ("tensorflow.lite", "tensorflow"),
 )
 BUILTIN = "builtin"  # TFLite's own kernels: where a node runs when no delegate takes it
-DEFAULT = "xnnpack"  # applied by the interpreter itself unless the default delegates are turned off
+DEFAULT = DEFAULT_ACCELERATOR["tflite"]  # applied by the interpreter itself unless the default delegates are turned off
 NO_DELEGATE = ("none", "cpu", BUILTIN)
 # Delegates known by name, and the shared library each is loaded from.
 LIBRARIES = {"gpu": "libtensorflowlite_gpu_delegate.so", "edgetpu": "libedgetpu.so.1",
