@@ -16,10 +16,13 @@ from edgeprof.agent.spec import (
     FINAL_EVENTS,
     LOCK_FILE,
     Accelerator,
+    DatasetFile,
     ErrorKind,
     Event,
     InputSettings,
     LatencyBudget,
+    LockSettings,
+    ModelFile,
     PowerSettings,
     RunSpec,
     RuntimeSettings,
@@ -98,11 +101,11 @@ class _Transfer:
 
 def build_run_spec(
     profile: DeviceProfile,
-    model: dict[str, Any],
+    model: ModelFile,
     options: DeployOptions,
     *,
-    dataset: dict[str, Any] | None,
-    reference: dict[str, Any] | None,
+    dataset: DatasetFile | None,
+    reference: ModelFile | None,
     accelerators: tuple[Accelerator, ...] | None = None,
     cache_dir: str | None = None,
     lock_path: str | None = None,
@@ -126,11 +129,11 @@ def build_run_spec(
         thermal=ThermalSettings(cooldown_to_c=options.cooldown_to_c),
         timeouts=options.timeouts,
         scenario=options.scenario,
-        runtime=RuntimeSettings(providers=accelerators if model["format"] == "onnx" else None,
-                                delegates=accelerators if model["format"] == "tflite" else None, cache_dir=cache_dir),
+        runtime=RuntimeSettings(providers=accelerators if model.format == "onnx" else None,
+                                delegates=accelerators if model.format == "tflite" else None, cache_dir=cache_dir),
         emulation=profile.emulation,
         op_profile=options.op_profile,
-        lock={"path": lock_path, "wait_s": options.lock_wait_s} if lock_path else None,
+        lock=LockSettings(lock_path, options.lock_wait_s) if lock_path else None,
     )
 
 
@@ -213,7 +216,7 @@ class DeviceSession:
         self.cancel = cancel or Cancellation()
         self.transport: Transport | None = None
         self.agent_path = ""
-        self.dataset: dict[str, Any] | None = None
+        self.dataset: DatasetFile | None = None
         self.setup_files: list[int] = []
         self.setup_s = {"connect": 0.0, "upload": 0.0}  # travels with the first model, like setup_files
         self.in_use: set[str] = set()  # remote paths of the blobs this deploy uses (never evicted by it)
@@ -240,7 +243,7 @@ class DeviceSession:
         digest = self.shipment.dataset_sha256
         if self.options.dataset is not None and digest is not None:
             data = self.transport.put_file(self.options.dataset, digest, ".npz", verified_on_use=True)
-            self.dataset = {"path": data.remote_path, "sha256": digest}
+            self.dataset = DatasetFile(data.remote_path, digest)
             self.in_use.add(data.remote_path)
             self.setup_files.append(data.bytes_sent)
         self.setup_s = {"connect": connected - started, "upload": time.perf_counter() - connected}
@@ -344,10 +347,10 @@ def _measure_model(session: DeviceSession, artifact: ModelArtifact, accel: tuple
         nonlocal pushed_s
         started = time.perf_counter()
         remote = _push_model(transport, artifact, transfer)
-        session.in_use.add(remote["path"])
+        session.in_use.add(remote.path)
         reference_remote = _push_model(transport, reference, transfer) if reference is not None else None
         if reference_remote is not None:
-            session.in_use.add(reference_remote["path"])
+            session.in_use.add(reference_remote.path)
         spec = build_run_spec(session.profile, remote, session.options, dataset=session.dataset,
                               reference=reference_remote, accelerators=accel,
                               cache_dir=transport.remote_path(CACHE_DIR), lock_path=transport.remote_path(LOCK_FILE),
@@ -376,11 +379,11 @@ def _enforce_cache_cap(session: DeviceSession, on_event: EventSink) -> None:
                  {"event": Event.WARNING, "message": f"cache cap {cap} MB: {freed.text()}"})
 
 
-def _push_model(transport: Transport, artifact: ModelArtifact, transfer: _Transfer) -> dict[str, Any]:
+def _push_model(transport: Transport, artifact: ModelArtifact, transfer: _Transfer) -> ModelFile:
     """Upload a model (a no-op when the device has it) and return its RunSpec entry."""
     upload = transport.put_file(artifact.path, artifact.sha256, f".{artifact.format}", verified_on_use=True)
     transfer.add(upload.bytes_sent)
-    return {"path": upload.remote_path, "format": artifact.format, "sha256": artifact.sha256}
+    return ModelFile(upload.remote_path, artifact.format, artifact.sha256)
 
 
 def _run_agent(

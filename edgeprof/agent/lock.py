@@ -7,9 +7,9 @@ import json
 import os
 import socket
 import time
-from typing import IO, Any, Callable
+from typing import IO, Callable
 
-from .spec import AgentFailure, ErrorKind, Stage
+from .spec import AgentFailure, ErrorKind, LockSettings, Stage
 
 POLL_S = 0.5
 
@@ -23,12 +23,12 @@ def _holder(fh: IO[str]) -> str:
     return f"pid {info.get('pid')} on {info.get('host')} since {info.get('since')}"
 
 
-def acquire(settings: dict[str, Any] | None, note: Callable[[str], None]) -> IO[str] | None:
-    """Take the device lock (waiting up to settings['wait_s']); AgentFailure('busy') naming the holder."""
+def acquire(settings: LockSettings | None, note: Callable[[str], None]) -> IO[str] | None:
+    """Take the device lock (waiting up to settings.wait_s); AgentFailure('busy') naming the holder."""
     if not settings:
         return None
-    fh = open(settings["path"], "a+")
-    deadline = time.monotonic() + float(settings.get("wait_s", 0))
+    fh = open(settings.path, "a+")
+    deadline = time.monotonic() + float(settings.wait_s)
     waited = False
     while True:
         try:
@@ -40,7 +40,7 @@ def acquire(settings: dict[str, Any] | None, note: Callable[[str], None]) -> IO[
                 fh.close()
                 raise AgentFailure(ErrorKind.BUSY, f"the device is in use by {holder}", Stage.LOCK) from None
             if not waited:
-                note(f"the device is in use by {_holder(fh)}: waiting up to {settings.get('wait_s')} s")
+                note(f"the device is in use by {_holder(fh)}: waiting up to {settings.wait_s} s")
                 waited = True
             time.sleep(POLL_S)
     fh.seek(0)

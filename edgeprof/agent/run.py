@@ -15,7 +15,7 @@ from .probes.memory import MemoryProbe
 from .probes.system import system_section
 from .probes.thermal import ThermalProbe, wait_for_cooldown
 from .protocol import StageClock, emit, progress, warn
-from .spec import MEASURING, AgentFailure, ErrorKind, Event, RunSpec, Stage
+from .spec import MEASURING, AgentFailure, ErrorKind, Event, ModelFile, RunSpec, Stage
 
 
 def _verify(path: str, sha256: str | None, what: str) -> None:
@@ -74,7 +74,7 @@ def measure(spec: RunSpec, wait_s: float = 0.0) -> dict[str, Any]:
     started = time.perf_counter()
     clock = TimedClock(spec.timeouts.stage_s)
     model = spec.model
-    memory = MemoryProbe(model["path"])
+    memory = MemoryProbe(model.path)
     held = lock.acquire(spec.lock, note)
     try:
         section = _measure(spec, model, memory, clock, note, warnings)
@@ -85,7 +85,7 @@ def measure(spec: RunSpec, wait_s: float = 0.0) -> dict[str, Any]:
         lock.release(held)
 
 
-def _measure(spec: RunSpec, model: dict[str, Any], memory: MemoryProbe, clock: TimedClock,
+def _measure(spec: RunSpec, model: ModelFile, memory: MemoryProbe, clock: TimedClock,
              note: Any, warnings: list[str]) -> dict[str, Any]:
     system, system_warnings = system_section()
     for message in system_warnings:
@@ -95,24 +95,24 @@ def _measure(spec: RunSpec, model: dict[str, Any], memory: MemoryProbe, clock: T
     thermal.before()
 
     clock.enter(Stage.LOAD, spec.timeouts.load_s)
-    _verify(model["path"], model.get("sha256"), "the model")
+    _verify(model.path, model.sha256, "the model")
     dataset = spec.dataset
     if dataset:
-        _verify(dataset["path"], dataset.get("sha256"), "the dataset")
+        _verify(dataset.path, dataset.sha256, "the dataset")
     from .backends import backend_for
     from .backends.base import accel_settings
 
-    backend = backend_for(model["format"])
+    backend = backend_for(model.format)
     backend.import_module()  # importing the runtime is not loading the model: keep it out of load_ms
     memory.mark("after_import")
     accel = accel_settings(spec)
-    runtime = backend.open(model["path"], spec.threads, accel, trace_placement=True)
+    runtime = backend.open(model.path, spec.threads, accel, trace_placement=True)
     memory.mark("after_load")
     progress(Stage.LOAD, 1, 1)
 
     clock.enter(Stage.INPUTS)
     if spec.inputs.timing == "dataset":  # every batch built now: the timed runs only bind the next one
-        batches, inputs = dataset_feeds(dataset["path"], runtime.inputs, spec.input_shapes, note)
+        batches, inputs = dataset_feeds(dataset.path, runtime.inputs, spec.input_shapes, note)
     else:
         generated, inputs = make_feeds(runtime.inputs, spec.input_shapes, spec.seed, note,
                                        spec.inputs.ranges)
@@ -202,12 +202,12 @@ def _measure(spec: RunSpec, model: dict[str, Any], memory: MemoryProbe, clock: T
     }
 
 
-def _op_profile(backend: Any, model: dict[str, Any], threads: int | None, accel: dict[str, Any],
+def _op_profile(backend: Any, model: ModelFile, threads: int | None, accel: dict[str, Any],
                 feeds: dict[str, Any], note: Any) -> dict[str, Any] | None:
     """Per-operator times from a separate profiled session, after every timed phase."""
-    profile = _guarded(lambda: backend.profile_ops(model["path"], threads, accel, feeds), Stage.OP_PROFILE)()
+    profile = _guarded(lambda: backend.profile_ops(model.path, threads, accel, feeds), Stage.OP_PROFILE)()
     if profile is None:
-        note(f"no per-operator profile for {model['format']} models (only ONNX Runtime has a profiler)")
+        note(f"no per-operator profile for {model.format} models (only ONNX Runtime has a profiler)")
     return profile
 
 
@@ -218,11 +218,11 @@ def _accuracy(spec: RunSpec, runtime: Any) -> dict[str, Any]:
     reference = None
     ref = spec.reference_model
     if ref:
-        _verify(ref["path"], ref.get("sha256"), "the reference model")
-        reference = open_runtime(ref["path"], ref["format"], spec.threads)
+        _verify(ref.path, ref.sha256, "the reference model")
+        reference = open_runtime(ref.path, ref.format, spec.threads)
     dataset = spec.dataset  # verified at load
     try:
-        return evaluate(runtime, dataset["path"] if dataset else None, reference,
+        return evaluate(runtime, dataset.path if dataset else None, reference,
                         lambda d, t: progress(Stage.ACCURACY, d, t), seed=spec.seed, ranges=spec.inputs.ranges)
     except ValueError as exc:
         raise AgentFailure(ErrorKind.INPUT, str(exc), Stage.ACCURACY) from exc

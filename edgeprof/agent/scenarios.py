@@ -14,7 +14,7 @@ import numpy as np
 from . import stats
 from .backends.base import accel_settings
 from .protocol import progress
-from .spec import RunSpec, ScenarioSettings, Stage
+from .spec import ModelFile, RunSpec, ScenarioSettings, Stage
 
 SERVER_PERCENTILE = 0.99
 EARLY_STOPPING_CONFIDENCE = 0.99  # one-sided, as MLPerf LoadGen's early stopping
@@ -191,7 +191,7 @@ def find_max_qps(measure: Measure, p99_bound_ms: float, *, start_qps: float, max
     }
 
 
-def offline(model: dict[str, Any], accel: dict[str, Any], base_feeds: dict[str, np.ndarray], settings: ScenarioSettings,
+def offline(model: ModelFile, accel: dict[str, Any], base_feeds: dict[str, np.ndarray], settings: ScenarioSettings,
             note: Callable[[str], None]) -> dict[str, Any]:
     """Inferences/s and batch latency for each thread count x batch size (a new runtime per thread count)."""
     from .backends import open_runtime
@@ -201,7 +201,7 @@ def offline(model: dict[str, Any], accel: dict[str, Any], base_feeds: dict[str, 
     batch_dim = "dynamic"
     batches = list(settings.batches)
     for threads in threads_list:
-        runtime = open_runtime(model["path"], model["format"], threads, accel)
+        runtime = open_runtime(model.path, model.format, threads, accel)
         fixed = [i.shape[0] for i in runtime.inputs if i.shape and isinstance(i.shape[0], int)]
         if fixed and batch_dim == "dynamic":
             batch_dim = "fixed"

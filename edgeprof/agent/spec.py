@@ -204,12 +204,37 @@ class RuntimeSettings:
 
 
 @dataclass(frozen=True)
+class ModelFile:
+    """A model on the device: its path, its format (one of FORMATS) and its sha256 (checked there when given)."""
+
+    path: str
+    format: str
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class DatasetFile:
+    """The dataset (an NPZ) on the device, and its sha256 (checked there when given)."""
+
+    path: str
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class LockSettings:
+    """The device lock: the file the agent holds an flock on while it measures, and how long it waits for it."""
+
+    path: str
+    wait_s: float = 0.0
+
+
+@dataclass(frozen=True)
 class RunSpec:
     """One measurement the host asks of the agent: the model, what to measure and how long (one JSON line)."""
 
-    model: dict[str, Any]
-    reference_model: dict[str, Any] | None = None
-    dataset: dict[str, Any] | None = None
+    model: ModelFile
+    reference_model: ModelFile | None = None
+    dataset: DatasetFile | None = None
     threads: int | None = None
     input_shapes: dict[str, list[int]] = field(default_factory=dict)
     seed: int = 0
@@ -222,7 +247,7 @@ class RunSpec:
     runtime: RuntimeSettings = RuntimeSettings()
     emulation: str | None = None
     op_profile: bool = False
-    lock: dict[str, Any] | None = None
+    lock: LockSettings | None = None
     spec_version: int = SPEC_VERSION
 
     def to_json(self) -> str:
@@ -236,6 +261,7 @@ def defaults(section: Any) -> dict[str, Any]:
 
 
 _SECTIONS = {f.name: type(f.default) for f in fields(RunSpec) if hasattr(f.default, "__dataclass_fields__")}
+_FILES = {"model": ModelFile, "reference_model": ModelFile, "dataset": DatasetFile, "lock": LockSettings}
 
 
 def parse_spec(line: str) -> RunSpec:
@@ -249,12 +275,11 @@ def parse_spec(line: str) -> RunSpec:
     if spec.get("spec_version") != SPEC_VERSION:
         raise AgentFailure(ErrorKind.SPEC, f"unsupported spec_version {spec.get('spec_version')!r} "
                            f"(agent speaks {SPEC_VERSION})")
-    model = spec.get("model")
-    if not isinstance(model, dict):
+    if not isinstance(spec.get("model"), dict):
         raise AgentFailure(ErrorKind.SPEC, "the RunSpec needs a 'model' object")
-    if model.get("format") not in FORMATS or not model.get("path"):
-        raise AgentFailure(ErrorKind.SPEC, f"model needs a path and a format of {_choices(FORMATS, 'or')}")
     _check_keys(spec, RunSpec, "")
+    for name, kind in _FILES.items():
+        _check_file(name, spec.get(name), kind)
     for name, section in _SECTIONS.items():
         given = spec.get(name) or {}
         if not isinstance(given, dict):
@@ -277,6 +302,20 @@ def parse_spec(line: str) -> RunSpec:
     return _typed(spec)
 
 
+def _check_file(name: str, given: Any, kind: type) -> None:
+    """A file the run reads (or the lock's) is null or an object with a path, only the keys of `kind`, and for a
+    model a format of FORMATS."""
+    if given is None:
+        return
+    if not isinstance(given, dict) or not isinstance(given.get("path"), str) or not given["path"]:
+        raise AgentFailure(ErrorKind.SPEC, f"{name} must be an object with a path, got {given!r}")
+    _check_keys(given, kind, f"{name}.")
+    if kind is ModelFile and given.get("format") not in FORMATS:
+        raise AgentFailure(ErrorKind.SPEC, f"{name} needs a path and a format of {_choices(FORMATS, 'or')}")
+    if kind is LockSettings and not _number(given.get("wait_s", 0)):
+        raise AgentFailure(ErrorKind.SPEC, f"lock.wait_s must be a number, got {given['wait_s']!r}")
+
+
 def _check_keys(given: dict[str, Any], section: Any, prefix: str) -> None:
     """Every key names a field of the section: a misspelt setting is refused, never silently ignored."""
     unknown = sorted(set(given) - {f.name for f in fields(section)})
@@ -293,7 +332,8 @@ def _typed(spec: dict[str, Any]) -> RunSpec:
                                      tuple(Accelerator(a["name"], dict(a.get("options", {}))) for a in runtime[key])
                                      for key in ("providers", "delegates")}}
     sections = {name: section(**spec[name]) for name, section in _SECTIONS.items()}
-    return RunSpec(**{**spec, **sections})
+    files = {name: None if spec[name] is None else kind(**spec[name]) for name, kind in _FILES.items()}
+    return RunSpec(**{**spec, **sections, **files})
 
 
 def _choices(names: tuple[str, ...], last: str) -> str:

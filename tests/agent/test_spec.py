@@ -11,8 +11,11 @@ import pytest
 from edgeprof.agent.spec import (
     Accelerator,
     AgentFailure,
+    DatasetFile,
     InputSettings,
     LatencyBudget,
+    LockSettings,
+    ModelFile,
     RunSpec,
     RuntimeSettings,
     ScenarioSettings,
@@ -36,9 +39,10 @@ def test_defaults_fill_a_minimal_spec() -> None:
 def test_the_host_spec_comes_back_as_the_same_typed_spec() -> None:
     """What the host writes (RunSpec.to_json) the agent reads back field for field: lists become the declared
     tuples, accelerators their dataclass."""
-    sent = RunSpec(model={"path": "/m.onnx", "format": "onnx", "sha256": "ab"}, threads=2, seed=7,
+    sent = RunSpec(model=ModelFile("/m.onnx", "onnx", "ab"), threads=2, seed=7, dataset=DatasetFile("/d.npz"),
                    scenario=ScenarioSettings(name="offline", batches=(1, 4), threads=(1, 2)),
-                   runtime=RuntimeSettings(providers=(Accelerator("cuda", {"device_id": "0"}), Accelerator("cpu"))))
+                   runtime=RuntimeSettings(providers=(Accelerator("cuda", {"device_id": "0"}), Accelerator("cpu"))),
+                   lock=LockSettings("/w/device.lock", 60.0))
     assert parse_spec(sent.to_json()) == sent
 
 
@@ -62,6 +66,10 @@ def test_the_host_spec_comes_back_as_the_same_typed_spec() -> None:
     ({"latency": {"max_run": 100}}, "unknown RunSpec key latency.max_run"),
     ({"treads": 2}, "unknown RunSpec key treads"),
     ({"power": "estimate"}, "power must be an object"),
+    ({"dataset": {"sha256": "ab"}}, "dataset must be an object with a path"),
+    ({"reference_model": {"path": "/r.onnx"}}, "reference_model needs a path and a format"),
+    ({"model": {"path": "/m.onnx", "format": "onnx", "size": 3}}, "unknown RunSpec key model.size"),
+    ({"lock": {"path": "/l", "wait_s": "long"}}, "lock.wait_s must be a number"),
 ])
 def test_malformed_specs_are_spec_errors(changes: dict[str, Any], text: str) -> None:
     with pytest.raises(AgentFailure) as failure:

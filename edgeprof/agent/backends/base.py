@@ -106,7 +106,7 @@ class Backend:
 
 def accel_settings(spec: RunSpec) -> dict[str, Any]:
     """The RunSpec's `runtime` section for the model under test, with the model's sha256 (part of cache keys)."""
-    return {**dataclasses.asdict(spec.runtime), "model_sha256": spec.model.get("sha256")}
+    return {**dataclasses.asdict(spec.runtime), "model_sha256": spec.model.sha256}
 
 
 def one_line(exc: BaseException) -> str:
