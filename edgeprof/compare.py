@@ -3,7 +3,8 @@ effect size, the pairing of two runs' Results by model identity, and change poin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from edgeprof.constraints import value_at
@@ -40,9 +41,28 @@ class LatencyTest:
     effect_size: float | None = None
 
 
+@dataclass(frozen=True)
+class OpChange:
+    """One operator type's time per run in A and B (their op profiles), its part of the change (the share of all op
+    types' summed absolute change) and, where nodes of it moved between a delegate or provider and the CPU
+    fallback, that move as the cause."""
+
+    op: str
+    a_ms: float
+    b_ms: float
+    share: float
+    cause: str | None = None
+    fell_back: int = 0  # nodes of this type on the CPU fallback in B that were not in A
+
+    @property
+    def delta_ms(self) -> float:
+        return self.b_ms - self.a_ms
+
+
 @dataclass
 class Comparison:
-    """One device x model variant present in both runs: B/A ratio of each figure and the latency test."""
+    """One device x model variant present in both runs: B/A ratio of each figure, the latency test and, where both
+    Results have an op profile of one method, the operator types that moved most (`ops`)."""
 
     device: str
     model: str
@@ -50,6 +70,7 @@ class Comparison:
     latency: LatencyTest
     a: dict[str, Any] = field(repr=False)
     b: dict[str, Any] = field(repr=False)
+    ops: list[OpChange] | None = None
 
     @property
     def same_file(self) -> bool:
@@ -124,7 +145,66 @@ def compare_pair(a: dict[str, Any], b: dict[str, Any], shown: Result | None = No
     ratios = {name: _ratio(value_at(a, path), value_at(b, path)) for name, path in FIGURES.items()}
     samples = [list(value_at(r, "latency.samples_ms") or []) for r in (a, b)]
     return Comparison(shown.device, shown.ref_label, ratios, latency_test(*samples, alpha=alpha, min_effect=min_effect),
-                      a, b)
+                      a, b, op_changes(a, b))
+
+
+TOP_OPS = 5  # operator types named as the change's contributors
+
+
+@dataclass
+class _Moves:
+    """One op type's nodes that ran on the CPU fallback in one Result and not in the other."""
+
+    words: Counter[str] = field(default_factory=Counter)  # 'fell back from xnnpack to builtin' -> nodes
+    fell_back: int = 0
+
+    def text(self) -> str:
+        return "; ".join(f"{n} node{'s' if n != 1 else ''} {what}" for what, n in self.words.items())
+
+
+def _moves(a: dict[str, Any], b: dict[str, Any]) -> dict[str, _Moves]:
+    """Per op type, its nodes that fell back to the CPU kernels in B but ran on an accelerator in A, or the
+    reverse."""
+    placements = Result(a).section("placement"), Result(b).section("placement")
+    fell_a, fell_b = ({n["node"]: n for n in p.get("fallback_nodes") or []} for p in placements)
+    moves: dict[str, _Moves] = {}
+    for fell, other, placement, back in ((fell_b, fell_a, placements[0], True), (fell_a, fell_b, placements[1], False)):
+        for node, entry in fell.items():
+            if node in other:
+                continue
+            on = "+".join(x for x in placement.get("active") or [] if x != entry["ran_on"])
+            if not on:  # no accelerator on the other side: the node ran on the CPU kernels there too
+                continue
+            move = moves.setdefault(entry["op"], _Moves())
+            move.words[f"fell back from {on} to {entry['ran_on']}" if back else
+                       f"moved from {entry['ran_on']} onto {on}"] += 1
+            move.fell_back += back
+    return moves
+
+
+def op_changes(a: dict[str, Any], b: dict[str, Any], top: int = TOP_OPS) -> list[OpChange] | None:
+    """The `top` operator types whose time per run changed most from A to B (those that changed), and any whose
+    nodes moved to or from the CPU fallback, largest change first, each with its share of the summed absolute change
+    and that move, if one happened; None unless both Results have an op profile of the same method (every op type
+    is listed in a profile, so a type absent from one took no time there)."""
+    profile_a, profile_b = Result(a).section("op_profile"), Result(b).section("op_profile")
+    if not profile_a or not profile_b or profile_a.get("method") != profile_b.get("method"):
+        return None
+    ms_a = {row["op"]: float(row.get("ms_per_run") or 0.0) for row in profile_a.get("by_op_type") or []}
+    ms_b = {row["op"]: float(row.get("ms_per_run") or 0.0) for row in profile_b.get("by_op_type") or []}
+    deltas = {op: ms_b.get(op, 0.0) - ms_a.get(op, 0.0) for op in {*ms_a, *ms_b}}
+    total = sum(abs(d) for d in deltas.values()) or 1.0
+    moves = _moves(a, b)
+    ranked = sorted(deltas, key=lambda op: (-abs(deltas[op]), op))
+    ranked = [op for i, op in enumerate(ranked) if (i < top and deltas[op]) or op in moves]
+    return [OpChange(op, ms_a.get(op, 0.0), ms_b.get(op, 0.0), abs(deltas[op]) / total,
+                     moves[op].text() if op in moves else None, moves[op].fell_back if op in moves else 0)
+            for op in ranked]
+
+
+def ops_json(ops: list[OpChange] | None) -> list[dict[str, Any]] | None:
+    """Operator changes as `compare --json` and `explain --json` print them (None: not both profiled)."""
+    return None if ops is None else [{**asdict(o), "delta_ms": o.delta_ms} for o in ops]
 
 
 def regressions(comparisons: list[Comparison], max_ratio: float) -> list[Comparison]:

@@ -15,8 +15,9 @@ from typing import Any, Callable
 
 from edgeprof.artifacts import ModelArtifact, printable
 from edgeprof.compare import Comparison, compare_runs, history_rows, regressions
-from edgeprof.constraints import Constraint, exit_code, judge, resolve_constraints, value_at
+from edgeprof.constraints import Constraint, resolve_constraints, value_at
 from edgeprof.cost import cost_section
+from edgeprof.decisions import Recommendation, Report
 from edgeprof.deploy import DeployOptions, run_deploy
 from edgeprof.devices import DeviceProfile, load_profile, profile_files
 from edgeprof.errors import (
@@ -30,12 +31,12 @@ from edgeprof.errors import (
 )
 from edgeprof.explain import Explanation, explain_runs
 from edgeprof.project import ProjectFile
-from edgeprof.recommend import Recommendation, latest_variants, recommend
 from edgeprof.report.junit import to_junit
 from edgeprof.report.markdown import to_markdown
 from edgeprof.result import Result
 from edgeprof.store import Store, StoreTarget, open_store
 from edgeprof.store.spool import spool_run
+from edgeprof.verdicts import build_report, exit_code, judge, latest_variants, recommend
 
 Doc = dict[str, Any]
 
@@ -100,8 +101,12 @@ def result_constraints(result: Doc, profile: DeviceProfile | None, project: Proj
 def apply_verdicts(result: Doc, profile: DeviceProfile | None, project: ProjectFile | None,
                    cli: list[str]) -> list[dict[str, Any]]:
     """Judge one Result as `deploy` and `check` do: its constraints (see result_constraints), the cost figure from
-    the profile's [cost], emulation calibration from the profile; sets and returns result['verdicts']."""
+    the profile's [cost], emulation calibration from the profile; sets and returns result['verdicts'], and sets
+    the top-1 accuracy's 95% interval (`accuracy.top1_ci95`, Result.top1_interval) for JSON readers."""
     result["cost"] = cost_section(result, profile.cost if profile else None)
+    interval = Result(result).top1_interval
+    if interval is not None:
+        result["accuracy"]["top1_ci95"] = list(interval)
     calibrated = bool(profile and profile.emulation_calibrated)
     result["verdicts"] = judge(result, result_constraints(result, profile, project, cli),
                                calibrated_emulation=calibrated)
@@ -126,14 +131,20 @@ def current_profiles(results: list[Doc]) -> tuple[dict[str, DeviceProfile | None
 
 @dataclass
 class Deployed:
-    """One deploy: the judged Results (stored as `run_id`, None when there were none or the store refused them),
-    each device's failure, and when the store refused them, why and the spool file that holds them."""
+    """One deploy: the report model of its judged Results (stored as `run_id`, None when there were none or the
+    store refused them), each device's failure, and when the store refused them, why and the spool file that
+    holds them."""
 
-    results: list[Doc]
+    report: Report
     failures: dict[str, Any]
     run_id: str | None
     store_error: str | None = None
     spooled: Path | None = None
+
+    @property
+    def results(self) -> list[Doc]:
+        """The judged Results."""
+        return self.report.results
 
     def exit_code(self, *, strict: bool) -> int:
         """3 if a device failed, else 2 if the store refused the run, else 1 on a failed constraint (or
@@ -165,15 +176,16 @@ def deploy_judge_store(profiles: list[DeviceProfile], artifacts: list[ModelArtif
     by_name = {p.name: p for p in profiles}
     for result in results:
         apply_verdicts(result, by_name[Result(result).device], project, constraints)
-    results = [storable(result) for result in results]
+    report = build_report([storable(result) for result in results])
     with db:
         try:
-            run_id = db.save_run(results, command=printable(command), store_s=store_s) if results else None
+            run_id = (db.save_run(report.results, command=printable(command), store_s=store_s)
+                      if report.results else None)
         except StoreError as exc:
-            path = spool_run(results, command=printable(command), store=db.location, error=str(exc))
-            return Deployed(results, failures, None, f"{exc}: the results are spooled in {path}; "
+            path = spool_run(report.results, command=printable(command), store=db.location, error=str(exc))
+            return Deployed(report, failures, None, f"{exc}: the results are spooled in {path}; "
                             "`edgeprof store flush` stores them", path)
-    return Deployed(results, failures, run_id)
+    return Deployed(report, failures, run_id)
 
 
 def distinct_labels(artifacts: list[ModelArtifact]) -> list[ModelArtifact]:
@@ -255,16 +267,21 @@ def stored_run(store: StoreTarget, ref: str) -> list[Doc]:
 
 @dataclass
 class Checked:
-    """A stored run re-judged: its Results, the comparison with a baseline (None without one), what failed the
-    baseline gate (Gate) and the verdict."""
+    """A stored run re-judged: the report model of its Results, the comparison with a baseline (None without one),
+    what failed the baseline gate (Gate) and the verdict."""
 
     run_id: str
-    results: list[Doc]
+    report: Report
     comparisons: list[Comparison] | None
     regressions: list[Comparison]
     exit_code: int
     notes: list[str] = field(default_factory=list)
     drops: list[Comparison] = field(default_factory=list)
+
+    @property
+    def results(self) -> list[Doc]:
+        """The re-judged Results."""
+        return self.report.results
 
 
 def check(store: StoreTarget, selection: Selection, project: ProjectFile | None, constraints: list[str], *,
@@ -272,7 +289,8 @@ def check(store: StoreTarget, selection: Selection, project: ProjectFile | None,
           max_drop: float = DEFAULT_MAX_DROP, alpha: float) -> Checked:
     """Re-judge one stored run with the current constraints; with a baseline, a significant median latency
     slow-down beyond `max_ratio` or a top-1 drop beyond `max_drop` fails it too (exit 1) unless something worse
-    already did."""
+    already did. A baseline that shares no measured device x model variant with the run is a ConfigError: a gate
+    that compares nothing would pass silently."""
     with open_store(store, create=False) as db:
         (run_id,), results = selection.load(db)
         base = db.load_run(db.resolve_run(baseline)) if baseline else None
@@ -281,10 +299,18 @@ def check(store: StoreTarget, selection: Selection, project: ProjectFile | None,
         apply_verdicts(result, profiles[Result(result).device], project, constraints)
     gate = baseline_gate(base, results, max_ratio=max_ratio, max_drop=max_drop, alpha=alpha)
     if base is not None and not gate.comparisons:
-        notes.append(f"note: baseline {baseline} shares no successful device x model variant with run {run_id}: "
-                     "no latency comparison")
-    return Checked(run_id, results, gate.comparisons, gate.regressions,
+        raise ConfigError(f"--baseline {baseline}: {_holds(base)}, none of it measured like run {run_id} "
+                          f"({_holds(results)}): the gate would compare nothing")
+    return Checked(run_id, build_report(results), gate.comparisons, gate.regressions,
                    gate.exit_code(exit_code(results, strict=strict)), notes, gate.drops)
+
+
+def _holds(results: list[Doc]) -> str:
+    """What a run holds, for an error line: 'run 1a2b3c4d: local / digits fp32 onnx, ...' (failed runs marked)."""
+    runs = ", ".join(dict.fromkeys(str(r.get("run_id")) for r in results)) or "-"
+    labels = [Result(r).label + ("" if Result(r).ok else " (failed)") for r in results]
+    shown = ", ".join(labels[:4]) + (f" and {len(labels) - 4} more" if len(labels) > 4 else "")
+    return f"run {runs} holds {shown or 'no results'}"
 
 
 def _write(path: Path, text: str, what: str, *, append: bool = False) -> None:
@@ -311,15 +337,14 @@ def write_ci_reports(checked: Checked, *, junit: Path | None, markdown: Path | N
 
 def recommend_stored(store: StoreTarget, selection: Selection, project: ProjectFile | None,
                      constraints: list[str]) -> tuple[list[Recommendation], list[str]]:
-    """Per device and model over the latest stored Result of each variant, judged with the current constraints
-    and cost model: the recommendations, and notes for devices whose profile is gone."""
+    """Per device and model over the latest stored Result of each variant, judged again with the current
+    constraints and cost model as `check` does, then decided as every report decides: the recommendations, and
+    notes for devices whose profile is gone."""
     results = latest_variants(selected(store, selection))
     profiles, notes = current_profiles(results)
     for result in results:
-        profile = profiles[Result(result).device]
-        result["cost"] = cost_section(result, profile.cost if profile else None)
-    recs = recommend(results, lambda r: result_constraints(r, profiles[Result(r).device], project, constraints))
-    return recs, notes
+        apply_verdicts(result, profiles[Result(result).device], project, constraints)
+    return recommend(results), notes
 
 
 def history(store: StoreTarget, selection: Selection, limit: int, plot: Path | None = None) -> list[dict[str, Any]]:
@@ -360,7 +385,7 @@ def plot(store: StoreTarget, selection: Selection, out: Path, formats: str) -> l
     from edgeprof.report.plots import make_plots, parse_formats  # matplotlib: only when drawing
 
     chosen = parse_formats(formats)
-    return make_plots(selected(store, selection), out, chosen)
+    return make_plots(build_report(selected(store, selection)), out, chosen)
 
 
 REPORT_HISTORY = 200  # at most this many earlier Results of the reported configurations feed the trend figure
@@ -378,4 +403,4 @@ def report(store: StoreTarget, selection: Selection, out: Path, fmt_name: str) -
                    for doc in db.query(device=device, model=model)]
         history = sorted((r for r in earlier if Result(r).configuration in configurations),
                          key=lambda r: r.get("created") or "")[-REPORT_HISTORY:]
-    return write_report(results, out, fmt_name, history=history)
+    return write_report(build_report(results), out, fmt_name, history=history)

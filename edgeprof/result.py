@@ -4,22 +4,25 @@ The dict (`Result.doc`) stays the stored and serialised form. `build_result` is 
 together, and `stamp_stored`/`unstamp_stored` the one place saving writes into it. `Result` is a view over it that
 names its parts and is the one place a Result is named: `label` ('pi4 / digits int8-static onnx') and the labels
 derived from it, which add the accelerator (' @openvino') when it is not the runtime's default, or when `viewer`
-shows a mixed set. Imports nothing from edgeprof but errors and the agent's contract (agent/spec.py, standard
-library only), so every layer may use it.
+shows a mixed set. Imports nothing from edgeprof but errors, proportions and the agent's contract (agent/spec.py),
+all standard library only, so every layer may use it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 from pathlib import PurePath
 from typing import Any, Callable, Iterable
 
 from edgeprof import __version__
-from edgeprof.agent.spec import DEFAULT_ACCELERATOR, RESULT_SECTIONS
+from edgeprof.agent.spec import DEFAULT_ACCELERATOR, RESULT_SECTIONS, ErrorKind
 from edgeprof.errors import ConfigError
+from edgeprof.proportions import unpack_correct, wilson
 
 RESULT_SCHEMA_VERSION = 1
+_MB = re.compile(r"(\d+(?:\.\d+)?)\s*MB")
 
 
 def utc_now() -> str:
@@ -226,6 +229,30 @@ class Result:
     @property
     def verdicts(self) -> list[dict[str, Any]]:
         return list(self.doc.get("verdicts") or [])
+
+    @property
+    def top1_interval(self) -> tuple[float, float] | None:
+        """The 95% Wilson interval of top-1 accuracy over the samples scored, None without labelled accuracy."""
+        top1, samples = self.accuracy.get("top1"), self.accuracy.get("samples")
+        if top1 is None or not samples:
+            return None
+        return wilson(round(float(top1) * int(samples)), int(samples))
+
+    @property
+    def correct(self) -> list[bool] | None:
+        """Which samples top-1 got right (the agent's `accuracy.correct`), None where not recorded."""
+        packed, samples = self.accuracy.get("correct"), self.accuracy.get("samples")
+        return unpack_correct(packed, int(samples)) if packed and samples else None
+
+    @property
+    def oom_detail(self) -> str | None:
+        """'killed: out of memory at ~N MB' for a run that died of memory exhaustion, else None."""
+        kind = self.error.get("kind")
+        text = f"{self.error.get('memory_hint', '')} {self.error.get('message', '')}"
+        if kind != ErrorKind.MEMORY and not (kind == ErrorKind.KILLED and "out of memory" in text):
+            return None
+        size = _MB.search(text)
+        return "killed: out of memory" + (f" at ~{size.group(1)} MB" if size else "")
 
     # labels: the canonical one and its parts
 

@@ -1,13 +1,15 @@
-"""`watch`'s clock and policy: durations (30s, 5m, 1h, 1d), ticks at start + k * every by monotonic time, and the
-loop that runs one profiling run per tick until the bound, an alert, too many unreachable ticks or Ctrl-C."""
+"""`watch`'s clock and policy: durations (30s, 5m, 1h, 1d), ticks at start + k * every by monotonic time, the loop
+that runs one profiling run per tick until the bound, an alert, too many unreachable ticks or Ctrl-C, and what
+each run is held to (the verdicts, the baseline gate, the baseline 'auto' adopts)."""
 
 from __future__ import annotations
 
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
+from edgeprof.decisions import Status
 from edgeprof.errors import (
     EXIT_CONSTRAINT_FAILED,
     EXIT_DEVICE,
@@ -17,10 +19,14 @@ from edgeprof.errors import (
     ConfigError,
     Interrupted,
 )
+from edgeprof.pipeline import Deployed, Doc, Gate, baseline_gate, deploy_judge_store, stored_run
+from edgeprof.plan import Plan
+from edgeprof.store import StoreTarget
 
 UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 DEFAULT_MAX_FAILURES = 3
+AUTO = "auto"  # --baseline auto: the watch's first stored run without a failure
 
 
 def parse_duration(text: str, option: str) -> float:
@@ -112,3 +118,54 @@ def watch(schedule: Schedule, run: Callable[[Tick], tuple[str | None, int]], *,
     except KeyboardInterrupt:
         summary.exit_code, summary.ended = EXIT_INTERRUPTED, "interrupted"
     return summary
+
+
+@dataclass(frozen=True)
+class Profiled:
+    """One run of a watch: the deploy, its baseline gate and its exit code (1: an alert)."""
+
+    deployed: Deployed
+    gate: Gate
+    exit_code: int
+
+    @property
+    def alert(self) -> bool:
+        return self.exit_code == EXIT_CONSTRAINT_FAILED
+
+
+@dataclass
+class Policy:
+    """What every run of a watch measures (`plan`, stored in `store` with `command` recorded) and is held to: its
+    verdicts (`strict`: inconclusive ones fail too) and the baseline gate against `baseline` (a run or tag, AUTO:
+    this watch's first stored run without a failure, None: no gate)."""
+
+    plan: Plan
+    store: StoreTarget
+    command: str
+    baseline: str | None
+    strict: bool
+    max_ratio: float
+    max_drop: float
+    alpha: float
+    base: list[Doc] | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.baseline not in (None, AUTO):
+            self.base = stored_run(self.store, self.baseline)
+
+    def profile(self, on_event: Callable[[str, str, dict[str, Any]], None]) -> Profiled:
+        """Deploy, judge and store once, gate the run against the baseline, and with AUTO adopt it as the baseline
+        when it is the first stored one without a failure."""
+        plan = self.plan
+        deployed = deploy_judge_store(plan.profiles, plan.artifacts, plan.references, plan.options, plan.project,
+                                      plan.constraints, self.store, command=self.command, on_event=on_event)
+        gate = baseline_gate(self.base, deployed.results, max_ratio=self.max_ratio, max_drop=self.max_drop,
+                             alpha=self.alpha)
+        if self.baseline == AUTO and self.base is None and deployed.run_id and not deployed.failures:
+            self.base = deployed.results
+        return Profiled(deployed, gate, gate.exit_code(deployed.exit_code(strict=self.strict)))
+
+    def failing(self, result: Doc) -> list[dict[str, Any]]:
+        """The verdicts that fail one Result, by the one strict rule (decisions.Status.failing)."""
+        return [v for v in result.get("verdicts") or []
+                if (status := Status.of(v.get("status"))) is not None and status.failing(strict=self.strict)]

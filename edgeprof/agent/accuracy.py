@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any, Callable
 
 import numpy as np
@@ -60,7 +61,8 @@ def predict(runtime: Runtime, feeds: dict[str, np.ndarray], emit_progress: Calla
 
 
 def classification_metrics(scores: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
-    """Top-1, top-5 (more than 5 classes), macro precision/recall/F1 and the confusion matrix."""
+    """Top-1, top-5 (more than 5 classes), macro precision/recall/F1, the confusion matrix, and which samples the
+    top-1 got right (`correct`: numpy.packbits, base64; the host pairs two models' answers with it)."""
     classes = scores.shape[1]
     labels = labels.astype(np.int64).reshape(-1)
     if labels.size and (labels.min() < 0 or labels.max() >= classes):
@@ -74,9 +76,11 @@ def classification_metrics(scores: np.ndarray, labels: np.ndarray) -> dict[str, 
         recall = np.where(confusion.sum(1) > 0, true_pos / confusion.sum(1), 0.0)
         f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
     present = confusion.sum(1) > 0
+    correct = predicted == labels
     metrics: dict[str, Any] = {
         "samples": int(len(labels)),
-        "top1": float((predicted == labels).mean()),
+        "top1": float(correct.mean()),
+        "correct": base64.b64encode(np.packbits(correct).tobytes()).decode("ascii"),
         "precision_macro": float(precision[present].mean()),
         "recall_macro": float(recall[present].mean()),
         "f1_macro": float(f1[present].mean()),
@@ -137,8 +141,9 @@ def random_feeds(inputs: list[TensorInfo], seed: int,
 
 def evaluate(runtime: Runtime, dataset_path: str | None, reference: Runtime | None,
              emit_progress: Callable[[int, int | None], None], *, seed: int = 0,
-             ranges: dict[str, list[int]] | None = None) -> dict[str, Any]:
-    """The `accuracy` section: labelled metrics when the dataset has labels, agreement when there is a reference."""
+             ranges: dict[str, list[int]] | None = None, dataset_sha256: str | None = None) -> dict[str, Any]:
+    """The `accuracy` section: labelled metrics when the dataset has labels, agreement when there is a reference;
+    `dataset_sha256` (the dataset's hash) says which samples were scored, so the host pairs only like with like."""
     if dataset_path:
         feeds, labels = load_dataset(dataset_path, runtime.inputs)
         source = "dataset"
@@ -147,7 +152,8 @@ def evaluate(runtime: Runtime, dataset_path: str | None, reference: Runtime | No
     scores = predict(runtime, feeds, emit_progress)
     # the batch matters: dynamic int8 models scale activations per call, so accuracy can shift with it
     section: dict[str, Any] = {"method": "measured", "inputs": source, "samples": int(len(scores)),
-                               "batch": _batch_size(runtime.inputs) or BATCH}
+                               "batch": _batch_size(runtime.inputs) or BATCH,
+                               "dataset_sha256": dataset_sha256 if dataset_path else None}
     if labels is not None:
         section.update(classification_metrics(scores, labels))
     if reference is not None:

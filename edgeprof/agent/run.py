@@ -204,11 +204,18 @@ def _measure(spec: RunSpec, model: ModelFile, memory: MemoryProbe, clock: TimedC
 
 def _op_profile(backend: Any, model: ModelFile, threads: int | None, accel: dict[str, Any],
                 feeds: dict[str, Any], note: Any) -> dict[str, Any] | None:
-    """Per-operator times from a separate profiled session, after every timed phase."""
-    profile = _guarded(lambda: backend.profile_ops(model.path, threads, accel, feeds), Stage.OP_PROFILE)()
-    if profile is None:
-        note(f"no per-operator profile for {model.format} models (only ONNX Runtime has a profiler)")
-    return profile
+    """Per-operator times from a separate profiled session, after every timed phase; None, with the reason in a
+    warning, where the runtime has no profiler."""
+    from .backends.base import ProfileUnavailable
+
+    def profile() -> dict[str, Any] | None:
+        try:
+            return backend.profile_ops(model.path, threads, accel, feeds)
+        except ProfileUnavailable as exc:
+            note(f"no per-operator profile for this {model.format} model: {exc}")
+            return None
+
+    return _guarded(profile, Stage.OP_PROFILE)()
 
 
 def _accuracy(spec: RunSpec, runtime: Any) -> dict[str, Any]:
@@ -223,7 +230,8 @@ def _accuracy(spec: RunSpec, runtime: Any) -> dict[str, Any]:
     dataset = spec.dataset  # verified at load
     try:
         return evaluate(runtime, dataset.path if dataset else None, reference,
-                        lambda d, t: progress(Stage.ACCURACY, d, t), seed=spec.seed, ranges=spec.inputs.ranges)
+                        lambda d, t: progress(Stage.ACCURACY, d, t), seed=spec.seed, ranges=spec.inputs.ranges,
+                        dataset_sha256=dataset.sha256 if dataset else None)
     except ValueError as exc:
         raise AgentFailure(ErrorKind.INPUT, str(exc), Stage.ACCURACY) from exc
 

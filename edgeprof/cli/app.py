@@ -1,11 +1,11 @@
-"""The typer application every command module registers on, and the options they share."""
+"""The typer application every command module registers on, and how the commands write to the terminal (the
+options they share are in `edgeprof.cli.options`)."""
 
 from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -25,39 +25,6 @@ runs_app = typer.Typer(help="Browse the results store.", no_args_is_help=True)
 app.add_typer(devices_app, name="devices")
 app.add_typer(runs_app, name="runs")
 
-DEFAULT_STORE = Path(".edgeprof") / "results.db"
-
-StoreOption = Annotated[
-    Optional[str],
-    typer.Option("--store", metavar="PATH|URL",
-                 help="Results store: a SQLite path or postgresql://user@host:port/db. "
-                      "Default: $EDGEPROF_STORE or .edgeprof/results.db."),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout only.")]
-ConstraintOption = Annotated[
-    list[str], typer.Option("--constraint", "-c", help="Extra constraint, e.g. 'latency.p95_ms<=50' (repeatable).")
-]
-ProjectOption = Annotated[Optional[Path], typer.Option("--project", help="Project file (default ./edgeprof.toml).")]
-StrictOption = Annotated[bool, typer.Option("--strict", help="Inconclusive verdicts fail.")]
-EpOption = Annotated[list[str], typer.Option(
-    "--ep", metavar="EP[:K=V,...][,EP...]",
-    help="ONNX Runtime execution providers in order, e.g. tensorrt:trt_fp16_enable=1,cuda,cpu (a list ending in cpu "
-         "falls back; repeat --ep to compare configurations).")]
-DelegateOption = Annotated[list[str], typer.Option(
-    "--delegate", metavar="NAME[:K=V,...]",
-    help="TFLite delegate: xnnpack, none, gpu, edgetpu, armnn or a library path (end with ,none to fall back; "
-         "repeat to compare).")]
-LabWaitOption = Annotated[float, typer.Option(
-    "--lab-wait", min=0, metavar="SECONDS",
-    help="How long to wait for a labgrid place someone else holds (then exit 3 naming the holder).")]
-DeviceFilter = Annotated[
-    list[str], typer.Option("--device", "-d", metavar="DEVICE", help="Only these devices (repeatable).")
-]
-ModelFilter = Annotated[
-    list[str],
-    typer.Option("--model", "-m", metavar="MODEL", help="Only these models: name, name-variant or file stem (repeatable)."),
-]
-
 
 def console(*, stderr: bool = False) -> Console:
     """A rich console; at least 140 columns wide when output is not a terminal (CI logs, pipes). On stderr a
@@ -71,14 +38,6 @@ def error_line(message: str, *, internal: bool = False) -> None:
     flat = " ".join(printable(message).split())
     sys.stderr.write(f"edgeprof: {'internal error' if internal else 'error'}: {flat}\n")
     sys.stderr.flush()
-
-
-def store_path(option: str | None) -> str:
-    """The results store to use (a SQLite path or a postgresql:// URL): the --store flag, else $EDGEPROF_STORE,
-    else .edgeprof/results.db."""
-    if option is not None:
-        return option
-    return os.environ.get("EDGEPROF_STORE") or str(DEFAULT_STORE)
 
 
 @app.callback()

@@ -4,28 +4,30 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
 
 from edgeprof import pipeline
-from edgeprof.cli.app import (
+from edgeprof.cli.app import app, console
+from edgeprof.cli.options import (
+    AlphaOption,
     ConstraintOption,
     DeviceFilter,
     JsonOption,
+    MaxDropOption,
+    MaxRatioOption,
     ModelFilter,
     ProjectOption,
     StoreOption,
     StrictOption,
-    app,
-    console,
     store_path,
 )
 from edgeprof.compare import DEFAULT_ALPHA, DEFAULT_MIN_EFFECT
 from edgeprof.errors import ConfigError
 from edgeprof.project import load_project
-from edgeprof.report.explanation import explanation_json, explanation_renderable
+from edgeprof.report.explanation import explanation_json, explanation_renderable, op_change_lines
 from edgeprof.report.history import (
     accuracy_drop_line,
     comparison_json,
@@ -34,19 +36,10 @@ from edgeprof.report.history import (
     history_table,
     regression_line,
 )
-from edgeprof.report.recommendation import describe
+from edgeprof.report.recommendation import describe, recommendation_json
 from edgeprof.report.table import render_verdicts
 from edgeprof.result import Result
 
-AlphaOption = Annotated[float, typer.Option("--alpha", min=1e-9, max=0.5, help="Significance level of the test.")]
-MaxRatioOption = Annotated[
-    float, typer.Option("--max-ratio", min=1.0, help="With --baseline: fail on a significant median slow-down "
-                                                     "beyond this ratio.")
-]
-MaxDropOption = Annotated[
-    float, typer.Option("--max-drop", min=0.0, help="With --baseline: fail when top-1 accuracy falls by more than "
-                                                    "this (absolute: 0.01 = one point).")
-]
 EffectOption = Annotated[
     float, typer.Option("--min-effect", min=0.0, help="Smallest median change that counts (0.05 = 5%).")
 ]
@@ -117,13 +110,7 @@ def recommend_cmd(
                                             load_project(project), constraint)
     _notes(notes)
     if as_json:
-        def ref(r: dict[str, Any] | None) -> dict[str, Any] | None:
-            return None if r is None else {"model": Result(r).ref_label, "run_id": r.get("run_id"),
-                                           "cost_usd_per_million": (r.get("cost") or {}).get("usd_per_million")}
-        print(json.dumps([{"device": rec.device, "model": rec.model, "best": ref(rec.best),
-                           "front": [ref(r) for r in rec.front], "energy_front": [ref(r) for r in rec.energy_front],
-                           "rejected": [{**(ref(r) or {}), "verdict": v} for r, v in rec.rejected]}
-                          for rec in recs], indent=2))
+        print(json.dumps([recommendation_json(rec) for rec in recs], indent=2))
         return
     out = console()
     for rec in recs:
@@ -172,6 +159,9 @@ def compare(
         raise ConfigError(f"runs {a_id} and {b_id} share no successful device x model variant")
     console().print(comparison_table(f"{b_id} / {a_id} (ratios B/A; Mann-Whitney U, alpha {alpha:g}, "
                                      f"min effect {min_effect:.0%})", comparisons))
+    for c in comparisons:
+        for line in op_change_lines(c.ops):
+            console().print(f"{c.device} / {c.model} operators: {line}", markup=False, highlight=False)
 
 
 @app.command("explain")

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from edgeprof.cli.app import JsonOption, LabWaitOption, app, console
-from edgeprof.cli.deploy_cmds import AcceptNewOption
+from edgeprof.clean import clean_device
+from edgeprof.cli.app import app, console
+from edgeprof.cli.options import AcceptNewOption, JsonOption, LabWaitOption
 from edgeprof.devices import LAB_WAIT_S, load_profile
-from edgeprof.transport.cache import clean_device
 
 
 @app.command("clean")

@@ -9,7 +9,8 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
-from edgeprof.cli.app import JsonOption, app, console
+from edgeprof.cli.app import app, console
+from edgeprof.cli.options import JsonOption
 from edgeprof.dataset import (
     BuildRequest,
     Preprocessing,

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from edgeprof.cli.app import JsonOption, console, devices_app
+from edgeprof.cli.app import console, devices_app
+from edgeprof.cli.options import JsonOption
 from edgeprof.devices import load_profile, load_profile_file, profile_files
 
 

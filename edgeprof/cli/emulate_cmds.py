@@ -9,7 +9,8 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from edgeprof.cli.app import JsonOption, app, console
+from edgeprof.cli.app import app, console
+from edgeprof.cli.options import JsonOption
 from edgeprof.emulate import vm
 from edgeprof.emulate.image import build_image
 from edgeprof.emulate.paths import emulate_dir, relocated, ssh_config_path

@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from edgeprof import pipeline
-from edgeprof.cli.app import DeviceFilter, ModelFilter, StoreOption, app, console, store_path
+from edgeprof.cli.app import app, console
+from edgeprof.cli.options import DeviceFilter, ModelFilter, StoreOption, store_path
 
 RunOption = Annotated[Optional[list[str]], typer.Option(
     "--run", metavar="RUN", help="Run id, unique prefix or tag (repeatable).")]

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from edgeprof.cli.app import JsonOption, StoreOption, console, runs_app, store_path
+from edgeprof.cli.app import console, runs_app
+from edgeprof.cli.options import JsonOption, StoreOption, store_path
 from edgeprof.report.table import Column, fitted_table, render_verdicts
 from edgeprof.store import open_store
 

@@ -1,4 +1,5 @@
-"""`edgeprof watch`: deploy -> judge -> store on a schedule, one line per run, an alert line on a regression."""
+"""`edgeprof watch`: deploy -> judge -> store on a schedule, one line per run, an alert line on a regression. The
+schedule and what each run is held to are edgeprof.watch's; this module parses, calls and renders."""
 
 from __future__ import annotations
 
@@ -10,57 +11,55 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.text import Text
 
-from edgeprof import pipeline
-from edgeprof.accelerators import configurations
 from edgeprof.agent.spec import InputSettings, LatencyBudget, PowerSettings
-from edgeprof.cli.app import (
-    ConstraintOption,
-    DelegateOption,
-    EpOption,
-    ProjectOption,
-    StoreOption,
-    StrictOption,
-    app,
-    console,
-    error_line,
-    store_path,
-)
-from edgeprof.cli.check_cmds import AlphaOption, MaxDropOption, MaxRatioOption
-from edgeprof.cli.deploy_cmds import (
+from edgeprof.cli.app import app, console, error_line
+from edgeprof.cli.options import (
     AcceptNewOption,
     AllowNanOption,
+    AlphaOption,
+    ConstraintOption,
     DatasetOption,
+    DelegateOption,
     DeviceOption,
+    EpOption,
     InputRangeOption,
     InputShapeOption,
+    MaxDropOption,
+    MaxRatioOption,
     MaxSecondsOption,
     PowerSecondsOption,
     PrecisionOption,
+    ProjectOption,
+    StoreOption,
+    StrictOption,
     ThreadsOption,
     TimingInputsOption,
-    checked_artifacts,
-    named_profiles,
-    recorded_command,
+    store_path,
 )
 from edgeprof.cli.progress import AgentProgress
 from edgeprof.compare import DEFAULT_ALPHA
-from edgeprof.constraints import parse_constraint
-from edgeprof.deploy import DeployOptions
-from edgeprof.errors import EXIT_CONSTRAINT_FAILED
-from edgeprof.project import load_project
+from edgeprof.pipeline import DEFAULT_MAX_DROP, DEFAULT_MAX_RATIO, Gate, top1_drop
+from edgeprof.plan import Request, make_plan, recorded_command
 from edgeprof.report.figures import fmt, overall
 from edgeprof.report.history import accuracy_drop_line, regression_line
 from edgeprof.result import Result, utc_now
-from edgeprof.watch import DEFAULT_MAX_FAILURES, Schedule, Summary, Tick, parse_duration, watch
-
-AUTO = "auto"
+from edgeprof.watch import (
+    DEFAULT_MAX_FAILURES,
+    Policy,
+    Profiled,
+    Schedule,
+    Summary,
+    Tick,
+    parse_duration,
+    watch,
+)
 
 
 def _plain(markup: str) -> str:
     return Text.from_markup(markup).plain
 
 
-def _change(result: dict[str, Any], gate: pipeline.Gate) -> str:
+def _change(result: dict[str, Any], gate: Gate) -> str:
     """' (p95 x1.02 vs baseline, no significant change)' for a Result the gate compared, naming a regression or
     an accuracy drop it found; else ''."""
     for c in gate.comparisons or []:
@@ -73,25 +72,25 @@ def _change(result: dict[str, Any], gate: pipeline.Gate) -> str:
     return ""
 
 
-def run_line(started: str, tick: Tick, run_id: str | None, deployed: pipeline.Deployed, gate: pipeline.Gate) -> str:
+def run_line(started: str, tick: Tick, profiled: Profiled) -> str:
     """One run: when it started, which run, and per Result its verdict, p95 and change against the baseline."""
-    parts = [f"{Result(r).label}: {overall(r)}, p95 {fmt(Result(r).latency.get('p95_ms'))} ms{_change(r, gate)}"
-             for r in deployed.results]
+    deployed, run_id = profiled.deployed, profiled.deployed.run_id
+    parts = [f"{Result(r).label}: {overall(r)}, p95 {fmt(Result(r).latency.get('p95_ms'))} ms"
+             f"{_change(r, profiled.gate)}" for r in deployed.results]
     parts += [f"{name}: failed (the error line says why)" for name in deployed.failures]
     skipped = f" ({tick.skipped} tick{'s' * (tick.skipped > 1)} skipped: the run before overran)" if tick.skipped else ""
     return f"{started} #{tick.number} run {run_id or '(none stored)'}{skipped}: {'; '.join(parts) or 'no results'}"
 
 
-def alert_line(run_id: str | None, deployed: pipeline.Deployed, gate: pipeline.Gate, *, strict: bool,
-               max_ratio: float, max_drop: float) -> str:
-    """`edgeprof: alert: ...`: every failed (with `strict`, inconclusive) verdict, regression and accuracy drop of
-    one run, on one line."""
-    failing = {"fail", "inconclusive"} if strict else {"fail"}
+def alert_line(profiled: Profiled, policy: Policy) -> str:
+    """`edgeprof: alert: ...`: every failing verdict (Policy.failing), regression and accuracy drop of one run, on
+    one line."""
+    deployed, gate = profiled.deployed, profiled.gate
     what = [f"{Result(r).label} {v['constraint']} {v['op']} {v['bound']:g}: {v['status']} (value {fmt(v['value'])})"
-            for r in deployed.results for v in r.get("verdicts") or [] if v["status"] in failing]
-    what += [_plain(regression_line(c, max_ratio)) for c in gate.regressions]
-    what += [_plain(accuracy_drop_line(c, pipeline.top1_drop(c) or 0.0, max_drop)) for c in gate.drops]
-    return " ".join(f"edgeprof: alert: run {run_id or '(none stored)'}: {'; '.join(what)}".split())
+            for r in deployed.results for v in policy.failing(r)]
+    what += [_plain(regression_line(c, policy.max_ratio)) for c in gate.regressions]
+    what += [_plain(accuracy_drop_line(c, top1_drop(c) or 0.0, policy.max_drop)) for c in gate.drops]
+    return " ".join(f"edgeprof: alert: run {deployed.run_id or '(none stored)'}: {'; '.join(what)}".split())
 
 
 def _interrupt(_signum: int, _frame: Any) -> None:
@@ -125,8 +124,8 @@ def watch_cmd(
         Optional[str], typer.Option("--baseline", metavar="RUN|auto",
                                     help="Run or tag every run is gated against; 'auto': this watch's first run.")
     ] = None,
-    max_ratio: MaxRatioOption = pipeline.DEFAULT_MAX_RATIO,
-    max_drop: MaxDropOption = pipeline.DEFAULT_MAX_DROP,
+    max_ratio: MaxRatioOption = DEFAULT_MAX_RATIO,
+    max_drop: MaxDropOption = DEFAULT_MAX_DROP,
     alpha: AlphaOption = DEFAULT_ALPHA,
     max_failures: Annotated[
         int, typer.Option("--max-failures", min=1, help="End (exit 3) after this many failed ticks in a row (a device not reached or a run that failed on it).")
@@ -155,44 +154,29 @@ def watch_cmd(
     """
     schedule = Schedule(parse_duration(every, "--every"), runs,
                         parse_duration(for_, "--for") if for_ is not None else None)
-    profiles = named_profiles(device or ["local"], None, None, None, None)
-    project_file = load_project(project)
-    for text in constraint:
-        parse_constraint(text)
-    artifacts, references, inputs = checked_artifacts(model, dataset, True, timing=timing_inputs, shapes=input_shape,
-                                                      ranges=input_range, allow_nan=allow_nan)
-    options = DeployOptions(dataset=dataset, threads=threads, power_seconds=power_seconds, model_inputs=inputs,
-                            timing_inputs=timing_inputs,
-                            accept_new_host_key=accept_new_host_key,
-                            latency=LatencyBudget(max_seconds=max_seconds, target_rel_halfwidth=precision,
-                                                  min_seconds=min(LatencyBudget.min_seconds, max_seconds)),
-                            providers=configurations(ep, "--ep"), delegates=configurations(delegate, "--delegate"))
+    plan = make_plan(Request(
+        models=model, devices=device, dataset=dataset, timing_inputs=timing_inputs, allow_nan=allow_nan,
+        input_shapes=input_shape, input_ranges=input_range, constraints=constraint, project=project, threads=threads,
+        max_seconds=max_seconds, precision=precision, power_seconds=power_seconds,
+        accept_new_host_key=accept_new_host_key, ep=ep, delegate=delegate))
     target = store_path(store)
-    base = pipeline.stored_run(target, baseline) if baseline not in (None, AUTO) else None
-    command = recorded_command(sys.argv[1:])
+    policy = Policy(plan, target, recorded_command(sys.argv[1:]), baseline=baseline, strict=strict,
+                    max_ratio=max_ratio, max_drop=max_drop, alpha=alpha)
     out, err = console(), console(stderr=True)
     warned: set[str] = set()  # a warning that every tick repeats (dynamic dims, say) is printed at its first
 
     def run(tick: Tick) -> tuple[str | None, int]:
-        nonlocal base
         started = utc_now()
         with AgentProgress(err, seen=warned) as progress:
-            deployed = pipeline.deploy_judge_store(profiles, artifacts, references, options, project_file,
-                                                   constraint, target, command=command, on_event=progress.on_event)
-        gate = pipeline.baseline_gate(base, deployed.results, max_ratio=max_ratio, max_drop=max_drop, alpha=alpha)
-        code = gate.exit_code(deployed.exit_code(strict=strict))
-        out.print(run_line(started, tick, deployed.run_id, deployed, gate), markup=False, highlight=False,
-                  soft_wrap=True)
-        for failure in deployed.failures.values():
+            profiled = policy.profile(progress.on_event)
+        out.print(run_line(started, tick, profiled), markup=False, highlight=False, soft_wrap=True)
+        for failure in profiled.deployed.failures.values():
             error_line(str(failure))
-        if deployed.store_error:
-            error_line(deployed.store_error)
-        if code == EXIT_CONSTRAINT_FAILED:
-            sys.stderr.write(alert_line(deployed.run_id, deployed, gate, strict=strict, max_ratio=max_ratio,
-                                        max_drop=max_drop) + "\n")
-        if baseline == AUTO and base is None and deployed.run_id and not deployed.failures:
-            base = deployed.results
-        return deployed.run_id, code
+        if profiled.deployed.store_error:
+            error_line(profiled.deployed.store_error)
+        if profiled.alert:
+            sys.stderr.write(alert_line(profiled, policy) + "\n")
+        return profiled.deployed.run_id, profiled.exit_code
 
     if schedule.runs is None and schedule.duration is None:
         err.print(f"watching every {every} until interrupted (Ctrl-C)", highlight=False)

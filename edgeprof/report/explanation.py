@@ -10,9 +10,10 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from edgeprof.compare import BELOW_EFFECT, NO_CHANGE
+from edgeprof.compare import BELOW_EFFECT, NO_CHANGE, OpChange, ops_json
 from edgeprof.explain import Explanation, effect_magnitude
 from edgeprof.report.figures import fmt
+from edgeprof.report.units import duration
 from edgeprof.result import Result
 
 _STYLE = {"likely": "bold red", "possible": "yellow", "unlikely": "dim"}
@@ -39,8 +40,29 @@ def verdict_line(e: Explanation) -> str:
             f"({effect_magnitude(test.effect_size)})")
 
 
+def op_change_lines(ops: list[OpChange] | None) -> list[str]:
+    """The operator types that moved most between the two op profiles, one line each: time per run A -> B, the
+    change, its share of all types' change and the fallback that caused it; [] unless both Results were profiled."""
+    return [f"{o.op}: {duration(o.a_ms)} -> {duration(o.b_ms)} per run ({'+' if o.delta_ms >= 0 else '-'}"
+            f"{duration(abs(o.delta_ms))}, {o.share:.0%} of the change)" + (f"; {o.cause}" if o.cause else "")
+            for o in ops or []]
+
+
+def _fallback_cause(e: Explanation) -> str | None:
+    """The operator types that got slower because nodes of theirs fell back to the CPU, as the summary names it."""
+    fell = [f"{o.op} ({o.cause})" for o in e.comparison.ops or [] if o.fell_back and o.delta_ms > 0]
+    return f"the op profiles name the cause: {', '.join(fell)}" if fell else None
+
+
 def summary_line(e: Explanation) -> str:
-    """Which factors most likely explain the change, or that nothing recorded differs."""
+    """Which factors most likely explain the change (and the fallback the op profiles show, if one slowed an
+    operator), or that nothing recorded differs."""
+    cause = _fallback_cause(e)
+    line = _factor_summary(e)
+    return f"{line}; {cause}" if cause else line
+
+
+def _factor_summary(e: Explanation) -> str:
     likely = [row.factor.name for row in e.differences if row.factor.likelihood == "likely"]
     if likely:
         return f"most likely: {', '.join(likely)}"
@@ -66,6 +88,9 @@ def explanation_renderable(e: Explanation, a_id: str, b_id: str) -> Group:
                       f"[{style}]{row.factor.likelihood}[/{style}]", escape(row.factor.moves), escape(row.factor.why))
     same = [f"{row.factor.name} {_shown(row.a)}" for row in e.rows if not row.differs and row.a is not None]
     parts: list[Any] = [Text(verdict_line(e)), table if e.differences else Text("no recorded factor differs")]
+    moved = op_change_lines(c.ops)
+    if moved:
+        parts += [Text("operators that moved most (op profiles, A -> B):")] + [Text("  " + line) for line in moved]
     parts += [Text("same: " + "; ".join(same), style="dim"), Text(summary_line(e), style="bold")]
     return Group(*parts)
 
@@ -79,4 +104,5 @@ def explanation_json(e: Explanation) -> dict[str, Any]:
                              "likelihood": r.factor.likelihood, "moves": r.factor.moves, "why": r.factor.why}
                             for i, r in enumerate(e.differences, 1)],
             "same": [{"factor": r.factor.name, "value": r.a} for r in e.rows if not r.differs],
+            "operators": ops_json(c.ops),
             "summary": summary_line(e)}

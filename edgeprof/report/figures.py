@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from edgeprof.decisions import Status, overall
 from edgeprof.report.units import duration, duration_range, sig
 from edgeprof.result import Result
 
-STATUS_SYMBOL = {"pass": "PASS", "fail": "FAIL", "inconclusive": "INCONCLUSIVE", "not measured": "n/m",
-                 "informational": "info"}
+STATUS_SYMBOL = {Status.PASS: "PASS", Status.FAIL: "FAIL", Status.INCONCLUSIVE: "INCONCLUSIVE",
+                 Status.NOT_MEASURED: "n/m", Status.INFORMATIONAL: "info"}
+
+
+def status_symbol(status: str) -> str:
+    """How a stored status is shown: its symbol, or the status as stored where this version does not know it."""
+    known = Status.of(status)
+    return STATUS_SYMBOL.get(known, status) if known is not None else str(status)
 
 
 def method_tag(method: str | None) -> str:
@@ -44,10 +51,17 @@ def key_figures(result: dict[str, Any], *, intervals: bool = True) -> dict[str, 
         "p50": latency_text(latency, "p50", interval=False) + lat_tag,
         "p95": latency_text(latency, "p95", interval=intervals) + lat_tag,
         "peak MB": fmt(view.memory.get("peak_rss_mb")),
-        "top-1": fmt(view.accuracy.get("top1")),
+        "top-1": top1_text(view, interval=intervals),
         "mJ/inf": fmt(power.get("energy_mj_per_inference")) + method_tag(power.get("method")),
         "size MB": fmt(view.model.get("size_bytes", 0) / 1e6),
     }
+
+
+def top1_text(view: Result, *, interval: bool = True) -> str:
+    """Top-1 accuracy with its 95% Wilson interval over the samples scored ('0.95 [0.93, 0.97]')."""
+    top1 = view.accuracy.get("top1")
+    ci = view.top1_interval if interval else None
+    return fmt(top1) + (f" [{fmt(ci[0])}, {fmt(ci[1])}]" if ci else "")
 
 
 def verdict_value(verdict: dict[str, Any]) -> str:
@@ -68,29 +82,15 @@ def verdict_bound(verdict: dict[str, Any]) -> str:
 
 def verdict_method(verdict: dict[str, Any]) -> str:
     """How the verdict's value was obtained, as its status allows: '-' where nothing was measured."""
-    return "-" if verdict.get("status") == "not measured" else str(verdict.get("method") or "-")
-
-
-WORST_FIRST = ("fail", "inconclusive", "pass", "informational", "not measured")
-
-
-def overall(result: dict[str, Any]) -> str:
-    """The result's worst verdict (a failed run is 'error'), with the constraints that have it."""
-    if result.get("status") == "failed":
-        return "error"
-    statuses = [v["status"] for v in result.get("verdicts") or []]
-    for status in WORST_FIRST:
-        if status in statuses:
-            return status
-    return "no constraints"
+    return "-" if verdict.get("status") == Status.NOT_MEASURED else str(verdict.get("method") or "-")
 
 
 def verdict_summary(result: dict[str, Any]) -> str:
     """One short line: the worst status and the constraints that have it."""
     status = overall(result)
-    if status == "error":
+    if status is Status.ERROR:
         error = result.get("error") or {}
         return f"RUN FAILED ({error.get('kind')})"
-    names = [v["constraint"] for v in result.get("verdicts") or [] if v["status"] == status]
-    label = STATUS_SYMBOL.get(status, status)
-    return label if status == "pass" else f"{label}: {', '.join(names)}" if names else label
+    names = [v["constraint"] for v in result.get("verdicts") or [] if v["status"] == status.value]
+    label = STATUS_SYMBOL.get(status, status.value)
+    return label if status is Status.PASS else f"{label}: {', '.join(names)}" if names else label

@@ -7,7 +7,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from edgeprof.compare import BELOW_EFFECT, Comparison
+from edgeprof.compare import BELOW_EFFECT, Comparison, ops_json
 from edgeprof.report.figures import fmt, method_tag
 from edgeprof.result import Result
 
@@ -83,4 +83,4 @@ def accuracy_drop_line(c: Comparison, drop: float, max_drop: float) -> str:
 def comparison_json(c: Comparison) -> dict[str, Any]:
     """One comparison as the JSON `compare --json` and `check --json` print."""
     return {"device": c.device, "model": c.model, "ratios": c.ratios, "latency": c.latency.__dict__,
-            "run_a": c.a.get("run_id"), "run_b": c.b.get("run_id"), "same_file": c.same_file}
+            "run_a": c.a.get("run_id"), "run_b": c.b.get("run_id"), "same_file": c.same_file, "ops": ops_json(c.ops)}

@@ -7,15 +7,14 @@ from html import escape
 from pathlib import Path
 from typing import Any, Callable
 
+from edgeprof.decisions import Report, overall
 from edgeprof.errors import ConfigError
-from edgeprof.recommend import recommendations
 from edgeprof.report.details import result_rows
 from edgeprof.report.figures import (
     FIGURES,
-    STATUS_SYMBOL,
     fmt,
     key_figures,
-    overall,
+    status_symbol,
     verdict_bound,
     verdict_method,
     verdict_summary,
@@ -89,11 +88,11 @@ def metadata_rows(result: dict[str, Any], view: Result | None = None) -> dict[st
     }
 
 
-def _advice(recs: dict[tuple[str, str], Any], device: str, rows: list[dict[str, Any]]) -> list[str]:
-    """The recommendation lines (edgeprof.recommend.describe) for every model on one device."""
+def _advice(report: Report, device: str, rows: list[dict[str, Any]]) -> list[str]:
+    """The recommendation lines (report.recommendation.describe) for every model on one device."""
     lines = []
     for model in dict.fromkeys(Result(r).name for r in rows):
-        rec = recs.get((device, model))
+        rec = report.recommendation(device, model)
         lines += describe(rec) if rec is not None else [f"{device} / {model}: no recommendation computed"]
     return lines
 
@@ -131,7 +130,7 @@ def _verdict_tables(rows: list[dict[str, Any]], view: Callable[[dict[str, Any]],
             classes.append("error")
         for v in result.get("verdicts") or []:
             detail.append([view(result).model_label, v["constraint"], verdict_value(v), verdict_bound(v),
-                           STATUS_SYMBOL.get(v["status"], v["status"]), verdict_method(v), v.get("detail") or ""])
+                           status_symbol(v["status"]), verdict_method(v), v.get("detail") or ""])
             classes.append(v["status"])
     return (_table(["model", "runtime", *FIGURES, "verdict"], summary,
                    [overall(r) for r in rows])
@@ -182,12 +181,11 @@ def trend_plots(history: list[dict[str, Any]]) -> list[Plot]:
                  "change points circled, changed settings marked", None, trend_figure(history))]
 
 
-def to_html(results: list[dict[str, Any]], *, plots: list[Plot] | None = None,
-            recs: dict[tuple[str, str], Any] | None = None, history: list[dict[str, Any]] | None = None) -> str:
+def to_html(report: Report, *, plots: list[Plot] | None = None, history: list[dict[str, Any]] | None = None) -> str:
     """The whole report as one self-contained HTML document (no external assets; every text escaped); `history`
     (earlier Results of the same configurations) adds the figure over time."""
-    recs = recommendations(results) if recs is None else recs
-    plots = (build_plots(results, recs) if plots is None else plots) + trend_plots(history or [])
+    results = report.results
+    plots = (build_plots(report) if plots is None else plots) + trend_plots(history or [])
     view = viewer(results)
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              "<title>edgeprof report</title>", f"<style>{_CSS}</style></head><body>", "<h1>edgeprof report</h1>",
@@ -203,7 +201,7 @@ def to_html(results: list[dict[str, Any]], *, plots: list[Plot] | None = None,
                   "</p>", "<h3>Verdicts</h3>", _verdict_tables(rows, view), _details_html(rows, view),
                   _placement_html(rows, view),
                   "<h3>Recommendation</h3>"]
-        parts.append("<ul>" + "".join(f"<li>{escape(line)}</li>" for line in _advice(recs, device, rows)) + "</ul>")
+        parts.append("<ul>" + "".join(f"<li>{escape(line)}</li>" for line in _advice(report, device, rows)) + "</ul>")
         meta = [metadata_rows(r, view(r)) for r in rows]
         parts += ["<h3>What ran, and how it was measured</h3>",
                   _table(list(meta[0]), [list(m.values()) for m in meta]), "<h3>Figures</h3>"]
@@ -223,12 +221,11 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def to_markdown_report(results: list[dict[str, Any]], out: Path,
-                       history: list[dict[str, Any]] | None = None) -> list[Path]:
+def to_markdown_report(report: Report, out: Path, history: list[dict[str, Any]] | None = None) -> list[Path]:
     """Write `out` (Markdown: verdict tables, recommendations, metadata, figure links, the figure over time of
     `history`) and its PNGs beside it."""
-    recs = recommendations(results)
-    plots = build_plots(results, recs) + trend_plots(history or [])
+    results = report.results
+    plots = build_plots(report) + trend_plots(history or [])
     view = viewer(results)
     lines = ["# edgeprof report", "", "| run | created | devices |", "|---|---|---|"]
     lines += [f"| {' | '.join(_md_cell(c) for c in run)} |" for run in _runs(results)]
@@ -236,7 +233,7 @@ def to_markdown_report(results: list[dict[str, Any]], out: Path,
     written = []
     for device, rows in group_by(results, "device").items():
         lines += [f"## {device}" + (f" (emulated: {emulation(rows[0])})" if emulation(rows[0]) else ""), ""]
-        lines += [f"- {_md_cell(line)}" for line in _advice(recs, device, rows)] + [""]
+        lines += [f"- {_md_cell(line)}" for line in _advice(report, device, rows)] + [""]
         for result in rows:
             lines += [f"### {view(result).model_label}", "", "| what | measured |", "|---|---|"]
             lines += [f"| {_md_cell(what)} | {_md_cell(text)} |" for what, text in result_rows(result)] + [""]
@@ -256,19 +253,19 @@ def to_markdown_report(results: list[dict[str, Any]], out: Path,
     return [out, *written]
 
 
-def write_report(results: list[dict[str, Any]], out: Path, fmt_name: str = "html",
+def write_report(report: Report, out: Path, fmt_name: str = "html",
                  history: list[dict[str, Any]] | None = None) -> list[Path]:
     """Write the report in `fmt_name` ('html' or 'md') to `out`, with the figure over time of `history`; the files
     written (the report first)."""
     if fmt_name not in REPORT_FORMATS:
         raise ConfigError(f"--format: unknown report format {fmt_name!r} (choose html or md)")
-    if not results:
+    if not report.results:
         raise ConfigError("nothing to report: the selection holds no results")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         if fmt_name == "md":
-            return to_markdown_report(results, out, history)
-        out.write_text(to_html(results, history=history), encoding="utf-8")
+            return to_markdown_report(report, out, history)
+        out.write_text(to_html(report, history=history), encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"--out: cannot write {out}: {exc.strerror}") from exc
     return [out]

@@ -6,12 +6,10 @@ import socket
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from edgeprof.constraints import oom_detail
+from edgeprof.decisions import Status
 from edgeprof.report.figures import fmt
 from edgeprof.report.placement import fallback_rows, placement_lines
-from edgeprof.result import viewer
-
-SKIPPED = {"not measured", "informational"}
+from edgeprof.result import Result, viewer
 
 
 def _case(suite: ET.Element, classname: str, name: str) -> ET.Element:
@@ -38,15 +36,16 @@ def _verdict_case(suite: ET.Element, classname: str, fmt_name: str, verdict: dic
 
 def _outcome(case: ET.Element, verdict: dict[str, Any], strict: bool) -> str:
     """Mark `case` failed or skipped as the verdict says; return the outcome: pass, failure or skipped."""
-    status = verdict["status"]
+    status = Status.of(verdict["status"])
     why = f"value {fmt(verdict.get('value'))}, bound {verdict['op']} {verdict['bound']:g}, " \
           f"method {verdict.get('method')}" + (f": {verdict['detail']}" if verdict.get("detail") else "")
-    if status == "fail" or (status == "inconclusive" and strict):
-        failure = ET.SubElement(case, "failure", message=f"{status}: {why}", type=status)
+    label = verdict["status"]
+    if status is not None and status.failing(strict=strict):
+        failure = ET.SubElement(case, "failure", message=f"{label}: {why}", type=label)
         failure.text = f"{verdict['constraint']}: {why} (source: {verdict.get('source', '-')})"
         return "failure"
-    if status in SKIPPED or status == "inconclusive":
-        ET.SubElement(case, "skipped", message=f"{status}: {why}")
+    if status is not Status.PASS:  # not measured, informational, inconclusive (not strict), unknown
+        ET.SubElement(case, "skipped", message=f"{label}: {why}")
         return "skipped"
     return "pass"
 
@@ -73,7 +72,7 @@ def to_junit(results: list[dict[str, Any]], *, strict: bool = False) -> str:
         for result in rows:
             shown = view(result)
             classname = f"{device}.{shown.ref}"
-            if result.get("status") == "failed" and not oom_detail(result):
+            if result.get("status") == "failed" and not Result(result).oom_detail:
                 error = result.get("error") or {}
                 case = _case(suite, classname, "run")
                 node = ET.SubElement(case, "error", message=f"{error.get('kind')}: {error.get('message')}",

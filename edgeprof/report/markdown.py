@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeprof.report.figures import FIGURES, STATUS_SYMBOL, key_figures, overall, verdict_summary
+from edgeprof.decisions import Status, overall
+from edgeprof.report.figures import FIGURES, key_figures, status_symbol, verdict_summary
 from edgeprof.report.placement import placement_lines
 from edgeprof.result import Result, viewer
 
-ICON = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "error": "💥"}
+ICON = {Status.PASS: "✅", Status.FAIL: "❌", Status.INCONCLUSIVE: "⚠️", Status.ERROR: "💥"}
 
 
 def _cell(text: str) -> str:
@@ -18,12 +19,12 @@ def _cell(text: str) -> str:
 def _problems(result: dict[str, Any]) -> list[str]:
     """One line per constraint that did not pass outright (of a failed run: only its failures), and why."""
     lines = []
-    shown = {"fail"} if result.get("status") == "failed" else {"fail", "inconclusive", "not measured", "informational"}
+    failed_run = result.get("status") == "failed"
     for v in result.get("verdicts") or []:
-        if v["status"] not in shown:
+        if v["status"] == Status.PASS or (failed_run and v["status"] != Status.FAIL):
             continue
         value = "-" if v.get("value") is None else f"{v['value']:.4g}"
-        lines.append(f"`{v['constraint']} {v['op']} {v['bound']:g}`: **{STATUS_SYMBOL.get(v['status'], v['status'])}**"
+        lines.append(f"`{v['constraint']} {v['op']} {v['bound']:g}`: **{status_symbol(v['status'])}**"
                      f" (value {value}, {v.get('method')})" + (f" — {_cell(v['detail'])}" if v.get("detail") else ""))
     return lines
 
@@ -51,7 +52,7 @@ def to_markdown(results: list[dict[str, Any]]) -> str:
                        + f" | {ICON.get(status, '')} {_cell(verdict_summary(result))} |".replace("|  ", "| "))
             name = view.model_label
             notes += [f"- {name}: {line}" for line in _problems(result)]
-            if status == "error":
+            if status is Status.ERROR:
                 error = result.get("error") or {}
                 notes.append(f"- {name}: run failed: "
                              f"{_cell(str(error.get('kind')))}: {_cell(str(error.get('message')))}")

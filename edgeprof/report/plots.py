@@ -28,8 +28,8 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402
 
+from edgeprof.decisions import Recommendation, Report  # noqa: E402
 from edgeprof.errors import ConfigError  # noqa: E402
-from edgeprof.recommend import recommendations  # noqa: E402
 from edgeprof.report.units import duration, duration_unit  # noqa: E402
 from edgeprof.result import Result, viewer  # noqa: E402
 
@@ -291,7 +291,7 @@ def latency_distribution_figure(results: list[dict[str, Any]]) -> Figure:
 
 
 @styled
-def accuracy_latency_figure(results: list[dict[str, Any]], recommendation: Any = None) -> Figure:
+def accuracy_latency_figure(results: list[dict[str, Any]], recommendation: Recommendation | None = None) -> Figure:
     """One device x model: top-1 accuracy vs p95 latency (CI error bars), feasible region, Pareto front, pick."""
     rows = [r for r in _measured(results) if _get(r, "accuracy", "top1") is not None
             and _get(r, "latency", "p95_ms") is not None]
@@ -599,14 +599,10 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
 
 
-def build_plots(results: list[dict[str, Any]], recs: dict[tuple[str, str], Any] | None = None) -> list[Plot]:
-    """Every figure the Results support, in a stable order: per device, then per model across devices.
-
-    `recs` maps (device, model) to its recommendation; computed with `recommendations()` when not given.
-    """
-    measured = _measured(results)
-    if recs is None:
-        recs = recommendations(results)
+def build_plots(report: Report) -> list[Plot]:
+    """Every figure the report's Results support, in a stable order: per device, then per model across devices;
+    the accuracy figures mark each recommendation."""
+    measured = _measured(report.results)
     plots: list[Plot] = []
     for device, rows in group_by(measured, "device").items():
         note = " (emulated)" if any(emulation(r) for r in rows) else ""
@@ -618,7 +614,7 @@ def build_plots(results: list[dict[str, Any]], recs: dict[tuple[str, str], Any] 
                    for r in members):
                 plots.append(Plot(f"accuracy-{_slug(device)}-{_slug(model)}",
                                   f"{device}{note} / {model}: accuracy vs p95 latency", device,
-                                  accuracy_latency_figure(members, recs.get((device, model)))))
+                                  accuracy_latency_figure(members, report.recommendation(device, model))))
         if any(_get(r, "power", "energy_mj_per_inference") is not None or _get(r, "power", "avg_w") is not None
                for r in rows):
             plots.append(Plot(f"energy-{_slug(device)}", f"{device}{note}: energy per inference and average power",
@@ -655,12 +651,12 @@ def parse_formats(text: str) -> list[str]:
     return formats
 
 
-def make_plots(results: list[dict[str, Any]], out_dir: Path, formats: list[str]) -> list[Path]:
-    """Write every figure once per format into out_dir; the paths written."""
+def make_plots(report: Report, out_dir: Path, formats: list[str]) -> list[Path]:
+    """Write every figure of the report once per format into out_dir; the paths written."""
     for fmt in formats:
         if fmt not in FORMATS:
             raise ConfigError(f"--format: unknown figure format {fmt!r} (choose from {', '.join(FORMATS)})")
-    plots = build_plots(results)
+    plots = build_plots(report)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -1,35 +1,50 @@
-"""A recommendation (edgeprof.recommend) as plain lines: the pick with its figures, the fronts, the rejections."""
+"""A recommendation (edgeprof.decisions) as plain lines and as JSON: the pick with its figures, the fronts, and
+the judge's reason for every variant not chosen."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from edgeprof.constraints import value_at
-from edgeprof.recommend import Recommendation
-from edgeprof.report.figures import key_figures, verdict_bound, verdict_value
-from edgeprof.result import viewer
+from edgeprof.decisions import Recommendation
+from edgeprof.report.figures import key_figures
+from edgeprof.result import Result, viewer
+
+
+def _figures(result: dict[str, Any]) -> str:
+    shown = key_figures(result)
+    cost = value_at(result, "cost.usd_per_million")
+    return (f"p95 {shown['p95']}, top-1 {shown['top-1']}, {shown['mJ/inf']} mJ/inf"
+            + (f", ${cost:.4g} per million" if cost is not None else ""))
 
 
 def describe(rec: Recommendation) -> list[str]:
     """The recommendation as plain lines: the pick with its figures, the fronts, and why each other lost."""
-    def figures(result: dict[str, Any]) -> str:
-        shown = key_figures(result)
-        cost = value_at(result, "cost.usd_per_million")
-        return (f"p95 {shown['p95']}, top-1 {shown['top-1']}, {shown['mJ/inf']} mJ/inf"
-                + (f", ${cost:.4g} per million" if cost is not None else ""))
-
     view = viewer(rec.candidates)
     group = f"{rec.device} / {rec.model}"
-    lines = [f"{group}: recommended {view(rec.best).variant_label} ({figures(rec.best)})" if rec.best
+    lines = [f"{group}: recommended {view(rec.best).variant_label} ({_figures(rec.best)})" if rec.best
              else f"{group}: no variant meets every constraint"]
     if rec.front:
         lines.append("Pareto front, accuracy vs p95: " + ", ".join(view(r).variant_label for r in rec.front))
     if rec.energy_front:
         lines.append("Pareto front, accuracy vs energy: "
                      + ", ".join(view(r).variant_label for r in rec.energy_front))
-    for result, verdict in rec.rejected:
-        bound = f" (needs {verdict_bound(verdict)})" if verdict.get("bound") is not None else ""
-        lines.append(f"rejected {view(result).variant_label}: {verdict['constraint']} {verdict['status']}, value "
-                     f"{verdict_value(verdict)}{bound}"
-                     + (f": {verdict['detail']}" if verdict.get("detail") else ""))
+    lines += [f"not {view(result).variant_label}: {reason.text}" for result, reason in rec.rejected]
     return lines
+
+
+def recommendation_json(rec: Recommendation) -> dict[str, Any]:
+    """The recommendation for `recommend --json`: the pick, the fronts, and each other candidate with its reason
+    (and the blocking verdict where a constraint ruled it out)."""
+    def ref(r: dict[str, Any] | None) -> dict[str, Any] | None:
+        if r is None:
+            return None
+        view = Result(r)
+        ci = view.top1_interval
+        return {"model": view.ref_label, "run_id": r.get("run_id"),
+                "top1": view.accuracy.get("top1"), "top1_ci95": list(ci) if ci else None,
+                "cost_usd_per_million": (r.get("cost") or {}).get("usd_per_million")}
+    return {"device": rec.device, "model": rec.model, "best": ref(rec.best),
+            "front": [ref(r) for r in rec.front], "energy_front": [ref(r) for r in rec.energy_front],
+            "rejected": [{**(ref(r) or {}), "reason": reason.kind, "why": reason.text, "p_value": reason.p_value,
+                          "verdict": reason.verdict} for r, reason in rec.rejected]}

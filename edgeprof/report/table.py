@@ -9,11 +9,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from edgeprof.decisions import Status, overall
 from edgeprof.report.figures import (
     FIGURES,
     STATUS_SYMBOL,
     key_figures,
-    overall,
+    status_symbol,
     verdict_bound,
     verdict_method,
     verdict_summary,
@@ -22,8 +23,8 @@ from edgeprof.report.figures import (
 from edgeprof.report.placement import placement_lines
 from edgeprof.result import Result, viewer
 
-STYLE = {"fail": "red", "error": "red", "inconclusive": "yellow", "pass": "green", "informational": "cyan",
-         "not measured": "dim"}
+STYLE = {Status.FAIL: "red", Status.ERROR: "red", Status.INCONCLUSIVE: "yellow", Status.PASS: "green",
+         Status.INFORMATIONAL: "cyan", Status.NOT_MEASURED: "dim"}
 INTERVALS_FROM = 110  # terminals at least this wide show p95 with its CI
 WRAP_MIN = 12  # a wrapping column is never squeezed below this many characters (or its longest word)
 Cell = str | Text
@@ -88,12 +89,12 @@ def _verdict_table(device: str, rows: list[dict[str, Any]], view: Callable[[dict
                           f"{error.get('kind')}: {error.get('message')}"])
         for v in result.get("verdicts") or []:
             cells.append([label, v["constraint"], verdict_value(v), verdict_bound(v),
-                          _styled(STATUS_SYMBOL.get(v["status"], v["status"]), v["status"]), verdict_method(v),
+                          _styled(status_symbol(v["status"]), v["status"]), verdict_method(v),
                           v.get("detail") or ""])
     table, dropped = fitted_table(f"{device}: verdicts", VERDICT_COLUMNS, cells, width)
     status = [column.name for column in VERDICT_COLUMNS].index("status")
     why = [f"{row[0]}{'' if row[1] == '-' else ' ' + str(row[1])}: {row[-1]}" for row in cells
-           if "why" in dropped and row[-1] and str(row[status]) != STATUS_SYMBOL["pass"]]
+           if "why" in dropped and row[-1] and str(row[status]) != STATUS_SYMBOL[Status.PASS]]
     return table, why
 
 

@@ -1,5 +1,6 @@
 """The device-side cache edgeprof keeps under the work dir (blobs, partial uploads, compiled engines): clean it,
-cap it. Everything runs on the device as one Python snippet, under the device lock, inside the work dir only."""
+cap it, over a transport already open. Everything runs on the device as one Python snippet, under the device lock,
+inside the work dir only; reaching the device for `clean` is edgeprof.clean's."""
 
 from __future__ import annotations
 
@@ -7,11 +8,8 @@ import json
 from dataclasses import dataclass
 
 from edgeprof.agent.spec import BLOB_DIR, CACHE_DIR, LOCK_FILE, PARTIAL_PREFIX
-from edgeprof.agent_bundle import build_agent
-from edgeprof.devices import LAB_WAIT_S, DeviceProfile
 from edgeprof.errors import DeviceError
-from edgeprof.lab import reached
-from edgeprof.transport import Transport, device_python, open_transport
+from edgeprof.transport.base import Transport
 
 # sys.argv[1] = {"work_dir", "layout": {"blob_dir", "cache_dir", "lock_file", "partial_prefix"} (agent/spec.py),
 # "keep": [paths], "limit": bytes or null (null: clean), "all": bool, "stale_s"}.
@@ -103,18 +101,7 @@ def evict_blobs(transport: Transport, python: str, limit_bytes: int, keep: set[s
     return freed or Freed(0, 0, 0)
 
 
-def clean_device(profile: DeviceProfile, *, everything: bool = False, accept_new_host_key: bool = False,
-                 lab_wait_s: float = LAB_WAIT_S) -> Freed:
-    """Remove edgeprof's blobs, stale partial uploads and compiled caches from the device's work dir, keeping the
-    current agent; `everything`: the agent and young partials too. DeviceError when a run holds the device.
-    A `[lab]` profile's place is held meanwhile (edgeprof.lab.reached, waiting up to `lab_wait_s`)."""
-    with reached(profile, lab_wait_s) as (device, _), open_transport(
-            device.name, device.kind, device.connection, accept_new_host_key=accept_new_host_key) as transport:
-        agent = build_agent()
-        keep = set() if everything else {transport.blob_path(agent.sha256, ".pyz"),
-                                         transport.remote_path(f"{CACHE_DIR}/{agent.unpacked_name}")}
-        freed = _run_snippet(transport, device_python(device.connection), keep=sorted(keep), limit=None,
-                             all=everything, stale_s=STALE_PARTIAL_S)
-    if freed is None:
-        raise DeviceError(f"device '{profile.name}': busy (a run holds its lock); nothing was removed")
-    return freed
+def clean_cache(transport: Transport, python: str, keep: set[str], *, everything: bool) -> Freed | None:
+    """Remove every blob, stale partial upload (with `everything`, young ones too) and compiled cache but `keep`
+    (paths); None when the device is busy (another run holds its lock) and nothing was removed."""
+    return _run_snippet(transport, python, keep=sorted(keep), limit=None, all=everything, stale_s=STALE_PARTIAL_S)

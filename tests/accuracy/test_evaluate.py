@@ -9,6 +9,7 @@ import pytest
 
 from edgeprof.agent.accuracy import agreement, classification_metrics, evaluate
 from edgeprof.agent.backends import open_runtime
+from edgeprof.proportions import unpack_correct
 from tests.models.onnx_graphs import DIGITS, linear_classifier, mixed_inputs
 
 WEIGHTS = np.random.default_rng(3).standard_normal((6, 7)).astype(np.float32)
@@ -53,11 +54,14 @@ def test_labelled_dataset_with_dynamic_batch(tmp_path: Path) -> None:
     data, y = labelled(tmp_path)
     seen: list[tuple[int, int | None]] = []
     section = evaluate(open_runtime(str(linear_classifier(tmp_path / "m.onnx", WEIGHTS)), "onnx", 1), str(data),
-                       None, lambda done, total: seen.append((done, total)))
+                       None, lambda done, total: seen.append((done, total)), dataset_sha256="ab" * 32)
     assert section["top1"] == pytest.approx(37 / 40) and section["samples"] == 40 and "top5" in section
     assert section["method"] == "measured" and section["inputs"] == "dataset" and "reference" not in section
     assert section["batch"] == 32
     assert seen[-1] == (40, 40)
+    # which samples top-1 got right, for the host's paired test (edgeprof.proportions.unpack_correct reads it)
+    assert unpack_correct(section["correct"], 40) == [False] * 3 + [True] * 37  # the three flipped labels
+    assert section["dataset_sha256"] == "ab" * 32
 
 
 def test_fixed_batch_of_one_is_fed_sample_by_sample_and_compared_with_a_reference(tmp_path: Path) -> None:

@@ -1,69 +1,76 @@
-"""The layers edgeprof keeps apart, held the way test_import_graph holds cycles (every import counts: module level,
-in functions, under TYPE_CHECKING): the agent imports nothing of the host; the transports no orchestration;
-renderers no transport, orchestration, store, judging or recommending; the CLI reaches devices, the store and the
-judge only through the pipeline.
+"""The layering rules of docs/architecture.md, held on the import graph as the cycle test holds cycles.
 
-An import a rule forbids but the code still has is listed in KNOWN, named for the work that removes it; an entry
-the code no longer needs fails the test too, so the list only shrinks."""
+Every import counts (module level, in functions, under TYPE_CHECKING): the agent imports nothing of the host;
+renderers import no judging, transport or orchestration; the transport imports no orchestration; device profiles
+import no judging; the CLI goes through the plan and the pipeline; one module judges.
+"""
 
 from __future__ import annotations
 
+import ast
+
 import pytest
 
-from tests.core.test_import_graph import import_graph
+from tests.core.test_import_graph import PACKAGE, import_graph
 
-ORCHESTRATION = ("edgeprof.deploy", "edgeprof.pipeline", "edgeprof.lab", "edgeprof.fleet", "edgeprof.watch")
-JUDGING = ("edgeprof.constraints", "edgeprof.recommend")
-DEVICES = ("edgeprof.transport", "edgeprof.agent_bundle")
-
-# layer -> (the modules it covers, the modules they may not import)
-RULES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "agent": ("edgeprof.agent", ("edgeprof",)),
-    "transport": ("edgeprof.transport", (*ORCHESTRATION, "edgeprof.agent_bundle", "edgeprof.store",
-                                         "edgeprof.cli")),
-    "renderers": ("edgeprof.report", (*ORCHESTRATION, *DEVICES, *JUDGING, "edgeprof.store", "edgeprof.cli")),
-    "cli": ("edgeprof.cli", (*DEVICES, "edgeprof.deploy", "edgeprof.lab", *JUDGING)),
-}
-# (layer, importer, imported) the rules forbid that the code still has.
-KNOWN = {
-    # clean's orchestration (reach the place, build the agent) still lives in transport/cache.py
-    ("transport", "edgeprof.transport.cache", "edgeprof.agent_bundle"),
-    ("transport", "edgeprof.transport.cache", "edgeprof.lab"),
-    # renderers that still judge or recommend instead of drawing one report model
-    ("renderers", "edgeprof.report.html", "edgeprof.recommend"),
-    ("renderers", "edgeprof.report.junit", "edgeprof.constraints"),
-    ("renderers", "edgeprof.report.plots", "edgeprof.recommend"),
-    ("renderers", "edgeprof.report.recommendation", "edgeprof.constraints"),
-    ("renderers", "edgeprof.report.recommendation", "edgeprof.recommend"),
-    # commands that still carry pipeline logic
-    ("cli", "edgeprof.cli.clean_cmd", "edgeprof.transport.cache"),
-    ("cli", "edgeprof.cli.deploy_cmds", "edgeprof.constraints"),
-    ("cli", "edgeprof.cli.deploy_cmds", "edgeprof.deploy"),
-    ("cli", "edgeprof.cli.deploy_cmds", "edgeprof.lab"),
-    ("cli", "edgeprof.cli.watch_cmd", "edgeprof.constraints"),
-    ("cli", "edgeprof.cli.watch_cmd", "edgeprof.deploy"),
-}
+JUDGING = {"edgeprof.verdicts"}
+ORCHESTRATION = {"edgeprof.deploy", "edgeprof.pipeline", "edgeprof.watch", "edgeprof.doctor"}
+TRANSPORT = "edgeprof.transport"
 
 
-def _under(module: str, package: str) -> bool:
-    return module == package or module.startswith(package + ".")
+def _under(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
 
 
-def crossings(layer: str) -> set[tuple[str, str, str]]:
-    """(layer, importer, imported) for every import of the layer its rule forbids."""
-    covers, forbidden = RULES[layer]
-    return {(layer, module, imported) for module, imports in import_graph().items() if _under(module, covers)
-            for imported in imports if not _under(imported, covers) and any(_under(imported, f) for f in forbidden)}
+def _offending(sources: str, forbidden: set[str] | tuple[str, ...]) -> dict[str, set[str]]:
+    """Each module under `sources` with the forbidden modules (or packages) it imports."""
+    found = {}
+    for name, imported in import_graph().items():
+        if _under(name, sources):
+            bad = {i for i in imported if any(_under(i, f) for f in forbidden)}
+            if bad:
+                found[name] = bad
+    return found
 
 
-@pytest.mark.parametrize("layer", sorted(RULES))
-def test_a_layer_imports_only_what_its_rule_allows(layer: str) -> None:
-    found = crossings(layer)
-    known = {entry for entry in KNOWN if entry[0] == layer}
-    assert sorted(found - known) == [], "new imports across the layer"
-    assert sorted(known - found) == [], "gone from the code: remove them from KNOWN"
-
-
-def test_the_rules_see_the_modules_they_cover() -> None:
+def test_the_agent_imports_nothing_of_the_host() -> None:
     graph = import_graph()
-    assert all(any(_under(module, covers) for module in graph) for covers, _ in RULES.values())
+    host = {name: {i for i in imported if not _under(i, "edgeprof.agent")}
+            for name, imported in graph.items() if _under(name, "edgeprof.agent")}
+    assert {name: bad for name, bad in host.items() if bad} == {}
+
+
+def test_renderers_import_no_judging_transport_or_orchestration() -> None:
+    forbidden = {*JUDGING, *ORCHESTRATION, TRANSPORT, "edgeprof.lab", "edgeprof.store"}
+    assert _offending("edgeprof.report", forbidden) == {}
+
+
+def test_transport_imports_no_orchestration_or_judging() -> None:
+    assert _offending(TRANSPORT, {*ORCHESTRATION, *JUDGING, "edgeprof.pipeline"}) == {}
+
+
+@pytest.mark.parametrize("module", ["edgeprof.devices", "edgeprof.constraints", "edgeprof.decisions",
+                                    "edgeprof.result", "edgeprof.project"])
+def test_definitions_import_no_judging(module: str) -> None:
+    assert _offending(module, JUDGING | ORCHESTRATION) == {}
+
+
+def test_only_the_judge_produces_a_status() -> None:
+    """Status members are built (Status.FAIL, Status("fail")) only where statuses are decided or drawn; nothing but
+    edgeprof.verdicts writes a verdict row's status."""
+    writers = []
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Dict):
+                keys = [k.value for k in node.keys if isinstance(k, ast.Constant)]
+                if "status" in keys and "constraint" in keys:
+                    writers.append(str(path.relative_to(PACKAGE)))
+    assert sorted(set(writers)) == ["verdicts.py"]
+
+
+def test_the_cli_goes_through_the_pipeline() -> None:
+    """Commands parse, call the plan, the pipeline or their home module, and render: they never judge, deploy or
+    reach a device themselves."""
+    forbidden = {*JUDGING, "edgeprof.constraints", "edgeprof.deploy", TRANSPORT, "edgeprof.lab"}
+    assert _offending("edgeprof.cli", forbidden) == {}

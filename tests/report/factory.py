@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 
 from edgeprof.agent.spec import ErrorKind, Stage
-from edgeprof.constraints import judge, parse_constraint
+from edgeprof.constraints import parse_constraint
 from edgeprof.result import build_result
+from edgeprof.verdicts import judge
 
 BUDGETS = ("latency.p95_ms<=20", "accuracy.top1>=0.85", "memory.peak_rss_mb<=300", "power.energy_mj<=40")
 VARIANTS = {"fp32": (14.0, 0.93, 180.0), "fp16": (11.0, 0.925, 120.0), "int8-static": (6.0, 0.90, 80.0),

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from matplotlib.patches import Rectangle
 
+from edgeprof.decisions import Report
 from edgeprof.report.html import to_html
 from edgeprof.report.plots import device_comparison_figure, latency_distribution_figure, make_plots
 from tests.report.factory import make_result, on_accelerator
@@ -27,12 +28,12 @@ def test_plots_keep_results_apart_that_differ_only_by_accelerator(tmp_path: Path
     assert {"fp32 @cpu", "fp32 @openvino,cpu"} <= set(legend)
     bars = [p for p in figure.axes[0].patches if isinstance(p, Rectangle) and p.get_height() > 0]
     assert len(bars) == 2 and len({tuple(b.get_facecolor()) for b in bars}) == 2
-    written = make_plots(results, tmp_path, ["png"])
+    written = make_plots(Report(results), tmp_path, ["png"])
     assert tmp_path / "latency-pi4.png" in written and all(p.read_bytes().startswith(b"\x89PNG") for p in written)
 
 
 def test_html_report_has_a_placement_table_per_result() -> None:
-    page = to_html(_pair())
+    page = to_html(Report(_pair()))
     assert "<h3>Placement and top operators</h3>" in page
     assert "<h4>mobilenet fp32 onnx @openvino,cpu</h4>" in page and "<h4>mobilenet fp32 onnx @cpu</h4>" in page
     assert "<tr><td>OpenVINOExecutionProvider</td><td>11/12</td><td>970 µs</td><td>97%</td></tr>" in page
@@ -40,4 +41,4 @@ def test_html_report_has_a_placement_table_per_result() -> None:
     assert "<p>compile 52.0 ms (cache miss)</p>" in page
     assert "<tr><td>Conv</td><td>500 µs</td><td>50%</td></tr>" in page
     assert "<tr><td>hardmax_0</td><td>Hardmax</td><td>CPUExecutionProvider</td>" not in page  # top 5 only
-    assert "Placement and top operators" not in to_html([make_result("pi4", "fp32")])
+    assert "Placement and top operators" not in to_html(Report([make_result("pi4", "fp32")]))

@@ -19,6 +19,7 @@ from edgeprof.report.html import to_html, write_report
 from edgeprof.report.plots import throughput_figure, timeline_figure
 from edgeprof.report.table import render_verdicts
 from edgeprof.store import open_store
+from edgeprof.verdicts import build_report
 from tests.support import DIGITS
 
 # idle_w = max_w: the utilisation estimate reads the same watts idle and under load, as a busy host pinned at
@@ -76,12 +77,12 @@ def test_power_estimate_that_cannot_tell_idle_from_load_says_so(deployed: tuple[
     console = Console(width=120, record=True)
     render_verdicts(results, console)
     assert console.export_text().count("net energy: load 6.4 W is not above idle 6.4 W") == 2
-    assert text_of(to_html(results)).count("above idle indistinguishable from idle (load 6.4 W") == 2
+    assert text_of(to_html(build_report(results))).count("above idle indistinguishable from idle (load 6.4 W") == 2
 
 
 def test_html_shows_every_measured_fact_per_result(deployed: tuple[list[dict[str, Any]], str]) -> None:
     results, _ = deployed
-    text = text_of(to_html(results))
+    text = text_of(to_html(build_report(results)))
     for label in LABELS:
         assert f"{label} what measured load, first load " in text  # its own table of measurements
         assert re.search(rf"{label} (onnxruntime|ai-edge-litert) \d", text)  # its row of the verdict summary
@@ -99,7 +100,7 @@ def test_html_shows_every_measured_fact_per_result(deployed: tuple[list[dict[str
 
 def test_markdown_report_carries_the_same_facts(deployed: tuple[list[dict[str, Any]], str], tmp_path: Path) -> None:
     results, _ = deployed
-    text = write_report(results, tmp_path / "report.md", "md")[0].read_text()
+    text = write_report(build_report(results), tmp_path / "report.md", "md")[0].read_text()
     for label in LABELS:
         assert f"### {label}" in text and f"| {label.split(' ', 1)[0]} | {label.split(' ', 1)[1]} |" in text
     assert "| vs reference | agreement " in text and "indistinguishable from idle" in text

@@ -13,6 +13,7 @@ from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from edgeprof.decisions import Report
 from edgeprof.errors import ConfigError
 from edgeprof.report import plots
 from edgeprof.report.plots import (
@@ -26,6 +27,7 @@ from edgeprof.report.plots import (
     make_plots,
     timeline_figure,
 )
+from edgeprof.verdicts import build_report
 
 
 def on(results: list[dict[str, Any]], device: str) -> list[dict[str, Any]]:
@@ -193,8 +195,7 @@ def test_overlap_check_can_fail(big: list[dict[str, Any]]) -> None:
 
 
 def test_make_plots_writes_every_figure_deterministically(results: list[dict[str, Any]], tmp_path: Path) -> None:
-    recs: dict[Any, Any] = {}
-    names = [p.name for p in build_plots(results, recs)]
+    names = [p.name for p in build_plots(Report(results))]
     assert names == ["latency-jetson-orin-nano", "accuracy-jetson-orin-nano-mobilenet", "energy-jetson-orin-nano",
                      "timeline-jetson-orin-nano", "latency-pi4", "accuracy-pi4-mobilenet", "energy-pi4",
                      "timeline-pi4", "latency-qemu-pi4", "accuracy-qemu-pi4-mobilenet", "timeline-qemu-pi4",
@@ -206,12 +207,12 @@ def test_make_plots_writes_every_figure_deterministically(results: list[dict[str
     assert figure_bytes(latency_distribution_figure(one), "png") == figure_bytes(latency_distribution_figure(one),
                                                                                  "png")
     with pytest.raises(ConfigError, match="unknown figure format 'gif'"):
-        make_plots(results, tmp_path, ["gif"])
+        make_plots(Report(results), tmp_path, ["gif"])
     assert plots.parse_formats("png, SVG") == ["png", "svg"]
 
 
 def test_build_plots_marks_the_recommended_variant_from_recommend(results: list[dict[str, Any]]) -> None:
-    figure = {p.name: p.figure for p in build_plots(results)}["accuracy-jetson-orin-nano-mobilenet"]
+    figure = {p.name: p.figure for p in build_plots(build_report(results))}["accuracy-jetson-orin-nano-mobilenet"]
     ax = figure.axes[0]
     assert [c.get_label() for c in ax.collections if c.get_label().startswith("recommended")] == \
         ["recommended: int8-static"]

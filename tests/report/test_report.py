@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 import edgeprof.cli.plot_cmds  # noqa: F401  (registers plot and report)
 from edgeprof.cli import command_app
+from edgeprof.decisions import Report
 from edgeprof.errors import ConfigError
 from edgeprof.report.html import to_html, write_report
 from edgeprof.report.plots import build_plots
@@ -57,9 +58,8 @@ def parse(html: str) -> Page:
 def test_html_is_self_contained_embeds_every_figure_and_names_every_device() -> None:
     results = small_set()
     results[0]["warnings"] = ["<script>alert('x')</script> governor is 'powersave'"]
-    recs: dict[Any, Any] = {}
-    plots = build_plots(results, recs)
-    page = parse(to_html(results, plots=plots, recs=recs))
+    plots = build_plots(Report(results))
+    page = parse(to_html(Report(results), plots=plots))
     assert page.external == [] and "script" not in page.tags
     assert len(page.images) == len(plots) == 12
     for image, plot in zip(page.images, plots):
@@ -76,9 +76,9 @@ def test_html_is_self_contained_embeds_every_figure_and_names_every_device() -> 
 
 def test_write_report_rejects_bad_format_and_empty_selection(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown report format 'pdf'"):
-        write_report(small_set(), tmp_path / "r.pdf", "pdf")
+        write_report(Report(small_set()), tmp_path / "r.pdf", "pdf")
     with pytest.raises(ConfigError, match="no results"):
-        write_report([], tmp_path / "r.html", "html")
+        write_report(Report([]), tmp_path / "r.html", "html")
 
 
 # ------------------------------------------------ through the CLI, on the real store
@@ -119,9 +119,9 @@ def test_report_command_html_from_store(store: Path, tmp_path: Path) -> None:
     assert len(page.images) == 12 and page.external == []
     assert all(device in text for device in DEVICES)
     assert "pi4 / mobilenet: no variant meets every constraint" in text
-    assert "rejected int8-static onnx: power.energy_mj fail" in text
+    assert "not int8-static onnx: fails power.energy_mj <= 40 mJ (value 70.2 mJ)" in text
     assert "jetson-orin-nano / mobilenet: recommended int8-static onnx" in text
-    assert "rejected int4-weird onnx: run fail" in text
+    assert "not int4-weird onnx: run failed: model_load: unsupported operator <QLinearFoo>" in text
 
 
 def test_report_draws_the_stored_history_of_the_reported_configurations(store: Path, tmp_path: Path) -> None:

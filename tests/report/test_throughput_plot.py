@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from edgeprof.decisions import Report
 from edgeprof.report.plots import build_plots, throughput_figure
 
 
@@ -32,6 +33,6 @@ def test_throughput_figure_has_a_line_per_variant_and_thread_count() -> None:
 
 def test_build_plots_adds_it_only_when_an_offline_sweep_exists() -> None:
     with_sweep = [offline_result("fp32", "onnx", 100.0)]
-    assert "throughput-local" in [p.name for p in build_plots(with_sweep, recs={})]
+    assert "throughput-local" in [p.name for p in build_plots(Report(with_sweep))]
     without = [dict(with_sweep[0], scenario={"name": "single-stream"})]
-    assert "throughput-local" not in [p.name for p in build_plots(without, recs={})]
+    assert "throughput-local" not in [p.name for p in build_plots(Report(without))]

@@ -138,7 +138,7 @@ def test_a_late_issued_query_is_not_counted_as_queueing() -> None:
 
 
 def test_an_invalid_server_run_is_a_failing_verdict() -> None:
-    from edgeprof.constraints import exit_code, judge
+    from edgeprof.verdicts import exit_code, judge
 
     result = {"status": "ok", "scenario": {"name": "server", "method": "measured", "run": {
         "valid": False, "result": "INVALID", "target_qps": 2000.0, "invalid_reasons": ["overloaded"]}}}

@@ -26,6 +26,12 @@ def test_deploy_server_table_output_says_valid_or_why_not(tmp_path: Path) -> Non
     assert proc.returncode == 0, proc.stderr
     line = next(x for x in proc.stdout.splitlines() if "server at 200 QPS" in x)
     assert line.startswith("local digits fp32 onnx: ") and ("VALID," in line or "INVALID (" in line)
+    # the stored `server.valid` verdict is drawn as stored: report and plot read it (they raised KeyError)
+    report = edgeprof("report", "--latest", "--out", tmp_path / "r.html", "--store", tmp_path / "r.db")
+    assert report.returncode == 0 and report.stderr == "", report.stderr
+    assert "server.valid" in (tmp_path / "r.html").read_text()
+    plot = edgeprof("plot", "--latest", "--out", tmp_path / "plots", "--store", tmp_path / "r.db")
+    assert plot.returncode == 0 and plot.stderr == "", plot.stderr
 
 
 def test_deploy_server_scenario_with_max_qps_constraint(tmp_path: Path) -> None:

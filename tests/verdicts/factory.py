@@ -49,3 +49,12 @@ def with_samples(result: dict[str, Any], median: float, seed: int, n: int = 400)
     rng = np.random.default_rng(seed)
     result["latency"]["samples_ms"] = (median * rng.lognormal(0.0, 0.05, n)).round(4).tolist()
     return result
+
+
+def judged(results: list[dict[str, Any]], constraints: Any) -> list[dict[str, Any]]:
+    """The Results with their verdicts set by the real judge: `constraints` a list, or a function of the Result."""
+    from edgeprof.verdicts import judge
+
+    for result in results:
+        result["verdicts"] = judge(result, constraints(result) if callable(constraints) else constraints)
+    return results

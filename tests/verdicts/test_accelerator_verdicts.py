@@ -9,12 +9,12 @@ from typing import Any
 from rich.console import Console
 
 from edgeprof.compare import compare_runs
-from edgeprof.constraints import judge, parse_constraint
-from edgeprof.recommend import latest_variants, recommend
+from edgeprof.constraints import parse_constraint
 from edgeprof.report.junit import to_junit
 from edgeprof.report.markdown import to_markdown
 from edgeprof.report.recommendation import describe
 from edgeprof.report.table import render_verdicts
+from edgeprof.verdicts import judge, latest_variants, recommend
 from tests.report.factory import on_accelerator
 from tests.verdicts.factory import make
 
@@ -33,15 +33,15 @@ def pair(p95_cpu: float = 12.0, p95_openvino: float = 6.0) -> tuple[dict[str, An
 def test_recommend_chooses_among_variant_accelerator_pairs() -> None:
     cpu, openvino = pair()
     assert latest_variants([cpu, openvino]) == [cpu, openvino]  # the cpu run does not hide the openvino one
-    (rec,) = recommend([cpu, openvino], lambda r: LIMITS)
+    (rec,) = recommend([cpu, openvino])
     assert rec.best is openvino and rec.candidates == [cpu, openvino]
     lines = describe(rec)
     assert lines[0].startswith("local / digits: recommended fp32 onnx @openvino,cpu (p95 6")
     assert lines[1] == "Pareto front, accuracy vs p95: fp32 onnx @openvino,cpu"
     slow_openvino = pair(p95_openvino=30.0)
-    (rec,) = recommend(list(slow_openvino), lambda r: LIMITS)
+    (rec,) = recommend(list(slow_openvino))
     assert describe(rec)[0].startswith("local / digits: recommended fp32 onnx @cpu (")
-    assert any(line.startswith("rejected fp32 onnx @openvino,cpu: latency.p95_ms fail") for line in describe(rec))
+    assert any(line.startswith("not fp32 onnx @openvino,cpu: fails latency.p95_ms <= 20.0 ms (value 30") for line in describe(rec))
 
 
 def test_compare_pairs_runs_by_accelerator() -> None:

@@ -111,7 +111,10 @@ def test_baseline_without_shared_variants_says_so(store_file: Build) -> None:
     store = store_file([[make(device="pi5")], run_of(10.0, 1)])
     baseline = ResultStore(store, create=False).list_runs()[1].run_id
     out = invoke(store, "check", "--baseline", baseline)
-    assert out.exit_code == 0 and "shares no successful device x model variant" in out.stderr
+    assert isinstance(out.exception, ConfigError) and out.stdout == ""  # exit 2: a gate that compares nothing
+    message = str(out.exception)
+    assert message.startswith(f"--baseline {baseline}: run {baseline} holds pi5 / digits fp32 onnx, none of it ")
+    assert message.endswith("the gate would compare nothing")
 
 
 def test_compare_and_history(store_file: Build) -> None:
@@ -147,9 +150,12 @@ def test_recommend_command(store_file: Build) -> None:
     out = invoke(store, "recommend")
     assert out.exit_code == 0
     assert "local / digits: recommended int8 onnx" in out.output
-    assert "rejected fp32 onnx: latency.p95_ms fail" in out.output and "rejected int4 onnx: accuracy.top1 fail" in out.output
+    assert "not fp32 onnx: fails latency.p95_ms <= 50.0 ms (value 80.0 ms)" in out.output
+    assert "not int4 onnx: fails accuracy.top1 >= 0.95 (value 0.900)" in out.output
     (rec,) = json.loads(invoke(store, "recommend", "--json").stdout)
-    assert rec["best"]["model"] == "digits-int8 onnx" and len(rec["rejected"]) == 2
+    assert rec["best"]["model"] == "digits-int8 onnx" and rec["best"]["top1_ci95"] == pytest.approx([0.946, 0.983], abs=1e-3)
+    assert [(r["model"], r["reason"], r["verdict"]["constraint"]) for r in rec["rejected"]] == [
+        ("digits-fp32 onnx", "constraint", "latency.p95_ms"), ("digits-int4 onnx", "constraint", "accuracy.top1")]
     strict = json.loads(invoke(store, "recommend", "--constraint", "accuracy.top1>=0.99", "--json").stdout)
     assert strict[0]["best"] is None
 

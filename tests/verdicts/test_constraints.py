@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from edgeprof.constraints import Constraint, exit_code, judge, parse_constraint, resolve_constraints
+from edgeprof.constraints import Constraint, parse_constraint, resolve_constraints
 from edgeprof.cost import cost_per_million
 from edgeprof.devices import CostConfig, load_profile
 from edgeprof.errors import ConfigError
 from edgeprof.pipeline import apply_verdicts
 from edgeprof.project import load_project
+from edgeprof.verdicts import exit_code, judge
 from tests.verdicts.factory import make
 
 
@@ -195,7 +196,8 @@ def test_cost_per_million_and_its_constraint() -> None:
 
 
 def test_agreement_over_constant_reference_outputs_is_informational() -> None:
-    from edgeprof.constraints import judge_one, parse_constraint
+    from edgeprof.constraints import parse_constraint
+    from edgeprof.verdicts import judge_one
 
     result = {"status": "ok", "accuracy": {"method": "measured", "reference": {
         "agreement_top1": 1.0, "accuracy_drop": 0.0, "meaningful": False, "reason": "constant outputs"}}}

@@ -8,9 +8,9 @@ import pytest
 
 from edgeprof.compare import compare_runs, latency_test, regressions
 from edgeprof.constraints import parse_constraint
-from edgeprof.recommend import recommend
 from edgeprof.report.recommendation import describe
-from tests.verdicts.factory import make, with_samples
+from edgeprof.verdicts import recommend
+from tests.verdicts.factory import judged, make, with_samples
 
 LIMITS = [parse_constraint(t) for t in ("latency.p95_ms<=20", "memory.peak_rss_mb<=150", "accuracy.top1>=0.95")]
 
@@ -34,34 +34,41 @@ def test_best_feasible_front_and_reasons() -> None:
         make(variant="broken", status="failed", error={"kind": "runtime", "message": "unsupported op"},
              latency=None, memory=None, accuracy=None, power=None),
     ]
-    (rec,) = recommend(rows, lambda result: LIMITS)
+    (rec,) = recommend(judged(rows, LIMITS))
     assert (rec.device, rec.model) == ("local", "digits")
     assert rec.best is rows[2]
     assert names(rec.front) == ["int8-static", "big", "int8-dynamic", "fp32"]
     assert names(rec.energy_front) == ["int8-static", "int8-dynamic", "fp32"]
-    reasons = {r["model"]["variant"]: (v["constraint"], v["status"]) for r, v in rec.rejected}
-    assert reasons == {"fp32": ("latency.p95_ms", "fail"), "int8-static": ("accuracy.top1", "fail"),
-                       "big": ("memory.peak_rss_mb", "fail"), "broken": ("run", "fail")}
+    reasons = {r["model"]["variant"]: (why.kind, why.text) for r, why in rec.rejected}
+    assert reasons == {
+        "fp16": ("latency", "slower at equal accuracy: p95 18.0 ms vs 15.0 ms"),
+        "fp32": ("constraint", "fails latency.p95_ms <= 20.0 ms (value 30.0 ms)"),
+        "int8-static": ("constraint", "fails accuracy.top1 >= 0.95 (value 0.930)"),
+        "big": ("constraint", "fails memory.peak_rss_mb <= 150 MB (value 400 MB)"),
+        "broken": ("run", "run failed: runtime: unsupported op")}
     lines = describe(rec)
     assert lines[0].startswith("local / digits: recommended int8-dynamic onnx (p95 15")
-    assert any(line.startswith("rejected fp32 onnx: latency.p95_ms fail, value 30") for line in lines)
+    assert "not fp32 onnx: fails latency.p95_ms <= 20.0 ms (value 30.0 ms)" in lines
 
 
 def test_ties_break_on_energy_and_latest_result_wins() -> None:
     old = variant("a", p95=5.0, top1=0.99, energy=1.0, run_id="r1")
     rows = [old, variant("a", p95=10.0, top1=0.97, energy=10.0, run_id="r2"),
             variant("b", p95=10.0, top1=0.97, energy=9.0, run_id="r2")]
-    (rec,) = recommend(rows, lambda result: LIMITS)
+    (rec,) = recommend(judged(rows, LIMITS))
     assert rec.best is rows[2]
     assert old not in rec.front and old not in [r for r, _ in rec.rejected]
+    assert [(why.kind, why.text) for _, why in rec.rejected] == [
+        ("energy", "more energy at equal accuracy and p95: 10.0 vs 9.00 mJ/inference")]
 
 
 def test_formats_of_one_variant_stay_apart() -> None:
     onnx = variant("int8", p95=10.0, top1=0.97, energy=5.0)
     tflite = variant("int8", p95=9.0, top1=0.97, energy=5.0)
     tflite["model"]["format"] = "tflite"
-    (rec,) = recommend([onnx, tflite], lambda r: LIMITS)
-    assert rec.best is tflite and rec.front == [tflite] and rec.rejected == []
+    (rec,) = recommend(judged([onnx, tflite], LIMITS))
+    assert rec.best is tflite and rec.front == [tflite]
+    assert [why.kind for _, why in rec.rejected] == ["latency"]
     faster = with_samples(copy.deepcopy(tflite), 5.0, seed=7)
     comparisons = compare_runs([with_samples(onnx, 10.0, seed=6), with_samples(tflite, 10.0, seed=8)],
                                [with_samples(copy.deepcopy(onnx), 10.0, seed=9), faster])
@@ -72,7 +79,8 @@ def test_formats_of_one_variant_stay_apart() -> None:
 def test_nothing_feasible_and_per_device_groups() -> None:
     rows = [variant("fp32", p95=30.0, top1=0.99, energy=5.0),
             variant("fp32", p95=30.0, top1=0.99, energy=5.0, device="pi5")]
-    recs = recommend(rows, lambda r: LIMITS if r["device"] == "local" else [parse_constraint("latency.p95_ms<=50")])
+    recs = recommend(judged(rows, lambda r: LIMITS if r["device"] == "local"
+                             else [parse_constraint("latency.p95_ms<=50")]))
     assert [(r.device, r.best is not None) for r in recs] == [("local", False), ("pi5", True)]
     assert describe(recs[0])[0] == "local / digits: no variant meets every constraint"
 
@@ -80,9 +88,10 @@ def test_nothing_feasible_and_per_device_groups() -> None:
 def test_inconclusive_and_emulated_verdicts_in_recommendation() -> None:
     unsure = variant("unsure", p95=19.9, top1=0.99, energy=5.0)
     emulated = variant("emu", p95=15.0, top1=0.97, energy=5.0, latency__method="emulated:qemu-tcg")
-    (rec,) = recommend([unsure, emulated], lambda r: LIMITS)
+    (rec,) = recommend(judged([unsure, emulated], LIMITS))
     assert rec.best is emulated
-    assert [(v["constraint"], v["status"]) for _, v in rec.rejected] == [("latency.p95_ms", "inconclusive")]
+    assert [(why.verdict["constraint"], why.verdict["status"]) for _, why in rec.rejected] == [
+        ("latency.p95_ms", "inconclusive")]
 
 
 def test_mann_whitney_known_cases() -> None:

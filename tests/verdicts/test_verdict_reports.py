@@ -6,11 +6,12 @@ import xml.etree.ElementTree as ET
 
 from rich.console import Console
 
-from edgeprof.constraints import judge, parse_constraint
+from edgeprof.constraints import parse_constraint
 from edgeprof.report.figures import FIGURES
 from edgeprof.report.junit import to_junit
 from edgeprof.report.markdown import to_markdown
 from edgeprof.report.table import render_verdicts
+from edgeprof.verdicts import judge
 from tests.verdicts.factory import make
 
 CONSTRAINTS = [parse_constraint(t) for t in ("latency.p95_ms<=12.1", "memory.peak_rss_mb<=128",

@@ -17,6 +17,10 @@ from ..probes.system import cpu_model
 from ..spec import AgentFailure, ErrorKind, RunSpec, Stage
 
 
+class ProfileUnavailable(Exception):
+    """Why a backend gives no per-operator profile here (its runtime, version or delegate has no profiler)."""
+
+
 @dataclass(frozen=True)
 class TensorInfo:
     """One model input or output: shape (None for a dynamic dim), numpy dtype name, (scale, zero point)."""
@@ -102,6 +106,24 @@ class Backend:
         if profile is not None:
             profile["note"] = "from a separate profiled session: the profiler slows every call, so read the shares"
         return profile
+
+
+def profile_section(method: str, runs: int, by_type: dict[str, float],
+                    by_node: dict[str, dict[str, Any]], top: int = 10) -> dict[str, Any]:
+    """The `op_profile` section: every op type and the `top` nodes by time, each with its time per run and share
+    of the operators' total (all types are kept, so two profiles compare type by type); `by_type` maps op type to
+    µs over all runs, `by_node` node name to {op, provider, us, ...} (keys past these three are kept in the row)."""
+    total = sum(by_type.values()) or 1.0
+    runs = max(runs, 1)
+    nodes = sorted(by_node.items(), key=lambda kv: -kv[1]["us"])[:top]
+    return {
+        "method": method,
+        "runs": runs,
+        "by_op_type": [{"op": op, "ms_per_run": us / runs / 1000, "share": us / total}
+                       for op, us in sorted(by_type.items(), key=lambda kv: -kv[1])],
+        "by_node": [{"node": node, **{k: v for k, v in row.items() if k != "us"},
+                     "ms_per_run": row["us"] / runs / 1000, "share": row["us"] / total} for node, row in nodes],
+    }
 
 
 def accel_settings(spec: RunSpec) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from .base import (
     load_failure,
     missing_accelerator,
     placement_section,
+    profile_section,
 )
 
 CPU = "CPUExecutionProvider"
@@ -253,7 +254,7 @@ class OrtRuntime(Runtime):
 def aggregate_ort_profile(events: list[dict[str, Any]], top: int = 10) -> dict[str, Any]:
     """ORT profiling events into total time per op type and the slowest nodes (with the provider of each)."""
     by_type: dict[str, float] = {}
-    by_node: dict[str, tuple[str, str, float]] = {}
+    by_node: dict[str, dict[str, Any]] = {}
     runs = 0
     for event in events:
         if event.get("cat") == "Session" and event.get("name") == "model_run":
@@ -265,21 +266,9 @@ def aggregate_ort_profile(events: list[dict[str, Any]], top: int = 10) -> dict[s
         node = event["name"][: -len("_kernel_time")]
         us = float(event.get("dur", 0))
         by_type[op] = by_type.get(op, 0.0) + us
-        by_node[node] = (op, args.get("provider", "?"), by_node.get(node, (op, "?", 0.0))[2] + us)
-    total = sum(by_type.values()) or 1.0
-    runs = max(runs, 1)
-    return {
-        "method": "sensor:onnxruntime-profiler",
-        "runs": runs,
-        "by_op_type": [
-            {"op": op, "ms_per_run": us / runs / 1000, "share": us / total}
-            for op, us in sorted(by_type.items(), key=lambda kv: -kv[1])
-        ][:top],
-        "by_node": [
-            {"node": node, "op": op, "provider": provider, "ms_per_run": us / runs / 1000, "share": us / total}
-            for node, (op, provider, us) in sorted(by_node.items(), key=lambda kv: -kv[1][2])
-        ][:top],
-    }
+        row = by_node.setdefault(node, {"op": op, "provider": "?", "us": 0.0})
+        row["provider"], row["us"] = args.get("provider", "?"), row["us"] + us
+    return profile_section("sensor:onnxruntime-profiler", runs, by_type, by_node, top)
 
 
 BACKEND = OrtBackend()

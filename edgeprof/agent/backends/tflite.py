@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import importlib
+import os
 import time
 from typing import Any, Callable
 
@@ -12,7 +13,18 @@ import numpy as np
 
 from ..probes.system import dist_version, module_version
 from ..spec import DEFAULT_ACCELERATOR, AgentFailure
-from .base import Backend, Runtime, TensorInfo, load_failure, missing_accelerator, one_line, placement_section
+from . import litert_profiler
+from .base import (
+    Backend,
+    ProfileUnavailable,
+    Runtime,
+    TensorInfo,
+    load_failure,
+    missing_accelerator,
+    one_line,
+    placement_section,
+    profile_section,
+)
 
 # The interpreters, best first: (module, distribution); LiteRT is tflite-runtime's maintained successor.
 MODULES = (
@@ -23,6 +35,7 @@ MODULES = (
 BUILTIN = "builtin"  # TFLite's own kernels: where a node runs when no delegate takes it
 DEFAULT = DEFAULT_ACCELERATOR["tflite"]  # applied by the interpreter itself unless the default delegates are turned off
 NO_DELEGATE = ("none", "cpu", BUILTIN)
+PROFILE_SETUP_S = 120.0  # the profiler's child process: starting Python and numpy, compiling the model
 # Delegates known by name, and the shared library each is loaded from.
 LIBRARIES = {"gpu": "libtensorflowlite_gpu_delegate.so", "edgetpu": "libedgetpu.so.1",
              "armnn": "libarmnnDelegate.so", "hexagon": "libhexagon_interface.so"}
@@ -66,7 +79,26 @@ class TfliteBackend(Backend):
 
     def profile_ops(self, path: str, threads: int | None, accel: dict[str, Any] | None,
                     feeds: dict[str, np.ndarray], seconds: float = 1.0, max_runs: int = 200) -> dict[str, Any] | None:
-        return None  # the Python interpreters have no per-operator profiler
+        """Per-operator times from LiteRT's profiler (its C API: the Python interpreters have none), on the CPU
+        accelerator with the kernels the timed runs used: XNNPACK, or the built-in kernels alone."""
+        module, dist = self.import_module()
+        if dist != "ai-edge-litert":
+            raise ProfileUnavailable(f"{dist} has no per-operator profiler (ai-edge-litert 2.2 or newer has one)")
+        runtime = self.open(path, threads, accel)
+        external = [name for name in runtime.active if name != DEFAULT]
+        if external:
+            raise ProfileUnavailable(f"LiteRT's profiler covers XNNPACK and the built-in kernels, not the "
+                                     f"{', '.join(external)} delegate")
+        ops, builtin_only = runtime.ops(), DEFAULT not in runtime.active
+        library = litert_profiler.library_path(os.path.dirname(module.__file__), runtime.version)
+        del runtime
+        runs, events = litert_profiler.profile_events(library, path, threads, feeds, builtin_only=builtin_only,
+                                                      seconds=seconds, max_runs=max_runs,
+                                                      timeout=seconds + PROFILE_SETUP_S)
+        profile = aggregate_litert_profile(runs, events, ops or [])
+        profile["note"] = ("from a separate profiled session (a LiteRT compiled model on the CPU accelerator): the "
+                           "profiler slows every call, so read the shares")
+        return profile
 
 
 def _api(module: Any, name: str) -> Any:
@@ -203,27 +235,40 @@ class TfliteRuntime(Runtime):
         return {**super().describe(), "delegates": self._active, "requested": self._requested,
                 "compile": self.compile}
 
-    def placement(self) -> dict[str, Any] | None:
+    @property
+    def active(self) -> list[str]:
+        """The delegates applied, in order (`xnnpack` for the interpreter's default one)."""
+        return self._active
+
+    def ops(self) -> list[dict[str, Any]] | None:
+        """The graph after delegation: each node's index, op name and tensors (None where the interpreter does
+        not tell)."""
         try:
-            ops = self._interp._get_ops_details()  # the interpreters' only view of the graph after delegation
+            return self._interp._get_ops_details()  # the interpreters' only view of the graph after delegation
         except AttributeError:
+            return None
+
+    def placement(self) -> dict[str, Any] | None:
+        ops = self.ops()
+        if ops is None:
             return None
         nodes = delegated_nodes(ops, "+".join(a for a in self._active) or "delegate")
         return placement_section("tflite-graph: the nodes inside each DELEGATE node's partition", self._requested,
                                  self._active, self._unavailable, nodes, BUILTIN)
 
 
-def delegated_nodes(ops: list[dict[str, Any]], delegate: str) -> list[dict[str, Any]]:
-    """Each original node and where it runs: a DELEGATE node's partition is every node between its input and
-    output tensors; the rest run on the built-in kernels."""
+def partitions(ops: list[dict[str, Any]]) -> list[list[int]]:
+    """The original nodes inside each DELEGATE node's partition, in the order the DELEGATE nodes run: every node
+    between the partition's input and output tensors, by index."""
     original = [op for op in ops if op["op_name"] != "DELEGATE"]
     producer = {int(t): op["index"] for op in original for t in op["outputs"]}
-    taken: set[int] = set()
+    found: list[list[int]] = []
     for op in ops:
         if op["op_name"] != "DELEGATE":
             continue
         boundary = {int(t) for t in op["inputs"]}
         stack = [int(t) for t in op["outputs"]]
+        taken: set[int] = set()
         while stack:
             tensor = stack.pop()
             index = producer.get(tensor)
@@ -231,8 +276,79 @@ def delegated_nodes(ops: list[dict[str, Any]], delegate: str) -> list[dict[str, 
                 continue
             taken.add(index)
             stack += [int(t) for t in ops[index]["inputs"] if int(t) >= 0]
+        found.append(sorted(taken))
+    return found
+
+
+def delegated_nodes(ops: list[dict[str, Any]], delegate: str) -> list[dict[str, Any]]:
+    """Each original node and where it runs: inside a DELEGATE node's partition, else on the built-in kernels."""
+    taken = {index for part in partitions(ops) for index in part}
     return [{"node": f"{op['op_name']}_{op['index']}", "op": op["op_name"],
-             "ran_on": delegate if op["index"] in taken else BUILTIN} for op in original]
+             "ran_on": delegate if op["index"] in taken else BUILTIN} for op in ops if op["op_name"] != "DELEGATE"]
+
+
+# XNNPACK operators that move or convert data, and the TFLite ops they stand for; one met at any other node was
+# inserted by XNNPACK (a reshape before a fully connected layer, say) and counts for the node it feeds.
+HELPERS = ("Static Reshape", "Copy", "Convert", "Transpose")
+HELPED = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS", "QUANTIZE", "DEQUANTIZE", "CAST", "TRANSPOSE"}
+
+
+def match_partition(kernels: list[str], nodes: list[int], names: dict[int, str]) -> dict[int, int] | None:
+    """XNNPACK's operators of one partition (their names, in order) matched to its TFLite nodes (in order):
+    {operator index: node index}, or None where they do not line up."""
+    matched: dict[int, int] = {}
+    pending: list[int] = []
+    remaining = iter(nodes)
+    node = next(remaining, None)
+    for i, kernel in enumerate(kernels):
+        if node is None:
+            return None
+        if kernel.startswith(HELPERS) and names.get(node) not in HELPED:
+            pending.append(i)
+            continue
+        matched.update({p: node for p in pending + [i]})
+        pending = []
+        node = next(remaining, None)
+    return matched if node is None and not pending else None
+
+
+def aggregate_litert_profile(runs: int, events: list[litert_profiler.OpEvent], ops: list[dict[str, Any]],
+                             top: int = 10) -> dict[str, Any]:
+    """LiteRT's operator events into time per TFLite op type and the slowest nodes. A built-in kernel's event
+    names its node; XNNPACK's operators are matched to the nodes of their partition (`match_partition`), and
+    where they cannot be, each is listed under its partition with XNNPACK's name."""
+    names = {op["index"]: op["op_name"] for op in ops}
+    parts = partitions(ops)
+    kernels: dict[int, dict[int, str]] = {}
+    for event in events:
+        if event.delegated:
+            kernels.setdefault(event.partition, {})[event.node] = event.tag
+    matches = {p: match_partition([k.get(i, "") for i in range(max(k) + 1)], parts[p], names)
+               if p < len(parts) else None for p, k in kernels.items()}
+    by_type: dict[str, float] = {}
+    by_node: dict[str, dict[str, Any]] = {}
+    for event in events:
+        match = matches.get(event.partition) if event.delegated else None
+        if not event.delegated:
+            op, index, row = event.tag, event.node, {"provider": BUILTIN}
+            name = f"{op}_{index}" if event.partition <= 0 else f"{op}_{event.partition}:{index}"
+        elif match is not None:
+            index = match[event.node]
+            op = names.get(index, event.tag)
+            name, row = f"{op}_{index}", {"provider": DEFAULT, "kernel": event.tag}
+        else:
+            op, index = event.tag, None
+            name, row = f"{DEFAULT} partition {event.partition} op {event.node}", {"provider": DEFAULT}
+        by_type[op] = by_type.get(op, 0.0) + event.elapsed_us
+        entry = by_node.setdefault(name, {"op": op, **row, "index": index, "us": 0.0})
+        if row.get("kernel") and row["kernel"] not in entry["kernel"]:
+            entry["kernel"] += " + " + row["kernel"]
+        entry["us"] += event.elapsed_us
+    profile = profile_section("sensor:litert-profiler", runs, by_type, by_node, top)
+    unmatched = sorted(p for p, match in matches.items() if match is None)
+    if unmatched:
+        profile["unmatched_partitions"] = unmatched
+    return profile
 
 
 BACKEND = TfliteBackend()

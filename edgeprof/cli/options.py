@@ -1,0 +1,107 @@
+"""The command-line options more than one command takes, each written once, and what the --store option means.
+
+Only typer is imported here (and `agent.spec` when TimingInputsOption is first asked for), so a command module
+that takes these options loads nothing of another command."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+DEFAULT_STORE = Path(".edgeprof") / "results.db"
+
+StoreOption = Annotated[
+    Optional[str],
+    typer.Option("--store", metavar="PATH|URL",
+                 help="Results store: a SQLite path or postgresql://user@host:port/db. "
+                      "Default: $EDGEPROF_STORE or .edgeprof/results.db."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout only.")]
+ConstraintOption = Annotated[
+    list[str], typer.Option("--constraint", "-c", help="Extra constraint, e.g. 'latency.p95_ms<=50' (repeatable).")
+]
+ProjectOption = Annotated[Optional[Path], typer.Option("--project", help="Project file (default ./edgeprof.toml).")]
+StrictOption = Annotated[bool, typer.Option("--strict", help="Inconclusive verdicts fail.")]
+EpOption = Annotated[list[str], typer.Option(
+    "--ep", metavar="EP[:K=V,...][,EP...]",
+    help="ONNX Runtime execution providers in order, e.g. tensorrt:trt_fp16_enable=1,cuda,cpu (a list ending in cpu "
+         "falls back; repeat --ep to compare configurations).")]
+DelegateOption = Annotated[list[str], typer.Option(
+    "--delegate", metavar="NAME[:K=V,...]",
+    help="TFLite delegate: xnnpack, none, gpu, edgetpu, armnn or a library path (end with ,none to fall back; "
+         "repeat to compare).")]
+LabWaitOption = Annotated[float, typer.Option(
+    "--lab-wait", min=0, metavar="SECONDS",
+    help="How long to wait for a labgrid place someone else holds (then exit 3 naming the holder).")]
+DeviceFilter = Annotated[
+    list[str], typer.Option("--device", "-d", metavar="DEVICE", help="Only these devices (repeatable).")
+]
+ModelFilter = Annotated[
+    list[str],
+    typer.Option("--model", "-m", metavar="MODEL", help="Only these models: name, name-variant or file stem (repeatable)."),
+]
+
+# What the commands that reach a device share (deploy, sweep, watch, doctor, clean).
+DeviceOption = Annotated[
+    list[str], typer.Option("--device", "-d", help="Device profile name (repeatable). Default: local.")
+]
+HostOption = Annotated[Optional[str], typer.Option("--host", help="Override the profile's host.")]
+PortOption = Annotated[Optional[int], typer.Option("--port", help="Override the profile's SSH port.")]
+UserOption = Annotated[Optional[str], typer.Option("--user", help="Override the profile's SSH user.")]
+IdentityOption = Annotated[Optional[str], typer.Option("--identity", help="Override the SSH identity file.")]
+AcceptNewOption = Annotated[
+    bool,
+    typer.Option("--accept-new-host-key", help="Record an unknown host key (a changed key is always refused)."),
+]
+InputRangeOption = Annotated[
+    list[str], typer.Option("--input-range", metavar="[MODEL:]NAME=LO:HI",
+                            help="Values of an integer input, inclusive (repeatable; default: read from the model).")
+]
+DatasetOption = Annotated[
+    Optional[Path], typer.Option("--dataset", help="Labelled NPZ: one array per input (or x) and y.")
+]
+ThreadsOption = Annotated[Optional[int], typer.Option("--threads", min=1, help="Intra-op threads.")]
+MaxSecondsOption = Annotated[float, typer.Option("--max-seconds", min=0.01, help="Longest latency phase per run (s).")]
+PrecisionOption = Annotated[
+    float, typer.Option("--precision", min=0.0, help="Stop once the p95 CI half-width <= this fraction of p95.")
+]
+PowerSecondsOption = Annotated[float, typer.Option("--power-seconds", min=0, help="Longest energy window (s).")]
+InputShapeOption = Annotated[
+    list[str], typer.Option("--input-shape", metavar="[MODEL:]NAME=SHAPE",
+                            help="Dynamic dims: input=1x3x224x224, per model with MODEL: (repeatable).")
+]
+AllowNanOption = Annotated[bool, typer.Option("--allow-nan", help="Accept NaN and inf values in --dataset inputs.")]
+
+# The baseline gate's settings (check, watch) and the statistics of compare and explain.
+AlphaOption = Annotated[float, typer.Option("--alpha", min=1e-9, max=0.5, help="Significance level of the test.")]
+MaxRatioOption = Annotated[
+    float, typer.Option("--max-ratio", min=1.0, help="With --baseline: fail on a significant median slow-down "
+                                                     "beyond this ratio.")
+]
+MaxDropOption = Annotated[
+    float, typer.Option("--max-drop", min=0.0, help="With --baseline: fail when top-1 accuracy falls by more than "
+                                                    "this (absolute: 0.01 = one point).")
+]
+
+
+def __getattr__(name: str) -> Any:
+    """TimingInputsOption, built when a command module imports it: its metavar lists agent.spec's TIMING_INPUTS,
+    which the commands that do not measure (runs, store, quantize) need not import."""
+    if name != "TimingInputsOption":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from edgeprof.agent.spec import TIMING_INPUTS
+
+    return Annotated[str, typer.Option("--timing-inputs", metavar="|".join(TIMING_INPUTS),
+                                       help="What the timed runs are fed: seeded random values, or the --dataset "
+                                            "samples.")]
+
+
+def store_path(option: str | None) -> str:
+    """The results store to use (a SQLite path or a postgresql:// URL): the --store flag, else $EDGEPROF_STORE,
+    else .edgeprof/results.db."""
+    if option is not None:
+        return option
+    return os.environ.get("EDGEPROF_STORE") or str(DEFAULT_STORE)
