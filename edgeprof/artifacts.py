@@ -240,18 +240,41 @@ def _tflite_signature(path: Path) -> Signature:
     return [spec(d) for d in interpreter.get_input_details()], [spec(d) for d in interpreter.get_output_details()]
 
 
+def read_manifest(manifest: Path) -> dict[str, Any]:
+    """A manifest.json: {"models": [entry, ...]}; ConfigError, one line, for a file that is not UTF-8 JSON of that
+    shape, or an entry whose `model` or `variant` is not a plain name (they name files: no folder, no `..`)."""
+    shown = printable(str(manifest))
+    check_regular_file(manifest, "manifest")
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{shown}: not a valid edgeprof manifest ({one_line(exc, 200)})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("models", []), list) \
+            or not all(isinstance(e, dict) for e in data.get("models", [])):
+        raise ConfigError(f"{shown}: not a valid edgeprof manifest (expected {{\"models\": [{{...}}, ...]}})")
+    for entry in data.get("models", []):
+        for key in ("model", "variant"):
+            if key in entry and not plain_name(entry[key]):
+                raise ConfigError(f"{shown}: not a valid edgeprof manifest ({key} {entry[key]!r} is not a plain "
+                                  "name: no folders, '..' or control characters)")
+    return data
+
+
+def plain_name(value: Any) -> bool:
+    """Whether `value` can name a file inside a folder: a non-empty string with no separator, control character,
+    or the name of a folder (`.`, `..`)."""
+    return isinstance(value, str) and value not in ("", ".", "..") and not any(
+        c in "/\\" or ord(c) < 32 or ord(c) == 127 for c in value)
+
+
 def find_manifest_entry(path: Path, sha256: str) -> tuple[Path, dict[str, Any]] | None:
     """The manifest entry for this file (manifest.json beside it or one level up), matched by sha256."""
 
     for directory in (path.parent, path.parent.parent):
         manifest = directory / MANIFEST
-        if not manifest.is_file():
+        if not manifest.exists():
             continue
-        try:
-            entries = json.loads(manifest.read_text()).get("models", [])
-        except (json.JSONDecodeError, AttributeError) as exc:
-            raise ConfigError(f"{manifest}: not a valid edgeprof manifest ({exc})") from exc
-        for entry in entries:
+        for entry in read_manifest(manifest).get("models", []):
             if entry.get("sha256") == sha256:
                 return manifest, entry
     return None

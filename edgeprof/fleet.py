@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edgeprof.artifacts import check_regular_file, printable
 from edgeprof.errors import ConfigError
 
 LABGRID_PREFIX = "labgrid:"
@@ -12,12 +13,21 @@ LABGRID_PREFIX = "labgrid:"
 
 def read_devices_file(path: str | Path) -> list[str]:
     """Device names from FILE (one per line, # comments) or FILE:GROUP (an INI inventory's `[GROUP]` section,
-    `[GROUP:children]` followed; the first token of each host line, `key=value` host variables ignored)."""
+    `[GROUP:children]` followed; the first token of each host line, `key=value` host variables ignored).
+    ConfigError for a FILE that is not a regular one (a FIFO would block), not UTF-8, or holds control characters
+    (NUL, ESC: they would reach the terminal in messages)."""
     text_path, group = _split(str(path))
+    check_regular_file(Path(text_path), "devices file")
     try:
-        lines = Path(text_path).read_text().splitlines()
+        lines = Path(text_path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise ConfigError(f"{text_path}: cannot read the devices file ({exc.strerror})") from exc
+        raise ConfigError(f"{printable(text_path)}: cannot read the devices file ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{printable(text_path)}: the devices file is not UTF-8 text (byte {exc.start})") from None
+    for number, line in enumerate(lines, 1):
+        if any(ord(c) < 32 and c != "\t" or ord(c) == 127 for c in line):
+            raise ConfigError(f"{printable(text_path)}, line {number}: a control character in "
+                              f"{ascii(line)} (device names are plain text)")
     sections = _sections(lines)
     if group is None:
         if set(sections) - {""}:

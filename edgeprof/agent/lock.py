@@ -6,6 +6,7 @@ import fcntl
 import json
 import os
 import socket
+import stat
 import time
 from typing import IO, Callable
 
@@ -23,11 +24,27 @@ def _holder(fh: IO[str]) -> str:
     return f"pid {info.get('pid')} on {info.get('host')} since {info.get('since')}"
 
 
+def _open(path: str) -> IO[str]:
+    """The lock file, created 0600 if new; never through a symbolic link (whose target would be truncated):
+    AgentFailure('integrity') for a link or anything but a regular file."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        what = "is a symbolic link" if os.path.islink(path) else f"cannot be opened ({exc.strerror})"
+        raise AgentFailure(ErrorKind.INTEGRITY, f"the device lock {path} {what}: remove it", Stage.LOCK) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise AgentFailure(ErrorKind.INTEGRITY, f"the device lock {path} is not a regular file: remove it",
+                           Stage.LOCK)
+    return os.fdopen(fd, "r+")
+
+
 def acquire(settings: LockSettings | None, note: Callable[[str], None]) -> IO[str] | None:
-    """Take the device lock (waiting up to settings.wait_s); AgentFailure('busy') naming the holder."""
+    """Take the device lock (waiting up to settings.wait_s); AgentFailure('busy') naming the holder,
+    AgentFailure('integrity') when the lock's path is a symbolic link or not a file."""
     if not settings:
         return None
-    fh = open(settings.path, "a+")
+    fh = _open(settings.path)
     deadline = time.monotonic() + float(settings.wait_s)
     waited = False
     while True:

@@ -46,6 +46,7 @@ from edgeprof.plan import Plan, Request, make_plan, named_profiles, recorded_com
 from edgeprof.report.scenario_summary import scenario_lines
 from edgeprof.report.table import render_verdicts
 from edgeprof.result import Result
+from edgeprof.store.location import redact
 from edgeprof.sweep import DEFAULT_VARIANTS, sweep_plan
 
 ACCELERATOR_ERRORS = (ErrorKind.ACCELERATOR_MISSING, ErrorKind.ACCELERATOR_OPTIONS)
@@ -147,7 +148,7 @@ def measure_judge_store(plan: Plan, store: str | None, *, as_json: bool, strict:
         for line in scenario_lines(deployed.results):
             console().print(line, markup=False, highlight=False)
         if deployed.run_id:
-            err.print(f"stored run {deployed.run_id} in {store_path(store)}")
+            err.print(f"stored run {deployed.run_id} in {redact(store_path(store))}")
     if deployed.store_error:  # the store refused the run after measuring: shown above, kept in the spool
         error_line(deployed.store_error)
     for failure in deployed.failures.values():

@@ -23,10 +23,13 @@ def store_copy(
 ) -> None:
     """Copy every run (ids and times kept) and tag from SRC into DST; runs DST already holds are skipped."""
     with open_store(src, create=False) as source, open_store(dst) as target:
-        copied, skipped, tags = source.copy_to(target)
+        copied, skipped, tags, kept = source.copy_to(target)
         where = f"{source.location} to {target.location}"
     console().print(escape(f"copied {copied} run(s) ({skipped} already there) and {tags} tag(s) from {where}"),
                     highlight=False)
+    if kept:
+        console(stderr=True).print(escape(f"note: kept {target.location}'s own tag(s) {', '.join(kept)}, which name "
+                                          "other runs there (`edgeprof runs tag` moves one)"), highlight=False)
 
 
 @store_app.command("flush")

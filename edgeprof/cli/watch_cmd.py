@@ -43,6 +43,7 @@ from edgeprof.plan import Request, make_plan, recorded_command
 from edgeprof.report.figures import fmt, overall
 from edgeprof.report.history import accuracy_drop_line, regression_line
 from edgeprof.result import Result, utc_now
+from edgeprof.store.location import redact
 from edgeprof.watch import (
     DEFAULT_MAX_FAILURES,
     Policy,
@@ -99,7 +100,7 @@ def _interrupt(_signum: int, _frame: Any) -> None:
 
 def summary_line(summary: Summary, store: str) -> str:
     """How the watch ended: runs stored (first and last id), skipped and failed ticks, the exit code."""
-    runs = f"{len(summary.runs)} run{'s' * (len(summary.runs) != 1)} stored in {store}"
+    runs = f"{len(summary.runs)} run{'s' * (len(summary.runs) != 1)} stored in {redact(store)}"
     if summary.runs:
         runs += f" ({summary.runs[0]}" + (f" .. {summary.runs[-1]})" if len(summary.runs) > 1 else ")")
     return (f"watch ended ({summary.ended}): {runs}; {summary.skipped} tick(s) skipped, "

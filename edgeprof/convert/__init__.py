@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
-from edgeprof.artifacts import MANIFEST, load_artifact
+from edgeprof.artifacts import MANIFEST, load_artifact, read_manifest
 from edgeprof.convert.variants import VariantFailed, VariantResult, check_variant_runs
 from edgeprof.errors import ConfigError
 
@@ -26,7 +27,12 @@ def quantize(source: Path, variants: list[str], out_dir: Path, calibration: Path
     if unknown:
         raise ConfigError(f"variant {unknown[0]!r} is not available for {artifact.format.upper()} models "
                           f"(choose from {', '.join(supported)})")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out: cannot create {out_dir}: {exc.strerror}") from exc
+    if not os.access(out_dir, os.W_OK):
+        raise ConfigError(f"--out: cannot write into {out_dir} (read-only or permission denied)")
     if artifact.format == "onnx":
         from edgeprof.convert.onnx_variants import make_onnx_variant as make
     else:
@@ -50,9 +56,12 @@ def quantize(source: Path, variants: list[str], out_dir: Path, calibration: Path
 def record(out_dir: Path, results: list[VariantResult]) -> Path:
     """Add (or replace) the variants' entries in out_dir/manifest.json."""
     manifest = out_dir / MANIFEST
-    data = json.loads(manifest.read_text()) if manifest.is_file() else {"models": []}
+    data = read_manifest(manifest) if manifest.exists() else {"models": []}
     fresh = {r.path.resolve().relative_to(out_dir.resolve()).as_posix(): r.manifest_entry(out_dir) for r in results}
     data["models"] = [e for e in data.get("models", []) if e.get("path") not in fresh] + list(fresh.values())
     data["models"].sort(key=lambda e: e["path"])
-    manifest.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    try:
+        manifest.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    except OSError as exc:
+        raise ConfigError(f"--out: cannot write {manifest}: {exc.strerror}") from exc
     return manifest

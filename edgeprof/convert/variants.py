@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from edgeprof.artifacts import ModelArtifact, read_npz, sha256_file
+from edgeprof.artifacts import ModelArtifact, plain_name, printable, read_npz, sha256_file
 from edgeprof.errors import EXIT_CONSTRAINT_FAILED, ConfigError, EdgeprofError, one_line
 
 
@@ -141,5 +141,10 @@ def describe(path: Path, source: ModelArtifact, variant: str, method: str, param
 
 
 def variant_path(source: ModelArtifact, variant: str, out_dir: Path) -> Path:
-    """Where a variant goes: <out>/<name>-<variant>.<format>."""
-    return out_dir / f"{source.name}-{variant}.{source.format}"
+    """Where a variant goes: <out>/<name>-<variant>.<format>, always inside out_dir (ConfigError for a name that
+    would lead out of it)."""
+    name = f"{source.name}-{variant}.{source.format}"
+    if not plain_name(name):
+        raise ConfigError(f"{printable(str(source.path))}: model name {source.name!r} cannot name a file in "
+                          f"{printable(str(out_dir))} (no folders, '..' or control characters)")
+    return out_dir / name

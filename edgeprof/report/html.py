@@ -10,6 +10,7 @@ from typing import Any, Callable
 from edgeprof.decisions import Report, overall
 from edgeprof.errors import ConfigError
 from edgeprof.report.details import result_rows
+from edgeprof.report.escape import markdown_text
 from edgeprof.report.figures import (
     FIGURES,
     fmt,
@@ -218,7 +219,7 @@ def to_html(report: Report, *, plots: list[Plot] | None = None, history: list[di
 
 
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return markdown_text(text)
 
 
 def to_markdown_report(report: Report, out: Path, history: list[dict[str, Any]] | None = None) -> list[Path]:
@@ -232,19 +233,20 @@ def to_markdown_report(report: Report, out: Path, history: list[dict[str, Any]] 
     lines += ["", *(f"- {note}" for note in NOTES), "", to_markdown(results), ""]
     written = []
     for device, rows in group_by(results, "device").items():
-        lines += [f"## {device}" + (f" (emulated: {emulation(rows[0])})" if emulation(rows[0]) else ""), ""]
+        emulated = f" (emulated: {emulation(rows[0])})" if emulation(rows[0]) else ""
+        lines += [f"## {_md_cell(device)}{emulated}", ""]
         lines += [f"- {_md_cell(line)}" for line in _advice(report, device, rows)] + [""]
         for result in rows:
-            lines += [f"### {view(result).model_label}", "", "| what | measured |", "|---|---|"]
+            lines += [f"### {_md_cell(view(result).model_label)}", "", "| what | measured |", "|---|---|"]
             lines += [f"| {_md_cell(what)} | {_md_cell(text)} |" for what, text in result_rows(result)] + [""]
         meta = [metadata_rows(r, view(r)) for r in rows]
         lines += ["| " + " | ".join(meta[0]) + " |", "|" + "---|" * len(meta[0])]
         lines += ["| " + " | ".join(_md_cell(v) for v in m.values()) + " |" for m in meta]
         lines.append("")
         for plot in [p for p in plots if p.device == device]:
-            lines += [f"![{plot.caption}]({out.stem}-{plot.name}.png)", ""]
+            lines += [f"![{_md_cell(plot.caption)}]({out.stem}-{plot.name}.png)", ""]
     for plot in [p for p in plots if p.device is None]:
-        lines += [f"![{plot.caption}]({out.stem}-{plot.name}.png)", ""]
+        lines += [f"![{_md_cell(plot.caption)}]({out.stem}-{plot.name}.png)", ""]
     for plot in plots:
         path = out.parent / f"{out.stem}-{plot.name}.png"
         path.write_bytes(figure_bytes(plot.figure, "png"))

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from edgeprof.decisions import Status
+from edgeprof.report.escape import xml_text
 from edgeprof.report.figures import fmt
 from edgeprof.report.placement import fallback_rows, placement_lines
 from edgeprof.result import Result, viewer
@@ -93,4 +94,4 @@ def to_junit(results: list[dict[str, Any]], *, strict: bool = False) -> str:
         root.set(key, str(value))
     root.set("time", "0")
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + xml_text(ET.tostring(root, encoding="unicode")) + "\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from edgeprof.decisions import Status, overall
+from edgeprof.report.escape import markdown_text
 from edgeprof.report.figures import FIGURES, key_figures, status_symbol, verdict_summary
 from edgeprof.report.placement import placement_lines
 from edgeprof.result import Result, viewer
@@ -13,7 +14,7 @@ ICON = {Status.PASS: "✅", Status.FAIL: "❌", Status.INCONCLUSIVE: "⚠️", S
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return markdown_text(text)
 
 
 def _problems(result: dict[str, Any]) -> list[str]:
@@ -39,7 +40,7 @@ def to_markdown(results: list[dict[str, Any]]) -> str:
     out = ["## edgeprof verdicts", ""] if results else ["## edgeprof verdicts", "", "No results.", ""]
     for device, rows in devices.items():
         emulated = Result(rows[0]).device_info.get("emulated")
-        out += [f"### {device}" + (f" (emulated: {emulated})" if emulated else ""), ""]
+        out += [f"### {_cell(device)}" + (f" (emulated: {emulated})" if emulated else ""), ""]
         out.append("| model | variant | " + " | ".join(FIGURES) + " | verdict |")
         out.append("|---|---|" + "---:|" * len(FIGURES) + "---|")
         notes = []
@@ -50,7 +51,7 @@ def to_markdown(results: list[dict[str, Any]]) -> str:
             out.append(f"| {_cell(view.name)} | {_cell(view.variant_label)} | "
                        + " | ".join(_cell(figures[c]) for c in FIGURES)
                        + f" | {ICON.get(status, '')} {_cell(verdict_summary(result))} |".replace("|  ", "| "))
-            name = view.model_label
+            name = _cell(view.model_label)
             notes += [f"- {name}: {line}" for line in _problems(result)]
             if status is Status.ERROR:
                 error = result.get("error") or {}

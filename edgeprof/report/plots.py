@@ -665,6 +665,9 @@ def make_plots(report: Report, out_dir: Path, formats: list[str]) -> list[Path]:
     for plot in plots:
         for fmt in formats:
             path = out_dir / f"{plot.name}.{fmt}"
-            path.write_bytes(figure_bytes(plot.figure, fmt))
+            try:
+                path.write_bytes(figure_bytes(plot.figure, fmt))
+            except OSError as exc:
+                raise ConfigError(f"--out: cannot write {path}: {exc.strerror}") from exc
             written.append(path)
     return written

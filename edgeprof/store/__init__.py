@@ -11,6 +11,7 @@ from typing import Union
 
 from edgeprof.errors import ConfigError
 from edgeprof.store.base import BUSY_TIMEOUT_S, Store
+from edgeprof.store.location import redact
 from edgeprof.store.sqlite import SQLiteStore
 
 StoreTarget = Union[str, Path]
@@ -45,5 +46,5 @@ def open_store(target: StoreTarget, *, create: bool = True) -> Store:
 
         return PostgresStore(text, create=create, busy_timeout_s=lock_timeout_s())
     if "://" in text:
-        raise ConfigError(f"--store {text}: not a SQLite path or a postgresql://user@host:port/db URL")
+        raise ConfigError(f"--store {redact(text)}: not a SQLite path or a postgresql://user@host:port/db URL")
     return SQLiteStore(Path(text), create=create, busy_timeout_s=lock_timeout_s())

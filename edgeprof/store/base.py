@@ -20,6 +20,7 @@ from typing import Any
 
 from edgeprof.errors import ConfigError, StoreError
 from edgeprof.result import Result, stamp_stored, unstamp_stored, utc_now
+from edgeprof.store.location import redact
 
 STORE_SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 30.0
@@ -157,10 +158,14 @@ class Store:
         if not row:
             raise StoreError(f"{self.location} is not an edgeprof results store (it holds tables "
                              f"{', '.join(sorted(tables))}): pass another --store; it was not changed")
-        if int(row[0][0]) > STORE_SCHEMA_VERSION:
-            raise StoreError(f"results store {self.location} has schema {row[0][0]}, newer than this edgeprof "
+        text = str(row[0][0])
+        if not (text.isascii() and text.isdigit()) or int(text) < min(MIGRATIONS):
+            raise StoreError(f"results store {self.location} is damaged: its schema version is {text!r}, not one "
+                             "edgeprof wrote (restore it from a copy, or pass another --store); it was not changed")
+        if int(text) > STORE_SCHEMA_VERSION:
+            raise StoreError(f"results store {self.location} has schema {text}, newer than this edgeprof "
                              f"understands ({STORE_SCHEMA_VERSION}): upgrade edgeprof")
-        return int(row[0][0])
+        return int(text)
 
     def _create(self) -> None:
         for table, columns in TABLES.items():
@@ -185,7 +190,7 @@ class Store:
     def save_run(self, results: list[dict[str, Any]], *, command: str, run_id: str | None = None,
                  created: str | None = None, host: str | None = None, store_s: float | None = None) -> str:
         """Store every Result of one run in one transaction; set and return its run id (a new one unless given,
-        as `store copy` and `store flush` do).
+        as `store copy` and `store flush` do). A store URL's password in `command` is not stored (location.redact).
 
         With `store_s`, the seconds this run already spent in the store (opening and checking it), each Result's
         `timing.stages.store` is set just before that Result is encoded: `store_s` plus the seconds spent here so
@@ -198,7 +203,7 @@ class Store:
             with self._write():
                 self._execute("INSERT INTO runs (run_id, seq, created, command, host)"
                               " SELECT ?, coalesce(max(seq), 0) + 1, ?, ?, ? FROM runs",
-                              (run_id, created, command, socket.gethostname() if host is None else host))
+                              (run_id, created, redact(command), socket.gethostname() if host is None else host))
                 for seq, result in enumerate(results):
                     stamp_stored(result, run_id, None if store_s is None else store_s + time.perf_counter() - started)
                     view = Result(result)
@@ -297,9 +302,10 @@ class Store:
         except self.errors as exc:
             raise StoreError(f"cannot write results store {self.location}: {first_line(exc)}") from exc
 
-    def copy_to(self, dst: "Store") -> tuple[int, int, int]:
+    def copy_to(self, dst: "Store") -> tuple[int, int, int, list[str]]:
         """Copy every run (ids, times and commands kept; runs `dst` already holds are skipped) and tag into `dst`:
-        (runs copied, runs skipped, tags set)."""
+        (runs copied, runs skipped, tags set, tags kept). A tag `dst` already has for another run keeps naming that
+        run: it is in the last list, not moved."""
         have = {row.run_id for row in dst.list_runs(limit=None)}
         copied = skipped = 0
         for row in reversed(self.list_runs(limit=None)):
@@ -309,10 +315,12 @@ class Store:
             dst.save_run(self.load_run(row.run_id), command=row.command, run_id=row.run_id, created=row.created,
                          host=row.host)
             copied += 1
-        tags = self.tags()
-        for name, run_id in tags.items():
+        ours, theirs = self.tags(), dst.tags()
+        kept = sorted(name for name, run_id in ours.items() if theirs.get(name, run_id) != run_id)
+        new = {name: run_id for name, run_id in ours.items() if name not in theirs}
+        for name, run_id in new.items():
             dst._set_tag(name, run_id)
-        return copied, skipped, len(tags)
+        return copied, skipped, len(new), kept
 
     # ---- helpers
 

@@ -4,22 +4,12 @@ controllers; writers queue on a transaction-scoped advisory lock, readers never 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from edgeprof.errors import ConfigError, StoreError
 from edgeprof.store.base import BUSY_TIMEOUT_S, Store, first_line
+from edgeprof.store.location import redact, scrub
 
 WRITE_LOCK = 0x65646765  # "edge": the advisory lock every edgeprof writer takes in its transaction
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for messages and spool files."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class PostgresStore(Store):
@@ -37,7 +27,7 @@ class PostgresStore(Store):
         try:
             self._db = psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(busy_timeout_s)))
         except psycopg.Error as exc:
-            raise StoreError(f"cannot open results store {self.location}: {first_line(exc)}") from exc
+            raise StoreError(f"cannot open results store {self.location}: {scrub(first_line(exc), url)}") from exc
         self._open_checked(create=create)
 
     def _execute(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

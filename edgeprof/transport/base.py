@@ -10,10 +10,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeprof.agent.spec import BLOB_DIR
-from edgeprof.errors import ConfigError
+from edgeprof.errors import ConfigError, DeviceError
 
 KILL_GRACE_S = 1.0  # how long kill() waits for a process to exit on stdin EOF before killing it
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+def work_dir_not_a_directory(device: str, work_dir: str, part: str) -> DeviceError:
+    """The error for a work dir (or its blob dir) that exists as something other than a directory."""
+    return DeviceError(f"device '{device}': work dir {work_dir}: {part} is a file, not a directory (remove it, or "
+                       "set connection.work_dir)")
 
 
 @dataclass(frozen=True)

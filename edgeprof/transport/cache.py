@@ -17,8 +17,8 @@ from edgeprof.transport.base import Transport
 _CACHE_SNIPPET = r"""
 import fcntl, json, os, shutil, stat, sys, time
 a = json.loads(sys.argv[1]); w = a["work_dir"]; keep = set(a["keep"]); names = a["layout"]
-lock = open(os.path.join(w, names["lock_file"]), "a+")
 try:
+    lock = os.open(os.path.join(w, names["lock_file"]), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
 except OSError:
     print(json.dumps({"busy": True})); sys.exit(0)

@@ -14,7 +14,14 @@ from edgeprof.agent.spec import BLOB_DIR, PARTIAL_PREFIX
 from edgeprof.artifacts import sha256_file
 from edgeprof.errors import ConfigError, DeviceError
 from edgeprof.paths import cache_dir
-from edgeprof.transport.base import KILL_GRACE_S, CommandResult, RemoteProcess, Transport, Upload
+from edgeprof.transport.base import (
+    KILL_GRACE_S,
+    CommandResult,
+    RemoteProcess,
+    Transport,
+    Upload,
+    work_dir_not_a_directory,
+)
 
 CHUNK = 1 << 20
 
@@ -98,9 +105,11 @@ class LocalTransport(Transport):
         self.work_dir = str(self._root)
 
     def connect(self) -> None:
-        try:
-            (self._root / BLOB_DIR).mkdir(parents=True, exist_ok=True)
-            self._root.chmod(0o700)
+        try:  # created 0700; an existing work dir keeps its mode
+            for directory in (self._root, self._root / BLOB_DIR):
+                if directory.exists() and not directory.is_dir():
+                    raise work_dir_not_a_directory(self.device, str(self._root), str(directory))
+                directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
             raise DeviceError(f"device '{self.device}': cannot create work dir {self._root}: {exc.strerror}") from exc
         self.work_dir = str(self._root.resolve())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -16,13 +17,21 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from edgeprof.agent.spec import BLOB_DIR, PARTIAL_PREFIX
 from edgeprof.devices import Connection
-from edgeprof.errors import ConfigError, DeviceError
-from edgeprof.transport.base import KILL_GRACE_S, CommandResult, RemoteProcess, Transport, Upload
+from edgeprof.errors import ConfigError, DeviceError, one_line
+from edgeprof.transport.base import (
+    KILL_GRACE_S,
+    CommandResult,
+    RemoteProcess,
+    Transport,
+    Upload,
+    work_dir_not_a_directory,
+)
 from edgeprof.transport.hostkeys import (
     HostKeyPolicy,
     HostKeyRefused,
@@ -30,8 +39,9 @@ from edgeprof.transport.hostkeys import (
     known_hosts_name,
     load_known_hosts,
 )
-from edgeprof.transport.sshconfig import load_identities, resolve_ssh_config
+from edgeprof.transport.sshconfig import Identities, load_identities, resolve_ssh_config
 from edgeprof.transport.sshlib import paramiko
+from edgeprof.transport.sshproxy import ProxyCommandLink, parse_jump
 
 __all__ = ["SSHProcess", "SSHTransport", "resolve_ssh_config"]
 
@@ -222,6 +232,8 @@ class SSHTransport(Transport):
         self._client: paramiko.SSHClient | None = None
         self._sftp: paramiko.SFTPClient | None = None
         self._sock: _StallGuardSocket | None = None
+        self._proxy: ProxyCommandLink | None = None
+        self._jump: paramiko.SSHClient | None = None
         self._aborted = False
 
     # ------------------------------------------------------------------ connection
@@ -252,9 +264,19 @@ class SSHTransport(Transport):
         self._remove_stale_uploads()
 
     def _open(self, settings: dict[str, Any]) -> paramiko.SSHClient:
+        """One connection attempt: straight to the device, through its ProxyCommand, or through its ProxyJump."""
         self.connect_attempts += 1
+        self._close_proxies()
         timeout = self.connection.connect_timeout_s
-        identities = load_identities(settings["identity"])
+        identities = load_identities(settings["identity"])  # a bad key is named before anything connects
+        if settings["proxyjump"]:
+            return self._handshake(settings, identities, self._jump_channel(settings, timeout), timeout)
+        if settings["proxycommand"]:
+            self._proxy = ProxyCommandLink(settings["proxycommand"])
+            return self._handshake(settings, identities, self._guarded(self._proxy.socket), timeout)
+        return self._handshake(settings, identities, self._guarded(self._tcp(settings, timeout)), timeout)
+
+    def _tcp(self, settings: dict[str, Any], timeout: float) -> socket.socket:
         try:
             sock = socket.create_connection((settings["hostname"], settings["port"]), timeout=timeout)
         except socket.gaierror as exc:
@@ -266,11 +288,45 @@ class SSHTransport(Transport):
         except OSError as exc:
             raise _Transient(f"cannot connect: {exc.strerror or exc}") from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock = _StallGuardSocket(sock.family, sock.type, sock.proto, fileno=sock.detach())
-        sock.stall_s = self.connection.io_timeout_s
-        self._sock = sock
+        return sock
+
+    def _guarded(self, sock: socket.socket) -> _StallGuardSocket:
+        """`sock` as the connection's stall-guarded socket (the one abort() cuts)."""
+        guarded = _StallGuardSocket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+        guarded.stall_s = self.connection.io_timeout_s
+        self._sock = guarded
         if self._aborted:
             self._cut()
+        return guarded
+
+    def _jump_channel(self, settings: dict[str, Any], timeout: float) -> paramiko.Channel:
+        """A direct-tcpip channel to the device from its ProxyJump host, reached (and its host key checked) the way
+        a device is; the jump host's connection is kept until close()."""
+        spec = settings["proxyjump"]
+        jump = parse_jump(spec)
+        hop = resolve_ssh_config(replace(self.connection, host=jump.host, port=jump.port, user=jump.user))
+        shown = f"ProxyJump {spec} ({hop['user']}@{hop['hostname']}:{hop['port']})"
+        if hop["proxyjump"] or hop["proxycommand"]:
+            raise _Fatal(f"{shown}: the jump host has a proxy of its own in ssh_config; a chain is not supported")
+        identities = load_identities(hop["identity"])
+        try:
+            self._jump = self._handshake(hop, identities, self._guarded(self._tcp(hop, timeout)), timeout)
+        except _Transient as exc:
+            raise _Transient(f"{shown}: {exc}") from exc
+        except _Fatal as exc:
+            raise _Fatal(f"{shown}: {exc}") from exc
+        transport = self._jump.get_transport()
+        assert transport is not None
+        try:
+            return transport.open_channel("direct-tcpip", (settings["hostname"], settings["port"]),
+                                          ("127.0.0.1", 0), timeout=timeout)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise _Transient(f"{shown} could not reach {settings['hostname']}:{settings['port']} "
+                             f"({one_line(exc) or type(exc).__name__})") from exc
+
+    def _handshake(self, settings: dict[str, Any], identities: Identities, sock: Any,
+                   timeout: float) -> paramiko.SSHClient:
+        """The SSH handshake and authentication over `sock` (a socket, or a jump host's channel)."""
         client = paramiko.SSHClient()
         try:
             load_known_hosts(client, self.known_hosts)
@@ -291,6 +347,9 @@ class SSHTransport(Transport):
         except paramiko.SSHException as exc:
             if "No authentication methods" in str(exc):
                 raise _Fatal(_auth_failed(settings, identities.encrypted)) from exc
+            ended = self._proxy.ended() if self._proxy is not None else None
+            if ended:
+                raise _Fatal(f"ssh_config ProxyCommand {self._proxy.command!r} {ended}") from exc
             if not getattr(client.get_transport(), "remote_version", ""):  # silent, closed, or another protocol
                 raise _Transient(f"no SSH server answered on port {settings['port']} (no SSH banner within "
                                  f"{timeout:g} s: is the port right, is sshd listening there?)") from exc
@@ -306,8 +365,20 @@ class SSHTransport(Transport):
         transport.set_keepalive(15)
         return client
 
+    def _close_proxies(self) -> None:
+        """Stop the ProxyCommand and close the jump host's connection, if any."""
+        proxy, jump, self._proxy, self._jump = self._proxy, self._jump, None, None
+        if proxy is not None:
+            proxy.close()
+        if jump is not None:
+            try:
+                jump.close()
+            except _LINK_ERRORS:
+                pass
+
     def _prepare_work_dir(self) -> str:
-        """Expand ~ on the device (SFTP's home dir), create the work dir and its blob dir mode 700."""
+        """Expand ~ on the device (SFTP's home dir), create the work dir and its blob dir mode 700 (existing ones
+        keep their modes); DeviceError when one of them is a file."""
         assert self._sftp is not None
         try:
             home = self._sftp.normalize(".")
@@ -317,7 +388,8 @@ class SSHTransport(Transport):
             path = posixpath.normpath(posixpath.join(home, path))
             for directory in (path, posixpath.join(path, BLOB_DIR)):
                 self._mkdirs(directory)
-                self._sftp.chmod(directory, 0o700)
+        except NotADirectoryError as exc:
+            raise work_dir_not_a_directory(self.device, self.connection.work_dir, exc.filename) from exc
         except _LINK_ERRORS as exc:
             raise DeviceError(f"device '{self.device}': cannot create work dir {self.connection.work_dir}: "
                               f"{exc}") from exc
@@ -325,19 +397,22 @@ class SSHTransport(Transport):
 
     def _mkdirs(self, path: str) -> None:
         """`mkdir -p` (mode 700): a directory another connection creates meanwhile (two first deploys to one work
-        dir at once) is as good as one made here."""
+        dir at once) is as good as one made here; NotADirectoryError naming a part that is something else."""
         assert self._sftp is not None
         parts = path.strip("/").split("/")
         for i in range(1, len(parts) + 1):
             current = "/" + "/".join(parts[:i])
             try:
-                self._sftp.stat(current)
+                mode = self._sftp.stat(current).st_mode or 0
             except FileNotFoundError:
                 try:
                     self._sftp.mkdir(current, 0o700)
                 except OSError:
                     if not self._is_dir(current):
                         raise
+                continue
+            if not stat.S_ISDIR(mode):
+                raise NotADirectoryError(errno.ENOTDIR, "not a directory", current)
 
     def _is_dir(self, path: str) -> bool:
         assert self._sftp is not None
@@ -389,6 +464,7 @@ class SSHTransport(Transport):
                     closeable.close()
                 except _LINK_ERRORS:
                     pass
+        self._close_proxies()
 
     # ------------------------------------------------------------------ commands
 
