@@ -9,6 +9,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgeprof.agent.spec import ErrorKind, Event
 from edgeprof.paths import cache_dir
 
 AGENT_SOURCE = Path(__file__).resolve().parent / "agent"
@@ -29,8 +30,9 @@ def _refuse(kind, message, agent_version=None):
     if sys.argv[1:] == ["--doctor"]:
         print(json.dumps({{"python": version, "error": message}}))
     else:
-        print(json.dumps({{"event": "hello", "agent_version": agent_version, "python": version, "pid": os.getpid()}}))
-        print(json.dumps({{"event": "error", "kind": kind, "message": message, "stage": None}}))
+        print(json.dumps({{"event": {Event.HELLO!r}, "agent_version": agent_version, "python": version,
+                          "pid": os.getpid()}}))
+        print(json.dumps({{"event": {Event.ERROR!r}, "kind": kind, "message": message, "stage": None}}))
     sys.exit(1)
 
 
@@ -65,15 +67,15 @@ if sys.argv[1:2] == ["{UNPACK_OPTION}"]:
     unpack_to = sys.argv[2]
     del sys.argv[1:3]
 if _corrupted(sys.argv[0]):
-    _refuse("integrity", "the agent %s does not match its sha256 (a corrupted upload: `edgeprof clean --device D --all` "
-            "removes it, the next deploy sends it again)" % sys.argv[0])
+    _refuse({ErrorKind.INTEGRITY!r}, "the agent %s does not match its sha256 (a corrupted upload: "
+            "`edgeprof clean --device D --all` removes it, the next deploy sends it again)" % sys.argv[0])
 if unpack_to and _unpacked(unpack_to):
     sys.path.insert(0, unpack_to)
 
 from {PACKAGE} import AGENT_VERSION, MIN_PYTHON
 
 if sys.version_info[:2] < MIN_PYTHON:
-    _refuse("runtime_missing", "Python %d.%d.%d is too old for the edgeprof agent (needs %d.%d or newer)"
+    _refuse({ErrorKind.RUNTIME_MISSING!r}, "Python %d.%d.%d is too old for the edgeprof agent (needs %d.%d or newer)"
             % (tuple(sys.version_info[:3]) + MIN_PYTHON), AGENT_VERSION)
 
 from {PACKAGE}.__main__ import main

@@ -3,12 +3,12 @@ agent this host runs unless asked for everything; the device-side work is transp
 
 from __future__ import annotations
 
+from edgeprof.agent.spec import CACHE_DIR
 from edgeprof.agent_bundle import build_agent
 from edgeprof.devices import LAB_WAIT_S, DeviceProfile
 from edgeprof.errors import DeviceError
 from edgeprof.lab import reached
 from edgeprof.transport import device_python, open_transport
-from edgeprof.transport.base import CACHE_DIR
 from edgeprof.transport.cache import Freed, clean_cache
 
 

@@ -6,22 +6,29 @@ import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from edgeprof import __version__
 from edgeprof.accelerators import accelerator_text
 from edgeprof.agent.spec import (
+    CACHE_DIR,
     FINAL_EVENTS,
+    LOCK_FILE,
     Accelerator,
+    ErrorKind,
+    Event,
     GenerationSettings,
     InputSettings,
     LatencyBudget,
+    LockSettings,
+    ModelFile,
     PowerSettings,
     RunSpec,
     RuntimeSettings,
     ScenarioSettings,
+    SentFile,
+    Stage,
     ThermalSettings,
     Timeouts,
 )
@@ -31,9 +38,8 @@ from edgeprof.devices import LAB_WAIT_S, DeviceProfile
 from edgeprof.errors import DeviceError, EdgeprofError, one_line
 from edgeprof.lab import reached
 from edgeprof.model_inputs import ModelInputs
-from edgeprof.result import RESULT_SCHEMA_VERSION, ref_label, utc_now
+from edgeprof.result import build_result, ref_label
 from edgeprof.transport import RemoteProcess, Transport, device_python, open_transport
-from edgeprof.transport.base import CACHE_DIR
 from edgeprof.transport.cache import evict_blobs
 
 # Event callback: (device, model label, event dict from the agent).
@@ -41,7 +47,6 @@ EventSink = Callable[[str, str, dict[str, Any]], None]
 
 RECONNECTS = 2
 RECONNECT_BACKOFF_S = 1.0
-LOCK_FILE = "device.lock"
 POWER_MIN_SECONDS = 0.5  # adaptive power windows: the shortest (10 samples at the default 20 Hz)
 COMMAND_NOT_FOUND = 127  # the shell's exit status for a program it cannot find or run
 STOP_DEADLINE_S = 3.5  # Ctrl-C: how long stopping the agents may take before the connections are cut
@@ -99,11 +104,11 @@ class _Transfer:
 
 def build_run_spec(
     profile: DeviceProfile,
-    model: dict[str, Any],
+    model: ModelFile,
     options: DeployOptions,
     *,
-    dataset: dict[str, Any] | None,
-    reference: dict[str, Any] | None,
+    dataset: SentFile | None,
+    reference: ModelFile | None,
     accelerators: tuple[Accelerator, ...] | None = None,
     cache_dir: str | None = None,
     lock_path: str | None = None,
@@ -127,11 +132,11 @@ def build_run_spec(
         thermal=ThermalSettings(cooldown_to_c=options.cooldown_to_c),
         timeouts=options.timeouts,
         scenario=options.scenario,
-        runtime=RuntimeSettings(providers=accelerators if model["format"] == "onnx" else None,
-                                delegates=accelerators if model["format"] == "tflite" else None, cache_dir=cache_dir),
+        runtime=RuntimeSettings(providers=accelerators if model.format == "onnx" else None,
+                                delegates=accelerators if model.format == "tflite" else None, cache_dir=cache_dir),
         emulation=profile.emulation,
         op_profile=options.op_profile,
-        lock={"path": lock_path, "wait_s": options.lock_wait_s} if lock_path else None,
+        lock=LockSettings(lock_path, options.lock_wait_s) if lock_path else None,
         generation=options.generation,
     )
 
@@ -207,14 +212,15 @@ class DeviceSession:
     """One connection to a device, with the agent and the dataset already on it; reconnects on demand."""
 
     def __init__(self, profile: DeviceProfile, options: DeployOptions, shipment: Shipment,
-                 cancel: Cancellation | None = None) -> None:
+                 cancel: Cancellation | None = None, lab: dict[str, Any] | None = None) -> None:
         self.profile = profile
+        self.lab = lab  # the labgrid place the device is reached through (the Results' `lab`), None without one
         self.options = options
         self.shipment = shipment
         self.cancel = cancel or Cancellation()
         self.transport: Transport | None = None
         self.agent_path = ""
-        self.dataset: dict[str, Any] | None = None
+        self.dataset: SentFile | None = None
         self.setup_files: list[int] = []
         self.setup_s = {"connect": 0.0, "upload": 0.0}  # travels with the first model, like setup_files
         self.in_use: set[str] = set()  # remote paths of the blobs this deploy uses (never evicted by it)
@@ -241,7 +247,7 @@ class DeviceSession:
         digest = self.shipment.dataset_sha256
         if self.options.dataset is not None and digest is not None:
             data = self.transport.put_file(self.options.dataset, digest, ".npz", verified_on_use=True)
-            self.dataset = {"path": data.remote_path, "sha256": digest}
+            self.dataset = SentFile(data.remote_path, digest)
             self.in_use.add(data.remote_path)
             self.setup_files.append(data.bytes_sent)
         self.setup_s = {"connect": connected - started, "upload": time.perf_counter() - connected}
@@ -295,15 +301,16 @@ def deploy_device(
     cancel = cancel or Cancellation()
     results = [] if finished is None else finished
     with reached(profile, options.lab_wait_s, cancel.check) as (device, lab):
-        keep = (lambda result: results.append({**result, "lab": lab})) if lab else results.append
-        _deploy_reached(device, artifacts, options, on_event, references or {}, cancel, shipment, keep)
+        _deploy_reached(device, artifacts, options, on_event, references or {}, cancel, shipment, lab,
+                        results.append)
     return results
 
 
 def _deploy_reached(profile: DeviceProfile, artifacts: list[ModelArtifact], options: DeployOptions,
                     on_event: EventSink, references: dict[str, ModelArtifact], cancel: Cancellation,
-                    shipment: Shipment | None, keep: Callable[[dict[str, Any]], None]) -> None:
-    session = DeviceSession(profile, options, shipment or Shipment.prepare(options), cancel)
+                    shipment: Shipment | None, lab: dict[str, Any] | None,
+                    keep: Callable[[dict[str, Any]], None]) -> None:
+    session = DeviceSession(profile, options, shipment or Shipment.prepare(options), cancel, lab)
     try:
         session.open()
         work = [(artifact, accel) for artifact in artifacts for accel in options.configurations(profile, artifact.format)]
@@ -321,7 +328,7 @@ def _deploy_reached(profile: DeviceProfile, artifacts: list[ModelArtifact], opti
                     if attempt == RECONNECTS:
                         raise DeviceError(f"device '{profile.name}': {exc.message} "
                                           f"({RECONNECTS + 1} attempts)") from exc
-                    on_event(profile.name, label, {"event": "warning", "message": f"{exc.message}: reconnecting"})
+                    on_event(profile.name, label, {"event": Event.WARNING, "message": f"{exc.message}: reconnecting"})
                     time.sleep(RECONNECT_BACKOFF_S * 2**attempt)
                     session.open()
         _enforce_cache_cap(session, on_event)
@@ -358,7 +365,12 @@ def _measure_model(session: DeviceSession, artifact: ModelArtifact, accel: tuple
     started = time.perf_counter()
     agent_section, error = _run_agent(session, push_and_spec, on_event, cancel)
     host_s = {"connect": setup["connect"], "upload": setup["upload"] + pushed_s, "agent": time.perf_counter() - started}
-    return _assemble(session.profile, artifact, agent_section, error, transfer, host_s)
+    agent_timing = agent_section.pop("timing", None) if agent_section else None
+    model = {"path": str(artifact.path), "name": artifact.name, "variant": artifact.variant,
+             "format": artifact.format, "sha256": artifact.sha256, "size_bytes": artifact.size_bytes,
+             **({"external_data": [d.describe() for d in artifact.data_files]} if artifact.data_files else {})}
+    return build_result(device_info=session.profile.summary(), model=model, agent=agent_section, error=error,
+                        timing=timing_section(host_s, agent_timing), transfer=asdict(transfer), lab=session.lab)
 
 
 def _enforce_cache_cap(session: DeviceSession, on_event: EventSink) -> None:
@@ -368,11 +380,11 @@ def _enforce_cache_cap(session: DeviceSession, on_event: EventSink) -> None:
         return
     freed = evict_blobs(session.transport, session.python, cap * 2**20, session.in_use)
     if freed.files:
-        on_event(session.profile.name, "cache", {"event": "warning", "message": f"cache cap {cap} MB: {freed.text()}"})
+        on_event(session.profile.name, "cache",
+                 {"event": Event.WARNING, "message": f"cache cap {cap} MB: {freed.text()}"})
 
 
-def _push_model(transport: Transport, artifact: ModelArtifact, transfer: _Transfer,
-                in_use: set[str]) -> dict[str, Any]:
+def _push_model(transport: Transport, artifact: ModelArtifact, transfer: _Transfer, in_use: set[str]) -> ModelFile:
     """Upload a model and its external data files (each a no-op when the device has it: blobs/<sha256>.data beside
     the model's blob, where the device copy names them) and return its RunSpec entry; their remote paths join
     `in_use`. The agent checks every file's sha256 before it loads the model."""
@@ -380,12 +392,11 @@ def _push_model(transport: Transport, artifact: ModelArtifact, transfer: _Transf
     for data in artifact.data_files:
         upload = transport.put_file(data.path, data.sha256, DATA_SUFFIX, verified_on_use=True)
         transfer.add(upload.bytes_sent)
-        parts.append({"path": upload.remote_path, "sha256": data.sha256})
+        parts.append(SentFile(upload.remote_path, data.sha256))
     upload = transport.put_file(artifact.upload_path, artifact.sha256, f".{artifact.format}", verified_on_use=True)
     transfer.add(upload.bytes_sent)
-    in_use.update([upload.remote_path, *(part["path"] for part in parts)])
-    entry: dict[str, Any] = {"path": upload.remote_path, "format": artifact.format, "sha256": artifact.sha256}
-    return {**entry, "external_data": parts} if parts else entry
+    in_use.update([upload.remote_path, *(part.path for part in parts)])
+    return ModelFile(upload.remote_path, artifact.format, artifact.sha256, tuple(parts))
 
 
 def _run_agent(
@@ -400,7 +411,7 @@ def _run_agent(
     """
     assert session.transport is not None
     final: dict[str, Any] | None = None
-    stage = "start"
+    stage = Stage.START
     with session.transport.start(session.argv()) as proc:
         cancel.track(proc)
         try:
@@ -431,10 +442,10 @@ def _run_agent(
                 raise DeviceError(f"device '{session.profile.name}': cannot start the agent ({tail}); set "
                                   "connection.python in the device profile")
             return None, _died(code, stderr, session.profile.memory_limit_mb)
-    if final["event"] == "error":
-        error = {"kind": final.get("kind", "internal"), "message": final.get("message", ""),
+    if final["event"] == Event.ERROR:
+        error = {"kind": final.get("kind", ErrorKind.INTERNAL), "message": final.get("message", ""),
                  "stage": final.get("stage")}
-        if error["kind"] == "memory" and session.profile.memory_limit_mb:
+        if error["kind"] == ErrorKind.MEMORY and session.profile.memory_limit_mb:
             error["memory_hint"] = f" at ~{session.profile.memory_limit_mb} MB (the device's memory limit)"
         return None, error
     return final["result"], None
@@ -445,69 +456,16 @@ def _died(code: int | None, stderr: str, memory_limit_mb: int | None) -> dict[st
     tail = stderr.strip().splitlines()[-1] if stderr.strip() else ""
     if code in (-9, 137):
         limit = f" at the {memory_limit_mb} MB limit" if memory_limit_mb else ""
-        return {"kind": "killed", "message": f"the agent was killed (SIGKILL: most likely out of memory{limit})",
-                "stage": None}
+        return {"kind": ErrorKind.KILLED,
+                "message": f"the agent was killed (SIGKILL: most likely out of memory{limit})", "stage": None}
     if memory_limit_mb and ("bad_alloc" in stderr or "MemoryError" in stderr or "Cannot allocate" in stderr):
-        return {"kind": "memory", "message": f"out of memory at the {memory_limit_mb} MB limit: {tail}",
+        return {"kind": ErrorKind.MEMORY, "message": f"out of memory at the {memory_limit_mb} MB limit: {tail}",
                 "stage": None}
     if code is not None and (code < 0 or code > 128):
-        return {"kind": "crashed", "message": f"the agent died with exit status {code}" + (f": {tail}" if tail else ""),
-                "stage": None}
-    return {"kind": "internal", "message": f"the agent exited ({code}) without a result" + (f": {tail}" if tail else ""),
-            "stage": None}
-
-
-def _assemble(
-    profile: DeviceProfile,
-    artifact: ModelArtifact,
-    agent_section: dict[str, Any] | None,
-    error: dict[str, Any] | None,
-    transfer: _Transfer,
-    host_s: dict[str, float],
-) -> dict[str, Any]:
-    """The whole Result: identity, transfer and timing from the host, measured sections from the agent."""
-    result: dict[str, Any] = {
-        "schema_version": RESULT_SCHEMA_VERSION,
-        "run_id": None,
-        "created": utc_now(),
-        "status": "failed" if error else "ok",
-        "error": error,
-        "device": profile.name,
-        "device_info": profile.summary(),
-        "host": {"edgeprof": __version__},
-        "model": {
-            "path": str(artifact.path),
-            "name": artifact.name,
-            "variant": artifact.variant,
-            "format": artifact.format,
-            "sha256": artifact.sha256,
-            "size_bytes": artifact.size_bytes,
-            **({"external_data": [d.describe() for d in artifact.data_files]} if artifact.data_files else {}),
-        },
-        "runtime": None,
-        "system": None,
-        "inputs": None,
-        "latency": None,
-        "memory": None,
-        "power": None,
-        "thermal": None,
-        "accuracy": None,
-        "op_profile": None,
-        "placement": None,
-        "scenario": None,
-        "warnings": [],
-    }
-    agent_timing = (agent_section or {}).pop("timing", None)
-    if agent_section:
-        result.update(agent_section)
-    result["timing"] = timing_section(host_s, agent_timing)
-    result["transfer"] = {
-        "bytes_sent": transfer.bytes_sent,
-        "files_sent": transfer.files_sent,
-        "files_cached": transfer.files_cached,
-    }
-    result["verdicts"] = []
-    return result
+        return {"kind": ErrorKind.CRASHED,
+                "message": f"the agent died with exit status {code}" + (f": {tail}" if tail else ""), "stage": None}
+    return {"kind": ErrorKind.INTERNAL,
+            "message": f"the agent exited ({code}) without a result" + (f": {tail}" if tail else ""), "stage": None}
 
 
 def timing_section(host_s: dict[str, float], agent: dict[str, Any] | None) -> dict[str, Any]:

@@ -1,9 +1,11 @@
 """The Result: one model variant measured on one device. Stored and sent as a JSON dict; read through `Result`.
 
-The dict (`Result.doc`) stays the stored and serialised form. `Result` is a view over it that names its parts and
-is the one place a Result is named: `label` ('pi4 / digits int8-static onnx') and the labels derived from it, which
-add the accelerator (' @openvino') when it is not the runtime's default, or when `viewer` shows a mixed set.
-Imports nothing from edgeprof but errors and proportions (stdlib only), so every layer may use it.
+The dict (`Result.doc`) stays the stored and serialised form. `build_result` is the one place such a dict is put
+together, and `stamp_stored`/`unstamp_stored` the one place saving writes into it. `Result` is a view over it that
+names its parts and is the one place a Result is named: `label` ('pi4 / digits int8-static onnx') and the labels
+derived from it, which add the accelerator (' @openvino') when it is not the runtime's default, or when `viewer`
+shows a mixed set. Imports nothing from edgeprof but errors, proportions and the agent's contract (agent/spec.py),
+all standard library only, so every layer may use it.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from datetime import datetime, timezone
 from pathlib import PurePath
 from typing import Any, Callable, Iterable
 
+from edgeprof import __version__
+from edgeprof.agent.spec import DEFAULT_ACCELERATOR, GENERATION_SECTIONS, RESULT_SECTIONS, ErrorKind
 from edgeprof.errors import ConfigError
 from edgeprof.proportions import unpack_correct, wilson
 
 RESULT_SCHEMA_VERSION = 1
 _MB = re.compile(r"(\d+(?:\.\d+)?)\s*MB")
-DEFAULT_ACCELERATOR = {"onnx": "cpu", "tflite": "xnnpack"}  # per model format: what runs without --ep/--delegate
 
 
 def utc_now() -> str:
@@ -31,6 +34,50 @@ def ref_label(name: str, variant: str, file_format: str, accelerator_tag: str = 
     """'digits-int8-static onnx @openvino': how a model file is named where its format matters (`Result.ref_label`,
     and deploy's progress and warning lines before there is a Result)."""
     return f"{name}-{variant} {file_format}{accelerator_tag}"
+
+
+def build_result(*, device_info: dict[str, Any], model: dict[str, Any], agent: dict[str, Any] | None,
+                 error: dict[str, Any] | None, timing: dict[str, Any], transfer: dict[str, Any],
+                 lab: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A new Result document (docs/result-schema.md): the device (its profile's `summary()`) and model from the host,
+    the agent's sections (`agent`, its `timing` already folded into `timing`; None for a run that failed, whose
+    `error` says why: every section null), no run id until it is stored and no verdicts until it is judged. `lab`
+    (the labgrid place it ran in) is kept as given: releasing the place may still mark it."""
+    doc: dict[str, Any] = {
+        "schema_version": RESULT_SCHEMA_VERSION,
+        "run_id": None,
+        "created": utc_now(),
+        "status": "failed" if error else "ok",
+        "error": error,
+        "device": device_info["name"],
+        "device_info": device_info,
+        "host": {"edgeprof": __version__},
+        "model": model,
+        **{section: None for section in (*RESULT_SECTIONS, *GENERATION_SECTIONS)},  # null where not measured
+        "warnings": [],
+        **(agent or {}),
+        "timing": timing,
+        "transfer": transfer,
+        "verdicts": [],
+    }
+    if lab:
+        doc["lab"] = lab
+    return doc
+
+
+def stamp_stored(doc: dict[str, Any], run_id: str, store_s: float | None) -> None:
+    """What saving writes into a Result: its run id and, with `store_s`, the seconds it spent in the store so far
+    (`timing.stages.store`)."""
+    doc["run_id"] = run_id
+    if store_s is not None and isinstance(doc.get("timing"), dict):
+        doc["timing"]["stages"]["store"] = store_s
+
+
+def unstamp_stored(doc: dict[str, Any], timed: bool) -> None:
+    """Undo `stamp_stored` after a save that failed (`timed`: it had set the store seconds)."""
+    doc.pop("run_id", None)
+    if timed and isinstance(doc.get("timing"), dict):
+        doc["timing"]["stages"]["store"] = None
 
 
 def _v0_to_v1(doc: dict[str, Any]) -> dict[str, Any]:
@@ -202,7 +249,7 @@ class Result:
         """'killed: out of memory at ~N MB' for a run that died of memory exhaustion, else None."""
         kind = self.error.get("kind")
         text = f"{self.error.get('memory_hint', '')} {self.error.get('message', '')}"
-        if kind not in ("oom", "memory") and not (kind == "killed" and "out of memory" in text):
+        if kind != ErrorKind.MEMORY and not (kind == ErrorKind.KILLED and "out of memory" in text):
             return None
         size = _MB.search(text)
         return "killed: out of memory" + (f" at ~{size.group(1)} MB" if size else "")

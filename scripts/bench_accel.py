@@ -21,7 +21,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from edgeprof.agent.spec import FINAL_EVENTS, Accelerator, LatencyBudget, RunSpec, RuntimeSettings  # noqa: E402
+from edgeprof.agent.spec import (  # noqa: E402
+    FINAL_EVENTS,
+    Accelerator,
+    LatencyBudget,
+    ModelFile,
+    RunSpec,
+    RuntimeSettings,
+)
 from edgeprof.agent_bundle import build_agent  # noqa: E402
 from edgeprof.artifacts import sha256_file  # noqa: E402
 
@@ -68,7 +75,7 @@ def run(python: str, model: Path, accelerators: tuple[str, ...], cache: str) -> 
     fmt = model.suffix[1:]
     runtime = RuntimeSettings(providers=chosen if fmt == "onnx" else None,
                               delegates=chosen if fmt == "tflite" else None, cache_dir=cache)
-    spec = RunSpec(model={"path": str(model), "format": fmt, "sha256": sha256_file(model)}, threads=1,
+    spec = RunSpec(model=ModelFile(str(model), fmt, sha256_file(model)), threads=1,
                    latency=BUDGET, runtime=runtime)
     return agent(python, spec=spec)
 

@@ -38,7 +38,7 @@ from edgeprof.agent.backends import open_runtime  # noqa: E402
 from edgeprof.agent.inputs import make_feeds  # noqa: E402
 from edgeprof.agent.probes.latency import copy_ms, steady_state  # noqa: E402
 from edgeprof.agent.run import _guarded  # noqa: E402
-from edgeprof.agent.spec import LatencyBudget, defaults  # noqa: E402
+from edgeprof.agent.spec import LatencyBudget  # noqa: E402
 from edgeprof.agent_bundle import build_agent  # noqa: E402
 
 
@@ -89,7 +89,7 @@ def bare_loop(run_once: Callable[[], Any], calls: int) -> np.ndarray:
 
 def agent_loop(run_once: Callable[[], Any], calls: int) -> np.ndarray:
     """The agent's sampler as run.py drives it (guarded phase, budget checks), fixed at `calls` runs."""
-    budget = dict(defaults(LatencyBudget), min_runs=calls, max_runs=calls, max_seconds=1e9, target_rel_halfwidth=0.0)
+    budget = LatencyBudget(min_runs=calls, max_runs=calls, max_seconds=1e9, target_rel_halfwidth=0.0)
     samples, _, _ = _guarded(lambda: steady_state(run_once, budget, lambda d, t: None), "latency")()
     return samples
 
@@ -167,7 +167,7 @@ def bench_model(model: Path, rounds: int, calls: int) -> None:
     for label, target in (("the fixed loop's median precision", same), ("the default 2%", 0.02)):
         needed, reached = [], []
         for _ in range(3):
-            budget = dict(defaults(LatencyBudget), min_seconds=0.0, max_seconds=30.0, max_runs=100_000,
+            budget = LatencyBudget(min_seconds=0.0, max_seconds=30.0, max_runs=100_000,
                           target_rel_halfwidth=target)
             samples, reason, _ = steady_state(run_once, budget, lambda d, t: None)
             needed.append(f"{len(samples)}{'' if reason == 'precision' else ' (' + reason + ')'}")

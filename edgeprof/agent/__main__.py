@@ -18,10 +18,10 @@ def _doctor() -> int:
 def _run() -> int:
     from . import AGENT_VERSION
     from .protocol import claim_stdout, emit, watch_stdin
-    from .spec import AgentFailure
+    from .spec import AgentFailure, ErrorKind, Event
 
     claim_stdout()
-    emit("hello", agent_version=AGENT_VERSION, python=sys.version.split()[0], pid=os.getpid())
+    emit(Event.HELLO, agent_version=AGENT_VERSION, python=sys.version.split()[0], pid=os.getpid())
     try:
         from .run import emit_result, measure  # numpy and the probes, while the host still pushes the model
         from .spec import parse_spec
@@ -33,13 +33,13 @@ def _run() -> int:
         emit_result(measure(spec, waited_s))
         return 0
     except AgentFailure as failure:
-        emit("error", kind=failure.kind, message=failure.message, stage=failure.stage)
+        emit(Event.ERROR, kind=failure.kind, message=failure.message, stage=failure.stage)
     except MemoryError:
-        emit("error", kind="memory", message="the agent ran out of memory (MemoryError)", stage=None)
+        emit(Event.ERROR, kind=ErrorKind.MEMORY, message="the agent ran out of memory (MemoryError)", stage=None)
     except ImportError as exc:
-        emit("error", kind="runtime_missing", message=f"missing on the device: {exc}", stage=None)
+        emit(Event.ERROR, kind=ErrorKind.RUNTIME_MISSING, message=f"missing on the device: {exc}", stage=None)
     except Exception as exc:  # a bug in the agent: still one structured line
-        emit("error", kind="internal", message=f"{type(exc).__name__}: {exc}", stage=None)
+        emit(Event.ERROR, kind=ErrorKind.INTERNAL, message=f"{type(exc).__name__}: {exc}", stage=None)
     return 1
 
 

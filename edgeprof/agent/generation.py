@@ -21,7 +21,7 @@ from .generation_texts import PERPLEXITY_TEXT, PROMPTS
 from .probes import latency as lat
 from .probes.memory import MemoryProbe, rss_mb
 from .protocol import progress
-from .spec import AgentFailure
+from .spec import AgentFailure, ErrorKind, GenerationSettings, LatencyBudget, RunSpec, Stage
 
 PROMPT_CONTEXT = 1024  # the context the prompts run in when no measured depth asks for more
 SAMPLE_CHARS = 200  # how much of the first prompt's answer the Result keeps
@@ -59,89 +59,87 @@ class TokenStream:
         self.gen()
 
 
-def check_settings(settings: dict[str, Any]) -> None:
+def check_settings(settings: GenerationSettings) -> None:
     """The generation settings the agent can honour (AgentFailure 'spec' otherwise)."""
-    prompts = settings["prompts"]
-    if prompts is not None and (not isinstance(prompts, list) or not prompts
-                                or not all(isinstance(p, str) and p for p in prompts)):
-        raise AgentFailure("spec", "generation.prompts must be a non-empty list of non-empty strings")
+    prompts = settings.prompts
+    if prompts is not None and (not prompts or not all(isinstance(p, str) and p for p in prompts)):
+        raise AgentFailure(ErrorKind.SPEC, "generation.prompts must be a non-empty list of non-empty strings")
     for key in ("max_tokens", "perplexity_tokens"):
-        value = settings[key]
+        value = getattr(settings, key)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise AgentFailure("spec", f"generation.{key} must be a positive integer, got {value!r}")
-    contexts = settings["contexts"]
-    if not isinstance(contexts, list) or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0
-                                                  for c in contexts):
-        raise AgentFailure("spec", f"generation.contexts must be a list of positive integers, got {contexts!r}")
+            raise AgentFailure(ErrorKind.SPEC, f"generation.{key} must be a positive integer, got {value!r}")
+    if not all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in settings.contexts):
+        raise AgentFailure(ErrorKind.SPEC,
+                           f"generation.contexts must be a list of positive integers, got {list(settings.contexts)!r}")
 
 
-def measure_generation(spec: dict[str, Any], memory: MemoryProbe, clock: Any, note: Callable[[str], None],
+def measure_generation(spec: RunSpec, memory: MemoryProbe, clock: Any, note: Callable[[str], None],
                        guarded: Callable[[Callable[[], Any], str], Callable[[], Any]]) -> dict[str, Any]:
     """The Result's sections of a generative model's run (`clock` is already in the load stage; `guarded` turns a
     runtime's exceptions during a phase into an AgentFailure naming it)."""
-    settings = spec["generation"]
+    settings = spec.generation
     check_settings(settings)
-    prompts = settings["prompts"] or list(PROMPTS)
-    max_tokens, budget = settings["max_tokens"], spec["latency"]
+    prompts = settings.prompts or list(PROMPTS)
+    max_tokens, budget = settings.max_tokens, spec.latency
     backend = backend_for("gguf")
     backend.import_module()
     memory.mark("after_import")
     accel = accel_settings(spec)
-    n_ctx = max(PROMPT_CONTEXT, max(settings["contexts"] or [0]) + 1)
-    runtime = backend.open(spec["model"]["path"], spec["threads"], accel, n_ctx=n_ctx, seed=spec["seed"])
+    n_ctx = max(PROMPT_CONTEXT, max(settings.contexts or (0,)) + 1)
+    runtime = backend.open(spec.model.path, spec.threads, accel, n_ctx=n_ctx, seed=spec.seed)
     llm = runtime.llm
     memory.mark("after_load")
     formatted = [prompt_tokens(llm, p) for p in prompts]
     encoded = [tokens for tokens, _ in formatted]
     for index, tokens in enumerate(encoded):
         if len(tokens) + max_tokens > n_ctx:
-            raise AgentFailure("input", f"prompt {index + 1} has {len(tokens)} tokens: with {max_tokens} to generate "
-                               f"it does not fit the context of {n_ctx}", "load")
-    progress("load", 1, 1)
+            raise AgentFailure(ErrorKind.INPUT, f"prompt {index + 1} has {len(tokens)} tokens: with {max_tokens} to generate "
+                               f"it does not fit the context of {n_ctx}", Stage.LOAD)
+    progress(Stage.LOAD, 1, 1)
 
-    clock.enter("first")
-    first = guarded(lambda: _answer(llm, encoded[0], max_tokens, settings["stop_at_end"]), "first")()
+    clock.enter(Stage.FIRST)
+    first = guarded(lambda: _answer(llm, encoded[0], max_tokens, settings.stop_at_end), Stage.FIRST)()
     memory.mark("after_first")
-    progress("first", 1, 1)
+    progress(Stage.FIRST, 1, 1)
 
-    clock.enter("warmup")
+    clock.enter(Stage.WARMUP)
     stream = TokenStream(llm, encoded[0])
-    warmup = guarded(lambda: lat.warm_up(stream, budget, lambda d, t: progress("warmup", d, t)), "warmup")()
+    warmup = guarded(lambda: lat.warm_up(stream, budget, lambda d, t: progress(Stage.WARMUP, d, t)), Stage.WARMUP)()
     stream.gen.close()
     if not warmup["stable"]:
         note(f"decoding did not settle within {warmup['runs']} warm-up tokens")
 
-    clock.enter("latency", budget["max_seconds"] * 2 + spec["timeouts"]["stage_s"])
-    prompts_run = PromptCycle(llm, encoded, max_tokens, settings["stop_at_end"])
+    clock.enter(Stage.LATENCY, budget.max_seconds * 2 + spec.timeouts.stage_s)
+    prompts_run = PromptCycle(llm, encoded, max_tokens, settings.stop_at_end)
     ttft, reason, level = guarded(lambda: lat.steady_state(prompts_run.current, budget,
-                                                           lambda d, t: progress("latency", d, t),
-                                                           advance=prompts_run.advance), "latency")()
+                                                           lambda d, t: progress(Stage.LATENCY, d, t),
+                                                           advance=prompts_run.advance), Stage.LATENCY)()
     prompts_run.finish()
     ttft = ttft[:len(prompts_run.e2e_ms)]  # the samples whose answers were decoded in full
 
-    clock.enter("context")
-    depths = guarded(lambda: _context_depths(llm, settings["contexts"], memory), "context")()
+    clock.enter(Stage.CONTEXT)
+    depths = guarded(lambda: _context_depths(llm, settings.contexts, memory), Stage.CONTEXT)()
 
-    clock.enter("power", spec["power"]["seconds"] + spec["power"]["idle_seconds"] + spec["timeouts"]["stage_s"])
+    clock.enter(Stage.POWER, spec.power.seconds + spec.power.idle_seconds + spec.timeouts.stage_s)
     from .probes.power import measure_energy
 
     stream = TokenStream(llm, encoded[0])
-    power = guarded(lambda: measure_energy(stream, spec["power"], lambda d, t: progress("power", d, t)), "power")()
+    power = guarded(lambda: measure_energy(stream, spec.power, lambda d, t: progress(Stage.POWER, d, t)), Stage.POWER)()
     stream.gen.close()
-    if power is not None and spec["emulation"]:
-        power["emulated"] = spec["emulation"]
+    if power is not None and spec.emulation:
+        power["emulated"] = spec.emulation
     memory_section = memory.section()  # the peak of the model under test, before the quality phase loads others
 
-    clock.enter("accuracy")
-    quality = guarded(lambda: _quality(spec, backend, accel, llm, encoded, settings), "accuracy")()
+    clock.enter(Stage.ACCURACY)
+    quality = guarded(lambda: _quality(spec, backend, accel, llm, encoded, settings), Stage.ACCURACY)()
     compared = quality.get("reference") or {}
     if compared.get("meaningful") is False:
         note(compared["reason"])
 
-    method = f"emulated:{spec['emulation']}" if spec["emulation"] else "measured"
+    method = f"emulated:{spec.emulation}" if spec.emulation else "measured"
     section = _section(method, runtime.load_ms, first, warmup, ttft, reason, level, prompts_run, budget)
     answer = llm.detokenize(first["tokens"]).decode("utf-8", "replace")[:SAMPLE_CHARS]
-    source = "spec" if settings["prompts"] else "shipped"
+    source = "spec" if settings.prompts else "shipped"
     section.update(context=depths, quality=quality, sample_output=answer,
                    prompts={"count": len(prompts), "source": source, "format": formatted[0][1],
                             "tokens": [len(t) for t in encoded]})
@@ -203,9 +201,9 @@ def _answer(llm: Any, tokens: list[int], max_tokens: int, stop_at_end: bool) -> 
 
 
 def _section(method: str, load_ms: float, first: dict[str, Any], warmup: dict[str, Any], ttft: np.ndarray,
-             reason: str, level: float, run: PromptCycle, budget: dict[str, Any]) -> dict[str, Any]:
+             reason: str, level: float, run: PromptCycle, budget: LatencyBudget) -> dict[str, Any]:
     """TTFT, TPOT and end-to-end distributions with their intervals, and prefill and decode throughput."""
-    confidence = budget["confidence"]
+    confidence = budget.confidence
     tpot = np.asarray(run.tpot_ms, dtype=np.float64)
     e2e = ttft + np.asarray(run.e2e_ms, dtype=np.float64)
     ttft_s = float(ttft.sum()) / 1000
@@ -249,36 +247,36 @@ def _context_depths(llm: Any, depths: list[int], memory: MemoryProbe) -> list[di
         rss = rss_mb()
         rows.append({"tokens": depth, "rss_mb": rss, "growth_mb": rss - base if rss is not None and base else None,
                      "prefill_ms": prefill_ms, "decode_ms": decode_ms})
-        progress("context", done, len(depths))
+        progress(Stage.CONTEXT, done, len(depths))
     llm.reset()
     return rows
 
 
-def _quality(spec: dict[str, Any], backend: Any, accel: dict[str, Any], llm: Any, encoded: list[list[int]],
+def _quality(spec: RunSpec, backend: Any, accel: dict[str, Any], llm: Any, encoded: list[list[int]],
              settings: dict[str, Any]) -> dict[str, Any]:
     """Perplexity on the text (the shipped one by default) and, with a reference model, greedy-output agreement."""
-    text = settings["perplexity_text"] or PERPLEXITY_TEXT
-    quality: dict[str, Any] = {"text": "spec" if settings["perplexity_text"] else "shipped",
-                               **_perplexity(spec, backend, accel, spec["model"]["path"], text,
-                                             settings["perplexity_tokens"])}
-    ref = spec["reference_model"]
+    text = settings.perplexity_text or PERPLEXITY_TEXT
+    quality: dict[str, Any] = {"text": "spec" if settings.perplexity_text else "shipped",
+                               **_perplexity(spec, backend, accel, spec.model.path, text,
+                                             settings.perplexity_tokens)}
+    ref = spec.reference_model
     if not ref:
         quality["reference"] = None
         return quality
-    ours = [_answer(llm, t, settings["max_tokens"], settings["stop_at_end"])["tokens"] for t in encoded]
-    reference = backend.open(ref["path"], spec["threads"], accel, n_ctx=PROMPT_CONTEXT, seed=spec["seed"]).llm
-    theirs = [_answer(reference, t, settings["max_tokens"], settings["stop_at_end"])["tokens"] for t in encoded]
+    ours = [_answer(llm, t, settings.max_tokens, settings.stop_at_end)["tokens"] for t in encoded]
+    reference = backend.open(ref.path, spec.threads, accel, n_ctx=PROMPT_CONTEXT, seed=spec.seed).llm
+    theirs = [_answer(reference, t, settings.max_tokens, settings.stop_at_end)["tokens"] for t in encoded]
     quality["reference"] = {**agreement(ours, theirs),
-                            **_perplexity(spec, backend, accel, ref["path"], text, settings["perplexity_tokens"],
+                            **_perplexity(spec, backend, accel, ref.path, text, settings.perplexity_tokens,
                                           prefix="reference_")}
     return quality
 
 
-def _perplexity(spec: dict[str, Any], backend: Any, accel: dict[str, Any], path: str, text: str, cap: int,
+def _perplexity(spec: RunSpec, backend: Any, accel: dict[str, Any], path: str, text: str, cap: int,
                 prefix: str = "") -> dict[str, Any]:
     """exp of the mean negative log-likelihood of each token of `text` (at most `cap`) given those before it, from
     one batch with every position's logits (a second context of the model, freed after)."""
-    runtime = backend.open(path, spec["threads"], accel, n_ctx=cap, logits_all=True, seed=spec["seed"])
+    runtime = backend.open(path, spec.threads, accel, n_ctx=cap, logits_all=True, seed=spec.seed)
     llm = runtime.llm
     tokens = llm.tokenize(text.encode(), add_bos=True, special=False)[:cap]
     if len(tokens) < 2:

@@ -10,7 +10,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .backends import TensorInfo
-from .spec import AgentFailure, integer_input, plain_name, resolve_name
+from .spec import AgentFailure, ErrorKind, Stage, integer_input, plain_name, resolve_name
 
 TIMING_FEEDS_BYTES = 64 << 20  # the dataset batches built before timing: at most this much memory (at least one)
 
@@ -22,8 +22,8 @@ def resolve_given(given: dict[str, Any], inputs: list[TensorInfo], option: str) 
     resolved = {given_name: resolve_name(given_name, names) for given_name in given}
     unknown = sorted(name for name, found in resolved.items() if found is None)
     if unknown:
-        raise AgentFailure("input", f"{option} names unknown inputs {unknown}; the model's inputs are {names}",
-                           "inputs")
+        raise AgentFailure(ErrorKind.INPUT, f"{option} names unknown inputs {unknown}; the model's inputs are {names}",
+                           Stage.INPUTS)
     return {resolved[name]: value for name, value in given.items()}
 
 
@@ -40,12 +40,12 @@ def resolve_shape(info: TensorInfo, given: dict[str, list[int]], warn: Callable[
     if info.name in given:
         shape = list(given[info.name])
         if info.shape and len(shape) != len(info.shape):
-            raise AgentFailure("input", f"--input-shape {info.name}: the model's input has rank {len(info.shape)}, "
-                               f"got {len(shape)} dims", "inputs")
+            raise AgentFailure(ErrorKind.INPUT, f"--input-shape {info.name}: the model's input has rank "
+                               f"{len(info.shape)}, got {len(shape)} dims", Stage.INPUTS)
         for fixed, wanted in zip(info.shape, shape):
             if fixed is not None and fixed != wanted:
-                raise AgentFailure("input", f"--input-shape {info.name}: dim {wanted} conflicts with the model's "
-                                   f"fixed shape {info.shape}", "inputs")
+                raise AgentFailure(ErrorKind.INPUT, f"--input-shape {info.name}: dim {wanted} conflicts with the "
+                                   f"model's fixed shape {info.shape}", Stage.INPUTS)
         return shape
     if any(d is None for d in info.shape):
         warn(f"input '{info.name}' has dynamic dims {info.shape}: using 1 "
@@ -74,12 +74,12 @@ def random_input(info: TensorInfo, shape: list[int], rng: np.random.Generator,
         return quantize(rng.standard_normal(shape), dtype, info.quant)
     if dtype.kind in "iu":
         if value_range is None:
-            raise AgentFailure("input", f"input '{info.name}' takes {info.dtype} values whose range edgeprof cannot "
-                               f"read from the model: give it with --input-range {plain_name(info.name)}=LO:HI",
-                               "inputs")
+            raise AgentFailure(ErrorKind.INPUT, f"input '{info.name}' takes {info.dtype} values whose range edgeprof "
+                               f"cannot read from the model: give it with --input-range {plain_name(info.name)}=LO:HI",
+                               Stage.INPUTS)
         return rng.integers(value_range[0], value_range[1], size=shape, endpoint=True).astype(dtype)
-    raise AgentFailure("input", f"input '{info.name}' has dtype {info.dtype}, which edgeprof cannot generate",
-                       "inputs")
+    raise AgentFailure(ErrorKind.INPUT, f"input '{info.name}' has dtype {info.dtype}, which edgeprof cannot generate",
+                       Stage.INPUTS)
 
 
 def make_feeds(inputs: list[TensorInfo], given: dict[str, list[int]], seed: int, warn: Callable[[str], None],
@@ -90,8 +90,8 @@ def make_feeds(inputs: list[TensorInfo], given: dict[str, list[int]], seed: int,
     for name in ranges:
         info = next(i for i in inputs if i.name == name)
         if not integer_input(info):
-            raise AgentFailure("input", f"--input-range {name}: the input takes {info.dtype} values, not plain "
-                               "integers", "inputs")
+            raise AgentFailure(ErrorKind.INPUT, f"--input-range {name}: the input takes {info.dtype} values, not plain "
+                               "integers", Stage.INPUTS)
     rng = np.random.default_rng(seed)
     feeds: dict[str, np.ndarray] = {}
     described: list[dict[str, Any]] = []
@@ -156,21 +156,21 @@ def dataset_feeds(path: str, inputs: list[TensorInfo], given: dict[str, list[int
     try:
         arrays, _ = load_dataset(path, inputs)
     except ValueError as exc:
-        raise AgentFailure("input", str(exc), "inputs") from exc
+        raise AgentFailure(ErrorKind.INPUT, str(exc), Stage.INPUTS) from exc
     samples = next((len(a) for a in arrays.values() if a.ndim), 1)
     leading = set()  # the batch: given (--input-shape) or fixed by the model; the samples give the other dims
     for info in inputs:
         if info.shape and info.name in given:
             shape = resolve_shape(info, given, warn)
             if shape[1:] != list(arrays[info.name].shape[1:]):
-                raise AgentFailure("input", f"input '{info.name}': the dataset's samples are "
-                                   f"{list(arrays[info.name].shape[1:])}, the timed shape is {shape}", "inputs")
+                raise AgentFailure(ErrorKind.INPUT, f"input '{info.name}': the dataset's samples are "
+                                   f"{list(arrays[info.name].shape[1:])}, the timed shape is {shape}", Stage.INPUTS)
             leading.add(shape[0])
         elif info.shape and info.shape[0] is not None:
             leading.add(info.shape[0])
     if len(leading) > 1:
-        raise AgentFailure("input", f"the inputs' batch dims disagree ({sorted(leading)}): give one batch with "
-                           "--input-shape", "inputs")
+        raise AgentFailure(ErrorKind.INPUT, f"the inputs' batch dims disagree ({sorted(leading)}): give one batch with "
+                           "--input-shape", Stage.INPUTS)
     batch = leading.pop() if leading else 1
     per_feed = sum(np.dtype(info.dtype).itemsize * (batch * math.prod(arrays[info.name].shape[1:])
                                                     if info.shape else 1) for info in inputs)

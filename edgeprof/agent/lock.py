@@ -8,9 +8,9 @@ import os
 import socket
 import stat
 import time
-from typing import IO, Any, Callable
+from typing import IO, Callable
 
-from .spec import AgentFailure
+from .spec import AgentFailure, ErrorKind, LockSettings, Stage
 
 POLL_S = 0.5
 
@@ -31,20 +31,21 @@ def _open(path: str) -> IO[str]:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         what = "is a symbolic link" if os.path.islink(path) else f"cannot be opened ({exc.strerror})"
-        raise AgentFailure("integrity", f"the device lock {path} {what}: remove it", "lock") from None
+        raise AgentFailure(ErrorKind.INTEGRITY, f"the device lock {path} {what}: remove it", Stage.LOCK) from None
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise AgentFailure("integrity", f"the device lock {path} is not a regular file: remove it", "lock")
+        raise AgentFailure(ErrorKind.INTEGRITY, f"the device lock {path} is not a regular file: remove it",
+                           Stage.LOCK)
     return os.fdopen(fd, "r+")
 
 
-def acquire(settings: dict[str, Any] | None, note: Callable[[str], None]) -> IO[str] | None:
-    """Take the device lock (waiting up to settings['wait_s']); AgentFailure('busy') naming the holder,
+def acquire(settings: LockSettings | None, note: Callable[[str], None]) -> IO[str] | None:
+    """Take the device lock (waiting up to settings.wait_s); AgentFailure('busy') naming the holder,
     AgentFailure('integrity') when the lock's path is a symbolic link or not a file."""
     if not settings:
         return None
-    fh = _open(settings["path"])
-    deadline = time.monotonic() + float(settings.get("wait_s", 0))
+    fh = _open(settings.path)
+    deadline = time.monotonic() + float(settings.wait_s)
     waited = False
     while True:
         try:
@@ -54,9 +55,9 @@ def acquire(settings: dict[str, Any] | None, note: Callable[[str], None]) -> IO[
             if time.monotonic() >= deadline:
                 holder = _holder(fh)
                 fh.close()
-                raise AgentFailure("busy", f"the device is in use by {holder}", "lock") from None
+                raise AgentFailure(ErrorKind.BUSY, f"the device is in use by {holder}", Stage.LOCK) from None
             if not waited:
-                note(f"the device is in use by {_holder(fh)}: waiting up to {settings.get('wait_s')} s")
+                note(f"the device is in use by {_holder(fh)}: waiting up to {settings.wait_s} s")
                 waited = True
             time.sleep(POLL_S)
     fh.seek(0)

@@ -10,7 +10,7 @@ import sys
 import threading
 from typing import Any, TextIO
 
-from .spec import FINAL_EVENTS
+from .spec import FINAL_EVENTS, ErrorKind, Event, Stage
 
 EXIT_HOST_GONE = 75
 _lock = threading.Lock()
@@ -43,7 +43,7 @@ def emit(event: str, **fields: Any) -> None:
         out.write(line + "\n")
         out.flush()
         if event in FINAL_EVENTS:
-            _final_exit.append(0 if event == "result" else 1)
+            _final_exit.append(0 if event == Event.RESULT else 1)
 
 
 def finite_only(value: Any, path: str = "") -> tuple[Any, list[str]]:
@@ -71,17 +71,17 @@ def _jsonable(value: Any) -> Any:
 
 def progress(stage: str, done: int, total: int | None) -> None:
     """A progress event."""
-    emit("progress", stage=stage, done=done, total=total)
+    emit(Event.PROGRESS, stage=stage, done=done, total=total)
 
 
 def warn(message: str) -> None:
     """A warning event (also kept in the result by the caller)."""
-    emit("warning", message=message)
+    emit(Event.WARNING, message=message)
 
 
 def fail_now(kind: str, message: str, stage: str | None) -> None:
     """Emit an error and exit at once, from any thread (used by watchdogs)."""
-    emit("error", kind=kind, message=message, stage=stage)
+    emit(Event.ERROR, kind=kind, message=message, stage=stage)
     os._exit(1)
 
 
@@ -104,7 +104,7 @@ class StageClock:
     """Names the current stage and kills the agent with a `timeout` error if a stage overruns its limit."""
 
     def __init__(self, stage_limit_s: float) -> None:
-        self.stage: str = "start"
+        self.stage: str = Stage.START
         self._limit = stage_limit_s
         self._timer: threading.Timer | None = None
 
@@ -114,7 +114,7 @@ class StageClock:
         self.stage = stage
         limit = limit_s or self._limit
         self._timer = threading.Timer(
-            limit, fail_now, args=("timeout", f"stage '{stage}' took longer than {limit:g} s", stage)
+            limit, fail_now, args=(ErrorKind.TIMEOUT, f"stage '{stage}' took longer than {limit:g} s", stage)
         )
         self._timer.daemon = True
         self._timer.start()

@@ -15,32 +15,28 @@ from .probes.memory import MemoryProbe
 from .probes.system import system_section
 from .probes.thermal import ThermalProbe, wait_for_cooldown
 from .protocol import StageClock, emit, progress, warn
-from .spec import AgentFailure
+from .spec import MEASURING, AgentFailure, ErrorKind, Event, ModelFile, RunSpec, Stage
 
 
 def _verify(path: str, sha256: str | None, what: str) -> None:
     """The file on the device is the file the host sent (a truncated upload must never be measured)."""
     if not os.path.isfile(path):
-        raise AgentFailure("integrity", f"{what} {path} is not on the device", "load")
+        raise AgentFailure(ErrorKind.INTEGRITY, f"{what} {path} is not on the device", Stage.LOAD)
     if sha256:
         digest = hashlib.sha256()
         with open(path, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
         if digest.hexdigest() != sha256:
-            raise AgentFailure("integrity", f"{what} {path} does not match its sha256 (corrupted upload)", "load")
+            raise AgentFailure(ErrorKind.INTEGRITY, f"{what} {path} does not match its sha256 (corrupted upload)",
+                               Stage.LOAD)
 
 
-def _verify_model(model: dict[str, Any], what: str) -> None:
+def _verify_model(model: ModelFile, what: str) -> None:
     """The model file and each of its external data files (`external_data`) are the files the host sent."""
-    _verify(model["path"], model.get("sha256"), what)
-    for part in model.get("external_data") or ():
-        _verify(part["path"], part.get("sha256"), f"{what}'s external data file")
-
-
-# Stages that measure the model; `measure_s` is their sum. The rest (lock, system facts, thermal) is overhead.
-MEASURING = ("load", "inputs", "first", "warmup", "latency", "scenario", "power", "op_profile", "accuracy",
-             "context")
+    _verify(model.path, model.sha256, what)
+    for part in model.external_data:
+        _verify(part.path, part.sha256, f"{what}'s external data file")
 
 
 class TimedClock(StageClock):
@@ -73,7 +69,7 @@ class TimedClock(StageClock):
                 "other_s": time.perf_counter() - started - measure_s, "wait_s": wait_s}
 
 
-def measure(spec: dict[str, Any], wait_s: float = 0.0) -> dict[str, Any]:
+def measure(spec: RunSpec, wait_s: float = 0.0) -> dict[str, Any]:
     """Run every probe the spec asks for and return the agent's part of the Result (`wait_s`: the seconds the
     agent, started, waited for the spec while the host pushed the model)."""
     warnings: list[str] = []
@@ -83,10 +79,10 @@ def measure(spec: dict[str, Any], wait_s: float = 0.0) -> dict[str, Any]:
         warn(message)
 
     started = time.perf_counter()
-    clock = TimedClock(spec["timeouts"]["stage_s"])
-    model = spec["model"]
-    memory = MemoryProbe(model["path"])
-    held = lock.acquire(spec.get("lock"), note)
+    clock = TimedClock(spec.timeouts.stage_s)
+    model = spec.model
+    memory = MemoryProbe(model.path)
+    held = lock.acquire(spec.lock, note)
     try:
         section = _measure(spec, model, memory, clock, note, warnings)
         section["timing"] = clock.section(started, wait_s)
@@ -96,21 +92,21 @@ def measure(spec: dict[str, Any], wait_s: float = 0.0) -> dict[str, Any]:
         lock.release(held)
 
 
-def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, clock: TimedClock,
+def _measure(spec: RunSpec, model: ModelFile, memory: MemoryProbe, clock: TimedClock,
              note: Any, warnings: list[str]) -> dict[str, Any]:
     system, system_warnings = system_section()
     for message in system_warnings:
         note(message)
-    thermal = ThermalProbe(spec["thermal"])
-    wait_for_cooldown(spec["thermal"], note)
+    thermal = ThermalProbe(spec.thermal)
+    wait_for_cooldown(spec.thermal, note)
     thermal.before()
 
-    clock.enter("load", spec["timeouts"]["load_s"])
+    clock.enter(Stage.LOAD, spec.timeouts.load_s)
     _verify_model(model, "the model")
-    dataset = spec["dataset"]
+    dataset = spec.dataset
     if dataset:
-        _verify(dataset["path"], dataset.get("sha256"), "the dataset")
-    if model["format"] == "gguf":  # a language model: its own phases (agent/generation.py)
+        _verify(dataset.path, dataset.sha256, "the dataset")
+    if model.format == "gguf":  # a language model: its own phases (agent/generation.py)
         from .generation import measure_generation
 
         sections = measure_generation(spec, memory, clock, note, _guarded)
@@ -119,80 +115,81 @@ def _measure(spec: dict[str, Any], model: dict[str, Any], memory: MemoryProbe, c
     from .backends import backend_for
     from .backends.base import accel_settings
 
-    backend = backend_for(model["format"])
+    backend = backend_for(model.format)
     backend.import_module()  # importing the runtime is not loading the model: keep it out of load_ms
     memory.mark("after_import")
     accel = accel_settings(spec)
-    runtime = backend.open(model["path"], spec["threads"], accel, trace_placement=True)
+    runtime = backend.open(model.path, spec.threads, accel, trace_placement=True)
     memory.mark("after_load")
-    progress("load", 1, 1)
+    progress(Stage.LOAD, 1, 1)
 
-    clock.enter("inputs")
-    if spec["inputs"]["timing"] == "dataset":  # every batch built now: the timed runs only bind the next one
-        batches, inputs = dataset_feeds(dataset["path"], runtime.inputs, spec["input_shapes"], note)
+    clock.enter(Stage.INPUTS)
+    if spec.inputs.timing == "dataset":  # every batch built now: the timed runs only bind the next one
+        batches, inputs = dataset_feeds(dataset.path, runtime.inputs, spec.input_shapes, note)
     else:
-        generated, inputs = make_feeds(runtime.inputs, spec["input_shapes"], spec["seed"], note,
-                                       spec["inputs"]["ranges"])
+        generated, inputs = make_feeds(runtime.inputs, spec.input_shapes, spec.seed, note,
+                                       spec.inputs.ranges)
         batches = [generated]
     feeds = batches[0]  # what the first run, copy_ms, the scenario, power and op profile phases are fed
-    _guarded(lambda: runtime.prepare(feeds), "inputs")()
+    _guarded(lambda: runtime.prepare(feeds), Stage.INPUTS)()
 
     run_once = functools.partial(runtime.run, feeds)  # no Python frame of our own inside the timed call
 
-    clock.enter("first")
-    first_ms = lat.time_call(_guarded(run_once, "first"))
+    clock.enter(Stage.FIRST)
+    first_ms = lat.time_call(_guarded(run_once, Stage.FIRST))
     memory.mark("after_first")
     placement = runtime.placement()  # read from the first inference; the runs timed next are not traced
     if placement and placement["unavailable"]:
         note(f"not on the device, fell back past: {', '.join(placement['unavailable'])}")
-    progress("first", 1, 1)
+    progress(Stage.FIRST, 1, 1)
 
-    budget = spec["latency"]
-    method = f"emulated:{spec['emulation']}" if spec["emulation"] else "measured"
-    clock.enter("warmup")
+    budget = spec.latency
+    method = f"emulated:{spec.emulation}" if spec.emulation else "measured"
+    clock.enter(Stage.WARMUP)
     # the guards wrap whole phases, not each call: a try block per call would be timed with the model
     timed = runtime.timed(feeds)  # inputs bound once: the bare call, copies timed apart as copy_ms
     advance = cycling(runtime, batches)  # dataset timing: the next batch bound between timed calls
-    warmup = _guarded(lambda: lat.warm_up(timed, budget, lambda d, t: progress("warmup", d, t), advance),
-                      "warmup")()
+    warmup = _guarded(lambda: lat.warm_up(timed, budget, lambda d, t: progress(Stage.WARMUP, d, t), advance),
+                      Stage.WARMUP)()
     if not warmup["stable"]:
         note(f"latency did not settle within {warmup['runs']} warm-up runs")
-    clock.enter("latency", budget["max_seconds"] * 2 + spec["timeouts"]["stage_s"])
+    clock.enter(Stage.LATENCY, budget.max_seconds * 2 + spec.timeouts.stage_s)
     calls = lat.calls_per_sample(timed, budget)
-    samples, reason, level = _guarded(lambda: lat.steady_state(timed, budget, lambda d, t: progress("latency", d, t),
-                                                               calls, advance), "latency")()
+    samples, reason, level = _guarded(lambda: lat.steady_state(timed, budget,
+                                                               lambda d, t: progress(Stage.LATENCY, d, t),
+                                                               calls, advance), Stage.LATENCY)()
     latency = lat.latency_section(samples, reason, budget, load_ms=runtime.load_ms, first_ms=first_ms,
                                   warmup=warmup, method=method, calls_per_sample=calls, level=level,
-                                  copy_ms=_guarded(lambda: lat.copy_ms(runtime.copies(feeds)), "latency")())
+                                  copy_ms=_guarded(lambda: lat.copy_ms(runtime.copies(feeds)), Stage.LATENCY)())
     latency["compile_ms"] = (runtime.compile or {}).get("ms")
     if latency["drift"] and latency["drift"]["flag"]:
         note(f"latency drifted {latency['drift']['ratio']:.2f}x from the first to the last decile")
-    progress("latency", len(samples), len(samples))
+    progress(Stage.LATENCY, len(samples), len(samples))
     scenario: dict[str, Any] = {"name": "single-stream"}
-    if spec["scenario"]["name"] != "single-stream":
+    if spec.scenario.name != "single-stream":
         from .scenarios import run_scenario
 
-        clock.enter("scenario", spec["scenario"]["search_seconds"] * 2 + spec["timeouts"]["stage_s"])
-        scenario = _guarded(lambda: run_scenario(spec, feeds, run_once, latency["mean_ms"], note), "scenario")()
+        clock.enter(Stage.SCENARIO, spec.scenario.search_seconds * 2 + spec.timeouts.stage_s)
+        scenario = _guarded(lambda: run_scenario(spec, feeds, run_once, latency["mean_ms"], note), Stage.SCENARIO)()
 
-    clock.enter("power", spec["power"]["seconds"] + spec["power"]["idle_seconds"] + spec["timeouts"]["stage_s"])
+    clock.enter(Stage.POWER, spec.power.seconds + spec.power.idle_seconds + spec.timeouts.stage_s)
     from .probes.power import measure_energy
 
-    power = measure_energy(run_once, spec["power"], lambda d, t: progress("power", d, t))
-    if power is not None and spec["emulation"]:
-        power["emulated"] = spec["emulation"]
+    power = measure_energy(run_once, spec.power, lambda d, t: progress(Stage.POWER, d, t))
+    if power is not None and spec.emulation:
+        power["emulated"] = spec.emulation
     # The peak belongs to the model under test: read it before the op profile and the accuracy phase load
     # second sessions (a profiled copy, the fp32 reference).
     memory_section = memory.section()
 
     op_profile = None
-    if spec["op_profile"]:
-        clock.enter("op_profile")
-        op_profile = _op_profile(backend, model, spec["threads"], accel, feeds, note)
+    if spec.op_profile:
+        clock.enter(Stage.OP_PROFILE)
+        op_profile = _op_profile(backend, model, spec.threads, accel, feeds, note)
 
     accuracy = None
-    if spec["dataset"] or spec["reference_model"]:
-        clock.enter("accuracy")
+    if spec.dataset or spec.reference_model:
+        clock.enter(Stage.ACCURACY)
         accuracy = _accuracy(spec, runtime)
         compared = accuracy.get("reference") or {}
         if compared.get("meaningful") is False:
@@ -224,7 +221,7 @@ def _thermal_after(thermal: ThermalProbe, note: Any) -> dict[str, Any]:
     return section
 
 
-def _op_profile(backend: Any, model: dict[str, Any], threads: int | None, accel: dict[str, Any],
+def _op_profile(backend: Any, model: ModelFile, threads: int | None, accel: dict[str, Any],
                 feeds: dict[str, Any], note: Any) -> dict[str, Any] | None:
     """Per-operator times from a separate profiled session, after every timed phase; None, with the reason in a
     warning, where the runtime has no profiler."""
@@ -232,30 +229,30 @@ def _op_profile(backend: Any, model: dict[str, Any], threads: int | None, accel:
 
     def profile() -> dict[str, Any] | None:
         try:
-            return backend.profile_ops(model["path"], threads, accel, feeds)
+            return backend.profile_ops(model.path, threads, accel, feeds)
         except ProfileUnavailable as exc:
-            note(f"no per-operator profile for this {model['format']} model: {exc}")
+            note(f"no per-operator profile for this {model.format} model: {exc}")
             return None
 
-    return _guarded(profile, "op_profile")()
+    return _guarded(profile, Stage.OP_PROFILE)()
 
 
-def _accuracy(spec: dict[str, Any], runtime: Any) -> dict[str, Any]:
+def _accuracy(spec: RunSpec, runtime: Any) -> dict[str, Any]:
     from .accuracy import evaluate
     from .backends import open_runtime
 
     reference = None
-    ref = spec["reference_model"]
+    ref = spec.reference_model
     if ref:
         _verify_model(ref, "the reference model")
-        reference = open_runtime(ref["path"], ref["format"], spec["threads"])
-    dataset = spec["dataset"]  # verified at load
+        reference = open_runtime(ref.path, ref.format, spec.threads)
+    dataset = spec.dataset  # verified at load
     try:
-        return evaluate(runtime, dataset["path"] if dataset else None, reference,
-                        lambda d, t: progress("accuracy", d, t), seed=spec["seed"], ranges=spec["inputs"]["ranges"],
-                        dataset_sha256=dataset.get("sha256") if dataset else None)
+        return evaluate(runtime, dataset.path if dataset else None, reference,
+                        lambda d, t: progress(Stage.ACCURACY, d, t), seed=spec.seed, ranges=spec.inputs.ranges,
+                        dataset_sha256=dataset.sha256 if dataset else None)
     except ValueError as exc:
-        raise AgentFailure("input", str(exc), "accuracy") from exc
+        raise AgentFailure(ErrorKind.INPUT, str(exc), Stage.ACCURACY) from exc
 
 
 ALLOCATION_FAILURES = ("Failed to allocate memory", "bad_alloc", "Cannot allocate memory", "out of memory")
@@ -269,12 +266,12 @@ def _guarded(fn: Any, stage: str) -> Any:
         try:
             return fn()
         except MemoryError as exc:
-            raise AgentFailure("memory", "out of memory (MemoryError)", stage) from exc
+            raise AgentFailure(ErrorKind.MEMORY, "out of memory (MemoryError)", stage) from exc
         except Exception as exc:  # the runtimes raise their own types
             from .backends.base import one_line
 
             text = one_line(exc)
-            kind = "memory" if any(marker in text for marker in ALLOCATION_FAILURES) else "inference"
+            kind = ErrorKind.MEMORY if any(marker in text for marker in ALLOCATION_FAILURES) else ErrorKind.INFERENCE
             raise AgentFailure(kind, text, stage) from exc
 
     return call
@@ -282,4 +279,4 @@ def _guarded(fn: Any, stage: str) -> Any:
 
 def emit_result(section: dict[str, Any]) -> None:
     """The final line of a successful run."""
-    emit("result", result=section)
+    emit(Event.RESULT, result=section)

@@ -4,6 +4,7 @@ from each query's scheduled arrival) with a bounded search for the highest QPS t
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from typing import Any, Callable
@@ -13,6 +14,7 @@ import numpy as np
 from . import stats
 from .backends.base import accel_settings
 from .protocol import progress
+from .spec import ModelFile, RunSpec, ScenarioSettings, Stage
 
 SERVER_PERCENTILE = 0.99
 EARLY_STOPPING_CONFIDENCE = 0.99  # one-sided, as MLPerf LoadGen's early stopping
@@ -132,13 +134,13 @@ def _p99(lag_s: list[float]) -> float:
     return float(np.quantile(lag_s, SERVER_PERCENTILE)) * 1000.0 if lag_s else 0.0
 
 
-def server_run(run_once: Callable[[], Any], qps: float, settings: dict[str, Any], seed: int) -> dict[str, Any]:
+def server_run(run_once: Callable[[], Any], qps: float, settings: ScenarioSettings, seed: int) -> dict[str, Any]:
     """One server run at `qps`: schedule, serve, judge. Like LoadGen's minimum query count, the run lasts long
     enough to expect 1.2x the queries a p99 bound needs."""
-    arrivals = poisson_schedule(qps, max(settings["seconds"], 1.2 * min_queries() / qps), seed)
+    arrivals = poisson_schedule(qps, max(settings.seconds, 1.2 * min_queries() / qps), seed)
     latencies, wall, drained, lag_ms = serve(run_once, arrivals)
-    section = judge_server(latencies, wall, drained=drained, min_duration_s=settings["min_duration_s"],
-                           p99_bound_ms=settings["p99_bound_ms"])
+    section = judge_server(latencies, wall, drained=drained, min_duration_s=settings.min_duration_s,
+                           p99_bound_ms=settings.p99_bound_ms)
     section["issue_lag_p99_ms"] = lag_ms
     section["target_qps"] = qps
     section["achieved_qps"] = len(latencies) / wall if wall > 0 else None
@@ -189,31 +191,31 @@ def find_max_qps(measure: Measure, p99_bound_ms: float, *, start_qps: float, max
     }
 
 
-def offline(model: dict[str, Any], accel: dict[str, Any], base_feeds: dict[str, np.ndarray], settings: dict[str, Any],
+def offline(model: ModelFile, accel: dict[str, Any], base_feeds: dict[str, np.ndarray], settings: ScenarioSettings,
             note: Callable[[str], None]) -> dict[str, Any]:
     """Inferences/s and batch latency for each thread count x batch size (a new runtime per thread count)."""
     from .backends import open_runtime
 
-    threads_list = settings["threads"] or [None]
+    threads_list = list(settings.threads or [None])
     points: list[dict[str, Any]] = []
     batch_dim = "dynamic"
-    batches = list(settings["batches"])
+    batches = list(settings.batches)
     for threads in threads_list:
-        runtime = open_runtime(model["path"], model["format"], threads, accel)
+        runtime = open_runtime(model.path, model.format, threads, accel)
         fixed = [i.shape[0] for i in runtime.inputs if i.shape and isinstance(i.shape[0], int)]
         if fixed and batch_dim == "dynamic":
             batch_dim = "fixed"
             batches = [fixed[0]]
-            note(f"offline: the model's batch dimension is fixed at {fixed[0]}; batch sizes {settings['batches']} "
+            note(f"offline: the model's batch dimension is fixed at {fixed[0]}; batch sizes {list(settings.batches)} "
                  "were not swept")
         for batch in batches:
             feeds = base_feeds if batch_dim == "fixed" else {
                 k: np.resize(v, (batch, *v.shape[1:])) for k, v in base_feeds.items()}
-            points.append(_offline_point(runtime, feeds, batch, threads, settings["seconds"]))
-            progress("scenario", len(points), len(threads_list) * len(batches))
+            points.append(_offline_point(runtime, feeds, batch, threads, settings.seconds))
+            progress(Stage.SCENARIO, len(points), len(threads_list) * len(batches))
     best = max(points, key=lambda p: p["inferences_per_s"])
     return {"batch_dim": batch_dim, "batches": batches, "threads": threads_list,
-            "seconds_per_point": settings["seconds"], "points": points,
+            "seconds_per_point": settings.seconds, "points": points,
             "best": {k: best[k] for k in ("threads", "batch", "inferences_per_s")},
             "offline_ips": best["inferences_per_s"]}
 
@@ -238,36 +240,36 @@ def _offline_point(runtime: Any, feeds: dict[str, np.ndarray], batch: int, threa
                                  "mean": float(ms.mean())}}
 
 
-def run_scenario(spec: dict[str, Any], feeds: dict[str, np.ndarray], run_once: Callable[[], Any],
+def run_scenario(spec: RunSpec, feeds: dict[str, np.ndarray], run_once: Callable[[], Any],
                  mean_ms: float, note: Callable[[str], None]) -> dict[str, Any]:
     """The `scenario` section of the Result for the spec's scenario (settings included)."""
-    settings = spec["scenario"]
-    section: dict[str, Any] = {"name": settings["name"], "settings": dict(settings),
-                               "method": f"emulated:{spec['emulation']}" if spec["emulation"] else "measured"}
-    if settings["name"] == "offline":
-        section.update(offline(spec["model"], accel_settings(spec), feeds, settings, note))
-    elif settings["name"] == "server":
-        section.update(_server(run_once, mean_ms, settings, spec["seed"]))
+    settings = spec.scenario
+    section: dict[str, Any] = {"name": settings.name, "settings": dataclasses.asdict(settings),
+                               "method": f"emulated:{spec.emulation}" if spec.emulation else "measured"}
+    if settings.name == "offline":
+        section.update(offline(spec.model, accel_settings(spec), feeds, settings, note))
+    elif settings.name == "server":
+        section.update(_server(run_once, mean_ms, settings, spec.seed))
     return section
 
 
-def _server(run_once: Callable[[], Any], mean_ms: float, settings: dict[str, Any],
+def _server(run_once: Callable[[], Any], mean_ms: float, settings: ScenarioSettings,
             seed: int) -> dict[str, Any]:
     out: dict[str, Any] = {"serving": "one inference at a time, FIFO queue"}
-    if settings["target_qps"]:
-        out["run"] = server_run(run_once, float(settings["target_qps"]), settings, seed)
-    if settings["find_max_qps"]:
+    if settings.target_qps:
+        out["run"] = server_run(run_once, float(settings.target_qps), settings, seed)
+    if settings.find_max_qps:
         def measure(qps: float) -> tuple[float, bool]:
-            seconds = settings["search_point_seconds"]
-            probe = {**settings, "seconds": seconds, "min_duration_s": min(settings["min_duration_s"], seconds)}
+            seconds = settings.search_point_seconds
+            probe = dataclasses.replace(settings, seconds=seconds, min_duration_s=min(settings.min_duration_s, seconds))
             run = server_run(run_once, qps, probe, seed)
-            progress("scenario", len(search_runs) + 1, None)
+            progress(Stage.SCENARIO, len(search_runs) + 1, None)
             search_runs.append(run)
             return run["p99_ms"], run["valid"]
 
         search_runs: list[dict[str, Any]] = []
         start = 0.5 * 1000.0 / mean_ms if mean_ms > 0 else 100.0  # half the single-stream capacity
-        out["max_qps_search"] = find_max_qps(measure, settings["p99_bound_ms"], start_qps=start,
-                                             max_seconds=settings["search_seconds"])
+        out["max_qps_search"] = find_max_qps(measure, settings.p99_bound_ms, start_qps=start,
+                                             max_seconds=settings.search_seconds)
         out["max_qps"] = out["max_qps_search"]["max_qps"]
     return out

@@ -11,14 +11,93 @@ from typing import Any
 
 SPEC_VERSION = 1
 FORMATS = ("onnx", "tflite", "gguf")
-STAGES = ("start", "lock", "load", "inputs", "first", "warmup", "latency", "scenario", "power", "op_profile",
-          "accuracy", "context")
 SCENARIOS = ("single-stream", "offline", "server")
 POWER_METHODS = ("estimate", "jetson-ina3221", "jetson-iio", "pi5-pmic", "hwmon", "rapl", "command", "none")
 EMULATION_MODES = ("qemu-tcg", "qemu-icount")
 TIMING_INPUTS = ("random", "dataset")
-FINAL_EVENTS = ("result", "error")
-EVENTS = ("hello", "progress", "warning", *FINAL_EVENTS)
+# What runs on a device when the RunSpec names no provider or delegate, per model format.
+DEFAULT_ACCELERATOR = {"onnx": "cpu", "tflite": "xnnpack"}
+
+
+def _names(namespace: type) -> tuple[str, ...]:
+    """The values of a class of names, in the order they are written."""
+    return tuple(value for key, value in vars(namespace).items() if key.isupper())
+
+
+class Stage:
+    """The stages of a run, in the order the agent enters them: the `stage` of progress and error events and the
+    keys of the Result's `timing.stages` the agent times."""
+
+    START = "start"
+    LOCK = "lock"
+    LOAD = "load"
+    INPUTS = "inputs"
+    FIRST = "first"
+    WARMUP = "warmup"
+    LATENCY = "latency"
+    SCENARIO = "scenario"
+    POWER = "power"
+    OP_PROFILE = "op_profile"
+    ACCURACY = "accuracy"
+    CONTEXT = "context"
+
+
+STAGES = _names(Stage)
+# The stages that measure the model (the agent's `measure_s` is their sum); the ones before them (lock, system facts,
+# thermal) are overhead.
+MEASURING = STAGES[STAGES.index(Stage.LOAD):]
+
+
+class Event:
+    """The `event` of each JSON line the agent writes."""
+
+    HELLO = "hello"
+    PROGRESS = "progress"
+    WARNING = "warning"
+    RESULT = "result"
+    ERROR = "error"
+
+
+EVENTS = _names(Event)
+FINAL_EVENTS = (Event.RESULT, Event.ERROR)  # exactly one of them ends the stream
+
+
+class ErrorKind:
+    """The `kind` of an error: those the agent reports (ERROR_KINDS), then those only the host records for an agent
+    that ended without a final line (HOST_ERROR_KINDS; it also records `memory` and `internal`)."""
+
+    SPEC = "spec"
+    BUSY = "busy"
+    INTEGRITY = "integrity"
+    RUNTIME_MISSING = "runtime_missing"
+    MODEL_LOAD = "model_load"
+    ACCELERATOR_MISSING = "accelerator_missing"
+    ACCELERATOR_OPTIONS = "accelerator_options"
+    INPUT = "input"
+    INFERENCE = "inference"
+    MEMORY = "memory"
+    TIMEOUT = "timeout"
+    INTERNAL = "internal"
+    KILLED = "killed"
+    CRASHED = "crashed"
+
+
+HOST_ERROR_KINDS = (ErrorKind.KILLED, ErrorKind.CRASHED)
+ERROR_KINDS = tuple(kind for kind in _names(ErrorKind) if kind not in HOST_ERROR_KINDS)
+
+# The sections of the agent's `result` event, each a top-level section of the stored Result (docs/result-schema.md);
+# `timing` travels with them and the host folds it into the Result's own `timing`.
+RESULT_SECTIONS = ("runtime", "system", "inputs", "latency", "memory", "power", "thermal", "accuracy", "op_profile",
+                   "placement", "scenario", "warnings")
+GENERATION_SECTIONS = ("runtime", "system", "memory", "power", "thermal", "generation", "warnings")  # a GGUF model's
+
+# The device's work dir (a profile's connection.work_dir): the host uploads into BLOB_DIR, each upload written under
+# PARTIAL_PREFIX and renamed into place; the agent keeps compiled engines and its unpacked self in CACHE_DIR and
+# holds LOCK_FILE while it measures; `edgeprof clean` touches nothing else.
+BLOB_DIR = "blobs"
+CACHE_DIR = "compiled"
+LOCK_FILE = "device.lock"
+PARTIAL_PREFIX = ".tmp-"
 
 
 class AgentFailure(Exception):
@@ -141,12 +220,40 @@ class GenerationSettings:
 
 
 @dataclass(frozen=True)
+class SentFile:
+    """A file the host sent besides the model (the dataset, an NPZ; an ONNX model's external data file): its path on
+    the device and its sha256 (checked there when given)."""
+
+    path: str
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A model on the device: its path, its format (one of FORMATS), its sha256 (checked there when given) and the
+    external data files it names (ONNX), each checked like it."""
+
+    path: str
+    format: str
+    sha256: str | None = None
+    external_data: tuple[SentFile, ...] = ()
+
+
+@dataclass(frozen=True)
+class LockSettings:
+    """The device lock: the file the agent holds an flock on while it measures, and how long it waits for it."""
+
+    path: str
+    wait_s: float = 0.0
+
+
+@dataclass(frozen=True)
 class RunSpec:
     """One measurement the host asks of the agent: the model, what to measure and how long (one JSON line)."""
 
-    model: dict[str, Any]
-    reference_model: dict[str, Any] | None = None
-    dataset: dict[str, Any] | None = None
+    model: ModelFile
+    reference_model: ModelFile | None = None
+    dataset: SentFile | None = None
     threads: int | None = None
     input_shapes: dict[str, list[int]] = field(default_factory=dict)
     seed: int = 0
@@ -159,7 +266,7 @@ class RunSpec:
     runtime: RuntimeSettings = RuntimeSettings()
     emulation: str | None = None
     op_profile: bool = False
-    lock: dict[str, Any] | None = None
+    lock: LockSettings | None = None
     generation: GenerationSettings = GenerationSettings()
     spec_version: int = SPEC_VERSION
 
@@ -174,40 +281,92 @@ def defaults(section: Any) -> dict[str, Any]:
 
 
 _SECTIONS = {f.name: type(f.default) for f in fields(RunSpec) if hasattr(f.default, "__dataclass_fields__")}
+_FILES = {"model": ModelFile, "reference_model": ModelFile, "dataset": SentFile, "lock": LockSettings}
 
 
-def parse_spec(line: str) -> dict[str, Any]:
-    """Parse one JSON line into a complete RunSpec dict; AgentFailure(kind='spec') when it is malformed."""
+def parse_spec(line: str) -> RunSpec:
+    """Parse one JSON line into a complete, typed RunSpec; AgentFailure(kind='spec') when it is malformed."""
     try:
         spec = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise AgentFailure("spec", f"the RunSpec is not JSON: {exc}") from exc
+        raise AgentFailure(ErrorKind.SPEC, f"the RunSpec is not JSON: {exc}") from exc
     if not isinstance(spec, dict):
-        raise AgentFailure("spec", "the RunSpec must be a JSON object")
+        raise AgentFailure(ErrorKind.SPEC, "the RunSpec must be a JSON object")
     if spec.get("spec_version") != SPEC_VERSION:
-        raise AgentFailure("spec", f"unsupported spec_version {spec.get('spec_version')!r} "
+        raise AgentFailure(ErrorKind.SPEC, f"unsupported spec_version {spec.get('spec_version')!r} "
                            f"(agent speaks {SPEC_VERSION})")
-    model = spec.get("model")
-    if not isinstance(model, dict):
-        raise AgentFailure("spec", "the RunSpec needs a 'model' object")
-    if model.get("format") not in FORMATS or not model.get("path"):
-        raise AgentFailure("spec", f"model needs a path and a format of {_choices(FORMATS, 'or')}")
+    if not isinstance(spec.get("model"), dict):
+        raise AgentFailure(ErrorKind.SPEC, "the RunSpec needs a 'model' object")
+    _check_keys(spec, RunSpec, "")
+    for name, kind in _FILES.items():
+        _check_file(name, spec.get(name), kind)
     for name, section in _SECTIONS.items():
-        spec[name] = {**defaults(section), **(spec.get(name) or {})}
+        given = spec.get(name) or {}
+        if not isinstance(given, dict):
+            raise AgentFailure(ErrorKind.SPEC, f"{name} must be an object, got {given!r}")
+        _check_keys(given, section, f"{name}.")
+        spec[name] = {**defaults(section), **given}
     for f in fields(RunSpec):
         if f.name not in _SECTIONS and f.name not in spec:
             spec[f.name] = f.default_factory() if callable(f.default_factory) else f.default
     threads = spec["threads"]
     if threads is not None and (not isinstance(threads, int) or threads < 1):
-        raise AgentFailure("spec", f"threads must be a positive integer, got {threads!r}")
+        raise AgentFailure(ErrorKind.SPEC, f"threads must be a positive integer, got {threads!r}")
     _check_latency(spec["latency"])
     _check_input_shapes(spec["input_shapes"])
     _check_inputs(spec["inputs"], spec["dataset"])
     _check_scenario(spec["scenario"])
     _check_runtime(spec["runtime"])
     if not isinstance(spec["seed"], int) or isinstance(spec["seed"], bool):
-        raise AgentFailure("spec", f"seed must be an integer, got {spec['seed']!r}")
-    return spec
+        raise AgentFailure(ErrorKind.SPEC, f"seed must be an integer, got {spec['seed']!r}")
+    return _typed(spec)
+
+
+def _check_file(name: str, given: Any, kind: type) -> None:
+    """A file the run reads (or the lock's) is null or an object with a path, only the keys of `kind`, and for a
+    model a format of FORMATS."""
+    if given is None:
+        return
+    if not isinstance(given, dict) or not isinstance(given.get("path"), str) or not given["path"]:
+        raise AgentFailure(ErrorKind.SPEC, f"{name} must be an object with a path, got {given!r}")
+    _check_keys(given, kind, f"{name}.")
+    if kind is ModelFile and given.get("format") not in FORMATS:
+        raise AgentFailure(ErrorKind.SPEC, f"{name} needs a path and a format of {_choices(FORMATS, 'or')}")
+    if kind is ModelFile:
+        parts = given.get("external_data", [])
+        if not isinstance(parts, list):
+            raise AgentFailure(ErrorKind.SPEC, f"{name}.external_data must be a list, got {parts!r}")
+        for part in parts:
+            _check_file(f"{name}.external_data", part, SentFile)
+    if kind is LockSettings and not _number(given.get("wait_s", 0)):
+        raise AgentFailure(ErrorKind.SPEC, f"lock.wait_s must be a number, got {given['wait_s']!r}")
+
+
+def _check_keys(given: dict[str, Any], section: Any, prefix: str) -> None:
+    """Every key names a field of the section: a misspelt setting is refused, never silently ignored."""
+    unknown = sorted(set(given) - {f.name for f in fields(section)})
+    if unknown:
+        raise AgentFailure(ErrorKind.SPEC, f"unknown RunSpec key {prefix}{unknown[0]}")
+
+
+def _typed(spec: dict[str, Any]) -> RunSpec:
+    """The checked RunSpec dict as the dataclasses (JSON lists become the tuples they are declared as)."""
+    scenario, runtime = spec["scenario"], spec["runtime"]
+    spec["scenario"] = {**scenario, "batches": tuple(scenario["batches"]),
+                        "threads": None if scenario["threads"] is None else tuple(scenario["threads"])}
+    spec["runtime"] = {**runtime, **{key: None if runtime[key] is None else
+                                     tuple(Accelerator(a["name"], dict(a.get("options", {}))) for a in runtime[key])
+                                     for key in ("providers", "delegates")}}
+    generation = spec["generation"]
+    spec["generation"] = {**generation, "contexts": tuple(generation["contexts"]),
+                          "prompts": None if generation["prompts"] is None else tuple(generation["prompts"])}
+    for name in ("model", "reference_model"):
+        if spec[name] is not None:
+            spec[name] = {**spec[name], "external_data": tuple(SentFile(**part) for part in
+                                                               spec[name].get("external_data", ()))}
+    sections = {name: section(**spec[name]) for name, section in _SECTIONS.items()}
+    files = {name: None if spec[name] is None else kind(**spec[name]) for name, kind in _FILES.items()}
+    return RunSpec(**{**spec, **sections, **files})
 
 
 def _choices(names: tuple[str, ...], last: str) -> str:
@@ -225,64 +384,67 @@ def _check_latency(latency: dict[str, Any]) -> None:
     """Budgets the sampler can honour: positive counts and times, min <= max, a confidence in (0, 1)."""
     for key in ("min_runs", "max_runs", "warmup_min", "warmup_max", "keep_samples"):
         if not _number(latency[key], integer=True) or latency[key] < 0:
-            raise AgentFailure("spec", f"latency.{key} must be a non-negative integer, got {latency[key]!r}")
+            raise AgentFailure(ErrorKind.SPEC, f"latency.{key} must be a non-negative integer, got {latency[key]!r}")
     for key in ("min_seconds", "max_seconds", "target_rel_halfwidth"):
         if not _number(latency[key]) or latency[key] < 0:
-            raise AgentFailure("spec", f"latency.{key} must be a non-negative number, got {latency[key]!r}")
+            raise AgentFailure(ErrorKind.SPEC, f"latency.{key} must be a non-negative number, got {latency[key]!r}")
     if latency["max_runs"] < 1 or latency["max_seconds"] <= 0:
-        raise AgentFailure("spec", "latency.max_runs and latency.max_seconds must be above zero")
+        raise AgentFailure(ErrorKind.SPEC, "latency.max_runs and latency.max_seconds must be above zero")
     for low, high in (("min_runs", "max_runs"), ("min_seconds", "max_seconds"), ("warmup_min", "warmup_max")):
         if latency[low] > latency[high]:
-            raise AgentFailure("spec", f"latency.{low} ({latency[low]}) is above latency.{high} ({latency[high]})")
+            raise AgentFailure(ErrorKind.SPEC,
+                               f"latency.{low} ({latency[low]}) is above latency.{high} ({latency[high]})")
     if not _number(latency["confidence"]) or not 0 < latency["confidence"] < 1:
-        raise AgentFailure("spec", f"latency.confidence must be between 0 and 1, got {latency['confidence']!r}")
+        raise AgentFailure(ErrorKind.SPEC, f"latency.confidence must be between 0 and 1, got {latency['confidence']!r}")
 
 
 def _check_input_shapes(shapes: Any) -> None:
     """input_shapes maps input names to lists of positive dims."""
     if not isinstance(shapes, dict):
-        raise AgentFailure("spec", f"input_shapes must be an object of name -> dims, got {shapes!r}")
+        raise AgentFailure(ErrorKind.SPEC, f"input_shapes must be an object of name -> dims, got {shapes!r}")
     for name, dims in shapes.items():
         if not isinstance(dims, list) or not all(_number(d, integer=True) and d > 0 for d in dims):
-            raise AgentFailure("spec", f"input_shapes.{name} must be a list of positive integers, got {dims!r}")
+            raise AgentFailure(ErrorKind.SPEC, f"input_shapes.{name} must be a list of positive integers, got {dims!r}")
 
 
 def _check_inputs(inputs: dict[str, Any], dataset: Any) -> None:
     """A known timing source (`dataset` only with a dataset) and ranges of name -> [lo, hi] integers, lo <= hi."""
     if inputs["timing"] not in TIMING_INPUTS:
-        raise AgentFailure("spec", f"inputs.timing must be {_choices(TIMING_INPUTS, 'or')}, got {inputs['timing']!r}")
+        raise AgentFailure(ErrorKind.SPEC,
+                           f"inputs.timing must be {_choices(TIMING_INPUTS, 'or')}, got {inputs['timing']!r}")
     if inputs["timing"] == "dataset" and not dataset:
-        raise AgentFailure("spec", "inputs.timing 'dataset' needs a dataset")
+        raise AgentFailure(ErrorKind.SPEC, "inputs.timing 'dataset' needs a dataset")
     ranges = inputs["ranges"]
     if not isinstance(ranges, dict):
-        raise AgentFailure("spec", f"inputs.ranges must be an object of name -> [lo, hi], got {ranges!r}")
+        raise AgentFailure(ErrorKind.SPEC, f"inputs.ranges must be an object of name -> [lo, hi], got {ranges!r}")
     for name, bounds in ranges.items():
         if (not isinstance(bounds, list) or len(bounds) != 2 or not all(_number(b, integer=True) for b in bounds)
                 or bounds[0] > bounds[1]):
-            raise AgentFailure("spec", f"inputs.ranges.{name} must be [lo, hi] integers with lo <= hi, got {bounds!r}")
+            raise AgentFailure(ErrorKind.SPEC,
+                               f"inputs.ranges.{name} must be [lo, hi] integers with lo <= hi, got {bounds!r}")
 
 
 def _check_scenario(scenario: dict[str, Any]) -> None:
     """A known scenario with the settings it needs: positive batches/threads/times, a QPS or a bounded search."""
     name = scenario["name"]
     if name not in SCENARIOS:
-        raise AgentFailure("spec", f"scenario.name must be {', '.join(SCENARIOS[:-1])} or {SCENARIOS[-1]}, "
+        raise AgentFailure(ErrorKind.SPEC, f"scenario.name must be {', '.join(SCENARIOS[:-1])} or {SCENARIOS[-1]}, "
                            f"got {name!r}")
     for key in ("batches", "threads"):
         values = scenario[key]
         if values is not None and (not isinstance(values, list) or not values
                                    or not all(_number(v, integer=True) and v > 0 for v in values)):
-            raise AgentFailure("spec", f"scenario.{key} must be a list of positive integers, got {values!r}")
+            raise AgentFailure(ErrorKind.SPEC, f"scenario.{key} must be a list of positive integers, got {values!r}")
     for key in ("seconds", "min_duration_s", "search_point_seconds", "search_seconds"):
         if not _number(scenario[key]) or scenario[key] <= 0:
-            raise AgentFailure("spec", f"scenario.{key} must be a positive number, got {scenario[key]!r}")
+            raise AgentFailure(ErrorKind.SPEC, f"scenario.{key} must be a positive number, got {scenario[key]!r}")
     for key in ("target_qps", "p99_bound_ms"):
         if scenario[key] is not None and (not _number(scenario[key]) or scenario[key] <= 0):
-            raise AgentFailure("spec", f"scenario.{key} must be a positive number, got {scenario[key]!r}")
+            raise AgentFailure(ErrorKind.SPEC, f"scenario.{key} must be a positive number, got {scenario[key]!r}")
     if name == "server" and not scenario["target_qps"] and not scenario["find_max_qps"]:
-        raise AgentFailure("spec", "the server scenario needs scenario.target_qps or scenario.find_max_qps")
+        raise AgentFailure(ErrorKind.SPEC, "the server scenario needs scenario.target_qps or scenario.find_max_qps")
     if scenario["find_max_qps"] and scenario["p99_bound_ms"] is None:
-        raise AgentFailure("spec", "scenario.find_max_qps needs scenario.p99_bound_ms")
+        raise AgentFailure(ErrorKind.SPEC, "scenario.find_max_qps needs scenario.p99_bound_ms")
 
 
 def _check_runtime(runtime: dict[str, Any]) -> None:
@@ -294,7 +456,8 @@ def _check_runtime(runtime: dict[str, Any]) -> None:
         if not isinstance(chosen, list) or not chosen or not all(
                 isinstance(c, dict) and isinstance(c.get("name"), str) and c["name"]
                 and isinstance(c.get("options", {}), dict) for c in chosen):
-            raise AgentFailure("spec", f"runtime.{key} must be a non-empty list of {{name, options}}, got {chosen!r}")
+            raise AgentFailure(ErrorKind.SPEC,
+                               f"runtime.{key} must be a non-empty list of {{name, options}}, got {chosen!r}")
 
 
 # ---------------------------------------------------------------- model input names and kinds (host and agent)

@@ -12,6 +12,7 @@ import typer
 
 from edgeprof.agent.spec import (
     SCENARIOS,
+    ErrorKind,
     GenerationSettings,
     InputSettings,
     LatencyBudget,
@@ -58,7 +59,7 @@ from edgeprof.result import Result
 from edgeprof.store.location import redact
 from edgeprof.sweep import DEFAULT_VARIANTS, sweep_plan
 
-ACCELERATOR_ERRORS = ("accelerator_missing", "accelerator_options")
+ACCELERATOR_ERRORS = (ErrorKind.ACCELERATOR_MISSING, ErrorKind.ACCELERATOR_OPTIONS)
 
 
 @app.command("deploy")

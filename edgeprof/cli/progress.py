@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from edgeprof.agent.spec import FINAL_EVENTS, Event
+
 
 class AgentProgress:
     """Turns agent events into progress bars on stderr; warnings are printed as they come, each text once when
@@ -42,19 +44,19 @@ class AgentProgress:
             self._tasks[key] = self._progress.add_task(f"{device} {model}: starting", total=None)
         task = self._tasks[key]
         kind = event.get("event")
-        if kind == "progress":
+        if kind == Event.PROGRESS:
             self._progress.update(
                 task,
                 description=f"{device} {model}: {event.get('stage', '')}",
                 completed=event.get("done", 0),
                 total=event.get("total"),
             )
-        elif kind == "warning" and not self._quiet:
+        elif kind == Event.WARNING and not self._quiet:
             message = f"{device} {model}: warning: {event.get('message', '')}"
             if self._seen is not None and message in self._seen:
                 return
             if self._seen is not None:
                 self._seen.add(message)
             self._progress.console.print(f"[yellow]{escape(message)}[/yellow]", highlight=False)
-        elif kind in ("result", "error"):
+        elif kind in FINAL_EVENTS:
             self._progress.update(task, description=f"{device} {model}: {kind}", completed=1, total=1)

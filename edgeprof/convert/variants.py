@@ -95,7 +95,7 @@ def check_variant_runs(result: VariantResult) -> None:
     fails."""
     from edgeprof.agent.backends import open_runtime
     from edgeprof.agent.inputs import make_feeds
-    from edgeprof.agent.spec import AgentFailure, integer_input
+    from edgeprof.agent.spec import AgentFailure, ErrorKind, integer_input
 
     try:
         with quiet_converter():
@@ -104,7 +104,7 @@ def check_variant_runs(result: VariantResult) -> None:
             feeds, _ = make_feeds(runtime.inputs, {}, 0, lambda _note: None, zeros)
             runtime.run(feeds)
     except AgentFailure as exc:
-        if exc.kind == "runtime_missing":  # no runtime on this host: the device checks the model
+        if exc.kind == ErrorKind.RUNTIME_MISSING:  # no runtime on this host: the device checks the model
             return
         failure: Exception = exc
     except Exception as exc:  # whatever the runtime raises when it runs

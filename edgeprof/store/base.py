@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeprof.errors import ConfigError, StoreError
-from edgeprof.result import Result, utc_now
+from edgeprof.result import Result, stamp_stored, unstamp_stored, utc_now
 from edgeprof.store.location import redact
 
 STORE_SCHEMA_VERSION = 2
@@ -205,9 +205,7 @@ class Store:
                               " SELECT ?, coalesce(max(seq), 0) + 1, ?, ?, ? FROM runs",
                               (run_id, created, redact(command), socket.gethostname() if host is None else host))
                 for seq, result in enumerate(results):
-                    result["run_id"] = run_id
-                    if store_s is not None and isinstance(result.get("timing"), dict):
-                        result["timing"]["stages"]["store"] = store_s + time.perf_counter() - started
+                    stamp_stored(result, run_id, None if store_s is None else store_s + time.perf_counter() - started)
                     view = Result(result)
                     self._execute(
                         "INSERT INTO results (run_id, seq, device, model_name, variant, model_stem, status,"
@@ -345,9 +343,7 @@ class Store:
 def _unsaved(results: list[dict[str, Any]], store_s: float | None) -> None:
     """Undo what a failed save_run set on the Results (they go to the spool as they were)."""
     for result in results:
-        result.pop("run_id", None)
-        if store_s is not None and isinstance(result.get("timing"), dict):
-            result["timing"]["stages"]["store"] = None
+        unstamp_stored(result, store_s is not None)
 
 
 class _Write:

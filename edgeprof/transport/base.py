@@ -11,11 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgeprof.agent.spec import BLOB_DIR
 from edgeprof.errors import ConfigError, DeviceError
 
-BLOB_DIR = "blobs"
-# Engines and blobs the providers compiled, one folder per cache key, and the unpacked agent (agent-<sha>).
-CACHE_DIR = "compiled"
 KILL_GRACE_S = 1.0  # how long kill() waits for a process to exit on stdin EOF before killing it
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 

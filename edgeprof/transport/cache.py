@@ -7,16 +7,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from edgeprof.agent.spec import BLOB_DIR, CACHE_DIR, LOCK_FILE, PARTIAL_PREFIX
 from edgeprof.errors import DeviceError
 from edgeprof.transport.base import Transport
 
-# sys.argv[1] = {"work_dir", "keep": [paths], "limit": bytes or null (null: clean), "all": bool, "stale_s"}.
-# Never follows a symlink and touches only <work_dir>/blobs/* and <work_dir>/compiled/* (never a path in keep).
+# sys.argv[1] = {"work_dir", "layout": {"blob_dir", "cache_dir", "lock_file", "partial_prefix"} (agent/spec.py),
+# "keep": [paths], "limit": bytes or null (null: clean), "all": bool, "stale_s"}.
+# Never follows a symlink and touches only the blob and compiled folders' entries (never a path in keep).
 _CACHE_SNIPPET = r"""
 import fcntl, json, os, shutil, stat, sys, time
-a = json.loads(sys.argv[1]); w = a["work_dir"]; keep = set(a["keep"])
+a = json.loads(sys.argv[1]); w = a["work_dir"]; keep = set(a["keep"]); names = a["layout"]
 try:
-    lock = os.open(os.path.join(w, "device.lock"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
+    lock = os.open(os.path.join(w, names["lock_file"]), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
 except OSError:
     print(json.dumps({"busy": True})); sys.exit(0)
@@ -32,7 +34,7 @@ def drop(p, size):
     else:
         os.remove(p)
     out["files"] += 1; out["bytes"] += size
-blobs = os.path.join(w, "blobs")
+blobs = os.path.join(w, names["blob_dir"])
 entries = []
 for n in (os.listdir(blobs) if os.path.isdir(blobs) else []):
     p = os.path.join(blobs, n); st = os.lstat(p)
@@ -41,12 +43,12 @@ for n in (os.listdir(blobs) if os.path.isdir(blobs) else []):
 now = time.time()
 if a["limit"] is None:
     for m, n, p, size in entries:
-        young_partial = n.startswith(".tmp-") and now - m < a["stale_s"] and not a["all"]
+        young_partial = n.startswith(names["partial_prefix"]) and now - m < a["stale_s"] and not a["all"]
         if p in keep or young_partial:
             out["kept"] += size
         else:
             drop(p, size)
-    compiled = os.path.join(w, "compiled")
+    compiled = os.path.join(w, names["cache_dir"])
     if os.path.isdir(compiled) and not os.path.islink(compiled):
         for n in os.listdir(compiled):
             p = os.path.join(compiled, n)
@@ -57,7 +59,7 @@ else:
     for m, n, p, size in sorted(entries):
         if total <= a["limit"]:
             break
-        if p not in keep and not n.startswith(".tmp-"):
+        if p not in keep and not n.startswith(names["partial_prefix"]):
             drop(p, size); total -= size
     out["kept"] = total
 print(json.dumps(out))
@@ -79,8 +81,9 @@ class Freed:
 
 def _run_snippet(transport: Transport, python: str, **args: object) -> Freed | None:
     """The snippet's answer; None when the device is busy (another run holds its lock)."""
-    done = transport.run([python, "-c", _CACHE_SNIPPET, json.dumps({"work_dir": transport.work_dir, **args})],
-                         timeout=300)
+    layout = {"blob_dir": BLOB_DIR, "cache_dir": CACHE_DIR, "lock_file": LOCK_FILE, "partial_prefix": PARTIAL_PREFIX}
+    done = transport.run([python, "-c", _CACHE_SNIPPET,
+                          json.dumps({"work_dir": transport.work_dir, "layout": layout, **args})], timeout=300)
     answer = done.answer()
     if answer is None:
         raise DeviceError(f"device '{transport.device}': cannot clean the work dir ({done.failure()})")

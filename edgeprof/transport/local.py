@@ -10,11 +10,11 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from edgeprof.agent.spec import BLOB_DIR, PARTIAL_PREFIX
 from edgeprof.artifacts import sha256_file
 from edgeprof.errors import ConfigError, DeviceError
 from edgeprof.paths import cache_dir
 from edgeprof.transport.base import (
-    BLOB_DIR,
     KILL_GRACE_S,
     CommandResult,
     RemoteProcess,
@@ -139,7 +139,7 @@ class LocalTransport(Transport):
                                  else sha256_file(target) == sha256):
             os.utime(target)  # just used: the cache cap evicts the least recently used first
             return Upload(str(target), 0)
-        partial = target.with_name(f".tmp-{target.name}-{os.getpid()}-{threading.get_ident()}")
+        partial = target.with_name(f"{PARTIAL_PREFIX}{target.name}-{os.getpid()}-{threading.get_ident()}")
         digest = hashlib.sha256()
         sent = 0
         try:

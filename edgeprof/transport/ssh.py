@@ -20,10 +20,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from edgeprof.agent.spec import BLOB_DIR, PARTIAL_PREFIX
 from edgeprof.devices import Connection
 from edgeprof.errors import ConfigError, DeviceError, one_line
 from edgeprof.transport.base import (
-    BLOB_DIR,
     KILL_GRACE_S,
     CommandResult,
     RemoteProcess,
@@ -48,11 +48,10 @@ TRANSIENT_ATTEMPTS = 3
 BACKOFF_S = 0.5
 ABORT_GRACE_S = 1.0  # abort(): time for an upload to stop between chunks (and remove its partial) before the cut
 STALE_UPLOAD_S = 15 * 60  # a partial upload untouched this long was left by a dropped connection (any host)
-TMP_PREFIX = ".tmp-"
 # Partial uploads are named .tmp-<sha256>-<this host's tag>-<pid>-<random>, so the next connection from this
 # host can tell which of them were left by a dropped upload of its own (a dead pid, or ours but no longer active).
 _HOST_TAG = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
-_PARTIAL = re.compile(r"^\.tmp-[0-9a-f]{64}-([0-9a-f]{8})-(\d+)-[0-9a-f]{8}$")
+_PARTIAL = re.compile(rf"^{re.escape(PARTIAL_PREFIX)}[0-9a-f]{{64}}-([0-9a-f]{{8}})-(\d+)-[0-9a-f]{{8}}$")
 _active_partials: set[str] = set()  # the partial uploads this process is writing now
 _PID_MARK = "edgeprof-pid"
 _PID_LINE = re.compile(rf"^{_PID_MARK} (\d+)\n?$")
@@ -433,7 +432,7 @@ class SSHTransport(Transport):
         except _LINK_ERRORS:
             return
         for entry in entries:
-            if not (entry.filename.startswith(TMP_PREFIX) and stat.S_ISREG(entry.st_mode or 0)):
+            if not (entry.filename.startswith(PARTIAL_PREFIX) and stat.S_ISREG(entry.st_mode or 0)):
                 continue
             path = posixpath.join(blobs, entry.filename)
             if now - (entry.st_mtime or now) > STALE_UPLOAD_S or _left_by_this_host(entry.filename, path):
@@ -545,7 +544,7 @@ class SSHTransport(Transport):
         existing = self._probe(target)
         if existing["free"] < size or existing.get("inodes") == 0:
             raise DeviceError(self._disk_full(local, size, existing))
-        name = f"{TMP_PREFIX}{sha256}-{_HOST_TAG}-{os.getpid()}-{secrets.token_hex(4)}"
+        name = f"{PARTIAL_PREFIX}{sha256}-{_HOST_TAG}-{os.getpid()}-{secrets.token_hex(4)}"
         partial = self.remote_path(f"{BLOB_DIR}/{name}")
         _active_partials.add(partial)
         try:

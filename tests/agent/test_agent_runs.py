@@ -13,6 +13,7 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
+from edgeprof.agent.spec import EVENTS, MEASURING, RESULT_SECTIONS, STAGES, Event
 from edgeprof.agent_bundle import build_agent
 from tests.agent.conftest import spec_for
 from tests.models.onnx_graphs import gather_table
@@ -21,8 +22,10 @@ from tests.models.onnx_graphs import gather_table
 def test_result_has_every_section(agent: Callable[..., Any], models: dict[str, Path]) -> None:
     run = agent(spec_for(models["mlp"], input_shapes={"x": [4, 16]}))
     assert run.code == 0, run.stderr
-    assert run.events[0]["event"] == "hello"
+    assert run.events[0]["event"] == Event.HELLO and {e["event"] for e in run.events} <= set(EVENTS)
+    assert {e["stage"] for e in run.events if e["event"] == Event.PROGRESS} <= set(STAGES)
     result = run.result
+    assert list(result) == [*RESULT_SECTIONS, "timing"] and set(result["timing"]["stages"]) <= set(MEASURING)
     latency = result["latency"]
     assert latency["method"] == "measured"
     assert latency["load_ms"] > 0 and latency["first_ms"] > 0

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
 from edgeprof.agent.probes.latency import latency_section, steady_state, warm_up
+from edgeprof.agent.spec import LatencyBudget
 
-BUDGET = {"min_runs": 50, "max_runs": 5000, "min_seconds": 0.0, "max_seconds": 5.0, "target_rel_halfwidth": 0.0,
-          "confidence": 0.95, "keep_samples": 5000}
+BUDGET = LatencyBudget(min_runs=50, max_runs=5000, min_seconds=0.0, max_seconds=5.0, target_rel_halfwidth=0.0,
+                       confidence=0.95, keep_samples=5000)
 
 
 def test_a_slow_model_never_overruns_the_time_budget_by_more_than_a_call() -> None:
     start = time.perf_counter()
-    samples, reason, _ = steady_state(lambda: time.sleep(0.02), dict(BUDGET, max_seconds=0.1), lambda d, t: None)
+    samples, reason, _ = steady_state(lambda: time.sleep(0.02), replace(BUDGET, max_seconds=0.1), lambda d, t: None)
     elapsed = time.perf_counter() - start
     assert reason == "max_seconds"
     assert 4 <= len(samples) <= 6 and elapsed < 0.2
@@ -22,34 +24,34 @@ def test_a_slow_model_never_overruns_the_time_budget_by_more_than_a_call() -> No
 
 
 def test_max_runs_is_exact_beyond_the_first_buffer() -> None:
-    samples, reason, _ = steady_state(lambda: None, dict(BUDGET, max_runs=9000), lambda d, t: None)
+    samples, reason, _ = steady_state(lambda: None, replace(BUDGET, max_runs=9000), lambda d, t: None)
     assert (reason, len(samples)) == ("max_runs", 9000)
     assert np.all(samples > 0)
 
 
 def test_progress_is_reported_while_sampling() -> None:
     seen: list[tuple[int, int | None]] = []
-    steady_state(lambda: time.sleep(0.001), dict(BUDGET, max_seconds=1.2), lambda d, t: seen.append((d, t)))
-    assert len(seen) >= 2 and all(t == BUDGET["max_runs"] for _, t in seen)
+    steady_state(lambda: time.sleep(0.001), replace(BUDGET, max_seconds=1.2), lambda d, t: seen.append((d, t)))
+    assert len(seen) >= 2 and all(t == BUDGET.max_runs for _, t in seen)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
 
 
 def test_kept_samples_are_the_first_ones_in_run_order() -> None:
     samples = np.arange(1.0, 101.0)
-    section = latency_section(samples, "max_runs", dict(BUDGET, keep_samples=10), load_ms=1.0, first_ms=2.0,
+    section = latency_section(samples, "max_runs", replace(BUDGET, keep_samples=10), load_ms=1.0, first_ms=2.0,
                               warmup={"runs": 0, "stable": False, "ms": 0.0}, method="measured")
     assert section["samples_ms"] == [float(i) for i in range(1, 11)] and section["samples_truncated"]
     assert section["samples"] == 100 and section["max_ms"] == 100.0
 
 
 def test_warm_up_of_a_slow_model_is_capped_by_the_time_budget() -> None:
-    budget = dict(BUDGET, max_seconds=0.1, warmup_min=5, warmup_max=200)
+    budget = replace(BUDGET, max_seconds=0.1, warmup_min=5, warmup_max=200)
     warmup = warm_up(lambda: time.sleep(0.02), budget, lambda d, t: None)
     assert warmup["runs"] <= 6 and not warmup["stable"] and warmup["ms"] < 200
 
 
 def test_warm_up_stops_once_stable() -> None:
-    warmup = warm_up(lambda: time.sleep(0.001), dict(BUDGET, warmup_min=5, warmup_max=200), lambda d, t: None)
+    warmup = warm_up(lambda: time.sleep(0.001), replace(BUDGET, warmup_min=5, warmup_max=200), lambda d, t: None)
     assert warmup["stable"] and 20 <= warmup["runs"] < 200
 
 
@@ -66,7 +68,7 @@ def test_a_section_of_unresolvable_calls_is_still_valid_json() -> None:
 def test_a_microsecond_call_is_timed_in_loops_so_the_cap_never_cuts_the_floor_short() -> None:
     from edgeprof.agent.probes.latency import calls_per_sample
 
-    budget = dict(BUDGET, min_seconds=0.2, max_runs=500)
+    budget = replace(BUDGET, min_seconds=0.2, max_runs=500)
     calls = calls_per_sample(lambda: None, budget)
     assert calls > 1
     samples, reason, _ = steady_state(lambda: None, budget, lambda d, t: None, calls)
@@ -77,18 +79,18 @@ def test_a_microsecond_call_is_timed_in_loops_so_the_cap_never_cuts_the_floor_sh
 def test_precision_stops_only_at_a_look() -> None:
     from edgeprof.agent import stats
 
-    samples, reason, level = steady_state(lambda: None, dict(BUDGET, target_rel_halfwidth=10.0), lambda d, t: None)
-    looks = stats.look_points(BUDGET["min_runs"], BUDGET["max_runs"])
+    samples, reason, level = steady_state(lambda: None, replace(BUDGET, target_rel_halfwidth=10.0), lambda d, t: None)
+    looks = stats.look_points(BUDGET.min_runs, BUDGET.max_runs)
     assert reason == "precision" and len(samples) in looks
-    levels = [stats.look_confidence(tuple(looks[first:]), 0.95, BUDGET["confidence"])
+    levels = [stats.look_confidence(tuple(looks[first:]), 0.95, BUDGET.confidence)
               for first in range(looks.index(len(samples)) + 1)]  # the looks taken: from one at or before the stop
-    assert level in levels and level > BUDGET["confidence"]
+    assert level in levels and level > BUDGET.confidence
 
 
 def test_without_a_look_the_intervals_are_nominal() -> None:
-    _, reason, level = steady_state(lambda: None, dict(BUDGET, target_rel_halfwidth=0.0, max_runs=300),
+    _, reason, level = steady_state(lambda: None, replace(BUDGET, target_rel_halfwidth=0.0, max_runs=300),
                                     lambda d, t: None)
-    assert reason == "max_runs" and level == BUDGET["confidence"]
+    assert reason == "max_runs" and level == BUDGET.confidence
 
 
 def test_the_section_reports_calls_copies_and_the_budget() -> None:
@@ -124,9 +126,9 @@ def test_with_advance_each_sample_runs_the_next_call_bound_outside_the_timed_win
         index = next(bound)
         return lambda: ran.append(index)
 
-    samples, reason, _level = steady_state(lambda: ran.append(0), dict(BUDGET, max_runs=15), lambda d, t: None,
+    samples, reason, _level = steady_state(lambda: ran.append(0), replace(BUDGET, max_runs=15), lambda d, t: None,
                                            advance=advance)
     assert reason == "max_runs" and ran == list(range(15)) and max(samples) < 10
     ran.clear()
-    warmup = warm_up(lambda: ran.append(0), dict(BUDGET, warmup_min=4, warmup_max=4), lambda d, t: None, advance)
+    warmup = warm_up(lambda: ran.append(0), replace(BUDGET, warmup_min=4, warmup_max=4), lambda d, t: None, advance)
     assert warmup["runs"] == 4 and ran == [0, 16, 17, 18]

@@ -3,24 +3,47 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from edgeprof.agent.spec import AgentFailure, InputSettings, LatencyBudget, defaults, parse_spec
+from edgeprof.agent.spec import (
+    Accelerator,
+    AgentFailure,
+    InputSettings,
+    LatencyBudget,
+    LockSettings,
+    ModelFile,
+    RunSpec,
+    RuntimeSettings,
+    ScenarioSettings,
+    SentFile,
+    parse_spec,
+)
 
 MINIMAL = {"spec_version": 1, "model": {"path": "/m.onnx", "format": "onnx"}}
 
 
-def parse(**changes: Any) -> dict[str, Any]:
+def parse(**changes: Any) -> RunSpec:
     return parse_spec(json.dumps({**MINIMAL, **changes}))
 
 
 def test_defaults_fill_a_minimal_spec() -> None:
     spec = parse(latency={"max_runs": 100})
-    assert spec["latency"] == {**defaults(LatencyBudget), "max_runs": 100}
-    assert (spec["threads"], spec["seed"], spec["input_shapes"], spec["op_profile"]) == (None, 0, {}, False)
-    assert spec["inputs"] == defaults(InputSettings) == {"timing": "random", "ranges": {}}
+    assert spec.latency == replace(LatencyBudget(), max_runs=100)
+    assert (spec.threads, spec.seed, spec.input_shapes, spec.op_profile) == (None, 0, {}, False)
+    assert spec.inputs == InputSettings(timing="random", ranges={})
+
+
+def test_the_host_spec_comes_back_as_the_same_typed_spec() -> None:
+    """What the host writes (RunSpec.to_json) the agent reads back field for field: lists become the declared
+    tuples, accelerators their dataclass."""
+    sent = RunSpec(model=ModelFile("/m.onnx", "onnx", "ab"), threads=2, seed=7, dataset=SentFile("/d.npz"),
+                   scenario=ScenarioSettings(name="offline", batches=(1, 4), threads=(1, 2)),
+                   runtime=RuntimeSettings(providers=(Accelerator("cuda", {"device_id": "0"}), Accelerator("cpu"))),
+                   lock=LockSettings("/w/device.lock", 60.0))
+    assert parse_spec(sent.to_json()) == sent
 
 
 @pytest.mark.parametrize(("changes", "text"), [
@@ -40,6 +63,13 @@ def test_defaults_fill_a_minimal_spec() -> None:
     ({"seed": "zero"}, "seed must be an integer"),
     ({"threads": 0}, "threads must be a positive integer"),
     ({"model": {"path": "/m.pt", "format": "torch"}}, "format of 'onnx', 'tflite' or 'gguf'"),
+    ({"latency": {"max_run": 100}}, "unknown RunSpec key latency.max_run"),
+    ({"treads": 2}, "unknown RunSpec key treads"),
+    ({"power": "estimate"}, "power must be an object"),
+    ({"dataset": {"sha256": "ab"}}, "dataset must be an object with a path"),
+    ({"reference_model": {"path": "/r.onnx"}}, "reference_model needs a path and a format"),
+    ({"model": {"path": "/m.onnx", "format": "onnx", "size": 3}}, "unknown RunSpec key model.size"),
+    ({"lock": {"path": "/l", "wait_s": "long"}}, "lock.wait_s must be a number"),
 ])
 def test_malformed_specs_are_spec_errors(changes: dict[str, Any], text: str) -> None:
     with pytest.raises(AgentFailure) as failure:

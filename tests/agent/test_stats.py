@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from typing import Callable
 
 import numpy as np
@@ -11,9 +12,10 @@ import pytest
 
 from edgeprof.agent import stats
 from edgeprof.agent.probes.latency import steady_state
+from edgeprof.agent.spec import LatencyBudget
 
-BUDGET = {"min_runs": 50, "max_runs": 20000, "min_seconds": 0.0, "max_seconds": 5.0, "target_rel_halfwidth": 0.02,
-          "confidence": 0.95}
+BUDGET = LatencyBudget(min_runs=50, max_runs=20000, min_seconds=0.0, max_seconds=5.0, target_rel_halfwidth=0.02,
+                       confidence=0.95)
 
 
 def test_binomial_cdf_matches_exact_small_case() -> None:
@@ -85,11 +87,12 @@ def test_precise_samples_stop_on_precision_noisy_ones_on_budget(monkeypatch: pyt
     monkeypatch.setattr(time, "perf_counter_ns", clock)
     rng = np.random.default_rng(3)
     steady = clock.call_taking(lambda: 0.0002 * float(rng.lognormal(0.0, 0.05)))
-    samples, reason, _ = steady_state(steady, dict(BUDGET, max_seconds=10.0, target_rel_halfwidth=0.05), lambda d, t: None)
-    assert reason == "precision" and len(samples) < BUDGET["max_runs"]
+    samples, reason, _ = steady_state(steady, replace(BUDGET, max_seconds=10.0, target_rel_halfwidth=0.05),
+                                      lambda d, t: None)
+    assert reason == "precision" and len(samples) < BUDGET.max_runs
 
     noisy = clock.call_taking(lambda: float(rng.choice([0.0001, 0.002])) * float(rng.lognormal(0.0, 0.05)))
-    samples, reason, _ = steady_state(noisy, dict(BUDGET, max_seconds=0.3, target_rel_halfwidth=0.0001),
+    samples, reason, _ = steady_state(noisy, replace(BUDGET, max_seconds=0.3, target_rel_halfwidth=0.0001),
                                       lambda d, t: None)
     assert reason == "max_seconds" and 0.3 <= samples.sum() / 1e3 < 0.31
 

@@ -9,8 +9,18 @@ from typing import Any
 
 import pytest
 
+from edgeprof.agent.spec import RESULT_SECTIONS
 from edgeprof.errors import EXIT_USAGE, ConfigError
-from edgeprof.result import RESULT_SCHEMA_VERSION, Result, migrate, mixes_accelerators, viewer
+from edgeprof.result import (
+    RESULT_SCHEMA_VERSION,
+    Result,
+    build_result,
+    migrate,
+    mixes_accelerators,
+    stamp_stored,
+    unstamp_stored,
+    viewer,
+)
 from edgeprof.store.sqlite import SQLiteStore as ResultStore
 
 
@@ -103,3 +113,36 @@ def test_a_set_that_mixes_accelerators_names_every_one() -> None:
     tflite = doc(runtime={"requested": ["xnnpack"]})
     tflite["model"]["format"] = "tflite"
     assert not mixes_accelerators([cpu, tflite])  # each on its runtime's default
+
+
+def built(**changes: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = dict(device_info={"name": "pi4", "emulated": None},
+                                  model={"name": "digits", "variant": "fp32", "format": "onnx"},
+                                  agent=None, error=None, timing={"stages": {"store": None}}, transfer={})
+    return build_result(**{**fields, **changes})
+
+
+def test_a_failed_run_is_built_with_every_agent_section_null() -> None:
+    error = {"kind": "killed", "message": "the agent was killed", "stage": None}
+    failed = built(error=error)
+    assert [failed[s] for s in RESULT_SECTIONS] == [None] * (len(RESULT_SECTIONS) - 1) + [[]]
+    assert (failed["status"], failed["error"], failed["device"], failed["run_id"], failed["verdicts"]) == \
+        ("failed", error, "pi4", None, [])
+    assert failed["schema_version"] == RESULT_SCHEMA_VERSION and "lab" not in failed
+
+
+def test_a_measured_run_keeps_the_agent_sections_and_its_lab() -> None:
+    lab = {"place": "pi4-01", "coordinator": "lab:20408"}
+    measured = built(agent={"latency": {"p95_ms": 1.0}, "warnings": ["busy"]}, lab=lab)
+    assert measured["status"] == "ok" and Result(measured).latency == {"p95_ms": 1.0}
+    assert measured["warnings"] == ["busy"] and measured["power"] is None
+    lab["released"] = False  # releasing the place after the run marks the same section
+    assert measured["lab"]["released"] is False
+
+
+def test_storing_stamps_the_run_id_and_store_seconds_and_a_failed_save_takes_them_back() -> None:
+    result = built()
+    stamp_stored(result, "20261129T031500Z-3f2a9c", 0.25)
+    assert (result["run_id"], result["timing"]["stages"]["store"]) == ("20261129T031500Z-3f2a9c", 0.25)
+    unstamp_stored(result, timed=True)
+    assert "run_id" not in result and result["timing"]["stages"]["store"] is None

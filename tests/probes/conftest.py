@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from edgeprof.agent.spec import PowerSettings, defaults
+from edgeprof.agent.spec import PowerSettings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BIN = FIXTURES / "bin"
@@ -26,6 +26,6 @@ def tree(tmp_path: Path):
     return copy
 
 
-def power_spec(**fields: Any) -> dict[str, Any]:
-    """RunSpec["power"] with the agent's defaults and short windows, overridden by `fields`."""
-    return {**defaults(PowerSettings), "seconds": 0.5, "idle_seconds": 0.3, **fields}
+def power_spec(**fields: Any) -> PowerSettings:
+    """The RunSpec's power settings with the agent's defaults and short windows, overridden by `fields`."""
+    return PowerSettings(**{"seconds": 0.5, "idle_seconds": 0.3, **fields})

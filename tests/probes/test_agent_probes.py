@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,8 @@ def relu(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_meter_and_pi_thermal_sections_in_the_result(relu: Path) -> None:
-    spec = spec_for(relu, power=power_spec(method="command", command=str(BIN / "meter-5w"), idle_seconds=0.2),
+    meter = power_spec(method="command", command=str(BIN / "meter-5w"), idle_seconds=0.2)
+    spec = spec_for(relu, power=asdict(meter),
                     thermal={"sysfs_root": str(FIXTURES / "pi-thermal"), "vcgencmd": str(BIN / "vcgencmd-pi5")})
     run = run_agent(spec)
     power, thermal = run.result["power"], run.result["thermal"]
@@ -36,8 +38,9 @@ def test_meter_and_pi_thermal_sections_in_the_result(relu: Path) -> None:
 
 
 def test_a_failing_meter_token_never_reaches_the_host(relu: Path) -> None:
-    spec = spec_for(relu, power=power_spec(method="command", command=f"sh -c 'exit 9' --token={SECRET}",
-                                           idle_w=1.0, max_w=3.0, seconds=0.2, idle_seconds=0.1))
+    failing = power_spec(method="command", command=f"sh -c 'exit 9' --token={SECRET}", idle_w=1.0, max_w=3.0,
+                         seconds=0.2, idle_seconds=0.1)
+    spec = spec_for(relu, power=asdict(failing))
     run = run_agent(spec)
     power = run.result["power"]
     assert power["method"] == "estimate:utilisation"

@@ -16,6 +16,7 @@ from edgeprof.agent.probes.thermal import (
     read_zones,
     wait_for_cooldown,
 )
+from edgeprof.agent.spec import ThermalSettings
 from tests.probes.conftest import BIN, FIXTURES
 
 PI = FIXTURES / "pi-thermal"
@@ -58,7 +59,7 @@ def _set_temp(root: Path, zone: int, celsius: float) -> None:
 def test_probe_before_after_and_max_over_the_run(tree) -> None:
     root = tree("pi-thermal")
     freq = root / "sys/devices/system/cpu/cpufreq/policy0/scaling_cur_freq"
-    probe = ThermalProbe({"sysfs_root": str(root), "vcgencmd": str(BIN / "vcgencmd-pi5")})
+    probe = ThermalProbe(ThermalSettings(sysfs_root=str(root), vcgencmd=str(BIN / "vcgencmd-pi5")))
     probe.before()
     _set_temp(root, 0, 71.5)  # a hot spell during the run that has passed by the end
     freq.write_text("600000\n")  # and the frequency it cost
@@ -74,7 +75,7 @@ def test_probe_before_after_and_max_over_the_run(tree) -> None:
 
 
 def test_probe_without_zones_or_vcgencmd_says_why(tmp_path: Path) -> None:
-    probe = ThermalProbe({"sysfs_root": str(tmp_path), "vcgencmd": "/nonexistent/vcgencmd"})
+    probe = ThermalProbe(ThermalSettings(sysfs_root=str(tmp_path), vcgencmd="/nonexistent/vcgencmd"))
     probe.before()
     section = probe.after()
     assert section["method"] == "none" and section["reason"] == "no thermal zones on this device"
@@ -89,7 +90,8 @@ def test_cooldown_waits_until_cool_enough(tree) -> None:
     cooler.start()
     warnings: list[str] = []
     start = time.monotonic()
-    reached = wait_for_cooldown({"sysfs_root": str(root), "cooldown_to_c": 45.0, "cooldown_max_s": 30}, warnings.append)
+    reached = wait_for_cooldown(ThermalSettings(sysfs_root=str(root), cooldown_to_c=45.0, cooldown_max_s=30),
+                                warnings.append)
     cooler.join()
     assert reached == 40.0 and warnings == [] and time.monotonic() - start < 10
 
@@ -98,7 +100,7 @@ def test_cooldown_bound_expires_with_a_warning(tree) -> None:
     root = tree("pi-thermal")
     warnings: list[str] = []
     start = time.monotonic()
-    reached = wait_for_cooldown({"sysfs_root": str(root), "cooldown_to_c": 30.0, "cooldown_max_s": 0.3},
+    reached = wait_for_cooldown(ThermalSettings(sysfs_root=str(root), cooldown_to_c=30.0, cooldown_max_s=0.3),
                                 warnings.append)
     assert reached == 47.0 and time.monotonic() - start < 1.0
     assert warnings == ["still 47.0 C after waiting 0.3 s to cool to 30.0 C"]
@@ -106,9 +108,9 @@ def test_cooldown_bound_expires_with_a_warning(tree) -> None:
 
 def test_cooldown_unset_or_without_zones(tmp_path: Path) -> None:
     warnings: list[str] = []
-    assert wait_for_cooldown({"sysfs_root": str(PI), "cooldown_to_c": None}, warnings.append) is None
+    assert wait_for_cooldown(ThermalSettings(sysfs_root=str(PI), cooldown_to_c=None), warnings.append) is None
     assert warnings == []
-    assert wait_for_cooldown({"sysfs_root": str(tmp_path), "cooldown_to_c": 40.0}, warnings.append) is None
+    assert wait_for_cooldown(ThermalSettings(sysfs_root=str(tmp_path), cooldown_to_c=40.0), warnings.append) is None
     assert warnings == ["--cooldown-to ignored: the device has no thermal zones"]
 
 

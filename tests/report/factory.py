@@ -7,7 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from edgeprof.agent.spec import ErrorKind, Stage
 from edgeprof.constraints import parse_constraint
+from edgeprof.result import build_result
 from edgeprof.verdicts import judge
 
 BUDGETS = ("latency.p95_ms<=20", "accuracy.top1>=0.85", "memory.peak_rss_mb<=300", "power.energy_mj<=40")
@@ -34,14 +36,12 @@ def make_result(device: str, variant: str, *, model: str = "mobilenet", median_m
                  "inferences_per_joule": 1000 / (avg_w * median_ms), "window_s": 3.0, "inferences": 300,
                  "sample_hz": 20, "rails": {}}
     path = f"models/{model}/{model}-{variant}.onnx"
-    result: dict[str, Any] = {
-        "schema_version": 1, "run_id": run_id, "created": "2026-11-29T03:15:00Z", "status": "ok", "error": None,
-        "device": device,
-        "device_info": {"name": device, "description": f"{device} board", "emulated": emulated,
-                        "hardware": {"cpu": "Cortex-A72", "cores": 4, "max_clock_ghz": 1.5, "ram_mb": 4096,
-                                     "peak_gflops": 24.0}},
-        "model": {"path": path, "name": model, "variant": variant, "format": "onnx",
-                  "sha256": hashlib.sha256(path.encode()).hexdigest(), "size_bytes": 1_000_000},
+    device_info = {"name": device, "description": f"{device} board", "emulated": emulated,
+                   "hardware": {"cpu": "Cortex-A72", "cores": 4, "max_clock_ghz": 1.5, "ram_mb": 4096,
+                                "peak_gflops": 24.0}}
+    identity = {"path": path, "name": model, "variant": variant, "format": "onnx",
+                "sha256": hashlib.sha256(path.encode()).hexdigest(), "size_bytes": 1_000_000}
+    measured: dict[str, Any] = {
         "runtime": {"name": "onnxruntime", "version": "1.32.0", "threads": {"intra_op": 4, "inter_op": 1},
                     "providers": ["CPUExecutionProvider"]},
         "system": {"board": device, "cpu_model": "Cortex-A72", "cpu_count": 4, "kernel": "6.6.31", "python": "3.11.2",
@@ -63,20 +63,22 @@ def make_result(device: str, variant: str, *, model: str = "mobilenet", median_m
                     else {"method": "none", "reason": "no thermal zones on this device"}),
         "accuracy": ({"method": "measured", "samples": 360, "top1": top1, "top5": 0.99} if top1 is not None
                      else None),
-        "op_profile": None, "transfer": {"bytes_sent": 0, "files_sent": 0, "files_cached": 2},
-        "verdicts": [], "warnings": [],
+        "warnings": [],
     }
+    result = build_result(device_info=device_info, model=identity, agent=measured, error=None,
+                          timing={"stages": {}}, transfer={"bytes_sent": 0, "files_sent": 0, "files_cached": 2})
+    result.update(run_id=run_id, created="2026-11-29T03:15:00Z")
     result["verdicts"] = judge(result, [parse_constraint(text, source="tests") for text in budgets])
     return result
 
 
 def failed_result(device: str, variant: str, *, model: str = "mobilenet") -> dict[str, Any]:
     """A run that failed on the device: identity kept, measured sections null."""
-    result = make_result(device, variant, model=model)
-    for section in ("latency", "memory", "power", "thermal", "accuracy"):
-        result[section] = None
-    result.update(status="failed", error={"kind": "model_load", "message": "unsupported operator <QLinearFoo>",
-                                          "stage": "load"}, verdicts=[])
+    measured = make_result(device, variant, model=model)
+    error = {"kind": ErrorKind.MODEL_LOAD, "message": "unsupported operator <QLinearFoo>", "stage": Stage.LOAD}
+    result = build_result(device_info=measured["device_info"], model=measured["model"], agent=None, error=error,
+                          timing=measured["timing"], transfer=measured["transfer"])
+    result.update(run_id=measured["run_id"], created=measured["created"])
     return result
 
 

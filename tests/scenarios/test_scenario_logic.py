@@ -109,7 +109,7 @@ MINIMAL = {"spec_version": 1, "model": {"path": "m.onnx", "format": "onnx"}}
 
 
 def test_spec_scenario_defaults_to_single_stream() -> None:
-    assert parse_spec(json.dumps(MINIMAL))["scenario"]["name"] == "single-stream"
+    assert parse_spec(json.dumps(MINIMAL)).scenario.name == "single-stream"
 
 
 @pytest.mark.parametrize("scenario,needle", [

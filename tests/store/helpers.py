@@ -8,17 +8,19 @@ import subprocess
 import sys
 from typing import Any
 
+from edgeprof.agent.spec import ErrorKind, Stage
+from edgeprof.result import build_result
 from edgeprof.store import is_url
 
 
 def result(device: str = "local", name: str = "digits", variant: str = "fp32", status: str = "ok") -> dict[str, Any]:
-    return {
-        "schema_version": 1,
-        "device": device,
-        "status": status,
-        "model": {"name": name, "variant": variant, "path": f"models/{name}/{name}-{variant}.onnx"},
-        "latency": {"p95_ms": 1.0},
-    }
+    """A Result as deploy builds it: one latency figure, or for status 'failed' an error and no figures."""
+    error = {"kind": ErrorKind.MODEL_LOAD, "message": "unsupported operator", "stage": Stage.LOAD} \
+        if status == "failed" else None
+    return build_result(device_info={"name": device},
+                        model={"name": name, "variant": variant, "path": f"models/{name}/{name}-{variant}.onnx"},
+                        agent=None if error else {"latency": {"p95_ms": 1.0}}, error=error, timing={"stages": {}},
+                        transfer={})
 
 
 def raw(target: str, *statements: str) -> list[tuple[Any, ...]]:

@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 
-BASE: dict[str, Any] = {
-    "schema_version": 1, "run_id": None, "created": "2026-11-29T03:15:00Z", "status": "ok", "error": None,
-    "device": "local", "device_info": {"name": "local", "emulated": None},
-    "model": {"path": "models/digits/digits-fp32.onnx", "name": "digits", "variant": "fp32", "format": "onnx",
-              "sha256": "ab" * 32, "size_bytes": 2_000_000},
+from edgeprof.result import build_result
+
+MODEL = {"path": "models/digits/digits-fp32.onnx", "name": "digits", "variant": "fp32", "format": "onnx",
+         "sha256": "ab" * 32, "size_bytes": 2_000_000}
+MEASURED: dict[str, Any] = {  # the agent's sections
     "runtime": {"name": "onnxruntime", "version": "1.32.0"},
     "latency": {"method": "measured", "samples": 800, "p50_ms": 10.0, "p90_ms": 11.0, "p95_ms": 12.0,
                 "p99_ms": 14.0, "mean_ms": 10.2, "throughput_ips": 100.0,
@@ -22,13 +22,15 @@ BASE: dict[str, Any] = {
     "thermal": {"method": "sensor:thermal_zone", "max_c": 50.0},
     "accuracy": {"method": "measured", "samples": 360, "top1": 0.97,
                  "reference": {"agreement_top1": 0.99, "accuracy_drop": 0.01}},
-    "verdicts": [], "warnings": [],
+    "warnings": [],
 }
 
 
 def make(**changes: Any) -> dict[str, Any]:
     """A Result: keyword 'section__key' sets a nested value (None removes the section), 'variant' etc. the model."""
-    result = copy.deepcopy(BASE)
+    result = build_result(device_info={"name": "local", "emulated": None}, model=copy.deepcopy(MODEL),
+                          agent=copy.deepcopy(MEASURED), error=None, timing={"stages": {}}, transfer={})
+    result["created"] = "2026-11-29T03:15:00Z"
     for key, value in changes.items():
         if key in ("name", "variant"):
             result["model"][key] = value

@@ -139,7 +139,7 @@ def test_estimated_power_is_judged_and_says_so() -> None:
       "limit)"}, "fail", "killed: out of memory at ~256 MB"),
     ({"kind": "killed", "message": "the agent was killed (SIGKILL: most likely out of memory at the 512 MB limit)"},
      "fail", "killed: out of memory at ~512 MB"),
-    ({"kind": "oom", "message": "killed"}, "fail", "killed: out of memory"),
+    ({"kind": "memory", "message": "out of memory (MemoryError)"}, "fail", "killed: out of memory"),
     ({"kind": "runtime", "message": "bad model"}, "not measured", "run failed: runtime"),
 ])
 def test_failed_runs(error: dict, status: str, detail: str) -> None:

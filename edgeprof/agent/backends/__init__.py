@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ..spec import AgentFailure
+from ..spec import AgentFailure, ErrorKind, Stage
 from .base import Backend, Runtime, TensorInfo
 
 REGISTRY = {"onnxruntime": "ort", "tflite": "tflite", "llama.cpp": "llama"}  # backend name -> its module in this package
@@ -25,7 +25,7 @@ def backend_for(fmt: str) -> Backend:
     for backend in backends():
         if fmt in backend.formats:
             return backend
-    raise AgentFailure("model_load", f"unknown model format {fmt!r}", "load")
+    raise AgentFailure(ErrorKind.MODEL_LOAD, f"unknown model format {fmt!r}", Stage.LOAD)
 
 
 def open_runtime(path: str, fmt: str, threads: int | None, accel: dict[str, Any] | None = None, *,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -13,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..probes.system import cpu_model
-from ..spec import AgentFailure
+from ..spec import AgentFailure, ErrorKind, RunSpec, Stage
 
 
 class ProfileUnavailable(Exception):
@@ -125,9 +126,9 @@ def profile_section(method: str, runs: int, by_type: dict[str, float],
     }
 
 
-def accel_settings(spec: dict[str, Any]) -> dict[str, Any]:
+def accel_settings(spec: RunSpec) -> dict[str, Any]:
     """The RunSpec's `runtime` section for the model under test, with the model's sha256 (part of cache keys)."""
-    return {**spec["runtime"], "model_sha256": spec["model"].get("sha256")}
+    return {**dataclasses.asdict(spec.runtime), "model_sha256": spec.model.sha256}
 
 
 def one_line(exc: BaseException) -> str:
@@ -138,14 +139,14 @@ def one_line(exc: BaseException) -> str:
 
 def load_failure(runtime: str, exc: BaseException) -> AgentFailure:
     """The error of a model the runtime cannot load."""
-    return AgentFailure("model_load", f"{runtime} cannot load the model: {one_line(exc)}", "load")
+    return AgentFailure(ErrorKind.MODEL_LOAD, f"{runtime} cannot load the model: {one_line(exc)}", Stage.LOAD)
 
 
 def missing_accelerator(kind: str, wanted: str, offered: list[str], fallback: str) -> AgentFailure:
     """A provider or delegate the device does not have: one line naming what it does have."""
-    return AgentFailure("accelerator_missing", f"the device has no {kind} '{wanted}' "
+    return AgentFailure(ErrorKind.ACCELERATOR_MISSING, f"the device has no {kind} '{wanted}' "
                         f"(it has: {', '.join(offered) or 'none'}); end the list with '...,{fallback}' to fall "
-                        "back instead", "load")
+                        "back instead", Stage.LOAD)
 
 
 def cache_key(model_sha256: str | None, accelerator: dict[str, Any], runtime_version: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..probes.system import dist_version
-from ..spec import AgentFailure
+from ..spec import AgentFailure, ErrorKind, Stage
 from .base import Backend, Runtime, load_failure
 
 DISTRIBUTION = "llama-cpp-python"
@@ -27,8 +27,8 @@ class LlamaBackend(Backend):
         try:
             module = importlib.import_module("llama_cpp")
         except ImportError as exc:
-            raise AgentFailure("runtime_missing", f"llama.cpp is not installed on the device ({INSTALL})",
-                               "load") from exc
+            raise AgentFailure(ErrorKind.RUNTIME_MISSING, f"llama.cpp is not installed on the device ({INSTALL})",
+                               Stage.LOAD) from exc
         return module, DISTRIBUTION
 
     def open(self, path: str, threads: int | None, accel: dict[str, Any] | None, *, op_profile: bool = False,

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..probes.system import dist_version
-from ..spec import AgentFailure
+from ..spec import DEFAULT_ACCELERATOR, AgentFailure, ErrorKind, Stage
 from .base import (
     Backend,
     Runtime,
@@ -76,8 +76,8 @@ class OrtBackend(Backend):
         try:
             module = importlib.import_module("onnxruntime")
         except ImportError as exc:
-            raise AgentFailure("runtime_missing", "onnxruntime is not installed on the device "
-                               "(pip install onnxruntime)", "load") from exc
+            raise AgentFailure(ErrorKind.RUNTIME_MISSING, "onnxruntime is not installed on the device "
+                               "(pip install onnxruntime)", Stage.LOAD) from exc
         return module, _distribution()
 
     def open(self, path: str, threads: int | None, accel: dict[str, Any] | None, *, op_profile: bool = False,
@@ -109,7 +109,7 @@ class OrtRuntime(Runtime):
         self._ort, self._path = ort, path
         self.threads: dict[str, Any] = {"intra_op": threads or "default", "inter_op": 1,
                                         "spinning": not threads}  # ORT spins by default when threads are its own
-        chosen = accel.get("providers") or [{"name": "cpu", "options": {}}]
+        chosen = accel.get("providers") or [{"name": DEFAULT_ACCELERATOR["onnx"], "options": {}}]
         self._requested = [c["name"] for c in chosen]
         providers, self._unavailable = self._resolve(ort, chosen)
         self.compile: dict[str, Any] | None = None
@@ -132,8 +132,8 @@ class OrtRuntime(Runtime):
         lost = [p for p, _ in providers if p not in self._active]
         if lost:  # the runtime dropped a provider while creating the session (a library it needs is missing)
             if self._requested[-1:] != ["cpu"] and provider_name(self._requested[-1]) != CPU:
-                raise AgentFailure("accelerator_missing", f"onnxruntime could not start {', '.join(lost)} on the "
-                                   f"device (the session runs on {', '.join(self._active)})", "load")
+                raise AgentFailure(ErrorKind.ACCELERATOR_MISSING, f"onnxruntime could not start {', '.join(lost)} "
+                                   f"on the device (the session runs on {', '.join(self._active)})", Stage.LOAD)
             self._unavailable += lost
         self.inputs = [self._info(i) for i in self._session.get_inputs()]
         self.outputs = [self._info(o) for o in self._session.get_outputs()]
@@ -197,7 +197,7 @@ class OrtRuntime(Runtime):
         shape = [d if isinstance(d, int) and d >= 0 else None for d in (arg.shape or [])]
         dtype = _DTYPES.get(arg.type)
         if dtype is None:
-            raise AgentFailure("model_load", f"tensor '{arg.name}' has unsupported type {arg.type}", "load")
+            raise AgentFailure(ErrorKind.MODEL_LOAD, f"tensor '{arg.name}' has unsupported type {arg.type}", Stage.LOAD)
         return TensorInfo(arg.name, shape, dtype)
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:

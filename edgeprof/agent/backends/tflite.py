@@ -12,7 +12,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..probes.system import dist_version, module_version
-from ..spec import AgentFailure
+from ..spec import DEFAULT_ACCELERATOR, AgentFailure
 from . import litert_profiler
 from .base import (
     Backend,
@@ -33,7 +33,7 @@ MODULES = (
     ("tensorflow.lite", "tensorflow"),
 )
 BUILTIN = "builtin"  # TFLite's own kernels: where a node runs when no delegate takes it
-DEFAULT = "xnnpack"  # applied by the interpreter itself unless the default delegates are turned off
+DEFAULT = DEFAULT_ACCELERATOR["tflite"]  # applied by the interpreter itself unless the default delegates are turned off
 NO_DELEGATE = ("none", "cpu", BUILTIN)
 PROFILE_SETUP_S = 120.0  # the profiler's child process: starting Python and numpy, compiling the model
 # Delegates known by name, and the shared library each is loaded from.

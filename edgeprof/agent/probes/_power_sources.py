@@ -12,7 +12,8 @@ import re
 import shlex
 import subprocess
 import time
-from typing import Any
+
+from ..spec import PowerSettings
 
 TOTAL_RAILS = ("VDD_IN", "POM_5V_IN")
 PI5_GAIN, PI5_OFFSET_W = 1.1327, 0.6444
@@ -258,19 +259,19 @@ class Estimate(PowerSource):
         return self.idle_w + (self.max_w - self.idle_w) * min(max(busy, 0.0), 1.0), {}
 
 
-def open_source(spec: dict[str, Any]) -> PowerSource:
-    """The source RunSpec["power"] asks for; SensorMissing (one line, no command text) if it is not here."""
-    method, root = spec["method"], spec.get("sysfs_root") or "/"
+def open_source(spec: PowerSettings) -> PowerSource:
+    """The source the RunSpec's power settings ask for; SensorMissing (one line, no command text) if it is not here."""
+    method, root = spec.method, spec.sysfs_root or "/"
     if method == "estimate":
-        if spec.get("idle_w") is None or spec.get("max_w") is None:
+        if spec.idle_w is None or spec.max_w is None:
             raise SensorMissing("the estimate needs idle_w and max_w")
-        return Estimate(float(spec["idle_w"]), float(spec["max_w"]))
+        return Estimate(float(spec.idle_w), float(spec.max_w))
     if method == "pi5-pmic":
-        return Pi5Pmic(spec.get("vcgencmd") or "vcgencmd", bool(spec.get("pi5_correction")))
+        return Pi5Pmic(spec.vcgencmd or "vcgencmd", bool(spec.pi5_correction))
     if method == "command":
-        if not spec.get("command"):
+        if not spec.command:
             raise SensorMissing("power method 'command' needs a command")
-        return Command(spec["command"])
+        return Command(spec.command)
     sysfs = {"jetson-ina3221": JetsonIna3221, "jetson-iio": JetsonIio, "hwmon": Hwmon, "rapl": Rapl}
     if method not in sysfs:
         raise SensorMissing(f"unknown power method {method!r}")

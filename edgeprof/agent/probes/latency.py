@@ -10,6 +10,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import stats
+from ..spec import LatencyBudget
 
 CALIBRATION_CALLS = 20
 CALIBRATION_NS = 2_000_000
@@ -27,7 +28,7 @@ def time_call(fn: Callable[[], Any]) -> float:
 Advance = Callable[[], Callable[[], Any]]  # binds the next input feed outside the timed window, returns the call
 
 
-def warm_up(run_once: Callable[[], Any], budget: dict[str, Any],
+def warm_up(run_once: Callable[[], Any], budget: LatencyBudget,
             progress: Callable[[int, int | None], None], advance: Advance | None = None) -> dict[str, Any]:
     """Run until two successive windows agree (pyperf's test), at least warmup_min and at most warmup_max runs,
     and never longer than the steady-state time budget (max_seconds) for a slow model; with `advance`, each run
@@ -35,22 +36,22 @@ def warm_up(run_once: Callable[[], Any], budget: dict[str, Any],
     samples: list[float] = []
     start = time.perf_counter()
     stable = False
-    while len(samples) < budget["warmup_max"] and time.perf_counter() - start < budget["max_seconds"]:
+    while len(samples) < budget.warmup_max and time.perf_counter() - start < budget.max_seconds:
         samples.append(time_call(run_once))
         if advance is not None:
             run_once = advance()
-        if len(samples) >= budget["warmup_min"] and stats.is_stable(samples):
+        if len(samples) >= budget.warmup_min and stats.is_stable(samples):
             stable = True
             break
         if len(samples) % 10 == 0:
-            progress(len(samples), budget["warmup_max"])
+            progress(len(samples), budget.warmup_max)
     return {"runs": len(samples), "stable": stable, "ms": (time.perf_counter() - start) * 1000}
 
 
-def calls_per_sample(run_once: Callable[[], Any], budget: dict[str, Any]) -> int:
+def calls_per_sample(run_once: Callable[[], Any], budget: LatencyBudget) -> int:
     """pyperf's loops: how many back-to-back calls one sample times, so that max_runs samples last at least
     min_seconds (a microsecond model then reaches the time floor before the sample cap); 1 for slower models."""
-    floor_ns = budget["min_seconds"] * 1e9 / budget["max_runs"]
+    floor_ns = budget.min_seconds * 1e9 / budget.max_runs
     if floor_ns <= 0:
         return 1
     calls = CALIBRATION_CALLS
@@ -59,12 +60,12 @@ def calls_per_sample(run_once: Callable[[], Any], budget: dict[str, Any]) -> int
         for _ in itertools.repeat(None, calls):
             run_once()
         elapsed = time.perf_counter_ns() - start
-        if elapsed >= CALIBRATION_NS or calls >= budget["max_runs"]:
+        if elapsed >= CALIBRATION_NS or calls >= budget.max_runs:
             return max(1, math.ceil(floor_ns / max(elapsed / calls, 1.0)))
         calls *= 2
 
 
-def steady_state(run_once: Callable[[], Any], budget: dict[str, Any],
+def steady_state(run_once: Callable[[], Any], budget: LatencyBudget,
                  progress: Callable[[int, int | None], None], calls: int = 1,
                  advance: Advance | None = None) -> tuple[np.ndarray, str, float]:
     """Per-call latencies (ms, in run order; with `calls` > 1 each sample is the mean of that many back-to-back
@@ -76,16 +77,16 @@ def steady_state(run_once: Callable[[], Any], budget: dict[str, Any],
     the per-look confidence (`stats.look_confidence`) that makes the intervals of the looks actually taken hold
     together; with no look taken, nothing depended on the intervals and they are drawn at the nominal confidence.
     """
-    max_runs = budget["max_runs"]
+    max_runs = budget.max_runs
     samples = np.empty(min(max_runs, 4096), dtype=np.float64)
     n = 0
     clock = time.perf_counter_ns
     loop = itertools.repeat
     start = clock()
-    min_ns, max_ns = budget["min_seconds"] * 1e9, budget["max_seconds"] * 1e9
-    target, confidence = budget["target_rel_halfwidth"], budget["confidence"]
+    min_ns, max_ns = budget.min_seconds * 1e9, budget.max_seconds * 1e9
+    target, confidence = budget.target_rel_halfwidth, budget.confidence
     level: float | None = None  # fixed at the first look taken, over it and the looks after it
-    points = stats.look_points(budget["min_runs"], max_runs)
+    points = stats.look_points(budget.min_runs, max_runs)
     look, next_progress = 0, start + PROGRESS_NS
     while True:
         if calls == 1:
@@ -126,12 +127,12 @@ def copy_ms(copies: Callable[[], Any] | None, runs: int = COPY_RUNS) -> float | 
     return float(np.median([time_call(copies) for _ in range(runs)]))
 
 
-def latency_section(samples_ms: np.ndarray, reason: str, budget: dict[str, Any], *, load_ms: float,
+def latency_section(samples_ms: np.ndarray, reason: str, budget: LatencyBudget, *, load_ms: float,
                     first_ms: float, warmup: dict[str, Any], method: str, calls_per_sample: int = 1,
                     copy_ms: float | None = None, level: float | None = None) -> dict[str, Any]:
     """The `latency` section of the Result: per-call figures, intervals at `level`, the per-look confidence
     `steady_state` used (None: the nominal one)."""
-    keep = budget["keep_samples"]
+    keep = budget.keep_samples
     section: dict[str, Any] = {
         "method": method,
         "load_ms": load_ms,
@@ -140,11 +141,11 @@ def latency_section(samples_ms: np.ndarray, reason: str, budget: dict[str, Any],
         "samples": int(len(samples_ms)),
         "calls_per_sample": calls_per_sample,
         "stop_reason": reason,
-        "target_rel_halfwidth": budget["target_rel_halfwidth"],
-        "max_runs": budget["max_runs"],
+        "target_rel_halfwidth": budget.target_rel_halfwidth,
+        "max_runs": budget.max_runs,
         "copy_ms": copy_ms,
     }
-    section.update(stats.summarise(samples_ms, budget["confidence"], level))
+    section.update(stats.summarise(samples_ms, budget.confidence, level))
     p95_ci = section["ci"].get("p95")
     section["p95_rel_halfwidth"] = (
         (p95_ci[1] - p95_ci[0]) / 2 / section["p95_ms"] if p95_ci and section["p95_ms"] > 0 else None

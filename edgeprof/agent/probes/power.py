@@ -11,6 +11,7 @@ import threading
 import time
 from typing import Any, Callable
 
+from ..spec import PowerSettings
 from ._power_sources import Estimate, PowerSource, SensorMissing, open_source
 
 PROGRESS_EVERY_S = 0.25
@@ -154,18 +155,18 @@ def energy_section(method: str, idle: list[float], load: list[float], rails: dic
     }
 
 
-def _choose_source(spec: dict[str, Any]) -> tuple[PowerSource | None, str | None]:
+def _choose_source(spec: PowerSettings) -> tuple[PowerSource | None, str | None]:
     """(source, fallback reason) or (None, why there is no power figure)."""
     try:
         return open_source(spec), None
     except _SOURCE_ERRORS as exc:
         reason = _describe(exc)
-    if spec["method"] == "estimate" or spec.get("idle_w") is None or spec.get("max_w") is None:
+    if spec.method == "estimate" or spec.idle_w is None or spec.max_w is None:
         return None, reason
-    return Estimate(float(spec["idle_w"]), float(spec["max_w"])), f"{spec['method']}: {reason}"
+    return Estimate(float(spec.idle_w), float(spec.max_w)), f"{spec.method}: {reason}"
 
 
-def measure_energy(run_once: Callable[[], Any], spec: dict[str, Any],
+def measure_energy(run_once: Callable[[], Any], spec: PowerSettings,
                    emit_progress: Callable[[int, int | None], None]) -> dict[str, Any] | None:
     """Idle baseline, then `seconds` of back-to-back `run_once` with power sampled: the `power` section. With
     `min_seconds` set each window is adaptive (`Window`): `idle_seconds` and `seconds` are then the longest.
@@ -173,15 +174,15 @@ def measure_energy(run_once: Callable[[], Any], spec: dict[str, Any],
     None for method "none" (or a zero-length window); a section with method "none" and a reason when the
     sensor is absent or fails and no estimate can stand in. Progress is reported in ms of the two windows.
     """
-    seconds, idle_seconds = float(spec.get("seconds") or 0), float(spec.get("idle_seconds") or 0)
-    if spec["method"] == "none" or seconds <= 0:
+    seconds, idle_seconds = float(spec.seconds or 0), float(spec.idle_seconds or 0)
+    if spec.method == "none" or seconds <= 0:
         return None
     source, reason = _choose_source(spec)
     if source is None:
         return {"method": "none", "reason": reason}
-    hz = float(spec.get("sample_hz") or 20)
+    hz = float(spec.sample_hz or 20)
     total_ms = int((idle_seconds + seconds) * 1000)
-    shortest, target = spec.get("min_seconds"), float(spec.get("ci_target") or 0.02)
+    shortest, target = spec.min_seconds, float(spec.ci_target or 0.02)
     estimate = isinstance(source, Estimate)
     with Sampler(source, hz) as idle:
         window, start = Window(idle_seconds, shortest, target, estimate), time.perf_counter()

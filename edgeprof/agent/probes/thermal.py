@@ -9,6 +9,8 @@ import threading
 import time
 from typing import Any, Callable
 
+from ..spec import ThermalSettings
+
 SAMPLE_S = 0.5
 COOLDOWN_POLL_S = 1.0
 THROTTLE_BITS = {0: "under-voltage", 1: "frequency capped", 2: "throttled", 3: "soft temperature limit"}
@@ -73,9 +75,9 @@ def read_cpufreq(root: str) -> dict[str, dict[str, Any]]:
 class ThermalProbe:
     """Temperatures before and after the run, and the maximum in between (sampled at 2 Hz)."""
 
-    def __init__(self, spec: dict[str, Any]) -> None:
-        self.root = spec.get("sysfs_root") or "/"
-        self.vcgencmd = spec.get("vcgencmd") or "vcgencmd"
+    def __init__(self, spec: ThermalSettings) -> None:
+        self.root = spec.sysfs_root or "/"
+        self.vcgencmd = spec.vcgencmd or "vcgencmd"
         self._before: dict[str, float] = {}
         self._freq_before: dict[str, dict[str, Any]] = {}
         self._max: float | None = None
@@ -122,13 +124,13 @@ class ThermalProbe:
         return section
 
 
-def wait_for_cooldown(spec: dict[str, Any], emit_warning: Callable[[str], None]) -> float | None:
+def wait_for_cooldown(spec: ThermalSettings, emit_warning: Callable[[str], None]) -> float | None:
     """Wait (at most cooldown_max_s) until the hottest zone is at or below cooldown_to_c; the temperature reached."""
-    target = spec.get("cooldown_to_c")
+    target = spec.cooldown_to_c
     if target is None:
         return None
-    root = spec.get("sysfs_root") or "/"
-    deadline = time.monotonic() + float(spec.get("cooldown_max_s", 120))
+    root = spec.sysfs_root or "/"
+    deadline = time.monotonic() + float(spec.cooldown_max_s)
     while True:
         temps = read_zones(root)
         if not temps:
@@ -139,6 +141,6 @@ def wait_for_cooldown(spec: dict[str, Any], emit_warning: Callable[[str], None])
             return hottest
         left = deadline - time.monotonic()
         if left <= 0:
-            emit_warning(f"still {hottest:.1f} C after waiting {spec.get('cooldown_max_s')} s to cool to {target} C")
+            emit_warning(f"still {hottest:.1f} C after waiting {spec.cooldown_max_s} s to cool to {target} C")
             return hottest
         time.sleep(min(COOLDOWN_POLL_S, left))
