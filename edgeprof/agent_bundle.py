@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import io
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from edgeprof.agent.spec import ErrorKind, Event
-from edgeprof.paths import cache_dir
+from edgeprof.paths import cache_dir, write_cached
 
 AGENT_SOURCE = Path(__file__).resolve().parent / "agent"
 PACKAGE = "edgeprof_agent"
@@ -125,8 +124,5 @@ def build_agent(cache: Path | None = None) -> AgentBundle:
     directory = cache or cache_dir() / "agent"
     path = directory / f"agent-{digest[:16]}.pyz"
     if not path.exists():
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=directory, prefix=f"{path.name}.", suffix=".tmp", delete=False) as partial:
-            partial.write(data)  # a name of its own per writer (thread or process), renamed into place whole
-        Path(partial.name).replace(path)
+        write_cached(path, data)
     return AgentBundle(path, digest, len(data))

@@ -9,7 +9,6 @@ import math
 import mmap
 import os
 import stat
-import threading
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgeprof.errors import ConfigError, one_line
 from edgeprof.onnx_wire import WireError, WireTensor, external_locations, read_signature
-from edgeprof.paths import cache_dir
+from edgeprof.paths import cache_dir, write_cached
 
 if TYPE_CHECKING:
     import numpy as np
@@ -421,13 +420,7 @@ def _device_copy(path: Path, data_files: tuple[DataFile, ...]) -> tuple[Path, st
     digest = hashlib.sha256(data).hexdigest()
     target = cache_dir() / "external" / f"{digest}.onnx"
     if not target.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".tmp-{target.name}-{os.getpid()}-{threading.get_ident()}")
-        try:
-            partial.write_bytes(data)
-            partial.replace(target)
-        finally:
-            partial.unlink(missing_ok=True)
+        write_cached(target, data)
     return target, digest
 
 

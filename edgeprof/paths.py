@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from importlib.resources import files
 from pathlib import Path
 
@@ -14,6 +15,15 @@ DEFAULT_CACHE = "~/.cache/edgeprof"
 def cache_dir() -> Path:
     """The cache root: $EDGEPROF_CACHE when set, else ~/.cache/edgeprof."""
     return Path(os.environ.get("EDGEPROF_CACHE") or DEFAULT_CACHE).expanduser()
+
+
+def write_cached(path: Path, data: bytes) -> None:
+    """Put `data` at `path` in the cache whole: each writer (thread or process) writes a temporary file of its own
+    beside it and renames it into place, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f"{path.name}.", suffix=".tmp", delete=False) as partial:
+        partial.write(data)
+    Path(partial.name).replace(path)
 
 
 def package_path(name: str) -> Path:

@@ -143,7 +143,7 @@ def test_the_work_dir_layout_is_spelled_only_in_the_contract() -> None:
 
 
 def test_the_lists_are_built_from_the_classes() -> None:
-    assert STAGES[0] == Stage.START and STAGES[-1] == Stage.ACCURACY and len(set(STAGES)) == len(STAGES)
+    assert STAGES[0] == Stage.START and STAGES[-1] == Stage.CONTEXT and len(set(STAGES)) == len(STAGES)
     assert spec.FINAL_EVENTS == (Event.RESULT, Event.ERROR) and set(spec.FINAL_EVENTS) < set(EVENTS)
     assert set(HOST_ERROR_KINDS).isdisjoint(ERROR_KINDS) and ErrorKind.MEMORY in ERROR_KINDS
     assert spec.MEASURING[0] == Stage.LOAD and Stage.LOCK not in spec.MEASURING
