@@ -75,17 +75,21 @@ def test_generation_on_the_local_device_judged_and_stored(smollm: Path, tmp_path
     store = tmp_path / "r.db"
     proc, result = deploy_json("--model", smollm, "--prompts", prompts, "--perplexity-text", passage, "--store", store,
                                "-c", "generation.ttft_p95_ms<=60000", "-c", "generation.tpot_p95_ms<=0.001",
-                               "-c", "generation.decode_tokens_per_s>=0.1", "-c", "generation.perplexity<=1000",
+                               "-c", "generation.decode_tokens_per_s>=1e9", "-c", "generation.perplexity<=1000",
                                "-c", "generation.energy_mj_per_token<=1000000")
-    assert proc.returncode == 1, (proc.stderr, result["error"])  # the TPOT bound no model meets
+    assert proc.returncode == 1, (proc.stderr, result["error"])  # the decode speed no model reaches
     gen = check_generation(result, prompts=2, text="spec")
     assert gen["quality"]["perplexity_tokens"] < 256 and gen["prompts"]["format"] == "chat template"
     assert gen["prompts"]["source"] == "spec" and gen["quality"]["reference"] is None
     verdicts = {v["constraint"]: v for v in result["verdicts"]}
-    assert verdicts["generation.tpot_p95_ms"]["status"] == "fail"
-    assert verdicts["generation.tpot_p95_ms"]["value"] == gen["tpot"]["p95_ms"]
-    for name in ("generation.ttft_p95_ms", "generation.decode_tokens_per_s", "generation.perplexity"):
-        assert verdicts[name]["status"] == "pass" and verdicts[name]["method"] == "measured", verdicts[name]
+    assert verdicts["generation.decode_tokens_per_s"]["status"] == "fail"
+    # a p95 is decided only by its interval (distribution-free: ~60 samples at least), as latency's is
+    for name, section, decided in (("generation.tpot_p95_ms", "tpot", "fail"), ("generation.ttft_p95_ms", "ttft", "pass")):
+        verdict, ci = verdicts[name], gen[section]["ci"]["p95"]
+        assert verdict["value"] == gen[section]["p95_ms"] and verdict["method"] == "measured"
+        assert (verdict["status"], verdict["detail"]) == ((decided, "") if ci else
+                                                          ("inconclusive", "too few samples for a confidence interval"))
+    assert verdicts["generation.perplexity"]["status"] == "pass"
     energy = verdicts["generation.energy_mj_per_token"]
     power = result["power"] or {"method": "none"}
     assert energy["method"] == power["method"]
