@@ -84,7 +84,8 @@ def test_generation_on_the_local_device_judged_and_stored(smollm: Path, tmp_path
     verdicts = {v["constraint"]: v for v in result["verdicts"]}
     assert verdicts["generation.decode_tokens_per_s"]["status"] == "fail"
     # a p95 is decided only by its interval (distribution-free: ~60 samples at least), as latency's is
-    for name, section, decided in (("generation.tpot_p95_ms", "tpot", "fail"), ("generation.ttft_p95_ms", "ttft", "pass")):
+    for name, section, decided in (("generation.tpot_p95_ms", "tpot", "fail"),
+                                   ("generation.ttft_p95_ms", "ttft", "pass")):
         verdict, ci = verdicts[name], gen[section]["ci"]["p95"]
         assert verdict["value"] == gen[section]["p95_ms"] and verdict["method"] == "measured"
         assert (verdict["status"], verdict["detail"]) == ((decided, "") if ci else
