@@ -14,7 +14,7 @@ phase_start=$SECONDS
 need=""
 for pair in qemu-system-aarch64:qemu-system-arm qemu-aarch64-static:qemu-user-static qemu-img:qemu-utils \
             mmdebstrap:mmdebstrap arch-test:arch-test update-binfmts:binfmt-support mke2fs:e2fsprogs \
-            ssh-keygen:openssh-client; do
+            ssh-keygen:openssh-client sudo:sudo; do
     command -v "${pair%%:*}" >/dev/null || need="$need ${pair#*:}"
 done
 [ -e /usr/lib/ipxe/qemu/efi-virtio.rom ] || need="$need ipxe-qemu"
