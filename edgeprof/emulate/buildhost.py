@@ -1,8 +1,9 @@
 """How this host can build an image: as root, or without root inside a user namespace; else what is missing.
 
-Without root the unchanged recipe script runs under `mmdebstrap --unshare-helper`: a user namespace where the
-builder is root and the subordinate ids map the guest's users, so mmdebstrap's root mode, pip and mke2fs see the
-same ownership as a root build. The recipe (and so the image's cache key) is the same either way.
+Without root the unchanged recipe script runs under `unshare` in a user namespace where the builder is root
+(uid 0 is the user itself, so the image's files are the user's) and the user's subordinate ids are uids 1-65535
+(the guest's users and groups), with its own mount and PID namespaces: mmdebstrap's root mode, pip and mke2fs see
+the same ownership as in a root build. The recipe (and so the image's cache key) is the same either way.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from pathlib import Path
 
 SYSCTL = Path("/proc/sys")
 SUBID_FILES = (Path("/etc/subuid"), Path("/etc/subgid"))
-SUBID_COUNT = 65536  # the ids a Debian root's users and groups need
-ROOTLESS_PREFIX = ("mmdebstrap", "--unshare-helper")
+SUBID_COUNT = 65536  # the ids a Debian root's users and groups need (0, the builder, is the user itself)
 # sysctl, the value that forbids unprivileged user namespaces
 USERNS_SWITCHES = (("user/max_user_namespaces", "0"), ("kernel/unprivileged_userns_clone", "0"),
                    ("kernel/apparmor_restrict_unprivileged_userns", "1"))
@@ -39,10 +39,20 @@ def build_route() -> BuildRoute:
     """The route of this process on this host, with what it lacks."""
     if os.geteuid() == 0:
         return BuildRoute((), ())
-    user = pwd.getpwuid(os.geteuid()).pw_name
+    uid = os.geteuid()
+    user = pwd.getpwuid(uid).pw_name
+    starts = [subid_start(user, uid, path) for path in SUBID_FILES]
     missing = [m for m in (binfmt_missing(SYSCTL), userns_missing(SYSCTL), helpers_missing(),
-                           subid_missing(user, os.geteuid(), SUBID_FILES)) if m]
-    return BuildRoute(ROOTLESS_PREFIX, tuple(missing))
+                           subid_missing(user, starts)) if m]
+    return BuildRoute(namespace_argv(*(start or 0 for start in starts)), tuple(missing))
+
+
+def namespace_argv(first_uid: int, first_gid: int) -> tuple[str, ...]:
+    """The user namespace a rootless build runs in: root is the user, 1-65535 its subordinate ids."""
+    ids = SUBID_COUNT - 1
+    # outer,inner,count: the form util-linux 2.38 reads (2.39 and later still accept it)
+    return ("unshare", "--map-root-user", f"--map-users={first_uid},1,{ids}", f"--map-groups={first_gid},1,{ids}",
+            "--mount", "--pid", "--fork", "--propagation", "unchanged")
 
 
 def binfmt_missing(sysctl: Path) -> str | None:
@@ -84,32 +94,33 @@ def userns_missing(sysctl: Path) -> str | None:
 
 
 def helpers_missing() -> str | None:
-    """The programs the rootless route runs besides the recipe's own tools."""
-    absent = [tool for tool in ("mmdebstrap", "newuidmap", "newgidmap") if shutil.which(tool) is None]
-    packages = sorted({"mmdebstrap" if tool == "mmdebstrap" else "uidmap" for tool in absent})
+    """The programs that make the namespace."""
+    absent = [tool for tool in ("unshare", "newuidmap", "newgidmap") if shutil.which(tool) is None]
+    packages = sorted({"util-linux" if tool == "unshare" else "uidmap" for tool in absent})
     return f"{', '.join(absent)} (package {', '.join(packages)})" if absent else None
 
 
-def subid_missing(user: str, uid: int, files: tuple[Path, ...]) -> str | None:
-    """Which of /etc/subuid and /etc/subgid gives the user no range of SUBID_COUNT ids."""
-    lacking = [str(path) for path in files if not _has_range(path, user, uid)]
+def subid_missing(user: str, starts: list[int | None]) -> str | None:
+    """Which of /etc/subuid and /etc/subgid (their starts, in SUBID_FILES order) gives the user no range."""
+    lacking = [str(path) for path, start in zip(SUBID_FILES, starts) if start is None]
     if not lacking:
         return None
     return (f"a subordinate id range of {SUBID_COUNT} for {user} in {' and '.join(lacking)} "
             f"(usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user})")
 
 
-def _has_range(path: Path, user: str, uid: int) -> bool:
+def subid_start(user: str, uid: int, path: Path) -> int | None:
+    """The first id of the user's first range of at least SUBID_COUNT ids in a subuid/subgid file, or None."""
     try:
         lines = path.read_text().splitlines()
     except OSError:
-        return False
+        return None
     for line in lines:
         owner, _, rest = line.partition(":")
         start, _, count = rest.partition(":")
         if owner in (user, str(uid)) and start.isdigit() and count.isdigit() and int(count) >= SUBID_COUNT:
-            return True
-    return False
+            return int(start)
+    return None
 
 
 def refusal(route: BuildRoute) -> str:

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,7 @@ def test_this_machine_as_nobody_names_exactly_what_it_lacks() -> None:
                      "print(' '.join(r.prefix)); print('\\n'.join(r.missing))")
     assert proc.returncode == 0, proc.stderr
     prefix, *missing = proc.stdout.strip().splitlines()
-    assert prefix == "mmdebstrap --unshare-helper"
+    assert prefix.startswith("unshare --map-root-user --map-users=")
     text = "\n".join(missing)
     assert ("package uidmap" in text) == (shutil.which("newuidmap") is None or shutil.which("newgidmap") is None)
     subids = "".join(Path(f).read_text() for f in ("/etc/subuid", "/etc/subgid") if Path(f).exists())
@@ -100,9 +101,30 @@ def test_a_sysctl_that_forbids_user_namespaces_is_named(tmp_path: Path, rel: str
 
 
 def test_a_subid_range_must_be_the_users_and_large_enough(tmp_path: Path) -> None:
-    subuid, subgid = tmp_path / "subuid", tmp_path / "subgid"
-    subuid.write_text("alice:100000:65536\nbob:165536:1000\n")
-    subgid.write_text("1000:100000:65536\n")
-    assert buildhost.subid_missing("alice", 1000, (subuid, subgid)) is None  # by name or by uid
-    assert f"for bob in {subuid} and {subgid}" in buildhost.subid_missing("bob", 1001, (subuid, subgid))
-    assert f"for carol in {tmp_path / 'absent'} " in buildhost.subid_missing("carol", 1002, (tmp_path / "absent",))
+    subuid = tmp_path / "subuid"
+    subuid.write_text("alice:100000:65536\nbob:165536:1000\n1002:300000:70000\n")
+    assert buildhost.subid_start("alice", 1000, subuid) == 100000
+    assert buildhost.subid_start("carol", 1002, subuid) == 300000  # by uid
+    assert buildhost.subid_start("bob", 1001, subuid) is None  # too few ids
+    assert buildhost.subid_start("alice", 1000, tmp_path / "absent") is None
+    assert buildhost.subid_missing("alice", [100000, 100000]) is None
+    assert "for bob in /etc/subgid (usermod" in buildhost.subid_missing("bob", [165536, None])
+
+
+def test_the_namespace_makes_the_builder_root_and_its_files_the_users(request: pytest.FixtureRequest) -> None:
+    """Where this machine lets nobody build, the real namespace: uid 0 inside, files the user's outside."""
+    route = as_nobody("from edgeprof.emulate.buildhost import build_route; r = build_route(); "
+                      "print(' '.join(r.prefix) if not r.missing else '')")
+    if not route.stdout.strip():
+        pytest.skip("this machine does not let nobody build without root (see the test above for why)")
+    work = Path(tempfile.mkdtemp(prefix="edgeprof-userns-"))  # pytest's tmp_path is closed to other users
+    request.addfinalizer(lambda: shutil.rmtree(work, ignore_errors=True))
+    work.chmod(0o777)
+    script = f"id -u; touch {work}/mine; touch {work}/guest; chown 100:100 {work}/guest"
+    proc = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                           *route.stdout.split(), "/bin/sh", "-c", script], capture_output=True, text=True,
+                          timeout=60, cwd="/")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "0"
+    assert (work / "mine").stat().st_uid == NOBODY
+    assert (work / "guest").stat().st_uid not in (0, NOBODY)  # a subordinate id, as the guest's uid 100
