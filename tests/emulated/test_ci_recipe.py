@@ -1,6 +1,6 @@
 """docs/ci.md's GitHub Actions job, run verbatim on the cached image: a push to main, then a pull request gated on it.
 
-Marker `emulated`: it boots qemu-pi4-icount (a few minutes). The job gets its own HOME, results store and VM
+Marker `emulated`: it boots qemu-pi4-icount twice (about 18 minutes on 2 busy cores). The job gets its own HOME, results store and VM
 directory; only the built image is shared (linked) with the emulated stage's cache.
 """
 
