@@ -2,7 +2,8 @@
 # CI stage 2: the emulated arm64 board. Installs the host packages if missing, builds or reuses the qemu-pi4
 # image (cached under $EDGEPROF_CACHE, default ~/.cache/edgeprof), boots it, runs `pytest -m emulated`
 # (deploys over SSH to the VM) and powers it off again. EDGEPROF_JUNIT=FILE writes the JUnit XML there.
-# Measured on 2 shared cores: image build ~10 min (first time only), boot 40-65 s, tests ~3 min.
+# Measured on 2 shared cores: image build ~10-22 min (first time only), boot 40-65 s, tests ~3 min plus ~18 min
+# for docs/ci.md's job, run twice by tests/emulated/test_ci_recipe.py.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export EDGEPROF_CACHE="${EDGEPROF_CACHE:-$HOME/.cache/edgeprof}"
@@ -14,7 +15,7 @@ phase_start=$SECONDS
 need=""
 for pair in qemu-system-aarch64:qemu-system-arm qemu-aarch64-static:qemu-user-static qemu-img:qemu-utils \
             mmdebstrap:mmdebstrap arch-test:arch-test update-binfmts:binfmt-support mke2fs:e2fsprogs \
-            ssh-keygen:openssh-client; do
+            ssh-keygen:openssh-client sudo:sudo; do
     command -v "${pair%%:*}" >/dev/null || need="$need ${pair#*:}"
 done
 [ -e /usr/lib/ipxe/qemu/efi-virtio.rom ] || need="$need ipxe-qemu"

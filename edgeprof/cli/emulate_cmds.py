@@ -1,9 +1,10 @@
-"""`edgeprof emulate build|up|down|status`: the emulated arm64 boards under QEMU."""
+"""`edgeprof emulate build|key|export|import|up|down|status`: the emulated arm64 boards under QEMU."""
 
 from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -12,7 +13,8 @@ from rich.table import Table
 from edgeprof.cli.app import app, console
 from edgeprof.cli.options import JsonOption, seconds
 from edgeprof.emulate import vm
-from edgeprof.emulate.image import build_image
+from edgeprof.emulate.bundle import export_image, import_image
+from edgeprof.emulate.image import build_image, image_for
 from edgeprof.emulate.paths import emulate_dir, relocated, ssh_config_path
 from edgeprof.emulate.recipe import recipe_for
 
@@ -36,6 +38,34 @@ def emulate_build(
     image, cached = build_image(recipe_for(name), on_step, force=force)
     verb = "cache hit" if cached else f"built in {time.monotonic() - started:.0f} s"
     out.print(f"{image.name}: {verb}: {image.dir}")
+
+
+@emulate_app.command("key")
+def emulate_key(
+    name: Annotated[str, typer.Argument(help="Emulated device whose image key to print.")] = "qemu-pi4",
+) -> None:
+    """Print the image's cache key (NAME-HASH of the recipe), e.g. for an actions/cache or GitLab cache key."""
+    print(image_for(recipe_for(name)).dir.name)
+
+
+@emulate_app.command("export")
+def emulate_export(
+    out: Annotated[Path, typer.Option("--out", help="File to write: a tar with SHA-256 sums (it holds the "
+                                                   "image's client key: mode 600).")],
+    name: Annotated[str, typer.Argument(help="Emulated device whose built image to export.")] = "qemu-pi4",
+) -> None:
+    """Write the built image as one checksummed file, for a team's file server or a CI artifact."""
+    image = export_image(recipe_for(name), out)
+    console(stderr=True).print(f"{image.dir.name}: exported to {out} ({out.stat().st_size / 1e6:.0f} MB)")
+
+
+@emulate_app.command("import")
+def emulate_import(
+    src: Annotated[Path, typer.Argument(help="A file `edgeprof emulate export` wrote.")],
+) -> None:
+    """Check an exported image's sums and recipe key and put it in the cache (a mismatch is refused, exit 2)."""
+    image, cached = import_image(src)
+    console(stderr=True).print(f"{image.dir.name}: {'already in the cache' if cached else 'imported'}: {image.dir}")
 
 
 @emulate_app.command("up")

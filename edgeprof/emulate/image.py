@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgeprof.emulate.buildhost import build_route, refusal
 from edgeprof.emulate.paths import images_dir
 from edgeprof.emulate.recipe import SCRIPT, Recipe, script_bytes
 from edgeprof.errors import ConfigError, DeviceError
@@ -62,15 +63,15 @@ def build_image(recipe: Recipe, on_step: StepCallback, *, force: bool = False) -
     image = image_for(recipe)
     if image.complete() and not force:
         return image, True
-    if os.geteuid() != 0:
-        raise ConfigError(f"building an image needs root (mmdebstrap, binfmt_misc): run as root, or by hand: "
-                          f"sudo {SCRIPT} OUTDIR")
+    route = build_route()
+    if route.missing:
+        raise ConfigError(refusal(route))
     partial = image.dir.with_name(image.dir.name + ".partial")
     log = image.dir.with_name(image.dir.name + ".log")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     started = time.monotonic()
-    step, last = _run_recipe(recipe, partial, log, on_step)
+    step, last = _run_recipe(recipe, route.prefix, partial, log, on_step)
     if step != "done":
         raise DeviceError(f"image build failed at step '{step}': {last or 'no output'} (log: {log})")
     manifest = {
@@ -85,9 +86,9 @@ def build_image(recipe: Recipe, on_step: StepCallback, *, force: bool = False) -
     return image, False
 
 
-def recipe_argv(outdir: Path) -> list[str]:
-    """The command that runs the recipe script into outdir."""
-    return ["/bin/sh", str(SCRIPT), str(outdir)]
+def recipe_argv(prefix: tuple[str, ...], outdir: Path) -> list[str]:
+    """The command that runs the recipe script into outdir (behind the build route's prefix)."""
+    return [*prefix, "/bin/sh", str(SCRIPT), str(outdir)]
 
 
 def recipe_env(recipe: Recipe) -> dict[str, str]:
@@ -95,11 +96,12 @@ def recipe_env(recipe: Recipe) -> dict[str, str]:
     return {**os.environ, **recipe.env(), "PIP": f"{sys.executable} -m pip", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
 
 
-def _run_recipe(recipe: Recipe, outdir: Path, log: Path, on_step: StepCallback) -> tuple[str, str]:
+def _run_recipe(recipe: Recipe, prefix: tuple[str, ...], outdir: Path, log: Path,
+                on_step: StepCallback) -> tuple[str, str]:
     """Run the script, everything to the log; report steps; return (last step, last non-step output line)."""
     step, last = "start", ""
     with log.open("w") as out:
-        proc = subprocess.Popen(recipe_argv(outdir), env=recipe_env(recipe), stdout=subprocess.PIPE,
+        proc = subprocess.Popen(recipe_argv(prefix, outdir), env=recipe_env(recipe), stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, errors="replace")
         assert proc.stdout is not None
         for line in proc.stdout:
