@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from edgeprof.agent import stats
-from edgeprof.agent.probes.latency import steady_state
+from edgeprof.agent.probes.latency import FLOOR_SHARE, calls_per_sample, steady_state
 
 BUDGET = {"min_runs": 50, "max_runs": 20000, "min_seconds": 0.0, "max_seconds": 5.0, "target_rel_halfwidth": 0.02,
           "confidence": 0.95}
@@ -94,9 +94,27 @@ def test_precise_samples_stop_on_precision_noisy_ones_on_budget(monkeypatch: pyt
     assert reason == "max_seconds" and 0.3 <= samples.sum() / 1e3 < 0.31
 
 
+def test_a_microsecond_model_passes_the_time_floor_early_and_stops_on_precision(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a simulated clock, a 10 us call with a quiet host's spread: the loops of calls make min_seconds pass at a
+    quarter of max_runs, so the rule stops on precision at a look, not on the cap."""
+    clock = SimulatedClock()
+    monkeypatch.setattr(time, "perf_counter_ns", clock)
+    rng = np.random.default_rng(4)
+    call = clock.call_taking(lambda: 10e-6 * float(rng.lognormal(0.0, 0.1)))
+    budget = dict(BUDGET, min_seconds=0.5, max_seconds=20.0, target_rel_halfwidth=0.02)
+    calls = calls_per_sample(call, budget)
+    samples, reason, _ = steady_state(call, budget, lambda d, t: None, calls)
+    floor_at = int(np.searchsorted(np.cumsum(samples) * calls / 1e3, budget["min_seconds"])) + 1
+    assert floor_at <= FLOOR_SHARE * budget["max_runs"] * 1.1
+    assert reason == "precision" and len(samples) < budget["max_runs"]
+    assert len(samples) == min(n for n in stats.look_points(BUDGET["min_runs"], budget["max_runs"]) if n >= floor_at)
+
+
 def test_looks_are_geometric_and_end_on_the_cap() -> None:
     points = stats.look_points(50, 5000)
-    assert points[0] == stats.FIRST_LOOK and points[-1] == 5000
+    assert points[0] == stats.first_look(0.95, 0.95) == 72 and points[-1] == 5000
+    assert stats.quantile_ci_ranks(72, 0.95, 0.95) is not None and stats.quantile_ci_ranks(71, 0.95, 0.95) is None
+    assert stats.look_points(0, 100, 0.5)[0] == stats.first_look(0.5, 0.95) == 6
     assert all(b > a for a, b in zip(points, points[1:])) and len(points) < 25
     assert stats.look_points(10, 20) == [20]
 

@@ -14,6 +14,7 @@ from .. import stats
 CALIBRATION_CALLS = 20
 CALIBRATION_NS = 2_000_000
 COPY_RUNS = 51
+FLOOR_SHARE = 0.25  # a microsecond model's samples reach min_seconds by this share of max_runs
 PROGRESS_NS = 500_000_000  # a progress event at most every half second
 
 
@@ -48,9 +49,10 @@ def warm_up(run_once: Callable[[], Any], budget: dict[str, Any],
 
 
 def calls_per_sample(run_once: Callable[[], Any], budget: dict[str, Any]) -> int:
-    """pyperf's loops: how many back-to-back calls one sample times, so that max_runs samples last at least
-    min_seconds (a microsecond model then reaches the time floor before the sample cap); 1 for slower models."""
-    floor_ns = budget["min_seconds"] * 1e9 / budget["max_runs"]
+    """pyperf's loops: how many back-to-back calls one sample times, so that a quarter of max_runs samples lasts
+    min_seconds (a microsecond model then passes the time floor with looks left to stop on precision before the
+    sample cap); 1 for slower models."""
+    floor_ns = budget["min_seconds"] * 1e9 / (budget["max_runs"] * FLOOR_SHARE)
     if floor_ns <= 0:
         return 1
     calls = CALIBRATION_CALLS
@@ -71,10 +73,8 @@ def steady_state(run_once: Callable[[], Any], budget: dict[str, Any],
     calls), why sampling stopped (precision, max_runs or max_seconds) and the confidence to draw its intervals at.
     With `advance`, each sample runs on the next feed, bound between samples (never inside the timed window).
 
-    The time budget is checked after every sample (a slow model never overruns it by more than one); precision
-    is checked only at the geometrically spaced looks of `stats.look_points` once min_seconds have passed, each at
-    the per-look confidence (`stats.look_confidence`) that makes the intervals of the looks actually taken hold
-    together; with no look taken, nothing depended on the intervals and they are drawn at the nominal confidence.
+    When to stop is `stats.StoppingRule`'s call, asked after every sample: the time budget then never overruns by
+    more than one sample; precision is judged at its looks once min_seconds have passed.
     """
     max_runs = budget["max_runs"]
     samples = np.empty(min(max_runs, 4096), dtype=np.float64)
@@ -82,11 +82,9 @@ def steady_state(run_once: Callable[[], Any], budget: dict[str, Any],
     clock = time.perf_counter_ns
     loop = itertools.repeat
     start = clock()
-    min_ns, max_ns = budget["min_seconds"] * 1e9, budget["max_seconds"] * 1e9
-    target, confidence = budget["target_rel_halfwidth"], budget["confidence"]
-    level: float | None = None  # fixed at the first look taken, over it and the looks after it
-    points = stats.look_points(budget["min_runs"], max_runs)
-    look, next_progress = 0, start + PROGRESS_NS
+    rule = stats.StoppingRule(budget["target_rel_halfwidth"], budget["confidence"], max_runs, budget["max_seconds"],
+                              min_runs=budget["min_runs"], min_seconds=budget["min_seconds"])
+    next_progress = start + PROGRESS_NS
     while True:
         if calls == 1:
             t0 = clock()
@@ -103,17 +101,9 @@ def steady_state(run_once: Callable[[], Any], budget: dict[str, Any],
         n += 1
         if advance is not None:
             run_once = advance()
-        if n >= points[look]:
-            if target > 0 and t1 - start >= min_ns:
-                if level is None:
-                    level = stats.look_confidence(tuple(points[look:]), 0.95, confidence)
-                if stats.relative_halfwidth(np.sort(samples[:n]), 0.95, level) <= target:
-                    return samples[:n], "precision", level
-            look = min(look + 1, len(points) - 1)
-        if n >= max_runs:
-            return samples[:n], "max_runs", level or confidence
-        if t1 - start >= max_ns:
-            return samples[:n], "max_seconds", level or confidence
+        reason = rule.should_stop(samples[:n], (t1 - start) / 1e9)
+        if reason is not None:
+            return samples[:n], reason, rule.interval_confidence
         if t1 >= next_progress:
             progress(n, max_runs)
             next_progress = t1 + PROGRESS_NS
