@@ -119,21 +119,84 @@ def test_looks_are_geometric_and_end_on_the_cap() -> None:
     assert stats.look_points(10, 20) == [20]
 
 
-def test_the_stopped_interval_covers_the_true_p95_at_the_nominal_rate() -> None:
-    """The rule as the agent applies it, on lognormal samples: stopping on a narrow interval stays honest."""
+def stop_where_the_rule_does(x: np.ndarray, rule: stats.StoppingRule) -> tuple[int, str]:
+    """Drive a rule with one synthetic sample at a time (no clock: every look taken) until it stops."""
+    for n in range(1, len(x) + 1):
+        reason = rule.should_stop(x[:n], 0.0)
+        if reason is not None:
+            return n, reason
+    raise AssertionError("the rule never stopped")
+
+
+@pytest.mark.parametrize("target, median_samples", [(0.04, 547), (0.02, 2090)])
+def test_the_stopped_interval_covers_the_true_p95_at_the_nominal_rate(target: float, median_samples: int) -> None:
+    """The rule as the agent applies it, on seeded lognormal samples: stopping on a narrow interval stays honest,
+    and where it stops is the same look every run."""
     rng = np.random.default_rng(5)
     true = math.exp(0.15 * 1.6448536)
-    looks = stats.look_points(50, 5000)
-    level = stats.look_confidence(tuple(looks), 0.95, 0.95)
-    hits, reps = 0, 300
+    hits, stops, reps = 0, [], 300
     for _ in range(reps):
         x = rng.lognormal(0.0, 0.15, 5000)
-        for n in looks:
-            if stats.relative_halfwidth(np.sort(x[:n]), 0.95, level) <= 0.02:
-                break
-        lo, hi = stats.quantile_ci(np.sort(x[:n]), 0.95, level)
+        rule = stats.StoppingRule(target, 0.95, 5000)
+        n, reason = stop_where_the_rule_does(x, rule)
+        assert reason == "precision" and n in rule.looks
+        lo, hi = stats.quantile_ci(np.sort(x[:n]), 0.95, rule.interval_confidence)
         hits += lo <= true <= hi
+        stops.append(n)
     assert hits / reps >= 0.95, hits / reps  # simultaneous coverage is >= 0.95 whatever the stop
+    assert np.median(stops) == median_samples
+
+
+def test_a_distribution_built_to_fool_the_rule_still_gets_its_coverage() -> None:
+    """The worst case for stopping on a narrow interval: two narrow spikes either side of the true p95, so an
+    interval is narrow exactly when it lies inside one spike, missing the p95; the rule then stops at the first
+    look that misses. Its per-look level still covers >= 0.95; checking each look at the nominal level does not."""
+    def draw(rng: np.random.Generator, n: int) -> np.ndarray:
+        u = rng.random(n)  # quantile levels: the bulk below 0.80, a spike at 1.0 to 0.95, one at 1.1 above
+        return np.where(u < 0.80, u, np.where(u < 0.95, 1.0 + 1e-9 * u, 1.1 + 1e-9 * u))
+
+    true = 1.0 + 1e-9 * 0.95  # the top of the lower spike
+
+    rng, reps, hits, hits_nominal = np.random.default_rng(11), 600, 0, 0
+    for _ in range(reps):
+        x = draw(rng, 1000)
+        rule = stats.StoppingRule(0.02, 0.95, 1000)
+        n, _ = stop_where_the_rule_does(x, rule)
+        lo, hi = stats.quantile_ci(np.sort(x[:n]), 0.95, rule.interval_confidence)
+        hits += lo <= true <= hi
+        n = next(n for n in rule.looks if stats.relative_halfwidth(np.sort(x[:n]), 0.95, 0.95) <= 0.02
+                 or n == rule.looks[-1])
+        lo, hi = stats.quantile_ci(np.sort(x[:n]), 0.95, 0.95)
+        hits_nominal += lo <= true <= hi
+    assert hits / reps >= 0.93, hits / reps  # 0.952 exactly (the per-look level's); binomial slack of 600 draws
+    assert hits_nominal / reps < 0.85, hits_nominal / reps
+
+
+def test_a_sample_may_cost_seconds_and_be_any_quantile() -> None:
+    """A generative model's time to first token: one sample a whole prompt (~1.5 s), its median judged; the time
+    budget stops it after the sample that passes max_seconds, a loose target at a look."""
+    rng = np.random.default_rng(6)
+    ttft = 1.5 * rng.lognormal(0.0, 0.3, 200)
+    elapsed = np.cumsum(ttft)
+    rule = stats.StoppingRule(0.001, 0.95, 200, max_seconds=60.0, quantile=0.5)
+    stopped = next((n, r) for n in range(1, 201) if (r := rule.should_stop(ttft[:n], float(elapsed[n - 1]))))
+    assert stopped == (int(np.searchsorted(elapsed, 60.0)) + 1, "max_seconds")
+    assert rule.interval_confidence > 0.95 and rule.looks[0] == 6
+
+    loose = stats.StoppingRule(0.2, 0.95, 200, max_seconds=60.0, quantile=0.5)
+    n = next(n for n in range(1, 201) if loose.should_stop(ttft[:n], float(elapsed[n - 1])))
+    assert n in loose.looks and loose.should_stop(ttft[:n], float(elapsed[n - 1])) == "precision"
+
+
+def test_looks_before_min_seconds_are_not_taken_and_cost_nothing() -> None:
+    x = np.random.default_rng(9).lognormal(0.0, 0.15, 5000)
+    early, late = stats.StoppingRule(0.02, 0.95, 5000), stats.StoppingRule(0.02, 0.95, 5000, min_seconds=1.0)
+    for n in range(1, 1101):
+        early.should_stop(x[:n], 0.0)
+        late.should_stop(x[:n], n / 1000)  # a millisecond per sample: min_seconds passes at the 1,000th
+    assert early.level is not None and late.level is not None and 0.95 < late.level < early.level
+    assert late.level == stats.look_confidence(tuple(n for n in late.looks if n >= 1000), 0.95, 0.95)
+    assert stats.StoppingRule(0.0, 0.95, 300).interval_confidence == 0.95  # no precision look: nominal
 
 
 def test_the_per_look_level_makes_every_look_cover_together() -> None:
