@@ -147,29 +147,53 @@ def test_the_stopped_interval_covers_the_true_p95_at_the_nominal_rate(target: fl
     assert np.median(stops) == median_samples
 
 
+def two_spikes(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Latencies built to fool a rule that stops on a narrow interval: two narrow spikes either side of the true
+    p95 (quantile levels: the bulk below 0.80, a spike at 1.0 up to 0.95, one at 1.1 above)."""
+    u = rng.random(n)
+    return np.where(u < 0.80, u, np.where(u < 0.95, 1.0 + 1e-9 * u, 1.1 + 1e-9 * u))
+
+
+TWO_SPIKES_P95 = 1.0 + 1e-9 * 0.95  # the top of the lower spike
+
+
 def test_a_distribution_built_to_fool_the_rule_still_gets_its_coverage() -> None:
     """The worst case for stopping on a narrow interval: two narrow spikes either side of the true p95, so an
     interval is narrow exactly when it lies inside one spike, missing the p95; the rule then stops at the first
     look that misses. Its per-look level still covers >= 0.95; checking each look at the nominal level does not."""
-    def draw(rng: np.random.Generator, n: int) -> np.ndarray:
-        u = rng.random(n)  # quantile levels: the bulk below 0.80, a spike at 1.0 to 0.95, one at 1.1 above
-        return np.where(u < 0.80, u, np.where(u < 0.95, 1.0 + 1e-9 * u, 1.1 + 1e-9 * u))
-
-    true = 1.0 + 1e-9 * 0.95  # the top of the lower spike
-
     rng, reps, hits, hits_nominal = np.random.default_rng(11), 600, 0, 0
     for _ in range(reps):
-        x = draw(rng, 1000)
+        x = two_spikes(rng, 1000)
         rule = stats.StoppingRule(0.02, 0.95, 1000)
         n, _ = stop_where_the_rule_does(x, rule)
         lo, hi = stats.quantile_ci(np.sort(x[:n]), 0.95, rule.interval_confidence)
-        hits += lo <= true <= hi
+        hits += lo <= TWO_SPIKES_P95 <= hi
         n = next(n for n in rule.looks if stats.relative_halfwidth(np.sort(x[:n]), 0.95, 0.95) <= 0.02
                  or n == rule.looks[-1])
         lo, hi = stats.quantile_ci(np.sort(x[:n]), 0.95, 0.95)
-        hits_nominal += lo <= true <= hi
+        hits_nominal += lo <= TWO_SPIKES_P95 <= hi
     assert hits / reps >= 0.93, hits / reps  # 0.952 exactly (the per-look level's); binomial slack of 600 draws
     assert hits_nominal / reps < 0.85, hits_nominal / reps
+
+
+def test_a_budget_stop_draws_its_interval_at_the_share_the_looks_cut_off_left() -> None:
+    """A slow device, 0.11 s a sample: max_seconds stops it after 180 samples, the looks to 5,000 mostly never
+    taken; the last interval is at the final look's level (nominal here), not the per-look one, and still covers
+    >= 0.95 on the two-spike distribution, where the rule stops at the first look that misses."""
+    rng, reps, hits = np.random.default_rng(12), 600, 0
+    for _ in range(reps):
+        x = two_spikes(rng, 5000)
+        rule = stats.StoppingRule(0.02, 0.95, 5000, max_seconds=19.9)
+        n, reason = next((n, r) for n in range(1, 5001) if (r := rule.should_stop(x[:n], n * 0.11)))
+        lo, hi = stats.quantile_ci(np.sort(x[:n]), 0.95, rule.interval_confidence)
+        hits += lo <= TWO_SPIKES_P95 <= hi
+        if reason == "max_seconds":
+            assert n == 181 and rule.taken == [72, 90, 113, 142, 178]  # 72 and 90: no interval at the level
+            assert rule.interval_confidence == stats.final_confidence((72, 90, 113, 142, 178), rule.level, 181,
+                                                                      0.95, 0.95)
+            assert rule.interval_confidence < 0.951 < rule.level
+    assert hits / reps >= 0.93, hits / reps  # >= 0.95 exactly; binomial slack of 600 draws
+    assert stats.final_confidence(tuple(stats.look_points(0, 5000)), 0.9924, 5000, 0.95, 0.95) <= 0.9924
 
 
 def test_a_sample_may_cost_seconds_and_be_any_quantile() -> None:
