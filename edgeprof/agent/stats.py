@@ -39,6 +39,12 @@ class StoppingRule:
     taken once `min_seconds` have passed, and at the per-look level of `look_confidence`, so the interval wherever
     the rule stops covers with `confidence` whatever the distribution (every look it could stop at counted).
 
+    `planned_runs`, the samples the time budget is expected to allow from timing taken before sampling (the
+    warm-up's pace), ends the looks there: the rule stops at that count (reason max_seconds) with its last interval
+    at `final_confidence`, near the nominal level, and the looks it would never reach cost nothing. A time stop
+    before it (sampling slower than planned) comes at a count that the latencies themselves set, so its intervals
+    stay at the per-look level.
+
     Drive it with every new sample: `reason = rule.should_stop(samples, elapsed_s)` returns None (go on) or
     "precision", "max_runs" or "max_seconds"; then draw the intervals at `rule.interval_confidence`. A sample may
     be anything timed (a call, a loop of calls, a whole prompt's time to first token); `target` 0 never stops on
@@ -47,19 +53,20 @@ class StoppingRule:
 
     def __init__(self, target: float, confidence: float = 0.95, max_runs: int = 5000,
                  max_seconds: float = math.inf, *, min_runs: int = 0, min_seconds: float = 0.0,
-                 quantile: float = 0.95) -> None:
+                 quantile: float = 0.95, planned_runs: int | None = None) -> None:
         self.target, self.confidence, self.quantile = target, confidence, quantile
         self.max_runs, self.max_seconds, self.min_seconds = max_runs, max_seconds, min_seconds
-        self.looks = look_points(min_runs, max_runs, quantile, confidence)
+        self.last = max(1, min(max_runs, planned_runs or max_runs))  # the count the rule stops at, at the latest
+        self.looks = look_points(min_runs, self.last, quantile, confidence)
         self._next = 0  # the index of the next look
         self.level: float | None = None  # fixed at the first look taken, over it and the looks after it
         self.taken: list[int] = []  # the looks taken (precision judged there at `level`)
-        self.final_level: float | None = None  # set when the budget stops it: `final_confidence`
+        self.final_level: float | None = None  # set on reaching `last`: `final_confidence`
 
     @property
     def interval_confidence(self) -> float:
-        """The confidence to draw the reported intervals at: the per-look level after a precision stop, the final
-        look's after a budget stop (`final_confidence`), the nominal one if no look was taken."""
+        """The confidence to draw the reported intervals at: the final look's after stopping at `last`
+        (`final_confidence`), else the per-look level, or the nominal one if no look was taken."""
         return self.final_level or self.level or self.confidence
 
     def should_stop(self, samples: Sequence[float] | np.ndarray, elapsed_s: float) -> str | None:
@@ -74,10 +81,12 @@ class StoppingRule:
                 if relative_halfwidth(np.sort(samples), self.quantile, self.level) <= self.target:
                     return "precision"
             self._next = min(self._next + 1, len(self.looks) - 1)
-        reason = "max_runs" if n >= self.max_runs else "max_seconds" if elapsed_s >= self.max_seconds else None
-        if reason is not None and self.level is not None:
-            self.final_level = final_confidence(tuple(self.taken), self.level, n, self.quantile, self.confidence)
-        return reason
+        if n >= self.last:
+            if self.level is not None:
+                self.final_level = final_confidence(tuple(self.taken), self.level, n, self.quantile,
+                                                    self.confidence)
+            return "max_runs" if n >= self.max_runs else "max_seconds"
+        return "max_seconds" if elapsed_s >= self.max_seconds else None
 
 
 @functools.lru_cache(maxsize=32)
@@ -90,8 +99,8 @@ def look_confidence(looks: tuple[int, ...], q: float, confidence: float) -> floa
     Exact and distribution-free (repeated confidence intervals, Jennison & Turnbull, in rank space): the interval
     at look k covers iff B_k, the count of the first n_k samples below the true quantile, lies in [l_k, u_k - 1],
     and B_k is a binomial random walk whatever the latency distribution; its law conditioned on covering at every
-    look so far is propagated look to look by binomial convolution (`joint_coverage`). The per-look alpha is bisected between
-    Bonferroni's (1 - confidence) / K, always valid, and 1 - confidence. Successive x1.25 looks share 80% of their
+    look so far is propagated look to look by binomial convolution (`joint_coverage`). The per-look alpha is
+    bisected between Bonferroni's (1 - confidence) / K, always valid, and 1 - confidence. Successive x1.25 looks share 80% of their
     samples, so this is far less strict than Bonferroni (0.9974 over 19 looks); scripts/bench_stopping.py prints
     the level and the coverage it gives.
     """
@@ -106,11 +115,9 @@ def look_confidence(looks: tuple[int, ...], q: float, confidence: float) -> floa
 
 
 def final_confidence(taken: tuple[int, ...], level: float, n: int, q: float, confidence: float) -> float:
-    """The confidence of the interval reported when the budget stops sampling after n samples, the looks `taken`
-    before it at `level`: the loosest at which it and theirs hold together with `confidence`. The looks the
-    budget cut off left their share of the error to it, so on a slow device that the time budget stops early the
-    last interval is at or near the nominal confidence (p95, looks from 72: 0.95 at 180 samples, 0.9585 at 1,000,
-    where the looks are at 0.9924)."""
+    """The confidence of the interval reported at the last count n planned (a count fixed before sampling), the
+    looks `taken` before it at `level`: the loosest at which it and theirs hold together with `confidence`. The
+    looks not taken (before min_seconds) left their share of the error to it."""
     earlier = tuple(k for k in taken if k < n)
     if not earlier:
         return confidence

@@ -176,24 +176,33 @@ def test_a_distribution_built_to_fool_the_rule_still_gets_its_coverage() -> None
     assert hits_nominal / reps < 0.85, hits_nominal / reps
 
 
-def test_a_budget_stop_draws_its_interval_at_the_share_the_looks_cut_off_left() -> None:
-    """A slow device, 0.11 s a sample: max_seconds stops it after 180 samples, the looks to 5,000 mostly never
-    taken; the last interval is at the final look's level (nominal here), not the per-look one, and still covers
-    >= 0.95 on the two-spike distribution, where the rule stops at the first look that misses."""
+def test_a_planned_time_stop_draws_its_last_interval_near_the_nominal_level() -> None:
+    """A slow device, 0.11 s a sample, its warm-up pace planning the 181 samples max_seconds allows: the looks end
+    there (none to 5,000 counted), the last interval is at final_confidence, and it still covers >= 0.95 on the
+    two-spike distribution, where the rule stops at the first look that misses."""
     rng, reps, hits = np.random.default_rng(12), 600, 0
     for _ in range(reps):
         x = two_spikes(rng, 5000)
-        rule = stats.StoppingRule(0.02, 0.95, 5000, max_seconds=19.9)
+        rule = stats.StoppingRule(0.02, 0.95, 5000, max_seconds=19.9, planned_runs=181)
         n, reason = next((n, r) for n in range(1, 5001) if (r := rule.should_stop(x[:n], n * 0.11)))
         lo, hi = stats.quantile_ci(np.sort(x[:n]), 0.95, rule.interval_confidence)
         hits += lo <= TWO_SPIKES_P95 <= hi
         if reason == "max_seconds":
-            assert n == 181 and rule.taken == [72, 90, 113, 142, 178]  # 72 and 90: no interval at the level
-            assert rule.interval_confidence == stats.final_confidence((72, 90, 113, 142, 178), rule.level, 181,
-                                                                      0.95, 0.95)
-            assert rule.interval_confidence < 0.951 < rule.level
+            assert n == 181 and rule.taken == rule.looks == [72, 90, 113, 142, 178, 181]
+            assert rule.interval_confidence == stats.final_confidence(tuple(rule.taken), rule.level, 181, 0.95, 0.95)
+            assert rule.interval_confidence <= rule.level < 0.97  # against 0.9924 for the looks to 5,000
     assert hits / reps >= 0.93, hits / reps  # >= 0.95 exactly; binomial slack of 600 draws
-    assert stats.final_confidence(tuple(stats.look_points(0, 5000)), 0.9924, 5000, 0.95, 0.95) <= 0.9924
+    assert stats.joint_coverage((113, 142, 178, 181), (1 - rule.level,) * 3 + (1 - rule.interval_confidence,),
+                                0.95) >= 0.95
+
+
+def test_a_time_stop_before_the_plan_keeps_the_per_look_level() -> None:
+    """Sampling slower than planned: max_seconds comes first, at a count the latencies set, not one fixed
+    beforehand, so its intervals stay at the per-look level."""
+    x = np.random.default_rng(13).lognormal(0.0, 0.15, 400)
+    rule = stats.StoppingRule(0.02, 0.95, 5000, max_seconds=30.0, planned_runs=300)
+    n, reason = next((n, r) for n in range(1, 401) if (r := rule.should_stop(x[:n], n * 0.15)))
+    assert (n, reason) == (200, "max_seconds") and rule.interval_confidence == rule.level
 
 
 def test_a_sample_may_cost_seconds_and_be_any_quantile() -> None:

@@ -32,7 +32,7 @@ def warm_up(run_once: Callable[[], Any], budget: dict[str, Any],
             progress: Callable[[int, int | None], None], advance: Advance | None = None) -> dict[str, Any]:
     """Run until two successive windows agree (pyperf's test), at least warmup_min and at most warmup_max runs,
     and never longer than the steady-state time budget (max_seconds) for a slow model; with `advance`, each run
-    on the next feed."""
+    on the next feed. `pace_ms`: the median ms of the last window, the pace the steady state is planned at."""
     samples: list[float] = []
     start = time.perf_counter()
     stable = False
@@ -45,7 +45,8 @@ def warm_up(run_once: Callable[[], Any], budget: dict[str, Any],
             break
         if len(samples) % 10 == 0:
             progress(len(samples), budget["warmup_max"])
-    return {"runs": len(samples), "stable": stable, "ms": (time.perf_counter() - start) * 1000}
+    pace = float(np.median(samples[-stats.STABLE_WINDOW:])) if samples else None  # the last window's median
+    return {"runs": len(samples), "stable": stable, "ms": (time.perf_counter() - start) * 1000, "pace_ms": pace}
 
 
 def calls_per_sample(run_once: Callable[[], Any], budget: dict[str, Any]) -> int:
@@ -68,13 +69,15 @@ def calls_per_sample(run_once: Callable[[], Any], budget: dict[str, Any]) -> int
 
 def steady_state(run_once: Callable[[], Any], budget: dict[str, Any],
                  progress: Callable[[int, int | None], None], calls: int = 1,
-                 advance: Advance | None = None) -> tuple[np.ndarray, str, float]:
+                 advance: Advance | None = None, pace_ms: float | None = None) -> tuple[np.ndarray, str, float]:
     """Per-call latencies (ms, in run order; with `calls` > 1 each sample is the mean of that many back-to-back
     calls), why sampling stopped (precision, max_runs or max_seconds) and the confidence to draw its intervals at.
     With `advance`, each sample runs on the next feed, bound between samples (never inside the timed window).
 
     When to stop is `stats.StoppingRule`'s call, asked after every sample: the time budget then never overruns by
-    more than one sample; precision is judged at its looks once min_seconds have passed.
+    more than one sample; precision is judged at its looks once min_seconds have passed. `pace_ms`, the ms a
+    sample was seen to take before sampling (the warm-up's), plans the samples max_seconds allows (the rule's
+    `planned_runs`).
     """
     max_runs = budget["max_runs"]
     samples = np.empty(min(max_runs, 4096), dtype=np.float64)
@@ -82,8 +85,9 @@ def steady_state(run_once: Callable[[], Any], budget: dict[str, Any],
     clock = time.perf_counter_ns
     loop = itertools.repeat
     start = clock()
+    planned = int(budget["max_seconds"] * 1e3 / pace_ms) if pace_ms else None
     rule = stats.StoppingRule(budget["target_rel_halfwidth"], budget["confidence"], max_runs, budget["max_seconds"],
-                              min_runs=budget["min_runs"], min_seconds=budget["min_seconds"])
+                              min_runs=budget["min_runs"], min_seconds=budget["min_seconds"], planned_runs=planned)
     next_progress = start + PROGRESS_NS
     while True:
         if calls == 1:
