@@ -10,9 +10,11 @@ the median over the same replicates: the fewest samples a rule that knew the dis
 distribution it prints the oracle n, the rule's samples (median, IQR, and their ratio to the oracle n) and the p95
 interval coverage of both. min_seconds is left out (no clock here): every look is taken, the strictest case;
 --first-look N takes the looks from N samples on, as when min_seconds passes after N (fewer looks, a lower
-per-look level).
+per-look level); --time-cap N stops it by max_seconds after N samples (a slow device), with the warm-up's pace
+planning that count (the looks end there, the last interval at `stats.final_confidence`) and, for comparison,
+without (the looks counted to max_runs, the interval at the per-look level).
 
-    .venv/bin/python scripts/bench_stopping.py [--reps 1000] [--target 0.02] [--first-look 500]
+    .venv/bin/python scripts/bench_stopping.py [--reps 1000] [--target 0.02] [--first-look 500 | --time-cap 180]
 """
 
 from __future__ import annotations
@@ -67,12 +69,15 @@ def true_p95(name: str, n: int, max_runs: int) -> float:
     return float(optimize.brentq(lambda x: cdf(x) - 0.95, 0.5, 5.0, xtol=1e-9))
 
 
-def rule_stop(x: np.ndarray, budget: dict, first_look: int) -> tuple[int, float]:
-    """Where the agent's rule stops on these samples, and the confidence of the interval it reports."""
+def rule_stop(x: np.ndarray, budget: dict, first_look: int, time_cap: int, planned: bool) -> tuple[int, float]:
+    """Where the agent's rule stops on these samples, and the confidence of the interval it reports. A time cap
+    of N: max_seconds passes at the Nth sample; `planned`: the warm-up's pace planned exactly that."""
     rule = stats.StoppingRule(budget["target_rel_halfwidth"], budget["confidence"], budget["max_runs"],
-                              min_runs=budget["min_runs"], min_seconds=1.0 if first_look else 0.0)
+                              1.0 if time_cap else np.inf, min_runs=budget["min_runs"],
+                              min_seconds=1.0 if first_look else 0.0, planned_runs=time_cap if planned else None)
     for n in range(1, len(x) + 1):
-        if rule.should_stop(x[:n], n / first_look if first_look else 0.0):
+        elapsed = n / first_look if first_look else n / time_cap if time_cap else 0.0
+        if rule.should_stop(x[:n], elapsed):
             return n, rule.interval_confidence
     raise AssertionError("the rule never stopped")
 
@@ -98,9 +103,15 @@ def main() -> None:
     parser.add_argument("--target", type=float, default=defaults(LatencyBudget)["target_rel_halfwidth"])
     parser.add_argument("--first-look", type=int, default=0,
                         help="the first look the rule takes (as when min_seconds passes after that many samples)")
+    parser.add_argument("--time-cap", type=int, default=0,
+                        help="max_seconds passes after this many samples (a slow device): the rule with the "
+                             "warm-up's pace planning it, and without")
     args = parser.parse_args()
+    if args.first_look and args.time_cap:
+        parser.error("--first-look and --time-cap each set the clock; give one")
     budget = dict(defaults(LatencyBudget), target_rel_halfwidth=args.target)
-    looks = [n for n in stats.look_points(budget["min_runs"], budget["max_runs"]) if n >= args.first_look]
+    last = min(args.time_cap or budget["max_runs"], budget["max_runs"])
+    looks = [n for n in stats.look_points(budget["min_runs"], last) if n >= args.first_look]
     print(f"p95 interval coverage at nominal {budget['confidence']}, target half-width {args.target:.1%}, "
           f"max_runs {budget['max_runs']}, {args.reps} replicates; looks at {looks}, per-look confidence "
           f"{stats.look_confidence(tuple(looks), 0.95, budget['confidence']):.4f}")
@@ -109,7 +120,9 @@ def main() -> None:
         draws = [draw(rng, budget["max_runs"]) for _ in range(args.reps)]
         oracle = oracle_n(draws, args.target, budget["confidence"])
         truth_at: dict[int, float] = {}
-        rows = {"stopping rule": lambda x: rule_stop(x, budget, args.first_look)}
+        rows = {"stopping rule": lambda x: rule_stop(x, budget, args.first_look, args.time_cap, True)}
+        if args.time_cap:
+            rows["the same, unplanned"] = lambda x: rule_stop(x, budget, 0, args.time_cap, False)
         if oracle is not None:
             rows[f"fixed {oracle} runs (oracle n)"] = lambda x: (oracle, budget["confidence"])
         print(f"\n{name}: oracle n {oracle or '> max_runs'}")
