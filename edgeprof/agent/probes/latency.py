@@ -11,7 +11,6 @@ import numpy as np
 
 from .. import stats
 
-CALIBRATION_CALLS = 20
 CALIBRATION_NS = 2_000_000
 COPY_RUNS = 51
 FLOOR_SHARE = 0.25  # a microsecond model's samples reach min_seconds by this share of max_runs
@@ -56,7 +55,7 @@ def calls_per_sample(run_once: Callable[[], Any], budget: dict[str, Any]) -> int
     floor_ns = budget["min_seconds"] * 1e9 / (budget["max_runs"] * FLOOR_SHARE)
     if floor_ns <= 0:
         return 1
-    calls = CALIBRATION_CALLS
+    calls = 1  # a slow model's one call already lasts CALIBRATION_NS: no extra runs on a board
     while True:  # the sampler's own loop, doubled until it lasts CALIBRATION_NS
         start = time.perf_counter_ns()
         for _ in itertools.repeat(None, calls):
