@@ -155,9 +155,10 @@ def _measure(spec: RunSpec, model: ModelFile, memory: MemoryProbe, clock: TimedC
         note(f"latency did not settle within {warmup['runs']} warm-up runs")
     clock.enter(Stage.LATENCY, budget.max_seconds * 2 + spec.timeouts.stage_s)
     calls = lat.calls_per_sample(timed, budget)
+    pace_ms = (warmup["pace_ms"] or 0.0) * calls  # the warm-up's pace plans the samples max_seconds allows
     samples, reason, level = _guarded(lambda: lat.steady_state(timed, budget,
                                                                lambda d, t: progress(Stage.LATENCY, d, t),
-                                                               calls, advance), Stage.LATENCY)()
+                                                               calls, advance, pace_ms), Stage.LATENCY)()
     latency = lat.latency_section(samples, reason, budget, load_ms=runtime.load_ms, first_ms=first_ms,
                                   warmup=warmup, method=method, calls_per_sample=calls, level=level,
                                   copy_ms=_guarded(lambda: lat.copy_ms(runtime.copies(feeds)), Stage.LATENCY)())

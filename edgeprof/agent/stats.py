@@ -4,26 +4,89 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 PERCENTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99, "p999": 0.999}
 STABLE_WINDOW = 10
 STABLE_TOLERANCE = 0.05
-FIRST_LOOK = 100  # no p95 interval at the corrected confidence is defined much below this
 LOOK_RATIO = 1.25  # precision looks at geometrically spaced sample counts
 _BISECTIONS = 14  # the per-look alpha to within (1 - confidence) / 2**14
 
 
-def look_points(min_runs: int, max_runs: int) -> list[int]:
-    """The sample counts at which the stopping rule checks precision: x1.25 from max(min_runs, 100), max_runs last."""
+def first_look(q: float, confidence: float) -> int:
+    """The fewest samples with a q-quantile interval at `confidence` (72 for p95 at 0.95, 6 for the median):
+    an earlier look could never stop."""
+    tail = math.log((1.0 - confidence) / 2.0)
+    return math.ceil(max(tail / math.log(q), tail / math.log1p(-q)))
+
+
+def look_points(min_runs: int, max_runs: int, q: float = 0.95, confidence: float = 0.95) -> list[int]:
+    """The sample counts at which the stopping rule checks precision: x1.25 from the first count with a q-quantile
+    interval at `confidence` (and at least min_runs), max_runs last."""
     points: list[int] = []
-    n = max(min_runs, FIRST_LOOK)
+    n = max(min_runs, first_look(q, confidence))
     while n < max_runs:
         points.append(n)
         n = max(n + 1, math.ceil(n * LOOK_RATIO))
     return points + [max_runs]
+
+
+class StoppingRule:
+    """When to stop sampling a timed quantity: once the `quantile`'s interval is within `target` of it (relative
+    half-width), or at `max_runs` samples or `max_seconds`; precision is judged only at the looks of `look_points`
+    taken once `min_seconds` have passed, and at the per-look level of `look_confidence`, so the interval wherever
+    the rule stops covers with `confidence` whatever the distribution (every look it could stop at counted).
+
+    `planned_runs`, the samples the time budget is expected to allow from timing taken before sampling (the
+    warm-up's pace), ends the looks there: the rule stops at that count (reason max_seconds) with its last interval
+    at `final_confidence`, near the nominal level, and the looks it would never reach cost nothing. A time stop
+    before it (sampling slower than planned) comes at a count that the latencies themselves set, so its intervals
+    stay at the per-look level.
+
+    Drive it with every new sample: `reason = rule.should_stop(samples, elapsed_s)` returns None (go on) or
+    "precision", "max_runs" or "max_seconds"; then draw the intervals at `rule.interval_confidence`. A sample may
+    be anything timed (a call, a loop of calls, a whole prompt's time to first token); `target` 0 never stops on
+    precision. One rule serves one sampling run (it remembers its looks).
+    """
+
+    def __init__(self, target: float, confidence: float = 0.95, max_runs: int = 5000,
+                 max_seconds: float = math.inf, *, min_runs: int = 0, min_seconds: float = 0.0,
+                 quantile: float = 0.95, planned_runs: int | None = None) -> None:
+        self.target, self.confidence, self.quantile = target, confidence, quantile
+        self.max_runs, self.max_seconds, self.min_seconds = max_runs, max_seconds, min_seconds
+        self.last = max(1, min(max_runs, planned_runs or max_runs))  # the count the rule stops at, at the latest
+        self.looks = look_points(min_runs, self.last, quantile, confidence)
+        self._next = 0  # the index of the next look
+        self.level: float | None = None  # fixed at the first look taken, over it and the looks after it
+        self.taken: list[int] = []  # the looks taken (precision judged there at `level`)
+        self.final_level: float | None = None  # set on reaching `last`: `final_confidence`
+
+    @property
+    def interval_confidence(self) -> float:
+        """The confidence to draw the reported intervals at: the final look's after stopping at `last`
+        (`final_confidence`), else the per-look level, or the nominal one if no look was taken."""
+        return self.final_level or self.level or self.confidence
+
+    def should_stop(self, samples: Sequence[float] | np.ndarray, elapsed_s: float) -> str | None:
+        """Why to stop after the latest of `samples` (all of them so far, in order), or None to take another;
+        `elapsed_s` is the sampling time so far. Call it after every sample: looks are at exact counts."""
+        n = len(samples)
+        if n >= self.looks[self._next]:
+            if self.target > 0 and elapsed_s >= self.min_seconds:
+                if self.level is None:
+                    self.level = look_confidence(tuple(self.looks[self._next:]), self.quantile, self.confidence)
+                self.taken.append(n)
+                if relative_halfwidth(np.sort(samples), self.quantile, self.level) <= self.target:
+                    return "precision"
+            self._next = min(self._next + 1, len(self.looks) - 1)
+        if n >= self.last:
+            if self.level is not None:
+                self.final_level = final_confidence(tuple(self.taken), self.level, n, self.quantile,
+                                                    self.confidence)
+            return "max_runs" if n >= self.max_runs else "max_seconds"
+        return "max_seconds" if elapsed_s >= self.max_seconds else None
 
 
 @functools.lru_cache(maxsize=32)
@@ -36,31 +99,48 @@ def look_confidence(looks: tuple[int, ...], q: float, confidence: float) -> floa
     Exact and distribution-free (repeated confidence intervals, Jennison & Turnbull, in rank space): the interval
     at look k covers iff B_k, the count of the first n_k samples below the true quantile, lies in [l_k, u_k - 1],
     and B_k is a binomial random walk whatever the latency distribution; its law conditioned on covering at every
-    look so far is propagated look to look by binomial convolution. The per-look alpha is bisected between
-    Bonferroni's (1 - confidence) / K, always valid, and 1 - confidence. Successive x1.25 looks share 80% of their
-    samples, so this is far less strict than Bonferroni: 0.992 over the 19 looks from 100 to 5,000, 0.986 over
-    the 9 from 1,000 (Bonferroni: 0.9974); scripts/bench_stopping.py prints the coverage it gives.
+    look so far is propagated look to look by binomial convolution (`joint_coverage`). The per-look alpha is
+    bisected between Bonferroni's (1 - confidence) / K, always valid, and 1 - confidence. Successive x1.25 looks share 80% of their
+    samples, so this is far less strict than Bonferroni (0.9974 over 19 looks); scripts/bench_stopping.py prints
+    the level and the coverage it gives.
     """
     if len(looks) == 1:
         return confidence
-    cdfs = [binomial_cdf(n, q) for n in looks]
-    steps = [binomial_pmf(b - a, q) for a, b in zip((0,) + looks[:-1], looks)]
-
-    def covered(alpha: float) -> float:
-        dist, start = np.ones(1), 0  # P(B = start + i, covered so far)
-        for n, cdf, step in zip(looks, cdfs, steps):
-            dist = np.convolve(dist, step)
-            ranks = _ranks(cdf, n, 1.0 - alpha)
-            if ranks is not None:  # no interval at this look: it cannot stop there
-                lo, hi = ranks[0] - start, ranks[1] - 1 - start + 1
-                dist, start = dist[max(lo, 0):max(hi, 0)], start + max(lo, 0)
-        return float(dist.sum())
-
     valid, invalid = (1.0 - confidence) / len(looks), 1.0 - confidence
     for _ in range(_BISECTIONS):
         middle = (valid + invalid) / 2
-        valid, invalid = (middle, invalid) if covered(middle) >= confidence else (valid, middle)
+        holds = joint_coverage(looks, (middle,) * len(looks), q) >= confidence
+        valid, invalid = (middle, invalid) if holds else (valid, middle)
     return 1.0 - valid
+
+
+def final_confidence(taken: tuple[int, ...], level: float, n: int, q: float, confidence: float) -> float:
+    """The confidence of the interval reported at the last count n planned (a count fixed before sampling), the
+    looks `taken` before it at `level`: the loosest at which it and theirs hold together with `confidence`. The
+    looks not taken (before min_seconds) left their share of the error to it."""
+    earlier = tuple(k for k in taken if k < n)
+    if not earlier:
+        return confidence
+    valid, invalid = 0.0, 1.0 - confidence
+    for _ in range(_BISECTIONS):
+        middle = (valid + invalid) / 2
+        holds = joint_coverage(earlier + (n,), (1.0 - level,) * len(earlier) + (middle,), q) >= confidence
+        valid, invalid = (middle, invalid) if holds else (valid, middle)
+    return 1.0 - valid
+
+
+def joint_coverage(looks: tuple[int, ...], alphas: tuple[float, ...], q: float) -> float:
+    """P(the q-quantile intervals at all `looks`, look k's at confidence 1 - alphas[k], cover together): exact and
+    distribution-free, the law of B (the count below the true quantile) conditioned on covering so far propagated
+    look to look by binomial convolution. A look with no interval at its level cannot stop, so costs nothing."""
+    dist, start, previous = np.ones(1), 0, 0  # P(B = start + i, covered so far)
+    for n, alpha in zip(looks, alphas):
+        dist, previous = np.convolve(dist, binomial_pmf(n - previous, q)), n
+        ranks = _ranks(binomial_cdf(n, q), n, 1.0 - alpha)
+        if ranks is not None:
+            lo, hi = ranks[0] - start, ranks[1] - start
+            dist, start = dist[max(lo, 0):max(hi, 0)], start + max(lo, 0)
+    return float(dist.sum())
 
 
 def binomial_pmf(n: int, q: float) -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from edgeprof.agent import stats
-from edgeprof.agent.probes.latency import steady_state
+from edgeprof.agent.probes.latency import FLOOR_SHARE, calls_per_sample, steady_state
 from edgeprof.agent.spec import LatencyBudget
 
 BUDGET = LatencyBudget(min_runs=50, max_runs=20000, min_seconds=0.0, max_seconds=5.0, target_rel_halfwidth=0.02,
@@ -97,28 +97,142 @@ def test_precise_samples_stop_on_precision_noisy_ones_on_budget(monkeypatch: pyt
     assert reason == "max_seconds" and 0.3 <= samples.sum() / 1e3 < 0.31
 
 
+def test_a_microsecond_model_passes_the_time_floor_early_and_stops_on_precision(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a simulated clock, a 10 us call with a quiet host's spread: the loops of calls make min_seconds pass at a
+    quarter of max_runs, so the rule stops on precision at a look, not on the cap."""
+    clock = SimulatedClock()
+    monkeypatch.setattr(time, "perf_counter_ns", clock)
+    rng = np.random.default_rng(4)
+    call = clock.call_taking(lambda: 10e-6 * float(rng.lognormal(0.0, 0.1)))
+    budget = replace(BUDGET, min_seconds=0.5, max_seconds=20.0, target_rel_halfwidth=0.02)
+    calls = calls_per_sample(call, budget)
+    samples, reason, _ = steady_state(call, budget, lambda d, t: None, calls)
+    floor_at = int(np.searchsorted(np.cumsum(samples) * calls / 1e3, budget.min_seconds)) + 1
+    assert floor_at <= FLOOR_SHARE * budget.max_runs * 1.1
+    assert reason == "precision" and len(samples) < budget.max_runs
+    assert len(samples) == min(n for n in stats.look_points(BUDGET.min_runs, budget.max_runs) if n >= floor_at)
+
+
 def test_looks_are_geometric_and_end_on_the_cap() -> None:
     points = stats.look_points(50, 5000)
-    assert points[0] == stats.FIRST_LOOK and points[-1] == 5000
+    assert points[0] == stats.first_look(0.95, 0.95) == 72 and points[-1] == 5000
+    assert stats.quantile_ci_ranks(72, 0.95, 0.95) is not None and stats.quantile_ci_ranks(71, 0.95, 0.95) is None
+    assert stats.look_points(0, 100, 0.5)[0] == stats.first_look(0.5, 0.95) == 6
     assert all(b > a for a, b in zip(points, points[1:])) and len(points) < 25
     assert stats.look_points(10, 20) == [20]
 
 
-def test_the_stopped_interval_covers_the_true_p95_at_the_nominal_rate() -> None:
-    """The rule as the agent applies it, on lognormal samples: stopping on a narrow interval stays honest."""
+def stop_where_the_rule_does(x: np.ndarray, rule: stats.StoppingRule) -> tuple[int, str]:
+    """Drive a rule with one synthetic sample at a time (no clock: every look taken) until it stops."""
+    for n in range(1, len(x) + 1):
+        reason = rule.should_stop(x[:n], 0.0)
+        if reason is not None:
+            return n, reason
+    raise AssertionError("the rule never stopped")
+
+
+@pytest.mark.parametrize("target, median_samples", [(0.04, 547), (0.02, 2090)])
+def test_the_stopped_interval_covers_the_true_p95_at_the_nominal_rate(target: float, median_samples: int) -> None:
+    """The rule as the agent applies it, on seeded lognormal samples: stopping on a narrow interval stays honest,
+    and where it stops is the same look every run."""
     rng = np.random.default_rng(5)
     true = math.exp(0.15 * 1.6448536)
-    looks = stats.look_points(50, 5000)
-    level = stats.look_confidence(tuple(looks), 0.95, 0.95)
-    hits, reps = 0, 300
+    hits, stops, reps = 0, [], 300
     for _ in range(reps):
         x = rng.lognormal(0.0, 0.15, 5000)
-        for n in looks:
-            if stats.relative_halfwidth(np.sort(x[:n]), 0.95, level) <= 0.02:
-                break
-        lo, hi = stats.quantile_ci(np.sort(x[:n]), 0.95, level)
+        rule = stats.StoppingRule(target, 0.95, 5000)
+        n, reason = stop_where_the_rule_does(x, rule)
+        assert reason == "precision" and n in rule.looks
+        lo, hi = stats.quantile_ci(np.sort(x[:n]), 0.95, rule.interval_confidence)
         hits += lo <= true <= hi
+        stops.append(n)
     assert hits / reps >= 0.95, hits / reps  # simultaneous coverage is >= 0.95 whatever the stop
+    assert np.median(stops) == median_samples
+
+
+def two_spikes(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Latencies built to fool a rule that stops on a narrow interval: two narrow spikes either side of the true
+    p95 (quantile levels: the bulk below 0.80, a spike at 1.0 up to 0.95, one at 1.1 above)."""
+    u = rng.random(n)
+    return np.where(u < 0.80, u, np.where(u < 0.95, 1.0 + 1e-9 * u, 1.1 + 1e-9 * u))
+
+
+TWO_SPIKES_P95 = 1.0 + 1e-9 * 0.95  # the top of the lower spike
+
+
+def test_a_distribution_built_to_fool_the_rule_still_gets_its_coverage() -> None:
+    """The worst case for stopping on a narrow interval: two narrow spikes either side of the true p95, so an
+    interval is narrow exactly when it lies inside one spike, missing the p95; the rule then stops at the first
+    look that misses. Its per-look level still covers >= 0.95; checking each look at the nominal level does not."""
+    rng, reps, hits, hits_nominal = np.random.default_rng(11), 600, 0, 0
+    for _ in range(reps):
+        x = two_spikes(rng, 1000)
+        rule = stats.StoppingRule(0.02, 0.95, 1000)
+        n, _ = stop_where_the_rule_does(x, rule)
+        lo, hi = stats.quantile_ci(np.sort(x[:n]), 0.95, rule.interval_confidence)
+        hits += lo <= TWO_SPIKES_P95 <= hi
+        n = next(n for n in rule.looks if stats.relative_halfwidth(np.sort(x[:n]), 0.95, 0.95) <= 0.02
+                 or n == rule.looks[-1])
+        lo, hi = stats.quantile_ci(np.sort(x[:n]), 0.95, 0.95)
+        hits_nominal += lo <= TWO_SPIKES_P95 <= hi
+    assert hits / reps >= 0.93, hits / reps  # 0.952 exactly (the per-look level's); binomial slack of 600 draws
+    assert hits_nominal / reps < 0.85, hits_nominal / reps
+
+
+def test_a_planned_time_stop_draws_its_last_interval_near_the_nominal_level() -> None:
+    """A slow device, 0.11 s a sample, its warm-up pace planning the 181 samples max_seconds allows: the looks end
+    there (none to 5,000 counted), the last interval is at final_confidence, and it still covers >= 0.95 on the
+    two-spike distribution, where the rule stops at the first look that misses."""
+    rng, reps, hits = np.random.default_rng(12), 600, 0
+    for _ in range(reps):
+        x = two_spikes(rng, 5000)
+        rule = stats.StoppingRule(0.02, 0.95, 5000, max_seconds=19.9, planned_runs=181)
+        n, reason = next((n, r) for n in range(1, 5001) if (r := rule.should_stop(x[:n], n * 0.11)))
+        lo, hi = stats.quantile_ci(np.sort(x[:n]), 0.95, rule.interval_confidence)
+        hits += lo <= TWO_SPIKES_P95 <= hi
+        if reason == "max_seconds":
+            assert n == 181 and rule.taken == rule.looks == [72, 90, 113, 142, 178, 181]
+            assert rule.interval_confidence == stats.final_confidence(tuple(rule.taken), rule.level, 181, 0.95, 0.95)
+            assert rule.interval_confidence <= rule.level < 0.97  # against 0.9924 for the looks to 5,000
+    assert hits / reps >= 0.93, hits / reps  # >= 0.95 exactly; binomial slack of 600 draws
+    assert stats.joint_coverage((113, 142, 178, 181), (1 - rule.level,) * 3 + (1 - rule.interval_confidence,),
+                                0.95) >= 0.95
+
+
+def test_a_time_stop_before_the_plan_keeps_the_per_look_level() -> None:
+    """Sampling slower than planned: max_seconds comes first, at a count the latencies set, not one fixed
+    beforehand, so its intervals stay at the per-look level."""
+    x = np.random.default_rng(13).lognormal(0.0, 0.15, 400)
+    rule = stats.StoppingRule(0.02, 0.95, 5000, max_seconds=30.0, planned_runs=300)
+    n, reason = next((n, r) for n in range(1, 401) if (r := rule.should_stop(x[:n], n * 0.15)))
+    assert (n, reason) == (200, "max_seconds") and rule.interval_confidence == rule.level
+
+
+def test_a_sample_may_cost_seconds_and_be_any_quantile() -> None:
+    """A generative model's time to first token: one sample a whole prompt (~1.5 s), its median judged; the time
+    budget stops it after the sample that passes max_seconds, a loose target at a look."""
+    rng = np.random.default_rng(6)
+    ttft = 1.5 * rng.lognormal(0.0, 0.3, 200)
+    elapsed = np.cumsum(ttft)
+    rule = stats.StoppingRule(0.001, 0.95, 200, max_seconds=60.0, quantile=0.5)
+    stopped = next((n, r) for n in range(1, 201) if (r := rule.should_stop(ttft[:n], float(elapsed[n - 1]))))
+    assert stopped == (int(np.searchsorted(elapsed, 60.0)) + 1, "max_seconds")
+    assert rule.interval_confidence > 0.95 and rule.looks[0] == 6
+
+    loose = stats.StoppingRule(0.2, 0.95, 200, max_seconds=60.0, quantile=0.5)
+    n = next(n for n in range(1, 201) if loose.should_stop(ttft[:n], float(elapsed[n - 1])))
+    assert n in loose.looks and loose.should_stop(ttft[:n], float(elapsed[n - 1])) == "precision"
+
+
+def test_looks_before_min_seconds_are_not_taken_and_cost_nothing() -> None:
+    x = np.random.default_rng(9).lognormal(0.0, 0.15, 5000)
+    early, late = stats.StoppingRule(0.02, 0.95, 5000), stats.StoppingRule(0.02, 0.95, 5000, min_seconds=1.0)
+    for n in range(1, 1101):
+        early.should_stop(x[:n], 0.0)
+        late.should_stop(x[:n], n / 1000)  # a millisecond per sample: min_seconds passes at the 1,000th
+    assert early.level is not None and late.level is not None and 0.95 < late.level < early.level
+    assert late.level == stats.look_confidence(tuple(n for n in late.looks if n >= 1000), 0.95, 0.95)
+    assert stats.StoppingRule(0.0, 0.95, 300).interval_confidence == 0.95  # no precision look: nominal
 
 
 def test_the_per_look_level_makes_every_look_cover_together() -> None:

@@ -12,9 +12,9 @@ import numpy as np
 from .. import stats
 from ..spec import LatencyBudget
 
-CALIBRATION_CALLS = 20
 CALIBRATION_NS = 2_000_000
 COPY_RUNS = 51
+FLOOR_SHARE = 0.25  # a microsecond model's samples reach min_seconds by this share of max_runs
 PROGRESS_NS = 500_000_000  # a progress event at most every half second
 
 
@@ -32,7 +32,7 @@ def warm_up(run_once: Callable[[], Any], budget: LatencyBudget,
             progress: Callable[[int, int | None], None], advance: Advance | None = None) -> dict[str, Any]:
     """Run until two successive windows agree (pyperf's test), at least warmup_min and at most warmup_max runs,
     and never longer than the steady-state time budget (max_seconds) for a slow model; with `advance`, each run
-    on the next feed."""
+    on the next feed. `pace_ms`: the median ms of the last window, the pace the steady state is planned at."""
     samples: list[float] = []
     start = time.perf_counter()
     stable = False
@@ -45,16 +45,18 @@ def warm_up(run_once: Callable[[], Any], budget: LatencyBudget,
             break
         if len(samples) % 10 == 0:
             progress(len(samples), budget.warmup_max)
-    return {"runs": len(samples), "stable": stable, "ms": (time.perf_counter() - start) * 1000}
+    pace = float(np.median(samples[-stats.STABLE_WINDOW:])) if samples else None  # the last window's median
+    return {"runs": len(samples), "stable": stable, "ms": (time.perf_counter() - start) * 1000, "pace_ms": pace}
 
 
 def calls_per_sample(run_once: Callable[[], Any], budget: LatencyBudget) -> int:
-    """pyperf's loops: how many back-to-back calls one sample times, so that max_runs samples last at least
-    min_seconds (a microsecond model then reaches the time floor before the sample cap); 1 for slower models."""
-    floor_ns = budget.min_seconds * 1e9 / budget.max_runs
+    """pyperf's loops: how many back-to-back calls one sample times, so that a quarter of max_runs samples lasts
+    min_seconds (a microsecond model then passes the time floor with looks left to stop on precision before the
+    sample cap); 1 for slower models."""
+    floor_ns = budget.min_seconds * 1e9 / (budget.max_runs * FLOOR_SHARE)
     if floor_ns <= 0:
         return 1
-    calls = CALIBRATION_CALLS
+    calls = 1  # a slow model's one call already lasts CALIBRATION_NS: no extra runs on a board
     while True:  # the sampler's own loop, doubled until it lasts CALIBRATION_NS
         start = time.perf_counter_ns()
         for _ in itertools.repeat(None, calls):
@@ -67,15 +69,15 @@ def calls_per_sample(run_once: Callable[[], Any], budget: LatencyBudget) -> int:
 
 def steady_state(run_once: Callable[[], Any], budget: LatencyBudget,
                  progress: Callable[[int, int | None], None], calls: int = 1,
-                 advance: Advance | None = None) -> tuple[np.ndarray, str, float]:
+                 advance: Advance | None = None, pace_ms: float | None = None) -> tuple[np.ndarray, str, float]:
     """Per-call latencies (ms, in run order; with `calls` > 1 each sample is the mean of that many back-to-back
     calls), why sampling stopped (precision, max_runs or max_seconds) and the confidence to draw its intervals at.
     With `advance`, each sample runs on the next feed, bound between samples (never inside the timed window).
 
-    The time budget is checked after every sample (a slow model never overruns it by more than one); precision
-    is checked only at the geometrically spaced looks of `stats.look_points` once min_seconds have passed, each at
-    the per-look confidence (`stats.look_confidence`) that makes the intervals of the looks actually taken hold
-    together; with no look taken, nothing depended on the intervals and they are drawn at the nominal confidence.
+    When to stop is `stats.StoppingRule`'s call, asked after every sample: the time budget then never overruns by
+    more than one sample; precision is judged at its looks once min_seconds have passed. `pace_ms`, the ms a
+    sample was seen to take before sampling (the warm-up's), plans the samples max_seconds allows (the rule's
+    `planned_runs`).
     """
     max_runs = budget.max_runs
     samples = np.empty(min(max_runs, 4096), dtype=np.float64)
@@ -83,11 +85,10 @@ def steady_state(run_once: Callable[[], Any], budget: LatencyBudget,
     clock = time.perf_counter_ns
     loop = itertools.repeat
     start = clock()
-    min_ns, max_ns = budget.min_seconds * 1e9, budget.max_seconds * 1e9
-    target, confidence = budget.target_rel_halfwidth, budget.confidence
-    level: float | None = None  # fixed at the first look taken, over it and the looks after it
-    points = stats.look_points(budget.min_runs, max_runs)
-    look, next_progress = 0, start + PROGRESS_NS
+    planned = int(budget.max_seconds * 1e3 / pace_ms) if pace_ms else None
+    rule = stats.StoppingRule(budget.target_rel_halfwidth, budget.confidence, max_runs, budget.max_seconds,
+                              min_runs=budget.min_runs, min_seconds=budget.min_seconds, planned_runs=planned)
+    next_progress = start + PROGRESS_NS
     while True:
         if calls == 1:
             t0 = clock()
@@ -104,17 +105,9 @@ def steady_state(run_once: Callable[[], Any], budget: LatencyBudget,
         n += 1
         if advance is not None:
             run_once = advance()
-        if n >= points[look]:
-            if target > 0 and t1 - start >= min_ns:
-                if level is None:
-                    level = stats.look_confidence(tuple(points[look:]), 0.95, confidence)
-                if stats.relative_halfwidth(np.sort(samples[:n]), 0.95, level) <= target:
-                    return samples[:n], "precision", level
-            look = min(look + 1, len(points) - 1)
-        if n >= max_runs:
-            return samples[:n], "max_runs", level or confidence
-        if t1 - start >= max_ns:
-            return samples[:n], "max_seconds", level or confidence
+        reason = rule.should_stop(samples[:n], (t1 - start) / 1e9)
+        if reason is not None:
+            return samples[:n], reason, rule.interval_confidence
         if t1 >= next_progress:
             progress(n, max_runs)
             next_progress = t1 + PROGRESS_NS
