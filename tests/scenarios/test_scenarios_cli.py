@@ -52,7 +52,7 @@ def test_deploy_server_scenario_with_max_qps_constraint(tmp_path: Path) -> None:
     (["--scenario", "burst"], "expected single-stream, offline or server"),
     (["--batch", "1,4"], "apply to --scenario offline"),
     (["--scenario", "offline", "--batch", "1,x"], "--batch '1,x'"),
-    (["--devices-from", "/nonexistent/devices.txt"], "cannot read the devices file"),
+    (["--devices-from", "/nonexistent/devices.txt"], "devices file /nonexistent/devices.txt does not exist"),
 ])
 def test_scenario_usage_errors_exit_2(args: list[str], message: str, tmp_path: Path) -> None:
     proc = edgeprof("deploy", "--model", FP32, *args, "--store", tmp_path / "r.db")
