@@ -140,7 +140,8 @@ def test_ssh_config_block_resolves_through_the_ssh_transport(tmp_path: Path) -> 
     access.add_vm("qemu-pi4", 40001, key, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFDr06TrjqOOISUYaUuBbs7tPo7IQ+1Ksvnl2Ptrn9Lp")
     conn = Connection(host="edgeprof-qemu-pi4", ssh_config=str(ssh_config_path()), known_hosts=str(known_hosts_path()))
     settings = resolve_ssh_config(conn)
-    assert settings == {"hostname": "127.0.0.1", "port": 40001, "user": "root", "identity": [str(key)]}
+    assert settings == {"hostname": "127.0.0.1", "port": 40001, "user": "root", "identity": [str(key)],
+                        "proxycommand": None, "proxyjump": None}
     keys = paramiko.HostKeys(str(known_hosts_path()))
     assert keys.lookup("[127.0.0.1]:40001")["ssh-ed25519"].get_name() == "ssh-ed25519"
 
