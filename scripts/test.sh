@@ -38,20 +38,20 @@ start=$SECONDS
 stage1=$?
 echo "== stage 1 took $((SECONDS - start)) s"
 
+named_stage() {  # NAME WHAT: run scripts/NAME_stage.sh with its JUnit file, timed; its exit status
+  echo "== stage $1: $2"
+  local began=$SECONDS status
+  EDGEPROF_JUNIT="$run_dir/stage-$1.xml" bash "scripts/$1_stage.sh"
+  status=$?
+  echo "== stage $1 took $((SECONDS - began)) s"
+  return $status
+}
 generative=0
 converters=0
 rm -f "$run_dir"/stage-*.xml
 if [ "${EDGEPROF_SKIP_SLOW:-0}" != 1 ]; then
-  echo "== stage generative: GGUF models through llama.cpp"
-  start=$SECONDS
-  EDGEPROF_JUNIT="$run_dir/stage-generative.xml" bash scripts/generative_stage.sh
-  generative=$?
-  echo "== stage generative took $((SECONDS - start)) s"
-  echo "== stage converters: edgeprof convert from PyTorch and Keras"
-  start=$SECONDS
-  EDGEPROF_JUNIT="$run_dir/stage-converters.xml" bash scripts/converters_stage.sh
-  converters=$?
-  echo "== stage converters took $((SECONDS - start)) s"
+  named_stage generative "GGUF models through llama.cpp"; generative=$?
+  named_stage converters "edgeprof convert from PyTorch and Keras"; converters=$?
 fi
 
 stage2=0
