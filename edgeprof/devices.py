@@ -352,7 +352,7 @@ def search_path() -> list[Path]:
 
 
 def profile_files() -> dict[str, Path]:
-    """Every visible profile name and the file that defines it (later directories win)."""
+    """Every visible profile name and the file that defines it last (later directories win)."""
     found: dict[str, Path] = {}
     for directory in search_path():
         if directory.is_dir():
@@ -362,25 +362,67 @@ def profile_files() -> dict[str, Path]:
 
 
 def load_profile_file(path: Path) -> DeviceProfile:
-    """Load one profile file; its name is the file's stem."""
+    """Load one profile file (and the profile it `extends`); its name is the file's stem."""
+    return parse_profile(path.stem, _with_base(_read_toml(path), path, (path.stem,)), path)
+
+
+def load_profile(name: str) -> DeviceProfile:
+    """Load a device profile by name: every file of that name merged key by key, lowest precedence first (a user's
+    `pi4.toml` holding only `[connection] python = ...` changes that key of the shipped pi4); an unknown name
+    suggests the nearest ones."""
+    files = profile_files()
+    if name not in files:
+        raise ConfigError(f"unknown device '{name}' ({_near(name, files)})")
+    return parse_profile(name, _layered(name, ()), files[name])
+
+
+def _near(name: str, files: dict[str, Path]) -> str:
+    near = difflib.get_close_matches(name, list(files), n=3)
+    return f"did you mean {', '.join(near)}?" if near else f"known devices: {', '.join(sorted(files))}"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
-            data = tomllib.load(fh)
+            return tomllib.load(fh)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: malformed TOML: {exc}") from exc
-    return parse_profile(path.stem, data, path)
 
 
-def load_profile(name: str) -> DeviceProfile:
-    """Load a device profile by name; an unknown name suggests the nearest ones."""
+def _layered(name: str, chain: tuple[str, ...]) -> dict[str, Any]:
+    """The TOML data of every file named `name` in the search path, merged in order (each after its `extends`)."""
+    data: dict[str, Any] = {}
+    for directory in search_path():
+        path = directory / f"{name}.toml"
+        if path.is_file():
+            data = merge_tables(data, _with_base(_read_toml(path), path, (*chain, name)))
+    return data
+
+
+def _with_base(data: dict[str, Any], src: Path, chain: tuple[str, ...]) -> dict[str, Any]:
+    """A file's data over the profile its top-level `extends = "NAME"` names (itself merged by name)."""
+    if "extends" not in data:
+        return data
+    base = data.pop("extends")
+    if not isinstance(base, str):
+        raise ConfigError(f"{src}: 'extends' must be a profile name like \"pi4\", got {base!r}")
+    if base in chain:
+        raise ConfigError(f"{src}: 'extends' = {base!r} goes round in a circle ({' -> '.join((*chain, base))})")
     files = profile_files()
-    if name not in files:
-        near = difflib.get_close_matches(name, list(files), n=3)
-        hint = f"did you mean {', '.join(near)}?" if near else f"known devices: {', '.join(sorted(files))}"
-        raise ConfigError(f"unknown device '{name}' ({hint})")
-    return load_profile_file(files[name])
+    if base not in files:
+        raise ConfigError(f"{src}: 'extends': unknown device '{base}' ({_near(base, files)})")
+    return merge_tables(_layered(base, chain), data)
+
+
+def merge_tables(low: dict[str, Any], high: dict[str, Any]) -> dict[str, Any]:
+    """`high` over `low`, key by key: tables merge, every other value replaces."""
+    out = dict(low)
+    for key, value in high.items():
+        both_tables = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = merge_tables(out[key], value) if both_tables else value
+    return out
 
 
 MAX_PORT = 65535

@@ -200,6 +200,10 @@ def sweep(
     constraint: ConstraintOption = [],  # noqa: B006
     project: ProjectOption = None,
     strict: StrictOption = False,
+    host: HostOption = None,
+    port: PortOption = None,
+    user: UserOption = None,
+    identity: IdentityOption = None,
     accept_new_host_key: AcceptNewOption = False,
     lab_wait: LabWaitOption = LAB_WAIT_S,
     ep: EpOption = [],  # noqa: B006
@@ -208,8 +212,8 @@ def sweep(
     as_json: JsonOption = False,
 ) -> None:
     """Quantize a model into variants, deploy every variant (and the source) to every device, compare them."""
-    request = Request(models=[model], devices=device, dataset=dataset, timing_inputs=timing_inputs,
-                      allow_nan=allow_nan, input_ranges=input_range, constraints=constraint, project=project,
+    request = Request(models=[model], devices=device, host=host, port=port, user=user, identity=identity,
+                      dataset=dataset, timing_inputs=timing_inputs, allow_nan=allow_nan, input_ranges=input_range, constraints=constraint, project=project,
                       threads=threads, max_seconds=max_seconds, accept_new_host_key=accept_new_host_key,
                       lab_wait=lab_wait, ep=ep, delegate=delegate)
     plan = sweep_plan(request, [v.strip() for v in variants.split(",") if v.strip()], out, calibration)

@@ -22,11 +22,14 @@ from edgeprof.cli.options import (
     DelegateOption,
     DeviceOption,
     EpOption,
+    HostOption,
+    IdentityOption,
     InputRangeOption,
     InputShapeOption,
     MaxDropOption,
     MaxRatioOption,
     MaxSecondsOption,
+    PortOption,
     PowerSecondsOption,
     PrecisionOption,
     ProjectOption,
@@ -34,6 +37,7 @@ from edgeprof.cli.options import (
     StrictOption,
     ThreadsOption,
     TimingInputsOption,
+    UserOption,
     store_path,
 )
 from edgeprof.cli.progress import AgentProgress
@@ -137,6 +141,10 @@ def watch_cmd(
     constraint: ConstraintOption = [],  # noqa: B006
     project: ProjectOption = None,
     strict: StrictOption = False,
+    host: HostOption = None,
+    port: PortOption = None,
+    user: UserOption = None,
+    identity: IdentityOption = None,
     accept_new_host_key: AcceptNewOption = False,
     ep: EpOption = [],  # noqa: B006
     delegate: DelegateOption = [],  # noqa: B006
@@ -155,7 +163,8 @@ def watch_cmd(
     schedule = Schedule(parse_duration(every, "--every"), runs,
                         parse_duration(for_, "--for") if for_ is not None else None)
     plan = make_plan(Request(
-        models=model, devices=device, dataset=dataset, timing_inputs=timing_inputs, allow_nan=allow_nan,
+        models=model, devices=device, host=host, port=port, user=user, identity=identity, dataset=dataset,
+        timing_inputs=timing_inputs, allow_nan=allow_nan,
         input_shapes=input_shape, input_ranges=input_range, constraints=constraint, project=project, threads=threads,
         max_seconds=max_seconds, precision=precision, power_seconds=power_seconds,
         accept_new_host_key=accept_new_host_key, ep=ep, delegate=delegate))
