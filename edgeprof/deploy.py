@@ -26,7 +26,7 @@ from edgeprof.agent.spec import (
 )
 from edgeprof.agent_bundle import UNPACK_OPTION, AgentBundle, build_agent
 from edgeprof.artifacts import ModelArtifact, sha256_file
-from edgeprof.devices import LAB_WAIT_S, DeviceProfile
+from edgeprof.devices import LAB_WAIT_S, DeviceProfile, board_mismatch
 from edgeprof.errors import DeviceError
 from edgeprof.lab import reached
 from edgeprof.model_inputs import ModelInputs
@@ -42,6 +42,7 @@ RECONNECTS = 2
 RECONNECT_BACKOFF_S = 1.0
 LOCK_FILE = "device.lock"
 POWER_MIN_SECONDS = 0.5  # adaptive power windows: the shortest (10 samples at the default 20 Hz)
+BOARD_PROBE_TIMEOUT_S = 60.0  # `agent.pyz --board`: a Python start and /proc reads
 STOP_DEADLINE_S = 3.5  # Ctrl-C: how long stopping the agents may take before the connections are cut
 
 
@@ -63,6 +64,7 @@ class DeployOptions:
     with_reference: bool = True
     seed: int = 0
     accept_new_host_key: bool = False
+    strict_device: bool = False  # a board that differs from its profile's [hardware] is refused, not warned about
     lock_wait_s: float = 60.0
     lab_wait_s: float = LAB_WAIT_S  # how long a held labgrid place is waited for (`--lab-wait`)
     timeouts: Timeouts = Timeouts()
@@ -298,8 +300,12 @@ def _deploy_reached(profile: DeviceProfile, artifacts: list[ModelArtifact], opti
                     shipment: Shipment | None) -> list[dict[str, Any]]:
     session = DeviceSession(profile, options, shipment or Shipment.prepare(options), cancel)
     results: list[dict[str, Any]] = []
+    board_warning: str | None = None
     try:
         session.open()
+        board_warning = _check_board(session)
+        if board_warning:
+            on_event(profile.name, "board", {"event": "warning", "message": board_warning})
         work = [(artifact, accel) for artifact in artifacts for accel in options.configurations(profile, artifact.format)]
         for index, (artifact, accel) in enumerate(work):
             label = ref_label(artifact.name, artifact.variant, artifact.format,
@@ -321,7 +327,24 @@ def _deploy_reached(profile: DeviceProfile, artifacts: list[ModelArtifact], opti
         _enforce_cache_cap(session, on_event)
     finally:
         session.close()
-    return results
+    return [{**r, "warnings": [board_warning, *r["warnings"]]} for r in results] if board_warning else results
+
+
+def _check_board(session: DeviceSession) -> str | None:
+    """Compare the SSH board reached with the profile's [hardware] (a mistyped address records one board's figures
+    under another's name): the warning every Result of it carries, or with strict_device a DeviceError before
+    anything runs. An agent that cannot answer is left to the run, which reports why."""
+    if session.profile.kind != "ssh" or session.transport is None:
+        return None
+    probe = session.transport.run([*session.argv(), "--board"], timeout=BOARD_PROBE_TIMEOUT_S)
+    try:
+        board = dict(json.loads((probe.stdout.splitlines() or ["{}"])[0]))
+    except (ValueError, TypeError):
+        return None
+    message = board_mismatch(session.profile, board)
+    if message and session.options.strict_device:
+        raise DeviceError(f"{message}; --strict-device: nothing was run")
+    return message
 
 
 def _measure_model(session: DeviceSession, artifact: ModelArtifact, accel: tuple[Accelerator, ...] | None,

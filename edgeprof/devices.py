@@ -36,6 +36,43 @@ class Hardware:
     ram_mb: int
     peak_gflops: float
 
+    def differences(self, board: dict[str, Any]) -> list[str]:
+        """How the board reached (the agent's `--board` facts) differs from this description: its arch, its core
+        count, its total RAM outside RAM_TOLERANCE of ram_mb. The CPU model is named, not compared: /proc/cpuinfo
+        names an ARM CPU by its board or part number, not as profiles do."""
+        found = []
+        if board.get("machine") and board["machine"] != self.arch:
+            found.append("arch")
+        if board.get("cpu_count") and board["cpu_count"] != self.cores:
+            found.append("cores")
+        ram = board.get("mem_total_mb")
+        low, high = RAM_TOLERANCE
+        if ram and self.ram_mb and not low * self.ram_mb <= ram <= high * self.ram_mb:
+            found.append("RAM")
+        return found
+
+    def text(self) -> str:
+        return f"{self.arch}, {self.cores} cores, {self.cpu}, {self.ram_mb / 1024:.1f} GB RAM"
+
+
+RAM_TOLERANCE = (0.75, 1.1)  # a board's total RAM is this share of its nominal size (the firmware and GPU keep some)
+
+
+def board_text(board: dict[str, Any]) -> str:
+    """The board reached, as Hardware.text writes a profile's."""
+    ram = board.get("mem_total_mb")
+    return (f"{board.get('machine')}, {board.get('cpu_count')} cores, {board.get('cpu_model')}, "
+            + (f"{ram / 1024:.1f} GB RAM" if ram else "RAM unknown"))
+
+
+def board_mismatch(profile: "DeviceProfile", board: dict[str, Any]) -> str | None:
+    """One line naming the board reached and the profile's board when they differ (arch, cores or RAM)."""
+    differences = profile.hardware.differences(board)
+    if not differences:
+        return None
+    return (f"device '{profile.name}': the board reached differs in {', '.join(differences)} from the profile: "
+            f"reached {board_text(board)}; profile {profile.name}: {profile.hardware.text()}")
+
 
 @dataclass(frozen=True)
 class Connection:

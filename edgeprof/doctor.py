@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from edgeprof.agent_bundle import build_agent
-from edgeprof.devices import LAB_WAIT_S, DeviceProfile
+from edgeprof.devices import LAB_WAIT_S, DeviceProfile, board_mismatch
 from edgeprof.errors import DeviceError
 from edgeprof.lab import reached
 from edgeprof.transport import open_transport
@@ -130,4 +130,9 @@ def _diagnose(profile: DeviceProfile, accept_new_host_key: bool) -> DoctorReport
     finally:
         transport.close()
     facts["work_dir"] = transport.work_dir
-    return DoctorReport(profile.name, facts, find_problems(facts, python) + missing_defaults(profile, facts))
+    problems = find_problems(facts, python) + missing_defaults(profile, facts)
+    mismatch = board_mismatch(profile, facts)
+    if mismatch:
+        problems.append((mismatch, "check the address (the profile's host, ~/.ssh/config), or describe this board "
+                                   "in a profile of its own (`extends`, docs/device-profiles.md)"))
+    return DoctorReport(profile.name, facts, problems)

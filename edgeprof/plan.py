@@ -63,6 +63,7 @@ class Request:
     p99_bound: float | None = None
     scenario_seconds: float = ScenarioSettings.seconds
     accept_new_host_key: bool = False
+    strict_device: bool = False
     lab_wait: float = LAB_WAIT_S
     ep: Sequence[str] = ()
     delegate: Sequence[str] = ()
@@ -248,6 +249,7 @@ def plan_models(settings: Settings, models: Sequence[Path]) -> Plan:
         op_profile=request.op_profile,
         seed=request.seed,
         accept_new_host_key=request.accept_new_host_key,
+        strict_device=request.strict_device,
         lab_wait_s=request.lab_wait,
         scenario=settings.scenario,
         providers=configurations(list(request.ep), "--ep"),

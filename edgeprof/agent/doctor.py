@@ -12,6 +12,17 @@ from .probes.memory import mem_available_mb
 from .probes.system import cpu_model, cpufreq, dist_version, read_text
 
 
+def board_facts() -> dict[str, Any]:
+    """What the board is (`python agent.pyz --board`): arch, cores, CPU model and total RAM, which the host
+    compares with the device profile's [hardware]."""
+    try:
+        ram_mb: float | None = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    except (ValueError, OSError, AttributeError):  # not a POSIX system that reports it
+        ram_mb = None
+    return {"machine": platform.machine(), "cpu_count": os.cpu_count(), "cpu_model": cpu_model(),
+            "mem_total_mb": ram_mb}
+
+
 def doctor_facts(work_dir: str) -> dict[str, Any]:
     """What `edgeprof doctor` reports: Python, numpy, psutil, runtimes and the accelerators they offer, memory,
     disk, governor."""
@@ -31,9 +42,7 @@ def doctor_facts(work_dir: str) -> dict[str, Any]:
         "psutil": has_psutil,
         "runtimes": {dist: version for backend in backends() for dist, version in backend.installed().items()},
         "accelerators": [found for backend in backends() for found in backend.accelerators()],
-        "machine": platform.machine(),
-        "cpu_model": cpu_model(),
-        "cpu_count": os.cpu_count(),
+        **board_facts(),
         "board": read_text("/", "/proc/device-tree/model"),
         "kernel": platform.release(),
         "governor": cpufreq()["governor"],

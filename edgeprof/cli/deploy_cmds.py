@@ -32,6 +32,7 @@ from edgeprof.cli.options import (
     PrecisionOption,
     ProjectOption,
     StoreOption,
+    StrictDeviceOption,
     StrictOption,
     ThreadsOption,
     TimingInputsOption,
@@ -113,6 +114,7 @@ def deploy(
     user: UserOption = None,
     identity: IdentityOption = None,
     accept_new_host_key: AcceptNewOption = False,
+    strict_device: StrictDeviceOption = False,
     ep: EpOption = [],  # noqa: B006
     delegate: DelegateOption = [],  # noqa: B006
     store: StoreOption = None,
@@ -127,8 +129,8 @@ def deploy(
         min_seconds=min_seconds, max_seconds=max_seconds, precision=precision, power_seconds=power_seconds,
         cooldown_to=cooldown_to, op_profile=op_profile, seed=seed, scenario=scenario, batch=batch,
         sweep_threads=sweep_threads, target_qps=target_qps, find_max_qps=find_max_qps, p99_bound=p99_bound,
-        scenario_seconds=scenario_seconds, accept_new_host_key=accept_new_host_key, lab_wait=lab_wait, ep=ep,
-        delegate=delegate))
+        scenario_seconds=scenario_seconds, accept_new_host_key=accept_new_host_key, strict_device=strict_device,
+        lab_wait=lab_wait, ep=ep, delegate=delegate))
     raise typer.Exit(measure_judge_store(plan, store, as_json=as_json, strict=strict, jobs=jobs))
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import DIGITS, REPO
+from tests.support import DIGITS, HOST, REPO
 
 pytestmark = pytest.mark.ssh
 
@@ -40,15 +40,31 @@ def edgeprof(env: dict[str, str], *args: str | Path) -> subprocess.CompletedProc
 def test_readme_pi_steps_reach_the_device_as_ssh_config_says(tmp_path: Path, sshd: dict[str, str]) -> None:
     env = newcomer_home(tmp_path, sshd)
     doctor = edgeprof(env, "doctor", "--device", "pi4", "--accept-new-host-key", "--json")
-    assert doctor.returncode in (0, 1), doctor.stderr
     report = json.loads(doctor.stdout)
     assert report["device"] == "pi4" and report["facts"]["numpy"]
     assert report["facts"]["work_dir"] == str(tmp_path / "pi-work")
+    # this "Pi" is the test machine: doctor names both boards as a problem (exit 1)
+    assert doctor.returncode == 1
+    (mismatch,) = [p["problem"] for p in report["problems"] if "board reached" in p["problem"]]
+    assert f"reached {HOST.arch}, {HOST.cores} cores" in mismatch and "profile pi4: aarch64, 4 cores" in mismatch
     deploy = edgeprof(env, "deploy", "--device", "pi4", "--model", DIGITS / "digits-fp32.onnx",
                       "--dataset", DIGITS / "test.npz", "--max-seconds", "0.5", "--json")
     assert deploy.returncode in (0, 1), deploy.stderr
     (result,) = json.loads(deploy.stdout)
     assert result["device"] == "pi4" and result["verdicts"]
+    (warning,) = [w for w in result["warnings"] if "board reached" in w]
+    assert "differs in arch" in warning and "profile pi4: aarch64" in warning
+
+
+def test_strict_device_refuses_another_board_before_running(tmp_path: Path, sshd: dict[str, str]) -> None:
+    env = newcomer_home(tmp_path, sshd)
+    proc = edgeprof(env, "deploy", "--device", "pi4", "--model", DIGITS / "digits-fp32.onnx", "--strict-device",
+                    "--accept-new-host-key")
+    assert proc.returncode == 3 and proc.stdout == ""
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("edgeprof: error: device 'pi4': the board reached differs in arch")
+    assert "--strict-device: nothing was run" in line
+    assert edgeprof(env, "runs", "list", "--json").stdout.strip() in ("", "[]")
 
 
 def test_clean_takes_the_connection_overrides_deploy_takes(tmp_path: Path, sshd: dict[str, str]) -> None:
