@@ -34,13 +34,15 @@ def quantize_command(
     out: Annotated[Optional[Path], typer.Option("--out", help="Output folder. Default: beside the model.")] = None,
     qoperator: Annotated[bool, typer.Option("--qoperator", help="ONNX int8-static in QOperator form "
                                             "(QLinearConv ...) instead of QDQ.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace variant files quantize did not write (a "
+                                        "curated or edited file and its manifest entry).")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Make host-side variants of a model; each is recorded in <out>/manifest.json with its source and method."""
     from edgeprof.convert import quantize  # numpy and the converters: only this command needs them
 
     out_dir = out if out is not None else model.parent
-    results = quantize(model, parse_variants(variants), out_dir, calibration, qoperator=qoperator)
+    results = quantize(model, parse_variants(variants), out_dir, calibration, qoperator=qoperator, force=force)
     if as_json:
         print(json.dumps([r.manifest_entry(out_dir) for r in results], indent=2))
         return
