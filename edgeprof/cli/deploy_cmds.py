@@ -42,8 +42,9 @@ from edgeprof.cli.options import (
 from edgeprof.cli.progress import AgentProgress
 from edgeprof.devices import LAB_WAIT_S
 from edgeprof.doctor import diagnose
-from edgeprof.pipeline import deploy_judge_store
+from edgeprof.pipeline import Deployed, deploy_judge_store
 from edgeprof.plan import Plan, Request, make_plan, named_profiles, recorded_command
+from edgeprof.report.recommendation import describe
 from edgeprof.report.scenario_summary import scenario_lines
 from edgeprof.report.table import render_verdicts
 from edgeprof.result import Result
@@ -131,12 +132,12 @@ def deploy(
         sweep_threads=sweep_threads, target_qps=target_qps, find_max_qps=find_max_qps, p99_bound=p99_bound,
         scenario_seconds=scenario_seconds, accept_new_host_key=accept_new_host_key, strict_device=strict_device,
         lab_wait=lab_wait, ep=ep, delegate=delegate))
-    raise typer.Exit(measure_judge_store(plan, store, as_json=as_json, strict=strict, jobs=jobs))
+    raise typer.Exit(measure_judge_store(plan, store, as_json=as_json, jobs=jobs).exit_code(strict=strict))
 
 
-def measure_judge_store(plan: Plan, store: str | None, *, as_json: bool, strict: bool, jobs: int | None = None) -> int:
-    """Deploy, judge and store (edgeprof.pipeline.deploy_judge_store) with progress on stderr; render; the exit
-    code: 3 if a device failed, else 1 on a failed constraint, else 0."""
+def measure_judge_store(plan: Plan, store: str | None, *, as_json: bool, jobs: int | None = None) -> Deployed:
+    """Deploy, judge and store (edgeprof.pipeline.deploy_judge_store) with progress on stderr; render; the deploy
+    (its exit code: 3 if a device failed, else 1 on a failed constraint, else 0)."""
     err = console(stderr=True)
     with AgentProgress(err, quiet=as_json) as progress:
         deployed = deploy_judge_store(plan.profiles, plan.artifacts, plan.references, plan.options, plan.project,
@@ -158,7 +159,7 @@ def measure_judge_store(plan: Plan, store: str | None, *, as_json: bool, strict:
         error = result.get("error") or {}
         if error.get("kind") in ACCELERATOR_ERRORS:
             error_line(f"{Result(result).label}: {error['message']}")
-    return deployed.exit_code(strict=strict)
+    return deployed
 
 
 @app.command("doctor")
@@ -218,5 +219,13 @@ def sweep(
                       dataset=dataset, timing_inputs=timing_inputs, allow_nan=allow_nan, input_ranges=input_range, constraints=constraint, project=project,
                       threads=threads, max_seconds=max_seconds, accept_new_host_key=accept_new_host_key,
                       lab_wait=lab_wait, ep=ep, delegate=delegate)
-    plan = sweep_plan(request, [v.strip() for v in variants.split(",") if v.strip()], out, calibration)
-    raise typer.Exit(measure_judge_store(plan, store, as_json=as_json, strict=strict))
+    sweep = sweep_plan(request, [v.strip() for v in variants.split(",") if v.strip()], out, calibration)
+    for note in sweep.notes:
+        console(stderr=True).print(note, markup=False, highlight=False)
+    deployed = measure_judge_store(sweep.plan, store, as_json=as_json)
+    if not as_json:
+        out_lines = [f"variants in {sweep.out_dir} (manifest: {sweep.out_dir / 'manifest.json'})"]
+        out_lines += [line for rec in deployed.report.recommendations.values() for line in describe(rec)]
+        for line in out_lines:
+            console().print(line, markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(deployed.exit_code(strict=strict))
