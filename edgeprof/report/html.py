@@ -253,12 +253,28 @@ def to_markdown_report(report: Report, out: Path, history: list[dict[str, Any]] 
     return [out, *written]
 
 
-def write_report(report: Report, out: Path, fmt_name: str = "html",
-                 history: list[dict[str, Any]] | None = None) -> list[Path]:
-    """Write the report in `fmt_name` ('html' or 'md') to `out`, with the figure over time of `history`; the files
-    written (the report first)."""
+REPORT_SUFFIXES = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md"}
+
+
+def report_format(out: Path, fmt_name: str | None) -> str:
+    """The report's format: --format when given, else --out's extension (.md or .markdown: Markdown), else html;
+    a --format that contradicts the extension is a ConfigError."""
+    by_suffix = REPORT_SUFFIXES.get(out.suffix.lower())
+    if fmt_name is None:
+        return by_suffix or "html"
     if fmt_name not in REPORT_FORMATS:
         raise ConfigError(f"--format: unknown report format {fmt_name!r} (choose html or md)")
+    if by_suffix is not None and by_suffix != fmt_name:
+        raise ConfigError(f"--format {fmt_name} contradicts --out {out} (a {by_suffix} file name): drop --format, "
+                          "or name the file for the format")
+    return fmt_name
+
+
+def write_report(report: Report, out: Path, fmt_name: str | None = None,
+                 history: list[dict[str, Any]] | None = None) -> list[Path]:
+    """Write the report to `out` in `fmt_name` ('html' or 'md'; None: as report_format reads `out`), with the figure
+    over time of `history`; the files written (the report first)."""
+    fmt_name = report_format(out, fmt_name)
     if not report.results:
         raise ConfigError("nothing to report: the selection holds no results")
     try:

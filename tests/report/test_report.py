@@ -14,7 +14,7 @@ import edgeprof.cli.plot_cmds  # noqa: F401  (registers plot and report)
 from edgeprof.cli import command_app
 from edgeprof.decisions import Report
 from edgeprof.errors import ConfigError
-from edgeprof.report.html import to_html, write_report
+from edgeprof.report.html import report_format, to_html, write_report
 from edgeprof.report.plots import build_plots
 from edgeprof.store.sqlite import SQLiteStore
 from tests.report.factory import small_set
@@ -79,6 +79,22 @@ def test_write_report_rejects_bad_format_and_empty_selection(tmp_path: Path) -> 
         write_report(Report(small_set()), tmp_path / "r.pdf", "pdf")
     with pytest.raises(ConfigError, match="no results"):
         write_report(Report([]), tmp_path / "r.html", "html")
+
+
+@pytest.mark.parametrize(("name", "fmt", "expected"), [
+    ("rep.md", None, "md"), ("REP.Markdown", None, "md"), ("rep.html", None, "html"), ("rep.htm", None, "html"),
+    ("report", None, "html"), ("rep.txt", "md", "md"), ("rep.md", "md", "md"),
+])
+def test_the_report_format_follows_the_extension(name: str, fmt: str | None, expected: str) -> None:
+    assert report_format(Path(name), fmt) == expected
+
+
+def test_a_format_that_contradicts_the_extension_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--format html contradicts --out .*rep.md"):
+        write_report(Report(small_set()), tmp_path / "rep.md", "html")
+    assert not (tmp_path / "rep.md").exists()
+    (written, *figures) = write_report(Report(small_set()), tmp_path / "rep.md")
+    assert written.read_text().startswith("#") and figures and all(f.suffix == ".png" for f in figures)
 
 
 # ------------------------------------------------ through the CLI, on the real store
