@@ -77,7 +77,8 @@ def deploy(
     min_runs: Annotated[
         Optional[int], typer.Option("--min-runs", min=1, help=f"Default {LatencyBudget.min_runs} (capped by --max-runs).")
     ] = None,
-    max_runs: Annotated[int, typer.Option("--max-runs", min=1)] = LatencyBudget.max_runs,
+    max_runs: Annotated[int, typer.Option("--max-runs", min=1, help="Most timed runs of the latency phase.")
+                        ] = LatencyBudget.max_runs,
     min_seconds: Annotated[
         Optional[float],
         typer.Option("--min-seconds", min=0, help=f"Default {LatencyBudget.min_seconds} (capped by --max-seconds)."),
@@ -92,7 +93,8 @@ def deploy(
     no_reference: Annotated[
         bool, typer.Option("--no-reference", help="Do not compare a variant with its fp32 source.")
     ] = False,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random timing inputs (the same seed, the same "
+                                                     "inputs).")] = 0,
     scenario: Annotated[
         str, typer.Option("--scenario", metavar="|".join(SCENARIOS), help="Load scenario.")
     ] = ScenarioSettings.name,
@@ -106,7 +108,9 @@ def deploy(
     find_max_qps: Annotated[
         bool, typer.Option("--find-max-qps", help="Server: search the highest QPS meeting --p99-bound.")
     ] = False,
-    p99_bound: Annotated[Optional[float], typer.Option("--p99-bound", metavar="MS", min=0.001)] = None,
+    p99_bound: Annotated[Optional[float], typer.Option(
+        "--p99-bound", metavar="MS", min=0.001, help="Server: the p99 latency (ms) --find-max-qps must keep.")
+    ] = None,
     scenario_seconds: Annotated[
         float, typer.Option("--scenario-seconds", min=0.01, help="Per offline point / server run.")
     ] = ScenarioSettings.seconds,
