@@ -8,6 +8,7 @@ import shutil
 from typing import Any
 
 from .backends import backends
+from .probes._power_sources import SensorMissing, open_source
 from .probes.memory import mem_available_mb
 from .probes.system import cpu_model, cpufreq, dist_version, read_text
 
@@ -21,6 +22,21 @@ def board_facts() -> dict[str, Any]:
         ram_mb = None
     return {"machine": platform.machine(), "cpu_count": os.cpu_count(), "cpu_model": cpu_model(),
             "mem_total_mb": ram_mb}
+
+
+SENSOR_METHODS = ("jetson-ina3221", "jetson-iio", "pi5-pmic", "hwmon", "rapl")
+
+
+def power_sensors() -> dict[str, str | None]:
+    """Each power method that reads a sensor: None where it finds one to read here, else why not."""
+    found: dict[str, str | None] = {}
+    for method in SENSOR_METHODS:
+        try:
+            open_source({"method": method})
+            found[method] = None
+        except (SensorMissing, OSError, ValueError) as exc:
+            found[method] = str(exc) or type(exc).__name__
+    return found
 
 
 def doctor_facts(work_dir: str) -> dict[str, Any]:
@@ -48,4 +64,5 @@ def doctor_facts(work_dir: str) -> dict[str, Any]:
         "governor": cpufreq()["governor"],
         "mem_available_mb": mem_available_mb(),
         "disk_free_mb": disk_free,
+        "power_sensors": power_sensors(),
     }
