@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 from typing import Any, Callable
 
-from edgeprof.decisions import Report, overall
+from edgeprof.decisions import Report, Status, overall
 from edgeprof.errors import ConfigError
 from edgeprof.report.details import result_rows
 from edgeprof.report.figures import (
@@ -35,7 +35,7 @@ _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}
 table{border-collapse:collapse;margin:.6em 0 1.2em}td,th{border:1px solid #ccc;padding:3px 8px;font-size:90%}
 th{background:#f3f3f3;text-align:left}.pass{color:#1e7e34}.fail,.error{color:#c0392b;font-weight:bold}
-.inconclusive{color:#b7791f}.badge{background:#fde68a;border-radius:4px;padding:1px 6px;font-size:80%}
+.inconclusive{color:#b7791f}.failed{color:#c0392b}.badge{background:#fde68a;border-radius:4px;padding:1px 6px;font-size:80%}
 figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}figcaption{font-size:90%;color:#555}
 """
 
@@ -95,6 +95,34 @@ def _advice(report: Report, device: str, rows: list[dict[str, Any]]) -> list[str
         rec = report.recommendation(device, model)
         lines += describe(rec) if rec is not None else [f"{device} / {model}: no recommendation computed"]
     return lines
+
+
+def failure_lines(rows: list[dict[str, Any]], view: Callable[[dict[str, Any]], Result]) -> list[str]:
+    """What failed on one device and why: each failed run with its error, each failed constraint with its value
+    and bound, each warning a Result carries once."""
+    lines = []
+    for result in rows:
+        label = view(result).variant_label
+        if overall(result) is Status.ERROR:
+            error = result.get("error") or {}
+            lines.append(f"{label}: run failed ({error.get('kind')}): {error.get('message')}")
+        lines += [f"{label}: {v['constraint']} is {verdict_value(v)}, needs {verdict_bound(v)}"
+                  for v in result.get("verdicts") or [] if Status.of(v.get("status")) is Status.FAIL]
+    warnings = dict.fromkeys(w for result in rows for w in result.get("warnings") or [])
+    return lines + [f"warning: {w}" for w in warnings]
+
+
+def _answer_html(report: Report, view: Callable[[dict[str, Any]], Result]) -> list[str]:
+    """The report's first section: per device, which variant to ship and why, then what failed and why."""
+    parts = ['<section id="answer"><h2>The answer</h2>']
+    for device, rows in group_by(report.results, "device").items():
+        failed = failure_lines(rows, view)
+        parts += [f"<h3>{escape(device)}</h3>",
+                  "<ul>" + "".join(f"<li>{escape(line)}</li>" for line in _advice(report, device, rows)) + "</ul>"]
+        if failed:
+            parts += ['<p class="failed">What failed, and why</p>',
+                      '<ul class="failed">' + "".join(f"<li>{escape(line)}</li>" for line in failed) + "</ul>"]
+    return [*parts, "</section>"]
 
 
 def _runs(results: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
@@ -189,7 +217,7 @@ def to_html(report: Report, *, plots: list[Plot] | None = None, history: list[di
     view = viewer(results)
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              "<title>edgeprof report</title>", f"<style>{_CSS}</style></head><body>", "<h1>edgeprof report</h1>",
-             "<h2>Runs</h2>", _table(["run", "created", "devices"], [list(r) for r in _runs(results)]),
+             *_answer_html(report, view), "<h2>Runs</h2>", _table(["run", "created", "devices"], [list(r) for r in _runs(results)]),
              "<ul>" + "".join(f"<li>{escape(note)}</li>" for note in NOTES) + "</ul>"]
     for device, rows in group_by(results, "device").items():
         info = rows[0].get("device_info") or {}
@@ -199,9 +227,7 @@ def to_html(report: Report, *, plots: list[Plot] | None = None, history: list[di
                   f"<p>{escape(str(info.get('description') or ''))} — {escape(str(hardware.get('cpu', '-')))}, "
                   f"{escape(str(hardware.get('cores', '-')))} cores, {escape(str(hardware.get('ram_mb', '-')))} MB RAM"
                   "</p>", "<h3>Verdicts</h3>", _verdict_tables(rows, view), _details_html(rows, view),
-                  _placement_html(rows, view),
-                  "<h3>Recommendation</h3>"]
-        parts.append("<ul>" + "".join(f"<li>{escape(line)}</li>" for line in _advice(report, device, rows)) + "</ul>")
+                  _placement_html(rows, view)]
         meta = [metadata_rows(r, view(r)) for r in rows]
         parts += ["<h3>What ran, and how it was measured</h3>",
                   _table(list(meta[0]), [list(m.values()) for m in meta]), "<h3>Figures</h3>"]
@@ -227,13 +253,18 @@ def to_markdown_report(report: Report, out: Path, history: list[dict[str, Any]] 
     results = report.results
     plots = build_plots(report) + trend_plots(history or [])
     view = viewer(results)
-    lines = ["# edgeprof report", "", "| run | created | devices |", "|---|---|---|"]
+    lines = ["# edgeprof report", "", "## The answer", ""]
+    for device, rows in group_by(results, "device").items():
+        lines += [f"**{_md_cell(device)}**", "", *(f"- {_md_cell(line)}" for line in _advice(report, device, rows))]
+        failed = failure_lines(rows, view)
+        lines += ["", "What failed, and why:", "", *(f"- {_md_cell(line)}" for line in failed)] if failed else []
+        lines.append("")
+    lines += ["## Runs", "", "| run | created | devices |", "|---|---|---|"]
     lines += [f"| {' | '.join(_md_cell(c) for c in run)} |" for run in _runs(results)]
     lines += ["", *(f"- {note}" for note in NOTES), "", to_markdown(results), ""]
     written = []
     for device, rows in group_by(results, "device").items():
         lines += [f"## {device}" + (f" (emulated: {emulation(rows[0])})" if emulation(rows[0]) else ""), ""]
-        lines += [f"- {_md_cell(line)}" for line in _advice(report, device, rows)] + [""]
         for result in rows:
             lines += [f"### {view(result).model_label}", "", "| what | measured |", "|---|---|"]
             lines += [f"| {_md_cell(what)} | {_md_cell(text)} |" for what, text in result_rows(result)] + [""]

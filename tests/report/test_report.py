@@ -17,6 +17,7 @@ from edgeprof.errors import ConfigError
 from edgeprof.report.html import report_format, to_html, write_report
 from edgeprof.report.plots import build_plots
 from edgeprof.store.sqlite import SQLiteStore
+from edgeprof.verdicts import build_report
 from tests.report.factory import small_set
 
 app = command_app()  # every command registered
@@ -196,3 +197,16 @@ def test_details_say_not_meaningful_and_label_estimates_and_emulation() -> None:
     assert "(emulated:qemu-tcg — emulated, not a real board)" in rows["latency (95% CI)"]
     result["power"] = {"method": "none", "reason": "no power sensor"}
     assert dict(result_rows(result))["energy"] == "not measured: no power sensor"
+
+
+def test_the_report_leads_with_the_answer_then_the_details() -> None:
+    results = small_set()
+    html = to_html(build_report(results), plots=[])
+    answer, details = html.split('<section id="answer">')[1].split("</section>", 1)
+    assert "<h2>Runs</h2>" in details and "<h3>Verdicts</h3>" in details and "Verdicts" not in answer
+    for device in DEVICES:
+        assert f"<h3>{device}</h3>" in answer
+    assert "jetson-orin-nano / mobilenet: recommended int8-static onnx" in answer
+    assert "What failed, and why" in answer
+    assert "int4-weird onnx: run failed (" in answer  # the failed run, with its error
+    assert "accuracy.top1 is 0.840, needs &gt;= 0.85" in answer  # a failed constraint: its value and bound
