@@ -14,11 +14,13 @@ from edgeprof.report.figures import (
     FIGURES,
     fmt,
     key_figures,
+    mark_notes,
     status_symbol,
     verdict_bound,
     verdict_method,
     verdict_summary,
     verdict_value,
+    verdict_why,
 )
 from edgeprof.report.markdown import to_markdown
 from edgeprof.report.placement import accelerator_rows, compile_text, fallback_rows, top_node_rows, top_op_rows
@@ -28,9 +30,6 @@ from edgeprof.report.trend import trend_figure
 from edgeprof.result import Result, viewer
 
 REPORT_FORMATS = ("html", "md")
-NOTES = ("(est) = estimate from CPU utilisation and the profile's idle/max watts, not a measurement; "
-         "hatched bars in the figures.",
-         "(emu) = measured under emulation: functional/relative figures, not a real board's latency.")
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}
 table{border-collapse:collapse;margin:.6em 0 1.2em}td,th{border:1px solid #ccc;padding:3px 8px;font-size:90%}
@@ -106,7 +105,7 @@ def failure_lines(rows: list[dict[str, Any]], view: Callable[[dict[str, Any]], R
         if overall(result) is Status.ERROR:
             error = result.get("error") or {}
             lines.append(f"{label}: run failed ({error.get('kind')}): {error.get('message')}")
-        lines += [f"{label}: {v['constraint']} is {verdict_value(v)}, needs {verdict_bound(v)}"
+        lines += [f"{label}: {v['constraint']}: {verdict_why(v)}"
                   for v in result.get("verdicts") or [] if Status.of(v.get("status")) is Status.FAIL]
     warnings = dict.fromkeys(w for result in rows for w in result.get("warnings") or [])
     return lines + [f"warning: {w}" for w in warnings]
@@ -158,7 +157,7 @@ def _verdict_tables(rows: list[dict[str, Any]], view: Callable[[dict[str, Any]],
             classes.append("error")
         for v in result.get("verdicts") or []:
             detail.append([view(result).model_label, v["constraint"], verdict_value(v), verdict_bound(v),
-                           status_symbol(v["status"]), verdict_method(v), v.get("detail") or ""])
+                           status_symbol(v["status"]), verdict_method(v), verdict_why(v)])
             classes.append(v["status"])
     return (_table(["model", "runtime", *FIGURES, "verdict"], summary,
                    [overall(r) for r in rows])
@@ -218,7 +217,7 @@ def to_html(report: Report, *, plots: list[Plot] | None = None, history: list[di
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              "<title>edgeprof report</title>", f"<style>{_CSS}</style></head><body>", "<h1>edgeprof report</h1>",
              *_answer_html(report, view), "<h2>Runs</h2>", _table(["run", "created", "devices"], [list(r) for r in _runs(results)]),
-             "<ul>" + "".join(f"<li>{escape(note)}</li>" for note in NOTES) + "</ul>"]
+             "<ul>" + "".join(f"<li>{escape(note)}</li>" for note in mark_notes(results)) + "</ul>"]
     for device, rows in group_by(results, "device").items():
         info = rows[0].get("device_info") or {}
         hardware = info.get("hardware") or {}
@@ -261,7 +260,7 @@ def to_markdown_report(report: Report, out: Path, history: list[dict[str, Any]] 
         lines.append("")
     lines += ["## Runs", "", "| run | created | devices |", "|---|---|---|"]
     lines += [f"| {' | '.join(_md_cell(c) for c in run)} |" for run in _runs(results)]
-    lines += ["", *(f"- {note}" for note in NOTES), "", to_markdown(results), ""]
+    lines += ["", *(f"- {note}" for note in mark_notes(results)), "", to_markdown(results), ""]
     written = []
     for device, rows in group_by(results, "device").items():
         lines += [f"## {device}" + (f" (emulated: {emulation(rows[0])})" if emulation(rows[0]) else ""), ""]

@@ -18,7 +18,7 @@ from edgeprof.report.html import report_format, to_html, write_report
 from edgeprof.report.plots import build_plots
 from edgeprof.store.sqlite import SQLiteStore
 from edgeprof.verdicts import build_report
-from tests.report.factory import small_set
+from tests.report.factory import make_result, small_set
 
 app = command_app()  # every command registered
 
@@ -209,4 +209,14 @@ def test_the_report_leads_with_the_answer_then_the_details() -> None:
     assert "jetson-orin-nano / mobilenet: recommended int8-static onnx" in answer
     assert "What failed, and why" in answer
     assert "int4-weird onnx: run failed (" in answer  # the failed run, with its error
-    assert "accuracy.top1 is 0.840, needs &gt;= 0.85" in answer  # a failed constraint: its value and bound
+    assert "accuracy.top1: 0.840, needs &gt;= 0.85" in answer  # a failed constraint: its value and bound
+
+
+def test_marks_are_explained_only_when_used_and_a_failed_verdict_says_why() -> None:
+    html = to_html(build_report(small_set()), plots=[])  # estimated power and an emulated board
+    details = html.split("</section>", 1)[1]
+    assert "(est) = estimate" in details and "(emu) = measured under emulation" in details
+    assert "needs &gt;= 0.85</td>" in details  # the verdicts table's why column of the failed top-1 row
+    measured = [make_result("jetson-orin-nano", "fp32", power_method="sensor:jetson-ina3221")]
+    plain = to_html(build_report(measured), plots=[])
+    assert "(est) =" not in plain and "(emu) =" not in plain
