@@ -9,6 +9,7 @@ from rich.table import Table
 
 from edgeprof.compare import BELOW_EFFECT, Comparison, ops_json
 from edgeprof.report.figures import fmt, method_tag
+from edgeprof.report.units import p_value
 from edgeprof.result import Result
 
 HISTORY_COLUMNS = ("run_id", "device", "model", "sha", "scenario", "threads", "accelerator", "p50_ms",
@@ -64,14 +65,14 @@ def comparison_table(title: str, comparisons: list[Comparison]) -> Table:
         model = c.model if c.same_file else f"{c.model} ({CHANGED_MARK} different file)"
         table.add_row(escape(c.device), escape(model), *ratios, verdict,
                       f"x{c.latency.median_ratio:.3f}" if c.latency.median_ratio else "-",
-                      f"{c.latency.p_value:.2g}" if c.latency.p_value is not None else "-")
+                      p_value(c.latency.p_value) if c.latency.p_value is not None else "-")
     return table
 
 
 def regression_line(c: Comparison, max_ratio: float) -> str:
     """The rich-markup line naming one regression that fails `check --baseline`."""
     return (f"[red]regression[/red]: {escape(Result(c.b).label)} median latency "
-            f"x{c.latency.median_ratio:.3f} > --max-ratio {max_ratio:g} (p = {c.latency.p_value:.2g})")
+            f"x{c.latency.median_ratio:.3f} > --max-ratio {max_ratio:g} ({p_value(c.latency.p_value)})")
 
 
 def accuracy_drop_line(c: Comparison, drop: float, max_drop: float) -> str:
