@@ -137,7 +137,8 @@ def history(
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    console().print(history_table(rows))
+    out = console()
+    out.print(history_table(rows, out.width))
     _notes(history_notes(rows))
 
 

@@ -6,40 +6,50 @@ from typing import Any
 
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from edgeprof.compare import BELOW_EFFECT, Comparison, ops_json
 from edgeprof.report.figures import fmt, method_tag
-from edgeprof.report.units import p_value
+from edgeprof.report.table import Column, fitted_table
+from edgeprof.report.units import duration, p_value
 from edgeprof.result import Result
 
 HISTORY_COLUMNS = ("run_id", "device", "model", "sha", "scenario", "threads", "accelerator", "p50_ms",
                    "p95_ms", "peak_rss_mb", "top1", "energy_mj")
-_HEADINGS = {"run_id": "run (time UTC)", "sha": "file", "accelerator": "provider", "scenario": "scenario", "p50_ms": "p50 ms", "p95_ms": "p95 ms",
-             "peak_rss_mb": "peak MB", "top1": "top-1", "energy_mj": "mJ/inf"}
-_WRAP = ("device", "model")  # the others keep their width: a run id, a sha or a figure cut short misleads
+# Each column as the terminal shows it; `drop`: what goes first when the table does not fit (device, model and p95
+# always stay, and nothing is cut: text folds at spaces, figures keep their width).
+_COLUMNS = {"run_id": Column("run (time UTC)"), "device": Column("device", wrap=True),
+            "model": Column("model", wrap=True), "sha": Column("file", drop=3), "scenario": Column("scenario", drop=5),
+            "threads": Column("threads", drop=4, justify="right"), "accelerator": Column("provider", drop=6),
+            "p50_ms": Column("p50", drop=1, justify="right"), "p95_ms": Column("p95", justify="right"),
+            "peak_rss_mb": Column("peak MB", drop=2, justify="right"), "top1": Column("top-1", justify="right"),
+            "energy_mj": Column("mJ/inf", drop=2, justify="right")}
 _FIGURES_FROM = HISTORY_COLUMNS.index("p50_ms")
 CHANGED_MARK = "!"
 _METHOD_OF = {"p50_ms": "latency_method", "p95_ms": "latency_method", "energy_mj": "power_method"}
 _RATIOS = ("p50_ms", "p95_ms", "peak_rss_mb", "top1", "energy_mj")
 
 
-def history_table(rows: list[dict[str, Any]]) -> Table:
-    """One row per history row (edgeprof.compare.history_rows), figures with their method marked, a model file
-    that differs from the previous one under the same label marked '!' (see `history_notes`)."""
-    table = Table(title="History", title_justify="left")
-    for column in HISTORY_COLUMNS:
-        table.add_column(_HEADINGS.get(column, column), no_wrap=column not in _WRAP,
-                         overflow="fold" if column in _WRAP else "ellipsis")
+def _figure(row: dict[str, Any], column: str) -> str:
+    value = duration(row[column]) if column.endswith("_ms") else fmt(row[column])
+    return value + (method_tag(row[_METHOD_OF[column]]) if column in _METHOD_OF else "")
+
+
+def history_table(rows: list[dict[str, Any]], width: int) -> Table:
+    """One row per history row (edgeprof.compare.history_rows) within `width` columns (report.table.fitted_table:
+    the least needed columns dropped, never a cut figure), durations in the unit that suits them, figures with
+    their method marked, a model file that differs from the previous one under the same label marked '!' (see
+    `history_notes`) and its row bold."""
+    cells = []
     for row in rows:
-        cells = [fmt(row[c]) for c in HISTORY_COLUMNS[:_FIGURES_FROM]]
-        cells[HISTORY_COLUMNS.index("sha")] += f" {CHANGED_MARK}" if row["file_changed"] else ""
+        text = [fmt(row[c]) for c in HISTORY_COLUMNS[:_FIGURES_FROM]]
+        text[HISTORY_COLUMNS.index("sha")] += f" {CHANGED_MARK}" if row["file_changed"] else ""
         if row["status"] == "failed":
-            cells += ["failed"] * (len(HISTORY_COLUMNS) - _FIGURES_FROM)
+            text += ["failed"] * (len(HISTORY_COLUMNS) - _FIGURES_FROM)
         else:
-            cells += [fmt(row[c]) + (method_tag(row[_METHOD_OF[c]]) if c in _METHOD_OF else "")
-                      for c in HISTORY_COLUMNS[_FIGURES_FROM:]]
-        table.add_row(*(escape(cell) for cell in cells), style="bold" if row["file_changed"] else None)
-    return table
+            text += [_figure(row, c) for c in HISTORY_COLUMNS[_FIGURES_FROM:]]
+        cells.append([Text(t, style="bold" if row["file_changed"] else "") for t in text])
+    return fitted_table("History", [_COLUMNS[c] for c in HISTORY_COLUMNS], cells, width)[0]
 
 
 def history_notes(rows: list[dict[str, Any]]) -> list[str]:

@@ -16,7 +16,7 @@ from edgeprof.decisions import Report
 from edgeprof.errors import ConfigError
 from edgeprof.report.html import report_format, to_html, write_report
 from edgeprof.report.plots import build_plots
-from edgeprof.report.units import p_value
+from edgeprof.report.units import duration, p_value
 from edgeprof.store.sqlite import SQLiteStore
 from edgeprof.verdicts import build_report
 from tests.report.factory import make_result, small_set
@@ -227,3 +227,24 @@ def test_marks_are_explained_only_when_used_and_a_failed_verdict_says_why() -> N
                                          (1.0, "p = 1")])
 def test_a_p_value_is_never_printed_as_zero(p: float, text: str) -> None:
     assert p_value(p) == text
+
+
+@pytest.mark.parametrize("width", [80, 140])
+def test_history_at_80_and_140_columns_keeps_device_model_and_whole_figures(width: int) -> None:
+    from rich.console import Console
+
+    from edgeprof.compare import history_rows
+    from edgeprof.report.history import history_table
+    from tests.report.factory import big_set
+
+    results = big_set()[:6]
+    rows = history_rows(results)
+    console = Console(width=width, record=True, color_system=None)
+    console.print(history_table(rows, width))
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= width
+    assert "…" not in text and "0…" not in text
+    assert "device" in text and "model" in text and "p95" in text
+    for row in rows:  # the run, its device and model (folded, never cut) and its p95 in the unit that suits it
+        assert row["run_id"] in text and duration(row["p95_ms"]) in text
+        assert row["device"][:12] in text and row["model"][:12] in text
