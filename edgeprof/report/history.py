@@ -60,23 +60,26 @@ def history_notes(rows: list[dict[str, Any]]) -> list[str]:
             for row in rows if row["file_changed"]]
 
 
-def comparison_table(title: str, comparisons: list[Comparison]) -> Table:
-    """B/A ratios of the key figures and the latency test's verdict, one row per device x model variant."""
-    table = Table(title=title, title_justify="left")
-    for column in ("device", "model", "p50", "p95", "peak MB", "top-1", "mJ/inf", "latency", "median", "p-value"):
-        table.add_column(column)
+_COMPARISON_COLUMNS = (Column("device", wrap=True), Column("model", wrap=True), Column("p50", drop=2),
+                       Column("p95"), Column("peak MB", drop=3), Column("top-1", drop=1), Column("mJ/inf", drop=3),
+                       Column("latency", wrap=True), Column("median"), Column("p-value", drop=4))
+
+
+def comparison_table(title: str, comparisons: list[Comparison], width: int) -> Table:
+    """B/A ratios of the key figures and the latency test's verdict, one row per device x model variant, within
+    `width` columns (report.table.fitted_table: no cell cut)."""
+    cells = []
     for c in comparisons:
-        style = {"slower": "red", "faster": "green"}.get(c.latency.verdict)
+        style = {"slower": "red", "faster": "green"}.get(c.latency.verdict, "")
         shown = c.latency.verdict
         if shown == BELOW_EFFECT:
             shown = f"significant, below the {c.latency.min_effect:.0%} minimum effect"
-        verdict = f"[{style}]{shown}[/{style}]" if style else escape(shown)
         ratios = [f"x{c.ratios[k]:.3f}" if c.ratios[k] is not None else "-" for k in _RATIOS]
         model = c.model if c.same_file else f"{c.model} ({CHANGED_MARK} different file)"
-        table.add_row(escape(c.device), escape(model), *ratios, verdict,
+        cells.append([c.device, model, *ratios, Text(shown, style=style),
                       f"x{c.latency.median_ratio:.3f}" if c.latency.median_ratio else "-",
-                      p_value(c.latency.p_value) if c.latency.p_value is not None else "-")
-    return table
+                      p_value(c.latency.p_value) if c.latency.p_value is not None else "-"])
+    return fitted_table(title, _COMPARISON_COLUMNS, cells, width)[0]
 
 
 def regression_line(c: Comparison, max_ratio: float) -> str:

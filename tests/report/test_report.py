@@ -248,3 +248,22 @@ def test_history_at_80_and_140_columns_keeps_device_model_and_whole_figures(widt
     for row in rows:  # the run, its device and model (folded, never cut) and its p95 in the unit that suits it
         assert row["run_id"] in text and duration(row["p95_ms"]) in text
         assert row["device"][:12] in text and row["model"][:12] in text
+
+
+def test_compare_at_80_columns_cuts_no_cell() -> None:
+    from rich.console import Console
+
+    from edgeprof.compare import compare_runs
+    from edgeprof.report.history import comparison_table
+    from tests.report.factory import big_set
+
+    before = big_set()[:4]
+    after = [make_result(r["device"], r["model"]["variant"], model=r["model"]["name"], median_ms=5.0 + i, seed=50 + i)
+             for i, r in enumerate(before)]
+    comparisons = compare_runs(before, after)
+    console = Console(width=80, record=True, color_system=None)
+    console.print(comparison_table("B / A", comparisons, 80))
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80 and "…" not in text
+    for c in comparisons:
+        assert f"x{c.ratios['p95_ms']:.3f}" in text and f"x{c.latency.median_ratio:.3f}" in text
