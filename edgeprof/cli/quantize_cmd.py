@@ -12,6 +12,7 @@ from rich.table import Table
 from edgeprof.cli.app import app, console
 from edgeprof.cli.options import JsonOption
 from edgeprof.errors import ConfigError
+from edgeprof.report.units import sig
 
 
 def parse_variants(text: str) -> list[str]:
@@ -52,6 +53,6 @@ def quantize_command(
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     source_size = model.stat().st_size
     for r in results:
-        table.add_row(r.variant, str(r.path), f"{r.size_bytes / 1024:.1f} KiB",
+        table.add_row(r.variant, str(r.path), f"{sig(r.size_bytes / 1e6)} MB",
                       f"{r.size_bytes / source_size:.2f}x", r.method)
     console().print(table)

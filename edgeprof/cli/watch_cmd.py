@@ -44,7 +44,8 @@ from edgeprof.cli.progress import AgentProgress
 from edgeprof.compare import DEFAULT_ALPHA
 from edgeprof.pipeline import DEFAULT_MAX_DROP, DEFAULT_MAX_RATIO, Gate, top1_drop
 from edgeprof.plan import Request, make_plan, recorded_command
-from edgeprof.report.figures import fmt, overall
+from edgeprof.report.figures import overall, verdict_with_unit
+from edgeprof.report.units import duration
 from edgeprof.report.history import accuracy_drop_line, regression_line
 from edgeprof.result import Result, utc_now
 from edgeprof.watch import (
@@ -79,7 +80,7 @@ def _change(result: dict[str, Any], gate: Gate) -> str:
 def run_line(started: str, tick: Tick, profiled: Profiled) -> str:
     """One run: when it started, which run, and per Result its verdict, p95 and change against the baseline."""
     deployed, run_id = profiled.deployed, profiled.deployed.run_id
-    parts = [f"{Result(r).label}: {overall(r)}, p95 {fmt(Result(r).latency.get('p95_ms'))} ms"
+    parts = [f"{Result(r).label}: {overall(r)}, p95 {duration(Result(r).latency.get('p95_ms'))}"
              f"{_change(r, profiled.gate)}" for r in deployed.results]
     parts += [f"{name}: failed (the error line says why)" for name in deployed.failures]
     skipped = f" ({tick.skipped} tick{'s' * (tick.skipped > 1)} skipped: the run before overran)" if tick.skipped else ""
@@ -90,7 +91,7 @@ def alert_line(profiled: Profiled, policy: Policy) -> str:
     """`edgeprof: alert: ...`: every failing verdict (Policy.failing), regression and accuracy drop of one run, on
     one line."""
     deployed, gate = profiled.deployed, profiled.gate
-    what = [f"{Result(r).label} {v['constraint']} {v['op']} {v['bound']:g}: {v['status']} (value {fmt(v['value'])})"
+    what = [f"{Result(r).label} {v['constraint']} {v['op']} {v['bound']:g}: {v['status']} (value {verdict_with_unit(v)})"
             for r in deployed.results for v in policy.failing(r)]
     what += [_plain(regression_line(c, policy.max_ratio)) for c in gate.regressions]
     what += [_plain(accuracy_drop_line(c, top1_drop(c) or 0.0, policy.max_drop)) for c in gate.drops]
