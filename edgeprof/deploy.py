@@ -34,7 +34,7 @@ from edgeprof.agent.spec import (
 )
 from edgeprof.agent_bundle import UNPACK_OPTION, AgentBundle, build_agent
 from edgeprof.artifacts import DATA_SUFFIX, ModelArtifact, sha256_file
-from edgeprof.devices import LAB_WAIT_S, DeviceProfile
+from edgeprof.devices import LAB_WAIT_S, DeviceProfile, board_mismatch
 from edgeprof.errors import DeviceError, EdgeprofError, one_line
 from edgeprof.lab import reached
 from edgeprof.model_inputs import ModelInputs
@@ -49,6 +49,7 @@ RECONNECTS = 2
 RECONNECT_BACKOFF_S = 1.0
 POWER_MIN_SECONDS = 0.5  # adaptive power windows: the shortest (10 samples at the default 20 Hz)
 COMMAND_NOT_FOUND = 127  # the shell's exit status for a program it cannot find or run
+BOARD_PROBE_TIMEOUT_S = 60.0  # `agent.pyz --board`: a Python start and /proc reads
 STOP_DEADLINE_S = 3.5  # Ctrl-C: how long stopping the agents may take before the connections are cut
 
 
@@ -70,6 +71,7 @@ class DeployOptions:
     with_reference: bool = True
     seed: int = 0
     accept_new_host_key: bool = False
+    strict_device: bool = False  # a board that differs from its profile's [hardware] is refused, not warned about
     lock_wait_s: float = 60.0
     lab_wait_s: float = LAB_WAIT_S  # how long a held labgrid place is waited for (`--lab-wait`)
     timeouts: Timeouts = Timeouts()
@@ -313,6 +315,10 @@ def _deploy_reached(profile: DeviceProfile, artifacts: list[ModelArtifact], opti
     session = DeviceSession(profile, options, shipment or Shipment.prepare(options), cancel, lab)
     try:
         session.open()
+        board_warning = _check_board(session)
+        if board_warning:  # every Result of this board carries it
+            on_event(profile.name, "board", {"event": Event.WARNING, "message": board_warning})
+            keep = _warned(keep, board_warning)
         work = [(artifact, accel) for artifact in artifacts for accel in options.configurations(profile, artifact.format)]
         for index, (artifact, accel) in enumerate(work):
             label = ref_label(artifact.name, artifact.variant, artifact.format,
@@ -334,6 +340,26 @@ def _deploy_reached(profile: DeviceProfile, artifacts: list[ModelArtifact], opti
         _enforce_cache_cap(session, on_event)
     finally:
         session.close()
+
+
+def _warned(keep: Callable[[dict[str, Any]], None], warning: str) -> Callable[[dict[str, Any]], None]:
+    """`keep`, each Result given `warning` as its first warning."""
+    return lambda result: keep({**result, "warnings": [warning, *result["warnings"]]})
+
+
+def _check_board(session: DeviceSession) -> str | None:
+    """Compare the SSH board reached with the profile's [hardware] (a mistyped address records one board's figures
+    under another's name): the warning every Result of it carries, or with strict_device a DeviceError before
+    anything runs. An agent that cannot answer is left to the run, which reports why."""
+    if session.profile.kind != "ssh" or session.transport is None:
+        return None
+    board = session.transport.run([*session.argv(), "--board"], timeout=BOARD_PROBE_TIMEOUT_S).answer()
+    if board is None:
+        return None
+    message = board_mismatch(session.profile, board)
+    if message and session.options.strict_device:
+        raise DeviceError(f"{message}; --strict-device: nothing was run")
+    return message
 
 
 def _measure_model(session: DeviceSession, artifact: ModelArtifact, accel: tuple[Accelerator, ...] | None,

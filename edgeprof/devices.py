@@ -37,6 +37,43 @@ class Hardware:
     ram_mb: int
     peak_gflops: float
 
+    def differences(self, board: dict[str, Any]) -> list[str]:
+        """How the board reached (the agent's `--board` facts) differs from this description: its arch, its core
+        count, its total RAM outside RAM_TOLERANCE of ram_mb. The CPU model is named, not compared: /proc/cpuinfo
+        names an ARM CPU by its board or part number, not as profiles do."""
+        found = []
+        if board.get("machine") and board["machine"] != self.arch:
+            found.append("arch")
+        if board.get("cpu_count") and board["cpu_count"] != self.cores:
+            found.append("cores")
+        ram = board.get("mem_total_mb")
+        low, high = RAM_TOLERANCE
+        if ram and self.ram_mb and not low * self.ram_mb <= ram <= high * self.ram_mb:
+            found.append("RAM")
+        return found
+
+    def text(self) -> str:
+        return f"{self.arch}, {self.cores} cores, {self.cpu}, {self.ram_mb / 1024:.1f} GB RAM"
+
+
+RAM_TOLERANCE = (0.75, 1.1)  # a board's total RAM is this share of its nominal size (the firmware and GPU keep some)
+
+
+def board_text(board: dict[str, Any]) -> str:
+    """The board reached, as Hardware.text writes a profile's."""
+    ram = board.get("mem_total_mb")
+    return (f"{board.get('machine')}, {board.get('cpu_count')} cores, {board.get('cpu_model')}, "
+            + (f"{ram / 1024:.1f} GB RAM" if ram else "RAM unknown"))
+
+
+def board_mismatch(profile: "DeviceProfile", board: dict[str, Any]) -> str | None:
+    """One line naming the board reached and the profile's board when they differ (arch, cores or RAM)."""
+    differences = profile.hardware.differences(board)
+    if not differences:
+        return None
+    return (f"device '{profile.name}': the board reached differs in {', '.join(differences)} from the profile: "
+            f"reached {board_text(board)}; profile {profile.name}: {profile.hardware.text()}")
+
 
 @dataclass(frozen=True)
 class Connection:
@@ -371,7 +408,7 @@ def search_path() -> list[Path]:
 
 
 def profile_files() -> dict[str, Path]:
-    """Every visible profile name and the file that defines it (later directories win)."""
+    """Every visible profile name and the file that defines it last (later directories win)."""
     found: dict[str, Path] = {}
     for directory in search_path():
         if directory.is_dir():
@@ -399,18 +436,57 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 
 def load_profile_file(path: Path) -> DeviceProfile:
-    """Load one profile file; its name is the file's stem."""
-    return parse_profile(path.stem, read_toml(path), path)
+    """Load one profile file (and the profile it `extends`); its name is the file's stem."""
+    return parse_profile(path.stem, _with_base(read_toml(path), path, (path.stem,)), path)
 
 
 def load_profile(name: str) -> DeviceProfile:
-    """Load a device profile by name; an unknown name suggests the nearest ones."""
+    """Load a device profile by name: every file of that name merged key by key, lowest precedence first (a user's
+    `pi4.toml` holding only `[connection] python = ...` changes that key of the shipped pi4); an unknown name
+    suggests the nearest ones."""
     files = profile_files()
     if name not in files:
-        near = difflib.get_close_matches(name, list(files), n=3)
-        hint = f"did you mean {', '.join(near)}?" if near else f"known devices: {', '.join(sorted(files))}"
-        raise ConfigError(f"unknown device '{name}' ({hint})")
-    return load_profile_file(files[name])
+        raise ConfigError(f"unknown device '{name}' ({_near(name, files)})")
+    return parse_profile(name, _layered(name, ()), files[name])
+
+
+def _near(name: str, files: dict[str, Path]) -> str:
+    near = difflib.get_close_matches(name, list(files), n=3)
+    return f"did you mean {', '.join(near)}?" if near else f"known devices: {', '.join(sorted(files))}"
+
+
+def _layered(name: str, chain: tuple[str, ...]) -> dict[str, Any]:
+    """The TOML data of every file named `name` in the search path, merged in order (each after its `extends`)."""
+    data: dict[str, Any] = {}
+    for directory in search_path():
+        path = directory / f"{name}.toml"
+        if path.is_file():
+            data = merge_tables(data, _with_base(read_toml(path), path, (*chain, name)))
+    return data
+
+
+def _with_base(data: dict[str, Any], src: Path, chain: tuple[str, ...]) -> dict[str, Any]:
+    """A file's data over the profile its top-level `extends = "NAME"` names (itself merged by name)."""
+    if "extends" not in data:
+        return data
+    base = data.pop("extends")
+    if not isinstance(base, str):
+        raise ConfigError(f"{src}: 'extends' must be a profile name like \"pi4\", got {base!r}")
+    if base in chain:
+        raise ConfigError(f"{src}: 'extends' = {base!r} goes round in a circle ({' -> '.join((*chain, base))})")
+    files = profile_files()
+    if base not in files:
+        raise ConfigError(f"{src}: 'extends': unknown device '{base}' ({_near(base, files)})")
+    return merge_tables(_layered(base, chain), data)
+
+
+def merge_tables(low: dict[str, Any], high: dict[str, Any]) -> dict[str, Any]:
+    """`high` over `low`, key by key: tables merge, every other value replaces."""
+    out = dict(low)
+    for key, value in high.items():
+        both_tables = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = merge_tables(out[key], value) if both_tables else value
+    return out
 
 
 MAX_PORT = 65535

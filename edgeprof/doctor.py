@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from edgeprof.agent_bundle import build_agent
-from edgeprof.devices import LAB_WAIT_S, DeviceProfile
+from edgeprof.devices import LAB_WAIT_S, DeviceProfile, board_mismatch
 from edgeprof.errors import DeviceError
 from edgeprof.lab import reached
 from edgeprof.transport import open_transport
@@ -41,13 +41,30 @@ class DoctorReport:
         """Print the facts, then each problem and its fix."""
         console.print(f"[bold]{escape(self.device)}[/bold]")
         for key, value in self.facts.items():
-            text = (accelerator_summary(value) if key == "accelerators" else runtime_summary(value) if key == "runtimes"
-                    else str(value))
-            console.print(f"  {key}: {escape(text)}")
+            label = key.removesuffix("_mb").replace("_", " ")
+            console.print(f"  {label}: {escape(fact_text(key, value))}", highlight=False)
         if not self.problems:
             console.print("[green]no problems found[/green]")
         for problem, fix in self.problems:
             console.print(f"[red]problem:[/red] {escape(problem)}\n  [bold]fix:[/bold] {escape(fix)}")
+
+
+def fact_text(key: str, value: Any) -> str:
+    """One fact as a person reads it: no Python reprs (dicts, None, True, 23244.11328125)."""
+    if key == "accelerators":
+        return accelerator_summary(value)
+    if key == "runtimes":
+        return runtime_summary(value)
+    if key == "power_sensors":
+        readable = [method for method, missing in value.items() if missing is None]
+        return ", ".join(readable) or "none readable here"
+    if key.endswith("_mb") and isinstance(value, (int, float)):
+        return f"{value:,.0f} MB"
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
 
 
 def runtime_summary(runtimes: dict[str, str | None]) -> str:
@@ -79,6 +96,16 @@ def missing_defaults(profile: DeviceProfile, facts: dict[str, Any]) -> list[tupl
                              "offer" + (" (the list falls back, so runs go on without them)" if falls_back else ""),
                              f"install the runtime build that has them, or change [runtime] {key}"))
     return problems
+
+
+def power_problem(profile: DeviceProfile, facts: dict[str, Any]) -> list[tuple[str, str]]:
+    """The profile's power method when its sensor has nothing to read on the device."""
+    missing = (facts.get("power_sensors") or {}).get(profile.power.method)
+    if missing is None:
+        return []
+    return [(f"the profile's power method '{profile.power.method}' has nothing to read here ({missing}): energy "
+             "figures would be missing", "set [power] method = \"estimate\" with idle_w and max_w (labelled as an "
+             "estimate), or a method this board has")]
 
 
 def find_problems(facts: dict[str, Any], python: str) -> list[tuple[str, str]]:
@@ -139,4 +166,9 @@ def _diagnose(profile: DeviceProfile, accept_new_host_key: bool) -> DoctorReport
     finally:
         transport.close()
     facts["work_dir"] = transport.work_dir
-    return DoctorReport(profile.name, facts, find_problems(facts, python) + missing_defaults(profile, facts))
+    problems = find_problems(facts, python) + missing_defaults(profile, facts) + power_problem(profile, facts)
+    mismatch = board_mismatch(profile, facts)
+    if mismatch:
+        problems.append((mismatch, "check the address (the profile's host, ~/.ssh/config), or describe this board "
+                                   "in a profile of its own (`extends`, docs/device-profiles.md)"))
+    return DoctorReport(profile.name, facts, problems)

@@ -104,9 +104,9 @@ def dtype_limits(dtype: str) -> tuple[int, int] | None:
 
 
 def _range_for(artifact: ModelArtifact, spec: TensorSpec, given: InputEntry | None,
-               timing: str) -> list[int] | None:
-    """The range an integer input is fed: given (within the model's table), else the model's; ConfigError where
-    random inputs need one and there is none."""
+               timing: str, observed: list[int] | None = None) -> list[int] | None:
+    """The range an integer input is fed: given (within the model's table), else the model's, else the values
+    the --dataset holds for it (`observed`); ConfigError where random inputs need one and there is none."""
     if given is not None:
         if not integer_input(spec):
             raise ConfigError(f"--input-range {given.text}: {artifact.path.name}'s input '{spec.name}' takes "
@@ -122,6 +122,8 @@ def _range_for(artifact: ModelArtifact, spec: TensorSpec, given: InputEntry | No
         return [low, high]
     if spec.range is not None:
         return list(spec.range)
+    if observed is not None and integer_input(spec):
+        return list(observed)
     if timing == "random" and integer_input(spec):
         raise ConfigError(f"{artifact.path.name}: input '{spec.name}' takes {spec.dtype} values whose range edgeprof "
                           f"cannot read from the model: give it with --input-range {plain_name(spec.name)}=LO:HI")
@@ -129,15 +131,17 @@ def _range_for(artifact: ModelArtifact, spec: TensorSpec, given: InputEntry | No
 
 
 def resolve_inputs(artifacts: list[ModelArtifact], shapes: list[InputEntry], ranges: list[InputEntry], *,
-                   timing: str) -> dict[str, ModelInputs]:
+                   timing: str, observed: dict[str, dict[str, list[int]]] | None = None) -> dict[str, ModelInputs]:
     """Each model's shapes and ranges by file path (str), checked against its inputs: every entry names an input
-    of some model, and every plain integer input has a range when the timed runs are fed random values."""
+    of some model, and every plain integer input has a range when the timed runs are fed random values (`observed`:
+    by path, the lowest and highest value the dataset holds for each input)."""
     chosen_shapes, chosen_ranges = _resolve(shapes, artifacts), _resolve(ranges, artifacts)
     resolved: dict[str, ModelInputs] = {}
     for i, artifact in enumerate(artifacts):
         model_ranges = {}
         for spec in artifact.inputs:
-            value_range = _range_for(artifact, spec, chosen_ranges[i].pop(spec.name, None), timing)
+            value_range = _range_for(artifact, spec, chosen_ranges[i].pop(spec.name, None), timing,
+                                     (observed or {}).get(str(artifact.path), {}).get(spec.name))
             if value_range is not None:
                 model_ranges[spec.name] = value_range
         model_ranges.update({name: list(entry.value) for name, entry in chosen_ranges[i].items()})  # unread inputs

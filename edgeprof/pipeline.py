@@ -390,8 +390,8 @@ def plot(store: StoreTarget, selection: Selection, out: Path, formats: str) -> l
 REPORT_HISTORY = 200  # at most this many earlier Results of the reported configurations feed the trend figure
 
 
-def report(store: StoreTarget, selection: Selection, out: Path, fmt_name: str) -> list[Path]:
-    """Write the shareable report of the selected Results to `out` ('html' or 'md'), with the stored history of
+def report(store: StoreTarget, selection: Selection, out: Path, fmt_name: str | None) -> list[Path]:
+    """Write the shareable report of the selected Results to `out` ('html' or 'md'; None: by its extension), with the stored history of
     the same configurations drawn over time; the files, report first."""
     from edgeprof.report.html import write_report  # matplotlib: only when drawing
 

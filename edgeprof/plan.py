@@ -8,7 +8,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from edgeprof.accelerators import configurations
 from edgeprof.agent.spec import (
@@ -19,8 +19,9 @@ from edgeprof.agent.spec import (
     LatencyBudget,
     PowerSettings,
     ScenarioSettings,
+    integer_input,
 )
-from edgeprof.artifacts import ModelArtifact, check_dataset, load_artifact, printable, reference_for
+from edgeprof.artifacts import ModelArtifact, check_dataset, load_artifact, printable, read_npz, reference_for
 from edgeprof.constraints import parse_constraint
 from edgeprof.deploy import DeployOptions
 from edgeprof.devices import LAB_WAIT_S, DeviceProfile, check_threads, load_profile, with_overrides
@@ -72,6 +73,7 @@ class Request:
     p99_bound: float | None = None
     scenario_seconds: float = ScenarioSettings.seconds
     accept_new_host_key: bool = False
+    strict_device: bool = False
     lab_wait: float = LAB_WAIT_S
     ep: Sequence[str] = ()
     delegate: Sequence[str] = ()
@@ -234,14 +236,33 @@ def checked_settings(request: Request) -> Settings:
     return Settings(request, profiles, project, latency, scenario)
 
 
+def dataset_ranges(artifact: ModelArtifact, arrays: dict[str, Any]) -> dict[str, list[int]]:
+    """The lowest and highest value the dataset holds for each of the model's integer inputs (its array by name,
+    plain name or `x`): what the timed runs' random values are drawn within when neither --input-range nor the
+    model bounds the input."""
+    from edgeprof.agent.inputs import dataset_key  # numpy: only with a --dataset
+
+    found = {}
+    for spec in artifact.inputs:
+        key = dataset_key(spec.name, list(arrays), len(artifact.inputs))
+        if key is not None and integer_input(spec) and arrays[key].size and arrays[key].dtype.kind in "iub":
+            found[spec.name] = [int(arrays[key].min()), int(arrays[key].max())]
+    return found
+
+
 def _checked_artifacts(models: Sequence[Path], request: Request) -> tuple[
     list[ModelArtifact], dict[str, ModelArtifact], dict[str, ModelInputs]
 ]:
     """Every model, its input options and the dataset checked against it: the models, their references (unless
     --no-reference), and each model's input shapes and ranges by path."""
     artifacts = [load_artifact(m) for m in models]
+    observed = None
+    if request.dataset is not None:
+        arrays = read_npz(request.dataset, "dataset")
+        observed = {str(a.path): dataset_ranges(a, arrays) for a in artifacts}
     inputs = resolve_inputs(artifacts, [parse_input_shape(s) for s in request.input_shapes],
-                            [parse_input_range(r) for r in request.input_ranges], timing=request.timing_inputs)
+                            [parse_input_range(r) for r in request.input_ranges], timing=request.timing_inputs,
+                            observed=observed)
     if request.dataset is not None:
         for artifact in artifacts:
             check_dataset(artifact, request.dataset, ranges=inputs[str(artifact.path)].ranges,
@@ -271,6 +292,7 @@ def plan_models(settings: Settings, models: Sequence[Path]) -> Plan:
         op_profile=request.op_profile,
         seed=request.seed,
         accept_new_host_key=request.accept_new_host_key,
+        strict_device=request.strict_device,
         lab_wait_s=request.lab_wait,
         scenario=settings.scenario,
         providers=configurations(list(request.ep), "--ep"),

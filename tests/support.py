@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from edgeprof.devices import detect_host_hardware
+
 REPO = Path(__file__).resolve().parent.parent
+HOST = detect_host_hardware()
 DIGITS = REPO / "models" / "digits"
 
 
@@ -75,7 +78,8 @@ def write_loopback_profile(directory: Path, sshd: dict[str, str], *, name: str =
         f'description = "{description}"',
         'kind = "ssh"',
         "[hardware]",
-        'cpu = "host"', 'arch = "x86_64"', "cores = 2", "max_clock_ghz = 0.0", "ram_mb = 1024", "peak_gflops = 0.0",
+        'cpu = "host"', f'arch = "{HOST.arch}"', f"cores = {HOST.cores}", "max_clock_ghz = 0.0",
+        f"ram_mb = {HOST.ram_mb}", "peak_gflops = 0.0",  # the board this profile reaches: no mismatch warning
         "[connection]",
         'host = "127.0.0.1"',
         f"port = {port}",

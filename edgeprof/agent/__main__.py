@@ -1,4 +1,5 @@
-"""Agent entry point: `python agent.pyz` reads a RunSpec on stdin; `python agent.pyz --doctor` describes the device."""
+"""Agent entry point: `python agent.pyz` reads a RunSpec on stdin; `python agent.pyz --doctor` describes the device,
+`--board` only the board (arch, cores, CPU model, RAM)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,13 @@ def _doctor() -> int:
     from .doctor import doctor_facts
 
     print(json.dumps(doctor_facts(os.getcwd())))
+    return 0
+
+
+def _board() -> int:
+    from .doctor import board_facts
+
+    print(json.dumps(board_facts()))
     return 0
 
 
@@ -45,7 +53,7 @@ def _run() -> int:
 
 def main() -> None:
     """Dispatch on argv; the exit code is 0 after a result, 1 after an error."""
-    code = _doctor() if sys.argv[1:] == ["--doctor"] else _run()
+    code = {"--doctor": _doctor, "--board": _board}.get(" ".join(sys.argv[1:]), _run)()
     sys.stdout.flush()
     os._exit(code)
 

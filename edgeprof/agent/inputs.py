@@ -34,9 +34,10 @@ def dataset_key(name: str, keys: list[str], inputs: int) -> str | None:
 
 
 def resolve_shape(info: TensorInfo, given: dict[str, list[int]], warn: Callable[[str], None]) -> list[int]:
-    """The concrete shape of an input: --input-shape where given, else dynamic dims default to 1 (with a warning).
-    An input that declares no dims (a scalar, or a model that leaves its shape out: ONNX Runtime tells them
-    apart by neither) takes a given shape of any rank, and is fed a scalar without one."""
+    """The concrete shape of an input: --input-shape where given, else dynamic dims default to 1: a dynamic batch
+    (the first dim) silently, as single-stream timing feeds one sample; any other with a warning. An input that
+    declares no dims (a scalar, or a model that leaves its shape out: ONNX Runtime tells them apart by neither)
+    takes a given shape of any rank, and is fed a scalar without one."""
     if info.name in given:
         shape = list(given[info.name])
         if info.shape and len(shape) != len(info.shape):
@@ -47,7 +48,7 @@ def resolve_shape(info: TensorInfo, given: dict[str, list[int]], warn: Callable[
                 raise AgentFailure(ErrorKind.INPUT, f"--input-shape {info.name}: dim {wanted} conflicts with the "
                                    f"model's fixed shape {info.shape}", Stage.INPUTS)
         return shape
-    if any(d is None for d in info.shape):
+    if any(d is None for d in info.shape[1:]):
         warn(f"input '{info.name}' has dynamic dims {info.shape}: using 1 "
              f"(set them with --input-shape {plain_name(info.name)}=...)")
     return [1 if d is None else d for d in info.shape]

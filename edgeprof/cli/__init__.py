@@ -15,7 +15,8 @@ from typing import NoReturn, Sequence
 import typer
 from typer.exceptions import Abort, TyperException
 
-from edgeprof.cli.app import app, error_line, warning_line
+from edgeprof.cli.app import HELP_OPTIONS, app, error_line, warning_line
+from edgeprof.cli.examples import add_examples
 from edgeprof.errors import EXIT_DEVICE, EXIT_INTERRUPTED, EXIT_USAGE, EdgeprofError
 
 # The module (under edgeprof.cli) that registers each top-level command or group on the app, in `--help` order.
@@ -41,10 +42,12 @@ def command_app(argv: Sequence[str] | None = None) -> typer.Typer:
     command named, so that `edgeprof runs list` does not import what `deploy` needs; every module when `argv` is
     None or names no known command, or asks for help before naming one."""
     name = next((arg for arg in argv or () if not arg.startswith("-")), None)
-    asks_help = argv is not None and name is not None and "--help" in argv[: list(argv).index(name)]
+    asks_help = argv is not None and name is not None and bool(
+        HELP_OPTIONS & set(argv[: list(argv).index(name)]))
     modules = [COMMANDS[name]] if name in COMMANDS and not asks_help else dict.fromkeys(COMMANDS.values())
     for module in modules:
         importlib.import_module(f"edgeprof.cli.{module}")
+    add_examples(app)
     return app
 
 
@@ -52,7 +55,8 @@ def _usage_message(exc: TyperException) -> str:
     """A usage error of the parser (typer's vendored click) as one sentence naming the command and its help."""
     ctx = getattr(exc, "ctx", None)
     where = ctx.command_path if ctx is not None else "edgeprof"
-    return f"{where}: {exc.format_message()} (see '{where} --help')"
+    command = where.removeprefix("edgeprof").strip()
+    return f"{command + ': ' if command else ''}{exc.format_message()} (see '{where} --help')"
 
 
 _STOPS: list[int] = []  # the SIGINTs and SIGTERMs this process received

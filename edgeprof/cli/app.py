@@ -12,9 +12,13 @@ from rich.console import Console
 
 from edgeprof.artifacts import printable
 
+HELP_OPTIONS = {"-h", "--help"}
 app = typer.Typer(
     name="edgeprof",
     help="Edge-device inference profiler: convert, deploy over SSH, probe, judge, compare.",
+    epilog="Example: edgeprof deploy --model model.onnx --dataset test.npz (then: edgeprof report --latest --out "
+           "report.html). Each command's --help has an example of its own.",
+    context_settings={"help_option_names": sorted(HELP_OPTIONS)},
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -49,9 +53,19 @@ def warning_line(message: Warning | str, *_: object, **__: object) -> None:
     sys.stderr.flush()
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from edgeprof import __version__
+
+        print(f"edgeprof {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _global_options(
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                          help="Print edgeprof's version and exit.")] = False,
 ) -> None:
     """Edge-device inference profiler."""
     if debug:

@@ -90,7 +90,8 @@ def check(
         out = console()
         render_verdicts(checked.results, out)
         if checked.comparisons is not None:
-            out.print(comparison_table(f"{checked.run_id} against baseline {baseline}", checked.comparisons))
+            out.print(comparison_table(f"{checked.run_id} against baseline {baseline}", checked.comparisons,
+                                       out.width))
         for c in checked.regressions:
             out.print(regression_line(c, max_ratio))
         for c in checked.drops:
@@ -139,7 +140,8 @@ def history(
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    console().print(history_table(rows))
+    out = console()
+    out.print(history_table(rows, out.width))
     _notes(history_notes(rows))
 
 
@@ -159,8 +161,9 @@ def compare(
         return
     if not comparisons:
         raise ConfigError(f"runs {a_id} and {b_id} share no successful device x model variant")
-    console().print(comparison_table(f"{b_id} / {a_id} (ratios B/A; Mann-Whitney U, alpha {alpha:g}, "
-                                     f"min effect {min_effect:.0%})", comparisons))
+    out = console()
+    out.print(comparison_table(f"{b_id} / {a_id} (ratios B/A; Mann-Whitney U, alpha {alpha:g}, "
+                               f"min effect {min_effect:.0%})", comparisons, out.width))
     for c in comparisons:
         for line in op_change_lines(c.ops):
             console().print(f"{c.device} / {c.model} operators: {line}", markup=False, highlight=False)

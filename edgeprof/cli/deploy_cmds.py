@@ -40,6 +40,7 @@ from edgeprof.cli.options import (
     PrecisionOption,
     ProjectOption,
     StoreOption,
+    StrictDeviceOption,
     StrictOption,
     ThreadsOption,
     TimingInputsOption,
@@ -51,8 +52,9 @@ from edgeprof.cli.options import (
 from edgeprof.cli.progress import AgentProgress
 from edgeprof.devices import LAB_WAIT_S
 from edgeprof.doctor import diagnose
-from edgeprof.pipeline import deploy_judge_store
+from edgeprof.pipeline import Deployed, deploy_judge_store
 from edgeprof.plan import Plan, Request, make_plan, named_profiles, recorded_command
+from edgeprof.report.recommendation import describe
 from edgeprof.report.scenario_summary import scenario_lines
 from edgeprof.report.table import render_verdicts
 from edgeprof.result import Result
@@ -86,7 +88,8 @@ def deploy(
     min_runs: Annotated[
         Optional[int], typer.Option("--min-runs", min=1, help=f"Default {LatencyBudget.min_runs} (capped by --max-runs).")
     ] = None,
-    max_runs: Annotated[int, typer.Option("--max-runs", min=1)] = LatencyBudget.max_runs,
+    max_runs: Annotated[int, typer.Option("--max-runs", min=1, help="Most timed runs of the latency phase.")
+                        ] = LatencyBudget.max_runs,
     min_seconds: Annotated[
         Optional[float],
         typer.Option("--min-seconds", min=0, callback=seconds,
@@ -103,7 +106,8 @@ def deploy(
     no_reference: Annotated[
         bool, typer.Option("--no-reference", help="Do not compare a variant with its fp32 source.")
     ] = False,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random timing inputs (the same seed, the same "
+                                                     "inputs).")] = 0,
     scenario: Annotated[
         str, typer.Option("--scenario", metavar="|".join(SCENARIOS), help="Load scenario.")
     ] = ScenarioSettings.name,
@@ -118,7 +122,10 @@ def deploy(
     find_max_qps: Annotated[
         bool, typer.Option("--find-max-qps", help="Server: search the highest QPS meeting --p99-bound.")
     ] = False,
-    p99_bound: Annotated[Optional[float], typer.Option("--p99-bound", metavar="MS", min=0.001, callback=finite)] = None,
+    p99_bound: Annotated[Optional[float], typer.Option(
+        "--p99-bound", metavar="MS", min=0.001, callback=finite,
+        help="Server: the p99 latency (ms) --find-max-qps must keep.")
+    ] = None,
     scenario_seconds: Annotated[
         float, typer.Option("--scenario-seconds", min=0.01, callback=seconds, help="Per offline point / server run.")
     ] = ScenarioSettings.seconds,
@@ -141,6 +148,7 @@ def deploy(
     user: UserOption = None,
     identity: IdentityOption = None,
     accept_new_host_key: AcceptNewOption = False,
+    strict_device: StrictDeviceOption = False,
     ep: EpOption = [],  # noqa: B006
     delegate: DelegateOption = [],  # noqa: B006
     store: StoreOption = None,
@@ -155,15 +163,15 @@ def deploy(
         min_seconds=min_seconds, max_seconds=max_seconds, precision=precision, power_seconds=power_seconds,
         cooldown_to=cooldown_to, op_profile=op_profile, seed=seed, scenario=scenario, batch=batch,
         sweep_threads=sweep_threads, target_qps=target_qps, find_max_qps=find_max_qps, p99_bound=p99_bound,
-        scenario_seconds=scenario_seconds, accept_new_host_key=accept_new_host_key, lab_wait=lab_wait, ep=ep,
-        delegate=delegate, prompts=prompts, context=context, max_tokens=max_tokens,
+        scenario_seconds=scenario_seconds, accept_new_host_key=accept_new_host_key, strict_device=strict_device,
+        lab_wait=lab_wait, ep=ep, delegate=delegate, prompts=prompts, context=context, max_tokens=max_tokens,
         perplexity_text=perplexity_text))
-    raise typer.Exit(measure_judge_store(plan, store, as_json=as_json, strict=strict, jobs=jobs))
+    raise typer.Exit(measure_judge_store(plan, store, as_json=as_json, jobs=jobs).exit_code(strict=strict))
 
 
-def measure_judge_store(plan: Plan, store: str | None, *, as_json: bool, strict: bool, jobs: int | None = None) -> int:
-    """Deploy, judge and store (edgeprof.pipeline.deploy_judge_store) with progress on stderr; render; the exit
-    code: 3 if a device failed, else 1 on a failed constraint, else 0."""
+def measure_judge_store(plan: Plan, store: str | None, *, as_json: bool, jobs: int | None = None) -> Deployed:
+    """Deploy, judge and store (edgeprof.pipeline.deploy_judge_store) with progress on stderr; render; the deploy
+    (its exit code: 3 if a device failed, else 1 on a failed constraint, else 0)."""
     err = console(stderr=True)
     with AgentProgress(err, quiet=as_json) as progress:
         deployed = deploy_judge_store(plan.profiles, plan.artifacts, plan.references, plan.options, plan.project,
@@ -185,7 +193,7 @@ def measure_judge_store(plan: Plan, store: str | None, *, as_json: bool, strict:
         error = result.get("error") or {}
         if error.get("kind") in ACCELERATOR_ERRORS:
             error_line(f"{Result(result).label}: {error['message']}")
-    return deployed.exit_code(strict=strict)
+    return deployed
 
 
 @app.command("doctor")
@@ -229,6 +237,10 @@ def sweep(
     constraint: ConstraintOption = [],  # noqa: B006
     project: ProjectOption = None,
     strict: StrictOption = False,
+    host: HostOption = None,
+    port: PortOption = None,
+    user: UserOption = None,
+    identity: IdentityOption = None,
     accept_new_host_key: AcceptNewOption = False,
     lab_wait: LabWaitOption = LAB_WAIT_S,
     ep: EpOption = [],  # noqa: B006
@@ -237,9 +249,17 @@ def sweep(
     as_json: JsonOption = False,
 ) -> None:
     """Quantize a model into variants, deploy every variant (and the source) to every device, compare them."""
-    request = Request(models=[model], devices=device, dataset=dataset, timing_inputs=timing_inputs,
-                      allow_nan=allow_nan, input_ranges=input_range, constraints=constraint, project=project,
+    request = Request(models=[model], devices=device, host=host, port=port, user=user, identity=identity,
+                      dataset=dataset, timing_inputs=timing_inputs, allow_nan=allow_nan, input_ranges=input_range, constraints=constraint, project=project,
                       threads=threads, max_seconds=max_seconds, accept_new_host_key=accept_new_host_key,
                       lab_wait=lab_wait, ep=ep, delegate=delegate)
-    plan = sweep_plan(request, [v.strip() for v in variants.split(",") if v.strip()], out, calibration)
-    raise typer.Exit(measure_judge_store(plan, store, as_json=as_json, strict=strict))
+    sweep = sweep_plan(request, [v.strip() for v in variants.split(",") if v.strip()], out, calibration)
+    for note in sweep.notes:
+        console(stderr=True).print(note, markup=False, highlight=False)
+    deployed = measure_judge_store(sweep.plan, store, as_json=as_json)
+    if not as_json:
+        out_lines = [f"variants in {sweep.out_dir} (manifest: {sweep.out_dir / 'manifest.json'})"]
+        out_lines += [line for rec in deployed.report.recommendations.values() for line in describe(rec)]
+        for line in out_lines:
+            console().print(line, markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(deployed.exit_code(strict=strict))

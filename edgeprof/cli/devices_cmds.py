@@ -12,13 +12,13 @@ from rich.text import Text
 
 from edgeprof.cli.app import console, devices_app
 from edgeprof.cli.options import JsonOption
-from edgeprof.devices import load_profile, load_profile_file, profile_files
+from edgeprof.devices import load_profile, profile_files
 
 
 @devices_app.command("list")
 def devices_list(as_json: JsonOption = False) -> None:
     """List every visible device profile and where it comes from."""
-    profiles = [load_profile_file(path) for path in profile_files().values()]
+    profiles = [load_profile(name) for name in profile_files()]
     if as_json:
         print(json.dumps([{"name": p.name, "kind": p.kind, "source": str(p.source)} for p in profiles], indent=2))
         return

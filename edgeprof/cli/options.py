@@ -75,6 +75,9 @@ AcceptNewOption = Annotated[
     bool,
     typer.Option("--accept-new-host-key", help="Record an unknown host key (a changed key is always refused)."),
 ]
+StrictDeviceOption = Annotated[
+    bool, typer.Option("--strict-device", help="Refuse (exit 3) a board whose arch, cores or RAM differ from the "
+                                               "profile's [hardware], instead of warning.")]
 InputRangeOption = Annotated[
     list[str], typer.Option("--input-range", metavar="[MODEL:]NAME=LO:HI",
                             help="Values of an integer input, inclusive (repeatable; default: read from the model).")

@@ -42,8 +42,9 @@ def report(
     latest: LatestOption = False,
     device: DeviceFilter = [],  # noqa: B006 - typer reads the default
     model: ModelFilter = [],  # noqa: B006
-    fmt: Annotated[str, typer.Option("--format", help="html (one self-contained file) or md (PNGs beside it).")]
-    = "html",
+    fmt: Annotated[Optional[str], typer.Option(
+        "--format", metavar="html|md", help="html (one self-contained file) or md (PNGs beside it). Default: "
+                                            "--out's extension (.md: Markdown), else html.")] = None,
     store: StoreOption = None,
 ) -> None:
     """A shareable report: verdicts, recommendations, run metadata and every figure."""

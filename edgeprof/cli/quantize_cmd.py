@@ -12,6 +12,7 @@ from rich.table import Table
 from edgeprof.cli.app import app, console
 from edgeprof.cli.options import JsonOption
 from edgeprof.errors import ConfigError
+from edgeprof.report.units import sig
 
 
 def parse_variants(text: str) -> list[str]:
@@ -34,6 +35,8 @@ def quantize_command(
     out: Annotated[Optional[Path], typer.Option("--out", help="Output folder. Default: beside the model.")] = None,
     qoperator: Annotated[bool, typer.Option("--qoperator", help="ONNX int8-static in QOperator form "
                                             "(QLinearConv ...) instead of QDQ.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace variant files quantize did not write (a "
+                                        "curated or edited file and its manifest entry).")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Make host-side variants of a model; each is recorded in <out>/manifest.json with its source and method."""
@@ -41,7 +44,7 @@ def quantize_command(
     from edgeprof.convert import quantize  # numpy and the converters: only this command needs them
 
     out_dir = out if out is not None else model.parent
-    results = quantize(model, parse_variants(variants), out_dir, calibration, qoperator=qoperator)
+    results = quantize(model, parse_variants(variants), out_dir, calibration, qoperator=qoperator, force=force)
     if as_json:
         print(json.dumps([r.manifest_entry(out_dir) for r in results], indent=2))
         return
@@ -51,6 +54,6 @@ def quantize_command(
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     source_size = load_artifact(model).size_bytes  # with its external data files, like each variant's
     for r in results:
-        table.add_row(r.variant, str(r.path), f"{r.size_bytes / 1024:.1f} KiB",
+        table.add_row(r.variant, str(r.path), f"{sig(r.size_bytes / 1e6)} MB",
                       f"{r.size_bytes / source_size:.2f}x", r.method)
     console().print(table)

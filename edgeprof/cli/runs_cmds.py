@@ -56,8 +56,10 @@ def runs_tag(
     name: Annotated[str, typer.Argument(help="Tag name, e.g. 'baseline' (moves if it exists).")],
     store: StoreOption = None,
 ) -> None:
-    """Name a run, e.g. as the baseline for `check --baseline` (a tag moves if it existed; a name that is empty,
-    'latest' or could be read as a run id is refused: see Store.tag)."""
+    """Name a run (a baseline for check and watch).
+
+    `check --baseline NAME` and `watch --baseline NAME` read it. A tag that exists moves to this run. A name that is empty, 'latest', or that could be read as a run id or
+    the prefix of one is refused."""
     with open_store(store_path(store), create=False) as db:
         run_id = db.tag(run, name)
     console().print(f"tagged {run_id} as {escape(name)}", highlight=False)

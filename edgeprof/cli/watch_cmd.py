@@ -21,11 +21,14 @@ from edgeprof.cli.options import (
     DelegateOption,
     DeviceOption,
     EpOption,
+    HostOption,
+    IdentityOption,
     InputRangeOption,
     InputShapeOption,
     MaxDropOption,
     MaxRatioOption,
     MaxSecondsOption,
+    PortOption,
     PowerSecondsOption,
     PrecisionOption,
     ProjectOption,
@@ -33,14 +36,16 @@ from edgeprof.cli.options import (
     StrictOption,
     ThreadsOption,
     TimingInputsOption,
+    UserOption,
     store_path,
 )
 from edgeprof.cli.progress import AgentProgress
 from edgeprof.compare import DEFAULT_ALPHA
 from edgeprof.pipeline import DEFAULT_MAX_DROP, DEFAULT_MAX_RATIO, Gate, top1_drop
 from edgeprof.plan import Request, make_plan, recorded_command
-from edgeprof.report.figures import fmt, overall
+from edgeprof.report.figures import overall, verdict_with_unit
 from edgeprof.report.history import accuracy_drop_line, regression_line
+from edgeprof.report.units import duration
 from edgeprof.result import Result, utc_now
 from edgeprof.store.location import redact
 from edgeprof.watch import (
@@ -75,7 +80,7 @@ def _change(result: dict[str, Any], gate: Gate) -> str:
 def run_line(started: str, tick: Tick, profiled: Profiled) -> str:
     """One run: when it started, which run, and per Result its verdict, p95 and change against the baseline."""
     deployed, run_id = profiled.deployed, profiled.deployed.run_id
-    parts = [f"{Result(r).label}: {overall(r)}, p95 {fmt(Result(r).latency.get('p95_ms'))} ms"
+    parts = [f"{Result(r).label}: {overall(r)}, p95 {duration(Result(r).latency.get('p95_ms'))}"
              f"{_change(r, profiled.gate)}" for r in deployed.results]
     parts += [f"{name}: failed (the error line says why)" for name in deployed.failures]
     skipped = f" ({tick.skipped} tick{'s' * (tick.skipped > 1)} skipped: the run before overran)" if tick.skipped else ""
@@ -86,7 +91,7 @@ def alert_line(profiled: Profiled, policy: Policy) -> str:
     """`edgeprof: alert: ...`: every failing verdict (Policy.failing), regression and accuracy drop of one run, on
     one line."""
     deployed, gate = profiled.deployed, profiled.gate
-    what = [f"{Result(r).label} {v['constraint']} {v['op']} {v['bound']:g}: {v['status']} (value {fmt(v['value'])})"
+    what = [f"{Result(r).label} {v['constraint']} {v['op']} {v['bound']:g}: {v['status']} (value {verdict_with_unit(v)})"
             for r in deployed.results for v in policy.failing(r)]
     what += [_plain(regression_line(c, policy.max_ratio)) for c in gate.regressions]
     what += [_plain(accuracy_drop_line(c, top1_drop(c) or 0.0, policy.max_drop)) for c in gate.drops]
@@ -133,6 +138,10 @@ def watch_cmd(
     constraint: ConstraintOption = [],  # noqa: B006
     project: ProjectOption = None,
     strict: StrictOption = False,
+    host: HostOption = None,
+    port: PortOption = None,
+    user: UserOption = None,
+    identity: IdentityOption = None,
     accept_new_host_key: AcceptNewOption = False,
     ep: EpOption = [],  # noqa: B006
     delegate: DelegateOption = [],  # noqa: B006
@@ -151,7 +160,8 @@ def watch_cmd(
     schedule = Schedule(parse_duration(every, "--every"), runs,
                         parse_duration(for_, "--for") if for_ is not None else None)
     plan = make_plan(Request(
-        models=model, devices=device, dataset=dataset, timing_inputs=timing_inputs, allow_nan=allow_nan,
+        models=model, devices=device, host=host, port=port, user=user, identity=identity, dataset=dataset,
+        timing_inputs=timing_inputs, allow_nan=allow_nan,
         input_shapes=input_shape, input_ranges=input_range, constraints=constraint, project=project, threads=threads,
         max_seconds=max_seconds, precision=precision, power_seconds=power_seconds,
         accept_new_host_key=accept_new_host_key, ep=ep, delegate=delegate))

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
-from edgeprof.artifacts import MANIFEST, load_artifact, read_manifest
-from edgeprof.convert.variants import VariantFailed, VariantResult, check_variant_runs
+from edgeprof.artifacts import MANIFEST, load_artifact, read_manifest, sha256_file
+from edgeprof.convert.variants import VariantFailed, VariantResult, check_variant_runs, variant_path
 from edgeprof.errors import ConfigError
 
 ONNX_VARIANTS = ("fp16", "int8-dynamic", "int8-static")
@@ -17,9 +19,10 @@ GGUF_VARIANTS = ("q8_0", "q4_0", "q4_k_m")
 
 
 def quantize(source: Path, variants: list[str], out_dir: Path, calibration: Path | None, *,
-             qoperator: bool = False) -> list[VariantResult]:
+             qoperator: bool = False, force: bool = False) -> list[VariantResult]:
     """Write each variant of an fp32 model into out_dir, check that each loads and runs, and record those that do
-    in out_dir/manifest.json; VariantFailed (exit 1) naming the first that does not (its file removed)."""
+    in out_dir/manifest.json; VariantFailed (exit 1) naming the first that does not (its file removed).
+    A file quantize did not write as it is now is never replaced unless `force` (ConfigError first)."""
     artifact = load_artifact(source)
     if artifact.variant not in ("fp32", "original"):
         raise ConfigError(f"{source}: already the {artifact.variant} variant of {artifact.name}; "
@@ -29,6 +32,10 @@ def quantize(source: Path, variants: list[str], out_dir: Path, calibration: Path
     if unknown:
         raise ConfigError(f"variant {unknown[0]!r} is not available for {artifact.format.upper()} models "
                           f"(choose from {', '.join(supported)})")
+    if not force:
+        names = ["int8-static-qop" if qoperator and v == "int8-static" and artifact.format == "onnx" else v
+                 for v in variants]
+        refuse_foreign([variant_path(artifact, name, out_dir) for name in names], out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -64,10 +71,35 @@ def quantize(source: Path, variants: list[str], out_dir: Path, calibration: Path
     return working
 
 
+QUANTIZE_KEYS = frozenset(f.name for f in fields(VariantResult))
+
+
+def refuse_foreign(targets: list[Path], out_dir: Path) -> None:
+    """ConfigError naming the first target that exists and that quantize did not write as it is now: its manifest
+    entry holds this sha256 and only the keys quantize writes (an entry with more, say accuracy or intended_use,
+    was curated by hand and would be lost)."""
+    entries = {entry.get("path"): entry for entry in _manifest(out_dir).get("models", [])}
+    for target in targets:
+        entry = entries.get(target.name)
+        if not target.exists():
+            continue
+        ours = target.is_file() and entry is not None and set(entry) <= QUANTIZE_KEYS \
+            and entry.get("sha256") == sha256_file(target)
+        if not ours:
+            raise ConfigError(f"{target} exists and quantize did not write it as it is: not overwritten "
+                              "(--out DIR writes the variants elsewhere, --force replaces it)")
+
+
+def _manifest(out_dir: Path) -> dict[str, Any]:
+    """The manifest in `out_dir` (artifacts.read_manifest checks it), an empty one where there is none."""
+    path = out_dir / MANIFEST
+    return read_manifest(path) if path.is_file() else {"models": []}
+
+
 def record(out_dir: Path, results: list[VariantResult]) -> Path:
     """Add (or replace) the variants' entries in out_dir/manifest.json."""
     manifest = out_dir / MANIFEST
-    data = read_manifest(manifest) if manifest.exists() else {"models": []}
+    data = _manifest(out_dir)
     fresh = {r.path.resolve().relative_to(out_dir.resolve()).as_posix(): r.manifest_entry(out_dir) for r in results}
     data["models"] = [e for e in data.get("models", []) if e.get("path") not in fresh] + list(fresh.values())
     data["models"].sort(key=lambda e: e["path"])

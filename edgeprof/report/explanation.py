@@ -13,7 +13,7 @@ from rich.text import Text
 from edgeprof.compare import BELOW_EFFECT, NO_CHANGE, OpChange, ops_json
 from edgeprof.explain import Explanation, effect_magnitude
 from edgeprof.report.figures import fmt
-from edgeprof.report.units import duration
+from edgeprof.report.units import duration, p_value
 from edgeprof.result import Result
 
 _STYLE = {"likely": "bold red", "possible": "yellow", "unlikely": "dim"}
@@ -29,13 +29,13 @@ def verdict_line(e: Explanation) -> str:
     """The latency test in one line: p50 and p95 A -> B, the ratio, Mann-Whitney's p, the verdict, Cliff's delta."""
     c, test = e.comparison, e.comparison.latency
     a, b = Result(c.a).latency, Result(c.b).latency
-    figures = ", ".join(f"{k} {fmt(a.get(k + '_ms'))} -> {fmt(b.get(k + '_ms'))} ms" for k in ("p50", "p95"))
+    figures = ", ".join(f"{k} {duration(a.get(k + '_ms'))} -> {duration(b.get(k + '_ms'))}" for k in ("p50", "p95"))
     if test.p_value is None:
         return f"{figures}; {test.verdict}"
     verdict = test.verdict
     if verdict == BELOW_EFFECT:
         verdict = f"significant but below the {test.min_effect:.0%} minimum effect"
-    return (f"{figures}; median x{test.median_ratio:.3f}, Mann-Whitney U p = {test.p_value:.2g} "
+    return (f"{figures}; median x{test.median_ratio:.3f}, Mann-Whitney U {p_value(test.p_value)} "
             f"(n {test.n_a} / {test.n_b}): {verdict}; Cliff's delta {test.effect_size:+.2f} "
             f"({effect_magnitude(test.effect_size)})")
 

@@ -80,6 +80,35 @@ def verdict_bound(verdict: dict[str, Any]) -> str:
     return f"{verdict['op']} " + (duration(bound) if unit == "ms" else f"{bound:g} {unit}".strip())
 
 
+def verdict_with_unit(verdict: dict[str, Any]) -> str:
+    """A verdict's value with its unit whatever the metric ('1.23 ms', '41.2 MB', '0.84'), its method marked."""
+    unit = verdict.get("unit") or ""
+    value = verdict.get("value")
+    if unit == "ms" or value is None or not unit:
+        return verdict_value(verdict)
+    return f"{fmt(value)} {unit}" + method_tag(verdict.get("method"))
+
+
+def verdict_why(verdict: dict[str, Any]) -> str:
+    """Why a verdict is what it is: the judge's detail, else for a failure its value against its bound."""
+    if verdict.get("detail"):
+        return str(verdict["detail"])
+    if Status.of(verdict.get("status")) is Status.FAIL:
+        return f"{verdict_with_unit(verdict)}, needs {verdict_bound(verdict)}"
+    return ""
+
+
+MARK_NOTES = {"(est)": "(est) = estimate from CPU utilisation and the profile's idle/max watts, not a measurement; "
+                       "hatched bars in the figures.",
+              "(emu)": "(emu) = measured under emulation: functional/relative figures, not a real board's latency."}
+
+
+def mark_notes(results: list[dict[str, Any]]) -> list[str]:
+    """The legend of the marks these results' figures carry, only those present."""
+    marks = " ".join(key_figures(r)["mJ/inf"] + key_figures(r)["p95"] for r in results)
+    return [note for mark, note in MARK_NOTES.items() if mark in marks]
+
+
 def verdict_method(verdict: dict[str, Any]) -> str:
     """How the verdict's value was obtained, as its status allows: '-' where nothing was measured."""
     return "-" if verdict.get("status") == Status.NOT_MEASURED else str(verdict.get("method") or "-")

@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 from typing import Any, Callable
 
-from edgeprof.decisions import Report, overall
+from edgeprof.decisions import Report, Status, overall
 from edgeprof.errors import ConfigError
 from edgeprof.report.details import result_rows
 from edgeprof.report.escape import markdown_text
@@ -15,11 +15,13 @@ from edgeprof.report.figures import (
     FIGURES,
     fmt,
     key_figures,
+    mark_notes,
     status_symbol,
     verdict_bound,
     verdict_method,
     verdict_summary,
     verdict_value,
+    verdict_why,
 )
 from edgeprof.report.markdown import to_markdown
 from edgeprof.report.placement import accelerator_rows, compile_text, fallback_rows, top_node_rows, top_op_rows
@@ -29,14 +31,11 @@ from edgeprof.report.trend import trend_figure
 from edgeprof.result import Result, viewer
 
 REPORT_FORMATS = ("html", "md")
-NOTES = ("(est) = estimate from CPU utilisation and the profile's idle/max watts, not a measurement; "
-         "hatched bars in the figures.",
-         "(emu) = measured under emulation: functional/relative figures, not a real board's latency.")
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}
 table{border-collapse:collapse;margin:.6em 0 1.2em}td,th{border:1px solid #ccc;padding:3px 8px;font-size:90%}
 th{background:#f3f3f3;text-align:left}.pass{color:#1e7e34}.fail,.error{color:#c0392b;font-weight:bold}
-.inconclusive{color:#b7791f}.badge{background:#fde68a;border-radius:4px;padding:1px 6px;font-size:80%}
+.inconclusive{color:#b7791f}.failed{color:#c0392b}.badge{background:#fde68a;border-radius:4px;padding:1px 6px;font-size:80%}
 figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}figcaption{font-size:90%;color:#555}
 """
 
@@ -98,6 +97,34 @@ def _advice(report: Report, device: str, rows: list[dict[str, Any]]) -> list[str
     return lines
 
 
+def failure_lines(rows: list[dict[str, Any]], view: Callable[[dict[str, Any]], Result]) -> list[str]:
+    """What failed on one device and why: each failed run with its error, each failed constraint with its value
+    and bound, each warning a Result carries once."""
+    lines = []
+    for result in rows:
+        label = view(result).variant_label
+        if overall(result) is Status.ERROR:
+            error = result.get("error") or {}
+            lines.append(f"{label}: run failed ({error.get('kind')}): {error.get('message')}")
+        lines += [f"{label}: {v['constraint']}: {verdict_why(v)}"
+                  for v in result.get("verdicts") or [] if Status.of(v.get("status")) is Status.FAIL]
+    warnings = dict.fromkeys(w for result in rows for w in result.get("warnings") or [])
+    return lines + [f"warning: {w}" for w in warnings]
+
+
+def _answer_html(report: Report, view: Callable[[dict[str, Any]], Result]) -> list[str]:
+    """The report's first section: per device, which variant to ship and why, then what failed and why."""
+    parts = ['<section id="answer"><h2>The answer</h2>']
+    for device, rows in group_by(report.results, "device").items():
+        failed = failure_lines(rows, view)
+        parts += [f"<h3>{escape(device)}</h3>",
+                  "<ul>" + "".join(f"<li>{escape(line)}</li>" for line in _advice(report, device, rows)) + "</ul>"]
+        if failed:
+            parts += ['<p class="failed">What failed, and why</p>',
+                      '<ul class="failed">' + "".join(f"<li>{escape(line)}</li>" for line in failed) + "</ul>"]
+    return [*parts, "</section>"]
+
+
 def _runs(results: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     return [(run, rows[0].get("created", "-"), ", ".join(dict.fromkeys(Result(r).device for r in rows)))
             for run, rows in group_by(results, "run_id").items()]
@@ -131,7 +158,7 @@ def _verdict_tables(rows: list[dict[str, Any]], view: Callable[[dict[str, Any]],
             classes.append("error")
         for v in result.get("verdicts") or []:
             detail.append([view(result).model_label, v["constraint"], verdict_value(v), verdict_bound(v),
-                           status_symbol(v["status"]), verdict_method(v), v.get("detail") or ""])
+                           status_symbol(v["status"]), verdict_method(v), verdict_why(v)])
             classes.append(v["status"])
     return (_table(["model", "runtime", *FIGURES, "verdict"], summary,
                    [overall(r) for r in rows])
@@ -190,8 +217,8 @@ def to_html(report: Report, *, plots: list[Plot] | None = None, history: list[di
     view = viewer(results)
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              "<title>edgeprof report</title>", f"<style>{_CSS}</style></head><body>", "<h1>edgeprof report</h1>",
-             "<h2>Runs</h2>", _table(["run", "created", "devices"], [list(r) for r in _runs(results)]),
-             "<ul>" + "".join(f"<li>{escape(note)}</li>" for note in NOTES) + "</ul>"]
+             *_answer_html(report, view), "<h2>Runs</h2>", _table(["run", "created", "devices"], [list(r) for r in _runs(results)]),
+             "<ul>" + "".join(f"<li>{escape(note)}</li>" for note in mark_notes(results)) + "</ul>"]
     for device, rows in group_by(results, "device").items():
         info = rows[0].get("device_info") or {}
         hardware = info.get("hardware") or {}
@@ -200,9 +227,7 @@ def to_html(report: Report, *, plots: list[Plot] | None = None, history: list[di
                   f"<p>{escape(str(info.get('description') or ''))} — {escape(str(hardware.get('cpu', '-')))}, "
                   f"{escape(str(hardware.get('cores', '-')))} cores, {escape(str(hardware.get('ram_mb', '-')))} MB RAM"
                   "</p>", "<h3>Verdicts</h3>", _verdict_tables(rows, view), _details_html(rows, view),
-                  _placement_html(rows, view),
-                  "<h3>Recommendation</h3>"]
-        parts.append("<ul>" + "".join(f"<li>{escape(line)}</li>" for line in _advice(report, device, rows)) + "</ul>")
+                  _placement_html(rows, view)]
         meta = [metadata_rows(r, view(r)) for r in rows]
         parts += ["<h3>What ran, and how it was measured</h3>",
                   _table(list(meta[0]), [list(m.values()) for m in meta]), "<h3>Figures</h3>"]
@@ -228,14 +253,19 @@ def to_markdown_report(report: Report, out: Path, history: list[dict[str, Any]] 
     results = report.results
     plots = build_plots(report) + trend_plots(history or [])
     view = viewer(results)
-    lines = ["# edgeprof report", "", "| run | created | devices |", "|---|---|---|"]
+    lines = ["# edgeprof report", "", "## The answer", ""]
+    for device, rows in group_by(results, "device").items():
+        lines += [f"**{_md_cell(device)}**", "", *(f"- {_md_cell(line)}" for line in _advice(report, device, rows))]
+        failed = failure_lines(rows, view)
+        lines += ["", "What failed, and why:", "", *(f"- {_md_cell(line)}" for line in failed)] if failed else []
+        lines.append("")
+    lines += ["## Runs", "", "| run | created | devices |", "|---|---|---|"]
     lines += [f"| {' | '.join(_md_cell(c) for c in run)} |" for run in _runs(results)]
-    lines += ["", *(f"- {note}" for note in NOTES), "", to_markdown(results), ""]
+    lines += ["", *(f"- {note}" for note in mark_notes(results)), "", to_markdown(results), ""]
     written = []
     for device, rows in group_by(results, "device").items():
         emulated = f" (emulated: {emulation(rows[0])})" if emulation(rows[0]) else ""
         lines += [f"## {_md_cell(device)}{emulated}", ""]
-        lines += [f"- {_md_cell(line)}" for line in _advice(report, device, rows)] + [""]
         for result in rows:
             lines += [f"### {_md_cell(view(result).model_label)}", "", "| what | measured |", "|---|---|"]
             lines += [f"| {_md_cell(what)} | {_md_cell(text)} |" for what, text in result_rows(result)] + [""]
@@ -255,12 +285,28 @@ def to_markdown_report(report: Report, out: Path, history: list[dict[str, Any]] 
     return [out, *written]
 
 
-def write_report(report: Report, out: Path, fmt_name: str = "html",
-                 history: list[dict[str, Any]] | None = None) -> list[Path]:
-    """Write the report in `fmt_name` ('html' or 'md') to `out`, with the figure over time of `history`; the files
-    written (the report first)."""
+REPORT_SUFFIXES = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md"}
+
+
+def report_format(out: Path, fmt_name: str | None) -> str:
+    """The report's format: --format when given, else --out's extension (.md or .markdown: Markdown), else html;
+    a --format that contradicts the extension is a ConfigError."""
+    by_suffix = REPORT_SUFFIXES.get(out.suffix.lower())
+    if fmt_name is None:
+        return by_suffix or "html"
     if fmt_name not in REPORT_FORMATS:
         raise ConfigError(f"--format: unknown report format {fmt_name!r} (choose html or md)")
+    if by_suffix is not None and by_suffix != fmt_name:
+        raise ConfigError(f"--format {fmt_name} contradicts --out {out} (a {by_suffix} file name): drop --format, "
+                          "or name the file for the format")
+    return fmt_name
+
+
+def write_report(report: Report, out: Path, fmt_name: str | None = None,
+                 history: list[dict[str, Any]] | None = None) -> list[Path]:
+    """Write the report to `out` in `fmt_name` ('html' or 'md'; None: as report_format reads `out`), with the figure
+    over time of `history`; the files written (the report first)."""
+    fmt_name = report_format(out, fmt_name)
     if not report.results:
         raise ConfigError("nothing to report: the selection holds no results")
     try:

@@ -6,7 +6,7 @@ from typing import Any
 
 from edgeprof.decisions import Status, overall
 from edgeprof.report.escape import markdown_text
-from edgeprof.report.figures import FIGURES, key_figures, status_symbol, verdict_summary
+from edgeprof.report.figures import FIGURES, key_figures, mark_notes, status_symbol, verdict_summary
 from edgeprof.report.placement import placement_lines
 from edgeprof.result import Result, viewer
 
@@ -59,9 +59,5 @@ def to_markdown(results: list[dict[str, Any]]) -> str:
                              f"{_cell(str(error.get('kind')))}: {_cell(str(error.get('message')))}")
             notes += [f"- {name}: {_cell(line)}" for line in placement_lines(result)]
         out += [""] + notes + ([""] if notes else [])
-    marks = " ".join(key_figures(r)["mJ/inf"] + key_figures(r)["p95"] for r in results)
-    if "(est)" in marks:
-        out.append("_(est) = estimated from CPU utilisation, not a measurement._")
-    if "(emu)" in marks:
-        out.append("_(emu) = measured under emulation: relative figures, not a real board's latency._")
+    out += [f"_{note}_" for note in mark_notes(results)]
     return "\n".join(out).rstrip() + "\n"

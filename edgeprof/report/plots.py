@@ -226,11 +226,13 @@ def _budget_segments(ax: Axes, spans: list[tuple[float, float]], bounds: list[tu
     return Line2D([], [], color=BUDGET_COLOR, linestyle="--", linewidth=1.6, label=text)
 
 
-def _off_scale(ax: Axes, line: Line2D, bounds: list[tuple[str, float] | None], values: list[float]) -> Line2D:
-    """Keep bars readable when the budget is far above them: clip the axis and say so in the legend entry."""
+def _off_scale(ax: Axes, line: Line2D, bounds: list[tuple[str, float] | None], values: list[float],
+               bottom: float = 0.0) -> Line2D:
+    """Keep bars and boxes readable when the budget is far above them: clip the axis (from `bottom`) and say so in
+    the legend entry."""
     top = max((b[1] for b in bounds if b is not None), default=0.0)
     if values and max(values) > 0 and top > OFF_SCALE * max(values):
-        ax.set_ylim(0, max(values) * 1.25)
+        ax.set_ylim(bottom, max(values) * 1.25)
         line.set_label(f"{line.get_label()} (off scale, above the axis)")
     return line
 
@@ -274,13 +276,14 @@ def latency_distribution_figure(results: list[dict[str, Any]]) -> Figure:
     marker = ax.scatter(positions, [np.nan if v is None else v for v in p95], marker="D", color="black", zorder=6,
                         s=22, label="p95" + _emulated_legend(rows))
     handles = [Patch(facecolor="grey", alpha=0.55, label="box: p25–p75, line: median, whiskers: p1–p99"), marker]
-    line = _budget_segments(ax, [(p - 0.4, p + 0.4) for p in positions],
-                            [budget(r, "latency.p95_ms") for r in rows], "ms", "p95")
-    handles += [line] if line is not None else []
+    bounds = [budget(r, "latency.p95_ms") for r in rows]
+    line = _budget_segments(ax, [(p - 0.4, p + 0.4) for p in positions], bounds, "ms", "p95")
     low = min(float(np.percentile(d, 1)) for d in data)
-    high = max([float(np.percentile(d, 99)) for d in data] + [b[1] for r in rows if (b := budget(r, "latency.p95_ms"))])
-    if low > 0 and high / low > SPREAD_FOR_LOG:
+    high = max(float(np.percentile(d, 99)) for d in data)  # the axis follows the data, not the budget
+    log = low > 0 and max([high] + [b[1] for b in bounds if b and b[1] <= OFF_SCALE * high]) / low > SPREAD_FOR_LOG
+    if log:
         ax.set_yscale("log")
+    handles += [_off_scale(ax, line, bounds, [high], bottom=low / 1.4 if log else 0.0)] if line is not None else []
     _category_axis(ax, positions, labels)
     ax.set_ylabel("latency per inference (ms)")
     ax.set_xlabel(axis_name)
@@ -315,7 +318,8 @@ def accuracy_latency_figure(results: list[dict[str, Any]], recommendation: Recom
         ys.append(y)
     lat = budget(rows[0], "latency.p95_ms")
     acc = budget(rows[0], "accuracy.top1")
-    xs += [lat[1]] if lat else []
+    lat_off = lat is not None and lat[1] > OFF_SCALE * max(xs)  # the axis follows the points, not a far budget
+    xs += [lat[1]] if lat and not lat_off else []
     ys += [100.0 * acc[1]] if acc else []
     x_lo, x_hi = min(xs), max(xs)
     y_lo, y_hi = min(ys), max(ys)
@@ -329,10 +333,12 @@ def accuracy_latency_figure(results: list[dict[str, Any]], recommendation: Recom
     ax.set_ylim(y_lo - y_pad, min(100.0 + y_pad / 3, y_hi + y_pad))
     (xl, xr), (yb, yt) = ax.get_xlim(), ax.get_ylim()
     if lat or acc:
-        ax.fill_between([xl, lat[1] if lat else xr], 100.0 * acc[1] if acc else yb, yt, color="tab:green",
+        ax.fill_between([xl, min(lat[1], xr) if lat else xr], 100.0 * acc[1] if acc else yb, yt, color="tab:green",
                         alpha=0.12, zorder=0, label="feasible region")
     if lat:
-        ax.axvline(lat[1], color=BUDGET_COLOR, linestyle="--", label=f"p95 budget {lat[0]} {lat[1]:g} ms")
+        ax.axvline(lat[1], color=BUDGET_COLOR, linestyle="--", label=f"p95 budget {lat[0]} {lat[1]:g} ms"
+                   + (" (off scale, right of the axis)" if lat_off else ""))
+        ax.set_xlim(xl, xr)
     if acc:
         ax.axhline(100.0 * acc[1], color="tab:green", linestyle="--",
                    label=f"top-1 minimum {acc[0]} {100.0 * acc[1]:g} %")

@@ -54,12 +54,15 @@ def _least(column: Column, cells: list[Text]) -> int:
 def fitted_table(title: str, columns: Sequence[Column], rows: Sequence[Sequence[Cell]],
                  width: int) -> tuple[Table, list[str]]:
     """A rich Table within `width` columns and the names of the columns dropped to fit (lowest-ranked first until
-    the rest fit whole); numbers never wrap or get cut, text folds at spaces."""
+    the rest fit whole); numbers never wrap or get cut, text folds at spaces (and within a word where even the
+    columns that are always shown would not fit otherwise)."""
     texts = [[cell if isinstance(cell, Text) else Text(cell) for cell in row] for row in rows]
     least = [_least(column, [row[i] for row in texts]) for i, column in enumerate(columns)]
     shown = list(range(len(columns)))
     while sum(least[i] + 3 for i in shown) + 1 > width and any(columns[i].drop for i in shown):
         shown.remove(max(shown, key=lambda i: (columns[i].drop, i)))
+    if sum(least[i] + 3 for i in shown) + 1 > width:  # still too wide: long words fold too, rather than be cut
+        least = [min(n, WRAP_MIN) if column.wrap else n for n, column in zip(least, columns)]
     table = Table(title=title, title_justify="left")
     for i in shown:
         column = columns[i]

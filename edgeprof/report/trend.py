@@ -5,6 +5,7 @@ configuration, run after run, with change points (edgeprof.compare.change_points
 
 from __future__ import annotations
 
+import textwrap
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ PANELS = (("latency.p50_ms", "p50", "latency (ms)"), ("latency.p95_ms", "p95", N
           ("accuracy.top1", "top-1", "top-1 accuracy"), ("power.energy_mj_per_inference", "energy", "energy (mJ/inf)"))
 CHANGE_COLOR = "#c0392b"
 MAX_NOTES = 2  # changed settings written beside one run; more are counted
+NOTE_FONT = 7  # points
+NOTE_CHAR_WIDTH = 0.52  # a character's mean advance as a share of the font size (DejaVu Sans)
 
 
 def _when(doc: Doc) -> datetime:
@@ -71,6 +74,12 @@ def _draw(ax: Axes, docs: list[Doc], path: str, name: str, color: Any, label: st
     return True
 
 
+def _note_width(ax: Axes) -> int:
+    """How many characters of a note, written downwards from the panel's top, fit in most of its height."""
+    height_pt = ax.get_position().height * ax.get_figure().get_figheight() * 72  # type: ignore[union-attr]
+    return max(12, int(0.95 * height_pt / (NOTE_FONT * NOTE_CHAR_WIDTH)))
+
+
 def _annotate(ax: Axes, docs: list[Doc], color: Any) -> int:
     """A dotted line at each run whose settings changed from the previous one, the changes written beside it."""
     count = 0
@@ -79,9 +88,11 @@ def _annotate(ax: Axes, docs: list[Doc], color: Any) -> int:
         if not changes:
             continue
         count += 1
-        text = "; ".join(changes[:MAX_NOTES]) + (f" (+{len(changes) - MAX_NOTES})" if len(changes) > MAX_NOTES else "")
+        more = f" (+{len(changes) - MAX_NOTES})" if len(changes) > MAX_NOTES else ""
+        width = _note_width(ax)
+        text = "\n".join(textwrap.fill(change, width) for change in changes[:MAX_NOTES]) + more
         ax.axvline(_when(after), color=color, linestyle=":", linewidth=1.0)
-        ax.annotate(text, (_when(after), 1.0), xycoords=("data", "axes fraction"), rotation=90, fontsize=7,
+        ax.annotate(text, (_when(after), 1.0), xycoords=("data", "axes fraction"), rotation=90, fontsize=NOTE_FONT,
                     va="top", ha="right", color=color, bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none"})
     return count
 

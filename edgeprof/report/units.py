@@ -32,6 +32,14 @@ def sig(value: Any, digits: int = 3) -> str:
     return f"{value:#.{digits}g}".rstrip(".")
 
 
+P_FLOOR = 1e-16  # a smaller p-value is shown as this bound: the tests' arithmetic resolves nothing below it
+
+
+def p_value(p: float) -> str:
+    """'p = 0.032', 'p < 1e-16': a p-value as people read it, never 'p = 0'."""
+    return f"p < {P_FLOOR:g}" if p < P_FLOOR else f"p = {p:.2g}"
+
+
 def duration_unit(ms: float) -> tuple[str, float]:
     """(unit, ms per unit) that shows `ms` milliseconds with 1 to 999 before the point (ms for zero)."""
     if ms == 0:

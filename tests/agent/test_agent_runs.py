@@ -16,7 +16,7 @@ import pytest
 from edgeprof.agent.spec import EVENTS, MEASURING, RESULT_SECTIONS, STAGES, Event
 from edgeprof.agent_bundle import build_agent
 from tests.agent.conftest import spec_for
-from tests.models.onnx_graphs import gather_table
+from tests.models.onnx_graphs import dynamic_length, gather_table
 
 
 def test_result_has_every_section(agent: Callable[..., Any], models: dict[str, Path]) -> None:
@@ -43,11 +43,15 @@ def test_result_has_every_section(agent: Callable[..., Any], models: dict[str, P
     assert result["power"] is None
 
 
-def test_dynamic_dims_default_to_one_with_a_warning(agent: Callable[..., Any], models: dict[str, Path]) -> None:
-    run = agent(spec_for(models["mlp"]))
+def test_dynamic_dims_default_to_one_with_a_warning_but_a_batch_dim_silently(
+        agent: Callable[..., Any], models: dict[str, Path], tmp_path: Path) -> None:
+    run = agent(spec_for(dynamic_length(tmp_path / "seq.onnx")))
     warnings = [e["message"] for e in run.events if e["event"] == "warning"]
-    assert any("dynamic dims" in w and "--input-shape x=" in w for w in warnings)
-    assert run.result["inputs"][0]["shape"] == [1, 16]
+    assert any("dynamic dims [None, None]" in w and "--input-shape x=" in w for w in warnings)
+    assert run.result["inputs"][0]["shape"] == [1, 1]
+    batch_only = agent(spec_for(models["mlp"]))
+    assert not [e for e in batch_only.events if e["event"] == "warning" and "dynamic dims" in e["message"]]
+    assert batch_only.result["inputs"][0]["shape"] == [1, 16]
 
 
 def test_int_bool_scalar_inputs_and_two_outputs(agent: Callable[..., Any], models: dict[str, Path]) -> None:

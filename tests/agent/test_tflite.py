@@ -60,7 +60,7 @@ def test_tflite_through_the_agent(agent: Callable[..., Any], tflite: dict[str, P
     result = run.result
     assert result["runtime"]["name"] == "ai-edge-litert"
     assert result["inputs"][0]["shape"] == [1, 4]
-    assert any(e["event"] == "warning" and "dynamic dims" in e["message"] for e in run.events)
+    assert not any(e["event"] == "warning" and "dynamic dims" in e["message"] for e in run.events)  # batch only
     assert result["latency"]["samples"] >= 20 and result["latency"]["p50_ms"] > 0
 
 

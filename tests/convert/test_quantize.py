@@ -141,9 +141,27 @@ def test_cli_prints_the_table_and_errors_in_one_line(tmp_path: Path) -> None:
     done = subprocess.run(run + ["--variants", "fp16,int8-dynamic"], capture_output=True, text=True, cwd=REPO,
                           timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "int8-dynamic" in done.stdout and "onnxruntime.quantization" in done.stdout and "KiB" in done.stdout
+    assert "int8-dynamic" in done.stdout and "onnxruntime.quantization" in done.stdout and " MB " in done.stdout
     assert (tmp_path / "digits-int8-dynamic.onnx").is_file() and done.stderr == ""
     failed = subprocess.run(run + ["--variants", "int8-static"], capture_output=True, text=True, cwd=REPO,
                             timeout=120)
     assert failed.returncode == 2 and failed.stdout == ""
     assert failed.stderr.strip().count("\n") == 0 and "needs calibration data" in failed.stderr
+
+
+def test_quantize_never_replaces_a_file_it_did_not_write(tmp_path: Path) -> None:
+    shipped = tmp_path / "digits"
+    shutil.copytree(DIGITS, shipped)
+    before = {p.name: p.read_bytes() for p in shipped.iterdir()}
+    with pytest.raises(ConfigError, match="digits-fp16.onnx exists and quantize did not write it") as caught:
+        quantize(shipped / "digits-fp32.onnx", ["fp16", "int8-dynamic"], shipped, None)  # curated entries
+    assert "--force" in str(caught.value)
+    assert {p.name: p.read_bytes() for p in shipped.iterdir()} == before
+    mine = tmp_path / "mine"
+    quantize(shipped / "digits-fp32.onnx", ["fp16"], mine, None)
+    quantize(shipped / "digits-fp32.onnx", ["fp16"], mine, None)  # its own file, unchanged: replaced
+    (mine / "digits-fp16.onnx").write_bytes(b"edited by hand")
+    with pytest.raises(ConfigError, match="did not write it as it is"):
+        quantize(shipped / "digits-fp32.onnx", ["fp16"], mine, None)
+    (result,) = quantize(shipped / "digits-fp32.onnx", ["fp16"], mine, None, force=True)
+    assert sha256_file(result.path) == result.sha256

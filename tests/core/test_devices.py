@@ -136,3 +136,46 @@ def test_jetson_profiles_default_to_tensorrt_then_cuda_then_cpu() -> None:
     edge = load_profile("intel-edge")
     assert [(a.name, a.options) for a in edge.providers or ()] == [("openvino", {"device_type": "CPU"}), ("cpu", {})]
     assert load_profile("pi4").providers is None and load_profile("pi4").delegates is None
+
+
+def test_a_user_file_of_the_same_name_overrides_the_shipped_profile_key_by_key(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, '[connection]\npython = "/home/me/venv/bin/python"\n[constraints]\n"latency.p95_ms" = "<= 20"\n',
+          "pi4")
+    monkeypatch.setenv("EDGEPROF_DEVICE_PATH", str(tmp_path))
+    pi4 = load_profile("pi4")
+    assert pi4.connection is not None
+    assert (pi4.connection.host, pi4.connection.python) == ("pi4", "/home/me/venv/bin/python")
+    assert pi4.constraints["latency.p95_ms"] == "<= 20" and pi4.constraints["accuracy.top1"] == ">= 0.95"
+    assert pi4.hardware.cpu == "Cortex-A72" and pi4.source == tmp_path / "pi4.toml"
+
+
+def test_extends_makes_a_new_profile_from_another(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, 'extends = "pi5"\ndescription = "bench Pi 5"\n[connection]\nhost = "10.0.0.9"\n', "bench-pi5")
+    write(tmp_path, '[connection]\nport = 2200\n', "pi5")
+    monkeypatch.setenv("EDGEPROF_DEVICE_PATH", str(tmp_path))
+    bench = load_profile("bench-pi5")
+    assert bench.connection is not None and (bench.connection.host, bench.connection.port) == ("10.0.0.9", 2200)
+    assert bench.description == "bench Pi 5" and bench.power.method == "pi5-pmic"
+    assert load_profile_file(tmp_path / "bench-pi5.toml").hardware == bench.hardware
+
+
+@pytest.mark.parametrize(("files", "message"), [
+    ({"a": 'extends = "b"\n', "b": 'extends = "a"\n'}, "goes round in a circle \\(a -> b -> a\\)"),
+    ({"a": 'extends = "pi-4"\n'}, "unknown device 'pi-4' \\(did you mean pi4"),
+    ({"a": "extends = 4\n"}, "'extends' must be a profile name"),
+])
+def test_bad_extends_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: dict[str, str],
+                                    message: str) -> None:
+    for name, text in files.items():
+        write(tmp_path, text, name)
+    monkeypatch.setenv("EDGEPROF_DEVICE_PATH", str(tmp_path))
+    with pytest.raises(ConfigError, match=message) as info:
+        load_profile("a")
+    assert str(tmp_path) in str(info.value)
+
+
+def test_shipped_ssh_profiles_leave_the_user_to_ssh_config() -> None:
+    for name in ("pi4", "pi5", "jetson-orin-nano", "jetson-nano", "intel-edge"):
+        connection = load_profile(name).connection
+        assert connection is not None and connection.user is None, name

@@ -17,7 +17,7 @@ def test_every_command_and_group_is_in_the_table_with_the_module_that_defines_it
         defined[group.name] = modules.pop()
     assert {name: f"edgeprof.cli.{module}" for name, module in cli.COMMANDS.items()} == defined
     shown = subprocess.run([sys.executable, "-m", "edgeprof", "--help"], capture_output=True, text=True,
-                           timeout=60).stdout.split("Commands:")[1].splitlines()
+                           timeout=60).stdout.split("Commands:")[1].split("\n\n")[0].splitlines()
     assert [line.split()[0] for line in shown if line.startswith("  ")] == list(cli.COMMANDS)  # in `--help` order
 
 

@@ -34,6 +34,27 @@ def test_sweep_quantizes_and_measures_every_variant(tmp_path: Path) -> None:
     assert store_rows(tmp_path / "r.db") == 3
 
 
+def test_sweep_with_its_own_defaults_calibrates_on_the_dataset_and_names_what_to_ship(tmp_path: Path) -> None:
+    proc = edgeprof("sweep", DIGITS / "digits-fp32.onnx", "--dataset", DIGITS / "test.npz", *FAST,
+                    "--store", tmp_path / "r.db", cwd=tmp_path)
+    assert proc.returncode in (0, 1), proc.stderr
+    out = tmp_path / ".edgeprof" / "variants" / "digits"
+    assert {p.name for p in out.glob("*.onnx")} == {"digits-fp16.onnx", "digits-int8-dynamic.onnx",
+                                                    "digits-int8-static.onnx"}
+    assert "variants in .edgeprof/variants/digits (manifest: .edgeprof/variants/digits/manifest.json)" in proc.stdout
+    assert "local / digits: recommended " in proc.stdout or "local / digits: no variant meets" in proc.stdout
+    assert proc.stdout.count("\nnot ") >= 3  # a reason for each of the four variants not chosen
+    assert "dynamic dims" not in proc.stderr  # the shipped models' only dynamic dim is the batch
+
+
+def test_sweep_without_calibration_or_dataset_leaves_int8_static_out_with_a_note(tmp_path: Path) -> None:
+    proc = edgeprof("sweep", DIGITS / "digits-fp32.onnx", "--variants", "fp16,int8-static", *FAST,
+                    "--out", tmp_path / "v", "--store", tmp_path / "r.db", "--json")
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "note: int8-static left out: it needs calibration inputs" in proc.stderr
+    assert [r["model"]["variant"] for r in json.loads(proc.stdout)] == ["fp32", "fp16"]
+
+
 def test_sweep_static_int8_without_calibration_is_one_clear_line(tmp_path: Path) -> None:
     proc = edgeprof("sweep", DIGITS / "digits-fp32.onnx", "--variants", "int8-static", "--out", tmp_path / "v",
                     "--store", tmp_path / "r.db")

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from onnx import TensorProto, helper
 
 from tests.faults.test_bad_input_cli import one_error_line, run_cli
 from tests.faults.test_inputs_and_store import FAST
-from tests.models.onnx_graphs import gather_table, mixed_inputs
+from tests.models.onnx_graphs import gather_table, mixed_inputs, save
 from tests.support import DIGITS, store_rows
 
 
@@ -37,6 +38,19 @@ def test_an_index_input_is_fed_within_its_table_by_default(tmp_path: Path) -> No
     assert result["status"] == "ok"
     assert result["inputs"] == [{"name": "ids", "shape": [1, 3], "dtype": "int64", "source": "random(seed=0)",
                                  "range": [0, 4]}]
+
+
+def test_a_dataset_that_holds_an_integer_input_bounds_its_random_values(tmp_path: Path) -> None:
+    model = save(helper.make_graph(  # 'ids' is int64 with no table: its range is not in the model
+        [helper.make_node("Cast", ["ids"], ["scores"], to=TensorProto.FLOAT)], "counts",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", 3])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["batch", 3])]), tmp_path / "counts.onnx")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "data.npz", ids=rng.integers(3, 40, (8, 3)), y=rng.integers(0, 3, 8))
+    ids = np.load(tmp_path / "data.npz")["ids"]
+    (result,) = deploy(tmp_path, "-m", model, "--dataset", tmp_path / "data.npz")  # was: "give it with --input-range"
+    (fed,) = [i for i in result["inputs"] if i["name"] == "ids"]
+    assert fed["source"].startswith("random") and fed["range"] == [int(ids.min()), int(ids.max())]
 
 
 def test_timing_on_the_dataset_cycles_its_samples_in_batches(tmp_path: Path) -> None:

@@ -22,6 +22,14 @@ def save(graph: onnx.GraphProto, path: Path) -> Path:
     return path
 
 
+def dynamic_length(path: Path) -> Path:
+    """Identity on x: [batch, length], both dims dynamic (a sequence model's input)."""
+    return save(helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])], "dynamic_length",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "length"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "length"])]), path)
+
+
 def mixed_inputs(path: Path) -> Path:
     """Inputs: float 'image' [batch, 4], int64 'ids' [batch, 3], bool 'mask' [batch, 3], float scalar 'gain';
     outputs: 'scores' [batch, 4] (image * gain) and 'count' [batch] (ids masked and summed)."""

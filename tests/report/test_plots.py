@@ -239,9 +239,12 @@ def test_far_budgets_keep_the_data_readable() -> None:
     assert latency.get_ylim()[1] < 1.0 and budget_levels(latency) == [50.0]
     assert "energy: not measured on any device" in [t.get_text() for t in energy.texts]
     assert "p95 budget <= 50 ms (off scale, above the axis)" in legend_texts(latency.get_figure())
-    boxes = latency_distribution_figure(rows).axes[0]
-    assert boxes.get_yscale() == "log" and boxes.get_ylim()[1] > 50.0
-    assert accuracy_latency_figure(rows).axes[0].get_xscale() == "log"
+    boxes = latency_distribution_figure(rows)  # the axis runs to the data: the boxes fill it
+    assert boxes.axes[0].get_ylim()[1] < 1.0
+    assert "p95 budget <= 50 ms (off scale, above the axis)" in legend_texts(boxes)
+    points = accuracy_latency_figure(rows).axes[0]
+    assert points.get_xlim()[1] < 1.0
+    assert "p95 budget <= 50 ms (off scale, right of the axis)" in [line.get_label() for line in points.lines]
 
 
 def test_pareto_front_is_drawn_visibly_and_coinciding_points_stay_apart(results: list[dict[str, Any]]) -> None:

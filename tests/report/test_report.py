@@ -14,10 +14,12 @@ import edgeprof.cli.plot_cmds  # noqa: F401  (registers plot and report)
 from edgeprof.cli import command_app
 from edgeprof.decisions import Report
 from edgeprof.errors import ConfigError
-from edgeprof.report.html import to_html, write_report
+from edgeprof.report.html import report_format, to_html, write_report
 from edgeprof.report.plots import build_plots
+from edgeprof.report.units import duration, p_value
 from edgeprof.store.sqlite import SQLiteStore
-from tests.report.factory import small_set
+from edgeprof.verdicts import build_report
+from tests.report.factory import make_result, small_set
 
 app = command_app()  # every command registered
 
@@ -79,6 +81,22 @@ def test_write_report_rejects_bad_format_and_empty_selection(tmp_path: Path) -> 
         write_report(Report(small_set()), tmp_path / "r.pdf", "pdf")
     with pytest.raises(ConfigError, match="no results"):
         write_report(Report([]), tmp_path / "r.html", "html")
+
+
+@pytest.mark.parametrize(("name", "fmt", "expected"), [
+    ("rep.md", None, "md"), ("REP.Markdown", None, "md"), ("rep.html", None, "html"), ("rep.htm", None, "html"),
+    ("report", None, "html"), ("rep.txt", "md", "md"), ("rep.md", "md", "md"),
+])
+def test_the_report_format_follows_the_extension(name: str, fmt: str | None, expected: str) -> None:
+    assert report_format(Path(name), fmt) == expected
+
+
+def test_a_format_that_contradicts_the_extension_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--format html contradicts --out .*rep.md"):
+        write_report(Report(small_set()), tmp_path / "rep.md", "html")
+    assert not (tmp_path / "rep.md").exists()
+    (written, *figures) = write_report(Report(small_set()), tmp_path / "rep.md")
+    assert written.read_text().startswith("#") and figures and all(f.suffix == ".png" for f in figures)
 
 
 # ------------------------------------------------ through the CLI, on the real store
@@ -180,3 +198,72 @@ def test_details_say_not_meaningful_and_label_estimates_and_emulation() -> None:
     assert "(emulated:qemu-tcg — emulated, not a real board)" in rows["latency (95% CI)"]
     result["power"] = {"method": "none", "reason": "no power sensor"}
     assert dict(result_rows(result))["energy"] == "not measured: no power sensor"
+
+
+def test_the_report_leads_with_the_answer_then_the_details() -> None:
+    results = small_set()
+    html = to_html(build_report(results), plots=[])
+    answer, details = html.split('<section id="answer">')[1].split("</section>", 1)
+    assert "<h2>Runs</h2>" in details and "<h3>Verdicts</h3>" in details and "Verdicts" not in answer
+    for device in DEVICES:
+        assert f"<h3>{device}</h3>" in answer
+    assert "jetson-orin-nano / mobilenet: recommended int8-static onnx" in answer
+    assert "What failed, and why" in answer
+    assert "int4-weird onnx: run failed (" in answer  # the failed run, with its error
+    assert "accuracy.top1: 0.840, needs &gt;= 0.85" in answer  # a failed constraint: its value and bound
+
+
+def test_marks_are_explained_only_when_used_and_a_failed_verdict_says_why() -> None:
+    html = to_html(build_report(small_set()), plots=[])  # estimated power and an emulated board
+    details = html.split("</section>", 1)[1]
+    assert "(est) = estimate" in details and "(emu) = measured under emulation" in details
+    assert "needs &gt;= 0.85</td>" in details  # the verdicts table's why column of the failed top-1 row
+    measured = [make_result("jetson-orin-nano", "fp32", power_method="sensor:jetson-ina3221")]
+    plain = to_html(build_report(measured), plots=[])
+    assert "(est) =" not in plain and "(emu) =" not in plain
+
+
+@pytest.mark.parametrize(("p", "text"), [(0.0, "p < 1e-16"), (3e-20, "p < 1e-16"), (0.0321, "p = 0.032"),
+                                         (1.0, "p = 1")])
+def test_a_p_value_is_never_printed_as_zero(p: float, text: str) -> None:
+    assert p_value(p) == text
+
+
+@pytest.mark.parametrize("width", [80, 140])
+def test_history_at_80_and_140_columns_keeps_device_model_and_whole_figures(width: int) -> None:
+    from rich.console import Console
+
+    from edgeprof.compare import history_rows
+    from edgeprof.report.history import history_table
+    from tests.report.factory import big_set
+
+    results = big_set()[:6]
+    rows = history_rows(results)
+    console = Console(width=width, record=True, color_system=None)
+    console.print(history_table(rows, width))
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= width
+    assert "…" not in text and "0…" not in text
+    assert "device" in text and "model" in text and "p95" in text
+    for row in rows:  # the run, its device and model (folded, never cut) and its p95 in the unit that suits it
+        assert row["run_id"] in text and duration(row["p95_ms"]) in text
+        assert row["device"][:12] in text and row["model"][:12] in text
+
+
+def test_compare_at_80_columns_cuts_no_cell() -> None:
+    from rich.console import Console
+
+    from edgeprof.compare import compare_runs
+    from edgeprof.report.history import comparison_table
+    from tests.report.factory import big_set
+
+    before = big_set()[:4]
+    after = [make_result(r["device"], r["model"]["variant"], model=r["model"]["name"], median_ms=5.0 + i, seed=50 + i)
+             for i, r in enumerate(before)]
+    comparisons = compare_runs(before, after)
+    console = Console(width=80, record=True, color_system=None)
+    console.print(comparison_table("B / A", comparisons, 80))
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80 and "…" not in text
+    for c in comparisons:
+        assert f"x{c.ratios['p95_ms']:.3f}" in text and f"x{c.latency.median_ratio:.3f}" in text

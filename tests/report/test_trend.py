@@ -55,3 +55,16 @@ def test_a_flat_series_has_no_change_point_and_two_devices_two_series(tmp_path: 
         write_trend(flat, tmp_path / "trend.jpg")
     with pytest.raises(ConfigError, match="no successful stored results"):
         trend_figure([failed_result("pi4", "int8-static")])
+
+
+def test_a_long_settings_note_stays_inside_its_panel() -> None:
+    results = runs([10.0] * 6, version_from=3)
+    for result in results[3:]:
+        result["runtime"]["version"] = "1.33.0+cpu.build-from-a-local-wheel-with-a-rather-long-version-tag"
+    fig = trend_figure(results)
+    fig.canvas.draw()
+    latency = fig.axes[0]
+    (note,) = latency.texts
+    panel, box = latency.get_window_extent(), note.get_window_extent()
+    assert box.y0 >= panel.y0 - 1 and box.y1 <= panel.y1 + 1, (box, panel)
+    assert "long-version-tag" in note.get_text().replace("\n", "")

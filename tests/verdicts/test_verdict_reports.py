@@ -57,6 +57,22 @@ def test_junit_counts_and_structure() -> None:
     assert local.find("testcase[@name='run']/error").get("type") == "crashed"
 
 
+def test_junit_testcases_carry_their_measured_value_with_its_unit() -> None:
+    local = ET.fromstring(to_junit(results())).find("testsuite")
+    for case in local.iter("testcase"):
+        if case.get("name") == "run":
+            continue
+        out = case.find("system-out")
+        assert out is not None and out.text.startswith(case.get("name").split(" ")[0] + " = "), case.get("name")
+    passed = [c for c in local.iter("testcase") if c.find("failure") is None and c.find("skipped") is None
+              and c.find("error") is None]
+    assert passed and all("(pass, bound " in c.find("system-out").text for c in passed)
+    memory = next(c for c in local.iter("testcase") if c.get("name").startswith("memory.peak_rss_mb"))
+    assert " MB " in memory.find("system-out").text  # sizes and durations with their unit
+    latency = next(c for c in local.iter("testcase") if c.get("name").startswith("latency.p95_ms"))
+    assert "s (" in latency.find("system-out").text and "bound <= " in latency.find("system-out").text
+
+
 def test_junit_strict_turns_inconclusive_into_failures() -> None:
     local = ET.fromstring(to_junit(results(), strict=True)).find("testsuite")
     assert counts(local) == (9, 2, 1, 5)
@@ -72,7 +88,7 @@ def test_markdown_table_per_device() -> None:
     assert "(emu)" in rows[2] and "(est)" in rows[2]
     assert "`accuracy.top1 >= 0.98`: **FAIL** (value 0.97, measured)" in text
     assert "run failed: crashed: segfault" in text
-    assert "_(est) = estimated" in text and "_(emu) = measured under emulation" in text
+    assert "_(est) = estimate from CPU utilisation" in text and "_(emu) = measured under emulation" in text
     assert "No results." in to_markdown([])
 
 
