@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up edgeprof from a clean clone on Debian: system packages when missing, a virtualenv in .venv,
 # and edgeprof with its test dependencies. Idempotent. Set EDGEPROF_WITH_SSHD=1 to also install OpenSSH.
+# Set EDGEPROF_WITH_BROWSER=1 to also install Debian's chromium (the headless check of the HTML report).
 # Set EDGEPROF_WITH_POSTGRES=1 to also install PostgreSQL (the server scripts/pg_loopback.sh starts for the tests).
 # Set EDGEPROF_WITH_OPENVINO=1 to also make .venv-openvino: a second Python with onnxruntime-openvino (its module
 # is also called onnxruntime, so it cannot share .venv), used as the device Python of the "Intel edge box" tests.
@@ -13,6 +14,9 @@ python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 if [ "${EDGEPROF_WITH_SSHD:-0}" = 1 ]; then
   [ -x /usr/sbin/sshd ] || need+=(openssh-server)
   command -v ssh-keygen >/dev/null || need+=(openssh-client)
+fi
+if [ "${EDGEPROF_WITH_BROWSER:-0}" = 1 ]; then  # the headless check of the HTML report
+  command -v chromium >/dev/null || need+=(chromium)
 fi
 if [ "${EDGEPROF_WITH_POSTGRES:-0}" = 1 ]; then
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)

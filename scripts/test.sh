@@ -12,7 +12,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-EDGEPROF_WITH_SSHD=1 EDGEPROF_WITH_POSTGRES=1 EDGEPROF_WITH_OPENVINO=1 bash scripts/setup.sh || exit 1
+EDGEPROF_WITH_SSHD=1 EDGEPROF_WITH_POSTGRES=1 EDGEPROF_WITH_OPENVINO=1 EDGEPROF_WITH_BROWSER=1 bash scripts/setup.sh || exit 1
 
 run_dir="$PWD/.test-run"
 mkdir -p "$run_dir"
