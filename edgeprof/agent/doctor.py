@@ -11,6 +11,7 @@ from .backends import backends
 from .probes._power_sources import SensorMissing, open_source
 from .probes.memory import mem_available_mb
 from .probes.system import cpu_model, cpufreq, dist_version, read_text
+from .spec import PowerSettings
 
 
 def board_facts() -> dict[str, Any]:
@@ -32,7 +33,7 @@ def power_sensors() -> dict[str, str | None]:
     found: dict[str, str | None] = {}
     for method in SENSOR_METHODS:
         try:
-            open_source({"method": method})
+            open_source(PowerSettings(method=method))
             found[method] = None
         except (SensorMissing, OSError, ValueError) as exc:
             found[method] = str(exc) or type(exc).__name__
