@@ -29,6 +29,10 @@ EXAMPLES = {
     "emulate up": "edgeprof emulate up qemu-pi4",
     "emulate down": "edgeprof emulate down qemu-pi4",
     "emulate status": "edgeprof emulate status",
+    "emulate key": "edgeprof emulate key qemu-pi4   (the CI cache key of the board's image)",
+    "emulate export": "edgeprof emulate export qemu-pi4 --out qemu-pi4-image.tar",
+    "emulate import": "edgeprof emulate import qemu-pi4-image.tar",
+    "convert": "edgeprof convert mypkg.models:make_net --input-shape image=1x3x224x224 --to onnx,tflite --out converted/",
     "store copy": "edgeprof store copy .edgeprof/results.db postgresql://ci@db:5432/edgeprof",
     "store flush": "edgeprof store flush --store postgresql://ci@db:5432/edgeprof",
 }

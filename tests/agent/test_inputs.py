@@ -46,10 +46,12 @@ def test_each_dtype_gets_plausible_values() -> None:
     assert q.dtype == np.uint8 and abs(float(q.mean()) - 128) < 30  # N(0,1)/0.02 + 128, clipped to uint8
 
 
-def test_a_dynamic_dim_defaults_to_one_with_a_warning() -> None:
+def test_a_dynamic_dim_defaults_to_one_a_batch_dim_silently() -> None:
     warnings: list[str] = []
     feeds, _ = make_feeds(INPUTS[:1], {}, 0, warnings.append)
-    assert feeds["image"].shape == (1, 3, 8, 8) and "image" in warnings[0]
+    assert feeds["image"].shape == (1, 3, 8, 8) and warnings == []  # single-stream timing feeds one sample
+    feeds, _ = make_feeds([TensorInfo("tokens", [1, None], "float32")], {}, 0, warnings.append)
+    assert feeds["tokens"].shape == (1, 1) and "tokens" in warnings[0]
 
 
 @pytest.mark.parametrize(("given", "text"), [

@@ -20,6 +20,7 @@ from edgeprof.report.plots import throughput_figure, timeline_figure
 from edgeprof.report.table import render_verdicts
 from edgeprof.store import open_store
 from edgeprof.verdicts import build_report
+from tests.models.onnx_graphs import dynamic_length
 from tests.support import DIGITS
 
 # idle_w = max_w: the utilisation estimate reads the same watts idle and under load, as a busy host pinned at
@@ -125,9 +126,14 @@ def test_terminal_table_at_80_columns_is_readable(deployed: tuple[list[dict[str,
     assert "runtime" in shown and re.search(r"µs \[\d", shown)  # p95 with its CI
 
 
-def test_deploy_warnings_name_the_format(deployed: tuple[list[dict[str, Any]], str]) -> None:
-    _, stderr = deployed
-    assert "flat digits-int8-static onnx: warning:" in stderr and "flat digits-int8-static tflite: warning:" in stderr
+def test_deploy_warnings_name_the_format(tmp_path: Path) -> None:
+    """A warning line names the device and the model with its file format (a sequence model's dynamic length)."""
+    model = dynamic_length(tmp_path / "seq.onnx")
+    proc = subprocess.run([sys.executable, "-m", "edgeprof", "deploy", "--model", str(model), "--max-seconds", "0.3",
+                           "--power-seconds", "0", "--store", str(tmp_path / "r.db")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "local seq-original onnx: warning: input 'x' has dynamic dims" in proc.stderr, proc.stderr
 
 
 def test_timeline_scaled_to_the_p99_in_a_unit_that_suits(deployed: tuple[list[dict[str, Any]], str]) -> None:
