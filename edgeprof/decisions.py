@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Iterable
+from typing import Any
 
 Doc = dict[str, Any]
 
@@ -88,7 +88,3 @@ class Report:
         """The recommendation for one device x model, None where none was decided."""
         return self.recommendations.get((device, model))
 
-
-def statuses(rows: Iterable[Doc]) -> list[Status | None]:
-    """The Status of each verdict row (None for a status this version does not know)."""
-    return [Status.of(row.get("status")) for row in rows]

@@ -132,7 +132,7 @@ def exit_code(results: list[Doc], *, strict: bool = False) -> int:
     ran out of memory with no failed verdict to say so: a failed run never exits 0."""
     code = EXIT_OK
     for result in results:
-        failed_verdict = any(_status(v) is not None and _status(v).failing(strict=strict)
+        failed_verdict = any((status := _status(v)) is not None and status.failing(strict=strict)
                              for v in result.get("verdicts") or [])
         if result.get("status") == "failed" and not (Result(result).oom_detail and failed_verdict):
             return EXIT_DEVICE
