@@ -38,6 +38,7 @@ from edgeprof.devices import LAB_WAIT_S, DeviceProfile, board_mismatch
 from edgeprof.errors import DeviceError, EdgeprofError, one_line
 from edgeprof.lab import reached
 from edgeprof.model_inputs import ModelInputs
+from edgeprof.paths import cache_dir, write_cached
 from edgeprof.result import build_result, ref_label
 from edgeprof.transport import RemoteProcess, Transport, device_python, open_transport
 from edgeprof.transport.cache import evict_blobs
@@ -347,13 +348,30 @@ def _warned(keep: Callable[[dict[str, Any]], None], warning: str) -> Callable[[d
     return lambda result: keep({**result, "warnings": [warning, *result["warnings"]]})
 
 
+def _board_facts(session: DeviceSession) -> dict[str, Any] | None:
+    """The board's facts (`agent.pyz --board`), asked once per board: kept in the cache under the SHA-256 of its
+    host key, which names that machine (an agent start saved on every later deploy: seconds on a small board)."""
+    assert session.transport is not None
+    key = getattr(session.transport, "host_key_sha256", None)
+    known = cache_dir() / "boards" / f"{key}.json" if key else None
+    if known is not None and known.is_file():
+        try:
+            return dict(json.loads(known.read_text()))
+        except (OSError, ValueError, TypeError):
+            pass  # unreadable: ask the board again
+    board = session.transport.run([*session.argv(), "--board"], timeout=BOARD_PROBE_TIMEOUT_S).answer()
+    if board is not None and known is not None:
+        write_cached(known, json.dumps(board).encode())
+    return board
+
+
 def _check_board(session: DeviceSession) -> str | None:
     """Compare the SSH board reached with the profile's [hardware] (a mistyped address records one board's figures
     under another's name): the warning every Result of it carries, or with strict_device a DeviceError before
     anything runs. An agent that cannot answer is left to the run, which reports why."""
     if session.profile.kind != "ssh" or session.transport is None:
         return None
-    board = session.transport.run([*session.argv(), "--board"], timeout=BOARD_PROBE_TIMEOUT_S).answer()
+    board = _board_facts(session)
     if board is None:
         return None
     message = board_mismatch(session.profile, board)

@@ -455,6 +455,13 @@ class SSHTransport(Transport):
         if self._aborted:
             raise DeviceError(f"device '{self.device}': the upload was cancelled")
 
+    @property
+    def host_key_sha256(self) -> str | None:
+        """The SHA-256 of the host key the device proved it holds (checked against known_hosts): which board this
+        is, whatever address it was reached at; None before connecting."""
+        transport = self._client.get_transport() if self._client else None
+        return hashlib.sha256(transport.get_remote_server_key().asbytes()).hexdigest() if transport else None
+
     def close(self) -> None:
         """Close SFTP and the connection (safe to call twice, and on a link that already died)."""
         sftp, client, self._sftp, self._client = self._sftp, self._client, None, None

@@ -56,6 +56,21 @@ def test_readme_pi_steps_reach_the_device_as_ssh_config_says(tmp_path: Path, ssh
     assert "differs in arch" in warning and "profile pi4: aarch64" in warning
 
 
+def test_the_board_is_asked_once_then_known_by_its_host_key(tmp_path: Path, sshd: dict[str, str]) -> None:
+    """The board's facts are kept under its host key's SHA-256: a later deploy to that board starts no extra agent
+    (shown by facts edited in the cache, which the next deploy's warning then names)."""
+    env = {**newcomer_home(tmp_path, sshd), "EDGEPROF_CACHE": str(tmp_path / "cache")}
+    args = ("deploy", "--device", "pi4", "--model", DIGITS / "digits-fp32.onnx", "--max-seconds", "0.3",
+            "--power-seconds", "0", "--accept-new-host-key")
+    assert edgeprof(env, *args).returncode in (0, 1)
+    (known,) = (tmp_path / "cache" / "boards").glob("*.json")
+    facts = json.loads(known.read_text())
+    assert facts["machine"] == HOST.arch and facts["cpu_count"] == HOST.cores
+    known.write_text(json.dumps({**facts, "cpu_count": 999}))
+    again = edgeprof(env, *args)
+    assert again.returncode in (0, 1) and f"reached {HOST.arch}, 999 cores" in again.stderr, again.stderr
+
+
 def test_strict_device_refuses_another_board_before_running(tmp_path: Path, sshd: dict[str, str]) -> None:
     env = newcomer_home(tmp_path, sshd)
     proc = edgeprof(env, "deploy", "--device", "pi4", "--model", DIGITS / "digits-fp32.onnx", "--strict-device",
