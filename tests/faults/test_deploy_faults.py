@@ -26,9 +26,10 @@ def start_cli(*args: str | Path) -> subprocess.Popen[str]:
                             stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
 
 
-def agents_under(work_dir: Path) -> list[int]:
-    """PIDs of agent processes started from this work dir (the 'device' is this machine)."""
-    found = subprocess.run(["pgrep", "-f", f"{work_dir}/blobs/.*\\.pyz"], capture_output=True, text=True)
+def agents_under(work_dir: Path, pattern: str = r"\.pyz --unpack-to") -> list[int]:
+    """PIDs of agent processes started from this work dir (the 'device' is this machine): the agent runs its blob
+    with --unpack-to; with `pattern=""` every process naming a blob (the upload checks too)."""
+    found = subprocess.run(["pgrep", "-f", f"{work_dir}/blobs/.*{pattern}"], capture_output=True, text=True)
     return [int(pid) for pid in found.stdout.split()]
 
 
