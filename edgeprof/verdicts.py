@@ -226,12 +226,11 @@ def accuracy_test(a: Doc, b: Doc) -> tuple[bool, float | None]:
     if top_a is None or top_b is None or top_a <= top_b:
         return False, None
     view_a, view_b = Result(a), Result(b)
-    paired = (view_a.correct is not None and view_b.correct is not None
-              and len(view_a.correct) == len(view_b.correct)
-              and view_a.accuracy.get("dataset_sha256") == view_b.accuracy.get("dataset_sha256"))
-    if paired:
-        only_a = sum(x and not y for x, y in zip(view_a.correct, view_b.correct))
-        only_b = sum(y and not x for x, y in zip(view_a.correct, view_b.correct))
+    correct_a, correct_b = view_a.correct, view_b.correct  # each unpacked once
+    if (correct_a is not None and correct_b is not None and len(correct_a) == len(correct_b)
+            and view_a.accuracy.get("dataset_sha256") == view_b.accuracy.get("dataset_sha256")):
+        only_a = sum(x and not y for x, y in zip(correct_a, correct_b))
+        only_b = sum(y and not x for x, y in zip(correct_a, correct_b))
         p = mcnemar_exact(only_a, only_b)
         return p < ALPHA, p
     ci_a, ci_b = view_a.top1_interval, view_b.top1_interval
