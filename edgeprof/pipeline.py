@@ -305,7 +305,7 @@ def check(store: StoreTarget, selection: Selection, project: ProjectFile | None,
 
 
 def _holds(results: list[Doc]) -> str:
-    """What a run holds, for an error line: 'run 1a2b3c4d: local / digits fp32 onnx, ...' (failed runs marked)."""
+    """What a run holds, for an error line: 'run 1a2b3c4d holds local / digits fp32 onnx, ...' (failed runs marked)."""
     runs = ", ".join(dict.fromkeys(str(r.get("run_id")) for r in results)) or "-"
     labels = [Result(r).label + ("" if Result(r).ok else " (failed)") for r in results]
     shown = ", ".join(labels[:4]) + (f" and {len(labels) - 4} more" if len(labels) > 4 else "")
