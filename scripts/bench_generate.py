@@ -33,7 +33,7 @@ from edgeprof.agent.backends.llama import BACKEND, prompt_tokens  # noqa: E402
 from edgeprof.agent.generation import PROMPT_CONTEXT, PromptCycle  # noqa: E402
 from edgeprof.agent.generation_texts import PROMPTS  # noqa: E402
 from edgeprof.agent.probes.latency import steady_state  # noqa: E402
-from edgeprof.agent.spec import LatencyBudget, defaults  # noqa: E402
+from edgeprof.agent.spec import LatencyBudget  # noqa: E402
 
 CACHE = Path(os.environ.get("EDGEPROF_CACHE", Path.home() / ".cache" / "edgeprof"))
 DEFAULT_MODEL = CACHE / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -41,8 +41,8 @@ DEFAULT_MODEL = CACHE / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 def harness(llm: Any, prompts: list[list[int]], max_tokens: int) -> tuple[np.ndarray, list[float]]:
     """TTFT and TPOT samples (ms) as the agent takes them: every prompt once, by steady_state."""
-    budget = {**defaults(LatencyBudget), "min_runs": len(prompts), "max_runs": len(prompts), "min_seconds": 0.0,
-              "max_seconds": 1e9, "target_rel_halfwidth": 0.0}
+    budget = LatencyBudget(min_runs=len(prompts), max_runs=len(prompts), min_seconds=0.0, max_seconds=1e9,
+                           target_rel_halfwidth=0.0)
     cycle = PromptCycle(llm, prompts, max_tokens, True)
     ttft, _, _ = steady_state(cycle.current, budget, lambda done, total: None, advance=cycle.advance)
     cycle.finish()
