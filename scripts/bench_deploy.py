@@ -98,7 +98,8 @@ def floor_ratios(work: Path, model: Path, env: dict[str, str], rounds: int) -> N
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=REPO / "models" / "mobilenetv2" / "mobilenetv2-fp32.onnx")
+    parser.add_argument("--model", type=lambda text: Path(text).resolve(),
+                        default=REPO / "models" / "mobilenetv2" / "mobilenetv2-fp32.onnx")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="edgeprof-bench-"))
