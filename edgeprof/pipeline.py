@@ -18,7 +18,7 @@ from edgeprof.compare import Comparison, compare_runs, history_rows, regressions
 from edgeprof.constraints import Constraint, resolve_constraints, value_at
 from edgeprof.cost import cost_section
 from edgeprof.decisions import Recommendation, Report
-from edgeprof.deploy import DeployOptions, run_deploy
+from edgeprof.deploy import run_deploy
 from edgeprof.devices import DeviceProfile, load_profile, profile_files
 from edgeprof.errors import (
     EXIT_CONSTRAINT_FAILED,
@@ -29,6 +29,7 @@ from edgeprof.errors import (
     StoreError,
 )
 from edgeprof.explain import Explanation, explain_runs
+from edgeprof.plan import Plan
 from edgeprof.project import ProjectFile
 from edgeprof.report.junit import to_junit
 from edgeprof.report.markdown import to_markdown
@@ -153,28 +154,28 @@ class Deployed:
         return EXIT_USAGE if self.store_error else exit_code(self.results, strict=strict)
 
 
-def deploy_judge_store(profiles: list[DeviceProfile], artifacts: list[ModelArtifact],
-                       references: dict[str, ModelArtifact], options: DeployOptions, project: ProjectFile | None,
-                       constraints: list[str], store: StoreTarget, *, command: str,
+def deploy_judge_store(plan: Plan, store: StoreTarget, *, command: str,
                        on_event: Callable[[str, str, dict[str, Any]], None], jobs: int | None = None) -> Deployed:
-    """Measure every artifact on every device, judge each Result, store them all as one run (`command` recorded).
+    """Measure every artifact of the plan on every device, judge each Result, store them all as one run (`command`
+    recorded).
 
     Two files that would share a label are told apart first (distinct_labels); the store is opened (and checked)
     before anything is measured, so an unusable one fails first; a store that fails when writing (locked, gone, full)
     leaves the run in a spool file (edgeprof.store.spool); Ctrl-C stores nothing.
     """
-    artifacts = distinct_labels(artifacts)
+    artifacts = distinct_labels(plan.artifacts)
     opening = time.perf_counter()
     db = open_store(store)
     store_s = time.perf_counter() - opening
     try:
-        results, failures = run_deploy(profiles, artifacts, options, on_event, references=references, jobs=jobs)
+        results, failures = run_deploy(plan.profiles, artifacts, plan.options, on_event, references=plan.references,
+                                       jobs=jobs)
     except KeyboardInterrupt:
         db.close()
         raise Interrupted("interrupted: the agents on the devices were stopped; nothing was stored") from None
-    by_name = {p.name: p for p in profiles}
+    by_name = {p.name: p for p in plan.profiles}
     for result in results:
-        apply_verdicts(result, by_name[Result(result).device], project, constraints)
+        apply_verdicts(result, by_name[Result(result).device], plan.project, plan.constraints)
     report = build_report([storable(result) for result in results])
     with db:
         try:

@@ -161,9 +161,7 @@ class Policy:
     def profile(self, on_event: Callable[[str, str, dict[str, Any]], None]) -> Profiled:
         """Deploy, judge and store once, gate the run against the baseline, and with AUTO adopt it as the baseline
         when it is the first stored one without a failure."""
-        plan = self.plan
-        deployed = deploy_judge_store(plan.profiles, plan.artifacts, plan.references, plan.options, plan.project,
-                                      plan.constraints, self.store, command=self.command, on_event=on_event)
+        deployed = deploy_judge_store(self.plan, self.store, command=self.command, on_event=on_event)
         gate = baseline_gate(self.base, deployed.results, max_ratio=self.max_ratio, max_drop=self.max_drop,
                              alpha=self.alpha)
         if self.baseline == AUTO and self.base is None and deployed.run_id and not deployed.failures:

@@ -174,8 +174,7 @@ def measure_judge_store(plan: Plan, store: str | None, *, as_json: bool, jobs: i
     (its exit code: 3 if a device failed, else 1 on a failed constraint, else 0)."""
     err = console(stderr=True)
     with AgentProgress(err, quiet=as_json) as progress:
-        deployed = deploy_judge_store(plan.profiles, plan.artifacts, plan.references, plan.options, plan.project,
-                                      plan.constraints, store_path(store), command=recorded_command(sys.argv[1:]),
+        deployed = deploy_judge_store(plan, store_path(store), command=recorded_command(sys.argv[1:]),
                                       on_event=progress.on_event, jobs=jobs)
     if as_json:
         print(json.dumps(deployed.results, indent=2))
