@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import importlib
 import json
 import os
 import time
@@ -135,6 +136,17 @@ def one_line(exc: BaseException) -> str:
     """An exception's text on one line, at most 400 characters."""
     text = " ".join(str(exc).split())
     return text[:400] or type(exc).__name__
+
+
+def import_runtime(candidates: tuple[tuple[str, str], ...], missing: str) -> tuple[Any, str]:
+    """The first (module, distribution) of `candidates` that imports; else a runtime_missing failure saying
+    "`missing` on the device" (what is absent and the install command)."""
+    for module_name, dist in candidates:
+        try:
+            return importlib.import_module(module_name), dist
+        except ImportError:
+            continue
+    raise AgentFailure(ErrorKind.RUNTIME_MISSING, f"{missing} on the device", Stage.LOAD)
 
 
 def load_failure(runtime: str, exc: BaseException) -> AgentFailure:

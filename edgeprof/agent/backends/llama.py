@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import time
 from typing import Any
@@ -10,8 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..probes.system import dist_version
-from ..spec import AgentFailure, ErrorKind, Stage
-from .base import Backend, Runtime, load_failure
+from .base import Backend, Runtime, import_runtime, load_failure
 
 DISTRIBUTION = "llama-cpp-python"
 INSTALL = "pip install llama-cpp-python"
@@ -24,12 +22,7 @@ class LlamaBackend(Backend):
     formats = ("gguf",)
 
     def import_module(self) -> tuple[Any, str]:
-        try:
-            module = importlib.import_module("llama_cpp")
-        except ImportError as exc:
-            raise AgentFailure(ErrorKind.RUNTIME_MISSING, f"llama.cpp is not installed on the device ({INSTALL})",
-                               Stage.LOAD) from exc
-        return module, DISTRIBUTION
+        return import_runtime((("llama_cpp", DISTRIBUTION),), f"llama.cpp is not installed ({INSTALL})")
 
     def open(self, path: str, threads: int | None, accel: dict[str, Any] | None, *, op_profile: bool = False,
              trace_placement: bool = False, n_ctx: int = 512, logits_all: bool = False, seed: int = 0) -> Runtime:

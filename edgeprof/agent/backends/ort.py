@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import glob
-import importlib
 import json
 import os
 import tempfile
@@ -20,6 +19,7 @@ from .base import (
     Runtime,
     TensorInfo,
     cache_key,
+    import_runtime,
     load_failure,
     missing_accelerator,
     placement_section,
@@ -73,11 +73,8 @@ class OrtBackend(Backend):
     formats = ("onnx",)
 
     def import_module(self) -> tuple[Any, str]:
-        try:
-            module = importlib.import_module("onnxruntime")
-        except ImportError as exc:
-            raise AgentFailure(ErrorKind.RUNTIME_MISSING, "onnxruntime is not installed on the device "
-                               "(pip install onnxruntime)", Stage.LOAD) from exc
+        module, _ = import_runtime((("onnxruntime", "onnxruntime"),), "onnxruntime is not installed "
+                                   "(pip install onnxruntime)")
         return module, _distribution()
 
     def open(self, path: str, threads: int | None, accel: dict[str, Any] | None, *, op_profile: bool = False,

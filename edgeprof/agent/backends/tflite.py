@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import importlib
 import os
 import time
 from typing import Any, Callable
@@ -19,6 +18,7 @@ from .base import (
     ProfileUnavailable,
     Runtime,
     TensorInfo,
+    import_runtime,
     load_failure,
     missing_accelerator,
     one_line,
@@ -48,13 +48,8 @@ class TfliteBackend(Backend):
     formats = ("tflite",)
 
     def import_module(self) -> tuple[Any, str]:
-        for module_name, dist in MODULES:
-            try:
-                return importlib.import_module(module_name), dist
-            except ImportError:
-                continue
-        raise AgentFailure("runtime_missing", "no TFLite interpreter on the device "
-                           "(pip install ai-edge-litert, or tflite-runtime on Python <= 3.11)", "load")
+        return import_runtime(MODULES, "no TFLite interpreter (pip install ai-edge-litert, or tflite-runtime on "
+                              "Python <= 3.11)")
 
     def open(self, path: str, threads: int | None, accel: dict[str, Any] | None, *, op_profile: bool = False,
              trace_placement: bool = False) -> Runtime:
