@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgeprof.errors import ConfigError, one_line
 from edgeprof.onnx_wire import WireError, WireTensor, external_locations, read_signature
-from edgeprof.paths import cache_dir, write_cached
+from edgeprof.paths import cache_dir, write_whole
 
 if TYPE_CHECKING:
     import numpy as np
@@ -424,7 +424,7 @@ def _device_copy(path: Path, data_files: tuple[DataFile, ...]) -> tuple[Path, st
     digest = hashlib.sha256(data).hexdigest()
     target = cache_dir() / "external" / f"{digest}.onnx"
     if not target.is_file():
-        write_cached(target, data)
+        write_whole(target, data)
     return target, digest
 
 

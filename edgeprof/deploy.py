@@ -38,7 +38,7 @@ from edgeprof.devices import LAB_WAIT_S, DeviceProfile, board_mismatch
 from edgeprof.errors import DeviceError, EdgeprofError, one_line
 from edgeprof.lab import reached
 from edgeprof.model_inputs import ModelInputs
-from edgeprof.paths import cache_dir, write_cached
+from edgeprof.paths import cache_dir, write_whole
 from edgeprof.result import build_result, ref_label
 from edgeprof.transport import RemoteProcess, Transport, device_python, open_transport
 from edgeprof.transport.cache import evict_blobs
@@ -362,7 +362,7 @@ def _board_facts(session: DeviceSession) -> dict[str, Any] | None:
             pass  # unreadable: ask the board again
     board = session.transport.run([*session.argv(), "--board"], timeout=BOARD_PROBE_TIMEOUT_S).answer()
     if board is not None and known is not None:
-        write_cached(known, json.dumps(board).encode())
+        write_whole(known, json.dumps(board).encode())
     return board
 
 
