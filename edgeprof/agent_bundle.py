@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeprof.agent.spec import ErrorKind, Event
-from edgeprof.paths import cache_dir, write_cached
+from edgeprof.paths import cache_dir, write_whole
 
 AGENT_SOURCE = Path(__file__).resolve().parent / "agent"
 PACKAGE = "edgeprof_agent"
@@ -124,5 +124,5 @@ def build_agent(cache: Path | None = None) -> AgentBundle:
     directory = cache or cache_dir() / "agent"
     path = directory / f"agent-{digest[:16]}.pyz"
     if not path.exists():
-        write_cached(path, data)
+        write_whole(path, data)
     return AgentBundle(path, digest, len(data))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgeprof.errors import ConfigError, one_line
 from edgeprof.onnx_wire import WireError, WireTensor, external_locations, read_signature
-from edgeprof.paths import cache_dir, write_cached
+from edgeprof.paths import cache_dir, write_whole
 
 if TYPE_CHECKING:
     import numpy as np
@@ -30,13 +30,16 @@ MANIFEST = "manifest.json"
 @dataclass(frozen=True)
 class TensorSpec:
     """A model input or output as the host sees it (None for a dynamic dim): its (scale, zero point) when it is
-    quantised, and for an index input that feeds a Gather the inclusive range of indices the table has."""
+    quantised, for an index input that feeds a Gather the inclusive range of indices the table has, and whether
+    the model declares its shape at all (False: an ONNX tensor type without one; `shape` is then [], as for a
+    scalar, though the tensor may have any rank)."""
 
     name: str
     shape: list[int | None]
     dtype: str
     quant: tuple[float, int] | None = None
     range: tuple[int, int] | None = None
+    shape_declared: bool = True
 
 
 @dataclass(frozen=True)
@@ -196,7 +199,8 @@ def _onnx_signature(path: Path, data: bytes | mmap.mmap) -> Signature:
             raise ConfigError(f"{path}: graph input or output '{tensor.name}' is not a tensor of a type edgeprof "
                               "knows")
         rows = bounds.get(tensor.name)
-        return TensorSpec(tensor.name, tensor.shape, tensor.dtype, range=(0, rows - 1) if rows else None)
+        return TensorSpec(tensor.name, tensor.shape, tensor.dtype, range=(0, rows - 1) if rows else None,
+                          shape_declared=tensor.shape_declared)
 
     return [spec(t) for t in inputs], [spec(t) for t in outputs]
 
@@ -420,7 +424,7 @@ def _device_copy(path: Path, data_files: tuple[DataFile, ...]) -> tuple[Path, st
     digest = hashlib.sha256(data).hexdigest()
     target = cache_dir() / "external" / f"{digest}.onnx"
     if not target.is_file():
-        write_cached(target, data)
+        write_whole(target, data)
     return target, digest
 
 

@@ -38,7 +38,7 @@ from edgeprof.devices import LAB_WAIT_S, DeviceProfile, board_mismatch
 from edgeprof.errors import DeviceError, EdgeprofError, one_line
 from edgeprof.lab import reached
 from edgeprof.model_inputs import ModelInputs
-from edgeprof.paths import cache_dir, write_cached
+from edgeprof.paths import cache_dir, write_whole
 from edgeprof.result import build_result, ref_label
 from edgeprof.transport import RemoteProcess, Transport, device_python, open_transport
 from edgeprof.transport.cache import evict_blobs
@@ -126,7 +126,8 @@ def build_run_spec(
         threads=options.threads if options.threads is not None else profile.threads,
         input_shapes=inputs.shapes,
         seed=options.seed,
-        inputs=InputSettings(timing=options.timing_inputs, ranges=inputs.ranges),
+        inputs=InputSettings(timing=options.timing_inputs, ranges=inputs.ranges,
+                             undeclared_shapes=inputs.undeclared_shapes),
         latency=options.latency,
         power=PowerSettings(method=power.method, idle_w=power.idle_w, max_w=power.max_w,
                             seconds=options.power_seconds, idle_seconds=options.idle_seconds,
@@ -361,7 +362,7 @@ def _board_facts(session: DeviceSession) -> dict[str, Any] | None:
             pass  # unreadable: ask the board again
     board = session.transport.run([*session.argv(), "--board"], timeout=BOARD_PROBE_TIMEOUT_S).answer()
     if board is not None and known is not None:
-        write_cached(known, json.dumps(board).encode())
+        write_whole(known, json.dumps(board).encode())
     return board
 
 

@@ -1,7 +1,7 @@
 """The per-model input options of `deploy` and `sweep`: `--input-shape` and `--input-range` entries
 ([MODEL:]NAME=VALUE) parsed, resolved to each model's own input names (TFLite's `serving_default_NAME:0` from NAME),
-and the value range each integer input is fed (given, else read from the model); ConfigError, one line, before
-anything is uploaded."""
+the value range each integer input is fed (given, else read from the model) and the inputs whose shape the model
+leaves out; ConfigError, one line, before anything is uploaded."""
 
 from __future__ import annotations
 
@@ -25,10 +25,13 @@ class InputEntry:
 
 @dataclass(frozen=True)
 class ModelInputs:
-    """What one model's RunSpec gets: input name -> dims, and integer input name -> inclusive [lo, hi]."""
+    """What one model's RunSpec gets: input name -> dims, integer input name -> inclusive [lo, hi], and the inputs
+    whose shape the model does not declare (the agent feeds such an input a scalar, with a warning, unless
+    `shapes` gives it one)."""
 
     shapes: dict[str, list[int]] = field(default_factory=dict)
     ranges: dict[str, list[int]] = field(default_factory=dict)
+    undeclared_shapes: tuple[str, ...] = ()
 
 
 def parse_input_shape(text: str) -> InputEntry:
@@ -134,7 +137,8 @@ def resolve_inputs(artifacts: list[ModelArtifact], shapes: list[InputEntry], ran
                    timing: str, observed: dict[str, dict[str, list[int]]] | None = None) -> dict[str, ModelInputs]:
     """Each model's shapes and ranges by file path (str), checked against its inputs: every entry names an input
     of some model, and every plain integer input has a range when the timed runs are fed random values (`observed`:
-    by path, the lowest and highest value the dataset holds for each input)."""
+    by path, the lowest and highest value the dataset holds for each input); and the inputs it declares no shape
+    for."""
     chosen_shapes, chosen_ranges = _resolve(shapes, artifacts), _resolve(ranges, artifacts)
     resolved: dict[str, ModelInputs] = {}
     for i, artifact in enumerate(artifacts):
@@ -146,6 +150,7 @@ def resolve_inputs(artifacts: list[ModelArtifact], shapes: list[InputEntry], ran
                 model_ranges[spec.name] = value_range
         model_ranges.update({name: list(entry.value) for name, entry in chosen_ranges[i].items()})  # unread inputs
         resolved[str(artifact.path)] = ModelInputs({name: list(e.value) for name, e in chosen_shapes[i].items()},
-                                                   model_ranges)
+                                                   model_ranges,
+                                                   tuple(s.name for s in artifact.inputs if not s.shape_declared))
     return resolved
 

@@ -7,6 +7,9 @@ shape = 2; TensorShapeProto.dim = 1; Dimension.dim_value = 1; TensorProto.name =
 data_location = 14; StringStringEntryProto.key = 1, value = 2) and skips every other field
 by its length, so the weights are never decoded. Anything that does not parse (a truncated file, a length past
 the end, an unknown wire type, a ModelProto without a graph) raises WireError.
+
+A tensor type without a `shape` field declares no shape at all, which is not the declared shape of no dims that
+a scalar has: ONNX Runtime reports `[]` for both, so `WireTensor.shape_declared` is where they differ.
 """
 
 from __future__ import annotations
@@ -34,11 +37,13 @@ class WireError(ValueError):
 @dataclass(frozen=True)
 class WireTensor:
     """A graph input or output: name, dims (None for a dynamic or named dim), numpy dtype name (None: not a
-    tensor, or an element type this reader does not know)."""
+    tensor, or an element type this reader does not know), and whether its type declares a shape at all (False:
+    no `shape` field, so `shape` is [] though the tensor may have any rank; a scalar declares one of no dims)."""
 
     name: str
     shape: list[int | None]
     dtype: str | None
+    shape_declared: bool = True
 
 
 def _varint(data: memoryview, pos: int, end: int) -> tuple[int, int]:
@@ -100,7 +105,7 @@ def _dim(data: memoryview, span: tuple[int, int]) -> int | None:
 
 
 def _value_info(data: memoryview, span: tuple[int, int]) -> WireTensor:
-    name, dtype, shape = "", None, []
+    name, dtype, shape, declared = "", None, [], False
     for number, wire, field in _fields(data, *span):
         if number == 1 and wire == _LEN:
             name = _text(data, field)
@@ -111,8 +116,9 @@ def _value_info(data: memoryview, span: tuple[int, int]) -> WireTensor:
                         if s_number == 1 and s_wire == _VARINT:
                             dtype = DTYPES.get(s_field)
                         elif s_number == 2 and s_wire == _LEN:
+                            declared = True
                             shape = [_dim(data, d) for n, w, d in _fields(data, *s_field) if n == 1 and w == _LEN]
-    return WireTensor(name, shape, dtype)
+    return WireTensor(name, shape, dtype, declared)
 
 
 def _initializer_name(data: memoryview, span: tuple[int, int]) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import threading
 from importlib.resources import files
 from pathlib import Path
 
@@ -17,13 +17,18 @@ def cache_dir() -> Path:
     return Path(os.environ.get("EDGEPROF_CACHE") or DEFAULT_CACHE).expanduser()
 
 
-def write_cached(path: Path, data: bytes) -> None:
-    """Put `data` at `path` in the cache whole: each writer (thread or process) writes a temporary file of its own
-    beside it and renames it into place, so a reader never sees half a file."""
+def write_whole(path: Path, data: bytes) -> None:
+    """Put `data` at `path` whole: each writer (thread or process) writes a temporary file of its own beside it and
+    renames it into place, so a reader never sees half a file, and removes it again when the write fails or is
+    interrupted (Ctrl-C, SIGTERM). The one way a file goes into the cache, and a manifest is rewritten."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f"{path.name}.", suffix=".tmp", delete=False) as partial:
-        partial.write(data)
-    Path(partial.name).replace(path)
+    partial = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+    try:
+        partial.write_bytes(data)
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def package_path(name: str) -> Path:

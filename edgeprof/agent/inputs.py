@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
 import numpy as np
 
@@ -33,11 +33,13 @@ def dataset_key(name: str, keys: list[str], inputs: int) -> str | None:
     return found or ("x" if inputs == 1 and "x" in keys else None)
 
 
-def resolve_shape(info: TensorInfo, given: dict[str, list[int]], warn: Callable[[str], None]) -> list[int]:
+def resolve_shape(info: TensorInfo, given: dict[str, list[int]], warn: Callable[[str], None],
+                  undeclared: Collection[str] = ()) -> list[int]:
     """The concrete shape of an input: --input-shape where given, else dynamic dims default to 1: a dynamic batch
     (the first dim) silently, as single-stream timing feeds one sample; any other with a warning. An input that
-    declares no dims (a scalar, or a model that leaves its shape out: ONNX Runtime tells them apart by neither)
-    takes a given shape of any rank, and is fed a scalar without one."""
+    declares no dims (a scalar, or a model that leaves its shape out: ONNX Runtime reports [] for both, the host
+    names the latter in `undeclared`) takes a given shape of any rank; without one it is fed a scalar, with a
+    warning where the model leaves its shape out."""
     if info.name in given:
         shape = list(given[info.name])
         if info.shape and len(shape) != len(info.shape):
@@ -51,6 +53,9 @@ def resolve_shape(info: TensorInfo, given: dict[str, list[int]], warn: Callable[
     if any(d is None for d in info.shape[1:]):
         warn(f"input '{info.name}' has dynamic dims {info.shape}: using 1 "
              f"(set them with --input-shape {plain_name(info.name)}=...)")
+    if not info.shape and info.name in undeclared:
+        warn(f"input '{info.name}' has no declared shape: feeding a scalar "
+             f"(set its shape with --input-shape {plain_name(info.name)}=...)")
     return [1 if d is None else d for d in info.shape]
 
 
@@ -84,8 +89,10 @@ def random_input(info: TensorInfo, shape: list[int], rng: np.random.Generator,
 
 
 def make_feeds(inputs: list[TensorInfo], given: dict[str, list[int]], seed: int, warn: Callable[[str], None],
-               ranges: dict[str, list[int]] | None = None) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
-    """One seeded random feed per model input, plus the `inputs` section of the Result (with the range used)."""
+               ranges: dict[str, list[int]] | None = None,
+               undeclared: Collection[str] = ()) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
+    """One seeded random feed per model input, plus the `inputs` section of the Result (with the range used);
+    `undeclared`: the inputs whose shape the model leaves out (resolve_shape)."""
     given = resolve_given(given, inputs, "--input-shape")
     ranges = resolve_given(ranges or {}, inputs, "--input-range")
     for name in ranges:
@@ -97,7 +104,7 @@ def make_feeds(inputs: list[TensorInfo], given: dict[str, list[int]], seed: int,
     feeds: dict[str, np.ndarray] = {}
     described: list[dict[str, Any]] = []
     for info in inputs:
-        shape = resolve_shape(info, given, warn)
+        shape = resolve_shape(info, given, warn, undeclared)
         value_range = ranges.get(info.name)
         feeds[info.name] = random_input(info, shape, rng, value_range)
         described.append({"name": info.name, "shape": shape, "dtype": info.dtype, "source": f"random(seed={seed})",

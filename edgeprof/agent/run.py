@@ -128,7 +128,7 @@ def _measure(spec: RunSpec, model: ModelFile, memory: MemoryProbe, clock: TimedC
         batches, inputs = dataset_feeds(dataset.path, runtime.inputs, spec.input_shapes, note)
     else:
         generated, inputs = make_feeds(runtime.inputs, spec.input_shapes, spec.seed, note,
-                                       spec.inputs.ranges)
+                                       spec.inputs.ranges, spec.inputs.undeclared_shapes)
         batches = [generated]
     feeds = batches[0]  # what the first run, copy_ms, the scenario, power and op profile phases are fed
     _guarded(lambda: runtime.prepare(feeds), Stage.INPUTS)()

@@ -180,10 +180,13 @@ class ScenarioSettings:
 @dataclass(frozen=True)
 class InputSettings:
     """What the timed runs are fed: seeded random values (`random`), or the dataset's samples in batches
-    (`dataset`, which needs the RunSpec's dataset); `ranges` maps each integer input to its inclusive [lo, hi]."""
+    (`dataset`, which needs the RunSpec's dataset); `ranges` maps each integer input to its inclusive [lo, hi];
+    `undeclared_shapes` names the inputs whose shape the model does not declare at all (the runtime reports [] for
+    them as for a scalar): one without an `input_shapes` entry is fed a scalar, with a warning."""
 
     timing: str = "random"
     ranges: dict[str, list[int]] = field(default_factory=dict)
+    undeclared_shapes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -357,6 +360,7 @@ def _typed(spec: dict[str, Any]) -> RunSpec:
     spec["runtime"] = {**runtime, **{key: None if runtime[key] is None else
                                      tuple(Accelerator(a["name"], dict(a.get("options", {}))) for a in runtime[key])
                                      for key in ("providers", "delegates")}}
+    spec["inputs"] = {**spec["inputs"], "undeclared_shapes": tuple(spec["inputs"]["undeclared_shapes"])}
     generation = spec["generation"]
     spec["generation"] = {**generation, "contexts": tuple(generation["contexts"]),
                           "prompts": None if generation["prompts"] is None else tuple(generation["prompts"])}
@@ -408,7 +412,8 @@ def _check_input_shapes(shapes: Any) -> None:
 
 
 def _check_inputs(inputs: dict[str, Any], dataset: Any) -> None:
-    """A known timing source (`dataset` only with a dataset) and ranges of name -> [lo, hi] integers, lo <= hi."""
+    """A known timing source (`dataset` only with a dataset), ranges of name -> [lo, hi] integers, lo <= hi, and a
+    list of names for the undeclared shapes."""
     if inputs["timing"] not in TIMING_INPUTS:
         raise AgentFailure(ErrorKind.SPEC,
                            f"inputs.timing must be {_choices(TIMING_INPUTS, 'or')}, got {inputs['timing']!r}")
@@ -422,6 +427,10 @@ def _check_inputs(inputs: dict[str, Any], dataset: Any) -> None:
                 or bounds[0] > bounds[1]):
             raise AgentFailure(ErrorKind.SPEC,
                                f"inputs.ranges.{name} must be [lo, hi] integers with lo <= hi, got {bounds!r}")
+    undeclared = inputs["undeclared_shapes"]
+    if not isinstance(undeclared, list) or not all(isinstance(name, str) for name in undeclared):
+        raise AgentFailure(ErrorKind.SPEC,
+                           f"inputs.undeclared_shapes must be a list of input names, got {undeclared!r}")
 
 
 def _check_scenario(scenario: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from typing import NoReturn, Sequence
 import typer
 from typer.exceptions import Abort, TyperException
 
-from edgeprof.cli.app import HELP_OPTIONS, app, error_line, warning_line
+from edgeprof.cli.app import HELP_OPTIONS, StopEscaped, app, error_line, warning_line
 from edgeprof.cli.examples import add_examples
 from edgeprof.errors import EXIT_DEVICE, EXIT_INTERRUPTED, EXIT_USAGE, EdgeprofError
 
@@ -64,8 +64,8 @@ _STOPS: list[int] = []  # the SIGINTs and SIGTERMs this process received
 
 def _stop(signum: int, frame: object) -> None:
     """Ctrl-C, and a service manager's SIGTERM alike: a KeyboardInterrupt (every command cleans up on it: agents
-    stopped, partial files removed), counted: typer turns one that leaves a command into a silent exit 130, and
-    main says 'interrupted' for it."""
+    stopped, partial files removed), counted; main says 'interrupted' for one that leaves a command (StopEscaped),
+    not for a command that ends on it with a line of its own (watch's summary, exit 130)."""
     _STOPS.append(signum)
     raise KeyboardInterrupt
 
@@ -96,7 +96,7 @@ def main() -> None:
             sys.exit(EXIT_INTERRUPTED)
         error_line(str(exc))
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, StopEscaped):
         print("edgeprof: interrupted", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:  # a bug: still one line unless --debug
@@ -104,8 +104,6 @@ def main() -> None:
             traceback.print_exc()
         error_line(f"{type(exc).__name__}: {exc} (rerun with --debug)", internal=True)
         sys.exit(EXIT_DEVICE)
-    if code == EXIT_INTERRUPTED and _STOPS:
-        print("edgeprof: interrupted", file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -5,15 +5,36 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from edgeprof.artifacts import printable
 
 HELP_OPTIONS = {"-h", "--help"}
+
+
+class StopEscaped(Exception):
+    """A Ctrl-C or SIGTERM (a KeyboardInterrupt) that left a command: `main` says 'interrupted' for it. Typer would
+    turn it into a bare exit 130, which `main` could not tell from a command that ended on the stop and said so
+    itself (`watch` prints its summary and exits 130)."""
+
+
+class _Commands(TyperGroup):
+    """The app's group: every command runs inside its `invoke`, where a KeyboardInterrupt leaving the command
+    becomes StopEscaped."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise StopEscaped() from None
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="edgeprof",
     help="Edge-device inference profiler: convert, deploy over SSH, probe, judge, compare.",
     epilog="Example: edgeprof deploy --model model.onnx --dataset test.npz (then: edgeprof report --latest --out "

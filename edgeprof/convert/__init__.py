@@ -5,13 +5,24 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from edgeprof.artifacts import MANIFEST, load_artifact, read_manifest, sha256_file
-from edgeprof.convert.variants import VariantFailed, VariantResult, check_variant_runs, variant_path
+from edgeprof.convert.variants import (
+    Placed,
+    VariantFailed,
+    VariantResult,
+    check_variant_runs,
+    place,
+    remove_model,
+    stops_held,
+    variant_path,
+)
 from edgeprof.errors import ConfigError
+from edgeprof.paths import write_whole
 
 ONNX_VARIANTS = ("fp16", "int8-dynamic", "int8-static")
 TFLITE_VARIANTS = ("fp16", "int8-dynamic", "int8-weight-only", "int8-static")
@@ -22,7 +33,9 @@ def quantize(source: Path, variants: list[str], out_dir: Path, calibration: Path
              qoperator: bool = False, force: bool = False) -> list[VariantResult]:
     """Write each variant of an fp32 model into out_dir, check that each loads and runs, and record those that do
     in out_dir/manifest.json; VariantFailed (exit 1) naming the first that does not (its file removed).
-    A file quantize did not write as it is now is never replaced unless `force` (ConfigError first)."""
+    A file quantize did not write as it is now is never replaced unless `force` (ConfigError first).
+    The variants are written and checked in a staging folder inside out_dir, then moved into place and recorded
+    in one step (`commit`): an error, Ctrl-C or SIGTERM leaves no partial variant and none without its entry."""
     artifact = load_artifact(source)
     if artifact.variant not in ("fp32", "original"):
         raise ConfigError(f"{source}: already the {artifact.variant} variant of {artifact.name}; "
@@ -48,23 +61,16 @@ def quantize(source: Path, variants: list[str], out_dir: Path, calibration: Path
         from edgeprof.convert.gguf_variants import make_gguf_variant as make
     else:
         from edgeprof.convert.tflite_variants import make_tflite_variant as make
-    made: list[VariantResult] = []
     working, failures = [], []
-    try:
-        for variant in variants:
-            made.append(make(artifact, variant, out_dir, calibration, qoperator=qoperator))
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".quantize-") as staging:
+        made = [make(artifact, variant, Path(staging), calibration, qoperator=qoperator) for variant in variants]
         for result in made:
             try:
                 check_variant_runs(result)
                 working.append(result)
             except VariantFailed as exc:
                 failures.append(exc)
-    except BaseException:  # Ctrl-C (or a failed conversion): no variant is left without its manifest entry
-        for result in made:
-            result.path.unlink(missing_ok=True)
-        raise
-    if working:
-        record(out_dir, working)
+        working = commit(out_dir, working)
     if failures:
         kept = f"; recorded {', '.join(r.variant for r in working)}" if working else ""
         raise VariantFailed(f"{failures[0]}{kept}")
@@ -96,15 +102,34 @@ def _manifest(out_dir: Path) -> dict[str, Any]:
     return read_manifest(path) if path.is_file() else {"models": []}
 
 
+def commit(out_dir: Path, staged: list[Placed]) -> list[Placed]:
+    """Models written and checked in a staging folder inside out_dir, moved into out_dir (`place`) and recorded
+    in its manifest as one step that SIGINT and SIGTERM wait for; when the manifest cannot be written, the models
+    moved are removed again (ConfigError). The models at their new paths."""
+    placed: list[Placed] = []
+    if not staged:
+        return placed
+    with stops_held():
+        try:
+            for result in staged:
+                placed.append(place(result, out_dir))
+            record(out_dir, placed)
+        except BaseException:
+            for result in placed:
+                remove_model(result.path, result.external_data)
+            raise
+    return placed
+
+
 def record(out_dir: Path, results: list[VariantResult]) -> Path:
-    """Add (or replace) the variants' entries in out_dir/manifest.json."""
+    """Add (or replace) the variants' entries in out_dir/manifest.json (rewritten whole: `paths.write_whole`)."""
     manifest = out_dir / MANIFEST
     data = _manifest(out_dir)
     fresh = {r.path.resolve().relative_to(out_dir.resolve()).as_posix(): r.manifest_entry(out_dir) for r in results}
     data["models"] = [e for e in data.get("models", []) if e.get("path") not in fresh] + list(fresh.values())
     data["models"].sort(key=lambda e: e["path"])
     try:
-        manifest.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        write_whole(manifest, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
     except OSError as exc:
         raise ConfigError(f"--out: cannot write {manifest}: {exc.strerror}") from exc
     return manifest

@@ -1,5 +1,6 @@
 """`edgeprof convert`: a source model to ONNX and/or TFLite, each output loaded and run in its runtime and checked
-against the source framework's outputs on the same inputs, then recorded in <out>/manifest.json."""
+against the source framework's outputs on the same inputs (in a staging folder inside <out>), then moved into place
+and recorded in <out>/manifest.json in one step."""
 
 from __future__ import annotations
 
@@ -66,15 +67,15 @@ def convert_model(src: str, targets: list[str], options: ConvertOptions) -> list
     with quiet_converter():
         expected = [model.run(batch) for batch in feeds]
     options.out_dir.mkdir(parents=True, exist_ok=True)
-    from edgeprof.convert import record
+    from edgeprof.convert import commit
 
     results: list[ConversionResult] = []
-    try:
-        for target in targets:
-            results.append(_convert_one(model, source, target, paths[target], feeds, expected, inputs_from, options))
-    finally:  # the outputs that passed are recorded even when a later one fails
-        if results:
-            record(options.out_dir, list(results))
+    for target in targets:  # each output that passes is in place and recorded before the next is converted
+        with tempfile.TemporaryDirectory(dir=options.out_dir, prefix=".convert-") as staging:
+            made = _convert_one(model, source, target, Path(staging) / paths[target].name, feeds, expected,
+                                inputs_from, options)
+            _data_beside(paths[target]).unlink(missing_ok=True)  # a replaced model's old weights (--force)
+            results += commit(options.out_dir, [made])
     return results
 
 
@@ -141,25 +142,20 @@ def _random(rng: np.random.Generator, spec: InputSpec) -> np.ndarray:
 
 def _convert_one(model: SourceModel, source: Source, target: str, path: Path, feeds: list[list[np.ndarray]],
                  expected: list[list[np.ndarray]], inputs_from: str, options: ConvertOptions) -> ConversionResult:
-    """Convert into a private folder, check the output, then move it (and its external data) into place."""
-    with tempfile.TemporaryDirectory(dir=options.out_dir, prefix=".convert-") as tmp:
-        made_path = Path(tmp) / path.name
-        try:
-            with quiet_converter():
-                made = model.convert(target, made_path)
-        except ConfigError:
-            raise
-        except Exception as exc:  # converters raise anything from ValueError to their own errors
-            raise ConfigError(f"{printable(source.where)}: {made_path.suffix[1:].upper()} conversion failed "
-                              f"({one_line(exc, 300)})") from exc
-        layout, fidelity = _check(model, made_path, target, feeds, expected, inputs_from, options)
-        if not fidelity.passes:
-            worst = fidelity.worst
-            raise ConversionFailed(f"{path.name} strays from the {source.framework} source: output "
-                                   f"'{worst.name}' {worst.text()}; not written")
-        _data_beside(path).unlink(missing_ok=True)  # a replaced model's old weights (--force)
-        for file in Path(tmp).iterdir():
-            file.replace(options.out_dir / file.name)
+    """Convert to `path` (in a staging folder, with any external data beside it) and check the output."""
+    try:
+        with quiet_converter():
+            made = model.convert(target, path)
+    except ConfigError:
+        raise
+    except Exception as exc:  # converters raise anything from ValueError to their own errors
+        raise ConfigError(f"{printable(source.where)}: {path.suffix[1:].upper()} conversion failed "
+                          f"({one_line(exc, 300)})") from exc
+    layout, fidelity = _check(model, path, target, feeds, expected, inputs_from, options)
+    if not fidelity.passes:
+        worst = fidelity.worst
+        raise ConversionFailed(f"{path.name} strays from the {source.framework} source: output "
+                               f"'{worst.name}' {worst.text()}; not written")
     artifact = load_artifact(path)
     return ConversionResult(
         path, source.name, "fp32", target, artifact.sha256, artifact.size_bytes, source.sha256, source.where,

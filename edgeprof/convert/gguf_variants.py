@@ -17,8 +17,9 @@ FILE_TYPES = {"q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0", "q4_0": "LLAMA_FTYPE_MOSTLY_Q4_
 
 def make_gguf_variant(source: ModelArtifact, variant: str, out_dir: Path, _calibration: Path | None, *,
                       qoperator: bool = False) -> VariantResult:
-    """Write one GGUF variant with llama.cpp's quantize (an already quantised source is requantised: its rounding
-    carries over); ConfigError with one line when llama-cpp-python is absent or the quantize fails."""
+    """Write one GGUF variant into out_dir (quantize's staging folder) with llama.cpp's quantize (an already
+    quantised source is requantised: its rounding carries over); ConfigError with one line when llama-cpp-python is
+    absent or the quantize fails."""
     try:
         import llama_cpp
     except ImportError:
@@ -28,13 +29,10 @@ def make_gguf_variant(source: ModelArtifact, variant: str, out_dir: Path, _calib
     params.ftype = getattr(llama_cpp, FILE_TYPES[variant])
     params.allow_requantize = True
     params.nthread = os.cpu_count() or 1
-    partial = target.with_name(target.name + ".part")
     with quiet_converter():
-        status = llama_cpp.llama_model_quantize(str(source.path).encode(), str(partial).encode(), ctypes.byref(params))
-    if status != 0 or not partial.is_file():
-        partial.unlink(missing_ok=True)
+        status = llama_cpp.llama_model_quantize(str(source.path).encode(), str(target).encode(), ctypes.byref(params))
+    if status != 0 or not target.is_file():
         raise ConfigError(f"{source.path}: {variant} quantization failed (llama.cpp quantize returned {status})")
-    os.replace(partial, target)
     parameters: dict[str, Any] = {"ftype": FILE_TYPES[variant], "allow_requantize": True}
     return describe(target, source, variant, f"llama.cpp quantize {variant}", parameters,
                     tool_versions("llama-cpp-python"))

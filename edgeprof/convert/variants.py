@@ -1,18 +1,21 @@
 """What every variant maker shares: the VariantResult (a manifest entry), calibration data, tool versions,
-quiet third-party converters, and where a variant is written."""
+quiet third-party converters, where a variant is written, and how one written in a staging folder is moved into
+place."""
 
 from __future__ import annotations
 
 import logging
 import os
 import platform
+import signal
 import sys
+import threading
 import warnings
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, TypeVar
 
 import numpy as np
 
@@ -141,6 +144,42 @@ def remove_model(path: Path, external_data: list[dict[str, Any]]) -> None:
     path.unlink(missing_ok=True)
     for data in external_data:
         (path.parent / data["location"]).unlink(missing_ok=True)
+
+
+Placed = TypeVar("Placed", bound=VariantResult)
+
+
+def place(result: Placed, out_dir: Path) -> Placed:
+    """A model written into a staging folder (inside out_dir, so on its file system) moved into out_dir by renames:
+    its external data files first, the model last, so that no model is in place without its data; the result at
+    its new path."""
+    for data in result.external_data:
+        moved = out_dir / data["location"]
+        moved.parent.mkdir(parents=True, exist_ok=True)
+        (result.path.parent / data["location"]).replace(moved)
+    target = out_dir / result.path.name
+    result.path.replace(target)
+    return replace(result, path=target)
+
+
+@contextmanager
+def stops_held() -> Iterator[None]:
+    """SIGINT and SIGTERM held while the block runs (it moves finished models into place and records them: renames
+    and one small JSON file, never cut in half), then delivered to the handlers they would have met. Outside the
+    main thread, which never gets a signal's handler, the block just runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = {stop: signal.signal(stop, lambda signum, _frame: held.append(signum))
+                for stop in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for stop, handler in previous.items():
+            signal.signal(stop, signal.SIG_DFL if handler is None else handler)
+        if held:
+            signal.raise_signal(held[0])
 
 
 def external_data_location(target: Path, source: ModelArtifact) -> str | None:

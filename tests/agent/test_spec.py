@@ -40,6 +40,7 @@ def test_the_host_spec_comes_back_as_the_same_typed_spec() -> None:
     """What the host writes (RunSpec.to_json) the agent reads back field for field: lists become the declared
     tuples, accelerators their dataclass."""
     sent = RunSpec(model=ModelFile("/m.onnx", "onnx", "ab"), threads=2, seed=7, dataset=SentFile("/d.npz"),
+                   inputs=InputSettings(ranges={"ids": [0, 9]}, undeclared_shapes=("x",)),
                    scenario=ScenarioSettings(name="offline", batches=(1, 4), threads=(1, 2)),
                    runtime=RuntimeSettings(providers=(Accelerator("cuda", {"device_id": "0"}), Accelerator("cpu"))),
                    lock=LockSettings("/w/device.lock", 60.0))
@@ -60,6 +61,7 @@ def test_the_host_spec_comes_back_as_the_same_typed_spec() -> None:
     ({"inputs": {"ranges": {"ids": [9, 0]}}}, "inputs.ranges.ids must be [lo, hi] integers with lo <= hi"),
     ({"inputs": {"ranges": {"ids": [0.5, 3]}}}, "inputs.ranges.ids must be [lo, hi] integers"),
     ({"inputs": {"ranges": [[0, 3]]}}, "inputs.ranges must be an object"),
+    ({"inputs": {"undeclared_shapes": "x"}}, "inputs.undeclared_shapes must be a list of input names"),
     ({"seed": "zero"}, "seed must be an integer"),
     ({"threads": 0}, "threads must be a positive integer"),
     ({"model": {"path": "/m.pt", "format": "torch"}}, "format of 'onnx', 'tflite' or 'gguf'"),

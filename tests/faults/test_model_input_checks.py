@@ -1,10 +1,10 @@
 """Model inputs the host checks before anything runs (one line, exit 2): a dataset for a model with no inputs or
 for input types a dataset cannot feed, a value range its dtype cannot hold, a corrupt node behind an integer
-input; and an input that declares no dims is fed a scalar, or the shape given."""
+input; and an input that declares no dims is fed a scalar (with a warning where the model leaves its shape out, not
+for a declared scalar), or the shape given."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable
 
@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from edgeprof.store.sqlite import SQLiteStore
 from tests.faults.test_bad_input_cli import one_error_line, run_cli
 from tests.faults.test_inputs_and_store import FAST
 from tests.models.onnx_graphs import save
@@ -42,6 +43,13 @@ def shapeless(path: Path) -> Path:
     model.ir_version = 8
     path.write_bytes(model.SerializeToString())
     return path
+
+
+def declared_scalar(path: Path) -> Path:
+    """x -> Identity -> y, both declared scalars (a shape of no dims)."""
+    return save(helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "scalar",
+                                  [helper.make_tensor_value_info("x", TensorProto.FLOAT, [])],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [])]), path)
 
 
 def string_input(path: Path) -> Path:
@@ -94,13 +102,18 @@ def test_an_input_the_model_cannot_take_is_refused_on_the_host(tmp_path: Path, m
     assert store_rows(store) == 0
 
 
-def test_an_input_that_declares_no_dims_takes_a_given_shape_of_any_rank(tmp_path: Path) -> None:
-    model = shapeless(tmp_path / "noshape.onnx")
-    bare = run_cli("deploy", "-m", model, *FAST, "--json", "--store", tmp_path / "r.db")
-    assert bare.returncode == 0, bare.stderr
-    (result,) = json.loads(bare.stdout)
-    assert result["status"] == "ok" and result["inputs"][0]["shape"] == []
-    shaped = run_cli("deploy", "-m", model, "--input-shape", "x=1x10", *FAST, "--json", "--store", tmp_path / "r.db")
-    assert shaped.returncode == 0, shaped.stderr
-    (result,) = json.loads(shaped.stdout)
-    assert result["status"] == "ok" and result["inputs"][0]["shape"] == [1, 10], result["error"]
+def test_an_input_without_a_declared_shape_is_fed_a_scalar_with_a_warning_or_the_shape_given(tmp_path: Path) -> None:
+    """One deploy of three models whose input x ONNX Runtime reports as []: one that leaves x's shape out (fed a
+    scalar, warned about), one that declares x a scalar (fed one, no warning), and one that leaves it out with
+    --input-shape given (a shape of any rank, no warning)."""
+    models = [shapeless(tmp_path / "noshape.onnx"), declared_scalar(tmp_path / "scalar.onnx"),
+              shapeless(tmp_path / "given.onnx")]
+    proc = run_cli("deploy", "--device", "local", *(a for m in models for a in ("-m", m)),
+                   "--input-shape", "given:x=1x10", *FAST, "--store", tmp_path / "r.db")
+    assert proc.returncode == 0, proc.stderr
+    warned = [line for line in proc.stderr.splitlines() if "warning: input 'x'" in line]
+    assert warned == ["local noshape-original onnx: warning: input 'x' has no declared shape: feeding a scalar "
+                      "(set its shape with --input-shape x=...)"], proc.stderr
+    with SQLiteStore(tmp_path / "r.db", create=False) as db:
+        fed = {doc["model"]["path"].rsplit("/", 1)[-1]: doc["inputs"][0]["shape"] for doc in db.query()}
+    assert fed == {"noshape.onnx": [], "scalar.onnx": [], "given.onnx": [1, 10]}

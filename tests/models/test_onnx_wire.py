@@ -14,14 +14,16 @@ from tests.models.onnx_graphs import MODELS, mixed_inputs
 
 
 def onnx_signature(data: bytes) -> tuple[list[tuple], list[tuple]]:
-    """What onnx itself reads: non-initializer inputs and outputs as (name, dims, numpy dtype name)."""
+    """What onnx itself reads: non-initializer inputs and outputs as (name, dims, numpy dtype name, whether the
+    type has a shape at all)."""
     model = onnx.load_from_string(data)
     initializers = {init.name for init in model.graph.initializer}
 
     def spec(value: onnx.ValueInfoProto) -> tuple:
         tensor = value.type.tensor_type
         dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
-        return value.name, dims, np.dtype(helper.tensor_dtype_to_np_dtype(tensor.elem_type)).name
+        return value.name, dims, np.dtype(helper.tensor_dtype_to_np_dtype(tensor.elem_type)).name, \
+            tensor.HasField("shape")
 
     return ([spec(v) for v in model.graph.input if v.name not in initializers],
             [spec(v) for v in model.graph.output])
@@ -29,7 +31,8 @@ def onnx_signature(data: bytes) -> tuple[list[tuple], list[tuple]]:
 
 def wire_signature(data: bytes) -> tuple[list[tuple], list[tuple]]:
     inputs, outputs = read_signature(data)
-    return [(t.name, t.shape, t.dtype) for t in inputs], [(t.name, t.shape, t.dtype) for t in outputs]
+    return ([(t.name, t.shape, t.dtype, t.shape_declared) for t in inputs],
+            [(t.name, t.shape, t.dtype, t.shape_declared) for t in outputs])
 
 
 @pytest.mark.parametrize("path", sorted(MODELS.rglob("*.onnx")), ids=lambda p: p.name)
@@ -38,9 +41,10 @@ def test_shipped_models_read_as_onnx_reads_them(path: Path) -> None:
     assert wire_signature(data) == onnx_signature(data)
 
 
-def built(dtype: int, input_dims: list, *, initializer_input: bool = False, negative_dim: bool = False) -> bytes:
-    """An Identity graph of one input with `input_dims` (ints, names or None), optionally an initializer that is
-    also listed as a graph input (ONNX IR < 4 style), optionally a negative dim_value."""
+def built(dtype: int, input_dims: list | None, *, initializer_input: bool = False, negative_dim: bool = False) -> bytes:
+    """An Identity graph of one input with `input_dims` (ints, names or None; None itself: no shape at all),
+    optionally an initializer that is also listed as a graph input (ONNX IR < 4 style), optionally a negative
+    dim_value."""
     x = helper.make_tensor_value_info("x", dtype, input_dims)
     if negative_dim:
         x.type.tensor_type.shape.dim[0].dim_value = -1
@@ -68,17 +72,25 @@ def test_every_element_type(dtype: int) -> None:
     assert wire_signature(data) == onnx_signature(data)
 
 
-@pytest.mark.parametrize("dims", [["batch", 3, 224, 224], [None, 10], [], [0, 7], ["n", "m"], [2**40, 1]],
-                         ids=["named", "unset", "scalar", "zero", "all-named", "large"])
-def test_dynamic_named_and_static_dims(dims: list) -> None:
+@pytest.mark.parametrize("dims", [["batch", 3, 224, 224], [None, 10], [], [0, 7], ["n", "m"], [2**40, 1], None],
+                         ids=["named", "unset", "scalar", "zero", "all-named", "large", "no-shape"])
+def test_dynamic_named_and_static_dims(dims: list | None) -> None:
     data = built(TensorProto.FLOAT, dims)
     assert wire_signature(data) == onnx_signature(data)
+
+
+def test_a_scalar_declares_its_shape_and_a_tensor_without_one_does_not() -> None:
+    """ONNX Runtime reports [] for both: only the wire format tells them apart."""
+    (scalar,), _ = read_signature(built(TensorProto.FLOAT, []))
+    (undeclared,), _ = read_signature(built(TensorProto.FLOAT, None))
+    assert (scalar.shape, scalar.shape_declared) == ([], True)
+    assert (undeclared.shape, undeclared.shape_declared) == ([], False)
 
 
 def test_initializers_listed_as_inputs_are_not_inputs() -> None:
     data = built(TensorProto.FLOAT, [1, 3], initializer_input=True)
     assert wire_signature(data) == onnx_signature(data)
-    assert [name for name, _, _ in wire_signature(data)[0]] == ["x"]
+    assert [name for name, *_ in wire_signature(data)[0]] == ["x"]
 
 
 def test_negative_dim_value_is_read_as_int64() -> None:
