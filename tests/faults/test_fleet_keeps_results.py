@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from edgeprof.artifacts import sha256_file
+from edgeprof.transport.local import LocalTransport
 from tests.faults.test_deploy_faults import FP32, start_cli, wait_for
 from tests.faults.test_network_faults import finish, one_error_line, proxied_device
 from tests.support import DIGITS, REPO, store_rows, trust_loopback_host, write_loopback_profile
@@ -39,15 +41,17 @@ def test_a_model_file_gone_before_the_next_devices_upload_keeps_the_first_device
         tmp_path: Path, loopback_device: str) -> None:
     model = tmp_path / "digits-fp32.onnx"
     model.write_bytes(FP32.read_bytes())
+    blob = Path(LocalTransport("local").blob_path(sha256_file(model), ".onnx"))
     store = tmp_path / "r.db"
+    started = time.time()
     proc = start_cli("deploy", "-d", "local", "-d", loopback_device, "--jobs", "1", "-m", model, *STEADY,
                      "--store", store)
 
-    def local_agent_runs() -> bool:
+    def local_has_the_model() -> bool:  # its agent runs and the model was copied (or its blob reused) for it
         children = subprocess.run(["pgrep", "-f", "-P", str(proc.pid), r"\.pyz"], capture_output=True, text=True)
-        return bool(children.stdout.split())
+        return bool(children.stdout.split()) and blob.is_file() and blob.stat().st_mtime >= started
 
-    wait_for(local_agent_runs, 60, "the agent on 'local'")
+    wait_for(local_has_the_model, 60, "the model on 'local'")
     model.unlink()
     code, err, _ = finish(proc, 90)
     assert code == 2, err
