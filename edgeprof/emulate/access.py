@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from edgeprof.emulate.paths import known_hosts_path, ssh_config_path
+from edgeprof.paths import write_whole
 
 LOOPBACK = "127.0.0.1"
 
@@ -40,21 +40,21 @@ def add_vm(name: str, port: int, identity: Path, host_key: str) -> None:
     remove_vm(name)
     blocks = _blocks(ssh_config_path())
     blocks[name] = ssh_block(name, port, identity)
-    _write(ssh_config_path(), "\n".join(blocks.values()))
+    write_whole(ssh_config_path(), "\n".join(blocks.values()).encode())
     lines = [ln for ln in _lines(known_hosts_path()) if ln.split(" ", 1)[0] != known_hosts_host(port)]
     lines.append(f"{known_hosts_host(port)} {host_key}  # {name}")
-    _write(known_hosts_path(), "".join(f"{ln}\n" for ln in lines))
+    write_whole(known_hosts_path(), "".join(f"{ln}\n" for ln in lines).encode())
 
 
 def remove_vm(name: str) -> None:
     """Forget a VM: drop its ssh_config block and its known_hosts line."""
     blocks = _blocks(ssh_config_path())
     if blocks.pop(name, None) is not None:
-        _write(ssh_config_path(), "\n".join(blocks.values()))
+        write_whole(ssh_config_path(), "\n".join(blocks.values()).encode())
     lines = _lines(known_hosts_path())
     kept = [ln for ln in lines if not ln.endswith(f"  # {name}")]
     if kept != lines:
-        _write(known_hosts_path(), "".join(f"{ln}\n" for ln in kept))
+        write_whole(known_hosts_path(), "".join(f"{ln}\n" for ln in kept).encode())
 
 
 def _blocks(path: Path) -> dict[str, str]:
@@ -77,9 +77,3 @@ def _lines(path: Path) -> list[str]:
         return []
 
 
-def _write(path: Path, text: str) -> None:
-    """Replace a file atomically (a concurrent reader sees the old or the new file, never half of one)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(text)
-    tmp.replace(path)
