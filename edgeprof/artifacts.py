@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from edgeprof.agent.spec import plain_file_name
 from edgeprof.errors import ConfigError, one_line
 from edgeprof.onnx_wire import WireError, WireTensor, external_locations, read_signature
 from edgeprof.paths import cache_dir, write_cached
@@ -313,17 +314,10 @@ def read_manifest(manifest: Path) -> dict[str, Any]:
         raise ConfigError(f"{shown}: not a valid edgeprof manifest (expected {{\"models\": [{{...}}, ...]}})")
     for entry in data.get("models", []):
         for key in ("model", "variant"):
-            if key in entry and not plain_name(entry[key]):
+            if key in entry and not plain_file_name(entry[key]):
                 raise ConfigError(f"{shown}: not a valid edgeprof manifest ({key} {entry[key]!r} is not a plain "
                                   "name: no folders, '..' or control characters)")
     return data
-
-
-def plain_name(value: Any) -> bool:
-    """Whether `value` can name a file inside a folder: a non-empty string with no separator, control character,
-    or the name of a folder (`.`, `..`)."""
-    return isinstance(value, str) and value not in ("", ".", "..") and not any(
-        c in "/\\" or ord(c) < 32 or ord(c) == 127 for c in value)
 
 
 def find_manifest_entry(path: Path, sha256: str) -> tuple[Path, dict[str, Any]] | None:

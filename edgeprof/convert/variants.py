@@ -16,7 +16,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from edgeprof.artifacts import DATA_SUFFIX, ModelArtifact, load_artifact, plain_name, printable, read_npz, sha256_file
+from edgeprof.agent.spec import plain_file_name
+from edgeprof.artifacts import DATA_SUFFIX, ModelArtifact, load_artifact, printable, read_npz, sha256_file
 from edgeprof.errors import EXIT_CONSTRAINT_FAILED, ConfigError, EdgeprofError, one_line
 
 
@@ -166,7 +167,7 @@ def variant_path(source: ModelArtifact, variant: str, out_dir: Path) -> Path:
     """Where a variant goes: <out>/<name>-<variant>.<format>, always inside out_dir (ConfigError for a name that
     would lead out of it)."""
     name = f"{source.name}-{variant}.{source.format}"
-    if not plain_name(name):
+    if not plain_file_name(name):
         raise ConfigError(f"{printable(str(source.path))}: model name {source.name!r} cannot name a file in "
                           f"{printable(str(out_dir))} (no folders, '..' or control characters)")
     return out_dir / name
