@@ -37,7 +37,7 @@ class LlamaBackend(Backend):
         return LlamaRuntime(module, path, threads, n_ctx=n_ctx, logits_all=logits_all, seed=seed)
 
     def installed(self) -> dict[str, str | None]:
-        return {DISTRIBUTION: dist_version(DISTRIBUTION), "onnxruntime-genai": dist_version("onnxruntime-genai")}
+        return {DISTRIBUTION: dist_version(DISTRIBUTION)}
 
 
 class LlamaDecoder(Decoder):
