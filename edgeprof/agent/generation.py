@@ -25,6 +25,7 @@ from .spec import AgentFailure, ErrorKind, GenerationSettings, LatencyBudget, Ru
 
 PROMPT_CONTEXT = 1024  # the context the prompts run in when no measured depth asks for more
 SAMPLE_CHARS = 200  # how much of the first prompt's answer the Result keeps
+UNTRAINED_SHARE = 0.5  # a perplexity above this share of the vocabulary's size is about that of guessing uniformly
 
 
 class TokenStream:
@@ -125,6 +126,8 @@ def measure_generation(spec: RunSpec, memory: MemoryProbe, clock: Any, note: Cal
 
     clock.enter(Stage.ACCURACY)
     quality = guarded(lambda: _quality(spec, backend, accel, runtime, encoded, settings), Stage.ACCURACY)()
+    if quality["untrained"]:
+        note(quality["untrained"])
     compared = quality.get("reference") or {}
     if compared.get("meaningful") is False:
         note(compared["reason"])
@@ -251,11 +254,18 @@ def _context_depths(runtime: TextRuntime, depths: list[int], memory: MemoryProbe
 
 def _quality(spec: RunSpec, backend: Any, accel: dict[str, Any], runtime: TextRuntime, encoded: list[list[int]],
              settings: GenerationSettings) -> dict[str, Any]:
-    """Perplexity on the text (the shipped one by default) and, with a reference model, greedy-output agreement."""
+    """Perplexity on the text (the shipped one by default), whether it is about that of a uniform guess over the
+    vocabulary (untrained weights), and, with a reference model, greedy-output agreement."""
     text = settings.perplexity_text or PERPLEXITY_TEXT
     quality: dict[str, Any] = {"text": "spec" if settings.perplexity_text else "shipped",
                                **_perplexity(spec, backend, accel, spec.model.path, text,
                                              settings.perplexity_tokens)}
+    perplexity, vocabulary = quality["perplexity"], quality.pop("vocabulary")
+    quality["untrained"] = None
+    if perplexity is not None and perplexity >= UNTRAINED_SHARE * vocabulary:
+        quality["untrained"] = (f"perplexity {perplexity:.0f} is about that of guessing uniformly among the model's "
+                                f"{vocabulary} tokens: its weights look untrained (random), so its perplexity and "
+                                "answers say nothing of its quality")
     ref = spec.reference_model
     if not ref:
         quality["reference"] = None
@@ -263,25 +273,27 @@ def _quality(spec: RunSpec, backend: Any, accel: dict[str, Any], runtime: TextRu
     ours = [_answer(runtime, t, settings.max_tokens, settings.stop_at_end)["tokens"] for t in encoded]
     reference = backend.open(ref.path, spec.threads, accel, n_ctx=PROMPT_CONTEXT, seed=spec.seed)
     theirs = [_answer(reference, t, settings.max_tokens, settings.stop_at_end)["tokens"] for t in encoded]
-    quality["reference"] = {**agreement(ours, theirs),
-                            **_perplexity(spec, backend, accel, ref.path, text, settings.perplexity_tokens,
-                                          prefix="reference_")}
+    compared = _perplexity(spec, backend, accel, ref.path, text, settings.perplexity_tokens, prefix="reference_")
+    del compared["vocabulary"]
+    quality["reference"] = {**agreement(ours, theirs), **compared}
     return quality
 
 
 def _perplexity(spec: RunSpec, backend: Any, accel: dict[str, Any], path: str, text: str, cap: int,
                 prefix: str = "") -> dict[str, Any]:
     """exp of the mean negative log-likelihood of each token of `text` (at most `cap`) given those before it, from
-    one batch with every position's logits (a second context of the model, freed after)."""
+    one batch with every position's logits (a second context of the model, freed after), and the vocabulary's
+    size (a uniform guess's perplexity)."""
     runtime = backend.open(path, spec.threads, accel, n_ctx=cap, logits_all=True, seed=spec.seed)
     tokens = runtime.tokenize(text, bos=True)[:cap]
     if len(tokens) < 2:
-        return {f"{prefix}perplexity": None, f"{prefix}perplexity_tokens": len(tokens)}
+        return {f"{prefix}perplexity": None, f"{prefix}perplexity_tokens": len(tokens), "vocabulary": None}
     logits = runtime.logits(tokens)[:-1]
     top = logits.max(axis=1, keepdims=True)
     log_norm = np.log(np.exp(logits - top).sum(axis=1)) + top[:, 0]
     nll = float(np.mean(log_norm - logits[np.arange(len(tokens) - 1), tokens[1:]]))
-    return {f"{prefix}perplexity": math.exp(nll), f"{prefix}perplexity_tokens": len(tokens)}
+    return {f"{prefix}perplexity": math.exp(nll), f"{prefix}perplexity_tokens": len(tokens),
+            "vocabulary": int(logits.shape[1])}
 
 
 def agreement(ours: list[list[int]], theirs: list[list[int]]) -> dict[str, Any]:
