@@ -12,7 +12,8 @@ from .spec import PARTIAL_PREFIX, AgentFailure, ErrorKind, SentFile, Stage
 
 def assemble(path: str, files: tuple[SentFile, ...]) -> None:
     """Make `path` a folder of links, one per file under its `name`, to the blob it arrived as; a folder that
-    already holds exactly these links is kept (the device lock keeps other runs out meanwhile)."""
+    already holds exactly these links is kept (the device lock keeps other runs out meanwhile). Only a folder of
+    links is ever replaced: anything else at `path` is refused, never removed."""
     wanted = {str(part.name): os.path.abspath(part.path) for part in files}
     if _links(path) == wanted:
         return
@@ -20,11 +21,11 @@ def assemble(path: str, files: tuple[SentFile, ...]) -> None:
     partial = os.path.join(parent, PARTIAL_PREFIX + base)
     try:
         os.makedirs(parent, exist_ok=True)
-        _remove(partial)
+        _clear(partial)
         os.mkdir(partial)
         for name, target in wanted.items():
             os.symlink(target, os.path.join(partial, name))
-        _remove(path)
+        _clear(path)
         os.rename(partial, path)
     except OSError as exc:
         raise AgentFailure(ErrorKind.MODEL_LOAD, f"cannot put the model folder together at {path}: "
@@ -44,9 +45,11 @@ def _links(path: str) -> dict[str, str] | None:
     return found
 
 
-def _remove(path: str) -> None:
-    """Remove a file, link or folder at `path` (a link is removed, never followed), if there is one."""
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path)
-    elif os.path.lexists(path):
-        os.remove(path)
+def _clear(path: str) -> None:
+    """Remove the folder of links at `path`, if there is one; AgentFailure for anything else there."""
+    if not os.path.lexists(path):
+        return
+    if _links(path) is None:
+        raise AgentFailure(ErrorKind.MODEL_LOAD, f"cannot put the model folder together at {path}: something "
+                           "other than a folder of links edgeprof made is there (not removed)", Stage.LOAD)
+    shutil.rmtree(path)

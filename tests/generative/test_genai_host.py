@@ -126,3 +126,14 @@ def test_a_folder_whose_files_differ_from_what_the_host_sent_is_refused(
     run = run_agent(_folder_spec(target, parts, identity))
     assert (run.final["event"], run.final["kind"]) == ("error", "integrity"), run.final
     assert message in run.final["message"] and not target.exists()
+
+
+def test_the_agent_replaces_only_a_folder_of_links_it_made(folder: Path, tmp_path: Path) -> None:
+    parts = _sent(folder, tmp_path / "blobs")
+    target = tmp_path / "compiled" / "model-0123456789abcdef"
+    target.mkdir(parents=True)
+    (target / "notes.txt").write_text("someone's file\n")
+    run = run_agent(_folder_spec(target, parts, folder_sha256([(p["name"], p["sha256"]) for p in parts])))
+    assert (run.final["event"], run.final["kind"]) == ("error", "model_load"), run.final
+    assert "not removed" in run.final["message"]
+    assert os.listdir(target) == ["notes.txt"] and (target / "notes.txt").read_text() == "someone's file\n"
