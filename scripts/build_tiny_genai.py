@@ -1,12 +1,13 @@
 """Build the tiny ONNX Runtime GenAI model the generative tests run: a random-weight Llama (hidden 64, 2 layers,
 4 heads, 2 KV heads, a 512-token byte-level BPE vocabulary trained on edgeprof's shipped texts, a chat template),
 saved as a Hugging Face folder, then exported by onnxruntime-genai's own model builder to an fp32 GenAI folder
-(`python -m onnxruntime_genai.models.builder -p fp32 -e cpu`). Nothing is fetched from a model hub
+(`python -m onnxruntime_genai.models.builder -p fp32 -e cpu`), and to the builder's own int4 folder (`-p int4`),
+which the tests hold `edgeprof quantize --variants int4` to. Nothing is fetched from a model hub
 (HF_HUB_OFFLINE=1): the weights are random, so the model's answers and perplexity mean nothing; only its
 timings, memory and the flow through edgeprof are real.
 
 Needs torch, transformers (with tokenizers) and onnxruntime-genai; run with the repository on PYTHONPATH:
-    python scripts/build_tiny_genai.py OUT_DIR      # writes OUT_DIR/tiny-llama-fp32/
+    python scripts/build_tiny_genai.py OUT_DIR      # writes OUT_DIR/tiny-llama-fp32/, OUT_DIR/builder/tiny-llama-int4/
 scripts/setup_generative.sh runs it once per recipe (this file, the shipped texts and the builder's version) and
 keeps the result in the cache."""
 
@@ -55,14 +56,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as work:
         hf = Path(work, "hf")
         hugging_face_folder(hf)
-        target = out / NAME
-        done = subprocess.run([sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(hf),
-                               "-o", str(target), "-p", "fp32", "-e", "cpu", "-c", str(Path(work, "cache"))],
-                              capture_output=True, text=True)
-        if done.returncode != 0:
-            print(done.stdout[-2000:], done.stderr[-4000:], sep="\n", file=sys.stderr)
-            return done.returncode
-    print(target)
+        for precision, target in (("fp32", out / NAME), ("int4", out / "builder" / "tiny-llama-int4")):
+            done = subprocess.run([sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(hf),
+                                   "-o", str(target), "-p", precision, "-e", "cpu", "-c", str(Path(work, "cache"))],
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                print(done.stdout[-2000:], done.stderr[-4000:], sep="\n", file=sys.stderr)
+                return done.returncode
+            print(target)
     return 0
 
 

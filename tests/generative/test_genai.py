@@ -86,6 +86,26 @@ def test_int4_variant_is_made_offline_and_records_its_source(tiny_genai: Path, i
     assert json.loads(again.stdout)[0]["sha256"] == artifact.sha256
 
 
+def test_int4_is_the_model_builders_own_int4(tiny_genai: Path, int4: Path) -> None:
+    """The same weights, scales and MatMulNBits settings as the builder's `-p int4 -e cpu` folder the stage built
+    from the same Hugging Face folder (scripts/build_tiny_genai.py)."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    def graph(folder: Path) -> tuple[dict[str, bytes], list[tuple[str, dict[str, object]]]]:
+        model = onnx.load(str(folder / "model.onnx"))
+        weights = {t.name: numpy_helper.to_array(t).tobytes() for t in model.graph.initializer}
+        nodes = [(n.op_type, {a.name: helper.get_attribute_value(a) for a in n.attribute}) for n in model.graph.node]
+        return weights, nodes
+
+    builders = tiny_genai.parent / "builder" / "tiny-llama-int4"
+    ours, theirs = graph(int4), graph(builders)
+    assert ours[0] == theirs[0] and len(ours[0]) > 20
+    matmuls = [attributes for op, attributes in ours[1] if op == "MatMulNBits"]
+    assert len(matmuls) == 11 and matmuls == [attributes for op, attributes in theirs[1] if op == "MatMulNBits"]
+    assert (int4 / "genai_config.json").read_bytes() == (builders / "genai_config.json").read_bytes()
+
+
 @pytest.mark.ssh
 def test_int4_over_ssh_is_sent_once_and_agrees_with_its_source(loopback_device: str, int4: Path) -> None:
     store = int4.parent / "r.db"
