@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from edgeprof.agent.spec import FOLDER_FORMATS, folder_sha256, plain_file_name
 from edgeprof.errors import ConfigError, one_line
 from edgeprof.onnx_wire import WireError, WireTensor, external_locations, read_signature
 from edgeprof.paths import cache_dir, write_whole
@@ -22,9 +23,11 @@ if TYPE_CHECKING:
     import numpy as np
 
 DATA_SUFFIX = ".data"  # an external data file's blob on the device: blobs/<sha256>.data, beside the model's blob
-VARIANTS = ("fp32", "fp16", "int8-dynamic", "int8-static", "int8-static-qop", "int8-weight-only", "q8_0", "q4_0",
-            "q4_k_m")
+VARIANTS = ("fp32", "fp16", "int8-dynamic", "int8-static", "int8-static-qop", "int8-weight-only", "int4", "q8_0",
+            "q4_0", "q4_k_m")
 MANIFEST = "manifest.json"
+GENAI_CONFIG = "genai_config.json"  # what makes a folder an ONNX Runtime GenAI model
+GENAI_TOKENIZER = "tokenizer_config.json"  # onnxruntime-genai reads it for every model
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,8 @@ class TensorSpec:
 
 @dataclass(frozen=True)
 class DataFile:
-    """An external data file an ONNX model names: the location the model gives (relative to its folder), the file
-    on the host, its sha256 and size."""
+    """An external data file an ONNX model names (the location the model gives, relative to its folder), or a file
+    of a model folder (its name there): the file on the host, its sha256 and size."""
 
     location: str
     path: Path
@@ -59,11 +62,12 @@ class DataFile:
 
 @dataclass(frozen=True)
 class ModelArtifact:
-    """One model file, checked: what it is, what it takes, where it came from.
+    """One model file (or model folder), checked: what it is, what it takes, where it came from.
 
     An ONNX model with external data carries its `data_files`; `device_copy` is then the model as the device gets
     it, each data location renamed to that file's blob name (<sha256>.data), and `sha256` and `size_bytes` are
-    those of the copy and the data together: the identity covers the weights."""
+    those of the copy and the data together: the identity covers the weights. A model folder (spec.FOLDER_FORMATS)
+    carries every file of it in `data_files`, and its identity is spec.folder_sha256 of them."""
 
     path: Path
     name: str
@@ -317,17 +321,10 @@ def read_manifest(manifest: Path) -> dict[str, Any]:
         raise ConfigError(f"{shown}: not a valid edgeprof manifest (expected {{\"models\": [{{...}}, ...]}})")
     for entry in data.get("models", []):
         for key in ("model", "variant"):
-            if key in entry and not plain_name(entry[key]):
+            if key in entry and not plain_file_name(entry[key]):
                 raise ConfigError(f"{shown}: not a valid edgeprof manifest ({key} {entry[key]!r} is not a plain "
                                   "name: no folders, '..' or control characters)")
     return data
-
-
-def plain_name(value: Any) -> bool:
-    """Whether `value` can name a file inside a folder: a non-empty string with no separator, control character,
-    or the name of a folder (`.`, `..`)."""
-    return isinstance(value, str) and value not in ("", ".", "..") and not any(
-        c in "/\\" or ord(c) < 32 or ord(c) == 127 for c in value)
 
 
 def find_manifest_entry(path: Path, sha256: str) -> tuple[Path, dict[str, Any]] | None:
@@ -344,7 +341,7 @@ def find_manifest_entry(path: Path, sha256: str) -> tuple[Path, dict[str, Any]] 
 
 
 def _name_and_variant(path: Path) -> tuple[str, str]:
-    stem = printable(path.stem)
+    stem = printable(path.name if path.is_dir() else path.stem)
     for variant in sorted(VARIANTS, key=len, reverse=True):
         if stem.endswith("-" + variant):
             return stem[: -len(variant) - 1], variant
@@ -352,8 +349,11 @@ def _name_and_variant(path: Path) -> tuple[str, str]:
 
 
 def load_artifact(path: Path) -> ModelArtifact:
-    """Check a model file on the host before anything goes to a device; ConfigError naming the file if it is bad."""
+    """Check a model file (or ONNX Runtime GenAI folder) on the host before anything goes to a device; ConfigError
+    naming the file if it is bad."""
     path = Path(path)
+    if path.is_dir():
+        return _load_folder(path)
     check_regular_file(path, "model file")
     with path.open("rb") as fh:
         head = fh.read(8)
@@ -381,13 +381,92 @@ def load_artifact(path: Path) -> ModelArtifact:
     else:  # a GGUF language model takes text: no tensor signature
         inputs, outputs = _tflite_signature(path) if fmt == "tflite" else ([], [])
         digest = sha256_file(path)
-    found = find_manifest_entry(path, digest)
-    name, variant = _name_and_variant(path)
-    entry = None
-    if found:
-        entry = found[1]
-        name, variant = entry.get("model", name), entry.get("variant", variant)
+    name, variant, entry = _identify(path, digest)
     return ModelArtifact(path, name, variant, fmt, digest, size, inputs, outputs, entry, data_files, device_copy)
+
+
+def _identify(path: Path, digest: str) -> tuple[str, str, dict[str, Any] | None]:
+    """A model's name, variant and manifest entry: the entry's when a manifest beside it records this sha256, else
+    read off the file name (`<name>-<variant>`)."""
+    name, variant = _name_and_variant(path)
+    found = find_manifest_entry(path, digest)
+    if not found:
+        return name, variant, None
+    entry = found[1]
+    return entry.get("model", name), entry.get("variant", variant), entry
+
+
+def _load_folder(path: Path) -> ModelArtifact:
+    """An ONNX Runtime GenAI folder: every file at its top level (sub-folders are not sent) checked and hashed, and
+    the files its genai_config.json names and its ONNX files' external data present, so that nothing is missing
+    on the device; ConfigError, one line, otherwise."""
+    shown = printable(str(path))
+    if not (path / GENAI_CONFIG).exists():
+        raise ConfigError(f"model file {shown} is a directory without {GENAI_CONFIG} (a model is an ONNX, TFLite or "
+                          "GGUF file, or an ONNX Runtime GenAI model folder)")
+    entries = sorted(entry for entry in path.iterdir() if not entry.is_dir())
+    for entry in entries:
+        check_regular_file(entry, f"model folder {shown}: file")
+    names = {entry.name for entry in entries}
+    for needed, why in [*((name, f"{GENAI_CONFIG} names it") for name in genai_files(path / GENAI_CONFIG)),
+                        *_folder_external_data(path, entries),
+                        (GENAI_TOKENIZER, "onnxruntime-genai reads the tokenizer from it")]:
+        if needed not in names:
+            raise ConfigError(f"model folder {shown} has no file {printable(needed)} ({why})")
+    files = tuple(DataFile(entry.name, entry, sha256_file(entry), entry.stat().st_size) for entry in entries)
+    digest = folder_sha256([(f.location, f.sha256) for f in files])
+    name, variant, entry = _identify(path, digest)
+    return ModelArtifact(path, name, variant, FOLDER_FORMATS[0], digest, sum(f.size_bytes for f in files),
+                         manifest=entry, data_files=files)
+
+
+def genai_files(config: Path) -> list[str]:
+    """The files a genai_config.json names (each `filename` under `model`: the decoder, and the embedding, vision
+    or speech parts where it has them); ConfigError for a config that is not one or names a file outside its
+    folder."""
+    shown = printable(str(config))
+    try:
+        model = json.loads(config.read_text(encoding="utf-8"))["model"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{shown}: not an ONNX Runtime GenAI config ({one_line(exc, 200)})") from None
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "filename" and isinstance(value, str):
+                    found.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(model)
+    outside = [name for name in found if not plain_file_name(name)]
+    if not isinstance(model, dict) or outside or not found:
+        reason = f"names {outside[0]!r}, outside its folder" if outside else "names no model file"
+        raise ConfigError(f"{shown}: not an ONNX Runtime GenAI config ({reason})")
+    return found
+
+
+def _folder_external_data(path: Path, entries: list[Path]) -> list[tuple[str, str]]:
+    """(file, why) for each external data file the folder's ONNX files name: they must lie in the folder itself."""
+    needed = []
+    for entry in entries:
+        if entry.suffix.lower() != ".onnx":
+            continue
+        try:
+            with entry.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                locations = external_locations(data)
+        except (WireError, ValueError) as exc:  # mmap refuses an empty file with ValueError
+            raise ConfigError(f"{printable(str(entry))}: truncated or corrupt ONNX model ({exc})") from None
+        for tensor, location in sorted(locations.items()):
+            if not plain_file_name(location):
+                raise ConfigError(f"{printable(str(entry))}: initializer '{tensor}' keeps its data in {location!r}, "
+                                  f"outside the model folder {printable(str(path))}")
+            needed.append((location, f"{entry.name} keeps initializer '{tensor}' in it"))
+    return needed
 
 
 def _data_files(path: Path, locations: dict[str, str]) -> tuple[DataFile, ...]:
@@ -438,7 +517,7 @@ def reference_for(artifact: ModelArtifact) -> Path | None:
         return None
     for directory in (artifact.path.parent, artifact.path.parent.parent):
         candidate = (directory / relative).resolve()
-        if (directory / MANIFEST).is_file() and candidate.is_file() and _identity(candidate) == source:
+        if (directory / MANIFEST).is_file() and candidate.exists() and _identity(candidate) == source:
             return candidate
     return None
 

@@ -14,7 +14,10 @@ from edgeprof.accelerators import accelerator_text
 from edgeprof.agent.spec import (
     CACHE_DIR,
     FINAL_EVENTS,
+    FOLDER_FORMATS,
+    GENERATIVE_FORMATS,
     LOCK_FILE,
+    MODEL_FOLDER_PREFIX,
     Accelerator,
     ErrorKind,
     Event,
@@ -84,7 +87,10 @@ class DeployOptions:
 
     def configurations(self, profile: DeviceProfile, fmt: str) -> list[tuple[Accelerator, ...] | None]:
         """The accelerator lists a model of this format is measured with on this device: the command line's,
-        else the profile's default, else the runtime's own default (None)."""
+        else the profile's default, else the runtime's own default (None); a language model runs where its
+        runtime puts it (None)."""
+        if fmt in GENERATIVE_FORMATS:
+            return [None]
         chosen, default = (self.providers, profile.providers) if fmt == "onnx" else (self.delegates, profile.delegates)
         return list(chosen) or [default]
 
@@ -411,9 +417,10 @@ def _measure_model(session: DeviceSession, artifact: ModelArtifact, accel: tuple
     agent_section, error = _run_agent(session, push_and_spec, on_event, cancel)
     host_s = {"connect": setup["connect"], "upload": setup["upload"] + pushed_s, "agent": time.perf_counter() - started}
     agent_timing = agent_section.pop("timing", None) if agent_section else None
+    files_key = "files" if artifact.format in FOLDER_FORMATS else "external_data"
     model = {"path": str(artifact.path), "name": artifact.name, "variant": artifact.variant,
              "format": artifact.format, "sha256": artifact.sha256, "size_bytes": artifact.size_bytes,
-             **({"external_data": [d.describe() for d in artifact.data_files]} if artifact.data_files else {})}
+             **({files_key: [d.describe() for d in artifact.data_files]} if artifact.data_files else {})}
     return build_result(device_info=session.profile.summary(), model=model, agent=agent_section, error=error,
                         timing=timing_section(host_s, agent_timing), transfer=asdict(transfer), lab=session.lab)
 
@@ -432,12 +439,18 @@ def _enforce_cache_cap(session: DeviceSession, on_event: EventSink) -> None:
 def _push_model(transport: Transport, artifact: ModelArtifact, transfer: _Transfer, in_use: set[str]) -> ModelFile:
     """Upload a model and its external data files (each a no-op when the device has it: blobs/<sha256>.data beside
     the model's blob, where the device copy names them) and return its RunSpec entry; their remote paths join
-    `in_use`. The agent checks every file's sha256 before it loads the model."""
+    `in_use`. A model folder is its files alone, each sent as such a blob and named for the agent, which puts the
+    folder together under its cache dir. The agent checks every file's sha256 before it loads the model."""
+    folder = artifact.format in FOLDER_FORMATS
     parts = []
     for data in artifact.data_files:
         upload = transport.put_file(data.path, data.sha256, DATA_SUFFIX, verified_on_use=True)
         transfer.add(upload.bytes_sent)
-        parts.append(SentFile(upload.remote_path, data.sha256))
+        parts.append(SentFile(upload.remote_path, data.sha256, data.location if folder else None))
+    if folder:
+        in_use.update(part.path for part in parts)
+        path = transport.remote_path(f"{CACHE_DIR}/{MODEL_FOLDER_PREFIX}{artifact.sha256[:16]}")
+        return ModelFile(path, artifact.format, artifact.sha256, tuple(parts))
     upload = transport.put_file(artifact.upload_path, artifact.sha256, f".{artifact.format}", verified_on_use=True)
     transfer.add(upload.bytes_sent)
     in_use.update([upload.remote_path, *(part.path for part in parts)])

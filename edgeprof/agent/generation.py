@@ -1,9 +1,10 @@
-"""A generative (GGUF) model's run: load once, warm up, then prompts with greedy decoding and a fixed output length,
+"""A generative model's run: load once, warm up, then prompts with greedy decoding and a fixed output length,
 timed to the first token (TTFT) and per output token (TPOT); memory by context depth, energy per token, quality.
 
-The phases reuse the classifier's machinery: `probes.latency.steady_state` samples TTFT (its timed call is the
-prompt's prefill and first token; the rest of the answer is decoded, each token timed, between its samples) and
-stops by its rule; `probes.power.measure_energy` times decode steps, so its energy per call is energy per token."""
+The runtime is the backend's `TextRuntime` (llama.cpp for GGUF files, ONNX Runtime GenAI for model folders). The
+phases reuse the classifier's machinery: `probes.latency.steady_state` samples TTFT (its timed call is the prompt's
+prefill and first token; the rest of the answer is decoded, each token timed, between its samples) and stops by its
+rule; `probes.power.measure_energy` times decode steps, so its energy per call is energy per token."""
 
 from __future__ import annotations
 
@@ -15,8 +16,7 @@ import numpy as np
 
 from . import stats
 from .backends import backend_for
-from .backends.base import accel_settings
-from .backends.llama import prompt_tokens
+from .backends.base import Decoder, TextRuntime, accel_settings
 from .generation_texts import PERPLEXITY_TEXT, PROMPTS
 from .probes import latency as lat
 from .probes.memory import MemoryProbe, rss_mb
@@ -25,38 +25,29 @@ from .spec import AgentFailure, ErrorKind, GenerationSettings, LatencyBudget, Ru
 
 PROMPT_CONTEXT = 1024  # the context the prompts run in when no measured depth asks for more
 SAMPLE_CHARS = 200  # how much of the first prompt's answer the Result keeps
-
-
-class Generator:
-    """One prompt's greedy generation; each call yields the next token (the first call prefills the prompt)."""
-
-    def __init__(self, llm: Any, tokens: list[int]) -> None:
-        llm.reset()  # no KV-cache prefix reuse between prompts: every prompt is prefilled in full
-        self._gen = llm.generate(tokens, top_k=1, top_p=1.0, min_p=0.0, temp=0.0, repeat_penalty=1.0)
-        self.token = -1
-
-    def __call__(self) -> None:
-        self.token = next(self._gen)
-
-    def close(self) -> None:
-        self._gen.close()
+UNTRAINED_SHARE = 0.5  # a perplexity above this share of the vocabulary's size is about that of guessing uniformly
 
 
 class TokenStream:
-    """Decode steps without end, for warm-up and the power window: a prompt's answer, restarted near the context's
-    end."""
+    """Decode steps without end, for warm-up and the power window: a prompt's answer, restarted when the runtime
+    ends it or near the context's end."""
 
-    def __init__(self, llm: Any, tokens: list[int]) -> None:
-        self.llm, self.tokens = llm, tokens
-        self.gen = Generator(llm, tokens)
-        self.gen()  # the prefill: every later call is one decode step
+    def __init__(self, runtime: TextRuntime, tokens: list[int]) -> None:
+        self.runtime, self.tokens = runtime, tokens
+        self.gen = self._start()
+
+    def _start(self) -> Decoder:
+        gen = self.runtime.decoder(self.tokens)
+        gen()  # the prefill: every later call is one decode step
+        self.used = len(self.tokens) + 1
+        return gen
 
     def __call__(self) -> None:
-        if self.llm.n_tokens >= self.llm.n_ctx() - 2:
+        if self.gen.done or self.used >= self.runtime.n_ctx - 2:
             self.gen.close()
-            self.gen = Generator(self.llm, self.tokens)
-            self.gen()
+            self.gen = self._start()
         self.gen()
+        self.used += 1
 
 
 def check_settings(settings: GenerationSettings) -> None:
@@ -81,36 +72,39 @@ def measure_generation(spec: RunSpec, memory: MemoryProbe, clock: Any, note: Cal
     check_settings(settings)
     prompts = settings.prompts or list(PROMPTS)
     max_tokens, budget = settings.max_tokens, spec.latency
-    backend = backend_for("gguf")
+    backend = backend_for(spec.model.format)
     backend.import_module()
     memory.mark("after_import")
     accel = accel_settings(spec)
     n_ctx = max(PROMPT_CONTEXT, max(settings.contexts or (0,)) + 1)
     runtime = backend.open(spec.model.path, spec.threads, accel, n_ctx=n_ctx, seed=spec.seed)
-    llm = runtime.llm
     memory.mark("after_load")
-    formatted = [prompt_tokens(llm, p) for p in prompts]
+    formatted = [runtime.prompt_tokens(p) for p in prompts]
     encoded = [tokens for tokens, _ in formatted]
     for index, tokens in enumerate(encoded):
-        if len(tokens) + max_tokens > n_ctx:
+        if len(tokens) + max_tokens > runtime.n_ctx:
             raise AgentFailure(ErrorKind.INPUT, f"prompt {index + 1} has {len(tokens)} tokens: with {max_tokens} to generate "
-                               f"it does not fit the context of {n_ctx}", Stage.LOAD)
+                               f"it does not fit the context of {runtime.n_ctx}", Stage.LOAD)
+    too_deep = [depth for depth in settings.contexts if depth >= runtime.n_ctx]
+    if too_deep:
+        raise AgentFailure(ErrorKind.INPUT, f"context depth {max(too_deep)} does not fit the model's context of "
+                           f"{runtime.n_ctx} tokens", Stage.LOAD)
     progress(Stage.LOAD, 1, 1)
 
     clock.enter(Stage.FIRST)
-    first = guarded(lambda: _answer(llm, encoded[0], max_tokens, settings.stop_at_end), Stage.FIRST)()
+    first = guarded(lambda: _answer(runtime, encoded[0], max_tokens, settings.stop_at_end), Stage.FIRST)()
     memory.mark("after_first")
     progress(Stage.FIRST, 1, 1)
 
     clock.enter(Stage.WARMUP)
-    stream = TokenStream(llm, encoded[0])
+    stream = TokenStream(runtime, encoded[0])
     warmup = guarded(lambda: lat.warm_up(stream, budget, lambda d, t: progress(Stage.WARMUP, d, t)), Stage.WARMUP)()
     stream.gen.close()
     if not warmup["stable"]:
         note(f"decoding did not settle within {warmup['runs']} warm-up tokens")
 
     clock.enter(Stage.LATENCY, budget.max_seconds * 2 + spec.timeouts.stage_s)
-    prompts_run = PromptCycle(llm, encoded, max_tokens, settings.stop_at_end)
+    prompts_run = PromptCycle(runtime, encoded, max_tokens, settings.stop_at_end)
     ttft, reason, level = guarded(lambda: lat.steady_state(prompts_run.current, budget,
                                                            lambda d, t: progress(Stage.LATENCY, d, t),
                                                            advance=prompts_run.advance), Stage.LATENCY)()
@@ -118,12 +112,12 @@ def measure_generation(spec: RunSpec, memory: MemoryProbe, clock: Any, note: Cal
     ttft = ttft[:len(prompts_run.e2e_ms)]  # the samples whose answers were decoded in full
 
     clock.enter(Stage.CONTEXT)
-    depths = guarded(lambda: _context_depths(llm, settings.contexts, memory), Stage.CONTEXT)()
+    depths = guarded(lambda: _context_depths(runtime, settings.contexts, memory), Stage.CONTEXT)()
 
     clock.enter(Stage.POWER, spec.power.seconds + spec.power.idle_seconds + spec.timeouts.stage_s)
     from .probes.power import measure_energy
 
-    stream = TokenStream(llm, encoded[0])
+    stream = TokenStream(runtime, encoded[0])
     power = guarded(lambda: measure_energy(stream, spec.power, lambda d, t: progress(Stage.POWER, d, t)), Stage.POWER)()
     stream.gen.close()
     if power is not None and spec.emulation:
@@ -131,14 +125,16 @@ def measure_generation(spec: RunSpec, memory: MemoryProbe, clock: Any, note: Cal
     memory_section = memory.section()  # the peak of the model under test, before the quality phase loads others
 
     clock.enter(Stage.ACCURACY)
-    quality = guarded(lambda: _quality(spec, backend, accel, llm, encoded, settings), Stage.ACCURACY)()
+    quality = guarded(lambda: _quality(spec, backend, accel, runtime, encoded, settings), Stage.ACCURACY)()
+    if quality["untrained"]:
+        note(quality["untrained"])
     compared = quality.get("reference") or {}
     if compared.get("meaningful") is False:
         note(compared["reason"])
 
     method = f"emulated:{spec.emulation}" if spec.emulation else "measured"
     section = _section(method, runtime.load_ms, first, warmup, ttft, reason, level, prompts_run, budget)
-    answer = llm.detokenize(first["tokens"]).decode("utf-8", "replace")[:SAMPLE_CHARS]
+    answer = runtime.detokenize(first["tokens"])[:SAMPLE_CHARS]
     source = "spec" if settings.prompts else "shipped"
     section.update(context=depths, quality=quality, sample_output=answer,
                    prompts={"count": len(prompts), "source": source, "format": formatted[0][1],
@@ -154,21 +150,20 @@ class PromptCycle:
     """The prompts in turn for `steady_state`: `current` is the timed call (prefill and first token); `advance`
     decodes the rest of that answer, each token timed, and readies the next prompt outside the timed window."""
 
-    def __init__(self, llm: Any, encoded: list[list[int]], max_tokens: int, stop_at_end: bool) -> None:
-        self.llm, self.encoded, self.max_tokens, self.stop_at_end = llm, encoded, max_tokens, stop_at_end
-        self.eos = llm.token_eos()
+    def __init__(self, runtime: TextRuntime, encoded: list[list[int]], max_tokens: int, stop_at_end: bool) -> None:
+        self.runtime, self.encoded, self.max_tokens, self.stop_at_end = runtime, encoded, max_tokens, stop_at_end
         self.index = 0
         self.tpot_ms: list[float] = []
         self.e2e_ms: list[float] = []
         self.prefill_tokens = 0
         self.decoded = 0
-        self.current = Generator(llm, encoded[0])
+        self.current = runtime.decoder(encoded[0])
 
     def advance(self) -> Callable[[], None]:
         gen, clock = self.current, time.perf_counter_ns
         start = clock()
         produced = 1
-        while produced < self.max_tokens and not (self.stop_at_end and gen.token == self.eos):
+        while produced < self.max_tokens and not _ended(gen, self.runtime, self.stop_at_end):
             t0 = clock()
             gen()
             self.tpot_ms.append((clock() - t0) / 1e6)
@@ -179,21 +174,27 @@ class PromptCycle:
         self.decoded += produced
         gen.close()
         self.index += 1
-        self.current = Generator(self.llm, self.encoded[self.index % len(self.encoded)])
+        self.current = self.runtime.decoder(self.encoded[self.index % len(self.encoded)])
         return self.current
 
     def finish(self) -> None:
         self.current.close()
 
 
-def _answer(llm: Any, tokens: list[int], max_tokens: int, stop_at_end: bool) -> dict[str, Any]:
+def _ended(gen: Decoder, runtime: TextRuntime, stop_at_end: bool) -> bool:
+    """Whether an answer is over before `max_tokens`: the runtime ended it, or it ended with an end-of-sequence token
+    and `stop_at_end`."""
+    return gen.done or (stop_at_end and gen.token in runtime.eos)
+
+
+def _answer(runtime: TextRuntime, tokens: list[int], max_tokens: int, stop_at_end: bool) -> dict[str, Any]:
     """One prompt's greedy answer, with its TTFT and total ms (the first, cold run; the reference's answers)."""
-    gen, eos = Generator(llm, tokens), llm.token_eos()
+    gen = runtime.decoder(tokens)
     start = time.perf_counter_ns()
     gen()
     ttft_ms = (time.perf_counter_ns() - start) / 1e6
     out = [gen.token]
-    while len(out) < max_tokens and not (stop_at_end and gen.token == eos):
+    while len(out) < max_tokens and not _ended(gen, runtime, stop_at_end):
         gen()
         out.append(gen.token)
     gen.close()
@@ -224,70 +225,75 @@ def _section(method: str, load_ms: float, first: dict[str, Any], warmup: dict[st
     }
 
 
-def _filler(llm: Any, count: int) -> list[int]:
-    """`count` tokens of the shipped passage, repeated as needed, after the BOS token."""
-    text = llm.tokenize(PERPLEXITY_TEXT.encode(), add_bos=False, special=False)
-    return [llm.token_bos()] + (text * (count // len(text) + 1))[:count - 1]
+def _filler(runtime: TextRuntime, count: int) -> list[int]:
+    """`count` tokens of the shipped passage, repeated as needed, after the BOS token (where the model has one)."""
+    head = [] if runtime.bos is None else [runtime.bos]
+    text = runtime.tokenize(PERPLEXITY_TEXT, bos=False)
+    return (head + text * (count // len(text) + 1))[:count]
 
 
-def _context_depths(llm: Any, depths: list[int], memory: MemoryProbe) -> list[dict[str, Any]]:
+def _context_depths(runtime: TextRuntime, depths: list[int], memory: MemoryProbe) -> list[dict[str, Any]]:
     """RSS after the context is filled to each depth (its growth over the RSS after load), the prefill to it and
     one decode step there."""
     base = memory.marks.get("after_load")
     rows = []
     for done, depth in enumerate(sorted(set(depths)), 1):
-        tokens = _filler(llm, depth)
-        llm.reset()
+        tokens = _filler(runtime, depth)
         start = time.perf_counter_ns()
-        llm.eval(tokens)
+        runtime.prefill(tokens)
         prefill_ms = (time.perf_counter_ns() - start) / 1e6
         start = time.perf_counter_ns()
-        llm.eval([tokens[-1]])
+        runtime.extend([tokens[-1]])
         decode_ms = (time.perf_counter_ns() - start) / 1e6
         rss = rss_mb()
         rows.append({"tokens": depth, "rss_mb": rss, "growth_mb": rss - base if rss is not None and base else None,
                      "prefill_ms": prefill_ms, "decode_ms": decode_ms})
         progress(Stage.CONTEXT, done, len(depths))
-    llm.reset()
     return rows
 
 
-def _quality(spec: RunSpec, backend: Any, accel: dict[str, Any], llm: Any, encoded: list[list[int]],
-             settings: dict[str, Any]) -> dict[str, Any]:
-    """Perplexity on the text (the shipped one by default) and, with a reference model, greedy-output agreement."""
+def _quality(spec: RunSpec, backend: Any, accel: dict[str, Any], runtime: TextRuntime, encoded: list[list[int]],
+             settings: GenerationSettings) -> dict[str, Any]:
+    """Perplexity on the text (the shipped one by default), whether it is about that of a uniform guess over the
+    vocabulary (untrained weights), and, with a reference model, greedy-output agreement."""
     text = settings.perplexity_text or PERPLEXITY_TEXT
     quality: dict[str, Any] = {"text": "spec" if settings.perplexity_text else "shipped",
                                **_perplexity(spec, backend, accel, spec.model.path, text,
                                              settings.perplexity_tokens)}
+    perplexity, vocabulary = quality["perplexity"], quality.pop("vocabulary")
+    quality["untrained"] = None
+    if perplexity is not None and perplexity >= UNTRAINED_SHARE * vocabulary:
+        quality["untrained"] = (f"perplexity {perplexity:.0f} is about that of guessing uniformly among the model's "
+                                f"{vocabulary} tokens: its weights look untrained (random), so its perplexity and "
+                                "answers say nothing of its quality")
     ref = spec.reference_model
     if not ref:
         quality["reference"] = None
         return quality
-    ours = [_answer(llm, t, settings.max_tokens, settings.stop_at_end)["tokens"] for t in encoded]
-    reference = backend.open(ref.path, spec.threads, accel, n_ctx=PROMPT_CONTEXT, seed=spec.seed).llm
+    ours = [_answer(runtime, t, settings.max_tokens, settings.stop_at_end)["tokens"] for t in encoded]
+    reference = backend.open(ref.path, spec.threads, accel, n_ctx=PROMPT_CONTEXT, seed=spec.seed)
     theirs = [_answer(reference, t, settings.max_tokens, settings.stop_at_end)["tokens"] for t in encoded]
-    quality["reference"] = {**agreement(ours, theirs),
-                            **_perplexity(spec, backend, accel, ref.path, text, settings.perplexity_tokens,
-                                          prefix="reference_")}
+    compared = _perplexity(spec, backend, accel, ref.path, text, settings.perplexity_tokens, prefix="reference_")
+    del compared["vocabulary"]
+    quality["reference"] = {**agreement(ours, theirs), **compared}
     return quality
 
 
 def _perplexity(spec: RunSpec, backend: Any, accel: dict[str, Any], path: str, text: str, cap: int,
                 prefix: str = "") -> dict[str, Any]:
     """exp of the mean negative log-likelihood of each token of `text` (at most `cap`) given those before it, from
-    one batch with every position's logits (a second context of the model, freed after)."""
+    one batch with every position's logits (a second context of the model, freed after), and the vocabulary's
+    size (a uniform guess's perplexity)."""
     runtime = backend.open(path, spec.threads, accel, n_ctx=cap, logits_all=True, seed=spec.seed)
-    llm = runtime.llm
-    tokens = llm.tokenize(text.encode(), add_bos=True, special=False)[:cap]
+    tokens = runtime.tokenize(text, bos=True)[:cap]
     if len(tokens) < 2:
-        return {f"{prefix}perplexity": None, f"{prefix}perplexity_tokens": len(tokens)}
-    llm.reset()
-    llm.eval(tokens)
-    logits = np.asarray(llm.scores[:len(tokens) - 1], dtype=np.float64)
+        return {f"{prefix}perplexity": None, f"{prefix}perplexity_tokens": len(tokens), "vocabulary": None}
+    logits = runtime.logits(tokens)[:-1]
     top = logits.max(axis=1, keepdims=True)
     log_norm = np.log(np.exp(logits - top).sum(axis=1)) + top[:, 0]
     nll = float(np.mean(log_norm - logits[np.arange(len(tokens) - 1), tokens[1:]]))
-    return {f"{prefix}perplexity": math.exp(nll), f"{prefix}perplexity_tokens": len(tokens)}
+    return {f"{prefix}perplexity": math.exp(nll), f"{prefix}perplexity_tokens": len(tokens),
+            "vocabulary": int(logits.shape[1])}
 
 
 def agreement(ours: list[list[int]], theirs: list[list[int]]) -> dict[str, Any]:

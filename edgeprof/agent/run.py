@@ -9,13 +9,25 @@ import time
 from typing import Any
 
 from . import lock
+from .folders import assemble
 from .inputs import cycling, dataset_feeds, make_feeds  # numpy: imported while the host still pushes the model
 from .probes import latency as lat
 from .probes.memory import MemoryProbe
 from .probes.system import system_section
 from .probes.thermal import ThermalProbe, wait_for_cooldown
 from .protocol import StageClock, emit, progress, warn
-from .spec import MEASURING, AgentFailure, ErrorKind, Event, ModelFile, RunSpec, Stage
+from .spec import (
+    FOLDER_FORMATS,
+    GENERATIVE_FORMATS,
+    MEASURING,
+    AgentFailure,
+    ErrorKind,
+    Event,
+    ModelFile,
+    RunSpec,
+    Stage,
+    folder_sha256,
+)
 
 
 def _verify(path: str, sha256: str | None, what: str) -> None:
@@ -33,10 +45,29 @@ def _verify(path: str, sha256: str | None, what: str) -> None:
 
 
 def _verify_model(model: ModelFile, what: str) -> None:
-    """The model file and each of its external data files (`external_data`) are the files the host sent."""
-    _verify(model.path, model.sha256, what)
+    """The model file and each of its external data files (`external_data`) are the files the host sent; a model
+    folder's files are, together they are the model the host identified, and the folder is put together."""
+    if model.format not in FOLDER_FORMATS:
+        _verify(model.path, model.sha256, what)
     for part in model.external_data:
-        _verify(part.path, part.sha256, f"{what}'s external data file")
+        _verify(part.path, part.sha256, f"{what}'s file {part.name}" if part.name else f"{what}'s external data file")
+    if model.format not in FOLDER_FORMATS:
+        return
+    if not model.external_data:  # a folder already on the device
+        if not os.path.isdir(model.path):
+            raise AgentFailure(ErrorKind.INTEGRITY, f"{what} {model.path} is not a folder on the device", Stage.LOAD)
+        return
+    if model.sha256 and folder_sha256([(str(p.name), str(p.sha256)) for p in model.external_data]) != model.sha256:
+        raise AgentFailure(ErrorKind.INTEGRITY, f"{what}'s files do not make up the model the host sent (their "
+                           "names and sha256s do not give its identity)", Stage.LOAD)
+    assemble(model.path, model.external_data)
+
+
+def model_files(model: ModelFile) -> list[str]:
+    """The files of the model on the device: the model file (or a folder's files) and its external data."""
+    if model.format in FOLDER_FORMATS and not model.external_data and os.path.isdir(model.path):
+        return [os.path.join(model.path, name) for name in sorted(os.listdir(model.path))]
+    return [model.path, *(part.path for part in model.external_data)]
 
 
 class TimedClock(StageClock):
@@ -81,7 +112,7 @@ def measure(spec: RunSpec, wait_s: float = 0.0) -> dict[str, Any]:
     started = time.perf_counter()
     clock = TimedClock(spec.timeouts.stage_s)
     model = spec.model
-    memory = MemoryProbe(model.path)
+    memory = MemoryProbe(model_files(model))
     held = lock.acquire(spec.lock, note)
     try:
         section = _measure(spec, model, memory, clock, note, warnings)
@@ -106,8 +137,11 @@ def _measure(spec: RunSpec, model: ModelFile, memory: MemoryProbe, clock: TimedC
     dataset = spec.dataset
     if dataset:
         _verify(dataset.path, dataset.sha256, "the dataset")
-    if model.format == "gguf":  # a language model: its own phases (agent/generation.py)
+    if model.format in GENERATIVE_FORMATS:  # a language model: its own phases (agent/generation.py)
         from .generation import measure_generation
+
+        if spec.reference_model:
+            _verify_model(spec.reference_model, "the reference model")
 
         sections = measure_generation(spec, memory, clock, note, _guarded)
         clock.stop()

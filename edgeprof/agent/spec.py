@@ -4,13 +4,17 @@ written anywhere else."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 SPEC_VERSION = 1
-FORMATS = ("onnx", "tflite", "gguf")
+FORMATS = ("onnx", "tflite", "gguf", "genai")
+GENERATIVE_FORMATS = ("gguf", "genai")  # language models: measured by agent/generation.py, not the latency phases
+FOLDER_FORMATS = ("genai",)  # a model that is a folder of files (ONNX Runtime GenAI: genai_config.json and the files
+# it names), sent file by file and put together again on the device
 SCENARIOS = ("single-stream", "offline", "server")
 POWER_METHODS = ("estimate", "jetson-ina3221", "jetson-iio", "pi5-pmic", "hwmon", "rapl", "command", "none")
 EMULATION_MODES = ("qemu-tcg", "qemu-icount")
@@ -89,15 +93,18 @@ ERROR_KINDS = tuple(kind for kind in _names(ErrorKind) if kind not in HOST_ERROR
 # `timing` travels with them and the host folds it into the Result's own `timing`.
 RESULT_SECTIONS = ("runtime", "system", "inputs", "latency", "memory", "power", "thermal", "accuracy", "op_profile",
                    "placement", "scenario", "warnings")
-GENERATION_SECTIONS = ("runtime", "system", "memory", "power", "thermal", "generation", "warnings")  # a GGUF model's
+GENERATION_SECTIONS = ("runtime", "system", "memory", "power", "thermal", "generation", "warnings")  # a generative
+# model's (GENERATIVE_FORMATS)
 
 # The device's work dir (a profile's connection.work_dir): the host uploads into BLOB_DIR, each upload written under
-# PARTIAL_PREFIX and renamed into place; the agent keeps compiled engines and its unpacked self in CACHE_DIR and
-# holds LOCK_FILE while it measures; `edgeprof clean` touches nothing else.
+# PARTIAL_PREFIX and renamed into place; the agent keeps compiled engines, its unpacked self and the model folders
+# it puts together (MODEL_FOLDER_PREFIX + the model's sha256[:16]: links to the blobs under the files' own names) in
+# CACHE_DIR and holds LOCK_FILE while it measures; `edgeprof clean` touches nothing else.
 BLOB_DIR = "blobs"
 CACHE_DIR = "compiled"
 LOCK_FILE = "device.lock"
 PARTIAL_PREFIX = ".tmp-"
+MODEL_FOLDER_PREFIX = "model-"
 
 
 class AgentFailure(Exception):
@@ -224,22 +231,39 @@ class GenerationSettings:
 
 @dataclass(frozen=True)
 class SentFile:
-    """A file the host sent besides the model (the dataset, an NPZ; an ONNX model's external data file): its path on
-    the device and its sha256 (checked there when given)."""
+    """A file the host sent besides the model (the dataset, an NPZ; an ONNX model's external data file; a file of a
+    model folder, with its `name` there): its path on the device and its sha256 (checked there when given)."""
 
     path: str
     sha256: str | None = None
+    name: str | None = None
 
 
 @dataclass(frozen=True)
 class ModelFile:
     """A model on the device: its path, its format (one of FORMATS), its sha256 (checked there when given) and the
-    external data files it names (ONNX), each checked like it."""
+    external data files it names (ONNX), each checked like it. A model folder (FOLDER_FORMATS) sent file by file
+    has every file in `external_data`, each with its `name`: the agent puts them together at `path` (a folder), and
+    its sha256 is `folder_sha256` of them; a folder already on the device has a `path` and no files."""
 
     path: str
     format: str
     sha256: str | None = None
     external_data: tuple[SentFile, ...] = ()
+
+
+def folder_sha256(files: list[tuple[str, str]]) -> str:
+    """The identity of a model folder: the sha256 of its files' (name, sha256) pairs in name order, so that every
+    byte of every file, and every name, counts."""
+    listing = "".join(f"{name}\0{digest}\n" for name, digest in sorted(files))
+    return hashlib.sha256(listing.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def plain_file_name(value: object) -> bool:
+    """Whether `value` can name a file inside a folder: a non-empty string with no separator, control character,
+    or the name of a folder (`.`, `..`)."""
+    return isinstance(value, str) and value not in ("", ".", "..") and not any(
+        c in "/\\" or ord(c) < 32 or ord(c) == 127 for c in value)
 
 
 @dataclass(frozen=True)
@@ -341,6 +365,12 @@ def _check_file(name: str, given: Any, kind: type) -> None:
             raise AgentFailure(ErrorKind.SPEC, f"{name}.external_data must be a list, got {parts!r}")
         for part in parts:
             _check_file(f"{name}.external_data", part, SentFile)
+        named = [part.get("name") for part in parts]
+        if given["format"] in FOLDER_FORMATS and parts and not all(plain_file_name(n) for n in named):
+            raise AgentFailure(ErrorKind.SPEC, f"{name}.external_data: each file of a {given['format']} model folder "
+                               "needs a plain file name (no folders, '..' or control characters)")
+        if len(set(named)) < len(named) and any(named):
+            raise AgentFailure(ErrorKind.SPEC, f"{name}.external_data names a file twice")
     if kind is LockSettings and not _number(given.get("wait_s", 0)):
         raise AgentFailure(ErrorKind.SPEC, f"lock.wait_s must be a number, got {given['wait_s']!r}")
 

@@ -66,7 +66,8 @@ ACCELERATOR_ERRORS = (ErrorKind.ACCELERATOR_MISSING, ErrorKind.ACCELERATOR_OPTIO
 
 @app.command("deploy")
 def deploy(
-    model: Annotated[list[Path], typer.Option("--model", "-m", help="ONNX, TFLite or GGUF model file (repeatable).")],
+    model: Annotated[list[Path], typer.Option("--model", "-m", help="ONNX, TFLite or GGUF model file, or ONNX "
+                                              "Runtime GenAI model folder (repeatable).")],
     device: DeviceOption = [],  # noqa: B006 - typer reads the default
     devices_from: Annotated[
         Optional[str], typer.Option("--devices-from", metavar="FILE[:GROUP]|labgrid:K=V",

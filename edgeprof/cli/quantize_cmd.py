@@ -25,9 +25,11 @@ def parse_variants(text: str) -> list[str]:
 
 @app.command("quantize")
 def quantize_command(
-    model: Annotated[Path, typer.Argument(help="The fp32 source model (.onnx or .tflite).")],
+    model: Annotated[Path, typer.Argument(help="The fp32 source model (.onnx, .tflite, .gguf, or an ONNX "
+                                          "Runtime GenAI model folder).")],
     variants: Annotated[str, typer.Option("--variants", help="Comma-separated: fp16, int8-dynamic, int8-static "
-                                          "(ONNX); fp16, int8-dynamic, int8-weight-only, int8-static (TFLite).")]
+                                          "(ONNX); fp16, int8-dynamic, int8-weight-only, int8-static (TFLite); "
+                                          "q8_0, q4_0, q4_k_m (GGUF); int4 (GenAI folder).")]
     = "fp16,int8-dynamic",
     calibration: Annotated[Optional[Path], typer.Option(
         "--calibration", help="NPZ of calibration inputs (one array per input, or x); needed by int8-static.")]

@@ -27,6 +27,7 @@ from edgeprof.paths import write_whole
 ONNX_VARIANTS = ("fp16", "int8-dynamic", "int8-static")
 TFLITE_VARIANTS = ("fp16", "int8-dynamic", "int8-weight-only", "int8-static")
 GGUF_VARIANTS = ("q8_0", "q4_0", "q4_k_m")
+GENAI_VARIANTS = ("int4",)
 
 
 def quantize(source: Path, variants: list[str], out_dir: Path, calibration: Path | None, *,
@@ -40,7 +41,8 @@ def quantize(source: Path, variants: list[str], out_dir: Path, calibration: Path
     if artifact.variant not in ("fp32", "original"):
         raise ConfigError(f"{source}: already the {artifact.variant} variant of {artifact.name}; "
                           "quantize its fp32 source")
-    supported = {"onnx": ONNX_VARIANTS, "tflite": TFLITE_VARIANTS, "gguf": GGUF_VARIANTS}[artifact.format]
+    supported = {"onnx": ONNX_VARIANTS, "tflite": TFLITE_VARIANTS, "gguf": GGUF_VARIANTS,
+                 "genai": GENAI_VARIANTS}[artifact.format]
     unknown = [v for v in variants if v not in supported]
     if unknown:
         raise ConfigError(f"variant {unknown[0]!r} is not available for {artifact.format.upper()} models "
@@ -59,6 +61,8 @@ def quantize(source: Path, variants: list[str], out_dir: Path, calibration: Path
         from edgeprof.convert.onnx_variants import make_onnx_variant as make
     elif artifact.format == "gguf":
         from edgeprof.convert.gguf_variants import make_gguf_variant as make
+    elif artifact.format == "genai":
+        from edgeprof.convert.genai_variants import make_genai_variant as make
     else:
         from edgeprof.convert.tflite_variants import make_tflite_variant as make
     working, failures = [], []
@@ -89,11 +93,20 @@ def refuse_foreign(targets: list[Path], out_dir: Path) -> None:
         entry = entries.get(target.name)
         if not target.exists():
             continue
-        ours = target.is_file() and entry is not None and set(entry) <= QUANTIZE_KEYS \
-            and entry.get("sha256") == sha256_file(target)
+        ours = entry is not None and set(entry) <= QUANTIZE_KEYS and entry.get("sha256") == _identity(target)
         if not ours:
             raise ConfigError(f"{target} exists and quantize did not write it as it is: not overwritten "
                               "(--out DIR writes the variants elsewhere, --force replaces it)")
+
+
+def _identity(target: Path) -> str | None:
+    """The sha256 a manifest entry records for a file (a model folder: its identity, None when it is not one)."""
+    if target.is_file():
+        return sha256_file(target)
+    try:
+        return load_artifact(target).sha256 if target.is_dir() else None
+    except ConfigError:
+        return None
 
 
 def _manifest(out_dir: Path) -> dict[str, Any]:

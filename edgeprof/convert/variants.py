@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import platform
+import shutil
 import signal
 import sys
 import threading
@@ -19,7 +20,8 @@ from typing import Any, Iterator, TypeVar
 
 import numpy as np
 
-from edgeprof.artifacts import DATA_SUFFIX, ModelArtifact, load_artifact, plain_name, printable, read_npz, sha256_file
+from edgeprof.agent.spec import FOLDER_FORMATS, plain_file_name
+from edgeprof.artifacts import DATA_SUFFIX, ModelArtifact, load_artifact, printable, read_npz, sha256_file
 from edgeprof.errors import EXIT_CONSTRAINT_FAILED, ConfigError, EdgeprofError, one_line
 
 
@@ -39,12 +41,14 @@ class VariantResult:
     parameters: dict[str, Any] = field(default_factory=dict)
     tools: dict[str, str] = field(default_factory=dict)
     external_data: list[dict[str, Any]] = field(default_factory=list)  # DataFile.describe() of each, ONNX only
+    files: list[dict[str, Any]] = field(default_factory=list)  # a model folder's, each as DataFile.describe()
 
     def manifest_entry(self, base: Path) -> dict[str, Any]:
         """The entry as stored in manifest.json (paths relative to the manifest's folder)."""
         entry = asdict(self)
-        if not self.external_data:
-            del entry["external_data"]
+        for key in ("external_data", "files"):
+            if not entry[key]:
+                del entry[key]
         entry["path"] = self.path.resolve().relative_to(base.resolve()).as_posix()
         entry["source_path"] = os.path.relpath(Path(self.source_path).resolve(), base.resolve())
         return entry
@@ -140,7 +144,10 @@ def load_calibration(path: Path | None, variant: str) -> dict[str, np.ndarray]:
 
 
 def remove_model(path: Path, external_data: list[dict[str, Any]]) -> None:
-    """Delete a model file just written and the external data files it names."""
+    """Delete a model file (or model folder) just written and the external data files it names."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+        return
     path.unlink(missing_ok=True)
     for data in external_data:
         (path.parent / data["location"]).unlink(missing_ok=True)
@@ -158,6 +165,8 @@ def place(result: Placed, out_dir: Path) -> Placed:
         moved.parent.mkdir(parents=True, exist_ok=True)
         (result.path.parent / data["location"]).replace(moved)
     target = out_dir / result.path.name
+    if result.path.is_dir():  # a model folder replaces the one it overwrites (--force) whole
+        remove_model(target, [])
     result.path.replace(target)
     return replace(result, path=target)
 
@@ -191,21 +200,22 @@ def external_data_location(target: Path, source: ModelArtifact) -> str | None:
 def describe(path: Path, source: ModelArtifact, variant: str, method: str, parameters: dict[str, Any],
              tools: dict[str, str]) -> VariantResult:
     """A VariantResult for a variant of `source` just written to `path` (an ONNX one identified with its external
-    data, as load_artifact does)."""
-    if path.suffix == ".onnx":
+    data, a model folder with its files, as load_artifact does)."""
+    if path.suffix == ".onnx" or path.is_dir():
         made = load_artifact(path)
-        sha256, size, data = made.sha256, made.size_bytes, [d.describe() for d in made.data_files]
+        fmt, sha256, size, data = made.format, made.sha256, made.size_bytes, [d.describe() for d in made.data_files]
     else:
-        sha256, size, data = sha256_file(path), path.stat().st_size, []
-    return VariantResult(path, source.name, variant, path.suffix[1:], sha256, size, source.sha256, str(source.path),
-                         method, parameters, tools, data)
+        fmt, sha256, size, data = path.suffix[1:], sha256_file(path), path.stat().st_size, []
+    folder = fmt in FOLDER_FORMATS
+    return VariantResult(path, source.name, variant, fmt, sha256, size, source.sha256, str(source.path), method,
+                         parameters, tools, [] if folder else data, data if folder else [])
 
 
 def variant_path(source: ModelArtifact, variant: str, out_dir: Path) -> Path:
-    """Where a variant goes: <out>/<name>-<variant>.<format>, always inside out_dir (ConfigError for a name that
-    would lead out of it)."""
-    name = f"{source.name}-{variant}.{source.format}"
-    if not plain_name(name):
+    """Where a variant goes: <out>/<name>-<variant>.<format> (a model folder: <out>/<name>-<variant>), always
+    inside out_dir (ConfigError for a name that would lead out of it)."""
+    name = f"{source.name}-{variant}" + ("" if source.format in FOLDER_FORMATS else f".{source.format}")
+    if not plain_file_name(name):
         raise ConfigError(f"{printable(str(source.path))}: model name {source.name!r} cannot name a file in "
                           f"{printable(str(out_dir))} (no folders, '..' or control characters)")
     return out_dir / name

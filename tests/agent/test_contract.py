@@ -28,7 +28,7 @@ PACKAGE = ROOT / "edgeprof"
 AGENT = PACKAGE / "agent"
 SPEC = AGENT / "spec.py"
 NAMESPACES = {"Stage": Stage, "Event": Event, "ErrorKind": ErrorKind}
-LAYOUT = (spec.BLOB_DIR, spec.CACHE_DIR, spec.LOCK_FILE, spec.PARTIAL_PREFIX)
+LAYOUT = (spec.BLOB_DIR, spec.CACHE_DIR, spec.LOCK_FILE, spec.PARTIAL_PREFIX, spec.MODEL_FOLDER_PREFIX)
 PROTOCOL_NAMES = {*EVENTS, *ERROR_KINDS, *HOST_ERROR_KINDS}
 
 

@@ -64,7 +64,7 @@ def test_the_host_spec_comes_back_as_the_same_typed_spec() -> None:
     ({"inputs": {"undeclared_shapes": "x"}}, "inputs.undeclared_shapes must be a list of input names"),
     ({"seed": "zero"}, "seed must be an integer"),
     ({"threads": 0}, "threads must be a positive integer"),
-    ({"model": {"path": "/m.pt", "format": "torch"}}, "format of 'onnx', 'tflite' or 'gguf'"),
+    ({"model": {"path": "/m.pt", "format": "torch"}}, "format of 'onnx', 'tflite', 'gguf' or 'genai'"),
     ({"latency": {"max_run": 100}}, "unknown RunSpec key latency.max_run"),
     ({"treads": 2}, "unknown RunSpec key treads"),
     ({"power": "estimate"}, "power must be an object"),
@@ -72,6 +72,13 @@ def test_the_host_spec_comes_back_as_the_same_typed_spec() -> None:
     ({"reference_model": {"path": "/r.onnx"}}, "reference_model needs a path and a format"),
     ({"model": {"path": "/m.onnx", "format": "onnx", "size": 3}}, "unknown RunSpec key model.size"),
     ({"lock": {"path": "/l", "wait_s": "long"}}, "lock.wait_s must be a number"),
+    ({"model": {"path": "/f", "format": "genai", "external_data": [{"path": "/b/1.data", "name": "../x"}]}},
+     "model.external_data: each file of a genai model folder needs a plain file name"),
+    ({"model": {"path": "/f", "format": "genai", "external_data": [{"path": "/b/1.data"}]}},
+     "each file of a genai model folder needs a plain file name"),
+    ({"model": {"path": "/f", "format": "genai", "external_data": [{"path": "/b/1.data", "name": "x"},
+                                                                    {"path": "/b/2.data", "name": "x"}]}},
+     "model.external_data names a file twice"),
 ])
 def test_malformed_specs_are_spec_errors(changes: dict[str, Any], text: str) -> None:
     with pytest.raises(AgentFailure) as failure:

@@ -45,10 +45,11 @@ def q8_0(smollm: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / f"{smollm.stem}-q8_0.gguf"
 
 
-def check_generation(result: dict[str, Any], prompts: int, text: str, max_tokens: int = 8) -> dict[str, Any]:
+def check_generation(result: dict[str, Any], prompts: int, text: str, max_tokens: int = 8, *, fmt: str = "gguf",
+                     runtime: str = "llama.cpp") -> dict[str, Any]:
     """What every generation Result holds, consistent with itself."""
     assert result["status"] == "ok", result["error"]
-    assert result["model"]["format"] == "gguf" and result["runtime"]["name"] == "llama.cpp"
+    assert result["model"]["format"] == fmt and result["runtime"]["name"] == runtime
     gen = result["generation"]
     assert gen["method"] == "measured" and gen["load_ms"] > 0 and gen["prompts"]["count"] == prompts
     assert gen["stop_reason"] in ("precision", "max_runs", "max_seconds") and gen["prompts_run"] >= 1
@@ -126,23 +127,22 @@ def test_generation_over_ssh_agrees_with_its_source(loopback_device: str, q8_0: 
     assert gen["energy"]["method"].startswith("estimate") and gen["energy"]["mj_per_token"] > 0
 
 
-def test_agent_imports_only_llama_cpp_and_its_requirements_for_a_gguf_run(smollm: Path, tmp_path: Path) -> None:
-    root = tmp_path / "bare-site"
+def foreign_imports(spec: dict[str, Any], dists: tuple[str, ...], root: Path) -> tuple[set[str], list[str]]:
+    """Run the agent on `spec` with `python -S -X importtime` and a path (`root`) holding only `dists` and what
+    they require: the top-level modules it imported, and those outside the stdlib and these distributions."""
     root.mkdir()
-    dists: set[str] = set()
-    for dist in ("numpy", "psutil", "llama-cpp-python"):
-        _requirements(dist, dists)
-    allowed: set[str] = set()
+    found: set[str] = set()
     for dist in dists:
+        _requirements(dist, found)
+    allowed: set[str] = set()
+    for dist in found:
         location = Path(str(metadata.distribution(dist).locate_file("")))
         for name in _top_level(dist):  # a package folder, or a single module (typing_extensions.py)
             source = next((location / n for n in (name, f"{name}.py") if (location / n).exists()), None)
             if source is not None and not (root / source.name).exists():
                 (root / source.name).symlink_to(source)
                 allowed.add(name.split(".")[0])
-    assert "edgeprof" not in allowed and "onnxruntime" not in allowed
-    spec = spec_for(smollm, generation={"max_tokens": 4, "contexts": [32], "prompts": ["Hi"],
-                                         "perplexity_tokens": 32})
+    assert "edgeprof" not in allowed
     run = run_agent(spec, python=[sys.executable, "-S", "-X", "importtime"],
                     env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, timeout=300)
     assert run.final["event"] == "result", run.final
@@ -151,5 +151,12 @@ def test_agent_imports_only_llama_cpp_and_its_requirements_for_a_gguf_run(smollm
     imported.discard("imported package")
     foreign = sorted(imported - set(sys.stdlib_module_names) - allowed - STDLIB_PROBES - OPTIONAL_PROBES
                      - {"edgeprof_agent", "__main__", ""})
+    return imported, foreign
+
+
+def test_agent_imports_only_llama_cpp_and_its_requirements_for_a_gguf_run(smollm: Path, tmp_path: Path) -> None:
+    spec = spec_for(smollm, generation={"max_tokens": 4, "contexts": [32], "prompts": ["Hi"],
+                                         "perplexity_tokens": 32})
+    imported, foreign = foreign_imports(spec, ("numpy", "psutil", "llama-cpp-python"), tmp_path / "bare-site")
     assert not foreign, f"a GGUF run imported modules outside stdlib/numpy/psutil/llama_cpp: {foreign}"
     assert "llama_cpp" in imported and "onnxruntime" not in imported

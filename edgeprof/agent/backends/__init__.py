@@ -10,7 +10,7 @@ from typing import Any
 from ..spec import AgentFailure, ErrorKind, Stage
 from .base import Backend, Runtime, TensorInfo
 
-REGISTRY = {"onnxruntime": "ort", "tflite": "tflite", "llama.cpp": "llama"}  # backend name -> its module in this package
+REGISTRY = {"onnxruntime": "ort", "tflite": "tflite", "llama.cpp": "llama", "onnxruntime-genai": "genai"}  # name -> module
 
 __all__ = ["Backend", "Runtime", "TensorInfo", "backends", "backend_for", "open_runtime"]
 

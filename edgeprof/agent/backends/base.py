@@ -71,6 +71,69 @@ class Runtime:
         return {"name": self.name, "version": self.version, "threads": self.threads}
 
 
+class Decoder:
+    """One prompt's greedy answer in a fresh context, a token per call: the first call prefills the prompt and picks
+    the first token, each later call decodes one more; `token` is the last picked, `done` whether the runtime ended
+    the answer (ONNX Runtime GenAI stops at the end-of-sequence token; llama.cpp decodes on past it)."""
+
+    token: int = -1
+    done: bool = False
+
+    def __call__(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Let go of the runtime's context (the next decoder starts afresh)."""
+
+
+class TextRuntime(Runtime):
+    """A generative model loaded for agent/generation.py: its tokenizer, greedy decoding in a context of `n_ctx`
+    tokens, and the logits at every position. `bos` is the token a sequence starts with (None: the model has none),
+    `eos` the tokens that end an answer."""
+
+    n_ctx: int
+    bos: int | None
+    eos: frozenset[int]
+
+    def prompt_tokens(self, text: str) -> tuple[list[int], str]:
+        """A user message's tokens as a chat front end sends them, and how they were made: in the model's chat
+        template (`chat template`), else the raw text after the BOS token (`raw`)."""
+        raise NotImplementedError
+
+    def tokenize(self, text: str, bos: bool) -> list[int]:
+        """Plain text's tokens (no special tokens parsed), after the BOS token when `bos` and the model has one."""
+        raise NotImplementedError
+
+    def detokenize(self, tokens: list[int]) -> str:
+        raise NotImplementedError
+
+    def decoder(self, tokens: list[int]) -> Decoder:
+        """A greedy decoder for this prompt, in a fresh context (no cache reused from an earlier prompt)."""
+        raise NotImplementedError
+
+    def prefill(self, tokens: list[int]) -> None:
+        """Evaluate the tokens in a fresh context (the KV cache then holds them)."""
+        raise NotImplementedError
+
+    def extend(self, tokens: list[int]) -> None:
+        """Evaluate more tokens after those in the context (one token: one decode step)."""
+        raise NotImplementedError
+
+    def logits(self, tokens: list[int]) -> np.ndarray:
+        """The next-token logits at every position of the tokens, in a fresh context: (len(tokens), vocabulary)."""
+        raise NotImplementedError
+
+    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """One greedy step after the BOS token alone (a language model takes text, not feeds): the token picked."""
+        decoder = self.decoder([self.bos] if self.bos is not None else self.tokenize("Hello", bos=False))
+        decoder()
+        decoder.close()
+        return [np.array([decoder.token])]
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "n_ctx": self.n_ctx}
+
+
 class Backend:
     """One runtime: the formats it opens, how it is imported, loaded and profiled, and what the device offers."""
 
@@ -140,13 +203,19 @@ def one_line(exc: BaseException) -> str:
 
 def import_runtime(candidates: tuple[tuple[str, str], ...], missing: str) -> tuple[Any, str]:
     """The first (module, distribution) of `candidates` that imports; else a runtime_missing failure saying
-    "`missing` on the device" (what is absent and the install command)."""
+    "`missing` on the device" (what is absent and the install command), with the first import error that is not
+    the module's own absence (a library it loads, its runtime's, is missing or broken)."""
+    details: list[str] = []
     for module_name, dist in candidates:
         try:
             return importlib.import_module(module_name), dist
-        except ImportError:
-            continue
-    raise AgentFailure(ErrorKind.RUNTIME_MISSING, f"{missing} on the device", Stage.LOAD)
+        except ImportError as exc:
+            absent = isinstance(exc, ModuleNotFoundError) and exc.name is not None and \
+                f"{module_name}.".startswith(f"{exc.name}.")
+            if not absent:
+                details.append(one_line(exc))
+    detail = f": {details[0]}" if details else ""
+    raise AgentFailure(ErrorKind.RUNTIME_MISSING, f"{missing} on the device{detail}", Stage.LOAD)
 
 
 def load_failure(runtime: str, exc: BaseException) -> AgentFailure:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..probes.system import dist_version
-from .base import Backend, Runtime, import_runtime, load_failure
+from .base import Backend, Decoder, TextRuntime, import_runtime, load_failure
 
 DISTRIBUTION = "llama-cpp-python"
 INSTALL = "pip install llama-cpp-python"
@@ -25,33 +25,30 @@ class LlamaBackend(Backend):
         return import_runtime((("llama_cpp", DISTRIBUTION),), f"llama.cpp is not installed ({INSTALL})")
 
     def open(self, path: str, threads: int | None, accel: dict[str, Any] | None, *, op_profile: bool = False,
-             trace_placement: bool = False, n_ctx: int = 512, logits_all: bool = False, seed: int = 0) -> Runtime:
+             trace_placement: bool = False, n_ctx: int = 512, logits_all: bool = False, seed: int = 0) -> TextRuntime:
         module, _ = self.import_module()
         return LlamaRuntime(module, path, threads, n_ctx=n_ctx, logits_all=logits_all, seed=seed)
 
     def installed(self) -> dict[str, str | None]:
-        return {DISTRIBUTION: dist_version(DISTRIBUTION), "onnxruntime-genai": dist_version("onnxruntime-genai")}
+        return {DISTRIBUTION: dist_version(DISTRIBUTION)}
 
 
-def prompt_tokens(llm: Any, text: str) -> tuple[list[int], str]:
-    """A user message's tokens as a chat front end sends them: in the model's chat template when its GGUF has one
-    (`chat template`), else the raw text after BOS (`raw`)."""
-    template = llm.metadata.get("tokenizer.chat_template")
-    if not template:
-        return llm.tokenize(text.encode(), add_bos=True, special=True), "raw"
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+class LlamaDecoder(Decoder):
+    """llama.cpp's greedy sampler on one prompt (no repeat penalty, no top-p or min-p cut)."""
 
-    def special(token: int) -> str:
-        return llm.detokenize([token], special=True).decode("utf-8", "replace")
+    def __init__(self, llm: Any, tokens: list[int]) -> None:
+        llm.reset()  # no KV-cache prefix reuse between prompts: every prompt is prefilled in full
+        self._gen = llm.generate(tokens, top_k=1, top_p=1.0, min_p=0.0, temp=0.0, repeat_penalty=1.0)
 
-    formatter = Jinja2ChatFormatter(template=template, eos_token=special(llm.token_eos()),
-                                    bos_token=special(llm.token_bos()))
-    prompt = formatter(messages=[{"role": "user", "content": text}]).prompt
-    return llm.tokenize(prompt.encode(), add_bos=False, special=True), "chat template"
+    def __call__(self) -> None:
+        self.token = next(self._gen)
+
+    def close(self) -> None:
+        self._gen.close()
 
 
-class LlamaRuntime(Runtime):
-    """One llama.cpp model and context; `llm` is the llama_cpp.Llama the generation probe drives."""
+class LlamaRuntime(TextRuntime):
+    """One llama.cpp model and context."""
 
     def __init__(self, module: Any, path: str, threads: int | None, *, n_ctx: int, logits_all: bool,
                  seed: int) -> None:
@@ -67,17 +64,45 @@ class LlamaRuntime(Runtime):
         except (ValueError, RuntimeError) as exc:  # llama-cpp-python raises ValueError for a file it cannot load
             raise load_failure("llama.cpp", exc) from exc
         self.load_ms = (time.perf_counter() - started) * 1000
+        self.n_ctx = self.llm.n_ctx()
+        self.bos = self.llm.token_bos()
+        self.eos = frozenset({self.llm.token_eos()})
 
-    def run(self, feeds: dict[str, Any]) -> list[Any]:
-        """One greedy step after the BOS token alone (a GGUF model takes text, not feeds): the token it chose."""
+    def prompt_tokens(self, text: str) -> tuple[list[int], str]:
+        llm = self.llm
+        template = llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            return llm.tokenize(text.encode(), add_bos=True, special=True), "raw"
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        def special(token: int) -> str:
+            return llm.detokenize([token], special=True).decode("utf-8", "replace")
+
+        formatter = Jinja2ChatFormatter(template=template, eos_token=special(llm.token_eos()),
+                                        bos_token=special(llm.token_bos()))
+        prompt = formatter(messages=[{"role": "user", "content": text}]).prompt
+        return llm.tokenize(prompt.encode(), add_bos=False, special=True), "chat template"
+
+    def tokenize(self, text: str, bos: bool) -> list[int]:
+        return self.llm.tokenize(text.encode(), add_bos=bos, special=False)
+
+    def detokenize(self, tokens: list[int]) -> str:
+        return self.llm.detokenize(tokens).decode("utf-8", "replace")
+
+    def decoder(self, tokens: list[int]) -> Decoder:
+        return LlamaDecoder(self.llm, tokens)
+
+    def prefill(self, tokens: list[int]) -> None:
         self.llm.reset()
-        steps = self.llm.generate([self.llm.token_bos()], top_k=1, temp=0.0)
-        token = next(steps)
-        steps.close()
-        return [np.array([token])]
+        self.llm.eval(tokens)
 
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "n_ctx": self.llm.n_ctx()}
+    def extend(self, tokens: list[int]) -> None:
+        self.llm.eval(tokens)
+
+    def logits(self, tokens: list[int]) -> np.ndarray:
+        """Needs a runtime opened with `logits_all` (llama.cpp keeps only the last position's otherwise)."""
+        self.prefill(tokens)
+        return np.asarray(self.llm.scores[:len(tokens)], dtype=np.float64)
 
 
 BACKEND = LlamaBackend()

@@ -63,10 +63,11 @@ def mem_available_mb() -> float | None:
 class MemoryProbe:
     """Marks RSS at named phases; `section()` builds the `memory` section of the Result."""
 
-    def __init__(self, model_path: str) -> None:
+    def __init__(self, model_files: list[str]) -> None:
         self.marks: dict[str, float | None] = {"baseline": rss_mb()}
         self.available_before = mem_available_mb()
-        self.model_file_mb = os.path.getsize(model_path) / MB if os.path.exists(model_path) else None
+        sizes = [os.path.getsize(path) for path in model_files if os.path.isfile(path)]
+        self.model_file_mb = sum(sizes) / MB if sizes else None
 
     def mark(self, phase: str) -> None:
         """Record RSS after a phase (after_import, after_load, after_first)."""
