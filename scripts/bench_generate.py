@@ -22,14 +22,13 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from edgeprof.agent.backends.llama import BACKEND, prompt_tokens  # noqa: E402
+from edgeprof.agent.backends.llama import BACKEND, LlamaRuntime  # noqa: E402
 from edgeprof.agent.generation import PROMPT_CONTEXT, PromptCycle  # noqa: E402
 from edgeprof.agent.generation_texts import PROMPTS  # noqa: E402
 from edgeprof.agent.probes.latency import steady_state  # noqa: E402
@@ -39,18 +38,19 @@ CACHE = Path(os.environ.get("EDGEPROF_CACHE", Path.home() / ".cache" / "edgeprof
 DEFAULT_MODEL = CACHE / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-def harness(llm: Any, prompts: list[list[int]], max_tokens: int) -> tuple[np.ndarray, list[float]]:
+def harness(runtime: LlamaRuntime, prompts: list[list[int]], max_tokens: int) -> tuple[np.ndarray, list[float]]:
     """TTFT and TPOT samples (ms) as the agent takes them: every prompt once, by steady_state."""
     budget = LatencyBudget(min_runs=len(prompts), max_runs=len(prompts), min_seconds=0.0, max_seconds=1e9,
                            target_rel_halfwidth=0.0)
-    cycle = PromptCycle(llm, prompts, max_tokens, True)
+    cycle = PromptCycle(runtime, prompts, max_tokens, True)
     ttft, _, _ = steady_state(cycle.current, budget, lambda done, total: None, advance=cycle.advance)
     cycle.finish()
     return ttft, cycle.tpot_ms
 
 
-def bare(llm: Any, prompts: list[list[int]], max_tokens: int) -> tuple[list[float], list[float]]:
+def bare(runtime: LlamaRuntime, prompts: list[list[int]], max_tokens: int) -> tuple[list[float], list[float]]:
     """TTFT and TPOT samples (ms) of a plain loop: every prompt once, greedy, each prefilled in full."""
+    llm = runtime.llm
     eos, ttft, tpot = llm.token_eos(), [], []
     clock = time.perf_counter_ns
     for tokens in prompts:
@@ -78,13 +78,13 @@ def main() -> None:
     args = parser.parse_args()
     if not args.model.is_file():
         sys.exit(f"bench_generate: no model at {args.model} (run scripts/setup_generative.sh)")
-    llm = BACKEND.open(str(args.model), args.threads, None, n_ctx=PROMPT_CONTEXT).llm
-    prompts = [prompt_tokens(llm, p)[0] for p in PROMPTS]
-    bare(llm, prompts, args.max_tokens)  # warm-up
+    runtime = BACKEND.open(str(args.model), args.threads, None, n_ctx=PROMPT_CONTEXT)
+    prompts = [runtime.prompt_tokens(p)[0] for p in PROMPTS]
+    bare(runtime, prompts, args.max_tokens)  # warm-up
     ratios: dict[str, list[float]] = {"ttft": [], "tpot": []}
     for round_ in range(args.rounds):
         order = (harness, bare) if round_ % 2 == 0 else (bare, harness)
-        found = {fn.__name__: fn(llm, prompts, args.max_tokens) for fn in order}
+        found = {fn.__name__: fn(runtime, prompts, args.max_tokens) for fn in order}
         p50 = {name: (float(np.median(t)), float(np.median(p))) for name, (t, p) in found.items()}
         ratios["ttft"].append(p50["harness"][0] / p50["bare"][0])
         ratios["tpot"].append(p50["harness"][1] / p50["bare"][1])
