@@ -434,13 +434,14 @@ def reference_for(artifact: ModelArtifact) -> Path | None:
         return None
     for directory in (artifact.path.parent, artifact.path.parent.parent):
         candidate = (directory / relative).resolve()
-        if (directory / MANIFEST).is_file() and candidate.is_file() and _identity(candidate) == source:
+        if (directory / MANIFEST).is_file() and candidate.is_file() and identity(candidate) == source:
             return candidate
     return None
 
 
-def _identity(path: Path) -> str | None:
-    """The sha256 load_artifact gives a model file (None for a file that is not a model it takes)."""
+def identity(path: Path) -> str | None:
+    """The sha256 load_artifact gives a model file, the one a manifest records (None for a file that is not a
+    model it takes)."""
     try:
         return load_artifact(path).sha256
     except ConfigError:

@@ -9,7 +9,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from edgeprof.artifacts import MANIFEST, load_artifact, read_manifest, sha256_file
+from edgeprof.artifacts import MANIFEST, identity, load_artifact, read_manifest
 from edgeprof.convert.variants import VariantFailed, VariantResult, check_variant_runs, variant_path
 from edgeprof.errors import ConfigError
 
@@ -76,15 +76,15 @@ QUANTIZE_KEYS = frozenset(f.name for f in fields(VariantResult))
 
 def refuse_foreign(targets: list[Path], out_dir: Path) -> None:
     """ConfigError naming the first target that exists and that quantize did not write as it is now: its manifest
-    entry holds this sha256 and only the keys quantize writes (an entry with more, say accuracy or intended_use,
-    was curated by hand and would be lost)."""
+    entry holds its identity (load_artifact's sha256: an ONNX model's covers its external data) and only the keys
+    quantize writes (an entry with more, say accuracy or intended_use, was curated by hand and would be lost)."""
     entries = {entry.get("path"): entry for entry in _manifest(out_dir).get("models", [])}
     for target in targets:
         entry = entries.get(target.name)
         if not target.exists():
             continue
         ours = target.is_file() and entry is not None and set(entry) <= QUANTIZE_KEYS \
-            and entry.get("sha256") == sha256_file(target)
+            and entry.get("sha256") == identity(target)
         if not ours:
             raise ConfigError(f"{target} exists and quantize did not write it as it is: not overwritten "
                               "(--out DIR writes the variants elsewhere, --force replaces it)")

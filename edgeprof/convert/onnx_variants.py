@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeprof.artifacts import ModelArtifact, TensorSpec
+from edgeprof.artifacts import DATA_SUFFIX, ModelArtifact, TensorSpec
 from edgeprof.convert.variants import (
     VariantResult,
     describe,
@@ -57,13 +57,19 @@ def make_onnx_variant(source: ModelArtifact, variant: str, out_dir: Path, calibr
     """Write one ONNX variant of an fp32 model; ConfigError with one line when the converter fails."""
     name = "int8-static-qop" if qoperator and variant == "int8-static" else variant
     target = variant_path(source, name, out_dir)
-    try:
-        with quiet_converter():
-            parameters = _CONVERTERS[variant](source, target, calibration, qoperator)
-    except ConfigError:
-        raise
-    except Exception as exc:  # the converters raise anything from ValueError to protobuf errors
-        raise ConfigError(f"{source.path}: {variant} conversion failed: {one_line(exc)}") from exc
+    # written into a private folder, then moved into place: onnx appends to an external data file that exists, so
+    # a variant written over its old self would carry the old weights too
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".quantize-") as tmp:
+        try:
+            with quiet_converter():
+                parameters = _CONVERTERS[variant](source, Path(tmp) / target.name, calibration, qoperator)
+        except ConfigError:
+            raise
+        except Exception as exc:  # the converters raise anything from ValueError to protobuf errors
+            raise ConfigError(f"{source.path}: {variant} conversion failed: {one_line(exc)}") from exc
+        target.with_name(f"{target.name}{DATA_SUFFIX}").unlink(missing_ok=True)  # a replaced variant's weights
+        for file in Path(tmp).iterdir():
+            file.replace(out_dir / file.name)
     method = "onnxconverter-common float16" if variant == "fp16" else f"onnxruntime.quantization {variant}"
     return describe(target, source, name, method, parameters, tool_versions(*TOOLS))
 
