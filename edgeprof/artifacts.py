@@ -86,6 +86,19 @@ class ModelArtifact:
         return None if None in dims else int(math.prod(d for d in dims if d is not None))
 
 
+@dataclass(frozen=True)
+class ReferenceOutputs:
+    """A source framework's outputs on the dataset's samples (an NPZ, spec.REFERENCE_OUTPUTS_KEY), computed on the
+    host for a source no device runs (a PyTorch or Keras model): the reference of every model converted from it,
+    sent beside the dataset like it and compared with on the device as a reference model's outputs would be."""
+
+    path: Path
+    sha256: str
+
+
+Reference = ModelArtifact | ReferenceOutputs  # what a model is compared with on the device
+
+
 def printable(text: str) -> str:
     """Text every output and the store can take: the undecodable bytes of a file name (surrogate escapes, as
     os.fsdecode gives them) become backslash escapes such as \\xff; other text is unchanged."""

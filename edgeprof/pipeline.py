@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from edgeprof.artifacts import ModelArtifact, printable
+from edgeprof.artifacts import ModelArtifact, Reference, printable
 from edgeprof.compare import Comparison, compare_runs, history_rows, regressions
 from edgeprof.constraints import Constraint, resolve_constraints, value_at
 from edgeprof.cost import cost_section
@@ -154,7 +154,7 @@ class Deployed:
 
 
 def deploy_judge_store(profiles: list[DeviceProfile], artifacts: list[ModelArtifact],
-                       references: dict[str, ModelArtifact], options: DeployOptions, project: ProjectFile | None,
+                       references: dict[str, Reference], options: DeployOptions, project: ProjectFile | None,
                        constraints: list[str], store: StoreTarget, *, command: str,
                        on_event: Callable[[str, str, dict[str, Any]], None], jobs: int | None = None) -> Deployed:
     """Measure every artifact on every device, judge each Result, store them all as one run (`command` recorded).

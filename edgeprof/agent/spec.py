@@ -91,6 +91,10 @@ RESULT_SECTIONS = ("runtime", "system", "inputs", "latency", "memory", "power", 
                    "placement", "scenario", "warnings")
 GENERATION_SECTIONS = ("runtime", "system", "memory", "power", "thermal", "generation", "warnings")  # a GGUF model's
 
+# The one array of a reference outputs NPZ (RunSpec.reference_outputs): the source's first output for each sample of
+# the dataset, in order, flattened (samples x values, float32), as the accuracy phase reads a model's first output.
+REFERENCE_OUTPUTS_KEY = "outputs"
+
 # The device's work dir (a profile's connection.work_dir): the host uploads into BLOB_DIR, each upload written under
 # PARTIAL_PREFIX and renamed into place; the agent keeps compiled engines and its unpacked self in CACHE_DIR and
 # holds LOCK_FILE while it measures; `edgeprof clean` touches nothing else.
@@ -221,8 +225,8 @@ class GenerationSettings:
 
 @dataclass(frozen=True)
 class SentFile:
-    """A file the host sent besides the model (the dataset, an NPZ; an ONNX model's external data file): its path on
-    the device and its sha256 (checked there when given)."""
+    """A file the host sent besides the model (the dataset or the reference outputs, an NPZ; an ONNX model's
+    external data file): its path on the device and its sha256 (checked there when given)."""
 
     path: str
     sha256: str | None = None
@@ -253,6 +257,8 @@ class RunSpec:
 
     model: ModelFile
     reference_model: ModelFile | None = None
+    # the source framework's outputs on the dataset's samples (REFERENCE_OUTPUTS_KEY), for a source no device runs
+    reference_outputs: SentFile | None = None
     dataset: SentFile | None = None
     threads: int | None = None
     input_shapes: dict[str, list[int]] = field(default_factory=dict)
@@ -281,7 +287,8 @@ def defaults(section: Any) -> dict[str, Any]:
 
 
 _SECTIONS = {f.name: type(f.default) for f in fields(RunSpec) if hasattr(f.default, "__dataclass_fields__")}
-_FILES = {"model": ModelFile, "reference_model": ModelFile, "dataset": SentFile, "lock": LockSettings}
+_FILES = {"model": ModelFile, "reference_model": ModelFile, "reference_outputs": SentFile, "dataset": SentFile,
+          "lock": LockSettings}
 
 
 def parse_spec(line: str) -> RunSpec:
@@ -300,6 +307,7 @@ def parse_spec(line: str) -> RunSpec:
     _check_keys(spec, RunSpec, "")
     for name, kind in _FILES.items():
         _check_file(name, spec.get(name), kind)
+    _check_reference(spec)
     for name, section in _SECTIONS.items():
         given = spec.get(name) or {}
         if not isinstance(given, dict):
@@ -340,6 +348,17 @@ def _check_file(name: str, given: Any, kind: type) -> None:
             _check_file(f"{name}.external_data", part, SentFile)
     if kind is LockSettings and not _number(given.get("wait_s", 0)):
         raise AgentFailure(ErrorKind.SPEC, f"lock.wait_s must be a number, got {given['wait_s']!r}")
+
+
+def _check_reference(spec: dict[str, Any]) -> None:
+    """reference_outputs are outputs on the dataset's samples: they need a dataset, and stand in for a reference
+    model (one reference at most)."""
+    if spec.get("reference_outputs") is None:
+        return
+    if spec.get("reference_model") is not None:
+        raise AgentFailure(ErrorKind.SPEC, "reference_model and reference_outputs: give one reference at most")
+    if spec.get("dataset") is None:
+        raise AgentFailure(ErrorKind.SPEC, "reference_outputs needs a dataset: they are outputs on its samples")
 
 
 def _check_keys(given: dict[str, Any], section: Any, prefix: str) -> None:
