@@ -153,7 +153,8 @@ def test_reference_outputs_are_compared_with_as_a_reference_models_are(tmp_path:
     np.savez(outputs, outputs=exact + noise)
     section = evaluate(model, str(data), None, no_progress, outputs_path=str(outputs))
     compared = section["reference"]
-    expected_sqnr = 10 * np.log10(np.sum((exact + noise).astype(np.float64) ** 2) / np.sum(noise.astype(np.float64) ** 2))
+    signal, error = (exact + noise).astype(np.float64), noise.astype(np.float64)
+    expected_sqnr = 10 * np.log10(np.sum(signal ** 2) / np.sum(error ** 2))
     assert compared["against"] == "outputs" and not compared["identical"]
     assert compared["sqnr_db"] == pytest.approx(expected_sqnr, abs=0.05)
     source_top1 = float(np.mean((exact + noise).argmax(1) == y))
@@ -165,9 +166,9 @@ def test_reference_outputs_are_compared_with_as_a_reference_models_are(tmp_path:
 def test_reference_outputs_on_other_samples_are_value_errors(tmp_path: Path) -> None:
     data, _ = labelled(tmp_path, count=10)
     model = open_runtime(str(linear_classifier(tmp_path / "m.onnx", WEIGHTS)), "onnx", 1)
-    for name, arrays, message in (("short", {"outputs": np.zeros((9, 7), np.float32)}, "hold 9 samples, the dataset 10"),
-                                  ("wide", {"outputs": np.zeros((10, 5), np.float32)}, "5 values per sample"),
-                                  ("unnamed", {"logits": np.zeros((10, 7), np.float32)}, "no array 'outputs'")):
-        np.savez(tmp_path / f"{name}.npz", **arrays)
+    for key, rows, width, message in (("outputs", 9, 7, "hold 9 samples, the dataset 10"),
+                                      ("outputs", 10, 5, "5 values per sample"),
+                                      ("logits", 10, 7, "no array 'outputs'")):
+        np.savez(tmp_path / "bad.npz", **{key: np.zeros((rows, width), np.float32)})
         with pytest.raises(ValueError, match=message):
-            evaluate(model, str(data), None, no_progress, outputs_path=str(tmp_path / f"{name}.npz"))
+            evaluate(model, str(data), None, no_progress, outputs_path=str(tmp_path / "bad.npz"))
