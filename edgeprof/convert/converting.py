@@ -226,10 +226,11 @@ def _check(model: SourceModel, path: Path, target: str, feeds: list[list[np.ndar
     try:
         with quiet_converter():
             runtime = open_runtime(str(path), target, 1)
-            layouts = [_layout(i.shape, tuple(info.shape)) for i, info in zip(model.inputs, runtime.inputs)]
+            order = _matched(model.inputs, [info.name for info in runtime.inputs])
+            layouts = [_layout(model.inputs[i].shape, tuple(info.shape)) for i, info in zip(order, runtime.inputs)]
             got = []
             for batch in feeds:
-                arrays = [np.transpose(a, NHWC) if lay else a for a, lay in zip(batch, layouts)]
+                arrays = [np.transpose(batch[i], NHWC) if lay else batch[i] for i, lay in zip(order, layouts)]
                 got.append(runtime.run({info.name: a for info, a in zip(runtime.inputs, arrays)}))
     except Exception as exc:  # whatever the runtime raises
         raise ConversionFailed(f"{path.name} does not load or run in its runtime ({one_line(exc, 300)}); "
@@ -242,6 +243,19 @@ def _check(model: SourceModel, path: Path, target: str, feeds: list[list[np.ndar
     fidelity = compare(names, stacked_want, stacked_got, samples=sum(len(b[0]) for b in feeds),
                        inputs_from=inputs_from, atol=options.atol, min_cosine=options.min_cosine)
     return ("NCHW->NHWC" if any(layouts) else None), fidelity
+
+
+def _matched(sources: list[InputSpec], names: list[str]) -> list[int]:
+    """For each input of the converted model (by `names`), the index of the source input it is: by name (a
+    TFLite signature's `serving_default_NAME:0` is NAME; its inputs need not come in the source's order) where
+    every name finds a different one, else by position."""
+    from edgeprof.agent.spec import plain_name, resolve_name
+
+    wanted = [spec.name for spec in sources]
+    found = [resolve_name(plain_name(name), wanted) for name in names]
+    if None in found or len(set(found)) != len(found) or len(found) != len(wanted):
+        return list(range(len(names)))
+    return [wanted.index(name) for name in found if name is not None]
 
 
 def _layout(source: tuple[int, ...], made: tuple[int | None, ...]) -> bool:
