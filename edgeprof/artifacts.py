@@ -93,6 +93,19 @@ class ModelArtifact:
         return None if None in dims else int(math.prod(d for d in dims if d is not None))
 
 
+@dataclass(frozen=True)
+class ReferenceOutputs:
+    """A source framework's outputs on the dataset's samples (an NPZ, spec.REFERENCE_OUTPUTS_KEY), computed on the
+    host for a source no device runs (a PyTorch or Keras model): the reference of every model converted from it,
+    sent beside the dataset like it and compared with on the device as a reference model's outputs would be."""
+
+    path: Path
+    sha256: str
+
+
+Reference = ModelArtifact | ReferenceOutputs  # what a model is compared with on the device
+
+
 def printable(text: str) -> str:
     """Text every output and the store can take: the undecodable bytes of a file name (surrogate escapes, as
     os.fsdecode gives them) become backslash escapes such as \\xff; other text is unchanged."""
@@ -517,13 +530,14 @@ def reference_for(artifact: ModelArtifact) -> Path | None:
         return None
     for directory in (artifact.path.parent, artifact.path.parent.parent):
         candidate = (directory / relative).resolve()
-        if (directory / MANIFEST).is_file() and candidate.exists() and _identity(candidate) == source:
+        if (directory / MANIFEST).is_file() and candidate.exists() and identity(candidate) == source:
             return candidate
     return None
 
 
-def _identity(path: Path) -> str | None:
-    """The sha256 load_artifact gives a model file (None for a file that is not a model it takes)."""
+def identity(path: Path) -> str | None:
+    """The sha256 load_artifact gives a model file or folder, the one a manifest records (None for a path that is
+    not a model it takes)."""
     try:
         return load_artifact(path).sha256
     except ConfigError:

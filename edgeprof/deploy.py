@@ -36,7 +36,7 @@ from edgeprof.agent.spec import (
     Timeouts,
 )
 from edgeprof.agent_bundle import UNPACK_OPTION, AgentBundle, build_agent
-from edgeprof.artifacts import DATA_SUFFIX, ModelArtifact, sha256_file
+from edgeprof.artifacts import DATA_SUFFIX, ModelArtifact, Reference, ReferenceOutputs, sha256_file
 from edgeprof.devices import LAB_WAIT_S, DeviceProfile, board_mismatch
 from edgeprof.errors import DeviceError, EdgeprofError, one_line
 from edgeprof.lab import reached
@@ -118,6 +118,7 @@ def build_run_spec(
     *,
     dataset: SentFile | None,
     reference: ModelFile | None,
+    reference_outputs: SentFile | None = None,
     accelerators: tuple[Accelerator, ...] | None = None,
     cache_dir: str | None = None,
     lock_path: str | None = None,
@@ -128,6 +129,7 @@ def build_run_spec(
     return RunSpec(
         model=model,
         reference_model=reference,
+        reference_outputs=reference_outputs,
         dataset=dataset,
         threads=options.threads if options.threads is not None else profile.threads,
         input_shapes=inputs.shapes,
@@ -296,7 +298,7 @@ def deploy_device(
     options: DeployOptions,
     on_event: EventSink,
     *,
-    references: dict[str, ModelArtifact] | None = None,
+    references: dict[str, Reference] | None = None,
     cancel: Cancellation | None = None,
     shipment: Shipment | None = None,
     finished: list[dict[str, Any]] | None = None,
@@ -317,7 +319,7 @@ def deploy_device(
 
 
 def _deploy_reached(profile: DeviceProfile, artifacts: list[ModelArtifact], options: DeployOptions,
-                    on_event: EventSink, references: dict[str, ModelArtifact], cancel: Cancellation,
+                    on_event: EventSink, references: dict[str, Reference], cancel: Cancellation,
                     shipment: Shipment | None, lab: dict[str, Any] | None,
                     keep: Callable[[dict[str, Any]], None]) -> None:
     session = DeviceSession(profile, options, shipment or Shipment.prepare(options), cancel, lab)
@@ -388,10 +390,10 @@ def _check_board(session: DeviceSession) -> str | None:
 
 
 def _measure_model(session: DeviceSession, artifact: ModelArtifact, accel: tuple[Accelerator, ...] | None,
-                   reference: ModelArtifact | None, index: int, on_event: Callable[[dict[str, Any]], None],
+                   reference: Reference | None, index: int, on_event: Callable[[dict[str, Any]], None],
                    cancel: Cancellation) -> dict[str, Any]:
-    """Run the agent on one model with these accelerators, pushing the model (and its reference) while the agent
-    starts; assemble its Result."""
+    """Run the agent on one model with these accelerators, pushing the model (and its reference: a model, or the
+    source's outputs) while the agent starts; assemble its Result."""
     transport = session.transport
     assert transport is not None
     transfer = _Transfer()
@@ -405,9 +407,13 @@ def _measure_model(session: DeviceSession, artifact: ModelArtifact, accel: tuple
         nonlocal pushed_s
         started = time.perf_counter()
         remote = _push_model(transport, artifact, transfer, session.in_use)
-        reference_remote = _push_model(transport, reference, transfer, session.in_use) if reference else None
+        reference_remote = outputs_remote = None
+        if isinstance(reference, ModelArtifact):
+            reference_remote = _push_model(transport, reference, transfer, session.in_use)
+        elif isinstance(reference, ReferenceOutputs):
+            outputs_remote = _push_outputs(transport, reference, transfer, session.in_use)
         spec = build_run_spec(session.profile, remote, session.options, dataset=session.dataset,
-                              reference=reference_remote, accelerators=accel,
+                              reference=reference_remote, reference_outputs=outputs_remote, accelerators=accel,
                               cache_dir=transport.remote_path(CACHE_DIR), lock_path=transport.remote_path(LOCK_FILE),
                               inputs=session.options.model_inputs.get(str(artifact.path), ModelInputs()))
         pushed_s = time.perf_counter() - started
@@ -455,6 +461,16 @@ def _push_model(transport: Transport, artifact: ModelArtifact, transfer: _Transf
     transfer.add(upload.bytes_sent)
     in_use.update([upload.remote_path, *(part.path for part in parts)])
     return ModelFile(upload.remote_path, artifact.format, artifact.sha256, tuple(parts))
+
+
+def _push_outputs(transport: Transport, outputs: ReferenceOutputs, transfer: _Transfer,
+                  in_use: set[str]) -> SentFile:
+    """Upload a reference outputs NPZ (a no-op when the device has it, like the dataset) and return its RunSpec
+    entry; its remote path joins `in_use`."""
+    upload = transport.put_file(outputs.path, outputs.sha256, ".npz", verified_on_use=True)
+    transfer.add(upload.bytes_sent)
+    in_use.add(upload.remote_path)
+    return SentFile(upload.remote_path, outputs.sha256)
 
 
 def _run_agent(
@@ -546,7 +562,7 @@ def run_deploy(
     options: DeployOptions,
     on_event: EventSink,
     *,
-    references: dict[str, ModelArtifact] | None = None,
+    references: dict[str, Reference] | None = None,
     jobs: int | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, EdgeprofError]]:
     """Deploy to the devices concurrently (`jobs` at a time, default all); one failing does not stop the others.

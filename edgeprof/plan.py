@@ -21,7 +21,16 @@ from edgeprof.agent.spec import (
     ScenarioSettings,
     integer_input,
 )
-from edgeprof.artifacts import ModelArtifact, check_dataset, load_artifact, printable, read_npz, reference_for
+from edgeprof.artifacts import (
+    ModelArtifact,
+    Reference,
+    ReferenceOutputs,
+    check_dataset,
+    load_artifact,
+    printable,
+    read_npz,
+    reference_for,
+)
 from edgeprof.constraints import parse_constraint
 from edgeprof.deploy import DeployOptions
 from edgeprof.devices import LAB_WAIT_S, DeviceProfile, check_threads, load_profile, with_overrides
@@ -97,12 +106,13 @@ class Settings:
 
 @dataclass(frozen=True)
 class Plan:
-    """What pipeline.deploy_judge_store measures: every artifact on every profile, each variant with its fp32
-    reference (by sha256), judged with the project file and the command line's constraints (each parses)."""
+    """What pipeline.deploy_judge_store measures: every artifact on every profile, each variant with its reference
+    (by sha256: its fp32 source, or the source framework's outputs), judged with the project file and the command
+    line's constraints (each parses)."""
 
     profiles: list[DeviceProfile]
     artifacts: list[ModelArtifact]
-    references: dict[str, ModelArtifact]
+    references: dict[str, Reference]
     options: DeployOptions
     project: ProjectFile | None
     constraints: list[str]
@@ -250,11 +260,12 @@ def dataset_ranges(artifact: ModelArtifact, arrays: dict[str, Any]) -> dict[str,
     return found
 
 
-def _checked_artifacts(models: Sequence[Path], request: Request) -> tuple[
-    list[ModelArtifact], dict[str, ModelArtifact], dict[str, ModelInputs]
+def _checked_artifacts(models: Sequence[Path], request: Request, outputs: ReferenceOutputs | None) -> tuple[
+    list[ModelArtifact], dict[str, Reference], dict[str, ModelInputs]
 ]:
     """Every model, its input options and the dataset checked against it: the models, their references (unless
-    --no-reference), and each model's input shapes and ranges by path."""
+    --no-reference: `outputs` for every model where given, else each variant's fp32 source), and each model's input
+    shapes and ranges by path."""
     artifacts = [load_artifact(m) for m in models]
     observed = None
     if request.dataset is not None:
@@ -267,8 +278,10 @@ def _checked_artifacts(models: Sequence[Path], request: Request) -> tuple[
         for artifact in artifacts:
             check_dataset(artifact, request.dataset, ranges=inputs[str(artifact.path)].ranges,
                           allow_nan=request.allow_nan)
-    references: dict[str, ModelArtifact] = {}
-    if request.with_reference:
+    references: dict[str, Reference] = {}
+    if request.with_reference and outputs is not None:
+        references = {artifact.sha256: outputs for artifact in artifacts}
+    elif request.with_reference:
         for artifact in artifacts:
             source = reference_for(artifact)
             if source is not None:
@@ -276,11 +289,12 @@ def _checked_artifacts(models: Sequence[Path], request: Request) -> tuple[
     return artifacts, references, inputs
 
 
-def plan_models(settings: Settings, models: Sequence[Path]) -> Plan:
-    """The plan that measures these model files with the checked settings (sweep's are the variants it made);
-    the models, their input options and --ep/--delegate are checked here."""
+def plan_models(settings: Settings, models: Sequence[Path], outputs: ReferenceOutputs | None = None) -> Plan:
+    """The plan that measures these model files with the checked settings (sweep's are the variants it made),
+    each compared with `outputs` where given (the source's, on the dataset); the models, their input options and
+    --ep/--delegate are checked here."""
     request = settings.request
-    artifacts, references, inputs = _checked_artifacts(models, request)
+    artifacts, references, inputs = _checked_artifacts(models, request, outputs)
     options = DeployOptions(
         dataset=request.dataset,
         threads=request.threads,

@@ -186,6 +186,12 @@ class Result:
         return self.accelerator in (None, DEFAULT_ACCELERATOR.get(self.format))
 
     @property
+    def accelerator_run(self) -> str | None:
+        """The accelerator the model ran with: as typed, else (an older Result) the runtime's default ('cpu',
+        'xnnpack'); None for a format without one (GGUF)."""
+        return DEFAULT_ACCELERATOR.get(self.format) if self.accelerator is None else self.accelerator
+
+    @property
     def key(self) -> tuple[str, str, str, str]:
         """(device, model, variant, format): the model file measured on one device."""
         return self.device, self.name, self.variant, self.format
@@ -194,7 +200,7 @@ class Result:
     def configuration(self) -> tuple[str, str, str, str, str | None]:
         """`key` and the accelerator: what one Result measures; a later run of the same configuration supersedes
         it. An unknown accelerator (an older Result) counts as the default."""
-        return *self.key, DEFAULT_ACCELERATOR.get(self.format) if self.accelerator is None else self.accelerator
+        return *self.key, self.accelerator_run
 
     # sections
 

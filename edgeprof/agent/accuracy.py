@@ -1,4 +1,5 @@
-"""Accuracy on the device: labelled metrics from an NPZ, and agreement with the fp32 reference model."""
+"""Accuracy on the device: labelled metrics from an NPZ, and agreement with a reference: the fp32 reference model, run
+here, or the source framework's outputs the host computed (a PyTorch or Keras model no device runs)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from .backends import Runtime, TensorInfo
 from .inputs import load_dataset, random_input, resolve_given, resolve_shape, to_input
+from .spec import REFERENCE_OUTPUTS_KEY
 
 RANDOM_SAMPLES = 64
 PROGRESS_EVERY = 50
@@ -139,10 +141,25 @@ def random_feeds(inputs: list[TensorInfo], seed: int,
     return feeds
 
 
+def reference_outputs(path: str, samples: int) -> np.ndarray:
+    """The reference outputs NPZ's one array (REFERENCE_OUTPUTS_KEY) as float32 samples x values; ValueError unless
+    it holds one row per sample of the dataset."""
+    with np.load(path, allow_pickle=False) as data:
+        if REFERENCE_OUTPUTS_KEY not in data.files:
+            raise ValueError(f"the reference outputs have no array '{REFERENCE_OUTPUTS_KEY}' (keys: {data.files})")
+        outputs = data[REFERENCE_OUTPUTS_KEY]
+    if outputs.ndim == 0 or len(outputs) != samples:
+        raise ValueError(f"the reference outputs hold {len(outputs) if outputs.ndim else 0} samples, the dataset "
+                         f"{samples}: they are not outputs on this dataset")
+    return outputs.astype(np.float32).reshape(samples, -1)
+
+
 def evaluate(runtime: Runtime, dataset_path: str | None, reference: Runtime | None,
              emit_progress: Callable[[int, int | None], None], *, seed: int = 0,
-             ranges: dict[str, list[int]] | None = None, dataset_sha256: str | None = None) -> dict[str, Any]:
-    """The `accuracy` section: labelled metrics when the dataset has labels, agreement when there is a reference;
+             ranges: dict[str, list[int]] | None = None, dataset_sha256: str | None = None,
+             outputs_path: str | None = None) -> dict[str, Any]:
+    """The `accuracy` section: labelled metrics when the dataset has labels, agreement when there is a reference
+    (a model run on the same inputs, or `outputs_path`: a reference outputs NPZ on the dataset's samples);
     `dataset_sha256` (the dataset's hash) says which samples were scored, so the host pairs only like with like."""
     if dataset_path:
         feeds, labels = load_dataset(dataset_path, runtime.inputs)
@@ -156,12 +173,17 @@ def evaluate(runtime: Runtime, dataset_path: str | None, reference: Runtime | No
                                "dataset_sha256": dataset_sha256 if dataset_path else None}
     if labels is not None:
         section.update(classification_metrics(scores, labels))
-    if reference is not None:
+    reference_scores = None
+    if outputs_path is not None:
+        reference_scores = reference_outputs(outputs_path, len(scores))
+    elif reference is not None:
         reference_scores = predict(reference, feeds, emit_progress)
+    if reference_scores is not None:
         if reference_scores.shape != scores.shape:
-            raise ValueError(f"the reference model's first output has {reference_scores.shape[1]} values per "
+            raise ValueError(f"the reference's first output has {reference_scores.shape[1]} values per "
                              f"sample, this model's {scores.shape[1]}: they are not the same model")
         compared = agreement(scores, reference_scores)
+        compared["against"] = "outputs" if outputs_path is not None else "model"
         if labels is not None:
             compared["top1"] = classification_metrics(reference_scores, labels)["top1"]
             compared["accuracy_drop"] = compared["top1"] - section["top1"]

@@ -277,15 +277,18 @@ def _accuracy(spec: RunSpec, runtime: Any) -> dict[str, Any]:
     from .backends import open_runtime
 
     reference = None
-    ref = spec.reference_model
+    ref, outputs = spec.reference_model, spec.reference_outputs
     if ref:
         _verify_model(ref, "the reference model")
         reference = open_runtime(ref.path, ref.format, spec.threads)
+    if outputs:
+        _verify(outputs.path, outputs.sha256, "the reference outputs")
     dataset = spec.dataset  # verified at load
     try:
         return evaluate(runtime, dataset.path if dataset else None, reference,
                         lambda d, t: progress(Stage.ACCURACY, d, t), seed=spec.seed, ranges=spec.inputs.ranges,
-                        dataset_sha256=dataset.sha256 if dataset else None)
+                        dataset_sha256=dataset.sha256 if dataset else None,
+                        outputs_path=outputs.path if outputs else None)
     except ValueError as exc:
         raise AgentFailure(ErrorKind.INPUT, str(exc), Stage.ACCURACY) from exc
 

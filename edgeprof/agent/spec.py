@@ -96,6 +96,10 @@ RESULT_SECTIONS = ("runtime", "system", "inputs", "latency", "memory", "power", 
 GENERATION_SECTIONS = ("runtime", "system", "memory", "power", "thermal", "generation", "warnings")  # a generative
 # model's (GENERATIVE_FORMATS)
 
+# The one array of a reference outputs NPZ (RunSpec.reference_outputs): the source's first output for each sample of
+# the dataset, in order, flattened (samples x values, float32), as the accuracy phase reads a model's first output.
+REFERENCE_OUTPUTS_KEY = "outputs"
+
 # The device's work dir (a profile's connection.work_dir): the host uploads into BLOB_DIR, each upload written under
 # PARTIAL_PREFIX and renamed into place; the agent keeps compiled engines, its unpacked self and the model folders
 # it puts together (MODEL_FOLDER_PREFIX + the model's sha256[:16]: links to the blobs under the files' own names) in
@@ -231,8 +235,9 @@ class GenerationSettings:
 
 @dataclass(frozen=True)
 class SentFile:
-    """A file the host sent besides the model (the dataset, an NPZ; an ONNX model's external data file; a file of a
-    model folder, with its `name` there): its path on the device and its sha256 (checked there when given)."""
+    """A file the host sent besides the model (the dataset or the reference outputs, an NPZ; an ONNX model's
+    external data file; a file of a model folder, with its `name` there): its path on the device and its sha256
+    (checked there when given)."""
 
     path: str
     sha256: str | None = None
@@ -280,6 +285,8 @@ class RunSpec:
 
     model: ModelFile
     reference_model: ModelFile | None = None
+    # the source framework's outputs on the dataset's samples (REFERENCE_OUTPUTS_KEY), for a source no device runs
+    reference_outputs: SentFile | None = None
     dataset: SentFile | None = None
     threads: int | None = None
     input_shapes: dict[str, list[int]] = field(default_factory=dict)
@@ -308,7 +315,8 @@ def defaults(section: Any) -> dict[str, Any]:
 
 
 _SECTIONS = {f.name: type(f.default) for f in fields(RunSpec) if hasattr(f.default, "__dataclass_fields__")}
-_FILES = {"model": ModelFile, "reference_model": ModelFile, "dataset": SentFile, "lock": LockSettings}
+_FILES = {"model": ModelFile, "reference_model": ModelFile, "reference_outputs": SentFile, "dataset": SentFile,
+          "lock": LockSettings}
 
 
 def parse_spec(line: str) -> RunSpec:
@@ -327,6 +335,7 @@ def parse_spec(line: str) -> RunSpec:
     _check_keys(spec, RunSpec, "")
     for name, kind in _FILES.items():
         _check_file(name, spec.get(name), kind)
+    _check_reference(spec)
     for name, section in _SECTIONS.items():
         given = spec.get(name) or {}
         if not isinstance(given, dict):
@@ -373,6 +382,17 @@ def _check_file(name: str, given: Any, kind: type) -> None:
             raise AgentFailure(ErrorKind.SPEC, f"{name}.external_data names a file twice")
     if kind is LockSettings and not _number(given.get("wait_s", 0)):
         raise AgentFailure(ErrorKind.SPEC, f"lock.wait_s must be a number, got {given['wait_s']!r}")
+
+
+def _check_reference(spec: dict[str, Any]) -> None:
+    """reference_outputs are outputs on the dataset's samples: they need a dataset, and stand in for a reference
+    model (one reference at most)."""
+    if spec.get("reference_outputs") is None:
+        return
+    if spec.get("reference_model") is not None:
+        raise AgentFailure(ErrorKind.SPEC, "reference_model and reference_outputs: give one reference at most")
+    if spec.get("dataset") is None:
+        raise AgentFailure(ErrorKind.SPEC, "reference_outputs needs a dataset: they are outputs on its samples")
 
 
 def _check_keys(given: dict[str, Any], section: Any, prefix: str) -> None:

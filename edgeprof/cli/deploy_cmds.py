@@ -59,7 +59,7 @@ from edgeprof.report.scenario_summary import scenario_lines
 from edgeprof.report.table import render_verdicts
 from edgeprof.result import Result
 from edgeprof.store.location import redact
-from edgeprof.sweep import DEFAULT_VARIANTS, sweep_plan
+from edgeprof.sweep import DEFAULT_FORMATS, DEFAULT_VARIANTS, SweepOptions, sweep_plan
 
 ACCELERATOR_ERRORS = (ErrorKind.ACCELERATOR_MISSING, ErrorKind.ACCELERATOR_OPTIONS)
 
@@ -170,9 +170,11 @@ def deploy(
     raise typer.Exit(measure_judge_store(plan, store, as_json=as_json, jobs=jobs).exit_code(strict=strict))
 
 
-def measure_judge_store(plan: Plan, store: str | None, *, as_json: bool, jobs: int | None = None) -> Deployed:
-    """Deploy, judge and store (edgeprof.pipeline.deploy_judge_store) with progress on stderr; render; the deploy
-    (its exit code: 3 if a device failed, else 1 on a failed constraint, else 0)."""
+def measure_judge_store(plan: Plan, store: str | None, *, as_json: bool, jobs: int | None = None,
+                        compared: str | None = None) -> Deployed:
+    """Deploy, judge and store (edgeprof.pipeline.deploy_judge_store) with progress on stderr; render (a sweep's
+    table with what its models are `compared` with); the deploy (its exit code: 3 if a device failed, else 1 on a
+    failed constraint, else 0)."""
     err = console(stderr=True)
     with AgentProgress(err, quiet=as_json) as progress:
         deployed = deploy_judge_store(plan, store_path(store), command=recorded_command(sys.argv[1:]),
@@ -180,7 +182,7 @@ def measure_judge_store(plan: Plan, store: str | None, *, as_json: bool, jobs: i
     if as_json:
         print(json.dumps(deployed.results, indent=2))
     else:
-        render_verdicts(deployed.results, console())
+        render_verdicts(deployed.results, console(), compared=compared)
         for line in scenario_lines(deployed.results):
             console().print(line, markup=False, highlight=False)
         if deployed.run_id:
@@ -219,19 +221,31 @@ def doctor(
 
 @app.command("sweep")
 def sweep(
-    model: Annotated[Path, typer.Argument(help="The fp32 source model (ONNX or TFLite).")],
+    model: Annotated[str, typer.Argument(
+        help="The fp32 model (ONNX, TFLite, GGUF), or the source to convert first: a torch.export .pt2, "
+             "package.module:factory, .keras, .h5 or a SavedModel folder.")],
     device: DeviceOption = ["local"],  # noqa: B006
     variants: Annotated[
-        str, typer.Option("--variants", help="Comma-separated variants to make and measure besides the source.")
+        str, typer.Option("--variants", help="Comma-separated variants to make and measure besides the fp32 model "
+                                             "(always measured: fp32 may be named).")
     ] = DEFAULT_VARIANTS,
+    formats: Annotated[
+        Optional[str], typer.Option("--formats", help=f"A source: the formats it is converted into (default "
+                                                      f"{DEFAULT_FORMATS}).")
+    ] = None,
     dataset: DatasetOption = None,
     timing_inputs: TimingInputsOption = InputSettings.timing,
     allow_nan: AllowNanOption = False,
+    input_shape: Annotated[list[str], typer.Option(
+        "--input-shape", metavar="NAME=SHAPE", help="A source: an input's dims for the conversion (a factory needs "
+                                                    "them); a file: its dynamic dims (repeatable).")] = [],  # noqa: B006
     input_range: InputRangeOption = [],  # noqa: B006
     calibration: Annotated[
         Optional[Path], typer.Option("--calibration", help="NPZ of calibration inputs (int8-static).")
     ] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Where the variants go.")] = None,
+    allow_pickle: Annotated[bool, typer.Option(
+        "--allow-pickle", help="Load a pickled .pt/.pth module: this RUNS ANY CODE the file holds.")] = False,
     threads: ThreadsOption = None,
     max_seconds: MaxSecondsOption = LatencyBudget.max_seconds,
     constraint: ConstraintOption = [],  # noqa: B006
@@ -248,15 +262,18 @@ def sweep(
     store: StoreOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Quantize a model into variants, deploy every variant (and the source) to every device, compare them."""
-    request = Request(models=[model], devices=device, host=host, port=port, user=user, identity=identity,
-                      dataset=dataset, timing_inputs=timing_inputs, allow_nan=allow_nan, input_ranges=input_range, constraints=constraint, project=project,
-                      threads=threads, max_seconds=max_seconds, accept_new_host_key=accept_new_host_key,
-                      lab_wait=lab_wait, ep=ep, delegate=delegate)
-    sweep = sweep_plan(request, [v.strip() for v in variants.split(",") if v.strip()], out, calibration)
+    """Make a model's variants (a PyTorch or Keras source converted into each format first), deploy the model and
+    every variant to every device; one table of format x precision x accelerator, each compared with the source."""
+    request = Request(models=[], devices=device, host=host, port=port, user=user, identity=identity,
+                      dataset=dataset, timing_inputs=timing_inputs, allow_nan=allow_nan, input_shapes=input_shape,
+                      input_ranges=input_range, constraints=constraint, project=project, threads=threads,
+                      max_seconds=max_seconds, accept_new_host_key=accept_new_host_key, lab_wait=lab_wait, ep=ep,
+                      delegate=delegate)
+    sweep = sweep_plan(request, model, SweepOptions([v.strip() for v in variants.split(",") if v.strip()], formats,
+                                                    out, calibration, allow_pickle))
     for note in sweep.notes:
         console(stderr=True).print(note, markup=False, highlight=False)
-    deployed = measure_judge_store(sweep.plan, store, as_json=as_json)
+    deployed = measure_judge_store(sweep.plan, store, as_json=as_json, compared=sweep.compared)
     if not as_json:
         out_lines = [f"variants in {sweep.out_dir} (manifest: {sweep.out_dir / 'manifest.json'})"]
         out_lines += [line for rec in deployed.report.recommendations.values() for line in describe(rec)]

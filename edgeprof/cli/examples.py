@@ -12,7 +12,7 @@ EXAMPLES = {
     "explain": "edgeprof explain baseline latest",
     "deploy": "edgeprof deploy --device pi4 --model model.onnx --dataset test.npz",
     "doctor": "edgeprof doctor --device pi4 --accept-new-host-key",
-    "sweep": "edgeprof sweep model.onnx --device pi4 --dataset test.npz",
+    "sweep": "edgeprof sweep model.pt2 --device pi5 --formats onnx,tflite --dataset test.npz   (or model.onnx)",
     "clean": "edgeprof clean --device pi4",
     "plot": "edgeprof plot --latest --out figures/ --format png,svg",
     "report": "edgeprof report --latest --out report.html   (report.md: Markdown)",

@@ -10,7 +10,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from edgeprof.artifacts import MANIFEST, load_artifact, read_manifest, sha256_file
+from edgeprof.artifacts import MANIFEST, identity, load_artifact, read_manifest
 from edgeprof.convert.variants import (
     Placed,
     VariantFailed,
@@ -84,29 +84,20 @@ def quantize(source: Path, variants: list[str], out_dir: Path, calibration: Path
 QUANTIZE_KEYS = frozenset(f.name for f in fields(VariantResult))
 
 
-def refuse_foreign(targets: list[Path], out_dir: Path) -> None:
-    """ConfigError naming the first target that exists and that quantize did not write as it is now: its manifest
-    entry holds this sha256 and only the keys quantize writes (an entry with more, say accuracy or intended_use,
-    was curated by hand and would be lost)."""
+def refuse_foreign(targets: list[Path], out_dir: Path, keys: frozenset[str] = QUANTIZE_KEYS,
+                   writer: str = "quantize") -> None:
+    """ConfigError naming the first target that exists and that `writer` did not write as it is now: its manifest
+    entry holds its identity (load_artifact's sha256: an ONNX model's covers its external data) and only the keys
+    `writer` writes (an entry with more, say accuracy or intended_use, was curated by hand and would be lost)."""
     entries = {entry.get("path"): entry for entry in _manifest(out_dir).get("models", [])}
     for target in targets:
         entry = entries.get(target.name)
         if not target.exists():
             continue
-        ours = entry is not None and set(entry) <= QUANTIZE_KEYS and entry.get("sha256") == _identity(target)
+        ours = entry is not None and set(entry) <= keys and entry.get("sha256") == identity(target)
         if not ours:
-            raise ConfigError(f"{target} exists and quantize did not write it as it is: not overwritten "
+            raise ConfigError(f"{target} exists and {writer} did not write it as it is: not overwritten "
                               "(--out DIR writes the variants elsewhere, --force replaces it)")
-
-
-def _identity(target: Path) -> str | None:
-    """The sha256 a manifest entry records for a file (a model folder: its identity, None when it is not one)."""
-    if target.is_file():
-        return sha256_file(target)
-    try:
-        return load_artifact(target).sha256 if target.is_dir() else None
-    except ConfigError:
-        return None
 
 
 def _manifest(out_dir: Path) -> dict[str, Any]:

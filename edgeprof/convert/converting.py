@@ -5,7 +5,7 @@ and recorded in <out>/manifest.json in one step."""
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,9 @@ class ConversionResult(VariantResult):
     fidelity: dict[str, Any] = field(default_factory=dict)
 
 
+CONVERSION_KEYS = frozenset(f.name for f in fields(ConversionResult))  # what a manifest entry convert wrote holds
+
+
 class ConversionFailed(VariantFailed):
     """A converted model strays past the tolerance from its source (exit 1; the file removed)."""
 
@@ -56,13 +59,30 @@ def convert_model(src: str, targets: list[str], options: ConvertOptions) -> list
     output against the source and record those that pass; ConversionFailed naming the worst output of the first
     that does not."""
     source = detect_source(src, allow_pickle=options.allow_pickle)
-    paths = {t: options.out_dir / f"{source.name}.{t}" for t in targets}
+    paths = output_paths(source, targets, options.out_dir)
     taken = [p for t, p in paths.items() if p.exists() or (t == "onnx" and _data_beside(p).exists())]
     if taken and not options.force:
         raise ConfigError(f"{printable(str(taken[0]))} already exists: pass --force to replace it, or --out DIR")
-    require(needed_extra(source, targets), f"converting {printable(src)} to {', '.join(targets)}")
+    return convert_source(load_source(source, targets, options.input_shapes), source, paths, options)
+
+
+def output_paths(source: Source, targets: list[str], out_dir: Path) -> dict[str, Path]:
+    """Where each target format of `source` is written: <out>/<source name>.<format>."""
+    return {t: out_dir / f"{source.name}.{t}" for t in targets}
+
+
+def load_source(source: Source, targets: list[str], shapes: dict[str, tuple[int, ...]]) -> SourceModel:
+    """The source loaded in its framework (`shapes`: --input-shape's dims by input name); one ConfigError naming
+    what to install when a converter the targets need is missing, or why the model does not load."""
+    require(needed_extra(source, targets), f"converting {printable(source.where)} to {', '.join(targets)}")
     with quiet_converter():
-        model = _load(source, options.input_shapes)
+        return _load(source, shapes)
+
+
+def convert_source(model: SourceModel, source: Source, paths: dict[str, Path],
+                   options: ConvertOptions) -> list[ConversionResult]:
+    """Convert the loaded source to each target's path (output_paths), check and record each as convert_model
+    does."""
     feeds, inputs_from = _feeds(model.inputs, options)
     with quiet_converter():
         expected = [model.run(batch) for batch in feeds]
@@ -70,13 +90,55 @@ def convert_model(src: str, targets: list[str], options: ConvertOptions) -> list
     from edgeprof.convert import commit
 
     results: list[ConversionResult] = []
-    for target in targets:  # each output that passes is in place and recorded before the next is converted
+    for target, path in paths.items():  # each output that passes is in place and recorded before the next
         with tempfile.TemporaryDirectory(dir=options.out_dir, prefix=".convert-") as staging:
-            made = _convert_one(model, source, target, Path(staging) / paths[target].name, feeds, expected,
-                                inputs_from, options)
-            _data_beside(paths[target]).unlink(missing_ok=True)  # a replaced model's old weights (--force)
+            made = _convert_one(model, source, target, Path(staging) / path.name, feeds, expected, inputs_from,
+                                options)
+            _data_beside(path).unlink(missing_ok=True)  # a replaced model's old weights (--force)
             results += commit(options.out_dir, [made])
     return results
+
+
+def source_outputs(model: SourceModel, samples: list[np.ndarray]) -> np.ndarray:
+    """The source framework's first output on every sample (`samples`: one array per input, samples first, as
+    dataset_samples or random_samples give them), run in the source's batch and flattened per sample (samples x
+    values, float32): what a device compares each model converted from it with (spec.REFERENCE_OUTPUTS_KEY)."""
+    batch = model.inputs[0].shape[0] if model.inputs else 1
+    count = len(samples[0]) if samples else 1
+    if count % batch:
+        raise ConfigError(f"the {count} samples do not split into the source's batch of {batch}")
+    with quiet_converter():
+        firsts = [model.run([a[i:i + batch] for a in samples])[0] for i in range(0, count, batch)]
+    return np.concatenate([np.asarray(f, np.float32).reshape(batch, -1) for f in firsts])
+
+
+def dataset_samples(inputs: list[InputSpec], dataset: Path, limit: int | None = None) -> list[np.ndarray]:
+    """The dataset's samples for each input (its array by name, plain name or `x`; the first `limit` of them), in
+    the input's dtype; ConfigError naming the file when an input has no array or samples of other dims."""
+    from edgeprof.agent.inputs import dataset_key
+
+    arrays = read_npz(dataset, "dataset")
+    chosen = []
+    for spec in inputs:
+        key = dataset_key(spec.name, list(arrays), len(inputs))
+        if key is None:
+            raise ConfigError(f"dataset {printable(str(dataset))}: no array for input '{spec.name}' "
+                              f"(keys: {', '.join(sorted(arrays))})")
+        array = arrays[key]
+        if tuple(array.shape[1:]) != spec.shape[1:]:
+            raise ConfigError(f"dataset {printable(str(dataset))}: '{key}' has samples of shape "
+                              f"{list(array.shape[1:])}, input '{spec.name}' takes {list(spec.shape[1:])}")
+        chosen.append(array[:limit].astype(spec.dtype))
+    return chosen
+
+
+def random_samples(inputs: list[InputSpec], count: int, seed: int) -> list[np.ndarray]:
+    """`count` seeded random samples for each input (whole batches of the source's: at least one), as convert's
+    own checks draw them."""
+    rng = np.random.default_rng(seed)
+    batch = inputs[0].shape[0] if inputs else 1
+    total = batch * max(1, count // batch)
+    return [_random(rng, spec, (total, *spec.shape[1:])) for spec in inputs]
 
 
 def _load(source: Source, shapes: dict[str, tuple[int, ...]]) -> SourceModel:
@@ -108,21 +170,8 @@ def _feeds(inputs: list[InputSpec], options: ConvertOptions) -> tuple[list[list[
     the inputs' batch size, else RANDOM_SAMPLES seeded random ones."""
     if options.dataset is None:
         rng = np.random.default_rng(options.seed)
-        return [[_random(rng, i) for i in inputs] for _ in range(RANDOM_SAMPLES)], "seeded random"
-    from edgeprof.agent.inputs import dataset_key
-
-    arrays = read_npz(options.dataset, "dataset")
-    chosen = []
-    for spec in inputs:
-        key = dataset_key(spec.name, list(arrays), len(inputs))
-        if key is None:
-            raise ConfigError(f"dataset {printable(str(options.dataset))}: no array for input '{spec.name}' "
-                              f"(keys: {', '.join(sorted(arrays))})")
-        array = arrays[key]
-        if tuple(array.shape[1:]) != spec.shape[1:]:
-            raise ConfigError(f"dataset {printable(str(options.dataset))}: '{key}' has samples of shape "
-                              f"{list(array.shape[1:])}, input '{spec.name}' takes {list(spec.shape[1:])}")
-        chosen.append(array[:MAX_DATASET_SAMPLES].astype(spec.dtype))
+        return [[_random(rng, i, i.shape) for i in inputs] for _ in range(RANDOM_SAMPLES)], "seeded random"
+    chosen = dataset_samples(inputs, options.dataset, MAX_DATASET_SAMPLES)
     batch = inputs[0].shape[0] if inputs else 1
     count = min(len(a) for a in chosen) // batch
     if count == 0:
@@ -131,13 +180,13 @@ def _feeds(inputs: list[InputSpec], options: ConvertOptions) -> tuple[list[list[
     return [[a[i * batch:(i + 1) * batch] for a in chosen] for i in range(count)], "dataset"
 
 
-def _random(rng: np.random.Generator, spec: InputSpec) -> np.ndarray:
+def _random(rng: np.random.Generator, spec: InputSpec, shape: tuple[int, ...]) -> np.ndarray:
     kind = np.dtype(spec.dtype).kind
     if kind == "f":
-        return rng.standard_normal(spec.shape).astype(spec.dtype)
+        return rng.standard_normal(shape).astype(spec.dtype)
     if kind == "b":
-        return rng.integers(0, 2, spec.shape).astype(bool)
-    return rng.integers(0, 10, spec.shape).astype(spec.dtype)
+        return rng.integers(0, 2, shape).astype(bool)
+    return rng.integers(0, 10, shape).astype(spec.dtype)
 
 
 def _convert_one(model: SourceModel, source: Source, target: str, path: Path, feeds: list[list[np.ndarray]],
@@ -173,10 +222,11 @@ def _check(model: SourceModel, path: Path, target: str, feeds: list[list[np.ndar
     try:
         with quiet_converter():
             runtime = open_runtime(str(path), target, 1)
-            layouts = [_layout(i.shape, tuple(info.shape)) for i, info in zip(model.inputs, runtime.inputs)]
+            order = _matched(model.inputs, [info.name for info in runtime.inputs])
+            layouts = [_layout(model.inputs[i].shape, tuple(info.shape)) for i, info in zip(order, runtime.inputs)]
             got = []
             for batch in feeds:
-                arrays = [np.transpose(a, NHWC) if lay else a for a, lay in zip(batch, layouts)]
+                arrays = [np.transpose(batch[i], NHWC) if lay else batch[i] for i, lay in zip(order, layouts)]
                 got.append(runtime.run({info.name: a for info, a in zip(runtime.inputs, arrays)}))
     except Exception as exc:  # whatever the runtime raises
         raise ConversionFailed(f"{path.name} does not load or run in its runtime ({one_line(exc, 300)}); "
@@ -189,6 +239,19 @@ def _check(model: SourceModel, path: Path, target: str, feeds: list[list[np.ndar
     fidelity = compare(names, stacked_want, stacked_got, samples=sum(len(b[0]) for b in feeds),
                        inputs_from=inputs_from, atol=options.atol, min_cosine=options.min_cosine)
     return ("NCHW->NHWC" if any(layouts) else None), fidelity
+
+
+def _matched(sources: list[InputSpec], names: list[str]) -> list[int]:
+    """For each input of the converted model (by `names`), the index of the source input it is: by name (a
+    TFLite signature's `serving_default_NAME:0` is NAME; its inputs need not come in the source's order) where
+    every name finds a different one, else by position."""
+    from edgeprof.agent.spec import plain_name, resolve_name
+
+    wanted = [spec.name for spec in sources]
+    found = [resolve_name(plain_name(name), wanted) for name in names]
+    if None in found or len(set(found)) != len(found) or len(found) != len(wanted):
+        return list(range(len(names)))
+    return [wanted.index(name) for name in found if name is not None]
 
 
 def _layout(source: tuple[int, ...], made: tuple[int | None, ...]) -> bool:

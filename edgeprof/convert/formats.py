@@ -114,10 +114,10 @@ def require(extra: str | None, doing: str) -> None:
         raise ConfigError(f"{doing} needs {', '.join(missing)}: {install}")
 
 
-def parse_targets(text: str) -> list[str]:
-    """'onnx,tflite' -> ['onnx', 'tflite']; ConfigError for an empty list or an unknown format."""
+def parse_targets(text: str, option: str = "--to") -> list[str]:
+    """'onnx,tflite' -> ['onnx', 'tflite']; ConfigError naming the option for an empty list or an unknown format."""
     targets = list(dict.fromkeys(t.strip().lower() for t in text.split(",") if t.strip()))
     unknown = [t for t in targets if t not in TARGETS]
     if not targets or unknown:
-        raise ConfigError(f"--to {text!r}: name one or more of {', '.join(TARGETS)}")
+        raise ConfigError(f"{option} {text!r}: name one or more of {', '.join(TARGETS)}")
     return targets

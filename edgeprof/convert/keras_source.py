@@ -3,6 +3,7 @@ converter, to ONNX with tf2onnx (opset 17)."""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -55,11 +56,16 @@ class KerasModel(SourceModel):
 
         if target == "tflite":
             if self.keras is None:
-                converter = tf.lite.TFLiteConverter.from_saved_model(self.source.where)
-            else:
-                converter = tf.lite.TFLiteConverter.from_concrete_functions([self._function().get_concrete_function()])
-            path.write_bytes(converter.convert())
-            return Made("tf.lite.TFLiteConverter", tool_versions("tensorflow-cpu", "tensorflow", "keras"))
+                path.write_bytes(tf.lite.TFLiteConverter.from_saved_model(self.source.where).convert())
+                return Made("tf.lite.TFLiteConverter", tool_versions("tensorflow-cpu", "tensorflow", "keras"))
+            # through Keras's own SavedModel export (the inputs' dims fixed): the TFLite model keeps its
+            # serving_default signature, which int8-static calibration (ai-edge-quantizer) needs
+            with tempfile.TemporaryDirectory() as exported:
+                self.keras.export(exported, format="tf_saved_model", verbose=False,
+                                  input_signature=[self.signature] if len(self.signature) > 1 else self.signature)
+                path.write_bytes(tf.lite.TFLiteConverter.from_saved_model(exported).convert())
+            return Made("tf.lite.TFLiteConverter", tool_versions("tensorflow-cpu", "tensorflow", "keras"),
+                        {"from": "keras export (SavedModel)"})
         import tf2onnx
 
         tf2onnx.convert.from_function(self._function(), input_signature=self.signature, opset=OPSET,

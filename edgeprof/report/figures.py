@@ -57,6 +57,21 @@ def key_figures(result: dict[str, Any], *, intervals: bool = True) -> dict[str, 
     }
 
 
+REFERENCE_FIGURES = ("agree", "SQNR dB", "drop")
+
+
+def reference_figures(result: dict[str, Any]) -> dict[str, str]:
+    """How one Result's outputs compare with its reference (keyed by REFERENCE_FIGURES): top-1 agreement, SQNR
+    ('identical' for no difference at all), top-1 accuracy drop; 'n/m' where the reference's outputs never vary,
+    '-' where there was no reference."""
+    compared = Result(result).accuracy.get("reference") or {}
+    if compared.get("meaningful") is False:
+        return dict.fromkeys(REFERENCE_FIGURES, STATUS_SYMBOL[Status.NOT_MEASURED])
+    return {"agree": fmt(compared.get("agreement_top1")),
+            "SQNR dB": "identical" if compared.get("identical") else fmt(compared.get("sqnr_db")),
+            "drop": fmt(compared.get("accuracy_drop"))}
+
+
 def top1_text(view: Result, *, interval: bool = True) -> str:
     """Top-1 accuracy with its 95% Wilson interval over the samples scored ('0.95 [0.93, 0.97]')."""
     top1 = view.accuracy.get("top1")

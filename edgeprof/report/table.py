@@ -12,8 +12,10 @@ from rich.text import Text
 from edgeprof.decisions import Status, overall
 from edgeprof.report.figures import (
     FIGURES,
+    REFERENCE_FIGURES,
     STATUS_SYMBOL,
     key_figures,
+    reference_figures,
     status_symbol,
     verdict_bound,
     verdict_method,
@@ -121,15 +123,36 @@ def _summary_table(title: str, rows: list[dict[str, Any]], view: Callable[[dict[
     return fitted_table(title, SUMMARY_COLUMNS, cells, width)[0]
 
 
+# what goes first on a narrow terminal: p95, SQNR and the accuracy drop stay
+SWEEP_DROP = {"size MB": 6, "peak MB": 5, "mJ/inf": 4, "p50": 3, "top-1": 2, "agree": 1}
+SWEEP_COLUMNS = (Column("format"), Column("precision", wrap=True), Column("accel", wrap=True),
+                 *(Column(c, drop=SWEEP_DROP.get(c, 0), justify="right") for c in (*FIGURES, *REFERENCE_FIGURES)),
+                 Column("verdict", wrap=True))
+
+
+def _sweep_table(title: str, rows: list[dict[str, Any]], width: int) -> Table:
+    """A sweep's one table: a row per format x precision x accelerator, its key figures and how its outputs
+    compare with the reference every row shares (the title says which)."""
+    cells: list[list[Cell]] = []
+    for result in rows:
+        shown = Result(result)
+        figures = {**key_figures(result, intervals=width >= INTERVALS_FROM), **reference_figures(result)}
+        cells.append([shown.format, shown.variant, shown.accelerator_run or "-",
+                      *(figures[c] for c in (*FIGURES, *REFERENCE_FIGURES)),
+                      _styled(verdict_summary(result), overall(result))])
+    return fitted_table(title, SWEEP_COLUMNS, cells, width)[0]
+
+
 def energy_notes(result: dict[str, Any]) -> list[str]:
     """What the power section says instead of a figure it could not give (net energy indistinguishable from idle)."""
     power = Result(result).power
     return [f"net energy: {power['net_reason']}"] if power.get("net_status") == "indistinguishable" else []
 
 
-def render_verdicts(results: list[dict[str, Any]], console: Console) -> None:
-    """Print one table per device: key figures (methods marked), each constraint's verdict, and where each
-    Result's graph ran with its slowest operators, all within the console's width."""
+def render_verdicts(results: list[dict[str, Any]], console: Console, *, compared: str | None = None) -> None:
+    """Print one table per device: key figures (methods marked; a sweep's, with what its models are `compared`
+    with, one row per format x precision x accelerator with agreement, SQNR and drop), each constraint's verdict,
+    and where each Result's graph ran with its slowest operators, all within the console's width."""
     view = viewer(results)
     devices: dict[str, list[dict[str, Any]]] = {}
     for result in results:
@@ -137,7 +160,11 @@ def render_verdicts(results: list[dict[str, Any]], console: Console) -> None:
     for device, rows in devices.items():
         info = Result(rows[0]).device_info
         emulated = f" — emulated ({info['emulated']})" if info.get("emulated") else ""
-        console.print(_summary_table(f"{device}{emulated}", rows, view, console.width))
+        if compared is None:
+            console.print(_summary_table(f"{device}{emulated}", rows, view, console.width))
+        else:
+            console.print(_sweep_table(f"{device}{emulated}: agreement, SQNR and drop against {compared}", rows,
+                                       console.width))
         table, why = _verdict_table(device, rows, view, console.width)
         console.print(table)
         if why:

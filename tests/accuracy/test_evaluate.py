@@ -1,4 +1,5 @@
-"""evaluate(): labelled metrics and agreement with a reference, on real ONNX Runtime and LiteRT sessions."""
+"""evaluate(): labelled metrics and agreement with a reference (a model, or a source's outputs on the dataset), on
+real ONNX Runtime and LiteRT sessions."""
 
 from __future__ import annotations
 
@@ -138,3 +139,36 @@ def test_agreement_with_a_reference_whose_outputs_never_vary_is_marked_meaningle
     assert compared["meaningful"] is False and "do not vary" in compared["reason"]
     varied = evaluate(model, None, model, no_progress)["reference"]
     assert varied["meaningful"] is True and varied["reason"] is None
+
+
+def test_reference_outputs_are_compared_with_as_a_reference_models_are(tmp_path: Path) -> None:
+    """The source's outputs sent as an NPZ (what `sweep` computes for a PyTorch or Keras model): the figures are
+    the ones the file gives, whatever model made it; the drop is against the file's own top-1."""
+    data, y = labelled(tmp_path, count=40)
+    model = open_runtime(str(linear_classifier(tmp_path / "m.onnx", WEIGHTS)), "onnx", 1)
+    x = np.load(data)["x"]
+    exact = x @ WEIGHTS
+    noise = np.random.default_rng(4).standard_normal(exact.shape).astype(np.float32) * 0.01
+    outputs = tmp_path / "source-outputs.npz"
+    np.savez(outputs, outputs=exact + noise)
+    section = evaluate(model, str(data), None, no_progress, outputs_path=str(outputs))
+    compared = section["reference"]
+    signal, error = (exact + noise).astype(np.float64), noise.astype(np.float64)
+    expected_sqnr = 10 * np.log10(np.sum(signal ** 2) / np.sum(error ** 2))
+    assert compared["against"] == "outputs" and not compared["identical"]
+    assert compared["sqnr_db"] == pytest.approx(expected_sqnr, abs=0.05)
+    source_top1 = float(np.mean((exact + noise).argmax(1) == y))
+    assert compared["top1"] == pytest.approx(source_top1)
+    assert compared["accuracy_drop"] == pytest.approx(source_top1 - section["top1"])
+    assert evaluate(model, str(data), model, no_progress)["reference"]["against"] == "model"
+
+
+def test_reference_outputs_on_other_samples_are_value_errors(tmp_path: Path) -> None:
+    data, _ = labelled(tmp_path, count=10)
+    model = open_runtime(str(linear_classifier(tmp_path / "m.onnx", WEIGHTS)), "onnx", 1)
+    for key, rows, width, message in (("outputs", 9, 7, "hold 9 samples, the dataset 10"),
+                                      ("outputs", 10, 5, "5 values per sample"),
+                                      ("logits", 10, 7, "no array 'outputs'")):
+        np.savez(tmp_path / "bad.npz", **{key: np.zeros((rows, width), np.float32)})
+        with pytest.raises(ValueError, match=message):
+            evaluate(model, str(data), None, no_progress, outputs_path=str(tmp_path / "bad.npz"))

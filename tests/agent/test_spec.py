@@ -45,6 +45,9 @@ def test_the_host_spec_comes_back_as_the_same_typed_spec() -> None:
                    runtime=RuntimeSettings(providers=(Accelerator("cuda", {"device_id": "0"}), Accelerator("cpu"))),
                    lock=LockSettings("/w/device.lock", 60.0))
     assert parse_spec(sent.to_json()) == sent
+    compared = RunSpec(model=ModelFile("/m.onnx", "onnx"), dataset=SentFile("/d.npz", "cd"),
+                       reference_outputs=SentFile("/o.npz", "ef"))
+    assert parse_spec(compared.to_json()) == compared
 
 
 @pytest.mark.parametrize(("changes", "text"), [
@@ -70,6 +73,10 @@ def test_the_host_spec_comes_back_as_the_same_typed_spec() -> None:
     ({"power": "estimate"}, "power must be an object"),
     ({"dataset": {"sha256": "ab"}}, "dataset must be an object with a path"),
     ({"reference_model": {"path": "/r.onnx"}}, "reference_model needs a path and a format"),
+    ({"reference_outputs": {"path": "/o.npz"}}, "reference_outputs needs a dataset"),
+    ({"reference_outputs": {"path": "/o.npz"}, "dataset": {"path": "/d.npz"},
+      "reference_model": {"path": "/r.onnx", "format": "onnx"}}, "give one reference at most"),
+    ({"reference_outputs": {"path": "/o.npz", "format": "npz"}}, "unknown RunSpec key reference_outputs.format"),
     ({"model": {"path": "/m.onnx", "format": "onnx", "size": 3}}, "unknown RunSpec key model.size"),
     ({"lock": {"path": "/l", "wait_s": "long"}}, "lock.wait_s must be a number"),
     ({"model": {"path": "/f", "format": "genai", "external_data": [{"path": "/b/1.data", "name": "../x"}]}},

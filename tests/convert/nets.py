@@ -54,5 +54,14 @@ def keras_convnet() -> Any:
     ])
 
 
+def keras_two_inputs() -> Any:
+    """A seeded Keras model of two inputs ('a', 4 values; 'b', 3), concatenated into a dense head of 5."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    a, b = keras.Input((4,), name="a"), keras.Input((3,), name="b")
+    return keras.Model([a, b], keras.layers.Dense(5)(keras.layers.Concatenate()([a, b])))
+
+
 if __name__ == "__main__":
     dynamo_export(Path(sys.argv[1]))

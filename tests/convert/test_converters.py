@@ -19,6 +19,7 @@ from tests.convert.nets import (
     SHAPE_NHWC,
     dynamo_export,
     keras_convnet,
+    keras_two_inputs,
     torch_convnet,
     torch_program,
 )
@@ -102,7 +103,22 @@ def test_keras_to_tflite_and_onnx(tmp_path: Path, form: str) -> None:
     assert_faithful(entries)
     assert entries[0]["method"] == "tf.lite.TFLiteConverter" and entries[1]["method"] == "tf2onnx"
     assert load_artifact(tmp_path / "out" / "net.onnx").inputs[0].shape == list(SHAPE_NHWC)
+    from ai_edge_litert.interpreter import Interpreter
+
+    signatures = Interpreter(model_path=str(tmp_path / "out" / "net.tflite")).get_signature_list()
+    assert list(signatures) == ["serving_default"]  # what int8-static calibration (ai-edge-quantizer) reads
     deployed_ok(tmp_path / "out", entries, tmp_path / "cache")
+
+
+def test_a_keras_model_of_two_inputs_is_fed_by_name(tmp_path: Path) -> None:
+    """Its TFLite signature lists the inputs in another order than the model: each is fed the source's input of
+    its name."""
+    source = tmp_path / "two.keras"
+    keras_two_inputs().save(str(source))
+    (entry,) = convert(source, "--to", "tflite", cache=tmp_path / "cache")
+    assert_faithful([entry])
+    assert [i.name for i in load_artifact(tmp_path / "two.tflite").inputs] == ["serving_default_b:0",
+                                                                               "serving_default_a:0"]
 
 
 def test_dataset_samples_and_tflite_source_to_onnx(tmp_path: Path) -> None:

@@ -105,6 +105,8 @@ def test_quantize_keeps_external_data_and_records_it(tmp_path: Path) -> None:
                        cache=tmp_path / "cache")
     assert result["status"] == "ok", result["error"]
     assert result["accuracy"]["reference"]["agreement_top1"] >= 0.97
+    again = quantize(model, ["fp16"], tmp_path / "out", None)  # its own variant, identified with its data: replaced
+    assert again[0].sha256 == manifest["fp16"]["sha256"]
 
 
 @pytest.mark.ssh

@@ -42,6 +42,10 @@ def test_sweep_with_its_own_defaults_calibrates_on_the_dataset_and_names_what_to
     assert {p.name for p in out.glob("*.onnx")} == {"digits-fp16.onnx", "digits-int8-dynamic.onnx",
                                                     "digits-int8-static.onnx"}
     assert "variants in .edgeprof/variants/digits (manifest: .edgeprof/variants/digits/manifest.json)" in proc.stdout
+    assert "agreement, SQNR and drop against the fp32 model digits-fp32.onnx, run beside each" in proc.stdout
+    rows = [line.split("│")[1:4] for line in proc.stdout.splitlines() if line.startswith("│ onnx")]
+    assert [[cell.strip() for cell in row] for row in rows] == [
+        ["onnx", v, "cpu"] for v in ("fp32", "fp16", "int8-dynamic", "int8-static")]  # format x precision x accel
     assert "local / digits: recommended " in proc.stdout or "local / digits: no variant meets" in proc.stdout
     assert proc.stdout.count("\nnot ") >= 3  # a reason for each of the four variants not chosen
     assert "dynamic dims" not in proc.stderr  # the shipped models' only dynamic dim is the batch
