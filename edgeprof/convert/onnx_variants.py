@@ -79,9 +79,11 @@ def _fp16(source: ModelArtifact, target: Path, _calibration: Path | None, _qop: 
 
 
 def _dynamic(source: ModelArtifact, target: Path, _calibration: Path | None, _qop: bool) -> dict[str, Any]:
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(source.path), str(target), weight_type=QuantType.QUInt8,
+    # the loaded model, not its path: given a path, the quantizer writes a shape-inferred copy beside the source
+    quantize_dynamic(onnx.load(str(source.path)), str(target), weight_type=QuantType.QUInt8,
                      use_external_data_format=external_data_location(target, source) is not None)
     return {"weight_type": "QUInt8", "note": "u8 weights: s8 dynamic kernels are much slower on x86"}
 

@@ -20,7 +20,7 @@ from tests.faults.test_network_faults import finish, one_error_line
 from tests.support import DIGITS, default_sigint
 
 # The CLI (argv[4:]) with an audit hook that sends its main thread a real signal (argv[3]) the Nth time (argv[2]) it
-# opens a file whose path matches the regular expression argv[1] for writing, then waits (1 s at most) for the
+# opens a file whose path matches the regular expression argv[1] for writing (or removes one), then waits (1 s at most) for the
 # CLI's handler to raise, so that nothing more is written first. onnx writes a model's external data one tensor per
 # open: at the second such open one tensor of the variant is written and the next is not.
 STOP_IN_A_WRITE = """
@@ -29,7 +29,8 @@ pattern, nth, stop = re.compile(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 writes = []
 
 def hook(event, args):
-    if event != "open" or not any(flag in str(args[1]) for flag in "wax+"):
+    written = event == "open" and any(flag in str(args[1]) for flag in "wax+")
+    if not (written or event == "os.remove"):
         return
     path = os.readlink(f"/proc/self/fd/{args[0]}") if isinstance(args[0], int) else os.fsdecode(args[0])
     if pattern.match(os.path.realpath(path)):
@@ -104,6 +105,23 @@ def test_a_stop_while_the_variants_are_recorded_waits_for_the_record(tmp_path: P
     assert code == 130, err
     one_error_line(err, "interrupted")
     assert only_recorded_variants(out) == {"digits-fp16.onnx", "digits-int8-dynamic.onnx"}
+
+
+def test_quantize_writes_nothing_beside_its_source(tmp_path: Path) -> None:
+    """onnxruntime's quantizers, given a model's path, write a shape-inferred copy beside it (`<name>-inferred.onnx`,
+    from onnx's C++) and delete it when they are done with it: a stop before that (here when Python is about to
+    delete it) left it among the user's files. quantize hands them the loaded model instead, so nothing is written
+    into the source's folder."""
+    source = tmp_path / "digits-fp32.onnx"
+    source.write_bytes((DIGITS / "digits-fp32.onnx").read_bytes())
+    out = tmp_path / "variants"
+    proc = subprocess.Popen([sys.executable, "-c", STOP_IN_A_WRITE, re.escape(f"{tmp_path.resolve()}/") + "[^/]*$",
+                             "1", str(int(signal.SIGINT)), "quantize", str(source), "--variants",
+                             "int8-dynamic,int8-static", "--calibration", str(DIGITS / "test.npz"), "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
+    code, err, _ = finish(proc, 120)
+    assert code == 0, err
+    assert {p.name for p in tmp_path.iterdir()} == {source.name, out.name}
 
 
 def test_ctrl_c_during_dataset_build_says_interrupted(tmp_path: Path) -> None:
