@@ -170,5 +170,5 @@ def _diagnose(profile: DeviceProfile, accept_new_host_key: bool) -> DoctorReport
     mismatch = board_mismatch(profile, facts)
     if mismatch:
         problems.append((mismatch, "check the address (the profile's host, ~/.ssh/config), or describe this board "
-                                   "in a profile of its own (`extends`, docs/device-profiles.md)"))
+                                   "in a profile of its own (`extends`, edgeprof docs device-profiles)"))
     return DoctorReport(profile.name, facts, problems)

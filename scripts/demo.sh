@@ -1,22 +1,11 @@
 #!/usr/bin/env bash
-# The main job on the embedded default device (`local`, this machine): set up .venv, then profile the shipped
-# digits model in four variants (ONNX fp32, fp16, int8 static; TFLite int8 static) with on-device accuracy,
-# judge them against the `local` profile's constraints, store the results, print the verdict tables, and
-# write the comparison plots and a self-contained HTML report. Exits with deploy's code (0: all constraints met).
+# The README's first command: set up .venv, then `edgeprof demo` (its one home: edgeprof/demo.py): the sample that
+# ships inside the package (the digits model in four variants: ONNX fp32, fp16, int8 static; TFLite int8 static,
+# with its labelled test set) profiled on the embedded default device (`local`, this machine), judged against the
+# `local` profile's constraints and stored; it prints the verdict tables, the variant to ship and what to run next,
+# and writes .edgeprof/report.html. Arguments go to `edgeprof demo` (--out DIR, --store). Exits with its code
+# (0: all constraints met).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
-digits=models/digits
-.venv/bin/edgeprof deploy --device local --dataset "$digits/test.npz" \
-  --model "$digits/digits-fp32.onnx" \
-  --model "$digits/digits-fp16.onnx" \
-  --model "$digits/digits-int8-static.onnx" \
-  --model "$digits/digits-int8-static.tflite" \
-  "$@"
-code=$?
-if [ "$code" -le 1 ]; then
-  .venv/bin/edgeprof recommend --device local --model digits
-  .venv/bin/edgeprof plot --latest --out .edgeprof/plots >/dev/null && echo "plots: .edgeprof/plots/"
-  .venv/bin/edgeprof report --latest --out .edgeprof/report.html >/dev/null && echo "report: .edgeprof/report.html"
-fi
-exit "$code"
+exec .venv/bin/edgeprof demo "$@"

@@ -21,6 +21,8 @@ from edgeprof.errors import EXIT_DEVICE, EXIT_INTERRUPTED, EXIT_USAGE, EdgeprofE
 
 # The module (under edgeprof.cli) that registers each top-level command or group on the app, in `--help` order.
 COMMANDS = {
+    "demo": "demo_cmd",
+    "docs": "docs_cmd",
     "check": "check_cmds", "recommend": "check_cmds", "history": "check_cmds", "compare": "check_cmds",
     "explain": "check_cmds",
     "deploy": "deploy_cmds", "doctor": "deploy_cmds", "sweep": "deploy_cmds",

@@ -181,7 +181,7 @@ def explain(
     as_json: JsonOption = False,
 ) -> None:
     """Why a figure differs between two runs: every recorded difference side by side, ranked by how likely it
-    explains the change (docs/explain.md), with the Mann-Whitney verdict and effect size on the raw samples."""
+    explains the change (edgeprof docs explain), with the Mann-Whitney verdict and effect size on the raw samples."""
     a_id, b_id, explanations = pipeline.explain(store_path(store), run_a, run_b, tuple(device), tuple(model),
                                                 alpha=alpha, min_effect=min_effect)
     if as_json:

@@ -4,7 +4,6 @@ planned by edgeprof.plan (and edgeprof.sweep); this module parses, calls and ren
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,14 +11,14 @@ import typer
 
 from edgeprof.agent.spec import (
     SCENARIOS,
-    ErrorKind,
     GenerationSettings,
     InputSettings,
     LatencyBudget,
     PowerSettings,
     ScenarioSettings,
 )
-from edgeprof.cli.app import app, console, error_line
+from edgeprof.cli.app import app, console
+from edgeprof.cli.deploying import measure_judge_store, print_recommendations
 from edgeprof.cli.options import (
     AcceptNewOption,
     AllowNanOption,
@@ -47,21 +46,11 @@ from edgeprof.cli.options import (
     UserOption,
     finite,
     seconds,
-    store_path,
 )
-from edgeprof.cli.progress import AgentProgress
 from edgeprof.devices import LAB_WAIT_S
 from edgeprof.doctor import diagnose
-from edgeprof.pipeline import Deployed, deploy_judge_store
-from edgeprof.plan import Plan, Request, make_plan, named_profiles, recorded_command
-from edgeprof.report.recommendation import describe
-from edgeprof.report.scenario_summary import scenario_lines
-from edgeprof.report.table import render_verdicts
-from edgeprof.result import Result
-from edgeprof.store.location import redact
+from edgeprof.plan import Request, make_plan, named_profiles
 from edgeprof.sweep import DEFAULT_FORMATS, DEFAULT_VARIANTS, SweepOptions, sweep_plan
-
-ACCELERATOR_ERRORS = (ErrorKind.ACCELERATOR_MISSING, ErrorKind.ACCELERATOR_OPTIONS)
 
 
 @app.command("deploy")
@@ -170,34 +159,6 @@ def deploy(
     raise typer.Exit(measure_judge_store(plan, store, as_json=as_json, jobs=jobs).exit_code(strict=strict))
 
 
-def measure_judge_store(plan: Plan, store: str | None, *, as_json: bool, jobs: int | None = None,
-                        compared: str | None = None) -> Deployed:
-    """Deploy, judge and store (edgeprof.pipeline.deploy_judge_store) with progress on stderr; render (a sweep's
-    table with what its models are `compared` with); the deploy (its exit code: 3 if a device failed, else 1 on a
-    failed constraint, else 0)."""
-    err = console(stderr=True)
-    with AgentProgress(err, quiet=as_json) as progress:
-        deployed = deploy_judge_store(plan, store_path(store), command=recorded_command(sys.argv[1:]),
-                                      on_event=progress.on_event, jobs=jobs)
-    if as_json:
-        print(json.dumps(deployed.results, indent=2))
-    else:
-        render_verdicts(deployed.results, console(), compared=compared)
-        for line in scenario_lines(deployed.results):
-            console().print(line, markup=False, highlight=False)
-        if deployed.run_id:
-            err.print(f"stored run {deployed.run_id} in {redact(store_path(store))}")
-    if deployed.store_error:  # the store refused the run after measuring: shown above, kept in the spool
-        error_line(deployed.store_error)
-    for failure in deployed.failures.values():
-        error_line(str(failure))
-    for result in deployed.results:  # an accelerator the device lacks is the run's configuration, said in one line
-        error = result.get("error") or {}
-        if error.get("kind") in ACCELERATOR_ERRORS:
-            error_line(f"{Result(result).label}: {error['message']}")
-    return deployed
-
-
 @app.command("doctor")
 def doctor(
     device: Annotated[str, typer.Option("--device", "-d", help="Device profile name.")] = "local",
@@ -275,8 +236,7 @@ def sweep(
         console(stderr=True).print(note, markup=False, highlight=False)
     deployed = measure_judge_store(sweep.plan, store, as_json=as_json, compared=sweep.compared)
     if not as_json:
-        out_lines = [f"variants in {sweep.out_dir} (manifest: {sweep.out_dir / 'manifest.json'})"]
-        out_lines += [line for rec in deployed.report.recommendations.values() for line in describe(rec)]
-        for line in out_lines:
-            console().print(line, markup=False, highlight=False, soft_wrap=True)
+        console().print(f"variants in {sweep.out_dir} (manifest: {sweep.out_dir / 'manifest.json'})", markup=False,
+                        highlight=False, soft_wrap=True)
+        print_recommendations(deployed)
     raise typer.Exit(deployed.exit_code(strict=strict))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 EXAMPLES = {
+    "demo": "edgeprof demo --out demo/",
+    "docs": "edgeprof docs verdicts",
     "check": "edgeprof check --latest --constraint 'latency.p95_ms<=20' --junit verdicts.xml --baseline baseline",
     "recommend": "edgeprof recommend --device pi4 --model digits",
     "history": "edgeprof history --device pi4 --model digits --plot trend.png",

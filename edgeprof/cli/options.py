@@ -126,9 +126,9 @@ def __getattr__(name: str) -> Any:
                                             "samples.")]
 
 
-def store_path(option: str | None) -> str:
+def store_path(option: str | None, folder: Path = DEFAULT_STORE.parent) -> str:
     """The results store to use (a SQLite path or a postgresql:// URL): the --store flag, else $EDGEPROF_STORE,
-    else .edgeprof/results.db."""
+    else results.db in `folder` (.edgeprof)."""
     if option is not None:
         return option
-    return os.environ.get("EDGEPROF_STORE") or str(DEFAULT_STORE)
+    return os.environ.get("EDGEPROF_STORE") or str(folder / DEFAULT_STORE.name)

@@ -155,7 +155,7 @@ def watch_cmd(
     every earlier run stored). Exit 1 with an `edgeprof: alert:` line at the first failed verdict, latency
     regression or accuracy drop against --baseline; 2 for bad usage or a store that refuses a run; 3 when the
     device is not reached or its run fails for --max-failures ticks in a row or at the last tick (a failed tick is
-    retried at the next one). See docs/monitoring.md.
+    retried at the next one). See edgeprof docs monitoring.
     """
     schedule = Schedule(parse_duration(every, "--every"), runs,
                         parse_duration(for_, "--for") if for_ is not None else None)

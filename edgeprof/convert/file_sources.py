@@ -36,7 +36,7 @@ class FileModel(SourceModel):
             raise ConfigError(f"{self.source.where} is already {target.upper()}")
         if target == "tflite":
             raise ConfigError("no converter from ONNX to TFLite in edgeprof: onnx2tf needs Python >= 3.12 and "
-                              "exact numpy/onnx/onnxruntime versions of its own (see docs/converting.md); convert "
+                              "exact numpy/onnx/onnxruntime versions of its own (see edgeprof docs converting); convert "
                               "from the PyTorch or Keras source instead")
         import tf2onnx
 

@@ -122,7 +122,7 @@ def trend_figure(results: list[Doc]) -> Figure:
     fig.autofmt_xdate()
     handles, _ = axes[rows[0]].get_legend_handles_labels()
     handles.append(Line2D([], [], marker="o", linestyle="none", markersize=10, markerfacecolor="none",
-                          markeredgecolor=CHANGE_COLOR, label="change point (docs/explain.md)"))
+                          markeredgecolor=CHANGE_COLOR, label="change point (edgeprof docs explain)"))
     if notes:
         handles.append(Line2D([], [], color="grey", linestyle=":", label="settings changed from the previous run"))
     fig.suptitle(titled(fig, "Over time: p50 (solid) and p95 (dashed) with 95% intervals"
