@@ -15,7 +15,7 @@ from typing import NoReturn, Sequence
 import typer
 from typer.exceptions import Abort, TyperException
 
-from edgeprof.cli.app import HELP_OPTIONS, StopEscaped, app, error_line, warning_line
+from edgeprof.cli.app import HELP_OPTIONS, Command, StopEscaped, app, error_line, registered, warning_line
 from edgeprof.cli.examples import add_examples
 from edgeprof.errors import EXIT_DEVICE, EXIT_INTERRUPTED, EXIT_USAGE, EdgeprofError
 
@@ -49,6 +49,8 @@ def command_app(argv: Sequence[str] | None = None) -> typer.Typer:
     modules = [COMMANDS[name]] if name in COMMANDS and not asks_help else dict.fromkeys(COMMANDS.values())
     for module in modules:
         importlib.import_module(f"edgeprof.cli.{module}")
+    for _, command in registered(app):
+        command.cls = Command
     add_examples(app)
     return app
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from typer.core import TyperGroup
+from typer import _click
+from typer.core import TyperArgument, TyperCommand, TyperGroup
+from typer.models import CommandInfo
 
 from edgeprof.artifacts import printable
 
@@ -45,6 +48,32 @@ app = typer.Typer(
     rich_markup_mode=None,
     add_completion=False,
 )
+
+
+class Command(TyperCommand):
+    """A command whose usage line names each argument by its metavar, as its help does ('RUN_A', '[DEVICE]'),
+    where typer would write '{run_a}'."""
+
+    def collect_usage_pieces(self, ctx: _click.Context) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if isinstance(param, TyperArgument):
+                name = param.make_metavar(ctx)
+                pieces.append(name if param.required else f"[{name}]")
+            else:
+                pieces += param.get_usage_pieces(ctx)
+        return pieces
+
+
+def registered(group: typer.Typer, prefix: str = "") -> Iterator[tuple[str, CommandInfo]]:
+    """Every command registered on `group` and its subgroups, recursively, with its name ('runs tag')."""
+    for command in group.registered_commands:
+        yield f"{prefix}{command.name or command.callback.__name__}", command  # type: ignore[union-attr]
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None and sub.name:
+            yield from registered(sub.typer_instance, f"{prefix}{sub.name} ")
+
+
 devices_app = typer.Typer(help="List and inspect device profiles.", no_args_is_help=True)
 runs_app = typer.Typer(help="Browse the results store.", no_args_is_help=True)
 app.add_typer(devices_app, name="devices")

@@ -42,7 +42,7 @@ from edgeprof.report.table import render_verdicts
 from edgeprof.result import Result
 
 EffectOption = Annotated[
-    float, typer.Option("--min-effect", min=0.0, callback=finite,
+    float, typer.Option("--min-effect", metavar="FRACTION", min=0.0, callback=finite,
                         help="Smallest median change that counts (0.05 = 5%).")
 ]
 
@@ -54,17 +54,19 @@ def _notes(notes: list[str]) -> None:
 
 @app.command("check")
 def check(
-    run: Annotated[Optional[str], typer.Option("--run", help="Run id, prefix or tag (default: latest).")] = None,
+    run: Annotated[Optional[str], typer.Option("--run", metavar="RUN",
+                                               help="Run id, prefix or tag (default: latest).")] = None,
     latest: Annotated[bool, typer.Option("--latest", help="The newest run.")] = False,
     device: DeviceFilter = [],  # noqa: B006 - typer reads the default
     model: ModelFilter = [],  # noqa: B006
     constraint: ConstraintOption = [],  # noqa: B006
     project: ProjectOption = None,
-    junit: Annotated[Optional[Path], typer.Option("--junit", help="Write JUnit XML here.")] = None,
-    markdown: Annotated[Optional[Path], typer.Option("--markdown", help="Write a Markdown summary here.")] = None,
+    junit: Annotated[Optional[Path], typer.Option("--junit", metavar="PATH", help="Write JUnit XML here.")] = None,
+    markdown: Annotated[Optional[Path], typer.Option("--markdown", metavar="PATH",
+                                                     help="Write a Markdown summary here.")] = None,
     strict: StrictOption = False,
     baseline: Annotated[
-        Optional[str], typer.Option("--baseline", help="Run or tag to compare latency against.")
+        Optional[str], typer.Option("--baseline", metavar="RUN", help="Run or tag to compare latency against.")
     ] = None,
     max_ratio: MaxRatioOption = pipeline.DEFAULT_MAX_RATIO,
     max_drop: MaxDropOption = pipeline.DEFAULT_MAX_DROP,
@@ -127,10 +129,10 @@ def recommend_cmd(
 def history(
     device: DeviceFilter = [],  # noqa: B006
     model: ModelFilter = [],  # noqa: B006
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Newest results to show.")] = 50,
+    limit: Annotated[int, typer.Option("--limit", "-n", metavar="N", min=1, help="Newest results to show.")] = 50,
     plot: Annotated[Optional[Path], typer.Option(
-        "--plot", metavar="FILE", help="Also draw p50/p95, accuracy and energy over time here (.png, .svg, .pdf), "
-        "change points and changed settings marked.")] = None,
+        "--plot", metavar="PATH", help="Also draw p50/p95, accuracy and energy over time here (.png, .svg, .pdf), "
+                                       "change points and changed settings marked.")] = None,
     store: StoreOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -147,8 +149,8 @@ def history(
 
 @app.command("compare")
 def compare(
-    run_a: Annotated[str, typer.Argument(help="The earlier run: id, prefix, tag or 'latest'.")],
-    run_b: Annotated[str, typer.Argument(help="The later run: id, prefix, tag or 'latest'.")],
+    run_a: Annotated[str, typer.Argument(metavar="RUN_A", help="The earlier run: id, prefix, tag or 'latest'.")],
+    run_b: Annotated[str, typer.Argument(metavar="RUN_B", help="The later run: id, prefix, tag or 'latest'.")],
     alpha: AlphaOption = DEFAULT_ALPHA,
     min_effect: EffectOption = DEFAULT_MIN_EFFECT,
     store: StoreOption = None,
@@ -171,8 +173,9 @@ def compare(
 
 @app.command("explain")
 def explain(
-    run_a: Annotated[str, typer.Argument(help="The earlier run: id (as `runs list` shows it), prefix, tag or 'latest'.")],
-    run_b: Annotated[str, typer.Argument(help="The later run: id, prefix, tag or 'latest'.")],
+    run_a: Annotated[str, typer.Argument(metavar="RUN_A",
+                                         help="The earlier run: id (as `runs list` shows it), prefix, tag or 'latest'.")],
+    run_b: Annotated[str, typer.Argument(metavar="RUN_B", help="The later run: id, prefix, tag or 'latest'.")],
     device: DeviceFilter = [],  # noqa: B006
     model: ModelFilter = [],  # noqa: B006
     alpha: AlphaOption = DEFAULT_ALPHA,

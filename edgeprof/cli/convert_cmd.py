@@ -17,21 +17,28 @@ from edgeprof.model_inputs import parse_input_shape
 
 @app.command("convert")
 def convert_command(
-    source: Annotated[str, typer.Argument(help="The model: .onnx, .tflite, .keras, .h5, a SavedModel folder, a "
-                                          "torch.export .pt2, or package.module:factory (returns an nn.Module).")],
-    to: Annotated[str, typer.Option("--to", help="Comma-separated: onnx, tflite.")] = "onnx,tflite",
-    out: Annotated[Optional[Path], typer.Option("--out", help="Output folder. Default: beside the source.")] = None,
+    source: Annotated[str, typer.Argument(metavar="SOURCE",
+                                          help="The model: .onnx, .tflite, .keras, .h5, a SavedModel folder, a "
+                                               "torch.export .pt2, or package.module:factory (returns an nn.Module).")],
+    to: Annotated[str, typer.Option("--to", metavar="FORMAT[,FORMAT...]",
+                                    help="Comma-separated: onnx, tflite.")] = "onnx,tflite",
+    out: Annotated[Optional[Path], typer.Option("--out", metavar="DIR",
+                                                help="Output folder. Default: beside the source.")] = None,
     input_shape: Annotated[Optional[list[str]], typer.Option(
-        "--input-shape", help="NAME=1x3x224x224: an input's dims where the source does not fix them (a factory "
-                              "always needs them; the names become the ONNX input names). Repeatable.")] = None,
+        "--input-shape", metavar="NAME=SHAPE",
+        help="NAME=1x3x224x224: an input's dims where the source does not fix them (a factory "
+             "always needs them; the names become the ONNX input names). Repeatable.")] = None,
     dataset: Annotated[Optional[Path], typer.Option(
-        "--dataset", help="NPZ whose samples (one array per input, or x) both models run; else seeded random.")]
+        "--dataset", metavar="PATH",
+        help="NPZ whose samples (one array per input, or x) both models run; else seeded random.")]
     = None,
-    atol: Annotated[Optional[float], typer.Option("--atol", help="Largest max abs difference allowed, relative to "
-                                                  "the source output's largest magnitude (at least 1). Default: "
-                                                  "1e-3.")] = None,
-    min_cosine: Annotated[Optional[float], typer.Option("--min-cosine", help="Least cosine similarity allowed. "
-                                                        "Default: 0.999.")] = None,
+    atol: Annotated[Optional[float], typer.Option("--atol", metavar="TOLERANCE",
+                                                  help="Largest max abs difference allowed, relative to "
+                                                       "the source output's largest magnitude (at least 1). Default: "
+                                                       "1e-3.")] = None,
+    min_cosine: Annotated[Optional[float], typer.Option("--min-cosine", metavar="COSINE",
+                                                        help="Least cosine similarity allowed. "
+                                                             "Default: 0.999.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace outputs that already exist.")] = False,
     allow_pickle: Annotated[bool, typer.Option(
         "--allow-pickle", help="Load a pickled .pt/.pth module: this RUNS ANY CODE the file holds; only for files "
@@ -39,7 +46,7 @@ def convert_command(
     as_json: JsonOption = False,
 ) -> None:
     """Convert a model; each output is loaded, run and compared with the source (max abs difference, cosine,
-    top-1 agreement), and recorded in <out>/manifest.json. Past the tolerance: exit 1, nothing written."""
+    top-1 agreement), and recorded in DIR/manifest.json (--out DIR). Past the tolerance: exit 1, nothing written."""
     from edgeprof.convert.converting import ConvertOptions, convert_model  # numpy and converters: this command only
     from edgeprof.convert.fidelity import ATOL, MIN_COSINE
     from edgeprof.convert.formats import parse_targets

@@ -29,40 +29,54 @@ app.add_typer(dataset_app, name="dataset")
 
 @dataset_app.command("build")
 def dataset_build(
-    src: Annotated[Path, typer.Argument(help="A folder of images or .npy files (class subfolders give the labels), "
-                                        "or a CSV of feature columns and a label column.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="The NPZ to write (atomically).")],
+    src: Annotated[Path, typer.Argument(metavar="SOURCE",
+                                        help="A folder of images or .npy files (class subfolders give the labels), "
+                                             "or a CSV of feature columns and a label column.")],
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="PATH", help="The NPZ to write (atomically).")],
     labels: Annotated[Optional[Path], typer.Option(
-        "--labels", help="CSV of FILE,LABEL rows (header first) for a folder without class subfolders.")] = None,
+        "--labels", metavar="PATH",
+        help="CSV of FILE,LABEL rows (header first) for a folder without class subfolders.")] = None,
     label_column: Annotated[Optional[str], typer.Option(
-        "--label-column", help="The label column of the CSV (default: label).")] = None,
+        "--label-column", metavar="NAME", help="The label column of the CSV (default: label).")] = None,
     classes: Annotated[Optional[str], typer.Option(
-        "--classes", metavar="A,B,...|FILE", help="The class order the model was trained with (label i is the i-th "
-                                                  "name; a file: one name a line). Default: sorted names.")] = None,
+        "--classes", metavar="CLASS[,CLASS...]|PATH",
+        help="The class order the model was trained with (label i is the i-th "
+             "name; a file: one name a line). Default: sorted names.")] = None,
     model: Annotated[Optional[Path], typer.Option(
-        "--model", "-m", help="Take size, layout, colour and dtype from this model's input when not given; int8/uint8 "
-                              "inputs are quantised with its scale and zero point.")] = None,
+        "--model", "-m", metavar="PATH",
+        help="Take size, layout, colour and dtype from this model's input when not given; int8/uint8 "
+             "inputs are quantised with its scale and zero point.")] = None,
     input_name: Annotated[Optional[str], typer.Option(
-        "--input", help="The model input the samples feed (needed when it has several); without --model, the key "
-                        "to write (default x).")] = None,
+        "--input", metavar="NAME",
+        help="The model input the samples feed (needed when it has several); without --model, the key "
+             "to write (default x).")] = None,
     resize: Annotated[Optional[str], typer.Option("--resize", metavar="HxW", help="Resize images to HEIGHTxWIDTH "
                                                   "(bilinear).")] = None,
-    crop: Annotated[Optional[str], typer.Option("--crop", help="center: keep the aspect ratio, cut the middle to the "
-                                                "--resize size.")] = None,
-    color: Annotated[Optional[str], typer.Option("--color", help="rgb (default), bgr or gray.")] = None,
-    scale: Annotated[Optional[str], typer.Option("--scale", help="Multiply values by this, e.g. 1/255.")] = None,
-    mean: Annotated[Optional[str], typer.Option("--mean", help="Subtract after --scale: one value or one per "
-                                                "channel, e.g. 0.485,0.456,0.406.")] = None,
-    std: Annotated[Optional[str], typer.Option("--std", help="Divide by after --mean: one value or one per "
-                                               "channel.")] = None,
-    layout: Annotated[Optional[str], typer.Option("--layout", help="nhwc (default) or nchw.")] = None,
-    dtype: Annotated[Optional[str], typer.Option("--dtype", help="float32 (default), float16, float64, int8, uint8, "
-                                                 "int16, int32, int64.")] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", help="Keep this many samples (seeded, stratified by "
-                                                 "label).")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of --limit and --split.")] = 0,
+    crop: Annotated[Optional[str], typer.Option("--crop", metavar="center",
+                                                help="center: keep the aspect ratio, cut the middle to the "
+                                                     "--resize size.")] = None,
+    color: Annotated[Optional[str], typer.Option("--color", metavar="rgb|bgr|gray",
+                                                 help="rgb (default), bgr or gray.")] = None,
+    scale: Annotated[Optional[str], typer.Option("--scale", metavar="FACTOR",
+                                                 help="Multiply values by this, e.g. 1/255.")] = None,
+    mean: Annotated[Optional[str], typer.Option("--mean", metavar="X[,X...]",
+                                                help="Subtract after --scale: one value or one per "
+                                                     "channel, e.g. 0.485,0.456,0.406.")] = None,
+    std: Annotated[Optional[str], typer.Option("--std", metavar="X[,X...]",
+                                               help="Divide by after --mean: one value or one per "
+                                                    "channel.")] = None,
+    layout: Annotated[Optional[str], typer.Option("--layout", metavar="nhwc|nchw",
+                                                  help="nhwc (default) or nchw.")] = None,
+    dtype: Annotated[Optional[str], typer.Option("--dtype", metavar="DTYPE",
+                                                 help="float32 (default), float16, float64, int8, uint8, "
+                                                      "int16, int32, int64.")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", metavar="N",
+                                                 help="Keep this many samples (seeded, stratified by "
+                                                      "label).")] = None,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of --limit and --split.")] = 0,
     split: Annotated[Optional[float], typer.Option(
-        "--split", help="Hold out this fraction (stratified by label) in OUT-calibration.npz; OUT gets the rest.")]
+        "--split", metavar="FRACTION", help="Hold out this fraction (stratified by label) in PATH-calibration.npz "
+                                            "(PATH: --out without .npz); --out gets the rest.")]
     = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -97,7 +111,7 @@ def _figure(value: float | None) -> str:
 
 @dataset_app.command("show")
 def dataset_show(
-    path: Annotated[Path, typer.Argument(help="An NPZ dataset.")],
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="An NPZ dataset.")],
     as_json: JsonOption = False,
 ) -> None:
     """Inputs (shape, dtype, min/max/mean, NaN and inf counts) and label counts of an NPZ dataset."""

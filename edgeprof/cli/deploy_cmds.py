@@ -55,15 +55,16 @@ from edgeprof.sweep import DEFAULT_FORMATS, DEFAULT_VARIANTS, SweepOptions, swee
 
 @app.command("deploy")
 def deploy(
-    model: Annotated[list[Path], typer.Option("--model", "-m", help="ONNX, TFLite or GGUF model file, or ONNX "
-                                              "Runtime GenAI model folder (repeatable).")],
+    model: Annotated[list[Path], typer.Option("--model", "-m", metavar="PATH",
+                                              help="ONNX, TFLite or GGUF model file, or ONNX Runtime GenAI model "
+                                                   "folder (repeatable).")],
     device: DeviceOption = [],  # noqa: B006 - typer reads the default
     devices_from: Annotated[
-        Optional[str], typer.Option("--devices-from", metavar="FILE[:GROUP]|labgrid:K=V",
+        Optional[str], typer.Option("--devices-from", metavar="PATH[:GROUP]|labgrid:K=V",
                                     help="Device names: one per line, an INI inventory's group, or labgrid places.")
     ] = None,
     jobs: Annotated[
-        Optional[int], typer.Option("--jobs", "-j", min=1, help="Devices at a time (default: all).")
+        Optional[int], typer.Option("--jobs", "-j", metavar="N", min=1, help="Devices at a time (default: all).")
     ] = None,
     lab_wait: LabWaitOption = LAB_WAIT_S,
     dataset: DatasetOption = None,
@@ -76,37 +77,41 @@ def deploy(
     project: ProjectOption = None,
     strict: StrictOption = False,
     min_runs: Annotated[
-        Optional[int], typer.Option("--min-runs", min=1, help=f"Default {LatencyBudget.min_runs} (capped by --max-runs).")
+        Optional[int], typer.Option("--min-runs", metavar="N", min=1,
+                                    help=f"Default {LatencyBudget.min_runs} (capped by --max-runs).")
     ] = None,
-    max_runs: Annotated[int, typer.Option("--max-runs", min=1, help="Most timed runs of the latency phase.")
+    max_runs: Annotated[int, typer.Option("--max-runs", metavar="N", min=1,
+                                          help="Most timed runs of the latency phase.")
                         ] = LatencyBudget.max_runs,
     min_seconds: Annotated[
         Optional[float],
-        typer.Option("--min-seconds", min=0, callback=seconds,
+        typer.Option("--min-seconds", metavar="SECONDS", min=0, callback=seconds,
                      help=f"Default {LatencyBudget.min_seconds} (capped by --max-seconds)."),
     ] = None,
     max_seconds: MaxSecondsOption = LatencyBudget.max_seconds,
     precision: PrecisionOption = LatencyBudget.target_rel_halfwidth,
     power_seconds: PowerSecondsOption = PowerSettings.seconds,
     cooldown_to: Annotated[
-        Optional[float], typer.Option("--cooldown-to", callback=finite,
+        Optional[float], typer.Option("--cooldown-to", metavar="CELSIUS", callback=finite,
                                       help="Wait (bounded) until the device is this cool (C).")
     ] = None,
     op_profile: Annotated[bool, typer.Option("--op-profile", help="Per-operator profile (ONNX Runtime; LiteRT 2.2+).")] = False,
     no_reference: Annotated[
         bool, typer.Option("--no-reference", help="Do not compare a variant with its fp32 source.")
     ] = False,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the random timing inputs (the same seed, the same "
-                                                     "inputs).")] = 0,
+    seed: Annotated[int, typer.Option("--seed", metavar="N",
+                                      help="Seed of the random timing inputs (the same seed, the same "
+                                           "inputs).")] = 0,
     scenario: Annotated[
         str, typer.Option("--scenario", metavar="|".join(SCENARIOS), help="Load scenario.")
     ] = ScenarioSettings.name,
-    batch: Annotated[Optional[str], typer.Option("--batch", metavar="1,4,8", help="Offline batch sizes.")] = None,
+    batch: Annotated[Optional[str], typer.Option("--batch", metavar="N[,N...]",
+                                                 help="Offline batch sizes, e.g. 1,4,8.")] = None,
     sweep_threads: Annotated[
-        Optional[str], typer.Option("--sweep-threads", metavar="1,2,4", help="Offline thread counts.")
+        Optional[str], typer.Option("--sweep-threads", metavar="N[,N...]", help="Offline thread counts, e.g. 1,2,4.")
     ] = None,
     target_qps: Annotated[
-        Optional[float], typer.Option("--target-qps", min=0.001, callback=finite,
+        Optional[float], typer.Option("--target-qps", metavar="QPS", min=0.001, callback=finite,
                                       help="Server: Poisson arrivals at this rate.")
     ] = None,
     find_max_qps: Annotated[
@@ -117,21 +122,25 @@ def deploy(
         help="Server: the p99 latency (ms) --find-max-qps must keep.")
     ] = None,
     scenario_seconds: Annotated[
-        float, typer.Option("--scenario-seconds", min=0.01, callback=seconds, help="Per offline point / server run.")
+        float, typer.Option("--scenario-seconds", metavar="SECONDS", min=0.01, callback=seconds,
+                            help="Per offline point / server run.")
     ] = ScenarioSettings.seconds,
     prompts: Annotated[
         Optional[Path],
-        typer.Option("--prompts", help="GGUF: JSON lines of {\"prompt\": ...} (default: a shipped set)."),
+        typer.Option("--prompts", metavar="PATH",
+                     help="GGUF: JSON lines of {\"prompt\": ...} (default: a shipped set)."),
     ] = None,
     context: Annotated[
         Optional[str],
-        typer.Option("--context", metavar="128,512,2048", help="GGUF: context depths whose memory is measured."),
+        typer.Option("--context", metavar="N[,N...]",
+                     help="GGUF: context depths whose memory is measured, e.g. 128,512,2048."),
     ] = None,
     max_tokens: Annotated[
-        int, typer.Option("--max-tokens", min=1, help="GGUF: tokens generated per prompt (greedy).")
+        int, typer.Option("--max-tokens", metavar="N", min=1, help="GGUF: tokens generated per prompt (greedy).")
     ] = GenerationSettings.max_tokens,
     perplexity_text: Annotated[
-        Optional[Path], typer.Option("--perplexity-text", help="GGUF: UTF-8 text for perplexity (default: shipped).")
+        Optional[Path], typer.Option("--perplexity-text", metavar="PATH",
+                                     help="GGUF: UTF-8 text for perplexity (default: shipped).")
     ] = None,
     host: HostOption = None,
     port: PortOption = None,
@@ -161,7 +170,7 @@ def deploy(
 
 @app.command("doctor")
 def doctor(
-    device: Annotated[str, typer.Option("--device", "-d", help="Device profile name.")] = "local",
+    device: Annotated[str, typer.Option("--device", "-d", metavar="DEVICE", help="Device profile name.")] = "local",
     host: HostOption = None,
     port: PortOption = None,
     user: UserOption = None,
@@ -183,16 +192,18 @@ def doctor(
 @app.command("sweep")
 def sweep(
     model: Annotated[str, typer.Argument(
+        metavar="MODEL",
         help="The fp32 model (ONNX, TFLite, GGUF), or the source to convert first: a torch.export .pt2, "
              "package.module:factory, .keras, .h5 or a SavedModel folder.")],
     device: DeviceOption = ["local"],  # noqa: B006
     variants: Annotated[
-        str, typer.Option("--variants", help="Comma-separated variants to make and measure besides the fp32 model "
-                                             "(always measured: fp32 may be named).")
+        str, typer.Option("--variants", metavar="VARIANT[,VARIANT...]",
+                          help="Comma-separated variants to make and measure besides the fp32 model (always "
+                               "measured: fp32 may be named).")
     ] = DEFAULT_VARIANTS,
     formats: Annotated[
-        Optional[str], typer.Option("--formats", help=f"A source: the formats it is converted into (default "
-                                                      f"{DEFAULT_FORMATS}).")
+        Optional[str], typer.Option("--formats", metavar="FORMAT[,FORMAT...]",
+                                    help=f"A source: the formats it is converted into (default {DEFAULT_FORMATS}).")
     ] = None,
     dataset: DatasetOption = None,
     timing_inputs: TimingInputsOption = InputSettings.timing,
@@ -202,9 +213,9 @@ def sweep(
                                                     "them); a file: its dynamic dims (repeatable).")] = [],  # noqa: B006
     input_range: InputRangeOption = [],  # noqa: B006
     calibration: Annotated[
-        Optional[Path], typer.Option("--calibration", help="NPZ of calibration inputs (int8-static).")
+        Optional[Path], typer.Option("--calibration", metavar="PATH", help="NPZ of calibration inputs (int8-static).")
     ] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Where the variants go.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", metavar="DIR", help="Where the variants go.")] = None,
     allow_pickle: Annotated[bool, typer.Option(
         "--allow-pickle", help="Load a pickled .pt/.pth module: this RUNS ANY CODE the file holds.")] = False,
     threads: ThreadsOption = None,

@@ -32,7 +32,7 @@ def devices_list(as_json: JsonOption = False) -> None:
 
 @devices_app.command("show")
 def devices_show(
-    name: Annotated[str, typer.Argument(help="Device profile name, e.g. pi4.")],
+    name: Annotated[str, typer.Argument(metavar="DEVICE", help="Device profile name, e.g. pi4.")],
     as_json: JsonOption = False,
 ) -> None:
     """Show one device profile, validated, with its defaults filled in."""

@@ -25,7 +25,7 @@ app.add_typer(emulate_app, name="emulate")
 
 @emulate_app.command("build")
 def emulate_build(
-    name: Annotated[str, typer.Argument(help="Emulated device whose image to build.")] = "qemu-pi4",
+    name: Annotated[str, typer.Argument(metavar="DEVICE", help="Emulated device whose image to build.")] = "qemu-pi4",
     force: Annotated[bool, typer.Option("--force", help="Rebuild even when the cache has this image.")] = False,
 ) -> None:
     """Build the image from Debian packages and pinned wheels (cached by a hash of the recipe)."""
@@ -42,7 +42,8 @@ def emulate_build(
 
 @emulate_app.command("key")
 def emulate_key(
-    name: Annotated[str, typer.Argument(help="Emulated device whose image key to print.")] = "qemu-pi4",
+    name: Annotated[str, typer.Argument(metavar="DEVICE",
+                                        help="Emulated device whose image key to print.")] = "qemu-pi4",
 ) -> None:
     """Print the image's cache key (NAME-HASH of the recipe), e.g. for an actions/cache or GitLab cache key."""
     print(image_for(recipe_for(name)).dir.name)
@@ -50,9 +51,11 @@ def emulate_key(
 
 @emulate_app.command("export")
 def emulate_export(
-    out: Annotated[Path, typer.Option("--out", help="File to write: a tar with SHA-256 sums (it holds the "
-                                                   "image's client key: mode 600).")],
-    name: Annotated[str, typer.Argument(help="Emulated device whose built image to export.")] = "qemu-pi4",
+    out: Annotated[Path, typer.Option("--out", metavar="PATH",
+                                      help="File to write: a tar with SHA-256 sums (it holds the "
+                                           "image's client key: mode 600).")],
+    name: Annotated[str, typer.Argument(metavar="DEVICE",
+                                        help="Emulated device whose built image to export.")] = "qemu-pi4",
 ) -> None:
     """Write the built image as one checksummed file, for a team's file server or a CI artifact."""
     image = export_image(recipe_for(name), out)
@@ -61,7 +64,7 @@ def emulate_export(
 
 @emulate_app.command("import")
 def emulate_import(
-    src: Annotated[Path, typer.Argument(help="A file `edgeprof emulate export` wrote.")],
+    src: Annotated[Path, typer.Argument(metavar="PATH", help="A file `edgeprof emulate export` wrote.")],
 ) -> None:
     """Check an exported image's sums and recipe key and put it in the cache (a mismatch is refused, exit 2)."""
     image, cached = import_image(src)
@@ -70,10 +73,10 @@ def emulate_import(
 
 @emulate_app.command("up")
 def emulate_up(
-    name: Annotated[str, typer.Argument(help="Emulated device profile, e.g. qemu-pi4.")],
-    icount: Annotated[bool, typer.Option("--icount", help="Boot NAME's -icount twin (deterministic virtual time).")]
+    name: Annotated[str, typer.Argument(metavar="DEVICE", help="Emulated device profile, e.g. qemu-pi4.")],
+    icount: Annotated[bool, typer.Option("--icount", help="Boot DEVICE's -icount twin (deterministic virtual time).")]
     = False,
-    timeout: Annotated[float, typer.Option("--timeout", min=0, callback=seconds,
+    timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", min=0, callback=seconds,
                                            help="Seconds to wait for SSH.")] = 180.0,
 ) -> None:
     """Boot the VM in the background on a free loopback port; `--device NAME` then reaches it."""
@@ -93,8 +96,8 @@ def emulate_up(
 
 @emulate_app.command("down")
 def emulate_down(
-    name: Annotated[str, typer.Argument(help="Emulated device to power off.")],
-    icount: Annotated[bool, typer.Option("--icount", help="Stop NAME's -icount twin.")] = False,
+    name: Annotated[str, typer.Argument(metavar="DEVICE", help="Emulated device to power off.")],
+    icount: Annotated[bool, typer.Option("--icount", help="Stop DEVICE's -icount twin.")] = False,
 ) -> None:
     """Power the VM off cleanly (killed after a bound) and remove its overlay disk."""
     name = vm.device_name(name, icount)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from edgeprof.cli.app import registered
+
 EXAMPLES = {
     "demo": "edgeprof demo --out demo/",
     "docs": "edgeprof docs verdicts",
@@ -40,12 +42,8 @@ EXAMPLES = {
 }
 
 
-def add_examples(app: typer.Typer, prefix: str = "") -> None:
+def add_examples(app: typer.Typer) -> None:
     """Give every registered command its example as the --help epilog (groups: their commands, recursively)."""
-    for command in app.registered_commands:
-        name = f"{prefix}{command.name or command.callback.__name__}"  # type: ignore[union-attr]
+    for name, command in registered(app):
         if name in EXAMPLES:
             command.epilog = f"Example: {EXAMPLES[name]}"
-    for group in app.registered_groups:
-        if group.typer_instance is not None and group.name:
-            add_examples(group.typer_instance, f"{prefix}{group.name} ")

@@ -22,9 +22,11 @@ StoreOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout only.")]
 ConstraintOption = Annotated[
-    list[str], typer.Option("--constraint", "-c", help="Extra constraint, e.g. 'latency.p95_ms<=50' (repeatable).")
+    list[str], typer.Option("--constraint", "-c", metavar="CONSTRAINT",
+                            help="Extra constraint, e.g. 'latency.p95_ms<=50' (repeatable).")
 ]
-ProjectOption = Annotated[Optional[Path], typer.Option("--project", help="Project file (default ./edgeprof.toml).")]
+ProjectOption = Annotated[Optional[Path], typer.Option("--project", metavar="PATH",
+                                                       help="Project file (default ./edgeprof.toml).")]
 StrictOption = Annotated[bool, typer.Option("--strict", help="Inconclusive verdicts fail.")]
 EpOption = Annotated[list[str], typer.Option(
     "--ep", metavar="EP[:K=V,...][,EP...]",
@@ -60,17 +62,20 @@ DeviceFilter = Annotated[
 ]
 ModelFilter = Annotated[
     list[str],
-    typer.Option("--model", "-m", metavar="MODEL", help="Only these models: name, name-variant or file stem (repeatable)."),
+    typer.Option("--model", "-m", metavar="MODEL",
+                 help="Only these models: name, name-variant or file stem (repeatable)."),
 ]
 
 # What the commands that reach a device share (deploy, sweep, watch, doctor, clean).
 DeviceOption = Annotated[
-    list[str], typer.Option("--device", "-d", help="Device profile name (repeatable). Default: local.")
+    list[str], typer.Option("--device", "-d", metavar="DEVICE",
+                            help="Device profile name (repeatable). Default: local.")
 ]
-HostOption = Annotated[Optional[str], typer.Option("--host", help="Override the profile's host.")]
-PortOption = Annotated[Optional[int], typer.Option("--port", help="Override the profile's SSH port.")]
-UserOption = Annotated[Optional[str], typer.Option("--user", help="Override the profile's SSH user.")]
-IdentityOption = Annotated[Optional[str], typer.Option("--identity", help="Override the SSH identity file.")]
+HostOption = Annotated[Optional[str], typer.Option("--host", metavar="HOST", help="Override the profile's host.")]
+PortOption = Annotated[Optional[int], typer.Option("--port", metavar="PORT", help="Override the profile's SSH port.")]
+UserOption = Annotated[Optional[str], typer.Option("--user", metavar="USER", help="Override the profile's SSH user.")]
+IdentityOption = Annotated[Optional[str], typer.Option("--identity", metavar="PATH",
+                                                       help="Override the SSH identity file.")]
 AcceptNewOption = Annotated[
     bool,
     typer.Option("--accept-new-host-key", help="Record an unknown host key (a changed key is always refused)."),
@@ -83,16 +88,16 @@ InputRangeOption = Annotated[
                             help="Values of an integer input, inclusive (repeatable; default: read from the model).")
 ]
 DatasetOption = Annotated[
-    Optional[Path], typer.Option("--dataset", help="Labelled NPZ: one array per input (or x) and y.")
+    Optional[Path], typer.Option("--dataset", metavar="PATH", help="Labelled NPZ: one array per input (or x) and y.")
 ]
-ThreadsOption = Annotated[Optional[int], typer.Option("--threads", min=1, help="Intra-op threads.")]
-MaxSecondsOption = Annotated[float, typer.Option("--max-seconds", min=0.01, callback=seconds,
+ThreadsOption = Annotated[Optional[int], typer.Option("--threads", metavar="N", min=1, help="Intra-op threads.")]
+MaxSecondsOption = Annotated[float, typer.Option("--max-seconds", metavar="SECONDS", min=0.01, callback=seconds,
                                                  help="Longest latency phase per run (s).")]
 PrecisionOption = Annotated[
-    float, typer.Option("--precision", min=0.0, callback=finite,
+    float, typer.Option("--precision", metavar="FRACTION", min=0.0, callback=finite,
                         help="Stop once the p95 CI half-width <= this fraction of p95.")
 ]
-PowerSecondsOption = Annotated[float, typer.Option("--power-seconds", min=0, callback=seconds,
+PowerSecondsOption = Annotated[float, typer.Option("--power-seconds", metavar="SECONDS", min=0, callback=seconds,
                                                    help="Longest energy window (s).")]
 InputShapeOption = Annotated[
     list[str], typer.Option("--input-shape", metavar="[MODEL:]NAME=SHAPE",
@@ -101,14 +106,14 @@ InputShapeOption = Annotated[
 AllowNanOption = Annotated[bool, typer.Option("--allow-nan", help="Accept NaN and inf values in --dataset inputs.")]
 
 # The baseline gate's settings (check, watch) and the statistics of compare and explain.
-AlphaOption = Annotated[float, typer.Option("--alpha", min=1e-9, max=0.5, callback=finite,
+AlphaOption = Annotated[float, typer.Option("--alpha", metavar="ALPHA", min=1e-9, max=0.5, callback=finite,
                                             help="Significance level of the test.")]
 MaxRatioOption = Annotated[
-    float, typer.Option("--max-ratio", min=1.0, callback=finite,
+    float, typer.Option("--max-ratio", metavar="RATIO", min=1.0, callback=finite,
                         help="With --baseline: fail on a significant median slow-down beyond this ratio.")
 ]
 MaxDropOption = Annotated[
-    float, typer.Option("--max-drop", min=0.0, callback=finite,
+    float, typer.Option("--max-drop", metavar="FRACTION", min=0.0, callback=finite,
                         help="With --baseline: fail when top-1 accuracy falls by more than this (absolute: 0.01 = "
                              "one point).")
 ]

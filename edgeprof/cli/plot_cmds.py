@@ -18,12 +18,13 @@ LatestOption = Annotated[bool, typer.Option("--latest", help="The newest run (th
 
 @app.command("plot")
 def plot(
-    out: Annotated[Path, typer.Option("--out", help="Directory for the figures (created if missing).")],
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Directory for the figures (created if missing).")],
     run: RunOption = None,
     latest: LatestOption = False,
     device: DeviceFilter = [],  # noqa: B006 - typer reads the default
     model: ModelFilter = [],  # noqa: B006
-    formats: Annotated[str, typer.Option("--format", help="Comma-separated: png, svg, pdf.")] = "png",
+    formats: Annotated[str, typer.Option("--format", metavar="FORMAT[,FORMAT...]",
+                                         help="Comma-separated: png, svg, pdf.")] = "png",
     store: StoreOption = None,
 ) -> None:
     """Per-device and cross-device figures (latency, accuracy vs p95, energy, timelines) from stored results."""
@@ -37,7 +38,7 @@ def plot(
 
 @app.command("report")
 def report(
-    out: Annotated[Path, typer.Option("--out", help="Report file, e.g. report.html or report.md.")],
+    out: Annotated[Path, typer.Option("--out", metavar="PATH", help="Report file, e.g. report.html or report.md.")],
     run: RunOption = None,
     latest: LatestOption = False,
     device: DeviceFilter = [],  # noqa: B006 - typer reads the default

@@ -25,23 +25,26 @@ def parse_variants(text: str) -> list[str]:
 
 @app.command("quantize")
 def quantize_command(
-    model: Annotated[Path, typer.Argument(help="The fp32 source model (.onnx, .tflite, .gguf, or an ONNX "
-                                          "Runtime GenAI model folder).")],
-    variants: Annotated[str, typer.Option("--variants", help="Comma-separated: fp16, int8-dynamic, int8-static "
-                                          "(ONNX); fp16, int8-dynamic, int8-weight-only, int8-static (TFLite); "
-                                          "q8_0, q4_0, q4_k_m (GGUF); int4 (GenAI folder).")]
+    model: Annotated[Path, typer.Argument(metavar="MODEL", help="The fp32 source model (.onnx, .tflite, .gguf, or "
+                                                               "an ONNX Runtime GenAI model folder).")],
+    variants: Annotated[str, typer.Option("--variants", metavar="VARIANT[,VARIANT...]",
+                                          help="Comma-separated: fp16, int8-dynamic, int8-static (ONNX); fp16, "
+                                               "int8-dynamic, int8-weight-only, int8-static (TFLite); q8_0, q4_0, "
+                                               "q4_k_m (GGUF); int4 (GenAI folder).")]
     = "fp16,int8-dynamic",
     calibration: Annotated[Optional[Path], typer.Option(
-        "--calibration", help="NPZ of calibration inputs (one array per input, or x); needed by int8-static.")]
+        "--calibration", metavar="PATH",
+        help="NPZ of calibration inputs (one array per input, or x); needed by int8-static.")]
     = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Output folder. Default: beside the model.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", metavar="DIR",
+                                                help="Output folder. Default: beside the model.")] = None,
     qoperator: Annotated[bool, typer.Option("--qoperator", help="ONNX int8-static in QOperator form "
                                             "(QLinearConv ...) instead of QDQ.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace variant files quantize did not write (a "
                                         "curated or edited file and its manifest entry).")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Make host-side variants of a model; each is recorded in <out>/manifest.json with its source and method."""
+    """Make host-side variants of a model; each is recorded in DIR/manifest.json (--out DIR) with its source and method."""
     from edgeprof.artifacts import load_artifact
     from edgeprof.convert import quantize  # numpy and the converters: only this command needs them
 

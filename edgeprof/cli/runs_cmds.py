@@ -16,7 +16,7 @@ from edgeprof.store import open_store
 
 @runs_app.command("list")
 def runs_list(
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many runs, newest first.")] = 20,
+    limit: Annotated[int, typer.Option("--limit", "-n", metavar="N", min=1, help="How many runs, newest first.")] = 20,
     store: StoreOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -37,7 +37,7 @@ def runs_list(
 
 @runs_app.command("show")
 def runs_show(
-    run: Annotated[str, typer.Argument(help="Run id, unique prefix, tag, or 'latest'.")],
+    run: Annotated[str, typer.Argument(metavar="RUN", help="Run id, unique prefix, tag, or 'latest'.")],
     store: StoreOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -52,8 +52,8 @@ def runs_show(
 
 @runs_app.command("tag")
 def runs_tag(
-    run: Annotated[str, typer.Argument(help="Run id, prefix, tag or 'latest'.")],
-    name: Annotated[str, typer.Argument(help="Tag name, e.g. 'baseline' (moves if it exists).")],
+    run: Annotated[str, typer.Argument(metavar="RUN", help="Run id, prefix, tag or 'latest'.")],
+    name: Annotated[str, typer.Argument(metavar="TAG", help="Tag name, e.g. 'baseline' (moves if it exists).")],
     store: StoreOption = None,
 ) -> None:
     """Name a run (a baseline for check and watch).

@@ -18,8 +18,8 @@ app.add_typer(store_app, name="store")
 
 @store_app.command("copy")
 def store_copy(
-    src: Annotated[str, typer.Argument(help="From: a SQLite path or postgresql://user@host:port/db.")],
-    dst: Annotated[str, typer.Argument(help="To (created if new): a SQLite path or postgresql:// URL.")],
+    src: Annotated[str, typer.Argument(metavar="SRC", help="From: a SQLite path or postgresql://user@host:port/db.")],
+    dst: Annotated[str, typer.Argument(metavar="DST", help="To (created if new): a SQLite path or postgresql:// URL.")],
 ) -> None:
     """Copy every run (ids and times kept) and tag from SRC into DST; runs DST already holds are skipped."""
     with open_store(src, create=False) as source, open_store(dst) as target:

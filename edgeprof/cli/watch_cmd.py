@@ -109,13 +109,15 @@ def summary_line(summary: Summary, store: str) -> str:
 
 @app.command("watch")
 def watch_cmd(
-    model: Annotated[list[Path], typer.Option("--model", "-m", help="ONNX or TFLite model file (repeatable).")],
+    model: Annotated[list[Path], typer.Option("--model", "-m", metavar="PATH",
+                                              help="ONNX or TFLite model file (repeatable).")],
     every: Annotated[str, typer.Option("--every", metavar="DURATION", help="Interval: 30s, 5m, 1h, 1d.")],
     device: DeviceOption = [],  # noqa: B006 - typer reads the default
     for_: Annotated[
         Optional[str], typer.Option("--for", metavar="DURATION", help="Stop starting runs after this long.")
     ] = None,
-    runs: Annotated[Optional[int], typer.Option("--runs", min=1, help="Stop after this many runs.")] = None,
+    runs: Annotated[Optional[int], typer.Option("--runs", metavar="N", min=1,
+                                                help="Stop after this many runs.")] = None,
     dataset: DatasetOption = None,
     timing_inputs: TimingInputsOption = InputSettings.timing,
     allow_nan: AllowNanOption = False,
@@ -129,7 +131,8 @@ def watch_cmd(
     max_drop: MaxDropOption = DEFAULT_MAX_DROP,
     alpha: AlphaOption = DEFAULT_ALPHA,
     max_failures: Annotated[
-        int, typer.Option("--max-failures", min=1, help="End (exit 3) after this many failed ticks in a row (a device not reached or a run that failed on it).")
+        int, typer.Option("--max-failures", metavar="N", min=1,
+                          help="End (exit 3) after this many failed ticks in a row (a device not reached or a run that failed on it).")
     ] = DEFAULT_MAX_FAILURES,
     threads: ThreadsOption = None,
     max_seconds: MaxSecondsOption = LatencyBudget.max_seconds,
