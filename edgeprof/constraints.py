@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from edgeprof.errors import ConfigError
+from edgeprof.units import BYTES_PER_MB
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ def value_at(result: dict[str, Any], path: str) -> Any:
     """The value at a dotted path of the Result, None where any part is missing."""
     if path == "model.size_mb":
         size = (result.get("model") or {}).get("size_bytes")
-        return size / 1e6 if size is not None else None
+        return size / BYTES_PER_MB if size is not None else None
     node: Any = result
     for part in path.split("."):
         if not isinstance(node, dict):

@@ -20,6 +20,7 @@ from edgeprof.accelerators import parse_accelerators
 from edgeprof.agent.spec import EMULATION_MODES, POWER_METHODS, Accelerator
 from edgeprof.errors import ConfigError
 from edgeprof.paths import package_path
+from edgeprof.units import size
 
 BUILTIN_DIR = package_path("device_profiles")
 USER_DIR = Path("~/.config/edgeprof/devices")
@@ -53,7 +54,7 @@ class Hardware:
         return found
 
     def text(self) -> str:
-        return f"{self.arch}, {self.cores} cores, {self.cpu}, {self.ram_mb / 1024:.1f} GB RAM"
+        return f"{self.arch}, {self.cores} cores, {self.cpu}, {size(self.ram_mb)} RAM"
 
 
 RAM_TOLERANCE = (0.75, 1.1)  # a board's total RAM is this share of its nominal size (the firmware and GPU keep some)
@@ -63,7 +64,7 @@ def board_text(board: dict[str, Any]) -> str:
     """The board reached, as Hardware.text writes a profile's."""
     ram = board.get("mem_total_mb")
     return (f"{board.get('machine')}, {board.get('cpu_count')} cores, {board.get('cpu_model')}, "
-            + (f"{ram / 1024:.1f} GB RAM" if ram else "RAM unknown"))
+            + (f"{size(ram)} RAM" if ram else "RAM unknown"))
 
 
 def board_mismatch(profile: "DeviceProfile", board: dict[str, Any]) -> str | None:

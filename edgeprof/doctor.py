@@ -14,6 +14,7 @@ from edgeprof.devices import LAB_WAIT_S, DeviceProfile, board_mismatch
 from edgeprof.errors import DeviceError
 from edgeprof.lab import reached
 from edgeprof.transport import open_transport
+from edgeprof.units import size
 
 MIN_PYTHON = (3, 8)
 MIN_FREE_MB = 200
@@ -59,7 +60,7 @@ def fact_text(key: str, value: Any) -> str:
         readable = [method for method, missing in value.items() if missing is None]
         return ", ".join(readable) or "none readable here"
     if key.endswith("_mb") and isinstance(value, (int, float)):
-        return f"{value:,.0f} MB"
+        return size(value)
     if value is None:
         return "unknown"
     if isinstance(value, bool):

@@ -24,7 +24,8 @@ class Factor:
     """One row of the rule table: what is read from a Result, how likely a change in it explains a change in the
     figures, which figures it moves and why; `same` decides whether two values count as equal (default ==);
     `setting` is False for a condition of one run (load, temperature, samples) rather than a setting of the
-    environment (trend figures annotate changed settings only)."""
+    environment (trend figures annotate changed settings only); `unit`, the unit its values are shown in
+    (edgeprof.units.value_text)."""
 
     name: str
     read: Callable[[Doc], Any]
@@ -33,6 +34,7 @@ class Factor:
     why: str
     same: Callable[[Any, Any], bool] | None = None
     setting: bool = True
+    unit: str = ""
 
 
 def at(path: str) -> Callable[[Doc], Any]:
@@ -79,7 +81,8 @@ def _busy_alike(a: Any, b: Any) -> bool:
 
 FACTORS: tuple[Factor, ...] = (
     Factor("model file (sha256)", at("model.sha256"), LIKELY, "every figure", "another model file was measured"),
-    Factor("model size (bytes)", at("model.size_bytes"), LIKELY, "every figure", "another model file was measured", setting=False),
+    Factor("model size", at("model.size_mb"), LIKELY, "every figure", "another model file was measured", setting=False,
+           unit="MB"),
     Factor("model variant", at("model.variant"), LIKELY, "latency, accuracy, memory",
            "quantisation or precision changes the kernels and the outputs"),
     Factor("model format", at("model.format"), LIKELY, "every figure", "another runtime and converter"),

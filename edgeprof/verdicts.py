@@ -17,8 +17,8 @@ from edgeprof.constraints import METRICS, OPERATORS, TIMED, Constraint, Metric, 
 from edgeprof.decisions import Reason, Recommendation, Report, Status
 from edgeprof.errors import EXIT_CONSTRAINT_FAILED, EXIT_DEVICE, EXIT_OK
 from edgeprof.proportions import mcnemar_exact
-from edgeprof.report.units import duration, sig
 from edgeprof.result import Result
+from edgeprof.units import bound_text, duration, p_value, sig, size, value_text
 
 Doc = dict[str, Any]
 ALPHA = 0.05  # McNemar's exact test: two accuracies on the same samples differ below this p-value
@@ -34,7 +34,7 @@ def _method(result: Doc, metric: Metric) -> str:
     return str((result.get(section) or {}).get("method") or "none")
 
 
-def _more_samples(latency: Doc, ci: list[float], value: float, bound: float) -> str:
+def _more_samples(latency: Doc, ci: list[float], value: float, bound: float, unit: str) -> str:
     """What would decide a straddling CI (width ~ 1/sqrt(n)), within what the budget allows: about how many more
     samples, the --max-runs that would hold them, or how narrow the interval can get at this budget.
 
@@ -52,8 +52,8 @@ def _more_samples(latency: Doc, ci: list[float], value: float, bound: float) -> 
     narrowest = half * math.sqrt(n / cap) if n < cap else half
     if needed <= 100 * cap:
         return f": raise --max-runs to {needed} (and --max-seconds to match) to decide it"
-    return (f": the interval cannot get narrower than +-{narrowest:.4g} at this budget (max_runs {cap}); the bound "
-            f"is {gap:.4g} from the estimate")
+    return (f": the interval cannot get narrower than +-{value_text(narrowest, unit)} at this budget (max_runs "
+            f"{cap}); the bound is {value_text(gap, unit)} from the estimate")
 
 
 def server_validity(result: Doc) -> list[Doc]:
@@ -109,8 +109,9 @@ def judge_one(result: Doc, constraint: Constraint, *, calibrated_emulation: bool
             status, row["detail"] = Status.INCONCLUSIVE, "too few samples for a confidence interval"
         elif ci[0] <= constraint.bound <= ci[1]:
             status = Status.INCONCLUSIVE
-            row["detail"] = (f"{distribution['ci'].get('confidence', 0.95):.0%} CI [{ci[0]:.4g}, {ci[1]:.4g}] "
-                             "straddles the bound" + _more_samples(distribution, ci, value, constraint.bound))
+            row["detail"] = (f"{distribution['ci'].get('confidence', 0.95):.0%} CI [{value_text(ci[0], metric.unit)}, "
+                             f"{value_text(ci[1], metric.unit)}] straddles the bound"
+                             + _more_samples(distribution, ci, value, constraint.bound, metric.unit))
     compared = (result.get("accuracy") or {}).get("reference") or {}
     if metric.path == "accuracy.reference.agreement_top1" and compared.get("meaningful") is False:
         status, row["detail"] = Status.INFORMATIONAL, f"{compared['reason']} (would be {status})"
@@ -166,23 +167,12 @@ def _feasible(verdict: Doc) -> bool:
             and OPERATORS[verdict["op"]](verdict["value"], verdict["bound"]))
 
 
-def _shown(value: Any, unit: str) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return str(value).lower()
-    return duration(value) if unit == "ms" else f"{sig(value)} {unit}".strip()
-
-
 def _constraint_reason(verdict: Doc) -> Reason:
     """'fails latency.p95_ms <= 100 ms (value 142 ms)' and the like, for the verdict that rules a variant out."""
     unit = verdict.get("unit") or ""
-    bound = verdict.get("bound")
-    shown_bound = (duration(bound) if unit == "ms" else f"{bound:g} {unit}".strip()) \
-        if isinstance(bound, (int, float)) and not isinstance(bound, bool) else _shown(bound, unit)
-    text = f"{verdict['constraint']} {verdict.get('op', '')} {shown_bound}".strip()
+    text = f"{verdict['constraint']} {verdict.get('op', '')} {bound_text(verdict.get('bound'), unit)}".strip()
     status = _status(verdict)
-    value = f" (value {_shown(verdict.get('value'), unit)})" if verdict.get("value") is not None else ""
+    value = f" (value {value_text(verdict.get('value'), unit)})" if verdict.get("value") is not None else ""
     detail = f": {verdict['detail']}" if verdict.get("detail") else ""
     if status is Status.FAIL:
         words = f"fails {text}{value}"
@@ -256,7 +246,7 @@ def _higher(a: Doc, b: Doc, path: str) -> bool:
 
 
 def _p(p: float | None) -> str:
-    return "95% intervals do not overlap" if p is None else f"p = {p:.2g}" if p >= 0.001 else "p < 0.001"
+    return "95% intervals do not overlap" if p is None else p_value(p)
 
 
 def _choose(passing: list[Doc]) -> tuple[Doc | None, list[tuple[Doc, Reason]]]:
@@ -301,8 +291,8 @@ def _choose(passing: list[Doc]) -> tuple[Doc | None, list[tuple[Doc, Reason]]]:
                             f"{sig(_figure(result, 'power.energy_mj_per_inference'))} vs "
                             f"{sig(_figure(best, 'power.energy_mj_per_inference'))} mJ/inference")
         elif _higher(result, best, "model.size_mb"):
-            reason = Reason("size", f"larger at equal accuracy, p95 and energy: {sig(_figure(result, 'model.size_mb'))}"
-                            f" vs {sig(_figure(best, 'model.size_mb'))} MB")
+            reason = Reason("size", f"larger at equal accuracy, p95 and energy: {size(_figure(result, 'model.size_mb'))}"
+                            f" vs {size(_figure(best, 'model.size_mb'))}")
         else:
             reason = Reason("tie", f"tied with the pick on accuracy, p95 ({p95[0]} vs {p95[1]}), energy and size")
         lost.append((result, reason))

@@ -17,6 +17,7 @@ from edgeprof.emulate.bundle import export_image, import_image
 from edgeprof.emulate.image import build_image, image_for
 from edgeprof.emulate.paths import emulate_dir, relocated, ssh_config_path
 from edgeprof.emulate.recipe import recipe_for
+from edgeprof.units import file_size
 
 emulate_app = typer.Typer(help="Emulated arm64 boards under QEMU (qemu-pi4): build the image, boot, stop.",
                           no_args_is_help=True)
@@ -59,7 +60,7 @@ def emulate_export(
 ) -> None:
     """Write the built image as one checksummed file, for a team's file server or a CI artifact."""
     image = export_image(recipe_for(name), out)
-    console(stderr=True).print(f"{image.dir.name}: exported to {out} ({out.stat().st_size / 1e6:.0f} MB)")
+    console(stderr=True).print(f"{image.dir.name}: exported to {out} ({file_size(out.stat().st_size)})")
 
 
 @emulate_app.command("import")

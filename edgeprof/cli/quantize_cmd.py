@@ -12,7 +12,7 @@ from rich.table import Table
 from edgeprof.cli.app import app, console
 from edgeprof.cli.options import JsonOption
 from edgeprof.errors import ConfigError
-from edgeprof.report.units import sig
+from edgeprof.units import file_size
 
 
 def parse_variants(text: str) -> list[str]:
@@ -59,6 +59,6 @@ def quantize_command(
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     source_size = load_artifact(model).size_bytes  # with its external data files, like each variant's
     for r in results:
-        table.add_row(r.variant, str(r.path), f"{sig(r.size_bytes / 1e6)} MB",
+        table.add_row(r.variant, str(r.path), file_size(r.size_bytes),
                       f"{r.size_bytes / source_size:.2f}x", r.method)
     console().print(table)

@@ -43,11 +43,11 @@ from edgeprof.cli.progress import AgentProgress
 from edgeprof.compare import DEFAULT_ALPHA
 from edgeprof.pipeline import DEFAULT_MAX_DROP, DEFAULT_MAX_RATIO, Gate, top1_drop
 from edgeprof.plan import Request, make_plan, recorded_command
-from edgeprof.report.figures import overall, verdict_with_unit
+from edgeprof.report.figures import overall, verdict_bound, verdict_value
 from edgeprof.report.history import accuracy_drop_line, regression_line
-from edgeprof.report.units import duration
 from edgeprof.result import Result, utc_now
 from edgeprof.store.location import redact
+from edgeprof.units import duration
 from edgeprof.watch import (
     DEFAULT_MAX_FAILURES,
     Policy,
@@ -91,7 +91,7 @@ def alert_line(profiled: Profiled, policy: Policy) -> str:
     """`edgeprof: alert: ...`: every failing verdict (Policy.failing), regression and accuracy drop of one run, on
     one line."""
     deployed, gate = profiled.deployed, profiled.gate
-    what = [f"{Result(r).label} {v['constraint']} {v['op']} {v['bound']:g}: {v['status']} (value {verdict_with_unit(v)})"
+    what = [f"{Result(r).label} {v['constraint']} {verdict_bound(v)}: {v['status']} (value {verdict_value(v)})"
             for r in deployed.results for v in policy.failing(r)]
     what += [_plain(regression_line(c, policy.max_ratio)) for c in gate.regressions]
     what += [_plain(accuracy_drop_line(c, top1_drop(c) or 0.0, policy.max_drop)) for c in gate.drops]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from edgeprof.report.figures import fmt, latency_text, method_tag
-from edgeprof.report.units import duration
 from edgeprof.result import Result
+from edgeprof.units import duration, size
 
 MEMORY_PHASES = (("baseline", "baseline_rss_mb"), ("after import", "after_import_rss_mb"),
                  ("after load", "after_load_rss_mb"), ("after first", "after_first_rss_mb"),
@@ -54,8 +54,8 @@ def memory_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
     missing = _not_measured(memory)
     if missing:
         return [("memory", missing)]
-    phases = [f"{name} {fmt(memory[key])}" for name, key in MEMORY_PHASES if memory.get(key) is not None]
-    return [("memory (MB RSS)", " → ".join(phases) + f"; model adds {fmt(memory.get('model_delta_mb'))} "
+    phases = [f"{name} {size(memory[key])}" for name, key in MEMORY_PHASES if memory.get(key) is not None]
+    return [("memory (RSS)", " → ".join(phases) + f"; model adds {size(memory.get('model_delta_mb'))} "
              f"{_method(memory)}")]
 
 

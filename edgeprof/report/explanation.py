@@ -12,17 +12,16 @@ from rich.text import Text
 
 from edgeprof.compare import BELOW_EFFECT, NO_CHANGE, OpChange, ops_json
 from edgeprof.explain import Explanation, effect_magnitude
-from edgeprof.report.figures import fmt
-from edgeprof.report.units import duration, p_value
 from edgeprof.result import Result
+from edgeprof.units import duration, p_value, value_text
 
 _STYLE = {"likely": "bold red", "possible": "yellow", "unlikely": "dim"}
 
 
-def _shown(value: Any) -> str:
+def _shown(value: Any, unit: str) -> str:
     if isinstance(value, list):
-        return ", ".join(fmt(v) for v in value) or "[]"
-    return fmt(value)
+        return ", ".join(value_text(v, unit) for v in value) or "[]"
+    return value_text(value, unit)
 
 
 def verdict_line(e: Explanation) -> str:
@@ -84,9 +83,11 @@ def explanation_renderable(e: Explanation, a_id: str, b_id: str) -> Group:
         table.add_column(column)
     for rank, row in enumerate(e.differences, 1):
         style = _STYLE[row.factor.likelihood]
-        table.add_row(str(rank), escape(row.factor.name), escape(_shown(row.a)), escape(_shown(row.b)),
+        table.add_row(str(rank), escape(row.factor.name), escape(_shown(row.a, row.factor.unit)),
+                      escape(_shown(row.b, row.factor.unit)),
                       f"[{style}]{row.factor.likelihood}[/{style}]", escape(row.factor.moves), escape(row.factor.why))
-    same = [f"{row.factor.name} {_shown(row.a)}" for row in e.rows if not row.differs and row.a is not None]
+    same = [f"{row.factor.name} {_shown(row.a, row.factor.unit)}" for row in e.rows
+            if not row.differs and row.a is not None]
     parts: list[Any] = [Text(verdict_line(e)), table if e.differences else Text("no recorded factor differs")]
     moved = op_change_lines(c.ops)
     if moved:

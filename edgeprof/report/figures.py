@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from edgeprof.decisions import Status, overall
-from edgeprof.report.units import duration, duration_range, sig
 from edgeprof.result import Result
+from edgeprof.units import bound_text, duration, duration_range, file_size, sig, size, value_text
 
 STATUS_SYMBOL = {Status.PASS: "PASS", Status.FAIL: "FAIL", Status.INCONCLUSIVE: "INCONCLUSIVE",
                  Status.NOT_MEASURED: "n/m", Status.INFORMATIONAL: "info"}
@@ -29,9 +29,9 @@ def method_tag(method: str | None) -> str:
     return ""
 
 
-fmt = sig  # a number to 3 significant figures, '-' for missing (edgeprof.report.units)
+fmt = sig  # a number to 3 significant figures, '-' for missing (edgeprof.units)
 
-FIGURES = ("p50", "p95", "peak MB", "top-1", "mJ/inf", "size MB")
+FIGURES = ("p50", "p95", "peak mem", "top-1", "mJ/inf", "size")
 
 
 def latency_text(latency: dict[str, Any], percentile: str, *, interval: bool = True) -> str:
@@ -42,18 +42,18 @@ def latency_text(latency: dict[str, Any], percentile: str, *, interval: bool = T
 
 
 def key_figures(result: dict[str, Any], *, intervals: bool = True) -> dict[str, str]:
-    """The figures every table shows for one Result (keyed by FIGURES), as text; latencies in the unit that suits
-    them, p95 with its CI when `intervals`."""
+    """The figures every table shows for one Result (keyed by FIGURES), as text; latencies and sizes in the unit
+    that suits them, p95 with its CI when `intervals`."""
     view = Result(result)
     latency, power = view.latency, view.power
     lat_tag = method_tag(latency.get("method"))
     return {
         "p50": latency_text(latency, "p50", interval=False) + lat_tag,
         "p95": latency_text(latency, "p95", interval=intervals) + lat_tag,
-        "peak MB": fmt(view.memory.get("peak_rss_mb")),
+        "peak mem": size(view.memory.get("peak_rss_mb")),
         "top-1": top1_text(view, interval=intervals),
         "mJ/inf": fmt(power.get("energy_mj_per_inference")) + method_tag(power.get("method")),
-        "size MB": fmt(view.model.get("size_bytes", 0) / 1e6),
+        "size": file_size(view.model.get("size_bytes")),
     }
 
 
@@ -80,28 +80,14 @@ def top1_text(view: Result, *, interval: bool = True) -> str:
 
 
 def verdict_value(verdict: dict[str, Any]) -> str:
-    """A verdict's value in its unit (durations in the unit that suits them), its method marked."""
-    value = verdict.get("value")
-    text = duration(value) if verdict.get("unit") == "ms" and value is not None else fmt(value)
-    return text + method_tag(verdict.get("method"))
+    """A verdict's value in its unit ('1.23 ms', '41.2 MB', '0.840': edgeprof.units.value_text), its method
+    marked."""
+    return value_text(verdict.get("value"), verdict.get("unit") or "") + method_tag(verdict.get("method"))
 
 
 def verdict_bound(verdict: dict[str, Any]) -> str:
-    """'<= 50.0 ms', '>= 0.9': a verdict's operator and bound (durations in the unit that suits them, others as typed)."""
-    bound = verdict.get("bound")
-    if bound is None:
-        return f"{verdict['op']} -"
-    unit = verdict.get("unit") or ""
-    return f"{verdict['op']} " + (duration(bound) if unit == "ms" else f"{bound:g} {unit}".strip())
-
-
-def verdict_with_unit(verdict: dict[str, Any]) -> str:
-    """A verdict's value with its unit whatever the metric ('1.23 ms', '41.2 MB', '0.84'), its method marked."""
-    unit = verdict.get("unit") or ""
-    value = verdict.get("value")
-    if unit == "ms" or value is None or not unit:
-        return verdict_value(verdict)
-    return f"{fmt(value)} {unit}" + method_tag(verdict.get("method"))
+    """'<= 50.0 ms', '<= 512 MB', '>= 0.9': a verdict's operator and bound in its unit (units.bound_text)."""
+    return f"{verdict['op']} {bound_text(verdict.get('bound'), verdict.get('unit') or '')}"
 
 
 def verdict_why(verdict: dict[str, Any]) -> str:
@@ -109,7 +95,7 @@ def verdict_why(verdict: dict[str, Any]) -> str:
     if verdict.get("detail"):
         return str(verdict["detail"])
     if Status.of(verdict.get("status")) is Status.FAIL:
-        return f"{verdict_with_unit(verdict)}, needs {verdict_bound(verdict)}"
+        return f"{verdict_value(verdict)}, needs {verdict_bound(verdict)}"
     return ""
 
 

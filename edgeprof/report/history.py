@@ -11,8 +11,8 @@ from rich.text import Text
 from edgeprof.compare import BELOW_EFFECT, Comparison, ops_json
 from edgeprof.report.figures import fmt, method_tag
 from edgeprof.report.table import Column, fitted_table
-from edgeprof.report.units import duration, p_value
 from edgeprof.result import Result
+from edgeprof.units import p_value, value_text
 
 HISTORY_COLUMNS = ("run_id", "device", "model", "sha", "scenario", "threads", "accelerator", "p50_ms",
                    "p95_ms", "peak_rss_mb", "top1", "energy_mj")
@@ -22,22 +22,23 @@ _COLUMNS = {"run_id": Column("run (time UTC)"), "device": Column("device", wrap=
             "model": Column("model", wrap=True), "sha": Column("file", drop=3), "scenario": Column("scenario", drop=5),
             "threads": Column("threads", drop=4, justify="right"), "accelerator": Column("provider", drop=6),
             "p50_ms": Column("p50", drop=1, justify="right"), "p95_ms": Column("p95", justify="right"),
-            "peak_rss_mb": Column("peak MB", drop=2, justify="right"), "top1": Column("top-1", justify="right"),
+            "peak_rss_mb": Column("peak mem", drop=2, justify="right"), "top1": Column("top-1", justify="right"),
             "energy_mj": Column("mJ/inf", drop=2, justify="right")}
 _FIGURES_FROM = HISTORY_COLUMNS.index("p50_ms")
 CHANGED_MARK = "!"
 _METHOD_OF = {"p50_ms": "latency_method", "p95_ms": "latency_method", "energy_mj": "power_method"}
 _RATIOS = ("p50_ms", "p95_ms", "peak_rss_mb", "top1", "energy_mj")
+_UNIT = {"p50_ms": "ms", "p95_ms": "ms", "peak_rss_mb": "MB"}  # the rest: as the column's title says
 
 
 def _figure(row: dict[str, Any], column: str) -> str:
-    value = duration(row[column]) if column.endswith("_ms") else fmt(row[column])
-    return value + (method_tag(row[_METHOD_OF[column]]) if column in _METHOD_OF else "")
+    return value_text(row[column], _UNIT.get(column, "")) + (method_tag(row[_METHOD_OF[column]]) if column in _METHOD_OF
+                                                         else "")
 
 
 def history_table(rows: list[dict[str, Any]], width: int) -> Table:
     """One row per history row (edgeprof.compare.history_rows) within `width` columns (report.table.fitted_table:
-    the least needed columns dropped, never a cut figure), durations in the unit that suits them, figures with
+    the least needed columns dropped, never a cut figure), durations and sizes in the unit that suits them, figures with
     their method marked, a model file that differs from the previous one under the same label marked '!' (see
     `history_notes`) and its row bold."""
     cells = []
@@ -61,7 +62,7 @@ def history_notes(rows: list[dict[str, Any]]) -> list[str]:
 
 
 _COMPARISON_COLUMNS = (Column("device", wrap=True), Column("model", wrap=True), Column("p50", drop=2),
-                       Column("p95"), Column("peak MB", drop=3), Column("top-1", drop=1), Column("mJ/inf", drop=3),
+                       Column("p95"), Column("peak mem", drop=3), Column("top-1", drop=1), Column("mJ/inf", drop=3),
                        Column("latency", wrap=True), Column("median"), Column("p-value", drop=4))
 
 

@@ -29,6 +29,7 @@ from edgeprof.report.plots import Plot, build_plots, emulation, figure_bytes, gr
 from edgeprof.report.recommendation import describe
 from edgeprof.report.trend import trend_figure
 from edgeprof.result import Result, viewer
+from edgeprof.units import size
 
 REPORT_FORMATS = ("html", "md")
 _CSS = """
@@ -225,7 +226,7 @@ def to_html(report: Report, *, plots: list[Plot] | None = None, history: list[di
         badge = f' <span class="badge">emulated: {escape(str(emulation(rows[0])))}</span>' if emulation(rows[0]) else ""
         parts += [f'<section id="device-{escape(device)}"><h2>{escape(device)}{badge}</h2>',
                   f"<p>{escape(str(info.get('description') or ''))} — {escape(str(hardware.get('cpu', '-')))}, "
-                  f"{escape(str(hardware.get('cores', '-')))} cores, {escape(str(hardware.get('ram_mb', '-')))} MB RAM"
+                  f"{escape(str(hardware.get('cores', '-')))} cores, {escape(size(hardware.get('ram_mb')))} RAM"
                   "</p>", "<h3>Verdicts</h3>", _verdict_tables(rows, view), _details_html(rows, view),
                   _placement_html(rows, view)]
         meta = [metadata_rows(r, view(r)) for r in rows]

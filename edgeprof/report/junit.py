@@ -8,7 +8,7 @@ from typing import Any
 
 from edgeprof.decisions import Status
 from edgeprof.report.escape import xml_text
-from edgeprof.report.figures import verdict_bound, verdict_with_unit
+from edgeprof.report.figures import verdict_bound, verdict_value
 from edgeprof.report.placement import fallback_rows, placement_lines
 from edgeprof.result import Result, viewer
 
@@ -30,7 +30,7 @@ def _verdict_case(suite: ET.Element, classname: str, fmt_name: str, verdict: dic
     failure or skipped."""
     case = _case(suite, classname, f"{verdict['constraint']} {verdict['op']} {verdict['bound']:g} [{fmt_name}]")
     outcome = _outcome(case, verdict, strict)
-    measured = (f"{verdict['constraint']} = {verdict_with_unit(verdict)} "
+    measured = (f"{verdict['constraint']} = {verdict_value(verdict)} "
                 f"({verdict['status']}, bound {verdict_bound(verdict)})")
     ET.SubElement(case, "system-out").text = "\n".join([measured, *([out] if out else [])])
     return outcome
@@ -39,7 +39,7 @@ def _verdict_case(suite: ET.Element, classname: str, fmt_name: str, verdict: dic
 def _outcome(case: ET.Element, verdict: dict[str, Any], strict: bool) -> str:
     """Mark `case` failed or skipped as the verdict says; return the outcome: pass, failure or skipped."""
     status = Status.of(verdict["status"])
-    why = f"value {verdict_with_unit(verdict)}, bound {verdict_bound(verdict)}, " \
+    why = f"value {verdict_value(verdict)}, bound {verdict_bound(verdict)}, " \
           f"method {verdict.get('method')}" + (f": {verdict['detail']}" if verdict.get("detail") else "")
     label = verdict["status"]
     if status is not None and status.failing(strict=strict):

@@ -6,7 +6,15 @@ from typing import Any
 
 from edgeprof.decisions import Status, overall
 from edgeprof.report.escape import markdown_text
-from edgeprof.report.figures import FIGURES, key_figures, mark_notes, status_symbol, verdict_summary
+from edgeprof.report.figures import (
+    FIGURES,
+    key_figures,
+    mark_notes,
+    status_symbol,
+    verdict_bound,
+    verdict_summary,
+    verdict_value,
+)
 from edgeprof.report.placement import placement_lines
 from edgeprof.result import Result, viewer
 
@@ -24,9 +32,9 @@ def _problems(result: dict[str, Any]) -> list[str]:
     for v in result.get("verdicts") or []:
         if v["status"] == Status.PASS or (failed_run and v["status"] != Status.FAIL):
             continue
-        value = "-" if v.get("value") is None else f"{v['value']:.4g}"
-        lines.append(f"`{v['constraint']} {v['op']} {v['bound']:g}`: **{status_symbol(v['status'])}**"
-                     f" (value {value}, {v.get('method')})" + (f" — {_cell(v['detail'])}" if v.get("detail") else ""))
+        lines.append(f"`{v['constraint']} {verdict_bound(v)}`: **{status_symbol(v['status'])}**"
+                     f" (value {verdict_value(v)}, {v.get('method')})"
+                     + (f" — {_cell(v['detail'])}" if v.get("detail") else ""))
     return lines
 
 

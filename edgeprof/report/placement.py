@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeprof.report.units import duration
 from edgeprof.result import Result
+from edgeprof.units import duration
 
 TOP = 5  # operator types and nodes shown from an op profile
 TOP_NODES = 3  # nodes given a line each in the text reports

@@ -30,8 +30,8 @@ from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402
 
 from edgeprof.decisions import Recommendation, Report  # noqa: E402
 from edgeprof.errors import ConfigError  # noqa: E402
-from edgeprof.report.units import duration, duration_unit  # noqa: E402
 from edgeprof.result import Result, viewer  # noqa: E402
+from edgeprof.units import duration, duration_unit  # noqa: E402
 
 FORMATS = ("png", "svg", "pdf")
 DPI = 100

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from edgeprof.report.figures import fmt
-from edgeprof.report.units import duration
 from edgeprof.result import Result
+from edgeprof.units import duration
 
 
 def scenario_lines(results: list[dict[str, Any]]) -> list[str]:

@@ -104,7 +104,7 @@ def _verdict_table(device: str, rows: list[dict[str, Any]], view: Callable[[dict
     return table, why
 
 
-FIGURE_DROP = {"size MB": 5, "peak MB": 3, "p50": 2, "top-1": 1}  # what goes first on a narrow terminal
+FIGURE_DROP = {"size": 5, "peak mem": 3, "p50": 2, "top-1": 1}  # what goes first on a narrow terminal
 SUMMARY_COLUMNS = (Column("model", wrap=True), Column("variant", wrap=True), Column("runtime", drop=6, wrap=True),
                    *(Column(c, drop=FIGURE_DROP.get(c, 0), justify="right") for c in FIGURES),
                    Column("verdict", wrap=True))

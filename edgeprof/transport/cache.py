@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from edgeprof.agent.spec import BLOB_DIR, CACHE_DIR, LOCK_FILE, PARTIAL_PREFIX
 from edgeprof.errors import DeviceError
 from edgeprof.transport.base import Transport
+from edgeprof.units import file_size
 
 # sys.argv[1] = {"work_dir", "layout": {"blob_dir", "cache_dir", "lock_file", "partial_prefix"} (agent/spec.py),
 # "keep": [paths], "limit": bytes or null (null: clean), "all": bool, "stale_s"}.
@@ -76,7 +77,7 @@ class Freed:
     kept_bytes: int
 
     def text(self) -> str:
-        return f"freed {self.bytes / 1e6:.1f} MB in {self.files} files ({self.kept_bytes / 1e6:.1f} MB kept)"
+        return f"freed {file_size(self.bytes)} in {self.files} files ({file_size(self.kept_bytes)} kept)"
 
 
 def _run_snippet(transport: Transport, python: str, **args: object) -> Freed | None:

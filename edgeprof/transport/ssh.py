@@ -41,6 +41,7 @@ from edgeprof.transport.hostkeys import (
 from edgeprof.transport.sshconfig import Identities, load_identities, resolve_ssh_config
 from edgeprof.transport.sshlib import paramiko
 from edgeprof.transport.sshproxy import ProxyCommandLink, parse_jump
+from edgeprof.units import file_size
 
 __all__ = ["SSHProcess", "SSHTransport", "resolve_ssh_config"]
 
@@ -633,7 +634,7 @@ class SSHTransport(Transport):
         if space.get("inodes") == 0:
             room = f"no free inodes (files) left on the filesystem of {self.work_dir}"
         else:
-            room = f"{size / 1e6:.1f} MB needed, {space['free'] / 1e6:.1f} MB free in {self.work_dir}"
+            room = f"{file_size(size)} needed, {file_size(space['free'])} free in {self.work_dir}"
         return (f"device '{self.device}': no space left on the device for {local.name} ({room}; "
                 f"`edgeprof clean --device {self.device}` frees edgeprof's cache)")
 

@@ -107,7 +107,7 @@ def test_explain_ranks_the_other_model_file_first(stored: dict[str, Any]) -> Non
     assert explained["latency"]["verdict"] in ("faster", "slower", "no significant change", "below the minimum effect")
     assert -1.0 <= explained["latency"]["effect_size"] <= 1.0 and explained["latency"]["n_a"] >= 20
     text = edgeprof("explain", fp32, int8, "--store", store)
-    assert text.returncode == 0 and "most likely: model file (sha256), model size (bytes)" in text.stdout
+    assert text.returncode == 0 and "most likely: model file (sha256), model size" in text.stdout
     assert re.search(r"Mann-Whitney U p [=<] ", text.stdout) and "Cliff's delta" in text.stdout
 
 

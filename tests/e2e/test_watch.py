@@ -69,7 +69,7 @@ def test_failed_verdict_alerts_and_exits_1_with_the_run_stored(tmp_path: Path) -
     assert out.returncode == 1, out.stderr
     (alert,) = alerts(out.stderr)
     (run_id,) = run_ids(store)  # the failing run is stored, and the watch ended there
-    assert f"run {run_id}:" in alert and "local / digits fp32 onnx latency.p95_ms <= 1e-06: fail (value " in alert
+    assert f"run {run_id}:" in alert and "local / digits fp32 onnx latency.p95_ms <= 1.00 ns: fail (value " in alert
     assert "watch ended (alert)" in out.stderr
 
 

@@ -89,7 +89,7 @@ def test_html_shows_every_measured_fact_per_result(deployed: tuple[list[dict[str
         assert re.search(rf"{label} (onnxruntime|ai-edge-litert) \d", text)  # its row of the verdict summary
         assert re.search(rf"{label} latency.p95_ms \d+(\.\d+)? µs <= 1.00 s PASS measured", text)  # verdict detail
     for fact in ("load, first load ", "first inference ", "latency (95% CI) p50 ", "p95 ", "p99 ",
-                 "timed, stopped by ", "memory (MB RSS) baseline ", "after load ", "peak ",
+                 "timed, stopped by ", "memory (RSS) baseline ", "after load ", "peak ",
                  "vs reference agreement ", "SQNR ", "dB, accuracy drop ",
                  "(estimate:utilisation — an estimate, not a measurement)", "provider asked cpu; ran CPUExecutionProvider",
                  "provider asked xnnpack; ran xnnpack", "Placement and top operators", "op type time/run share"):

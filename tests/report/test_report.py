@@ -16,8 +16,8 @@ from edgeprof.decisions import Report
 from edgeprof.errors import ConfigError
 from edgeprof.report.html import report_format, to_html, write_report
 from edgeprof.report.plots import build_plots
-from edgeprof.report.units import duration, p_value
 from edgeprof.store.sqlite import SQLiteStore
+from edgeprof.units import duration, p_value
 from edgeprof.verdicts import build_report
 from tests.report.factory import make_result, small_set
 
@@ -223,8 +223,8 @@ def test_marks_are_explained_only_when_used_and_a_failed_verdict_says_why() -> N
     assert "(est) =" not in plain and "(emu) =" not in plain
 
 
-@pytest.mark.parametrize(("p", "text"), [(0.0, "p < 1e-16"), (3e-20, "p < 1e-16"), (0.0321, "p = 0.032"),
-                                         (1.0, "p = 1")])
+@pytest.mark.parametrize(("p", "text"), [(0.0, "p < 0.001"), (3e-20, "p < 0.001"), (0.00099, "p < 0.001"),
+                                         (0.001, "p = 0.001"), (0.0321, "p = 0.032"), (1.0, "p = 1")])
 def test_a_p_value_is_never_printed_as_zero(p: float, text: str) -> None:
     assert p_value(p) == text
 

@@ -141,7 +141,7 @@ def test_generation_percentiles_are_judged_with_their_own_intervals() -> None:
     ttft = [parse_constraint("generation.ttft_p95_ms<=300")]
     assert judge(generated(250.0, [240.0, 260.0]), ttft)[0]["status"] == "pass"
     (straddles,) = judge(generated(290.0, [280.0, 310.0]), ttft)
-    assert straddles["status"] == "inconclusive" and "CI [280, 310] straddles the bound" in straddles["detail"]
+    assert straddles["status"] == "inconclusive" and "CI [280 ms, 310 ms] straddles the bound" in straddles["detail"]
     emulated = generated(250.0, [240.0, 260.0], method="emulated:qemu-tcg")
     (row,) = judge(emulated, ttft)
     assert row["status"] == "informational" and "(would be pass)" in row["detail"]

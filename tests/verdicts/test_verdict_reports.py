@@ -86,7 +86,7 @@ def test_markdown_table_per_device() -> None:
     assert len(rows) == 3 and all(row.count("|") == len(FIGURES) + 4 for row in rows)  # model, variant, verdict
     assert "FAIL: accuracy.top1" in rows[0] and "RUN FAILED (crashed)" in rows[1]
     assert "(emu)" in rows[2] and "(est)" in rows[2]
-    assert "`accuracy.top1 >= 0.98`: **FAIL** (value 0.97, measured)" in text
+    assert "`accuracy.top1 >= 0.98`: **FAIL** (value 0.970, measured)" in text
     assert "run failed: crashed: segfault" in text
     assert "_(est) = estimate from CPU utilisation" in text and "_(emu) = measured under emulation" in text
     assert "No results." in to_markdown([])
