@@ -128,10 +128,10 @@ def find_problems(facts: dict[str, Any], python: str) -> list[tuple[str, str]]:
                          "echo performance | sudo tee /sys/devices/system/cpu/cpu*/cpufreq/scaling_governor"))
     free_mb = facts.get("mem_available_mb")
     if free_mb is not None and free_mb < MIN_FREE_MB:
-        problems.append((f"only {free_mb:.0f} MB of memory available", "stop other processes on the device"))
+        problems.append((f"only {size(free_mb)} of memory available", "stop other processes on the device"))
     disk_mb = facts.get("disk_free_mb")
     if disk_mb is not None and disk_mb < MIN_DISK_MB:
-        problems.append((f"only {disk_mb:.0f} MB free in the work dir", "free disk space or change [connection] work_dir"))
+        problems.append((f"only {size(disk_mb)} free in the work dir", "free disk space or change [connection] work_dir"))
     return problems
 
 

@@ -31,7 +31,7 @@ from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402
 from edgeprof.decisions import Recommendation, Report  # noqa: E402
 from edgeprof.errors import ConfigError  # noqa: E402
 from edgeprof.result import Result, viewer  # noqa: E402
-from edgeprof.units import duration, duration_unit  # noqa: E402
+from edgeprof.units import bound_text, duration, duration_unit  # noqa: E402
 
 FORMATS = ("png", "svg", "pdf")
 DPI = 100
@@ -87,6 +87,11 @@ def budget(result: dict[str, Any], metric: str) -> tuple[str, float] | None:
         if verdict.get("constraint") == metric and verdict.get("bound") is not None:
             return str(verdict["op"]), float(verdict["bound"])
     return None
+
+
+def _scaled(bound: tuple[str, float] | None, scale: float) -> tuple[str, float] | None:
+    """A budget (op, bound) in an axis's unit: the bound divided by `scale`."""
+    return None if bound is None else (bound[0], bound[1] / scale)
 
 
 def _measured(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -209,8 +214,9 @@ def label_colors(labels: list[str]) -> dict[str, Any]:
 
 
 def _budget_segments(ax: Axes, spans: list[tuple[float, float]], bounds: list[tuple[str, float] | None],
-                     unit: str, what: str) -> Line2D | None:
-    """Draw each category's bound over its span (one line per run of equal bounds); the legend handle or None."""
+                     unit: str, what: str, scale: float = 1.0) -> Line2D | None:
+    """Draw each category's bound over its span (one line per run of equal bounds; `bounds` in the axis's unit,
+    `scale` of the metric's `unit` per axis unit); the legend handle or None."""
     start = 0
     for i in range(1, len(spans) + 1):
         if i < len(spans) and bounds[i] == bounds[start]:
@@ -222,7 +228,7 @@ def _budget_segments(ax: Axes, spans: list[tuple[float, float]], bounds: list[tu
     present = sorted({b for b in bounds if b is not None}, key=lambda b: b[1])
     if not present:
         return None
-    text = f"{what} budget " + ", ".join(f"{op} {bound:g} {unit}" for op, bound in present)
+    text = f"{what} budget " + ", ".join(f"{op} {bound_text(bound * scale, unit)}" for op, bound in present)
     return Line2D([], [], color=BUDGET_COLOR, linestyle="--", linewidth=1.6, label=text)
 
 
@@ -262,7 +268,9 @@ def latency_distribution_figure(results: list[dict[str, Any]]) -> Figure:
     """One device: box plot of the raw per-inference latencies of each variant, its p95 and the p95 budget."""
     rows = _with_samples(results)
     labels, axis_name, subject = _categories(rows)
-    data = [np.asarray(_get(r, "latency", "samples_ms"), dtype=float) for r in rows]
+    raw = [np.asarray(_get(r, "latency", "samples_ms"), dtype=float) for r in rows]
+    unit, scale = duration_unit(max(float(np.percentile(d, 99)) for d in raw))  # the unit the tables use
+    data = [d / scale for d in raw]
     positions = list(range(1, len(rows) + 1))
     fig = new_figure(_category_width(len(rows)), 4.8)
     ax = fig.add_subplot()
@@ -273,11 +281,11 @@ def latency_distribution_figure(results: list[dict[str, Any]]) -> Figure:
         patch.set_alpha(0.55)
     p95 = [_get(r, "latency", "p95_ms") for r in rows]
     mode = _emulated_note(rows)
-    marker = ax.scatter(positions, [np.nan if v is None else v for v in p95], marker="D", color="black", zorder=6,
+    marker = ax.scatter(positions, [np.nan if v is None else v / scale for v in p95], marker="D", color="black", zorder=6,
                         s=22, label="p95" + _emulated_legend(rows))
     handles = [Patch(facecolor="grey", alpha=0.55, label="box: p25–p75, line: median, whiskers: p1–p99"), marker]
-    bounds = [budget(r, "latency.p95_ms") for r in rows]
-    line = _budget_segments(ax, [(p - 0.4, p + 0.4) for p in positions], bounds, "ms", "p95")
+    bounds = [_scaled(budget(r, "latency.p95_ms"), scale) for r in rows]
+    line = _budget_segments(ax, [(p - 0.4, p + 0.4) for p in positions], bounds, "ms", "p95", scale)
     low = min(float(np.percentile(d, 1)) for d in data)
     high = max(float(np.percentile(d, 99)) for d in data)  # the axis follows the data, not the budget
     log = low > 0 and max([high] + [b[1] for b in bounds if b and b[1] <= OFF_SCALE * high]) / low > SPREAD_FOR_LOG
@@ -285,9 +293,9 @@ def latency_distribution_figure(results: list[dict[str, Any]]) -> Figure:
         ax.set_yscale("log")
     handles += [_off_scale(ax, line, bounds, [high], bottom=low / 1.4 if log else 0.0)] if line is not None else []
     _category_axis(ax, positions, labels)
-    ax.set_ylabel("latency per inference (ms)")
+    ax.set_ylabel(f"latency per inference ({unit})")
     ax.set_xlabel(axis_name)
-    ax.set_title(titled(fig, f"{Result(rows[0]).device}: {subject}latency distribution per variant (ms){mode}"))
+    ax.set_title(titled(fig, f"{Result(rows[0]).device}: {subject}latency distribution per variant ({unit}){mode}"))
     ax.grid(axis="y", alpha=0.3)
     fig.legend(handles=handles, loc="outside lower center", ncols=min(3, len(handles)))
     return fig
@@ -302,21 +310,26 @@ def accuracy_latency_figure(results: list[dict[str, Any]], recommendation: Recom
         raise ValueError("no results with both accuracy and p95 latency")
     labels = _labels(rows, with_model=False)
     colors = label_colors(labels)
+    unit, scale = duration_unit(max(float(_get(r, "latency", "p95_ms")) for r in rows))  # the tables' unit
+
+    def p95(result: dict[str, Any]) -> float:
+        return float(_get(result, "latency", "p95_ms")) / scale
+
     fig = new_figure(8.0, 5.2)
     ax = fig.add_subplot()
     xs, ys = [], []
     confidence = None
     for result, label in zip(rows, labels):
         latency = result["latency"]
-        x, y = float(latency["p95_ms"]), 100.0 * float(result["accuracy"]["top1"])
-        ci = (latency.get("ci") or {}).get("p95")
+        x, y = p95(result), 100.0 * float(result["accuracy"]["top1"])
+        ci = [v / scale for v in (latency.get("ci") or {}).get("p95") or []] or None
         confidence = confidence or (latency.get("ci") or {}).get("confidence")
         xerr = [[x - ci[0]], [ci[1] - x]] if ci else None
         ax.errorbar([x], [y], xerr=xerr, fmt=FORMAT_MARKER.get(Result(result).format, "o"), color=colors[label],
                     capsize=4, markersize=7, alpha=POINT_ALPHA, label=label + _emulated_legend([result]), zorder=4)
         xs += [x] + (list(ci) if ci else [])
         ys.append(y)
-    lat = budget(rows[0], "latency.p95_ms")
+    lat = _scaled(budget(rows[0], "latency.p95_ms"), scale)
     acc = budget(rows[0], "accuracy.top1")
     lat_off = lat is not None and lat[1] > OFF_SCALE * max(xs)  # the axis follows the points, not a far budget
     xs += [lat[1]] if lat and not lat_off else []
@@ -336,7 +349,7 @@ def accuracy_latency_figure(results: list[dict[str, Any]], recommendation: Recom
         ax.fill_between([xl, min(lat[1], xr) if lat else xr], 100.0 * acc[1] if acc else yb, yt, color="tab:green",
                         alpha=0.12, zorder=0, label="feasible region")
     if lat:
-        ax.axvline(lat[1], color=BUDGET_COLOR, linestyle="--", label=f"p95 budget {lat[0]} {lat[1]:g} ms"
+        ax.axvline(lat[1], color=BUDGET_COLOR, linestyle="--", label=f"p95 budget {lat[0]} {duration(lat[1] * scale)}"
                    + (" (off scale, right of the axis)" if lat_off else ""))
         ax.set_xlim(xl, xr)
     if acc:
@@ -346,19 +359,19 @@ def accuracy_latency_figure(results: list[dict[str, Any]], recommendation: Recom
         front = sorted(recommendation.front, key=lambda r: float(_get(r, "latency", "p95_ms")))
         front = [r for r in front if _get(r, "accuracy", "top1") is not None]
         if front:
-            ax.plot([float(_get(r, "latency", "p95_ms")) for r in front],
+            ax.plot([p95(r) for r in front],
                     [100.0 * float(_get(r, "accuracy", "top1")) for r in front], "-s", color="dimgrey",
                     linewidth=2.0, markersize=12, markerfacecolor="none", markeredgewidth=1.4, zorder=3,
                     label="Pareto front (accuracy vs p95)")
         best = recommendation.best
         if best is not None:
-            ax.scatter([float(_get(best, "latency", "p95_ms"))], [100.0 * float(_get(best, "accuracy", "top1"))],
+            ax.scatter([p95(best)], [100.0 * float(_get(best, "accuracy", "top1"))],
                        marker="*", s=380, facecolor="none", edgecolor="black", linewidth=1.5, zorder=6,
                        label=f"recommended: {_variant_namer(rows)(best)}")
-    _point_labels(ax, [(float(r["latency"]["p95_ms"]), 100.0 * float(r["accuracy"]["top1"])) for r in rows], labels)
+    _point_labels(ax, [(p95(r), 100.0 * float(r["accuracy"]["top1"])) for r in rows], labels)
     level = f"{confidence:.0%} CI" if confidence else "CI"
     mode = _emulated_note(rows)
-    ax.set_xlabel(f"p95 latency (ms), error bars: {level}" + (" — emulated timing" if mode else ""))
+    ax.set_xlabel(f"p95 latency ({unit}), error bars: {level}" + (" — emulated timing" if mode else ""))
     ax.set_ylabel("top-1 accuracy (%)")
     ax.set_title(titled(fig, f"{Result(rows[0]).device} / {Result(rows[0]).name}: accuracy vs p95 latency{mode}"))
     ax.grid(alpha=0.3)
@@ -396,13 +409,17 @@ def device_comparison_figure(results: list[dict[str, Any]]) -> Figure:
     width = 0.8 / len(variants)
     fig = new_figure(_category_width(len(devices), per=0.4 + 0.22 * len(variants), minimum=8.0),
                       9.0 + 0.25 * len(variants))
-    panels = [("latency", "p95_ms", "latency.p95_ms", "p95 latency (ms)", "ms", "p95"),
+    latency_unit, latency_scale = duration_unit(max(
+        ([float(c[1]) for r in rows if (c := (_get(r, "latency", "ci") or {}).get("p95"))]
+         + [float(v) for r in rows if (v := _get(r, "latency", "p95_ms")) is not None]), default=0.0))
+    panels = [("latency", "p95_ms", "latency.p95_ms", f"p95 latency ({latency_unit})", "ms", "p95"),
               ("memory", "peak_rss_mb", "memory.peak_rss_mb", "peak memory (MB RSS)", "MB", "memory"),
               ("power", "energy_mj_per_inference", "power.energy_mj", "energy per inference (mJ)", "mJ",
                "energy")]
     axes = fig.subplots(len(panels), 1, sharex=True)
     budgets: list[Line2D] = []
     for ax, (section, key, metric, ylabel, unit, what) in zip(axes, panels):
+        scale = latency_scale if section == "latency" else 1.0
         spans, bounds, values = [], [], []
         for d, device in enumerate(devices):
             members = {name(r): r for r in rows if Result(r).device == device}
@@ -414,23 +431,25 @@ def device_comparison_figure(results: list[dict[str, Any]]) -> Figure:
                     ax.text(x, 0, "n/m", rotation=90, ha="center", va="bottom", fontsize=7, color="grey")
                     continue
                 method = _get(result, section, "method")
-                ci = (_get(result, "latency", "ci") or {}).get("p95") if section == "latency" else None
-                ax.bar(x, float(value), width * 0.92, color=colors[variant],
+                ci = [c / scale for c in (_get(result, "latency", "ci") or {}).get("p95") or []] \
+                    if section == "latency" else None
+                value = float(value) / scale
+                ax.bar(x, value, width * 0.92, color=colors[variant],
                        hatch=ESTIMATE_HATCH if is_estimate(method) else None, edgecolor="black", linewidth=0.6,
                        linestyle=EMULATED_STYLE if emulation(result) else "-",
-                       yerr=[[float(value) - ci[0]], [ci[1] - float(value)]] if ci else None,
+                       yerr=[[value - ci[0]], [ci[1] - value]] if ci else None,
                        ecolor="black", capsize=2)
-                values.append(float(ci[1]) if ci else float(value))
+                values.append(float(ci[1]) if ci else value)
             spans.append((d - 0.45, d + 0.45))
-            bounds.append(next((budget(r, metric) for r in rows if Result(r).device == device and budget(r, metric)),
-                               None))
+            bounds.append(_scaled(next((budget(r, metric) for r in rows
+                                        if Result(r).device == device and budget(r, metric)), None), scale))
         ax.set_ylabel(_wrap(ylabel, 22))
         ax.grid(axis="y", alpha=0.3)
         if not values:
             ax.text(0.5, 0.5, f"{what}: not measured on any device", transform=ax.transAxes, ha="center",
                     color="grey")
             continue
-        line = _budget_segments(ax, spans, bounds, unit, what)
+        line = _budget_segments(ax, spans, bounds, unit, what, scale)
         budgets += [_off_scale(ax, line, bounds, values)] if line is not None else []
     legend = [Patch(facecolor=colors[v], edgecolor="black", label=v) for v in variants]
     if any(is_estimate(_get(r, "power", "method")) for r in rows):

@@ -19,9 +19,11 @@ from edgeprof.errors import ConfigError
 from edgeprof.explain import setting_changes
 from edgeprof.report.plots import FORMATS, figure_bytes, label_colors, new_figure, styled, titled
 from edgeprof.result import Result, viewer
+from edgeprof.units import duration_unit
 
 Doc = dict[str, Any]
-PANELS = (("latency.p50_ms", "p50", "latency (ms)"), ("latency.p95_ms", "p95", None),
+LATENCY = "latency"  # its panel's title gets the unit that suits the figures: 'latency (µs)'
+PANELS = (("latency.p50_ms", "p50", LATENCY), ("latency.p95_ms", "p95", None),
           ("accuracy.top1", "top-1", "top-1 accuracy"), ("power.energy_mj_per_inference", "energy", "energy (mJ/inf)"))
 CHANGE_COLOR = "#c0392b"
 MAX_NOTES = 2  # changed settings written beside one run; more are counted
@@ -53,16 +55,18 @@ def series(results: list[Doc]) -> dict[str, list[Doc]]:
     return grouped
 
 
-def _draw(ax: Axes, docs: list[Doc], path: str, name: str, color: Any, label: str) -> bool:
-    """One figure of one series on `ax`, with its interval and change points; False when none was measured."""
+def _draw(ax: Axes, docs: list[Doc], path: str, name: str, color: Any, label: str, scale: float = 1.0) -> bool:
+    """One figure of one series on `ax` (divided by `scale`), with its interval and change points; False when none
+    was measured."""
     times = [_when(d) for d in docs]
-    values = [_value(d, path) for d in docs]
+    values = [None if (v := _value(d, path)) is None else v / scale for d in docs]
     if all(v is None for v in values):
         return False
     style = "--" if name == "p95" else "-"
     ax.plot(times, [float("nan") if v is None else v for v in values], style, marker="o", markersize=3,
             color=color, label=f"{label} {name}")
-    spans = [_interval(d, name) if path.startswith("latency.") else None for d in docs]
+    spans = [(i[0] / scale, i[1] / scale) if path.startswith("latency.") and (i := _interval(d, name)) else None
+             for d in docs]
     shown = [(t, v, s) for t, v, s in zip(times, values, spans) if s is not None and v is not None]
     if shown:
         ax.errorbar([t for t, _, _ in shown], [v for _, v, _ in shown],
@@ -105,15 +109,18 @@ def trend_figure(results: list[Doc]) -> Figure:
     if not grouped:
         raise ConfigError("no successful stored results to draw over time")
     panels = [p for p in PANELS if any(_value(d, p[0]) is not None for docs in grouped.values() for d in docs)]
-    rows = [title for _, _, title in panels if title] or ["latency (ms)"]
+    unit, scale = duration_unit(max((v for docs in grouped.values() for d in docs for path, _, _ in PANELS[:2]
+                                     if (v := _value(d, path)) is not None), default=0.0))
+    latency = f"{LATENCY} ({unit})"
+    rows = [latency if title == LATENCY else title for _, _, title in panels if title] or [latency]
     fig = new_figure(10.0, 1.2 + 2.4 * len(rows))
     axes = dict(zip(rows, fig.subplots(len(rows), 1, sharex=True, squeeze=False)[:, 0]))
     colors = label_colors(list(grouped))
     notes = 0
     for label, docs in grouped.items():
         for path, name, title in panels:
-            ax = axes[title or "latency (ms)"]
-            _draw(ax, docs, path, name, colors[label], label)
+            timed = title in (LATENCY, None)
+            _draw(axes[latency if timed else title], docs, path, name, colors[label], label, scale if timed else 1.0)
         notes += _annotate(axes[rows[0]], docs, colors[label])
     for title, ax in axes.items():
         ax.set_ylabel(title)

@@ -62,7 +62,7 @@ def test_latency_boxes_one_per_variant_with_p95_budget(results: list[dict[str, A
     assert "(ms)" in ax.get_ylabel()
     assert [t.get_text() for t in ax.get_xticklabels()] == ["fp32", "fp16", "int8-static", "int8-dynamic"]
     assert budget_levels(ax) == [20.0]
-    assert "p95 budget <= 20 ms" in legend_texts(fig)
+    assert "p95 budget <= 20.0 ms" in legend_texts(fig)
     p95 = [c for c in ax.collections if c.get_label() == "p95"][0].get_offsets()[:, 1]
     assert np.allclose(p95, [r["latency"]["p95_ms"] for r in on(results, "pi4")[:4]])
     assert "EMULATED" not in ax.get_title()
@@ -102,7 +102,7 @@ def test_accuracy_vs_p95_front_region_and_pick(results: list[dict[str, Any]]) ->
     star = [c for c in ax.collections if c.get_label() == "recommended: int8-static"][0]
     assert np.allclose(star.get_offsets()[0], [int8["latency"]["p95_ms"], 100 * int8["accuracy"]["top1"]])
     labels = [line.get_label() for line in ax.lines]
-    assert "p95 budget <= 20 ms" in labels and "top-1 minimum >= 85 %" in labels
+    assert "p95 budget <= 20.0 ms" in labels and "top-1 minimum >= 85 %" in labels
 
 
 def test_accuracy_figure_names_variants_without_accuracy(results: list[dict[str, Any]]) -> None:
@@ -235,16 +235,17 @@ def test_far_budgets_keep_the_data_readable() -> None:
     rows = [make_result("local", v, median_ms=0.01 * (i + 1), seed=i, budgets=("latency.p95_ms<=50",),
                         power_method=None)
             for i, v in enumerate(("fp32", "fp16"))]
-    latency, _, energy = device_comparison_figure(rows).axes
-    assert latency.get_ylim()[1] < 1.0 and budget_levels(latency) == [50.0]
+    latency, _, energy = device_comparison_figure(rows).axes  # tens of µs: the axes count µs, as the tables do
+    assert latency.get_ylabel() == "p95 latency (µs)"
+    assert latency.get_ylim()[1] < 100 and budget_levels(latency) == [50000.0]
     assert "energy: not measured on any device" in [t.get_text() for t in energy.texts]
-    assert "p95 budget <= 50 ms (off scale, above the axis)" in legend_texts(latency.get_figure())
+    assert "p95 budget <= 50.0 ms (off scale, above the axis)" in legend_texts(latency.get_figure())
     boxes = latency_distribution_figure(rows)  # the axis runs to the data: the boxes fill it
-    assert boxes.axes[0].get_ylim()[1] < 1.0
-    assert "p95 budget <= 50 ms (off scale, above the axis)" in legend_texts(boxes)
+    assert boxes.axes[0].get_ylabel() == "latency per inference (µs)" and boxes.axes[0].get_ylim()[1] < 100
+    assert "p95 budget <= 50.0 ms (off scale, above the axis)" in legend_texts(boxes)
     points = accuracy_latency_figure(rows).axes[0]
-    assert points.get_xlim()[1] < 1.0
-    assert "p95 budget <= 50 ms (off scale, right of the axis)" in [line.get_label() for line in points.lines]
+    assert points.get_xlabel().startswith("p95 latency (µs)") and points.get_xlim()[1] < 100
+    assert "p95 budget <= 50.0 ms (off scale, right of the axis)" in [line.get_label() for line in points.lines]
 
 
 def test_pareto_front_is_drawn_visibly_and_coinciding_points_stay_apart(results: list[dict[str, Any]]) -> None:

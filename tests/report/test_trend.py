@@ -68,3 +68,12 @@ def test_a_long_settings_note_stays_inside_its_panel() -> None:
     panel, box = latency.get_window_extent(), note.get_window_extent()
     assert box.y0 >= panel.y0 - 1 and box.y1 <= panel.y1 + 1, (box, panel)
     assert "long-version-tag" in note.get_text().replace("\n", "")
+
+
+def test_microsecond_latencies_are_drawn_in_microseconds() -> None:
+    """The latency panel counts in the unit the tables show the figures in: µs for a model of tens of µs."""
+    fig = trend_figure(runs([0.02] * 4))
+    latency = fig.axes[0]
+    assert latency.get_ylabel() == "latency (µs)"
+    p50 = next(line for line in latency.get_lines() if line.get_label().endswith("p50"))
+    assert 10 < max(p50.get_ydata()) < 40  # 20 µs, not 0.02
