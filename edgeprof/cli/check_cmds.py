@@ -37,7 +37,7 @@ from edgeprof.report.history import (
     history_table,
     regression_line,
 )
-from edgeprof.report.recommendation import describe, recommendation_json
+from edgeprof.report.recommendation import recommendation_json, recommendation_text
 from edgeprof.report.table import render_verdicts
 from edgeprof.result import Result
 
@@ -119,10 +119,7 @@ def recommend_cmd(
         return
     out = console()
     for rec in recs:
-        lines = describe(rec)
-        out.print(f"[bold]{escape(lines[0])}[/bold]")
-        for line in lines[1:]:
-            out.print("  " + escape(line), highlight=False)
+        out.print(recommendation_text(rec), highlight=False)
 
 
 @app.command("history")

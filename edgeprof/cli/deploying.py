@@ -12,7 +12,7 @@ from edgeprof.cli.options import store_path
 from edgeprof.cli.progress import AgentProgress
 from edgeprof.pipeline import Deployed, deploy_judge_store
 from edgeprof.plan import Plan, recorded_command
-from edgeprof.report.recommendation import describe
+from edgeprof.report.recommendation import recommendation_text
 from edgeprof.report.scenario_summary import scenario_lines
 from edgeprof.report.table import render_verdicts
 from edgeprof.result import Result
@@ -53,5 +53,4 @@ def measure_judge_store(plan: Plan, store: str | None, *, as_json: bool, jobs: i
 def print_recommendations(deployed: Deployed) -> None:
     """The deploy's recommendations, a variant to ship per device and model with why not each other, on stdout."""
     for rec in deployed.report.recommendations.values():
-        for line in describe(rec):
-            console().print(line, markup=False, highlight=False, soft_wrap=True)
+        console().print(recommendation_text(rec), highlight=False, soft_wrap=True)

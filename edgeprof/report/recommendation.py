@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
+
 from edgeprof.constraints import value_at
 from edgeprof.decisions import Recommendation
 from edgeprof.report.figures import key_figures
@@ -31,6 +33,13 @@ def describe(rec: Recommendation) -> list[str]:
                      + ", ".join(view(r).variant_label for r in rec.energy_front))
     lines += [f"not {view(result).variant_label}: {reason.text}" for result, reason in rec.rejected]
     return lines
+
+
+def recommendation_text(rec: Recommendation) -> Text:
+    """The recommendation for the terminal (recommend, sweep, demo): `describe`'s lines, the pick in bold, the rest
+    indented under it."""
+    first, *rest = describe(rec)
+    return Text("\n").join([Text(first, style="bold"), *(Text("  " + line) for line in rest)])
 
 
 def recommendation_json(rec: Recommendation) -> dict[str, Any]:
