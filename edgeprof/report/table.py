@@ -124,7 +124,7 @@ def _summary_table(title: str, rows: list[dict[str, Any]], view: Callable[[dict[
 
 
 # what goes first on a narrow terminal: p95, SQNR and the accuracy drop stay
-SWEEP_DROP = {"size MB": 6, "peak MB": 5, "mJ/inf": 4, "p50": 3, "top-1": 2, "agree": 1}
+SWEEP_DROP = {"size": 6, "peak mem": 5, "mJ/inf": 4, "p50": 3, "top-1": 2, "agree": 1}
 SWEEP_COLUMNS = (Column("format"), Column("precision", wrap=True), Column("accel", wrap=True),
                  *(Column(c, drop=SWEEP_DROP.get(c, 0), justify="right") for c in (*FIGURES, *REFERENCE_FIGURES)),
                  Column("verdict", wrap=True))
