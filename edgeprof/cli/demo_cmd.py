@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
 from edgeprof import pipeline
 from edgeprof.cli.app import app, console
 from edgeprof.cli.deploying import measure_judge_store, print_recommendations
-from edgeprof.cli.options import DEFAULT_STORE, StoreOption, store_path
+from edgeprof.cli.options import DEFAULT_STORE, store_path
 from edgeprof.demo import DATASET, DEVICE, MODELS, REPORT, demo_plan, next_steps, sample_dir
 
 
@@ -21,7 +21,9 @@ def demo(
     out: Annotated[Path, typer.Option(
         "--out", metavar="DIR", help="Folder for the results store and the report (created if missing).")
     ] = DEFAULT_STORE.parent,
-    store: StoreOption = None,
+    store: Annotated[Optional[str], typer.Option(
+        "--store", metavar="PATH|URL", help="Results store: a SQLite path or postgresql://user@host:port/db. "
+                                            "Default: $EDGEPROF_STORE or results.db in --out.")] = None,
 ) -> None:
     """Profile the sample shipped with edgeprof (a digits classifier in 4 variants, its labelled test set) on this
     machine: the verdicts, the variant to ship, an HTML report, and what to run next."""
