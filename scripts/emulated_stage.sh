@@ -15,7 +15,7 @@ phase_start=$SECONDS
 need=""
 for pair in qemu-system-aarch64:qemu-system-arm qemu-aarch64-static:qemu-user-static qemu-img:qemu-utils \
             mmdebstrap:mmdebstrap arch-test:arch-test update-binfmts:binfmt-support mke2fs:e2fsprogs \
-            ssh-keygen:openssh-client sudo:sudo; do
+            ssh-keygen:openssh-client sudo:sudo newuidmap:uidmap; do
     command -v "${pair%%:*}" >/dev/null || need="$need ${pair#*:}"
 done
 [ -e /usr/lib/ipxe/qemu/efi-virtio.rom ] || need="$need ipxe-qemu"
@@ -25,6 +25,14 @@ if [ -n "$need" ]; then
         >/tmp/edgeprof-emulated-apt.log 2>&1 || { echo "emulated: apt-get failed (see /tmp/edgeprof-emulated-apt.log)" >&2; exit 1; }
 fi
 phase "host packages ready"
+
+# a user without root, with subordinate ids (useradd gives them), for the rootless build's test
+export EDGEPROF_TEST_BUILD_USER=edgeprof-build
+if ! id "$EDGEPROF_TEST_BUILD_USER" >/dev/null 2>&1; then
+    useradd --no-create-home --shell /usr/sbin/nologin "$EDGEPROF_TEST_BUILD_USER" || exit 1
+fi
+grep -q "^$EDGEPROF_TEST_BUILD_USER:" /etc/subuid && grep -q "^$EDGEPROF_TEST_BUILD_USER:" /etc/subgid \
+    || usermod --add-subuids 200000-265535 --add-subgids 200000-265535 "$EDGEPROF_TEST_BUILD_USER" || exit 1
 
 emulate build qemu-pi4 || exit 1
 phase "image ready"
