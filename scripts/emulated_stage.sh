@@ -2,8 +2,9 @@
 # CI stage 2: the emulated arm64 board. Installs the host packages if missing, builds or reuses the qemu-pi4
 # image (cached under $EDGEPROF_CACHE, default ~/.cache/edgeprof), boots it, runs `pytest -m emulated`
 # (deploys over SSH to the VM) and powers it off again. EDGEPROF_JUNIT=FILE writes the JUnit XML there.
-# Measured on 2 shared cores: image build ~10-22 min (first time only), boot 40-65 s, tests ~3 min plus ~18 min
-# for docs/ci.md's job, run twice by tests/emulated/test_ci_recipe.py.
+# Measured on 2 shared cores: image build ~10-22 min (first time only), boot 40-65 s, tests ~3 min plus
+# docs/ci.md's two jobs, each run twice by tests/emulated/test_ci_recipe.py (at load average 6-10: the GitHub
+# workflow 610 s, the GitLab job 383 s).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export EDGEPROF_CACHE="${EDGEPROF_CACHE:-$HOME/.cache/edgeprof}"
