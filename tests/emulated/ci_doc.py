@@ -1,9 +1,9 @@
-"""The GitHub Actions job of docs/ci.md, and a runner for its `run:` steps as they are written there.
+"""The CI jobs of docs/ci.md, read from the doc's YAML, and runners for their scripts as they are written there.
 
 Used by tests/emulated/test_ci_recipe.py (the doc cannot rot) and scripts/bench_ci.py (the doc's timings).
-Only `run:` steps run here; `uses:` steps (checkout, setup-python, cache, upload) are the runner's. The cache
-step does not run, so `steps.cache.outputs.cache-hit` is empty, as on a miss: the build step runs, and
-`edgeprof emulate build` itself finds the image in the cache.
+GitHub Actions: only `run:` steps run here; `uses:` steps (checkout, setup-python, cache, upload) are the
+runner's. The cache step does not run, so `steps.cache.outputs.cache-hit` is empty, as on a miss: the build step
+runs, and `edgeprof emulate build` itself finds the image in the cache. The GitLab CI job is in gitlab_job.py.
 """
 
 from __future__ import annotations
@@ -47,13 +47,18 @@ class Outcome:
     output: str
 
 
+def doc_yaml(section: str, doc: Path = DOC) -> dict:
+    """The first YAML block under a section heading of the doc, parsed."""
+    text = doc.read_text()
+    block = re.search(r"```yaml\n(.*?)```", text[text.index(section):], re.S)
+    if block is None:
+        raise ValueError(f"{doc}: no yaml block under '{section}'")
+    return yaml.safe_load(block.group(1))
+
+
 def workflow_steps(doc: Path = DOC) -> list[Step]:
     """The `run:` steps of the job in the doc's GitHub Actions section, in order."""
-    text = doc.read_text()
-    block = re.search(r"```yaml\n(.*?)```", text[text.index(SECTION):], re.S)
-    if block is None:
-        raise ValueError(f"{doc}: no yaml block under '{SECTION}'")
-    (job,) = yaml.safe_load(block.group(1))["jobs"].values()
+    (job,) = doc_yaml(SECTION, doc)["jobs"].values()
     return [Step(s.get("name", s["run"].split("\n", 1)[0]), s["run"], s.get("if")) for s in job["steps"]
             if "run" in s]
 
@@ -95,6 +100,16 @@ def runner_env(home: Path, work: Path, event: str, ref: str, python_bin: Path) -
     return env
 
 
+def run_script(step: Step, shell: tuple[str, ...], script: Path, cwd: Path, env: dict[str, str],
+               timeout_s: float) -> Outcome:
+    """Run one step's text as a script file with the runner's shell; its status, time and output."""
+    script.write_text(step.run)
+    started = time.monotonic()
+    proc = subprocess.run([*shell, str(script)], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout_s)
+    return Outcome(step, proc.returncode, time.monotonic() - started, proc.stdout + proc.stderr)
+
+
 def run_steps(steps: list[Step], cwd: Path, env: dict[str, str], timeout_s: float = 900) -> list[Outcome]:
     """Run the steps one by one like a runner (`bash -e` per step); a failure skips the rest but `always()`."""
     outcomes: list[Outcome] = []
@@ -104,10 +119,6 @@ def run_steps(steps: list[Step], cwd: Path, env: dict[str, str], timeout_s: floa
             outcomes.append(Outcome(step, None, 0.0, ""))
             continue
         script = Path(env["GITHUB_STEP_SUMMARY"]).with_name(f"step-{i}.sh")
-        script.write_text(step.run)
-        started = time.monotonic()
-        proc = subprocess.run(["bash", "-e", str(script)], cwd=cwd, env=env, capture_output=True, text=True,
-                              timeout=timeout_s)
-        outcomes.append(Outcome(step, proc.returncode, time.monotonic() - started, proc.stdout + proc.stderr))
-        failed = failed or proc.returncode != 0
+        outcomes.append(run_script(step, ("bash", "-e"), script, cwd, env, timeout_s))
+        failed = failed or outcomes[-1].code != 0
     return outcomes

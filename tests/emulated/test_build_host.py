@@ -1,23 +1,31 @@
 """Who can build an image here: root directly, anyone else in a user namespace, else one line of what is missing.
 
-The checks read this machine's real /proc/sys, /etc/subuid and PATH; the image itself is never rebuilt here.
+The checks read this machine's real /proc/sys, /etc/subuid and PATH; the image itself is never rebuilt here (the
+emulated stage's test runs a rootless build as far as the recipe's first steps).
 """
 
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
 
 from edgeprof.emulate import buildhost
+from edgeprof.emulate.image import image_for
+from edgeprof.emulate.recipe import RECIPES
+from tests.emulated.support import CLI
 
 NOBODY = 65534
+BUILD_USER = "EDGEPROF_TEST_BUILD_USER"  # a user with subordinate ids, made by scripts/emulated_stage.sh
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -29,16 +37,22 @@ def sysctl_tree(tmp_path: Path, files: dict[str, str]) -> Path:
     return tmp_path
 
 
-def as_nobody(code: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run Python code as uid 65534 with this checkout and the venv's packages (the venv's own python may sit
-    in a directory nobody can enter, so the system's python3 of the same version runs it)."""
+def as_user_argv(uid: int, gid: int, code: str) -> tuple[list[str], dict[str, str]]:
+    """The command and environment that run Python code as another user with this checkout and the venv's
+    packages (the venv's own python may sit in a directory that user cannot enter, so the system's python3 of
+    the same version runs it)."""
     python = shutil.which(f"python{sys.version_info.major}.{sys.version_info.minor}", path="/usr/bin:/usr/local/bin")
     if os.geteuid() != 0 or shutil.which("setpriv") is None or python is None:
         pytest.skip("needs root, setpriv and a system python of this version to become another user")
     env = {"PATH": os.environ["PATH"], "HOME": "/nonexistent", "EDGEPROF_CACHE": "/tmp/edgeprof-nobody-cache",
            "PYTHONPATH": f"{ROOT}:{sysconfig.get_paths()['purelib']}"}
-    return subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", python, "-c",
-                           code, *args], capture_output=True, text=True, timeout=120, env=env, cwd="/")
+    return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", python, "-c", code], env
+
+
+def as_nobody(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run Python code as uid 65534 (see as_user_argv)."""
+    argv, env = as_user_argv(NOBODY, NOBODY, code)
+    return subprocess.run([*argv, *args], capture_output=True, text=True, timeout=120, env=env, cwd="/")
 
 
 def test_root_builds_directly_with_nothing_missing() -> None:
@@ -111,20 +125,80 @@ def test_a_subid_range_must_be_the_users_and_large_enough(tmp_path: Path) -> Non
     assert "for bob in /etc/subgid (usermod" in buildhost.subid_missing("bob", [165536, None])
 
 
-def test_the_namespace_makes_the_builder_root_and_its_files_the_users(request: pytest.FixtureRequest) -> None:
-    """Where this machine lets nobody build, the real namespace: uid 0 inside, files the user's outside."""
-    route = as_nobody("from edgeprof.emulate.buildhost import build_route; r = build_route(); "
-                      "print(' '.join(r.prefix) if not r.missing else '')")
-    if not route.stdout.strip():
-        pytest.skip("this machine does not let nobody build without root (see the test above for why)")
+def route_as(uid: int, gid: int) -> tuple[str, str]:
+    """The build route as that user sees it: its prefix, and what it lacks ('' when nothing)."""
+    argv, env = as_user_argv(uid, gid, "from edgeprof.emulate.buildhost import build_route; r = build_route(); "
+                                       "print(' '.join(r.prefix)); print('; '.join(r.missing))")
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env, cwd="/")
+    assert proc.returncode == 0, proc.stderr
+    prefix, missing = proc.stdout.split("\n")[:2]
+    return prefix, missing
+
+
+def check_namespace(user: pwd.struct_passwd, prefix: str, request: pytest.FixtureRequest) -> None:
+    """In the route's namespace the user is root; a file it makes is the user's outside, and one it gives to a
+    guest's uid 100 is owned outside by the subordinate id for 100 (its range's first id + 99)."""
     work = Path(tempfile.mkdtemp(prefix="edgeprof-userns-"))  # pytest's tmp_path is closed to other users
     request.addfinalizer(lambda: shutil.rmtree(work, ignore_errors=True))
     work.chmod(0o777)
     script = f"id -u; touch {work}/mine; touch {work}/guest; chown 100:100 {work}/guest"
-    proc = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-                           *route.stdout.split(), "/bin/sh", "-c", script], capture_output=True, text=True,
-                          timeout=60, cwd="/")
+    proc = subprocess.run(["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups",
+                           *prefix.split(), "/bin/sh", "-c", script], capture_output=True, text=True, timeout=60,
+                          cwd="/")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "0"
-    assert (work / "mine").stat().st_uid == NOBODY
-    assert (work / "guest").stat().st_uid not in (0, NOBODY)  # a subordinate id, as the guest's uid 100
+    assert (work / "mine").stat().st_uid == user.pw_uid
+    first = buildhost.subid_start(user.pw_name, user.pw_uid, buildhost.SUBID_FILES[0])
+    assert first is not None and (work / "guest").stat().st_uid == first + 99
+
+
+def test_the_namespace_makes_the_builder_root_and_its_files_the_users(request: pytest.FixtureRequest) -> None:
+    """Where this machine lets nobody build, the real namespace (the emulated stage checks it for a user it
+    makes, below)."""
+    prefix, missing = route_as(NOBODY, NOBODY)
+    if missing:
+        pytest.skip("this machine does not let nobody build without root (see the test above for why)")
+    check_namespace(pwd.getpwuid(NOBODY), prefix, request)
+
+
+@pytest.mark.emulated
+def test_a_user_without_root_passes_the_recipes_host_check_in_its_namespace(request: pytest.FixtureRequest) -> None:
+    """The rootless route for real, as far as it is cheap: `edgeprof emulate build` as a user with subordinate ids
+    (scripts/emulated_stage.sh makes one and names it in $EDGEPROF_TEST_BUILD_USER) runs the recipe in its
+    namespace, where the host check passes (root there, the tools, arm64 binaries through binfmt_misc) and the
+    keys are made, the user's own outside; the build is stopped as its wheels step starts (the rest is ~12 min)."""
+    name = os.environ.get(BUILD_USER)
+    if not name:
+        pytest.fail(f"${BUILD_USER} names no user: run scripts/emulated_stage.sh, which makes one")
+    user = pwd.getpwnam(name)
+    prefix, missing = route_as(user.pw_uid, user.pw_gid)
+    assert not missing, f"{name} cannot build without root here: {missing}"
+    check_namespace(user, prefix, request)
+    work = Path(tempfile.mkdtemp(prefix="edgeprof-rootless-"))  # pytest's tmp_path is closed to other users
+    request.addfinalizer(lambda: shutil.rmtree(work, ignore_errors=True))
+    os.chown(work, user.pw_uid, user.pw_gid)
+    argv, env = as_user_argv(user.pw_uid, user.pw_gid, CLI)
+    env.update(HOME=str(work), EDGEPROF_CACHE=str(work / "cache"))
+    proc = subprocess.Popen([*argv, "emulate", "build", "qemu-pi4"], env=env, cwd="/", stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    stop = threading.Timer(180, os.killpg, (proc.pid, signal.SIGKILL))  # a bound, should the host step hang
+    stop.start()
+    lines: list[str] = []
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if "] wheels: " in line:
+                break
+    finally:
+        stop.cancel()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    logs = list((work / "cache" / "images").glob("*.log"))
+    output = "".join(lines) + "".join(log.read_text() for log in logs)
+    assert "] wheels: " in lines[-1], output
+    assert [ln.split("] ", 1)[1].split(":")[0] for ln in lines if ln.startswith("[")] == ["host", "keys", "wheels"]
+    (partial,) = (work / "cache" / "images").glob("qemu-pi4-*.partial")
+    assert partial.name == f"{image_for(RECIPES['qemu-pi4']).dir.name}.partial"  # the key root builds too
+    assert (partial / "id_ed25519").stat().st_uid == user.pw_uid  # root in the namespace is the user outside
