@@ -13,6 +13,11 @@ STABLE_WINDOW = 10
 STABLE_TOLERANCE = 0.05
 LOOK_RATIO = 1.25  # precision looks at geometrically spaced sample counts
 _BISECTIONS = 14  # the per-look alpha to within (1 - confidence) / 2**14
+PILOT_NEAR = 3  # the pilot ends once this many of its samples lie within the target of its quantile sample
+PLAN_FACTOR = 0.95  # the measured stage takes this share of the pilot's estimate (scripts/bench_stopping.py)
+PILOT_SHARE = 0.25  # the pilot takes at most this share of the samples the budget allows
+ONE_STAGE = 4  # a budget of fewer than this many times the fewest samples with an interval: one stage
+TIME_MARGIN = 0.05  # the measured stage is planned to end this share of the time left early
 
 
 def first_look(q: float, confidence: float) -> int:
@@ -141,6 +146,112 @@ def joint_coverage(looks: tuple[int, ...], alphas: tuple[float, ...], q: float) 
             lo, hi = ranks[0] - start, ranks[1] - start
             dist, start = dist[max(lo, 0):max(hi, 0)], start + max(lo, 0)
     return float(dist.sum())
+
+
+class TwoStageRule:
+    """When to stop sampling a timed quantity, in two stages of which only the second is measured, so that the
+    `quantile`'s interval at `confidence` covers with `confidence` whatever the latency distribution, with no
+    look to pay for (a rule that stops once its interval is narrow must draw it wider, at a level that holds
+    over every count it could stop at; this one stops at a count fixed before its measured samples are drawn).
+
+    The pilot samples until PILOT_NEAR of its samples lie within `target` (relative) of its quantile sample (the
+    share of the distribution they stand for, `near_share`, is what the interval at the measured count will
+    span) or it has taken PILOT_SHARE of the samples the budget allows. It then plans the measured stage: the
+    fewest samples whose interval spans that share (`samples_for_share`, times PLAN_FACTOR, so that the
+    half-width is `target` in the median), at least the fewest with an interval, `min_runs` in all and enough for
+    `min_seconds` at the pilot's pace, at most what `max_runs` and `max_seconds` (less TIME_MARGIN) allow at that
+    pace. The measured samples are fresh and their count depends on the pilot's samples alone, so their
+    intervals are exact at `confidence` for independent samples (the assumption every order-statistic interval
+    makes); the pilot's samples (`pilot`: how many lead the run) enter no percentile and no interval.
+
+    A budget of fewer than ONE_STAGE times the fewest samples with an interval (`planned_runs`, the samples the
+    time budget is expected to allow from timing taken before sampling, the warm-up's pace; else `max_runs`), or
+    `target` 0, is sampled in one stage to that count, every sample measured: a count fixed before sampling.
+
+    Drive it with every new sample: `reason = rule.should_stop(samples, elapsed_s)` returns None (go on) or
+    "precision" (the planned count was reached), "max_runs" or "max_seconds" (the count the budget allowed, or
+    the clock: a stop by max_seconds before the planned count comes at a count the latencies set, and its
+    intervals at `confidence` are then not covered by the exact argument). A sample may be anything timed (a
+    call, a loop of calls, a whole prompt's time to first token). One rule serves one sampling run.
+    """
+
+    def __init__(self, target: float, confidence: float = 0.95, max_runs: int = 5000,
+                 max_seconds: float = math.inf, *, min_runs: int = 0, min_seconds: float = 0.0,
+                 quantile: float = 0.95, planned_runs: int | None = None) -> None:
+        self.target, self.confidence, self.quantile = target, confidence, quantile
+        self.max_runs, self.max_seconds = max_runs, max_seconds
+        self.min_runs, self.min_seconds = min_runs, min_seconds
+        self.fewest = first_look(quantile, confidence)
+        planned = max(1, min(max_runs, planned_runs or max_runs))
+        one_stage = target <= 0 or planned < ONE_STAGE * self.fewest
+        self.pilot: int | None = 0 if one_stage else None  # the samples that lead the run unmeasured; None: pilot on
+        self.stop_at: int | None = planned if one_stage else None  # the planned count
+        self.planned_reason = "max_runs" if planned >= max_runs else "max_seconds"
+
+    def should_stop(self, samples: Sequence[float] | np.ndarray, elapsed_s: float) -> str | None:
+        """Why to stop after the latest of `samples` (all of them so far, in order), or None to take another;
+        `elapsed_s` is the sampling time so far. Call it after every sample: the pilot may end at any."""
+        n = len(samples)
+        if self.pilot is None:
+            self._plan(samples, elapsed_s)
+        if self.stop_at is not None and n >= self.stop_at:
+            return self.planned_reason
+        if elapsed_s >= self.max_seconds:
+            if self.pilot is None:
+                self.pilot = 0  # the clock ended the pilot: its samples are all there is to measure
+            return "max_seconds"
+        return None
+
+    def _plan(self, samples: Sequence[float] | np.ndarray, elapsed_s: float) -> None:
+        """End the pilot after these samples if it has its estimate or its share of the budget, and plan the
+        measured stage."""
+        n = len(samples)
+        pace = elapsed_s / n
+        left = (self.max_seconds - elapsed_s) * (1.0 - TIME_MARGIN)
+        room = self.max_runs if pace <= 0 else min(self.max_runs, n + max(int(left / pace), 1))
+        share = near_share(np.sort(samples), self.quantile, self.target)
+        if share is None and n < PILOT_SHARE * room and room >= ONE_STAGE * self.fewest:
+            return
+        floor = max(self.fewest, self.min_runs - n, math.ceil((self.min_seconds - elapsed_s) / pace) if pace > 0 else 0)
+        need = samples_for_share(share, self.quantile, self.confidence) if share else math.inf
+        wanted = max(floor, math.ceil(PLAN_FACTOR * need)) if need < math.inf else math.inf
+        self.pilot, rest = n, max(room - n, 1)
+        self.stop_at = n + min(wanted, rest)
+        self.planned_reason = ("precision" if wanted <= rest else
+                               "max_runs" if room >= self.max_runs else "max_seconds")
+
+
+def near_share(ordered: np.ndarray, q: float, target: float) -> float | None:
+    """The share of the distribution within `target` (relative) of its q-quantile, from sorted samples: of the
+    samples besides the q-quantile sample X(floor(q (n + 1))), the share within `target` of it, less one (the
+    count stops at PILOT_NEAR: inverse sampling's unbiased estimate); None while fewer than PILOT_NEAR are."""
+    n = len(ordered)
+    if n < 2:
+        return None
+    centre = float(ordered[min(n, max(1, math.floor(q * (n + 1)))) - 1])
+    near = int(np.searchsorted(ordered, centre * (1 + target), "right")
+               - np.searchsorted(ordered, centre * (1 - target), "left")) - 1
+    return (near - 1) / (n - 1) if near >= PILOT_NEAR else None
+
+
+@functools.lru_cache(maxsize=256)
+def _span(n: int, q: float, confidence: float) -> float:
+    """The expected share of the distribution between the bounds of the q-quantile interval of n samples."""
+    ranks = quantile_ci_ranks(n, q, confidence)
+    return math.inf if ranks is None else (ranks[1] - ranks[0]) / (n + 1)
+
+
+def samples_for_share(share: float, q: float, confidence: float, most: int = 1_000_000) -> float:
+    """The fewest samples (bisected to 0.5%) whose q-quantile interval at `confidence` spans at most `share` of
+    the distribution in expectation (F(X(u)) - F(X(l)) is (u - l) / (n + 1) on average, whatever F), so that its
+    half-width is that of the share's interval; inf beyond `most`."""
+    lo, hi = first_look(q, confidence), most
+    if _span(hi, q, confidence) > share:
+        return math.inf
+    while hi - lo > max(1, lo // 200):
+        middle = (lo + hi) // 2
+        lo, hi = (middle, hi) if _span(middle, q, confidence) > share else (lo, middle)
+    return hi
 
 
 def binomial_pmf(n: int, q: float) -> np.ndarray:

@@ -270,3 +270,25 @@ def test_summary_draws_intervals_at_the_per_look_level() -> None:
     plain, wide = stats.summarise(samples, 0.95), stats.summarise(samples, 0.95, 0.99)
     assert wide["ci"]["confidence"] == 0.95 and wide["ci"]["per_look_confidence"] == 0.99
     assert wide["ci"]["p95"][0] <= plain["ci"]["p95"][0] and wide["ci"]["p95"][1] >= plain["ci"]["p95"][1]
+
+
+def two_stage_stop(x: np.ndarray, rule: stats.TwoStageRule) -> tuple[int, int, str]:
+    """Drive a two-stage rule with one synthetic sample at a time (no clock): the measured samples' bounds."""
+    for n in range(1, len(x) + 1):
+        reason = rule.should_stop(x[:n], 0.0)
+        if reason is not None:
+            return rule.pilot or 0, n, reason
+    raise AssertionError("the rule never stopped")
+
+
+def test_the_two_stage_rule_covers_the_fooling_distribution_at_the_nominal_level() -> None:
+    """Its measured samples are fresh and their count is fixed by the pilot alone, so their interval at the
+    nominal level covers on the two-spike distribution too, where stopping on a narrow interval does not."""
+    rng, reps, hits = np.random.default_rng(11), 2000, 0
+    for _ in range(reps):
+        x = two_spikes(rng, 1000)
+        start, stop, _ = two_stage_stop(x, stats.TwoStageRule(0.02, 0.95, 1000))
+        assert start > 0 and stop - start >= stats.first_look(0.95, 0.95)
+        lo, hi = stats.quantile_ci(np.sort(x[start:stop]), 0.95, 0.95)
+        hits += lo <= TWO_SPIKES_P95 <= hi
+    assert hits / reps >= 0.94, hits / reps  # >= 0.95 exactly; binomial slack of 2000 draws
