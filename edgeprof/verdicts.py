@@ -38,9 +38,10 @@ def _more_samples(latency: Doc, ci: list[float], value: float, bound: float, uni
     """What would decide a straddling CI (width ~ 1/sqrt(n)), within what the budget allows: about how many more
     samples, the --max-runs that would hold them, or how narrow the interval can get at this budget.
 
-    Uses the CI's half on the bound's side of the estimate: it must shrink below the gap to the bound.
+    Uses the CI's half on the bound's side of the estimate: it must shrink below the gap to the bound, and the
+    samples it was drawn from (those after the stopping rule's pilot).
     """
-    n = int(latency.get("samples") or 0)
+    n = int(latency.get("samples") or 0) - int(latency.get("pilot_samples") or 0)
     half = (value - ci[0]) if bound < value else (ci[1] - value)
     gap = abs(value - bound)
     if n <= 0 or gap == 0 or half <= 0:

@@ -85,12 +85,12 @@ def report(precision: float, wall: float, results: list[dict], floor: float) -> 
     for result, stage in zip(results, stages):
         latency = result["latency"]
         half = latency.get("p95_rel_halfwidth")
-        interval = (f"+/- {half:.1%} at {latency['ci'].get('per_look_confidence', 0.95):.3f}" if half is not None
+        interval = (f"+/- {half:.1%} at {latency['ci']['confidence']:.3f}" if half is not None
                     else "(too few samples for an interval)")
         print(f"  {Path(result['model']['path']).name:32s} warm-up {stage.get('warmup') or 0:5.1f} s "
               f"({latency['warmup']['runs']} runs), sampling {stage.get('latency') or 0:5.1f} s: "
-              f"{latency['samples']} samples, stop {latency['stop_reason']}, p50 {latency['p50_ms']:.1f} ms, "
-              f"p95 {latency['p95_ms']:.1f} ms {interval}")
+              f"{latency['samples']} samples ({latency['pilot_samples']} pilot), stop {latency['stop_reason']}, "
+              f"p50 {latency['p50_ms']:.1f} ms, p95 {latency['p95_ms']:.1f} ms {interval}")
 
 
 def main() -> None:

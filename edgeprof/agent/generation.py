@@ -105,7 +105,7 @@ def measure_generation(spec: RunSpec, memory: MemoryProbe, clock: Any, note: Cal
 
     clock.enter(Stage.LATENCY, budget.max_seconds * 2 + spec.timeouts.stage_s)
     prompts_run = PromptCycle(runtime, encoded, max_tokens, settings.stop_at_end)
-    ttft, reason, level = guarded(lambda: lat.steady_state(prompts_run.current, budget,
+    ttft, reason, pilot = guarded(lambda: lat.steady_state(prompts_run.current, budget,
                                                            lambda d, t: progress(Stage.LATENCY, d, t),
                                                            advance=prompts_run.advance), Stage.LATENCY)()
     prompts_run.finish()
@@ -133,7 +133,7 @@ def measure_generation(spec: RunSpec, memory: MemoryProbe, clock: Any, note: Cal
         note(compared["reason"])
 
     method = f"emulated:{spec.emulation}" if spec.emulation else "measured"
-    section = _section(method, runtime.load_ms, first, warmup, ttft, reason, level, prompts_run, budget)
+    section = _section(method, runtime.load_ms, first, warmup, ttft, reason, pilot, prompts_run, budget)
     answer = runtime.detokenize(first["tokens"])[:SAMPLE_CHARS]
     source = "spec" if settings.prompts else "shipped"
     section.update(context=depths, quality=quality, sample_output=answer,
@@ -202,8 +202,9 @@ def _answer(runtime: TextRuntime, tokens: list[int], max_tokens: int, stop_at_en
 
 
 def _section(method: str, load_ms: float, first: dict[str, Any], warmup: dict[str, Any], ttft: np.ndarray,
-             reason: str, level: float, run: PromptCycle, budget: LatencyBudget) -> dict[str, Any]:
-    """TTFT, TPOT and end-to-end distributions with their intervals, and prefill and decode throughput."""
+             reason: str, pilot: int, run: PromptCycle, budget: LatencyBudget) -> dict[str, Any]:
+    """TTFT (after the stopping rule's `pilot` prompts), TPOT and end-to-end distributions with their
+    intervals, and prefill and decode throughput."""
     confidence = budget.confidence
     tpot = np.asarray(run.tpot_ms, dtype=np.float64)
     e2e = ttft + np.asarray(run.e2e_ms, dtype=np.float64)
@@ -217,7 +218,8 @@ def _section(method: str, load_ms: float, first: dict[str, Any], warmup: dict[st
         "prompts_run": int(len(ttft)),
         "tokens_decoded": run.decoded,
         "stop_reason": reason,
-        "ttft": stats.summarise(ttft, confidence, level) if len(ttft) else None,
+        "pilot_prompts": pilot,
+        "ttft": stats.summarise(ttft[pilot:], confidence) if len(ttft) > pilot else None,
         "tpot": stats.summarise(tpot, confidence) if len(tpot) else None,
         "e2e": stats.summarise(e2e, confidence) if len(e2e) else None,
         "prefill_tokens_per_s": run.prefill_tokens / ttft_s if ttft_s > 0 else None,

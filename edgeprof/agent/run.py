@@ -190,11 +190,11 @@ def _measure(spec: RunSpec, model: ModelFile, memory: MemoryProbe, clock: TimedC
     clock.enter(Stage.LATENCY, budget.max_seconds * 2 + spec.timeouts.stage_s)
     calls = lat.calls_per_sample(timed, budget)
     pace_ms = (warmup["pace_ms"] or 0.0) * calls  # the warm-up's pace plans the samples max_seconds allows
-    samples, reason, level = _guarded(lambda: lat.steady_state(timed, budget,
+    samples, reason, pilot = _guarded(lambda: lat.steady_state(timed, budget,
                                                                lambda d, t: progress(Stage.LATENCY, d, t),
                                                                calls, advance, pace_ms), Stage.LATENCY)()
     latency = lat.latency_section(samples, reason, budget, load_ms=runtime.load_ms, first_ms=first_ms,
-                                  warmup=warmup, method=method, calls_per_sample=calls, level=level,
+                                  warmup=warmup, method=method, calls_per_sample=calls, pilot=pilot,
                                   copy_ms=_guarded(lambda: lat.copy_ms(runtime.copies(feeds)), Stage.LATENCY)())
     latency["compile_ms"] = (runtime.compile or {}).get("ms")
     if latency["drift"] and latency["drift"]["flag"]:

@@ -1,4 +1,5 @@
-"""Latency statistics in numpy alone: percentiles, distribution-free confidence intervals, drift, stability."""
+"""Latency statistics in numpy alone: percentiles, distribution-free confidence intervals, the stopping rule,
+drift, stability."""
 
 from __future__ import annotations
 
@@ -11,136 +12,151 @@ import numpy as np
 PERCENTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99, "p999": 0.999}
 STABLE_WINDOW = 10
 STABLE_TOLERANCE = 0.05
-LOOK_RATIO = 1.25  # precision looks at geometrically spaced sample counts
-_BISECTIONS = 14  # the per-look alpha to within (1 - confidence) / 2**14
+PILOT_NEAR = 3  # the pilot ends once this many of its samples lie within the target of its quantile sample
+PLAN_FACTOR = 0.95  # the measured stage takes this share of the pilot's estimate (scripts/bench_stopping.py)
+PILOT_SHARE = 0.25  # the pilot takes at most this share of the samples the budget allows
+NEAR_BOUND = 6.3  # the 95% upper bound of a Poisson count of 2: the most that fewer than PILOT_NEAR near stand for
+ONE_STAGE = 4  # a budget of fewer than this many times the fewest samples with an interval: one stage
+TIME_MARGIN = 0.05  # the measured stage is planned to end this share of the time left early
 
 
-def first_look(q: float, confidence: float) -> int:
-    """The fewest samples with a q-quantile interval at `confidence` (72 for p95 at 0.95, 6 for the median):
-    an earlier look could never stop."""
+def fewest_samples(q: float, confidence: float) -> int:
+    """The fewest samples with a q-quantile interval at `confidence` (72 for p95 at 0.95, 6 for the median)."""
     tail = math.log((1.0 - confidence) / 2.0)
     return math.ceil(max(tail / math.log(q), tail / math.log1p(-q)))
 
 
-def look_points(min_runs: int, max_runs: int, q: float = 0.95, confidence: float = 0.95) -> list[int]:
-    """The sample counts at which the stopping rule checks precision: x1.25 from the first count with a q-quantile
-    interval at `confidence` (and at least min_runs), max_runs last."""
-    points: list[int] = []
-    n = max(min_runs, first_look(q, confidence))
-    while n < max_runs:
-        points.append(n)
-        n = max(n + 1, math.ceil(n * LOOK_RATIO))
-    return points + [max_runs]
-
-
 class StoppingRule:
-    """When to stop sampling a timed quantity: once the `quantile`'s interval is within `target` of it (relative
-    half-width), or at `max_runs` samples or `max_seconds`; precision is judged only at the looks of `look_points`
-    taken once `min_seconds` have passed, and at the per-look level of `look_confidence`, so the interval wherever
-    the rule stops covers with `confidence` whatever the distribution (every look it could stop at counted).
+    """When to stop sampling a timed quantity, in two stages of which only the second is measured, so that the
+    `quantile`'s interval at `confidence` covers with `confidence` whatever the latency distribution, and no look
+    has to be paid for (a rule that stops once its interval is narrow must draw every interval it could stop on
+    wider; this one stops at a count fixed before its measured samples are drawn).
 
-    `planned_runs`, the samples the time budget is expected to allow from timing taken before sampling (the
-    warm-up's pace), ends the looks there: the rule stops at that count (reason max_seconds) with its last interval
-    at `final_confidence`, near the nominal level, and the looks it would never reach cost nothing. A time stop
-    before it (sampling slower than planned) comes at a count that the latencies themselves set, so its intervals
-    stay at the per-look level.
+    The pilot samples until PILOT_NEAR of its samples lie within `target` (relative) of its quantile sample
+    (`near_count`: they give the share of the distribution there, which the interval at the right count spans)
+    and it has lasted PILOT_SHARE of `min_seconds` (a stretch of time, not a burst of microsecond samples); or
+    until it has taken PILOT_SHARE of the samples the budget allows, or even the share NEAR_BOUND samples would
+    stand for plans more than the budget has left. Then it plans the measured stage: the fewest samples whose
+    interval spans that share (`samples_for_share`) times PLAN_FACTOR, so that the half-width is `target` in the
+    median; at least the fewest with an interval, `min_runs` in all and enough for `min_seconds` at the pilot's
+    pace; at most what `max_runs` and `max_seconds` (less TIME_MARGIN) allow at that pace. The measured samples
+    are fresh and their count depends on the pilot's alone, so their intervals at `confidence` are exact for
+    independent samples, the assumption of every order-statistic interval. The pilot's samples (`pilot`: how many
+    lead the run) enter no percentile and no interval.
+
+    The budget: `planned_runs` (the samples the time budget is expected to allow, from timing taken before
+    sampling: the warm-up's pace), else `max_runs`. A budget of fewer than ONE_STAGE times the fewest samples
+    with an interval, or `target` 0, is sampled in one stage to its end, every sample measured: a count fixed
+    before they are drawn. So is a run without `planned_runs` whose pace shows max_seconds to allow fewer, but
+    to the clock.
 
     Drive it with every new sample: `reason = rule.should_stop(samples, elapsed_s)` returns None (go on) or
-    "precision", "max_runs" or "max_seconds"; then draw the intervals at `rule.interval_confidence`. A sample may
-    be anything timed (a call, a loop of calls, a whole prompt's time to first token); `target` 0 never stops on
-    precision. One rule serves one sampling run (it remembers its looks).
+    "precision" (the count planned for the target was reached), "max_runs" or "max_seconds" (the count the budget
+    allowed, or the clock). A stop by the clock before a planned count comes at a count the latencies set, which
+    the exact argument leaves out: the clock sums the latencies, which moves the count too little to matter
+    (tests/agent/test_stats.py builds the cases where the count follows them most closely). A sample may be
+    anything timed (a call, a loop of calls, a whole prompt's time to first token). One rule serves one run.
     """
 
     def __init__(self, target: float, confidence: float = 0.95, max_runs: int = 5000,
                  max_seconds: float = math.inf, *, min_runs: int = 0, min_seconds: float = 0.0,
                  quantile: float = 0.95, planned_runs: int | None = None) -> None:
         self.target, self.confidence, self.quantile = target, confidence, quantile
-        self.max_runs, self.max_seconds, self.min_seconds = max_runs, max_seconds, min_seconds
-        self.last = max(1, min(max_runs, planned_runs or max_runs))  # the count the rule stops at, at the latest
-        self.looks = look_points(min_runs, self.last, quantile, confidence)
-        self._next = 0  # the index of the next look
-        self.level: float | None = None  # fixed at the first look taken, over it and the looks after it
-        self.taken: list[int] = []  # the looks taken (precision judged there at `level`)
-        self.final_level: float | None = None  # set on reaching `last`: `final_confidence`
-
-    @property
-    def interval_confidence(self) -> float:
-        """The confidence to draw the reported intervals at: the final look's after stopping at `last`
-        (`final_confidence`), else the per-look level, or the nominal one if no look was taken."""
-        return self.final_level or self.level or self.confidence
+        self.max_runs, self.max_seconds = max_runs, max_seconds
+        self.min_runs, self.min_seconds = min_runs, min_seconds
+        self.fewest = fewest_samples(quantile, confidence)
+        self.planned = max(1, min(max_runs, planned_runs)) if planned_runs else None
+        self.pilot: int | None = None  # the samples that lead the run unmeasured (None: the pilot goes on)
+        self.stop_at: int | None = None  # the count planned, known once the pilot ends
+        self.reason = "max_runs"  # why the run stops at stop_at
+        self._counted = False  # PILOT_NEAR samples were near before the pilot could end (min_seconds)
+        if target <= 0 or (self.planned or max_runs) < ONE_STAGE * self.fewest:
+            self._one_stage(self.planned or max_runs)
 
     def should_stop(self, samples: Sequence[float] | np.ndarray, elapsed_s: float) -> str | None:
         """Why to stop after the latest of `samples` (all of them so far, in order), or None to take another;
-        `elapsed_s` is the sampling time so far. Call it after every sample: looks are at exact counts."""
+        `elapsed_s` is the sampling time so far. Call it after every sample: the pilot may end at any."""
         n = len(samples)
-        if n >= self.looks[self._next]:
-            if self.target > 0 and elapsed_s >= self.min_seconds:
-                if self.level is None:
-                    self.level = look_confidence(tuple(self.looks[self._next:]), self.quantile, self.confidence)
-                self.taken.append(n)
-                if relative_halfwidth(np.sort(samples), self.quantile, self.level) <= self.target:
-                    return "precision"
-            self._next = min(self._next + 1, len(self.looks) - 1)
-        if n >= self.last:
-            if self.level is not None:
-                self.final_level = final_confidence(tuple(self.taken), self.level, n, self.quantile,
-                                                    self.confidence)
-            return "max_runs" if n >= self.max_runs else "max_seconds"
-        return "max_seconds" if elapsed_s >= self.max_seconds else None
+        if self.pilot is None:
+            self._plan(samples, elapsed_s)
+        if self.stop_at is not None and n >= self.stop_at:
+            return self.reason
+        if elapsed_s >= self.max_seconds:
+            if self.pilot is None or self.pilot >= n:
+                self.pilot = 0  # the clock ended the pilot: its samples are all there is to measure
+            return "max_seconds"
+        return None
+
+    def _one_stage(self, count: int) -> None:
+        """Sample to `count` (or the clock), every sample measured."""
+        self.pilot, self.stop_at = 0, count
+        self.reason = "max_runs" if count >= self.max_runs else "max_seconds"
+
+    def _room(self, n: int, elapsed_s: float) -> int:
+        """The samples the budget allows in all, n taken in `elapsed_s`: max_runs, or fewer at their pace."""
+        if elapsed_s <= 0 or self.max_seconds == math.inf:
+            return self.max_runs
+        left = (self.max_seconds - elapsed_s) * (1.0 - TIME_MARGIN)
+        return min(self.max_runs, n + max(1, int(left * n / elapsed_s)))
+
+    def _plan(self, samples: Sequence[float] | np.ndarray, elapsed_s: float) -> None:
+        """End the pilot after these samples if it has its estimate or its share of the budget, and plan the
+        measured stage from it."""
+        n = len(samples)
+        room = self._room(n, elapsed_s)
+        if self.planned is None and room < ONE_STAGE * self.fewest:
+            self._one_stage(self.max_runs)
+            return
+        near = near_count(np.sort(samples), self.quantile, self.target)
+        rest = max(room - n, 1)
+        most = math.ceil(rest / PLAN_FACTOR)  # a plan of more is capped by the budget
+        out_of_reach = near < PILOT_NEAR and _span(most, self.quantile, self.confidence) > NEAR_BOUND / max(n - 1, 1)
+        waiting = near < PILOT_NEAR or elapsed_s < PILOT_SHARE * self.min_seconds
+        if waiting and n < PILOT_SHARE * (self.planned or room) and not out_of_reach:
+            self._counted |= near >= PILOT_NEAR
+            return
+        # the count where it first reaches PILOT_NEAR is inverse sampling's, one less; a later one a fixed n's
+        share = (near - (0 if self._counted else 1)) / (n - 1)
+        need = samples_for_share(share, self.quantile, self.confidence, most) if near >= PILOT_NEAR else None
+        time_floor = math.ceil((self.min_seconds - elapsed_s) * n / elapsed_s) if elapsed_s > 0 else 0
+        wanted = math.inf if need is None else max(self.fewest, self.min_runs - n, time_floor,
+                                                   math.ceil(PLAN_FACTOR * need))
+        self.pilot, self.stop_at = n, n + int(min(wanted, rest))
+        self.reason = "precision" if wanted <= rest else "max_runs" if room >= self.max_runs else "max_seconds"
 
 
-@functools.lru_cache(maxsize=32)
-def look_confidence(looks: tuple[int, ...], q: float, confidence: float) -> float:
-    """The confidence of each look's q-quantile interval such that the intervals at all `looks` (the looks the rule
-    actually takes) hold together with probability >= `confidence`, so the one reported wherever the rule stops
-    covers (stopping on a narrow interval is optimistic; how optimistic depends on the distribution, a
-    simultaneous guarantee does not).
-
-    Exact and distribution-free (repeated confidence intervals, Jennison & Turnbull, in rank space): the interval
-    at look k covers iff B_k, the count of the first n_k samples below the true quantile, lies in [l_k, u_k - 1],
-    and B_k is a binomial random walk whatever the latency distribution; its law conditioned on covering at every
-    look so far is propagated look to look by binomial convolution (`joint_coverage`). The per-look alpha is
-    bisected between Bonferroni's (1 - confidence) / K, always valid, and 1 - confidence. Successive x1.25 looks share 80% of their
-    samples, so this is far less strict than Bonferroni (0.9974 over 19 looks); scripts/bench_stopping.py prints
-    the level and the coverage it gives.
-    """
-    if len(looks) == 1:
-        return confidence
-    valid, invalid = (1.0 - confidence) / len(looks), 1.0 - confidence
-    for _ in range(_BISECTIONS):
-        middle = (valid + invalid) / 2
-        holds = joint_coverage(looks, (middle,) * len(looks), q) >= confidence
-        valid, invalid = (middle, invalid) if holds else (valid, middle)
-    return 1.0 - valid
+def near_count(ordered: np.ndarray, q: float, target: float) -> int:
+    """Of sorted samples, how many others lie within `target` (relative) of the q-quantile sample (the one of rank
+    nearest q (n + 1)). The pilot stops at PILOT_NEAR of n: (PILOT_NEAR - 1) / (n - 1), inverse sampling's
+    unbiased estimate, is the share of the distribution within `target` of its q-quantile."""
+    n = len(ordered)
+    if n < 2:
+        return 0
+    centre = float(ordered[min(n, max(1, math.floor(q * (n + 1) + 0.5))) - 1])
+    return int(np.searchsorted(ordered, centre * (1 + target), "right")
+               - np.searchsorted(ordered, centre * (1 - target), "left")) - 1
 
 
-def final_confidence(taken: tuple[int, ...], level: float, n: int, q: float, confidence: float) -> float:
-    """The confidence of the interval reported at the last count n planned (a count fixed before sampling), the
-    looks `taken` before it at `level`: the loosest at which it and theirs hold together with `confidence`. The
-    looks not taken (before min_seconds) left their share of the error to it."""
-    earlier = tuple(k for k in taken if k < n)
-    if not earlier:
-        return confidence
-    valid, invalid = 0.0, 1.0 - confidence
-    for _ in range(_BISECTIONS):
-        middle = (valid + invalid) / 2
-        holds = joint_coverage(earlier + (n,), (1.0 - level,) * len(earlier) + (middle,), q) >= confidence
-        valid, invalid = (middle, invalid) if holds else (valid, middle)
-    return 1.0 - valid
+@functools.lru_cache(maxsize=256)
+def _span(n: int, q: float, confidence: float) -> float:
+    """The expected share of the distribution between the bounds of the q-quantile interval of n samples."""
+    ranks = quantile_ci_ranks(n, q, confidence)
+    return math.inf if ranks is None else (ranks[1] - ranks[0]) / (n + 1)
 
 
-def joint_coverage(looks: tuple[int, ...], alphas: tuple[float, ...], q: float) -> float:
-    """P(the q-quantile intervals at all `looks`, look k's at confidence 1 - alphas[k], cover together): exact and
-    distribution-free, the law of B (the count below the true quantile) conditioned on covering so far propagated
-    look to look by binomial convolution. A look with no interval at its level cannot stop, so costs nothing."""
-    dist, start, previous = np.ones(1), 0, 0  # P(B = start + i, covered so far)
-    for n, alpha in zip(looks, alphas):
-        dist, previous = np.convolve(dist, binomial_pmf(n - previous, q)), n
-        ranks = _ranks(binomial_cdf(n, q), n, 1.0 - alpha)
-        if ranks is not None:
-            lo, hi = ranks[0] - start, ranks[1] - start
-            dist, start = dist[max(lo, 0):max(hi, 0)], start + max(lo, 0)
-    return float(dist.sum())
+def samples_for_share(share: float, q: float, confidence: float, most: int) -> int | None:
+    """The fewest samples (bisected to 0.5%) whose q-quantile interval at `confidence` spans at most `share` of
+    the distribution in expectation (F(X(u)) - F(X(l)) is (u - l) / (n + 1) on average, whatever F is), so that
+    its half-width is that of the share's span around the quantile; None if `most` samples do not."""
+    lo, hi = fewest_samples(q, confidence), max(most, fewest_samples(q, confidence))
+    if _span(hi, q, confidence) > share:
+        return None
+    if _span(lo, q, confidence) <= share:
+        return lo
+    while hi - lo > max(1, lo // 200):
+        middle = (lo + hi) // 2
+        lo, hi = (middle, hi) if _span(middle, q, confidence) > share else (lo, middle)
+    return hi
 
 
 def binomial_pmf(n: int, q: float) -> np.ndarray:
@@ -195,17 +211,14 @@ def relative_halfwidth(sorted_samples: np.ndarray, q: float, confidence: float) 
     return (ci[1] - ci[0]) / 2.0 / estimate
 
 
-def summarise(samples_ms: np.ndarray, confidence: float, interval_confidence: float | None = None) -> dict[str, Any]:
-    """Percentiles, their confidence intervals, mean/std/min/max and throughput of per-call latencies; the
-    intervals are drawn at `interval_confidence` (a sequential rule's per-look level) to cover with `confidence`."""
+def summarise(samples_ms: np.ndarray, confidence: float) -> dict[str, Any]:
+    """Percentiles, their confidence intervals, mean/std/min/max and throughput of per-call latencies."""
     ordered = np.sort(samples_ms)
     out: dict[str, Any] = {}
     ci: dict[str, Any] = {"confidence": confidence}
-    if interval_confidence is not None:
-        ci["per_look_confidence"] = interval_confidence
     for label, q in PERCENTILES.items():
         out[f"{label}_ms"] = float(np.quantile(ordered, q))
-        bounds = quantile_ci(ordered, q, interval_confidence or confidence)
+        bounds = quantile_ci(ordered, q, confidence)
         ci[label] = list(bounds) if bounds else None
     mean = float(ordered.mean())
     out.update({

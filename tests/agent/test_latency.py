@@ -56,12 +56,12 @@ def test_warm_up_stops_once_stable() -> None:
 
 def test_the_warm_up_pace_plans_where_the_time_budget_stops() -> None:
     """A 20 ms model paced (pessimistically) at 40 ms with a 0.3 s budget: the rule plans 7 samples and stops
-    there, before max_seconds, its one look's interval at the nominal level."""
+    there, before max_seconds, in one stage: no pilot, every sample measured."""
     start = time.perf_counter()
-    samples, reason, level = steady_state(lambda: time.sleep(0.02), replace(BUDGET, max_seconds=0.3,
+    samples, reason, pilot = steady_state(lambda: time.sleep(0.02), replace(BUDGET, max_seconds=0.3,
                                                                         target_rel_halfwidth=0.02),
                                           lambda d, t: None, pace_ms=40.0)
-    assert (reason, len(samples), level) == ("max_seconds", 7, BUDGET.confidence)
+    assert (reason, len(samples), pilot) == ("max_seconds", 7, 0)
     assert time.perf_counter() - start < 0.3 or samples.sum() < 300
 
 
@@ -86,29 +86,31 @@ def test_a_microsecond_call_is_timed_in_loops_so_the_cap_never_cuts_the_floor_sh
     assert calls_per_sample(lambda: time.sleep(0.005), budget) == 1  # longer than a sample must last
 
 
-def test_precision_stops_only_at_a_look() -> None:
+def test_precision_stops_at_the_count_the_pilot_plans() -> None:
+    """A target so loose that every sample is near p95: the pilot ends at its fourth sample, and the measured
+    stage is the fewest samples with a p95 interval."""
     from edgeprof.agent import stats
 
-    samples, reason, level = steady_state(lambda: None, replace(BUDGET, target_rel_halfwidth=10.0), lambda d, t: None)
-    looks = stats.look_points(BUDGET.min_runs, BUDGET.max_runs)
-    assert reason == "precision" and len(samples) in looks
-    levels = [stats.look_confidence(tuple(looks[first:]), 0.95, BUDGET.confidence)
-              for first in range(looks.index(len(samples)) + 1)]  # the looks taken: from one at or before the stop
-    assert level in levels and level > BUDGET.confidence
+    samples, reason, pilot = steady_state(lambda: None, replace(BUDGET, target_rel_halfwidth=10.0), lambda d, t: None)
+    assert (reason, pilot) == ("precision", stats.PILOT_NEAR + 1)
+    assert len(samples) - pilot == max(stats.fewest_samples(0.95, BUDGET.confidence), BUDGET.min_runs - pilot)
 
 
-def test_without_a_look_the_intervals_are_nominal() -> None:
-    _, reason, level = steady_state(lambda: None, replace(BUDGET, target_rel_halfwidth=0.0, max_runs=300),
+def test_without_a_target_every_sample_is_measured() -> None:
+    _, reason, pilot = steady_state(lambda: None, replace(BUDGET, target_rel_halfwidth=0.0, max_runs=300),
                                     lambda d, t: None)
-    assert reason == "max_runs" and level == BUDGET.confidence
+    assert (reason, pilot) == ("max_runs", 0)
 
 
-def test_the_section_reports_calls_copies_and_the_budget() -> None:
-    section = latency_section(np.linspace(1.0, 2.0, 500), "precision", BUDGET, load_ms=1.0, first_ms=1.0,
+def test_the_section_leaves_the_pilot_out_of_its_figures_and_keeps_it_in_the_histogram() -> None:
+    samples = np.concatenate((np.full(100, 9.0), np.linspace(1.0, 2.0, 500)))  # a pilot of 100 slow samples
+    section = latency_section(samples, "precision", BUDGET, load_ms=1.0, first_ms=1.0,
                               warmup={"runs": 0, "stable": True, "ms": 0.0}, method="measured",
-                              calls_per_sample=4, copy_ms=0.01, level=0.99)
+                              calls_per_sample=4, copy_ms=0.01, pilot=100)
     assert (section["calls_per_sample"], section["copy_ms"], section["max_runs"]) == (4, 0.01, 5000)
-    assert section["ci"]["confidence"] == 0.95 and section["ci"]["per_look_confidence"] > 0.95
+    assert (section["samples"], section["pilot_samples"], section["max_ms"]) == (600, 100, 2.0)
+    assert section["ci"]["confidence"] == 0.95 and section["ci"]["p95"][1] <= 2.0
+    assert len(section["samples_ms"]) == 600 and section["drift"]["ratio"] < 0.5  # all samples, in run order
 
 
 def test_tflite_times_invoke_alone_with_the_copies_apart() -> None:
@@ -136,7 +138,7 @@ def test_with_advance_each_sample_runs_the_next_call_bound_outside_the_timed_win
         index = next(bound)
         return lambda: ran.append(index)
 
-    samples, reason, _level = steady_state(lambda: ran.append(0), replace(BUDGET, max_runs=15), lambda d, t: None,
+    samples, reason, _pilot = steady_state(lambda: ran.append(0), replace(BUDGET, max_runs=15), lambda d, t: None,
                                            advance=advance)
     assert reason == "max_runs" and ran == list(range(15)) and max(samples) < 10
     ran.clear()

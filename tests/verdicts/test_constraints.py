@@ -114,6 +114,13 @@ def test_latency_ci_decides_or_is_inconclusive() -> None:
     assert one(no_ci, "latency.p95_ms<=100")["status"] == "inconclusive"
 
 
+def test_the_more_samples_hint_counts_the_samples_the_interval_came_from() -> None:
+    """The stopping rule's pilot samples enter no interval: 1,000 samples after a pilot of 200 are the 800 the
+    interval was drawn from, so the hint is the same as for 800 without a pilot."""
+    piloted = one(make(latency__samples=1000, latency__pilot_samples=200), "latency.p95_ms<=12.1")
+    assert "about 2400 more samples" in piloted["detail"]
+
+
 def test_not_measured() -> None:
     verdict = one(make(power=None), "power.energy_mj<=10")
     assert verdict["status"] == "not measured" and verdict["value"] is None

@@ -51,7 +51,7 @@ def warm_up(run_once: Callable[[], Any], budget: LatencyBudget,
 
 def calls_per_sample(run_once: Callable[[], Any], budget: LatencyBudget) -> int:
     """pyperf's loops: how many back-to-back calls one sample times, so that a quarter of max_runs samples lasts
-    min_seconds (a microsecond model then passes the time floor with looks left to stop on precision before the
+    min_seconds (a microsecond model then passes the time floor with room left to stop on precision before the
     sample cap); 1 for slower models."""
     floor_ns = budget.min_seconds * 1e9 / (budget.max_runs * FLOOR_SHARE)
     if floor_ns <= 0:
@@ -69,15 +69,15 @@ def calls_per_sample(run_once: Callable[[], Any], budget: LatencyBudget) -> int:
 
 def steady_state(run_once: Callable[[], Any], budget: LatencyBudget,
                  progress: Callable[[int, int | None], None], calls: int = 1,
-                 advance: Advance | None = None, pace_ms: float | None = None) -> tuple[np.ndarray, str, float]:
+                 advance: Advance | None = None, pace_ms: float | None = None) -> tuple[np.ndarray, str, int]:
     """Per-call latencies (ms, in run order; with `calls` > 1 each sample is the mean of that many back-to-back
-    calls), why sampling stopped (precision, max_runs or max_seconds) and the confidence to draw its intervals at.
-    With `advance`, each sample runs on the next feed, bound between samples (never inside the timed window).
+    calls), why sampling stopped (precision, max_runs or max_seconds) and how many of them lead as the stopping
+    rule's pilot (they plan the rest and enter no percentile or interval). With `advance`, each sample runs on
+    the next feed, bound between samples (never inside the timed window).
 
     When to stop is `stats.StoppingRule`'s call, asked after every sample: the time budget then never overruns by
-    more than one sample; precision is judged at its looks once min_seconds have passed. `pace_ms`, the ms a
-    sample was seen to take before sampling (the warm-up's), plans the samples max_seconds allows (the rule's
-    `planned_runs`).
+    more than one sample. `pace_ms`, the ms a sample was seen to take before sampling (the warm-up's), plans the
+    samples max_seconds allows (the rule's `planned_runs`; without it, the first sample's pace does).
     """
     max_runs = budget.max_runs
     samples = np.empty(min(max_runs, 4096), dtype=np.float64)
@@ -107,7 +107,7 @@ def steady_state(run_once: Callable[[], Any], budget: LatencyBudget,
             run_once = advance()
         reason = rule.should_stop(samples[:n], (t1 - start) / 1e9)
         if reason is not None:
-            return samples[:n], reason, rule.interval_confidence
+            return samples[:n], reason, rule.pilot or 0
         if t1 >= next_progress:
             progress(n, max_runs)
             next_progress = t1 + PROGRESS_NS
@@ -122,9 +122,9 @@ def copy_ms(copies: Callable[[], Any] | None, runs: int = COPY_RUNS) -> float | 
 
 def latency_section(samples_ms: np.ndarray, reason: str, budget: LatencyBudget, *, load_ms: float,
                     first_ms: float, warmup: dict[str, Any], method: str, calls_per_sample: int = 1,
-                    copy_ms: float | None = None, level: float | None = None) -> dict[str, Any]:
-    """The `latency` section of the Result: per-call figures, intervals at `level`, the per-look confidence
-    `steady_state` used (None: the nominal one)."""
+                    copy_ms: float | None = None, pilot: int = 0) -> dict[str, Any]:
+    """The `latency` section of the Result: per-call figures and their intervals from the samples after the
+    stopping rule's `pilot`; the drift check and the samples kept (for the histogram) over all of them."""
     keep = budget.keep_samples
     section: dict[str, Any] = {
         "method": method,
@@ -132,13 +132,14 @@ def latency_section(samples_ms: np.ndarray, reason: str, budget: LatencyBudget, 
         "first_ms": first_ms,
         "warmup": warmup,
         "samples": int(len(samples_ms)),
+        "pilot_samples": pilot,
         "calls_per_sample": calls_per_sample,
         "stop_reason": reason,
         "target_rel_halfwidth": budget.target_rel_halfwidth,
         "max_runs": budget.max_runs,
         "copy_ms": copy_ms,
     }
-    section.update(stats.summarise(samples_ms, budget.confidence, level))
+    section.update(stats.summarise(samples_ms[pilot:], budget.confidence))
     p95_ci = section["ci"].get("p95")
     section["p95_rel_halfwidth"] = (
         (p95_ci[1] - p95_ci[0]) / 2 / section["p95_ms"] if p95_ci and section["p95_ms"] > 0 else None
