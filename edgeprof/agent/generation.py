@@ -115,11 +115,14 @@ def measure_generation(spec: RunSpec, memory: MemoryProbe, clock: Any, note: Cal
     depths = guarded(lambda: _context_depths(runtime, settings.contexts, memory), Stage.CONTEXT)()
 
     clock.enter(Stage.POWER, spec.power.seconds + spec.power.idle_seconds + spec.timeouts.stage_s)
-    from .probes.power import measure_energy
+    from .probes.power import measure_energy, measures
 
-    stream = TokenStream(runtime, encoded[0])
-    power = guarded(lambda: measure_energy(stream, spec.power, lambda d, t: progress(Stage.POWER, d, t)), Stage.POWER)()
-    stream.gen.close()
+    power = None
+    if measures(spec.power):  # else no decode step is timed: the stream's prefill would be wasted
+        stream = TokenStream(runtime, encoded[0])
+        power = guarded(lambda: measure_energy(stream, spec.power, lambda d, t: progress(Stage.POWER, d, t)),
+                        Stage.POWER)()
+        stream.gen.close()
     if power is not None and spec.emulation:
         power["emulated"] = spec.emulation
     memory_section = memory.section()  # the peak of the model under test, before the quality phase loads others

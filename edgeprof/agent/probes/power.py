@@ -166,6 +166,11 @@ def _choose_source(spec: PowerSettings) -> tuple[PowerSource | None, str | None]
     return Estimate(float(spec.idle_w), float(spec.max_w)), f"{spec.method}: {reason}"
 
 
+def measures(spec: PowerSettings) -> bool:
+    """Whether `measure_energy` runs any window: not for method "none" or a zero-length window (it returns None)."""
+    return spec.method != "none" and float(spec.seconds or 0) > 0
+
+
 def measure_energy(run_once: Callable[[], Any], spec: PowerSettings,
                    emit_progress: Callable[[int, int | None], None]) -> dict[str, Any] | None:
     """Idle baseline, then `seconds` of back-to-back `run_once` with power sampled: the `power` section. With
@@ -174,9 +179,9 @@ def measure_energy(run_once: Callable[[], Any], spec: PowerSettings,
     None for method "none" (or a zero-length window); a section with method "none" and a reason when the
     sensor is absent or fails and no estimate can stand in. Progress is reported in ms of the two windows.
     """
-    seconds, idle_seconds = float(spec.seconds or 0), float(spec.idle_seconds or 0)
-    if spec.method == "none" or seconds <= 0:
+    if not measures(spec):
         return None
+    seconds, idle_seconds = float(spec.seconds or 0), float(spec.idle_seconds or 0)
     source, reason = _choose_source(spec)
     if source is None:
         return {"method": "none", "reason": reason}
