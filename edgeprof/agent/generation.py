@@ -26,6 +26,7 @@ from .spec import AgentFailure, ErrorKind, GenerationSettings, LatencyBudget, Ru
 PROMPT_CONTEXT = 1024  # the context the prompts run in when no measured depth asks for more
 SAMPLE_CHARS = 200  # how much of the first prompt's answer the Result keeps
 UNTRAINED_SHARE = 0.5  # a perplexity above this share of the vocabulary's size is about that of guessing uniformly
+Z95 = 1.959964  # the standard normal's 97.5% quantile: perplexity's interval over the per-token log-likelihoods
 
 
 class TokenStream:
@@ -222,12 +223,22 @@ def _section(method: str, load_ms: float, first: dict[str, Any], warmup: dict[st
         "tokens_decoded": run.decoded,
         "stop_reason": reason,
         "pilot_prompts": pilot,
-        "ttft": stats.summarise(ttft[pilot:], confidence) if len(ttft) > pilot else None,
-        "tpot": stats.summarise(tpot, confidence) if len(tpot) else None,
+        "ttft": timed_distribution(ttft, budget, pilot),
+        "tpot": timed_distribution(tpot, budget),
         "e2e": stats.summarise(e2e, confidence) if len(e2e) else None,
         "prefill_tokens_per_s": run.prefill_tokens / ttft_s if ttft_s > 0 else None,
         "decode_tokens_per_s": len(tpot) / decode_s if decode_s > 0 else None,
     }
+
+
+def timed_distribution(samples_ms: np.ndarray, budget: LatencyBudget, pilot: int = 0) -> dict[str, Any] | None:
+    """Percentiles, intervals and moments of one timed distribution from its samples after the stopping rule's
+    `pilot`, with every raw sample as `latency` keeps them (the first `keep_samples`), so runs can be tested against
+    each other."""
+    if len(samples_ms) <= pilot:
+        return None
+    return {**stats.summarise(samples_ms[pilot:], budget.confidence), "samples": int(len(samples_ms)),
+            **stats.raw_samples(samples_ms, budget.keep_samples)}
 
 
 def _filler(runtime: TextRuntime, count: int) -> list[int]:
@@ -287,18 +298,24 @@ def _quality(spec: RunSpec, backend: Any, accel: dict[str, Any], runtime: TextRu
 def _perplexity(spec: RunSpec, backend: Any, accel: dict[str, Any], path: str, text: str, cap: int,
                 prefix: str = "") -> dict[str, Any]:
     """exp of the mean negative log-likelihood of each token of `text` (at most `cap`) given those before it, from
-    one batch with every position's logits (a second context of the model, freed after), and the vocabulary's
-    size (a uniform guess's perplexity)."""
+    one batch with every position's logits (a second context of the model, freed after), its 95% interval (exp of
+    the mean's normal interval over the per-token log-likelihoods), and the vocabulary's size (a uniform guess's
+    perplexity)."""
     runtime = backend.open(path, spec.threads, accel, n_ctx=cap, logits_all=True, seed=spec.seed)
     tokens = runtime.tokenize(text, bos=True)[:cap]
-    if len(tokens) < 2:
-        return {f"{prefix}perplexity": None, f"{prefix}perplexity_tokens": len(tokens), "vocabulary": None}
-    logits = runtime.logits(tokens)[:-1]
-    top = logits.max(axis=1, keepdims=True)
-    log_norm = np.log(np.exp(logits - top).sum(axis=1)) + top[:, 0]
-    nll = float(np.mean(log_norm - logits[np.arange(len(tokens) - 1), tokens[1:]]))
-    return {f"{prefix}perplexity": math.exp(nll), f"{prefix}perplexity_tokens": len(tokens),
-            "vocabulary": int(logits.shape[1])}
+    found: dict[str, Any] = {"perplexity": None, "perplexity_tokens": len(tokens), "perplexity_ci95": None}
+    vocabulary = None
+    if len(tokens) >= 2:
+        logits = runtime.logits(tokens)[:-1]
+        top = logits.max(axis=1, keepdims=True)
+        log_norm = np.log(np.exp(logits - top).sum(axis=1)) + top[:, 0]
+        nll = log_norm - logits[np.arange(len(tokens) - 1), tokens[1:]]
+        mean = float(np.mean(nll))
+        found["perplexity"], vocabulary = math.exp(mean), int(logits.shape[1])
+        if len(nll) > 1:
+            half = Z95 * float(np.std(nll, ddof=1)) / math.sqrt(len(nll))
+            found["perplexity_ci95"] = [math.exp(mean - half), math.exp(mean + half)]
+    return {**{f"{prefix}{key}": value for key, value in found.items()}, "vocabulary": vocabulary}
 
 
 def agreement(ours: list[list[int]], theirs: list[list[int]]) -> dict[str, Any]:

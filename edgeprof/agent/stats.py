@@ -232,6 +232,11 @@ def summarise(samples_ms: np.ndarray, confidence: float) -> dict[str, Any]:
     return out
 
 
+def raw_samples(samples_ms: np.ndarray, keep: int) -> dict[str, Any]:
+    """The raw samples a Result keeps (the first `keep`, rounded to the nanosecond) and whether any were left out."""
+    return {"samples_ms": [round(float(x), 6) for x in samples_ms[:keep]], "samples_truncated": len(samples_ms) > keep}
+
+
 def drift(samples_ms: np.ndarray, threshold: float = 0.10) -> dict[str, Any] | None:
     """First vs last decile (in run order) of the median latency; flagged when they differ by > threshold."""
     n = len(samples_ms)

@@ -125,7 +125,6 @@ def latency_section(samples_ms: np.ndarray, reason: str, budget: LatencyBudget, 
                     copy_ms: float | None = None, pilot: int = 0) -> dict[str, Any]:
     """The `latency` section of the Result: per-call figures and their intervals from the samples after the
     stopping rule's `pilot`; the drift check and the samples kept (for the histogram) over all of them."""
-    keep = budget.keep_samples
     section: dict[str, Any] = {
         "method": method,
         "load_ms": load_ms,
@@ -145,6 +144,5 @@ def latency_section(samples_ms: np.ndarray, reason: str, budget: LatencyBudget, 
         (p95_ci[1] - p95_ci[0]) / 2 / section["p95_ms"] if p95_ci and section["p95_ms"] > 0 else None
     )
     section["drift"] = stats.drift(samples_ms)
-    section["samples_ms"] = [round(float(x), 6) for x in samples_ms[:keep]]
-    section["samples_truncated"] = len(samples_ms) > keep
+    section.update(stats.raw_samples(samples_ms, budget.keep_samples))
     return section
