@@ -1,5 +1,7 @@
-"""Runs over time and run against run: figure ratios, a Mann-Whitney U test on the raw latency samples with its
-effect size, the pairing of two runs' Results by model identity, and change points in a series of figures."""
+"""Runs over time and run against run: the ratios of the figures each workload tracks (constraints.Workload), a
+Mann-Whitney U test on the raw samples of each timed distribution (a classifier's latency; a language model's TTFT
+and TPOT) with its effect size, the pairing of two runs' Results by model identity, and change points in a series
+of figures."""
 
 from __future__ import annotations
 
@@ -7,17 +9,9 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from edgeprof.constraints import value_at
+from edgeprof.constraints import above, metric_interval, metric_method, metric_value, value_at, workload_of
 from edgeprof.result import Result, viewer
 
-FIGURES = {
-    "p50_ms": "latency.p50_ms",
-    "p95_ms": "latency.p95_ms",
-    "throughput_ips": "latency.throughput_ips",
-    "peak_rss_mb": "memory.peak_rss_mb",
-    "top1": "accuracy.top1",
-    "energy_mj": "power.energy_mj_per_inference",
-}
 DEFAULT_ALPHA = 0.01
 DEFAULT_MIN_EFFECT = 0.05
 NO_CHANGE = "no significant change"
@@ -61,16 +55,24 @@ class OpChange:
 
 @dataclass
 class Comparison:
-    """One device x model variant present in both runs: B/A ratio of each figure, the latency test and, where both
-    Results have an op profile of one method, the operator types that moved most (`ops`)."""
+    """One device x model variant present in both runs: B/A ratio of each figure its workload tracks (keyed by
+    metric name), `apart`: for each with a 95% interval in both, whether the intervals do not overlap, the test
+    on each timed distribution's raw samples (`tests`, keyed by its name: 'latency', or 'TTFT' and 'TPOT') and,
+    where both Results have an op profile of one method, the operator types that moved most (`ops`)."""
 
     device: str
     model: str
     ratios: dict[str, float | None]
-    latency: LatencyTest
+    tests: dict[str, LatencyTest]
     a: dict[str, Any] = field(repr=False)
     b: dict[str, Any] = field(repr=False)
     ops: list[OpChange] | None = None
+    apart: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def latency(self) -> LatencyTest:
+        """The test on the first timed distribution (a classifier's latency, a language model's TTFT)."""
+        return next(iter(self.tests.values()))
 
     @property
     def same_file(self) -> bool:
@@ -140,12 +142,16 @@ def compare_runs(run_a: list[dict[str, Any]], run_b: list[dict[str, Any]], *, al
 
 def compare_pair(a: dict[str, Any], b: dict[str, Any], shown: Result | None = None, *, alpha: float = DEFAULT_ALPHA,
                  min_effect: float = DEFAULT_MIN_EFFECT) -> Comparison:
-    """B against A: the ratio B/A of every figure and the latency test on their raw samples; `shown` labels it."""
+    """B against A: the ratio B/A of every figure B's workload tracks, whether their intervals lie apart, and the
+    test on each timed distribution's raw samples; `shown` labels it."""
     shown = shown or Result(b)
-    ratios = {name: _ratio(value_at(a, path), value_at(b, path)) for name, path in FIGURES.items()}
-    samples = [list(value_at(r, "latency.samples_ms") or []) for r in (a, b)]
-    return Comparison(shown.device, shown.ref_label, ratios, latency_test(*samples, alpha=alpha, min_effect=min_effect),
-                      a, b, op_changes(a, b))
+    workload = workload_of(b)
+    ratios = {name: _ratio(metric_value(a, name), metric_value(b, name)) for name in workload.tracked}
+    apart = {name: above(a, b, name) or above(b, a, name) for name in workload.tracked
+             if metric_interval(a, name) and metric_interval(b, name)}
+    tests = {name: latency_test(*(list(value_at(r, f"{path}.samples_ms") or []) for r in (a, b)), alpha=alpha,
+                                min_effect=min_effect) for name, path in workload.distributions}
+    return Comparison(shown.device, shown.ref_label, ratios, tests, a, b, op_changes(a, b), apart)
 
 
 TOP_OPS = 5  # operator types named as the change's contributors
@@ -207,26 +213,35 @@ def ops_json(ops: list[OpChange] | None) -> list[dict[str, Any]] | None:
     return None if ops is None else [{**asdict(o), "delta_ms": o.delta_ms} for o in ops]
 
 
+def slowdowns(c: Comparison, max_ratio: float) -> list[tuple[str, LatencyTest]]:
+    """The timed distributions of one comparison that got significantly slower, their median by more than
+    `max_ratio` (name, test)."""
+    return [(name, test) for name, test in c.tests.items()
+            if test.verdict == "slower" and (test.median_ratio or 0.0) > max_ratio]
+
+
 def regressions(comparisons: list[Comparison], max_ratio: float) -> list[Comparison]:
-    """The significant latency slow-downs whose median grew by more than `max_ratio`."""
-    return [c for c in comparisons
-            if c.latency.verdict == "slower" and (c.latency.median_ratio or 0.0) > max_ratio]
+    """The comparisons with a significant slow-down whose median grew by more than `max_ratio` (slowdowns)."""
+    return [c for c in comparisons if slowdowns(c, max_ratio)]
 
 
 def history_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per Result, oldest first: when, which run, what was measured (the model file's short sha, scenario,
-    threads, accelerator), the figures compared over time, and `file_changed`: the model file differs from the one
-    in the previous row under the same model label (name, variant, format)."""
+    threads, accelerator), its workload and the figures that workload tracks (`figures`, by metric name) with
+    their 95% intervals where known and the method of each, and `file_changed`: the model file differs from the
+    one in the previous row under the same model label (name, variant, format)."""
     rows, last_sha = [], {}
     for v in (Result(r) for r in results):
         sha = v.model.get("sha256")
         label = (v.name, v.variant, v.format)
+        tracked = workload_of(v.doc).tracked
         rows.append({"created": v.created, "run_id": v.run_id, "device": v.doc.get("device"), "model": v.ref_label,
                      "sha": sha[:8] if sha else None, "scenario": v.section("scenario").get("name"),
                      "threads": (v.runtime.get("threads") or {}).get("intra_op"), "accelerator": v.configuration[4],
-                     "status": v.doc.get("status"),
-                     **{name: value_at(v.doc, path) for name, path in FIGURES.items()},
-                     "latency_method": v.latency.get("method"), "power_method": v.power.get("method"),
+                     "status": v.doc.get("status"), "workload": workload_of(v.doc).name,
+                     "figures": {name: metric_value(v.doc, name) for name in tracked},
+                     "intervals": {name: list(ci) for name in tracked if (ci := metric_interval(v.doc, name))},
+                     "methods": {name: metric_method(v.doc, name) for name in tracked},
                      "file_changed": label in last_sha and sha != last_sha[label],
                      "previous_sha": (last_sha.get(label) or "")[:8] or None})
         last_sha[label] = sha

@@ -1,6 +1,8 @@
-"""Why two Results differ: every recorded factor that can move a figure, side by side, ranked by the rule table
-`FACTORS`, beside the latency test on the raw samples (edgeprof.compare). The table is documented in
-docs/explain.md; a factor's rank is its likelihood, then its place in the table.
+"""Why two Results differ: the figures that moved (each workload's tracked figures: a classifier's latency,
+memory, accuracy and energy; a language model's TTFT, TPOT, load, RSS growth, perplexity, ...) and every recorded
+factor that can move a figure, side by side, ranked by the rule table `FACTORS`, beside the tests on the raw
+samples (edgeprof.compare). The table is documented in docs/explain.md; a factor's rank is its likelihood, then its
+place in the table.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from edgeprof.compare import DEFAULT_ALPHA, DEFAULT_MIN_EFFECT, Comparison, compare_pair, pair_runs
-from edgeprof.constraints import value_at
+from edgeprof.constraints import metric_value, value_at
 from edgeprof.errors import ConfigError
 from edgeprof.result import Result, viewer
 
@@ -79,6 +81,24 @@ def _busy_alike(a: Any, b: Any) -> bool:
     return bool(a) == bool(b)
 
 
+def _prompts(doc: Doc) -> str | None:
+    """'8 shipped, 557 tokens': the prompts a generation answered, None for a run without one."""
+    prompts = value_at(doc, "generation.prompts")
+    if not isinstance(prompts, dict):
+        return None
+    return f"{prompts.get('count')} {prompts.get('source')}, {sum(prompts.get('tokens') or [])} tokens"
+
+
+def _answer_tokens(doc: Doc) -> float | None:
+    """The mean answer length of a generation in tokens (max tokens, or fewer where the model ended its answer)."""
+    decoded, prompts = value_at(doc, "generation.tokens_decoded"), value_at(doc, "generation.prompts_run")
+    return round(decoded / prompts, 1) if decoded and prompts else None
+
+
+def _depths(doc: Doc) -> list[Any] | None:
+    return [row.get("tokens") for row in value_at(doc, "generation.context") or []] or None
+
+
 FACTORS: tuple[Factor, ...] = (
     Factor("model file (sha256)", at("model.sha256"), LIKELY, "every figure", "another model file was measured"),
     Factor("model size", at("model.size_mb"), LIKELY, "every figure", "another model file was measured", setting=False,
@@ -89,6 +109,11 @@ FACTORS: tuple[Factor, ...] = (
     Factor("device", at("device"), LIKELY, "every figure", "another device"),
     Factor("emulation", at("device_info.emulated"), LIKELY, "latency, power", "an emulator's timing is not a board's"),
     Factor("latency method", at("latency.method"), LIKELY, "latency", "measured another way"),
+    Factor("generation method", at("generation.method"), LIKELY, "TTFT, TPOT, load", "measured another way"),
+    Factor("prompts", _prompts, LIKELY, "TTFT, TPOT, agreement",
+           "other prompts prefill other lengths and decode other answers"),
+    Factor("context depths (tokens)", _depths, LIKELY, "RSS growth", "a deeper context holds a larger KV cache"),
+    Factor("perplexity text", at("generation.quality.text"), LIKELY, "perplexity", "perplexity of another text"),
     Factor("runtime", at("runtime.name"), LIKELY, "latency, memory, accuracy", "another inference engine"),
     Factor("accelerator requested", at("runtime.requested"), LIKELY, "latency, power, accuracy",
            "another provider or delegate runs the graph"),
@@ -126,6 +151,8 @@ FACTORS: tuple[Factor, ...] = (
     Factor("accuracy samples", at("accuracy.samples"), POSSIBLE, "accuracy", "another or a smaller dataset"),
     Factor("latency drift flagged", at("latency.drift.flag"), POSSIBLE, "latency",
            "latency moved during the run (heat, other work)", setting=False),
+    Factor("answer length (tokens)", _answer_tokens, POSSIBLE, "TPOT, energy per token",
+           "longer answers decode at deeper context", within(relative=0.1), setting=False),
     Factor("kernel", at("system.kernel"), UNLIKELY, "latency", "scheduler and driver changes"),
     Factor("Python", at("system.python"), UNLIKELY, "latency (small models)", "call overhead"),
     Factor("numpy", at("system.numpy"), UNLIKELY, "latency (input copies)", "array handling"),
@@ -150,17 +177,45 @@ class FactorRow:
     differs: bool
 
 
+@dataclass(frozen=True)
+class Move:
+    """One tracked figure that moved from A to B (metric name, the two values, B/A) and whether the data supports
+    it beyond doubt: its 95% intervals lie apart (None: it has no intervals, and moved by at least the minimum
+    effect)."""
+
+    metric: str
+    a: float
+    b: float
+    ratio: float
+    apart: bool | None
+
+
 @dataclass
 class Explanation:
-    """One pair of Results (A and B): the latency test and figure ratios, and every factor, differences first in
-    rule-table rank."""
+    """One pair of Results (A and B): the tests and figure ratios, the figures that moved, and every factor,
+    differences first in rule-table rank."""
 
     comparison: Comparison
     rows: list[FactorRow]
+    moved: list[Move]
 
     @property
     def differences(self) -> list[FactorRow]:
         return [row for row in self.rows if row.differs]
+
+
+def moved_figures(c: Comparison, min_effect: float = DEFAULT_MIN_EFFECT) -> list[Move]:
+    """The tracked figures of a comparison that moved: those with 95% intervals in both where they do not overlap,
+    the others where B/A is at least `min_effect` away from 1."""
+    moves = []
+    for name, ratio in c.ratios.items():
+        a, b = metric_value(c.a, name), metric_value(c.b, name)
+        if ratio is None or a is None or b is None:
+            continue
+        apart = c.apart.get(name)
+        if apart or (apart is None and abs(ratio - 1.0) >= min_effect):
+            moves.append(Move(name, a, b, ratio, apart))
+    return moves
 
 
 def effect_magnitude(delta: float | None) -> str:
@@ -209,5 +264,8 @@ def explain_runs(run_a: list[Doc], run_b: list[Doc], *, a_id: str = "A", b_id: s
         raise ConfigError(f"runs {a_id} and {b_id} share no successful device x model variant ({counts}): choose one "
                           "Result of each with --device/--model")
     view = viewer([*run_a, *run_b])
-    return [Explanation(compare_pair(a, b, view(b), alpha=alpha, min_effect=min_effect), factor_rows(a, b))
-            for a, b in pairs]
+    explained = []
+    for a, b in pairs:
+        comparison = compare_pair(a, b, view(b), alpha=alpha, min_effect=min_effect)
+        explained.append(Explanation(comparison, factor_rows(a, b), moved_figures(comparison, min_effect)))
+    return explained

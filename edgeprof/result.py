@@ -17,7 +17,13 @@ from pathlib import PurePath
 from typing import Any, Callable, Iterable
 
 from edgeprof import __version__
-from edgeprof.agent.spec import DEFAULT_ACCELERATOR, GENERATION_SECTIONS, RESULT_SECTIONS, ErrorKind
+from edgeprof.agent.spec import (
+    DEFAULT_ACCELERATOR,
+    GENERATION_SECTIONS,
+    GENERATIVE_FORMATS,
+    RESULT_SECTIONS,
+    ErrorKind,
+)
 from edgeprof.errors import ConfigError
 from edgeprof.proportions import unpack_correct, wilson
 
@@ -181,6 +187,12 @@ class Result:
         return ",".join(requested) if requested else None
 
     @property
+    def generative(self) -> bool:
+        """True for a language model (GGUF): its figures are a generation's (the `generation` section), not
+        inferences'."""
+        return self.format in GENERATIVE_FORMATS
+
+    @property
     def default_accelerator(self) -> bool:
         """True when the accelerator is the runtime's default (ONNX 'cpu', TFLite 'xnnpack') or unknown."""
         return self.accelerator in (None, DEFAULT_ACCELERATOR.get(self.format))
@@ -223,6 +235,10 @@ class Result:
     @property
     def accuracy(self) -> dict[str, Any]:
         return self.section("accuracy")
+
+    @property
+    def generation(self) -> dict[str, Any]:
+        return self.section("generation")
 
     @property
     def runtime(self) -> dict[str, Any]:

@@ -111,6 +111,16 @@ def value_text(value: Any, unit: str) -> str:
     return SCALED[unit](value) if unit in SCALED else f"{sig(value)} {unit}".strip()
 
 
+def figure(value: float | None, unit: str, interval: tuple[float, float] | list[float] | None = None) -> str:
+    """A metric's value where its unit is named beside it (a column heading, a label): durations and sizes in the
+    unit that suits them ('7.12 µs', '69.2 MB'), others to 3 significant digits alone ('0.981'); with its
+    `interval` where given ('7.12 µs [6.90–7.41]', '0.95 [0.93, 0.97]'); '-' for missing."""
+    if value is not None and interval and unit == "ms":
+        return duration_range(value, *interval)
+    text = SCALED[unit](value) if unit in SCALED else sig(value)
+    return text + (f" [{sig(interval[0])}, {sig(interval[1])}]" if value is not None and interval else "")
+
+
 def bound_text(value: Any, unit: str) -> str:
     """A constraint's bound in its unit: as `value_text`, but a number in another unit as typed ('0.95', '5 W')."""
     if isinstance(value, (int, float)) and not isinstance(value, bool) and unit not in SCALED:

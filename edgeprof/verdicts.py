@@ -5,7 +5,8 @@ chosen; `build_report` puts them into the report model (edgeprof.decisions) that
 Stored verdict rows are never judged again here: a recommendation reads the statuses as stored, so a row naming
 a metric this version does not know is shown as stored, and `recommend` and the report decide alike by
 construction. Accuracy differences count only where McNemar's exact test on the samples both models scored says
-so (docs/verdicts.md); latency only where the p95 intervals do not overlap.
+so (docs/verdicts.md); latency, and a language model's perplexity, TPOT and TTFT, only where the 95% intervals do
+not overlap.
 """
 
 from __future__ import annotations
@@ -13,25 +14,30 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from edgeprof.constraints import METRICS, OPERATORS, TIMED, Constraint, Metric, value_at
+from edgeprof.constraints import (
+    METRICS,
+    OPERATORS,
+    TIMED,
+    Constraint,
+    Workload,
+    above,
+    meaningless,
+    metric_method,
+    metric_value,
+    value_at,
+    workload_of,
+)
 from edgeprof.decisions import Reason, Recommendation, Report, Status
 from edgeprof.errors import EXIT_CONSTRAINT_FAILED, EXIT_DEVICE, EXIT_OK
 from edgeprof.proportions import mcnemar_exact
 from edgeprof.result import Result
-from edgeprof.units import bound_text, duration, p_value, sig, size, value_text
+from edgeprof.units import bound_text, figure, p_value, sig, value_text
 
 Doc = dict[str, Any]
 ALPHA = 0.05  # McNemar's exact test: two accuracies on the same samples differ below this p-value
 
 
 # ---------------------------------------------------------------- one Result against its constraints
-
-
-def _method(result: Doc, metric: Metric) -> str:
-    section = metric.method_section if metric.method_section is not None else metric.path.split(".")[0]
-    if not section:
-        return "host"
-    return str((result.get(section) or {}).get("method") or "none")
 
 
 def _more_samples(latency: Doc, ci: list[float], value: float, bound: float, unit: str) -> str:
@@ -77,7 +83,8 @@ def judge_one(result: Doc, constraint: Constraint, *, calibrated_emulation: bool
     metric = METRICS[constraint.metric]
     row: Doc = {
         "constraint": constraint.metric, "op": constraint.op, "bound": constraint.bound, "value": None,
-        "status": Status.NOT_MEASURED.value, "margin": None, "method": _method(result, metric), "detail": "",
+        "status": Status.NOT_MEASURED.value, "margin": None, "method": metric_method(result, constraint.metric),
+        "detail": "",
         "source": constraint.source, "unit": metric.unit,
     }
     if result.get("status") == "failed":
@@ -113,9 +120,9 @@ def judge_one(result: Doc, constraint: Constraint, *, calibrated_emulation: bool
             row["detail"] = (f"{distribution['ci'].get('confidence', 0.95):.0%} CI [{value_text(ci[0], metric.unit)}, "
                              f"{value_text(ci[1], metric.unit)}] straddles the bound"
                              + _more_samples(distribution, ci, value, constraint.bound, metric.unit))
-    compared = (result.get("accuracy") or {}).get("reference") or {}
-    if metric.path == "accuracy.reference.agreement_top1" and compared.get("meaningful") is False:
-        status, row["detail"] = Status.INFORMATIONAL, f"{compared['reason']} (would be {status})"
+    pointless = meaningless(result, constraint.metric)
+    if pointless:
+        status, row["detail"] = Status.INFORMATIONAL, f"{pointless} (would be {status})"
     if method.startswith("emulated") and metric.path.startswith(TIMED) and not calibrated_emulation:
         row["detail"] = f"{method}: emulated timing is not a real board's (would be {status})"
         status = Status.INFORMATIONAL
@@ -123,10 +130,18 @@ def judge_one(result: Doc, constraint: Constraint, *, calibrated_emulation: bool
     return row
 
 
+def applies(result: Doc, constraint: Constraint) -> bool:
+    """Whether a constraint is about this Result's kind of model: one on a figure only another workload has (a
+    classifier's latency or top-1 for a language model, a generation's TTFT for a classifier) does not apply, so a
+    device profile's default constraints judge each kind on what it measures."""
+    owner = METRICS[constraint.metric].workload
+    return owner is None or owner == workload_of(result).name
+
+
 def judge(result: Doc, constraints: list[Constraint], *, calibrated_emulation: bool = False) -> list[Doc]:
-    """Every constraint's verdict for one Result."""
-    return ([judge_one(result, c, calibrated_emulation=calibrated_emulation) for c in constraints]
-            + server_validity(result))
+    """Every applicable constraint's verdict for one Result (see `applies`)."""
+    return ([judge_one(result, c, calibrated_emulation=calibrated_emulation) for c in constraints
+             if applies(result, c)] + server_validity(result))
 
 
 def exit_code(results: list[Doc], *, strict: bool = False) -> int:
@@ -204,16 +219,11 @@ def blocking_reason(result: Doc) -> Reason | None:
     return _constraint_reason(blocking[0]) if blocking else None
 
 
-def _figure(result: Doc, path: str) -> float | None:
-    value = value_at(result, path)
-    return float(value) if value is not None else None
-
-
 def accuracy_test(a: Doc, b: Doc) -> tuple[bool, float | None]:
     """Whether a's top-1 is supported as higher than b's, and the p-value behind it: McNemar's exact test where
     both scored the same samples (same dataset, per-sample answers recorded), else (older Results) only where the
     95% Wilson intervals do not overlap (p None)."""
-    top_a, top_b = _figure(a, "accuracy.top1"), _figure(b, "accuracy.top1")
+    top_a, top_b = metric_value(a, "accuracy.top1"), metric_value(b, "accuracy.top1")
     if top_a is None or top_b is None or top_a <= top_b:
         return False, None
     view_a, view_b = Result(a), Result(b)
@@ -224,25 +234,30 @@ def accuracy_test(a: Doc, b: Doc) -> tuple[bool, float | None]:
         only_b = sum(y and not x for x, y in zip(correct_a, correct_b))
         p = mcnemar_exact(only_a, only_b)
         return p < ALPHA, p
-    ci_a, ci_b = view_a.top1_interval, view_b.top1_interval
-    return bool(ci_a and ci_b and ci_a[0] > ci_b[1]), None
+    return above(a, b, "accuracy.top1"), None
 
 
-def _p95_slower(a: Doc, b: Doc) -> bool:
-    """Whether a's p95 is supported as higher than b's: their confidence intervals do not overlap (the values
-    alone where an interval is missing)."""
-    pa, pb = _figure(a, "latency.p95_ms"), _figure(b, "latency.p95_ms")
-    if pa is None or pb is None:
-        return False
-    ci_a = (Result(a).latency.get("ci") or {}).get("p95")
-    ci_b = (Result(b).latency.get("ci") or {}).get("p95")
-    if ci_a and ci_b:
-        return ci_a[0] > ci_b[1]
-    return pa > pb
+def better_quality(a: Doc, b: Doc, workload: Workload) -> tuple[bool, float | None]:
+    """Whether a's quality figure is supported as better than b's, and the p-value where a test gives one: top-1
+    by accuracy_test; another (a language model's perplexity) only where the 95% intervals do not overlap."""
+    if workload.quality == "accuracy.top1":
+        return accuracy_test(a, b)
+    return (above(a, b, workload.quality) if METRICS[workload.quality].higher else above(b, a, workload.quality)), None
 
 
-def _higher(a: Doc, b: Doc, path: str) -> bool:
-    va, vb = _figure(a, path), _figure(b, path)
+def _worse(a: Doc, b: Doc, name: str) -> bool:
+    """Whether metric `name` is supported as worse in a than in b: their 95% intervals do not overlap."""
+    return above(b, a, name) if METRICS[name].higher else above(a, b, name)
+
+
+def _rank(result: Doc, name: str) -> float:
+    """A metric's value for sorting, best first (missing last)."""
+    value = metric_value(result, name)
+    return math.inf if value is None else -value if METRICS[name].higher else value
+
+
+def _more(a: Doc, b: Doc, name: str) -> bool:
+    va, vb = metric_value(a, name), metric_value(b, name)
     return va is not None and vb is not None and va > vb
 
 
@@ -250,74 +265,88 @@ def _p(p: float | None) -> str:
     return "95% intervals do not overlap" if p is None else p_value(p)
 
 
-def _choose(passing: list[Doc]) -> tuple[Doc | None, list[tuple[Doc, Reason]]]:
-    """The pick among variants that meet every constraint, and why each other lost: accuracy first (only a
-    supported difference counts: below the most accurate by the test, out), then p95 (intervals apart), then
-    energy, then size."""
+def _text(result: Doc, name: str) -> str:
+    """A metric's value as a reason shows it, beside its label (units.figure)."""
+    return figure(metric_value(result, name), METRICS[name].unit)
+
+
+# how a variant that loses on its workload's quality figure is described, before 'its value vs the leader's'
+WORSE_QUALITY = {"classifier": "less accurate: top-1", "generative": "higher perplexity:"}
+
+
+def _choose(passing: list[Doc], workload: Workload) -> tuple[Doc | None, list[tuple[Doc, Reason]]]:
+    """The pick among variants that meet every constraint, and why each other lost: the workload's quality figure
+    first (only a supported difference counts: below the best by the test, out), then its speed figures in turn
+    (only where the 95% intervals do not overlap: a variant another beats so is never the pick; among the rest the
+    lower values lead), then energy, then size."""
     if not passing:
         return None, []
     lost: list[tuple[Doc, Reason]] = []
-
-    def top1(r: Doc) -> float:
-        value = _figure(r, "accuracy.top1")
-        return -math.inf if value is None else value
-
-    leader = max(passing, key=top1)
+    quality, noun = workload.quality, workload.quality_noun
+    label = METRICS[quality].label
+    leader = min(passing, key=lambda r: _rank(r, quality))
     tier = []
     for result in passing:
-        better, p = accuracy_test(leader, result)
+        better, p = better_quality(leader, result, workload)
         if better:
-            lost.append((result, Reason("accuracy", f"less accurate: top-1 {sig(top1(result))} vs "
-                                                    f"{sig(top1(leader))}, {_p(p)}", p_value=p)))
-        elif top1(leader) > -math.inf and _figure(result, "accuracy.top1") is None:
-            lost.append((result, Reason("accuracy", "accuracy not measured (the others' top-1 is)")))
+            lost.append((result, Reason(noun, f"{WORSE_QUALITY[workload.name]} {_text(result, quality)} vs "
+                                              f"{_text(leader, quality)}, {_p(p)}", p_value=p)))
+        elif metric_value(leader, quality) is not None and metric_value(result, quality) is None:
+            lost.append((result, Reason(noun, f"{noun} not measured (the others' {label} is)")))
         else:
             tier.append(result)
 
-    def key(r: Doc) -> tuple[float, float, float]:
-        def low(path: str) -> float:
-            value = _figure(r, path)
-            return math.inf if value is None else value
-        return low("latency.p95_ms"), low("power.energy_mj_per_inference"), low("model.size_mb")
+    def key(r: Doc) -> tuple[float, ...]:  # supported slower on a speed figure first, then the values in order
+        beaten = (float(any(_worse(r, other, name) for other in tier)) for name in workload.speed)
+        return (*beaten, *(_rank(r, name) for name in workload.speed), _rank(r, workload.energy),
+                _rank(r, "model.size_mb"))
 
     best = min(tier, key=key)
+    speed = "/".join(METRICS[name].label for name in workload.speed)
+    energy = METRICS[workload.energy].label
     for result in tier:
         if result is best:
             continue
-        p95 = (duration(_figure(result, "latency.p95_ms")), duration(_figure(best, "latency.p95_ms")))
-        if _p95_slower(result, best):
-            reason = Reason("latency", f"slower at equal accuracy: p95 {p95[0]} vs {p95[1]}")
-        elif _higher(result, best, "power.energy_mj_per_inference"):
-            reason = Reason("energy", "more energy at equal accuracy and p95: "
-                            f"{sig(_figure(result, 'power.energy_mj_per_inference'))} vs "
-                            f"{sig(_figure(best, 'power.energy_mj_per_inference'))} mJ/inference")
-        elif _higher(result, best, "model.size_mb"):
-            reason = Reason("size", f"larger at equal accuracy, p95 and energy: {size(_figure(result, 'model.size_mb'))}"
-                            f" vs {size(_figure(best, 'model.size_mb'))}")
+        slower = next((name for name in workload.speed if _worse(result, best, name)), None)
+        if slower is not None:
+            reason = Reason("latency", f"slower at equal {noun}: {METRICS[slower].label} {_text(result, slower)} vs "
+                                       f"{_text(best, slower)}")
+        elif _more(result, best, workload.energy):
+            reason = Reason("energy", f"more energy at equal {noun} and {speed}: "
+                                      f"{sig(metric_value(result, workload.energy))} vs "
+                                      f"{sig(metric_value(best, workload.energy))} {energy}")
+        elif _more(result, best, "model.size_mb"):
+            reason = Reason("size", f"larger at equal {noun}, {speed} and energy: {_text(result, 'model.size_mb')}"
+                                    f" vs {_text(best, 'model.size_mb')}")
         else:
-            reason = Reason("tie", f"tied with the pick on accuracy, p95 ({p95[0]} vs {p95[1]}), energy and size")
+            shown = ", ".join(f"{METRICS[name].label} ({_text(result, name)} vs {_text(best, name)})"
+                              for name in workload.speed)
+            reason = Reason("tie", f"tied with the pick on {noun}, {shown}, energy and size")
         lost.append((result, reason))
     return best, lost
 
 
-def pareto_front(results: list[Doc], cost_path: str) -> list[Doc]:
-    """Results no other beats on both higher top-1 accuracy and lower `cost_path` (sorted by that cost)."""
-    points = [(r, _figure(r, "accuracy.top1"), _figure(r, cost_path)) for r in results]
-    points = [(r, -math.inf if a is None else a, c) for r, a, c in points if c is not None]
-    front = [r for r, a, c in points
-             if not any(a2 >= a and c2 <= c and (a2 > a or c2 < c) for _, a2, c2 in points)]
-    return sorted(front, key=lambda r: _figure(r, cost_path) or 0.0)
+def pareto_front(results: list[Doc], cost: str, quality: str = "accuracy.top1") -> list[Doc]:
+    """Results no other beats on both better `quality` and lower `cost` (metric names), sorted by that cost."""
+    points = [(r, -_rank(r, quality), metric_value(r, cost)) for r in results]
+    points = [(r, q, c) for r, q, c in points if c is not None]
+    front = [r for r, q, c in points
+             if not any(q2 >= q and c2 <= c and (q2 > q or c2 < c) for _, q2, c2 in points)]
+    return sorted(front, key=lambda r: metric_value(r, cost) or 0.0)
 
 
 def recommend(results: list[Doc]) -> list[Recommendation]:
     """One Recommendation per device x model over the latest judged Result of each (variant, accelerator), read
-    from the verdicts as stored: every variant not chosen carries its reason."""
+    from the verdicts as stored: every variant not chosen carries its reason; the figures weighed are the model's
+    workload's (constraints.Workload: top-1 and p95 for a classifier, perplexity and TPOT/TTFT for a language
+    model)."""
     groups: dict[tuple[str, str], list[Doc]] = {}
     for result in latest_variants(results):
         view = Result(result)
         groups.setdefault((view.device, view.name), []).append(result)
     recommendations = []
     for (device, model), rows in groups.items():
+        workload = workload_of(rows[0])
         passing, rejected = [], []
         for result in rows:
             reason = blocking_reason(result)
@@ -325,11 +354,12 @@ def recommend(results: list[Doc]) -> list[Recommendation]:
                 passing.append(result)
             else:
                 rejected.append((result, reason))
-        best, lost = _choose(passing)
+        best, lost = _choose(passing, workload)
         measured = [r for r in rows if Result(r).ok]
         recommendations.append(Recommendation(
-            device=device, model=model, best=best, front=pareto_front(measured, "latency.p95_ms"),
-            energy_front=pareto_front(measured, "power.energy_mj_per_inference"),
+            device=device, model=model, best=best,
+            front=pareto_front(measured, workload.speed[0], workload.quality),
+            energy_front=pareto_front(measured, workload.energy, workload.quality),
             rejected=sorted(lost + rejected, key=lambda pair: rows.index(pair[0])),
             candidates=rows))
     return recommendations

@@ -43,11 +43,10 @@ from edgeprof.cli.progress import AgentProgress
 from edgeprof.compare import DEFAULT_ALPHA
 from edgeprof.pipeline import DEFAULT_MAX_DROP, DEFAULT_MAX_RATIO, Gate, top1_drop
 from edgeprof.plan import Request, make_plan, recorded_command
-from edgeprof.report.figures import overall, verdict_bound, verdict_value
-from edgeprof.report.history import accuracy_drop_line, regression_line
+from edgeprof.report.figures import overall, speed_text, verdict_bound, verdict_value
+from edgeprof.report.history import accuracy_drop_line, gate_change, regression_line
 from edgeprof.result import Result, utc_now
 from edgeprof.store.location import redact
-from edgeprof.units import duration
 from edgeprof.watch import (
     DEFAULT_MAX_FAILURES,
     Policy,
@@ -69,19 +68,16 @@ def _change(result: dict[str, Any], gate: Gate) -> str:
     an accuracy drop it found; else ''."""
     for c in gate.comparisons or []:
         if c.b is result:
-            ratio = c.ratios["p95_ms"]
             found = [what for what, hits in (("REGRESSION", gate.regressions), ("ACCURACY DROP", gate.drops))
                      if c in hits]
-            return " (" + ", ".join([f"p95 x{ratio:.3f} vs baseline" if ratio else "vs baseline",
-                                     c.latency.verdict, *found]) + ")"
+            return " (" + ", ".join([gate_change(c), *found]) + ")"
     return ""
 
 
 def run_line(started: str, tick: Tick, profiled: Profiled) -> str:
     """One run: when it started, which run, and per Result its verdict, p95 and change against the baseline."""
     deployed, run_id = profiled.deployed, profiled.deployed.run_id
-    parts = [f"{Result(r).label}: {overall(r)}, p95 {duration(Result(r).latency.get('p95_ms'))}"
-             f"{_change(r, profiled.gate)}" for r in deployed.results]
+    parts = [f"{Result(r).label}: {overall(r)}, {speed_text(r)}{_change(r, profiled.gate)}" for r in deployed.results]
     parts += [f"{name}: failed (the error line says why)" for name in deployed.failures]
     skipped = f" ({tick.skipped} tick{'s' * (tick.skipped > 1)} skipped: the run before overran)" if tick.skipped else ""
     return f"{started} #{tick.number} run {run_id or '(none stored)'}{skipped}: {'; '.join(parts) or 'no results'}"

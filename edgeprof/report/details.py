@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeprof.report.figures import fmt, latency_text, method_tag
+from edgeprof.report.figures import figure_text, fmt, latency_text, method_tag
 from edgeprof.result import Result
 from edgeprof.units import duration, size
 
@@ -124,10 +124,58 @@ def runtime_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
              + "ran " + (", ".join(str(p) for p in ran) or "-"))]
 
 
+def _percentiles(distribution: dict[str, Any]) -> str:
+    """'p50 61.2 ms [58.0–64.1], p95 141 ms [120–151], p99 160 ms': one timed distribution with its intervals."""
+    return ", ".join(f"{p} {latency_text(distribution, p)}" for p in ("p50", "p95", "p99"))
+
+
+def generation_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
+    """A language model's generation: load and the cold first answer, TTFT and TPOT with their intervals, tokens/s,
+    RSS by context depth, perplexity with its interval, agreement with the reference (or why it means nothing) and
+    energy per token; each row reads as one line too ('TTFT p50 ...', generation_lines)."""
+    gen = Result(result).generation
+    missing = _not_measured(gen)
+    if missing:
+        return [("generation", missing)]
+    first = gen.get("first") or {}
+    ttft, tpot = gen.get("ttft") or {}, gen.get("tpot") or {}
+    rows = [("load", f"{duration(gen.get('load_ms'))}; the first answer cold: TTFT {duration(first.get('ttft_ms'))}, "
+                     f"{first.get('tokens', '-')} tokens in {duration(first.get('ms'))}"),
+            ("TTFT", f"{_percentiles(ttft)} {_method(gen)}"),
+            ("TPOT", f"{_percentiles(tpot)} over {tpot.get('samples', '-')} tokens"),
+            ("tokens/s", f"prefill {fmt(gen.get('prefill_tokens_per_s'))}, decode {fmt(gen.get('decode_tokens_per_s'))}"
+                         f" ({gen.get('prompts_run')} prompts, {gen.get('tokens_decoded')} tokens, stopped by "
+                         f"{gen.get('stop_reason')})")]
+    depths = gen.get("context") or []
+    if depths:
+        rows.append(("context", "; ".join(f"{row['tokens']} tokens: RSS {size(row.get('rss_mb'))} "
+                                          f"(+{size(row.get('growth_mb'))}), prefill {duration(row.get('prefill_ms'))}, "
+                                          f"decode {duration(row.get('decode_ms'))}" for row in depths)))
+    quality = gen.get("quality") or {}
+    rows.append(("perplexity", f"{figure_text(result, 'generation.perplexity')} on the {quality.get('text')} text "
+                               f"({quality.get('perplexity_tokens', '-')} tokens)"))
+    reference = quality.get("reference") or {}
+    if reference:
+        agreement = figure_text(result, "generation.agreement", interval=False)
+        rows.append(("agreement", f"{agreement} with the reference (exact match {fmt(reference.get('exact_match'))} "
+                                  f"over {reference.get('prompts')} prompts; its perplexity "
+                                  f"{fmt(reference.get('reference_perplexity'))})" if reference.get("meaningful")
+                     else f"{agreement}: {reference.get('reason')}"))
+    energy = gen.get("energy") or {}
+    rows.append(("energy", f"{fmt(energy['mj_per_token'])} mJ/token, {fmt(energy.get('tokens_per_joule'))} tokens/J "
+                           f"{_method(energy)}" if energy.get("mj_per_token") is not None
+                 else _not_measured(Result(result).power) or "not measured in this run"))
+    return rows
+
+
 def result_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
-    """Every measured fact of one Result in reading order; a failed run: its error."""
-    if not Result(result).ok:
-        error = Result(result).error
+    """Every measured fact of one Result in reading order (a language model's generation in place of latency,
+    accuracy and energy per inference); a failed run: its error."""
+    view = Result(result)
+    if not view.ok:
+        error = view.error
         return [("run failed", f"{error.get('kind')}: {error.get('message')} (stage {error.get('stage') or '-'})")]
+    if view.generative:
+        return generation_rows(result) + memory_rows(result) + thermal_rows(result) + runtime_rows(result)
     return (latency_rows(result) + memory_rows(result) + accuracy_rows(result) + energy_rows(result)
             + thermal_rows(result) + runtime_rows(result))

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from edgeprof.constraints import (
+    METRICS,
+    Workload,
+    meaningless,
+    metric_interval,
+    metric_method,
+    metric_value,
+    workload_of,
+)
 from edgeprof.decisions import Status, overall
 from edgeprof.result import Result
-from edgeprof.units import bound_text, duration, duration_range, file_size, sig, size, value_text
+from edgeprof.units import bound_text, duration, duration_range, figure, sig, value_text
 
 STATUS_SYMBOL = {Status.PASS: "PASS", Status.FAIL: "FAIL", Status.INCONCLUSIVE: "INCONCLUSIVE",
                  Status.NOT_MEASURED: "n/m", Status.INFORMATIONAL: "info"}
@@ -31,7 +40,9 @@ def method_tag(method: str | None) -> str:
 
 fmt = sig  # a number to 3 significant figures, '-' for missing (edgeprof.units)
 
-FIGURES = ("p50", "p95", "peak mem", "top-1", "mJ/inf", "size")
+def figure_names(workload: Workload) -> tuple[str, ...]:
+    """The headings of a workload's key figures, in order: the keys of key_figures."""
+    return tuple(METRICS[name].label for name in workload.figures)
 
 
 def latency_text(latency: dict[str, Any], percentile: str, *, interval: bool = True) -> str:
@@ -41,20 +52,34 @@ def latency_text(latency: dict[str, Any], percentile: str, *, interval: bool = T
     return duration_range(value, *ci) if interval and ci and value is not None else duration(value)
 
 
+def figure_text(result: dict[str, Any], name: str, *, interval: bool = True) -> str:
+    """One metric of a Result as tables show it: durations and sizes in the unit that suits them, others to 3 figures, its
+    95% interval beside it when `interval` and known, its method marked; an agreement against a reference whose
+    outputs do not vary is marked meaningless."""
+    value = metric_value(result, name)
+    text = figure(value, METRICS[name].unit, metric_interval(result, name) if interval else None)
+    if value is not None and meaningless(result, name):
+        text += " (meaningless)"
+    return text + method_tag(metric_method(result, name))
+
+
+def by_workload(results: list[dict[str, Any]]) -> list[tuple[Workload, list[dict[str, Any]]]]:
+    """The Results grouped by workload (each group a table with its own figures), groups in first-seen order."""
+    groups: dict[str, tuple[Workload, list[dict[str, Any]]]] = {}
+    for result in results:
+        workload = workload_of(result)
+        groups.setdefault(workload.name, (workload, []))[1].append(result)
+    return list(groups.values())
+
+
 def key_figures(result: dict[str, Any], *, intervals: bool = True) -> dict[str, str]:
-    """The figures every table shows for one Result (keyed by FIGURES), as text; latencies and sizes in the unit
-    that suits them, p95 with its CI when `intervals`."""
-    view = Result(result)
-    latency, power = view.latency, view.power
-    lat_tag = method_tag(latency.get("method"))
-    return {
-        "p50": latency_text(latency, "p50", interval=False) + lat_tag,
-        "p95": latency_text(latency, "p95", interval=intervals) + lat_tag,
-        "peak mem": size(view.memory.get("peak_rss_mb")),
-        "top-1": top1_text(view, interval=intervals),
-        "mJ/inf": fmt(power.get("energy_mj_per_inference")) + method_tag(power.get("method")),
-        "size": file_size(view.model.get("size_bytes")),
-    }
+    """The figures every table shows for one Result, those of its workload (constraints.Workload: latency, memory,
+    top-1, energy and size of a classifier; TTFT, TPOT, tokens/s, energy per token, perplexity, agreement, memory
+    and size of a language model), keyed by heading; p95, top-1, TTFT, TPOT and perplexity with their 95% intervals
+    when `intervals`."""
+    workload = workload_of(result)
+    return {METRICS[name].label: figure_text(result, name, interval=intervals and name in workload.intervals)
+            for name in workload.figures}
 
 
 REFERENCE_FIGURES = ("agree", "SQNR dB", "drop")
@@ -72,11 +97,11 @@ def reference_figures(result: dict[str, Any]) -> dict[str, str]:
             "drop": fmt(compared.get("accuracy_drop"))}
 
 
-def top1_text(view: Result, *, interval: bool = True) -> str:
-    """Top-1 accuracy with its 95% Wilson interval over the samples scored ('0.95 [0.93, 0.97]')."""
-    top1 = view.accuracy.get("top1")
-    ci = view.top1_interval if interval else None
-    return fmt(top1) + (f" [{fmt(ci[0])}, {fmt(ci[1])}]" if ci else "")
+def speed_text(result: dict[str, Any]) -> str:
+    """'p95 1.23 ms', 'TPOT p95 31.0 ms': the first speed figure of a Result's workload, as one-line summaries name
+    it."""
+    name = workload_of(result).speed[0]
+    return f"{METRICS[name].label} {figure_text(result, name, interval=False)}"
 
 
 def verdict_value(verdict: dict[str, Any]) -> str:
@@ -106,7 +131,7 @@ MARK_NOTES = {"(est)": "(est) = estimate from CPU utilisation and the profile's 
 
 def mark_notes(results: list[dict[str, Any]]) -> list[str]:
     """The legend of the marks these results' figures carry, only those present."""
-    marks = " ".join(key_figures(r)["mJ/inf"] + key_figures(r)["p95"] for r in results)
+    marks = " ".join(text for r in results for text in key_figures(r).values())
     return [note for mark, note in MARK_NOTES.items() if mark in marks]
 
 

@@ -4,53 +4,69 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.console import Group
 from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
-from edgeprof.compare import BELOW_EFFECT, Comparison, ops_json
+from edgeprof.compare import BELOW_EFFECT, Comparison, LatencyTest, ops_json, slowdowns
+from edgeprof.constraints import METRICS, WORKLOADS, workload_of
 from edgeprof.report.figures import fmt, method_tag
-from edgeprof.report.table import Column, fitted_table
+from edgeprof.report.table import Cell, Column, fitted_table
 from edgeprof.result import Result
-from edgeprof.units import p_value, value_text
+from edgeprof.units import figure, p_value
 
-HISTORY_COLUMNS = ("run_id", "device", "model", "sha", "scenario", "threads", "accelerator", "p50_ms",
-                   "p95_ms", "peak_rss_mb", "top1", "energy_mj")
-# Each column as the terminal shows it; `drop`: what goes first when the table does not fit (device, model and p95
-# always stay, and nothing is cut: text folds at spaces, figures keep their width).
+IDENTITY = ("run_id", "device", "model", "sha", "scenario", "threads", "accelerator")
+# Each column as the terminal shows it; `drop`: what goes first when the table does not fit (device, model and the
+# figures not named in FIGURE_DROP always stay, and nothing is cut: text folds at spaces, figures keep their width).
 _COLUMNS = {"run_id": Column("run (time UTC)"), "device": Column("device", wrap=True),
             "model": Column("model", wrap=True), "sha": Column("file", drop=3), "scenario": Column("scenario", drop=5),
-            "threads": Column("threads", drop=4, justify="right"), "accelerator": Column("provider", drop=6),
-            "p50_ms": Column("p50", drop=1, justify="right"), "p95_ms": Column("p95", justify="right"),
-            "peak_rss_mb": Column("peak mem", drop=2, justify="right"), "top1": Column("top-1", justify="right"),
-            "energy_mj": Column("mJ/inf", drop=2, justify="right")}
-_FIGURES_FROM = HISTORY_COLUMNS.index("p50_ms")
+            "threads": Column("threads", drop=4, justify="right"), "accelerator": Column("provider", drop=6)}
+FIGURE_DROP = {"latency.p50_ms": 1, "memory.peak_rss_mb": 2, "power.energy_mj": 2,
+               "generation.ttft_p50_ms": 1, "generation.tpot_p50_ms": 1, "generation.decode_tokens_per_s": 2,
+               "generation.load_ms": 3, "generation.context_growth_mb": 3, "generation.agreement": 3,
+               "generation.energy_mj_per_token": 2}
+COMPARE_DROP = {"latency.p50_ms": 2, "memory.peak_rss_mb": 3, "accuracy.top1": 1,
+                "power.energy_mj": 3, "generation.ttft_p50_ms": 2, "generation.tpot_p50_ms": 2,
+                "generation.decode_tokens_per_s": 3, "generation.load_ms": 5, "generation.context_growth_mb": 5,
+                "generation.agreement": 5, "generation.energy_mj_per_token": 3, "generation.perplexity": 1}
 CHANGED_MARK = "!"
-_METHOD_OF = {"p50_ms": "latency_method", "p95_ms": "latency_method", "energy_mj": "power_method"}
-_RATIOS = ("p50_ms", "p95_ms", "peak_rss_mb", "top1", "energy_mj")
-_UNIT = {"p50_ms": "ms", "p95_ms": "ms", "peak_rss_mb": "MB"}  # the rest: as the column's title says
+APART_MARK = "*"
+INTERVALS_FROM = 160  # terminals at least this wide show the history's figures with their intervals
 
 
-def _figure(row: dict[str, Any], column: str) -> str:
-    return value_text(row[column], _UNIT.get(column, "")) + (method_tag(row[_METHOD_OF[column]]) if column in _METHOD_OF
-                                                         else "")
+def _figure(row: dict[str, Any], name: str, interval: bool) -> str:
+    """One figure of a history row: durations and sizes in the unit that suits them, its interval where asked and
+    known, its method marked."""
+    shown = figure(row["figures"].get(name), METRICS[name].unit, row["intervals"].get(name) if interval else None)
+    return shown + method_tag(row["methods"].get(name))
 
 
-def history_table(rows: list[dict[str, Any]], width: int) -> Table:
-    """One row per history row (edgeprof.compare.history_rows) within `width` columns (report.table.fitted_table:
-    the least needed columns dropped, never a cut figure), durations and sizes in the unit that suits them, figures with
-    their method marked, a model file that differs from the previous one under the same label marked '!' (see
-    `history_notes`) and its row bold."""
-    cells = []
+def history_table(rows: list[dict[str, Any]], width: int) -> Group:
+    """One table per workload among the history rows (edgeprof.compare.history_rows: a classifier's latency,
+    memory, accuracy and energy; a language model's TTFT, TPOT, tokens/s, load, RSS growth, memory, perplexity,
+    agreement and energy per token), each row within `width` columns (report.table.fitted_table: the least needed
+    columns dropped, never a cut figure), durations in the unit that suits them, figures with their method marked
+    (and their intervals on a wide terminal), a model file that differs from the previous one under the same label
+    marked '!' (see `history_notes`) and its row bold."""
+    by_kind: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        text = [fmt(row[c]) for c in HISTORY_COLUMNS[:_FIGURES_FROM]]
-        text[HISTORY_COLUMNS.index("sha")] += f" {CHANGED_MARK}" if row["file_changed"] else ""
-        if row["status"] == "failed":
-            text += ["failed"] * (len(HISTORY_COLUMNS) - _FIGURES_FROM)
-        else:
-            text += [_figure(row, c) for c in HISTORY_COLUMNS[_FIGURES_FROM:]]
-        cells.append([Text(t, style="bold" if row["file_changed"] else "") for t in text])
-    return fitted_table("History", [_COLUMNS[c] for c in HISTORY_COLUMNS], cells, width)[0]
+        by_kind.setdefault(row["workload"], []).append(row)
+    tables = []
+    for kind, members in by_kind.items() or [("classifier", [])]:
+        names = WORKLOADS[kind].tracked
+        shown = set(WORKLOADS[kind].intervals) if width >= INTERVALS_FROM else set()
+        cells = []
+        for row in members:
+            text = [fmt(row[c]) for c in IDENTITY]
+            text[IDENTITY.index("sha")] += f" {CHANGED_MARK}" if row["file_changed"] else ""
+            text += (["failed"] * len(names) if row["status"] == "failed"
+                     else [_figure(row, name, name in shown) for name in names])
+            cells.append([Text(t, style="bold" if row["file_changed"] else "") for t in text])
+        columns = [*(_COLUMNS[c] for c in IDENTITY),
+                   *(Column(METRICS[n].label, drop=FIGURE_DROP.get(n, 0), justify="right") for n in names)]
+        title = "History" + (f" ({kind} models)" if len(by_kind) > 1 else "")
+        tables.append(fitted_table(title, columns, cells, width)[0])
+    return Group(*tables)
 
 
 def history_notes(rows: list[dict[str, Any]]) -> list[str]:
@@ -61,32 +77,57 @@ def history_notes(rows: list[dict[str, Any]]) -> list[str]:
             for row in rows if row["file_changed"]]
 
 
-_COMPARISON_COLUMNS = (Column("device", wrap=True), Column("model", wrap=True), Column("p50", drop=2),
-                       Column("p95"), Column("peak mem", drop=3), Column("top-1", drop=1), Column("mJ/inf", drop=3),
-                       Column("latency", wrap=True), Column("median"), Column("p-value", drop=4))
+def _ratio(c: Comparison, name: str) -> str:
+    """'x1.234' (B/A), marked '*' where the two 95% intervals do not overlap; '-' where either is missing."""
+    ratio = c.ratios.get(name)
+    return "-" if ratio is None else f"x{ratio:.3f}" + (APART_MARK if c.apart.get(name) else "")
 
 
-def comparison_table(title: str, comparisons: list[Comparison], width: int) -> Table:
-    """B/A ratios of the key figures and the latency test's verdict, one row per device x model variant, within
-    `width` columns (report.table.fitted_table: no cell cut)."""
-    cells = []
+def _test_cells(test: LatencyTest) -> list[Cell]:
+    style = {"slower": "red", "faster": "green"}.get(test.verdict, "")
+    shown = test.verdict
+    if shown == BELOW_EFFECT:
+        shown = f"significant, below the {test.min_effect:.0%} minimum effect"
+    return [Text(shown, style=style), f"x{test.median_ratio:.3f}" if test.median_ratio else "-",
+            p_value(test.p_value) if test.p_value is not None else "-"]
+
+
+def comparison_table(title: str, comparisons: list[Comparison], width: int) -> Group:
+    """B/A ratios of the figures each workload tracks ('*': the 95% intervals of A and B do not overlap) and each
+    timed distribution's test verdict (a classifier's latency; a language model's TTFT and TPOT), one row per
+    device x model variant and one table per workload, within `width` columns (report.table.fitted_table: no cell
+    cut)."""
+    by_kind: dict[str, list[Comparison]] = {}
     for c in comparisons:
-        style = {"slower": "red", "faster": "green"}.get(c.latency.verdict, "")
-        shown = c.latency.verdict
-        if shown == BELOW_EFFECT:
-            shown = f"significant, below the {c.latency.min_effect:.0%} minimum effect"
-        ratios = [f"x{c.ratios[k]:.3f}" if c.ratios[k] is not None else "-" for k in _RATIOS]
-        model = c.model if c.same_file else f"{c.model} ({CHANGED_MARK} different file)"
-        cells.append([c.device, model, *ratios, Text(shown, style=style),
-                      f"x{c.latency.median_ratio:.3f}" if c.latency.median_ratio else "-",
-                      p_value(c.latency.p_value) if c.latency.p_value is not None else "-"])
-    return fitted_table(title, _COMPARISON_COLUMNS, cells, width)[0]
+        by_kind.setdefault(workload_of(c.b).name, []).append(c)
+    parts: list[Any] = []
+    for kind, members in by_kind.items() or [("classifier", [])]:
+        workload = WORKLOADS[kind]
+        names = workload.tracked
+        tests = [name for name, _ in workload.distributions]
+        columns = [Column("device", wrap=True), Column("model", wrap=True),
+                   *(Column(METRICS[n].label, drop=COMPARE_DROP.get(n, 0)) for n in names)]
+        for test in tests:
+            prefix = "" if len(tests) == 1 else f"{test} "
+            columns += [Column(test, wrap=True), Column(f"{prefix}median"), Column(f"{prefix}p-value", drop=4)]
+        cells = []
+        for c in members:
+            model = c.model if c.same_file else f"{c.model} ({CHANGED_MARK} different file)"
+            cells.append([c.device, model, *(_ratio(c, n) for n in names),
+                          *(cell for test in tests for cell in _test_cells(c.tests[test]))])
+        parts.append(fitted_table(title + (f" — {kind} models" if len(by_kind) > 1 else ""), columns, cells,
+                                  width)[0])
+    if any(c.apart.get(n) for c in comparisons for n in c.ratios):
+        parts.append(Text(f"{APART_MARK} the 95% intervals of A and B do not overlap"))
+    return Group(*parts)
 
 
 def regression_line(c: Comparison, max_ratio: float) -> str:
-    """The rich-markup line naming one regression that fails `check --baseline`."""
-    return (f"[red]regression[/red]: {escape(Result(c.b).label)} median latency "
-            f"x{c.latency.median_ratio:.3f} > --max-ratio {max_ratio:g} ({p_value(c.latency.p_value)})")
+    """The rich-markup line naming one regression that fails `check --baseline`: each timed distribution that got
+    significantly slower beyond `max_ratio` (compare.slowdowns)."""
+    slower = "; ".join(f"median {name} x{test.median_ratio:.3f} > --max-ratio {max_ratio:g} ({p_value(test.p_value)})"
+                       for name, test in slowdowns(c, max_ratio))
+    return f"[red]regression[/red]: {escape(Result(c.b).label)} {slower}"
 
 
 def accuracy_drop_line(c: Comparison, drop: float, max_drop: float) -> str:
@@ -96,6 +137,17 @@ def accuracy_drop_line(c: Comparison, drop: float, max_drop: float) -> str:
 
 
 def comparison_json(c: Comparison) -> dict[str, Any]:
-    """One comparison as the JSON `compare --json` and `check --json` print."""
-    return {"device": c.device, "model": c.model, "ratios": c.ratios, "latency": c.latency.__dict__,
+    """One comparison as the JSON `compare --json` and `check --json` print: the ratios and `apart` by metric name,
+    `latency` the first timed distribution's test, `tests` every one by name."""
+    return {"device": c.device, "model": c.model, "ratios": c.ratios, "apart": c.apart,
+            "latency": c.latency.__dict__, "tests": {name: test.__dict__ for name, test in c.tests.items()},
             "run_a": c.a.get("run_id"), "run_b": c.b.get("run_id"), "same_file": c.same_file, "ops": ops_json(c.ops)}
+
+
+def gate_change(c: Comparison) -> str:
+    """'p95 x1.02 vs baseline, no significant change': the workload's first speed figure's ratio and the first
+    timed distribution's verdict, as `watch` names a Result the baseline gate compared."""
+    name = workload_of(c.b).speed[0]
+    ratio = c.ratios.get(name)
+    return ", ".join([f"{METRICS[name].label} x{ratio:.3f} vs baseline" if ratio else "vs baseline",
+                      c.latency.verdict])

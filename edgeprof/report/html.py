@@ -12,7 +12,8 @@ from edgeprof.errors import ConfigError
 from edgeprof.report.details import result_rows
 from edgeprof.report.escape import markdown_text
 from edgeprof.report.figures import (
-    FIGURES,
+    by_workload,
+    figure_names,
     fmt,
     key_figures,
     mark_notes,
@@ -43,7 +44,9 @@ figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}figcaption{f
 
 def _section_methods(result: dict[str, Any]) -> str:
     parts = []
-    for section in ("latency", "memory", "power", "thermal", "accuracy"):
+    measured = ("generation", "memory", "power", "thermal") if Result(result).generative else \
+        ("latency", "memory", "power", "thermal", "accuracy")
+    for section in measured:
         method = (result.get(section) or {}).get("method")
         parts.append(f"{section}: {method or 'not measured'}")
     return "; ".join(parts)
@@ -143,13 +146,23 @@ def _table(header: list[str], rows: list[list[str]], classes: list[str] | None =
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
+def _summary_tables(rows: list[dict[str, Any]], view: Callable[[dict[str, Any]], Result]) -> str:
+    """One table of key figures per workload among `rows` (a classifier's, a language model's)."""
+    tables = []
+    for workload, members in by_workload(rows):
+        headings = figure_names(workload)
+        summary = []
+        for result in members:
+            runtime = result.get("runtime") or {}
+            shown = key_figures(result) if result.get("status") != "failed" else dict.fromkeys(headings, "-")
+            summary.append([view(result).model_label,
+                            f"{runtime.get('name', '-')} {runtime.get('version', '')}".strip(),
+                            *(shown[c] for c in headings), verdict_summary(result)])
+        tables.append(_table(["model", "runtime", *headings, "verdict"], summary, [overall(r) for r in members]))
+    return "".join(tables)
+
+
 def _verdict_tables(rows: list[dict[str, Any]], view: Callable[[dict[str, Any]], Result]) -> str:
-    summary = []
-    for result in rows:
-        runtime = result.get("runtime") or {}
-        shown = key_figures(result) if result.get("status") != "failed" else dict.fromkeys(FIGURES, "-")
-        summary.append([view(result).model_label, f"{runtime.get('name', '-')} {runtime.get('version', '')}".strip(),
-                        *(shown[c] for c in FIGURES), verdict_summary(result)])
     detail, classes = [], []
     for result in rows:
         if result.get("status") == "failed":
@@ -161,8 +174,7 @@ def _verdict_tables(rows: list[dict[str, Any]], view: Callable[[dict[str, Any]],
             detail.append([view(result).model_label, v["constraint"], verdict_value(v), verdict_bound(v),
                            status_symbol(v["status"]), verdict_method(v), verdict_why(v)])
             classes.append(v["status"])
-    return (_table(["model", "runtime", *FIGURES, "verdict"], summary,
-                   [overall(r) for r in rows])
+    return (_summary_tables(rows, view)
             + _table(["model", "constraint", "value", "bound", "status", "method", "why"], detail, classes))
 
 
@@ -206,8 +218,9 @@ def trend_plots(history: list[dict[str, Any]]) -> list[Plot]:
     """The figure over time (edgeprof.report.trend) when the history spans at least two runs, else none."""
     if len({r.get("run_id") for r in history if Result(r).ok}) < 2:
         return []
-    return [Plot("trend", "Over time: p50/p95 with intervals, accuracy and energy per device and configuration; "
-                 "change points circled, changed settings marked", None, trend_figure(history))]
+    return [Plot("trend", "Over time: p50/p95 with intervals (latency; a language model's TTFT and TPOT), accuracy "
+                 "or perplexity, and energy per device and configuration; change points circled, changed settings "
+                 "marked", None, trend_figure(history))]
 
 
 def to_html(report: Report, *, plots: list[Plot] | None = None, history: list[dict[str, Any]] | None = None) -> str:

@@ -7,7 +7,8 @@ from typing import Any
 from edgeprof.decisions import Status, overall
 from edgeprof.report.escape import markdown_text
 from edgeprof.report.figures import (
-    FIGURES,
+    by_workload,
+    figure_names,
     key_figures,
     mark_notes,
     status_symbol,
@@ -49,16 +50,22 @@ def to_markdown(results: list[dict[str, Any]]) -> str:
     for device, rows in devices.items():
         emulated = Result(rows[0]).device_info.get("emulated")
         out += [f"### {_cell(device)}" + (f" (emulated: {emulated})" if emulated else ""), ""]
-        out.append("| model | variant | " + " | ".join(FIGURES) + " | verdict |")
-        out.append("|---|---|" + "---:|" * len(FIGURES) + "---|")
         notes = []
+        for workload, members in by_workload(rows):
+            headings = figure_names(workload)
+            out.append("| model | variant | " + " | ".join(headings) + " | verdict |")
+            out.append("|---|---|" + "---:|" * len(headings) + "---|")
+            for result in members:
+                view = view_of(result)
+                figures = key_figures(result)
+                status = overall(result)
+                out.append(f"| {_cell(view.name)} | {_cell(view.variant_label)} | "
+                           + " | ".join(_cell(figures[c]) for c in headings)
+                           + f" | {ICON.get(status, '')} {_cell(verdict_summary(result))} |".replace("|  ", "| "))
+            out.append("")
         for result in rows:
             view = view_of(result)
-            figures = key_figures(result)
             status = overall(result)
-            out.append(f"| {_cell(view.name)} | {_cell(view.variant_label)} | "
-                       + " | ".join(_cell(figures[c]) for c in FIGURES)
-                       + f" | {ICON.get(status, '')} {_cell(verdict_summary(result))} |".replace("|  ", "| "))
             name = _cell(view.model_label)
             notes += [f"- {name}: {line}" for line in _problems(result)]
             if status is Status.ERROR:
@@ -66,6 +73,6 @@ def to_markdown(results: list[dict[str, Any]]) -> str:
                 notes.append(f"- {name}: run failed: "
                              f"{_cell(str(error.get('kind')))}: {_cell(str(error.get('message')))}")
             notes += [f"- {name}: {_cell(line)}" for line in placement_lines(result)]
-        out += [""] + notes + ([""] if notes else [])
+        out += notes + ([""] if notes else [])
     out += [f"_{note}_" for note in mark_notes(results)]
     return "\n".join(out).rstrip() + "\n"

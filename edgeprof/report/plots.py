@@ -1,4 +1,5 @@
-"""Figures from stored Results: latency distributions, accuracy vs p95, cross-device bars, energy, run timelines.
+"""Figures from stored Results: latency distributions, accuracy vs p95, cross-device bars, energy, run timelines, and
+a language model's generation (TTFT, TPOT, tokens/s, perplexity, energy per token).
 
 Every figure is a `matplotlib.figure.Figure` on the Agg canvas (no pyplot, no display, no global figure
 registry), sized by its number of categories, with units in its labels and emulated/estimated figures marked.
@@ -28,6 +29,7 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402
 
+from edgeprof.constraints import METRICS, metric_interval, metric_method, metric_value, workload_of  # noqa: E402
 from edgeprof.decisions import Recommendation, Report  # noqa: E402
 from edgeprof.errors import ConfigError  # noqa: E402
 from edgeprof.result import Result, viewer  # noqa: E402
@@ -396,9 +398,32 @@ def _point_labels(ax: Axes, points: list[tuple[float, float]], labels: list[str]
         ax.annotate(label, (x, y), xytext=(7, 5 - 10 * near), textcoords="offset points", fontsize=7, zorder=7)
 
 
+def _axis(label: str, rows: list[dict[str, Any]], metrics: tuple[str, ...]) -> tuple[str, float]:
+    """An axis of `metrics` (one unit): its label (a duration's with the unit that suits the tallest bar, interval
+    included, as the tables show it) and the metric's unit per axis unit."""
+    if METRICS[metrics[0]].unit != "ms":
+        return label, 1.0
+    tops = [(metric_interval(r, m) or (0.0, metric_value(r, m) or 0.0))[1] for r in rows for m in metrics]
+    unit, scale = duration_unit(max(tops, default=0.0))
+    return f"{label} ({unit})", scale
+
+
+# what the cross-device figure compares, per workload: (metric, axis label: a duration's unit is added to it, what its
+# budget is called)
+DEVICE_PANELS = {
+    "classifier": (("latency.p95_ms", "p95 latency", "p95"),
+                   ("memory.peak_rss_mb", "peak memory (MB RSS)", "memory"),
+                   ("power.energy_mj", "energy per inference (mJ)", "energy")),
+    "generative": (("generation.tpot_p95_ms", "TPOT p95 per token", "TPOT p95"),
+                   ("memory.peak_rss_mb", "peak memory (MB RSS)", "memory"),
+                   ("generation.energy_mj_per_token", "energy per token (mJ)", "energy")),
+}
+
+
 @styled
 def device_comparison_figure(results: list[dict[str, Any]]) -> Figure:
-    """One model across devices: grouped bars of p95 latency, peak memory and energy per inference, with budgets."""
+    """One model across devices: grouped bars of its workload's speed (p95 latency; a language model's TPOT p95,
+    with their 95% intervals), peak memory and energy (per inference; per token), with budgets."""
     rows = _measured(results)
     if not rows:
         raise ValueError("no measured results to compare")
@@ -409,37 +434,29 @@ def device_comparison_figure(results: list[dict[str, Any]]) -> Figure:
     width = 0.8 / len(variants)
     fig = new_figure(_category_width(len(devices), per=0.4 + 0.22 * len(variants), minimum=8.0),
                       9.0 + 0.25 * len(variants))
-    latency_unit, latency_scale = duration_unit(max(
-        ([float(c[1]) for r in rows if (c := (_get(r, "latency", "ci") or {}).get("p95"))]
-         + [float(v) for r in rows if (v := _get(r, "latency", "p95_ms")) is not None]), default=0.0))
-    panels = [("latency", "p95_ms", "latency.p95_ms", f"p95 latency ({latency_unit})", "ms", "p95"),
-              ("memory", "peak_rss_mb", "memory.peak_rss_mb", "peak memory (MB RSS)", "MB", "memory"),
-              ("power", "energy_mj_per_inference", "power.energy_mj", "energy per inference (mJ)", "mJ",
-               "energy")]
+    panels = DEVICE_PANELS[workload_of(rows[0]).name]
     axes = fig.subplots(len(panels), 1, sharex=True)
     budgets: list[Line2D] = []
-    for ax, (section, key, metric, ylabel, unit, what) in zip(axes, panels):
-        scale = latency_scale if section == "latency" else 1.0
+    for ax, (metric, label, what) in zip(axes, panels):
+        unit = METRICS[metric].unit
+        ylabel, scale = _axis(label, rows, (metric,))
         spans, bounds, values = [], [], []
         for d, device in enumerate(devices):
             members = {name(r): r for r in rows if Result(r).device == device}
             for v, variant in enumerate(variants):
                 result = members.get(variant)
-                value = _get(result, section, key) if result else None
+                value = metric_value(result, metric) if result else None
                 x = d - 0.4 + width * (v + 0.5)
-                if value is None:
+                if result is None or value is None:
                     ax.text(x, 0, "n/m", rotation=90, ha="center", va="bottom", fontsize=7, color="grey")
                     continue
-                method = _get(result, section, "method")
-                ci = [c / scale for c in (_get(result, "latency", "ci") or {}).get("p95") or []] \
-                    if section == "latency" else None
-                value = float(value) / scale
+                ci = [c / scale for c in metric_interval(result, metric) or ()]
+                value /= scale
                 ax.bar(x, value, width * 0.92, color=colors[variant],
-                       hatch=ESTIMATE_HATCH if is_estimate(method) else None, edgecolor="black", linewidth=0.6,
-                       linestyle=EMULATED_STYLE if emulation(result) else "-",
-                       yerr=[[value - ci[0]], [ci[1] - value]] if ci else None,
-                       ecolor="black", capsize=2)
-                values.append(float(ci[1]) if ci else value)
+                       hatch=ESTIMATE_HATCH if is_estimate(metric_method(result, metric)) else None,
+                       edgecolor="black", linewidth=0.6, linestyle=EMULATED_STYLE if emulation(result) else "-",
+                       yerr=[[value - ci[0]], [ci[1] - value]] if ci else None, ecolor="black", capsize=2)
+                values.append(ci[1] if ci else value)
             spans.append((d - 0.45, d + 0.45))
             bounds.append(_scaled(next((budget(r, metric) for r in rows
                                         if Result(r).device == device and budget(r, metric)), None), scale))
@@ -463,9 +480,70 @@ def device_comparison_figure(results: list[dict[str, Any]]) -> Figure:
              for device in devices]
     _category_axis(axes[-1], list(range(len(devices))), ticks)
     axes[-1].set_xlabel("device")
-    fig.suptitle(titled(fig, f"{Result(rows[0]).name}: p95 latency, peak memory and energy per inference per device"
-                             + _emulated_note(rows)))
+    named = [label.split(" (")[0] for _, label, _ in panels]
+    shown = f"{', '.join(named[:-1])} and {named[-1]}"
+    fig.suptitle(titled(fig, f"{Result(rows[0]).name}: {shown} per device" + _emulated_note(rows)))
     fig.legend(handles=legend, loc="outside lower center", title="variant", ncols=max(2, int(fig.get_figwidth() // 4)))
+    return fig
+
+
+# a language model's generation figure: (axis label: a duration's unit is added to it, the metrics drawn side by side:
+# p50 light, p95 dark)
+GENERATION_PANELS = (("time to first token", ("generation.ttft_p50_ms", "generation.ttft_p95_ms")),
+                     ("time per output token", ("generation.tpot_p50_ms", "generation.tpot_p95_ms")),
+                     ("decode (tokens/s)", ("generation.decode_tokens_per_s",)),
+                     ("perplexity", ("generation.perplexity",)),
+                     ("energy per token (mJ)", ("generation.energy_mj_per_token",)))
+
+
+@styled
+def generation_figure(results: list[dict[str, Any]]) -> Figure:
+    """One device: per language-model variant, TTFT and TPOT (p50 and p95 bars with their 95% intervals), decode
+    tokens/s, perplexity (with its interval) and energy per token (estimates hatched), each with its budget."""
+    rows = [r for r in _measured(results) if Result(r).generation]
+    if not rows:
+        raise ValueError("no generation to plot")
+    labels, axis_name, subject = _categories(rows)
+    colors = label_colors(labels)
+    fig = new_figure(_category_width(len(rows)), 2.2 * len(GENERATION_PANELS) + 1.2)
+    axes = fig.subplots(len(GENERATION_PANELS), 1, sharex=True)
+    positions = list(range(len(rows)))
+    budgets: list[Line2D] = []
+    for ax, (label, metrics) in zip(axes, GENERATION_PANELS):
+        width = 0.8 / len(metrics)
+        ylabel, scale = _axis(label, rows, metrics)
+        values = []
+        for x, (result, name) in enumerate(zip(rows, labels)):
+            for k, metric in enumerate(metrics):
+                value = metric_value(result, metric)
+                at = x - 0.4 + width * (k + 0.5)
+                if value is None:
+                    ax.text(at, 0, "n/m", rotation=90, ha="center", va="bottom", fontsize=7, color="grey")
+                    continue
+                ci = [c / scale for c in metric_interval(result, metric) or ()]
+                value /= scale
+                ax.bar(at, value, width * 0.92, color=colors[name], alpha=1.0 if k == len(metrics) - 1 else 0.5,
+                       hatch=ESTIMATE_HATCH if is_estimate(metric_method(result, metric)) else None,
+                       edgecolor="black", linewidth=0.6, linestyle=EMULATED_STYLE if emulation(result) else "-",
+                       yerr=[[value - ci[0]], [ci[1] - value]] if ci else None, ecolor="black", capsize=2)
+                values.append(ci[1] if ci else value)
+        judged = metrics[-1]  # a percentile panel's budget is its p95's
+        bounds = [_scaled(budget(r, judged), scale) for r in rows]
+        line = _budget_segments(ax, [(p - 0.4, p + 0.4) for p in positions], bounds, METRICS[judged].unit,
+                                METRICS[judged].label, scale)
+        budgets += [_off_scale(ax, line, bounds, values)] if line is not None and values else []
+        ax.set_ylabel(_wrap(ylabel, 22))
+        ax.grid(axis="y", alpha=0.3)
+    legend = [Patch(facecolor="grey", alpha=0.5, edgecolor="black", label="light: p50"),
+              Patch(facecolor="grey", edgecolor="black", label="dark: p95 (error bars: 95% intervals)")]
+    if any(is_estimate(_get(r, "power", "method")) for r in rows):
+        legend.append(Patch(facecolor="white", edgecolor="black", hatch=ESTIMATE_HATCH,
+                            label="hatched: estimated energy (not a sensor)"))
+    _category_axis(axes[-1], positions, labels)
+    axes[-1].set_xlabel(axis_name)
+    fig.suptitle(titled(fig, f"{Result(rows[0]).device}: {subject}generation per variant: TTFT, TPOT, decode "
+                             "tokens/s, perplexity, energy per token" + _emulated_note(rows)))
+    fig.legend(handles=legend + budgets, loc="outside lower center", ncols=2)
     return fig
 
 
@@ -625,11 +703,14 @@ def _slug(text: str) -> str:
 
 
 def build_plots(report: Report) -> list[Plot]:
-    """Every figure the report's Results support, in a stable order: per device, then per model across devices;
-    the accuracy figures mark each recommendation."""
+    """Every figure the report's Results support, in a stable order: per device (a language model's generation
+    figure after the classifiers'), then per model across devices; the accuracy figures mark each
+    recommendation."""
     measured = _measured(report.results)
     plots: list[Plot] = []
-    for device, rows in group_by(measured, "device").items():
+    for device, on_device in group_by(measured, "device").items():
+        rows = [r for r in on_device if not Result(r).generative]  # a language model has figures of its own
+        generative = [r for r in on_device if Result(r).generative]
         note = " (emulated)" if any(emulation(r) for r in rows) else ""
         if any(_get(r, "latency", "samples_ms") for r in rows):
             plots.append(Plot(f"latency-{_slug(device)}", f"{device}{note}: latency distribution per variant",
@@ -650,6 +731,10 @@ def build_plots(report: Report) -> list[Plot]:
         if any(_offline(r) for r in rows):
             plots.append(Plot(f"throughput-{_slug(device)}", f"{device}{note}: offline throughput vs batch and threads",
                               device, throughput_figure(rows)))
+        if any(Result(r).generation for r in generative):
+            note = " (emulated)" if any(emulation(r) for r in generative) else ""
+            plots.append(Plot(f"generation-{_slug(device)}", f"{device}{note}: generation per variant (TTFT, TPOT, "
+                              "tokens/s, perplexity, energy per token)", device, generation_figure(generative)))
     for model, rows in group_by(measured, "name").items():
         plots.append(Plot(f"devices-{_slug(model)}", f"{model}: comparison across devices", None,
                           device_comparison_figure(rows)))

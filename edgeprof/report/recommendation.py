@@ -7,16 +7,22 @@ from typing import Any
 
 from rich.text import Text
 
-from edgeprof.constraints import value_at
+from edgeprof.constraints import METRICS, Workload, metric_value, value_at, workload_of
 from edgeprof.decisions import Recommendation
-from edgeprof.report.figures import key_figures
+from edgeprof.report.figures import figure_text
 from edgeprof.result import Result, viewer
 
 
+def _weighed(workload: Workload) -> tuple[str, ...]:
+    """The metrics a recommendation weighs, as it names them: speed, quality, energy."""
+    return (*workload.speed, workload.quality, workload.energy)
+
+
 def _figures(result: dict[str, Any]) -> str:
-    shown = key_figures(result)
+    workload = workload_of(result)
     cost = value_at(result, "cost.usd_per_million")
-    return (f"p95 {shown['p95']}, top-1 {shown['top-1']}, {shown['mJ/inf']} mJ/inf"
+    return (", ".join(f"{METRICS[name].label} {figure_text(result, name, interval=name in workload.intervals)}"
+                      for name in _weighed(workload))
             + (f", ${cost:.4g} per million" if cost is not None else ""))
 
 
@@ -26,10 +32,12 @@ def describe(rec: Recommendation) -> list[str]:
     group = f"{rec.device} / {rec.model}"
     lines = [f"{group}: recommended {view(rec.best).variant_label} ({_figures(rec.best)})" if rec.best
              else f"{group}: no variant meets every constraint"]
-    if rec.front:
-        lines.append("Pareto front, accuracy vs p95: " + ", ".join(view(r).variant_label for r in rec.front))
-    if rec.energy_front:
-        lines.append("Pareto front, accuracy vs energy: "
+    workload = workload_of(rec.candidates[0]) if rec.candidates else None
+    if rec.front and workload:
+        lines.append(f"Pareto front, {workload.quality_noun} vs {METRICS[workload.speed[0]].label}: "
+                     + ", ".join(view(r).variant_label for r in rec.front))
+    if rec.energy_front and workload:
+        lines.append(f"Pareto front, {workload.quality_noun} vs energy: "
                      + ", ".join(view(r).variant_label for r in rec.energy_front))
     lines += [f"not {view(result).variant_label}: {reason.text}" for result, reason in rec.rejected]
     return lines
@@ -52,7 +60,8 @@ def recommendation_json(rec: Recommendation) -> dict[str, Any]:
         ci = view.top1_interval
         return {"model": view.ref_label, "run_id": r.get("run_id"),
                 "top1": view.accuracy.get("top1"), "top1_ci95": list(ci) if ci else None,
-                "cost_usd_per_million": (r.get("cost") or {}).get("usd_per_million")}
+                "cost_usd_per_million": (r.get("cost") or {}).get("usd_per_million"),
+                "figures": {name: metric_value(r, name) for name in _weighed(workload_of(r))}}
     return {"device": rec.device, "model": rec.model, "best": ref(rec.best),
             "front": [ref(r) for r in rec.front], "energy_front": [ref(r) for r in rec.energy_front],
             "rejected": [{**(ref(r) or {}), "reason": reason.kind, "why": reason.text, "p_value": reason.p_value,

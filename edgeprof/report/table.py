@@ -9,11 +9,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from edgeprof.constraints import CLASSIFIER, Workload
 from edgeprof.decisions import Status, overall
 from edgeprof.report.figures import (
-    FIGURES,
     REFERENCE_FIGURES,
     STATUS_SYMBOL,
+    by_workload,
+    figure_names,
     key_figures,
     reference_figures,
     status_symbol,
@@ -104,14 +106,20 @@ def _verdict_table(device: str, rows: list[dict[str, Any]], view: Callable[[dict
     return table, why
 
 
-FIGURE_DROP = {"size": 5, "peak mem": 3, "p50": 2, "top-1": 1}  # what goes first on a narrow terminal
-SUMMARY_COLUMNS = (Column("model", wrap=True), Column("variant", wrap=True), Column("runtime", drop=6, wrap=True),
-                   *(Column(c, drop=FIGURE_DROP.get(c, 0), justify="right") for c in FIGURES),
-                   Column("verdict", wrap=True))
+# what goes first on a narrow terminal (the rest always stay)
+FIGURE_DROP = {"size": 5, "peak mem": 3, "p50": 2, "top-1": 1, "agreement": 4, "TTFT p50": 2, "TPOT p50": 2,
+               "tokens/s": 1}
 
 
-def _summary_table(title: str, rows: list[dict[str, Any]], view: Callable[[dict[str, Any]], Result],
-                   width: int) -> Table:
+def summary_columns(workload: Workload) -> tuple[Column, ...]:
+    """The summary table's columns for one workload: model, variant, runtime, its key figures, the verdict."""
+    return (Column("model", wrap=True), Column("variant", wrap=True), Column("runtime", drop=6, wrap=True),
+            *(Column(c, drop=FIGURE_DROP.get(c, 0), justify="right") for c in figure_names(workload)),
+            Column("verdict", wrap=True))
+
+
+def _summary_table(title: str, workload: Workload, rows: list[dict[str, Any]],
+                   view: Callable[[dict[str, Any]], Result], width: int) -> Table:
     cells: list[list[Cell]] = []
     for result in rows:
         shown = view(result)
@@ -119,28 +127,36 @@ def _summary_table(title: str, rows: list[dict[str, Any]], view: Callable[[dict[
         figures = key_figures(result, intervals=width >= INTERVALS_FROM)
         cells.append([shown.name, shown.variant_label,
                       f"{runtime.get('name', '-')} {runtime.get('version', '')}".strip(),
-                      *(figures[c] for c in FIGURES), _styled(verdict_summary(result), overall(result))])
-    return fitted_table(title, SUMMARY_COLUMNS, cells, width)[0]
+                      *figures.values(), _styled(verdict_summary(result), overall(result))])
+    return fitted_table(title, summary_columns(workload), cells, width)[0]
 
 
-# what goes first on a narrow terminal: p95, SQNR and the accuracy drop stay
-SWEEP_DROP = {"size": 6, "peak mem": 5, "mJ/inf": 4, "p50": 3, "top-1": 2, "agree": 1}
-SWEEP_COLUMNS = (Column("format"), Column("precision", wrap=True), Column("accel", wrap=True),
-                 *(Column(c, drop=SWEEP_DROP.get(c, 0), justify="right") for c in (*FIGURES, *REFERENCE_FIGURES)),
-                 Column("verdict", wrap=True))
+# what goes first on a narrow terminal: p95, SQNR and the accuracy drop stay (TTFT/TPOT p95 and perplexity)
+SWEEP_DROP = {"size": 6, "peak mem": 5, "mJ/inf": 4, "p50": 3, "top-1": 2, "agree": 1, "mJ/token": 4,
+              "TTFT p50": 3, "TPOT p50": 3, "tokens/s": 2, "agreement": 1}
 
 
-def _sweep_table(title: str, rows: list[dict[str, Any]], width: int) -> Table:
+def sweep_columns(workload: Workload) -> tuple[tuple[str, ...], str]:
+    """A sweep table's figure columns for one workload (its key figures, and a classifier's outputs against the
+    reference: agreement, SQNR, drop; a language model's agreement is a key figure) and those last in words."""
+    if workload is CLASSIFIER:
+        return (*figure_names(workload), *REFERENCE_FIGURES), "agreement, SQNR and drop"
+    return figure_names(workload), "greedy-answer agreement"
+
+
+def _sweep_table(title: str, workload: Workload, rows: list[dict[str, Any]], width: int) -> Table:
     """A sweep's one table: a row per format x precision x accelerator, its key figures and how its outputs
     compare with the reference every row shares (the title says which)."""
+    names = sweep_columns(workload)[0]
     cells: list[list[Cell]] = []
     for result in rows:
         shown = Result(result)
         figures = {**key_figures(result, intervals=width >= INTERVALS_FROM), **reference_figures(result)}
-        cells.append([shown.format, shown.variant, shown.accelerator_run or "-",
-                      *(figures[c] for c in (*FIGURES, *REFERENCE_FIGURES)),
+        cells.append([shown.format, shown.variant, shown.accelerator_run or "-", *(figures[c] for c in names),
                       _styled(verdict_summary(result), overall(result))])
-    return fitted_table(title, SWEEP_COLUMNS, cells, width)[0]
+    columns = (Column("format"), Column("precision", wrap=True), Column("accel", wrap=True),
+               *(Column(c, drop=SWEEP_DROP.get(c, 0), justify="right") for c in names), Column("verdict", wrap=True))
+    return fitted_table(title, columns, cells, width)[0]
 
 
 def energy_notes(result: dict[str, Any]) -> list[str]:
@@ -160,11 +176,14 @@ def render_verdicts(results: list[dict[str, Any]], console: Console, *, compared
     for device, rows in devices.items():
         info = Result(rows[0]).device_info
         emulated = f" — emulated ({info['emulated']})" if info.get("emulated") else ""
-        if compared is None:
-            console.print(_summary_table(f"{device}{emulated}", rows, view, console.width))
-        else:
-            console.print(_sweep_table(f"{device}{emulated}: agreement, SQNR and drop against {compared}", rows,
-                                       console.width))
+        groups = by_workload(rows)
+        for workload, members in groups:
+            more = f" — {workload.name} models" if len(groups) > 1 else ""
+            if compared is None:
+                console.print(_summary_table(f"{device}{emulated}{more}", workload, members, view, console.width))
+            else:
+                console.print(_sweep_table(f"{device}{emulated}{more}: {sweep_columns(workload)[1]} against "
+                                           f"{compared}", workload, members, console.width))
         table, why = _verdict_table(device, rows, view, console.width)
         console.print(table)
         if why:
@@ -174,7 +193,8 @@ def render_verdicts(results: list[dict[str, Any]], console: Console, *, compared
             if lines:
                 console.print(Text(f"{view(result).model_label}:"))
                 console.print(Text("\n".join(f"  {line}" for line in lines)))
-    if any("(est)" in key_figures(r)["mJ/inf"] for r in results):
+    marks = " ".join(text for r in results for text in key_figures(r).values())
+    if "(est)" in marks:
         console.print("(est) = estimate from CPU utilisation and the profile's idle/max watts, not a measurement")
-    if any("(emu)" in key_figures(r)["p95"] for r in results):
+    if "(emu)" in marks:
         console.print("(emu) = measured under emulation: functional/relative figures, not a real board's latency")

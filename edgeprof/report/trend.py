@@ -1,6 +1,7 @@
 """Figures over time: p50/p95 with their intervals, top-1 accuracy and energy per inference of each device x model
-configuration, run after run, with change points (edgeprof.compare.change_points) and changed settings
-(edgeprof.explain.setting_changes) marked. Drawn like edgeprof.report.plots (Agg canvas, no pyplot).
+configuration (a language model's TTFT and TPOT p50/p95, perplexity and energy per token), run after run, with
+change points (edgeprof.compare.change_points) and changed settings (edgeprof.explain.setting_changes) marked.
+Drawn like edgeprof.report.plots (Agg canvas, no pyplot).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from edgeprof.compare import change_points
+from edgeprof.constraints import METRICS, metric_interval, metric_value
 from edgeprof.errors import ConfigError
 from edgeprof.explain import setting_changes
 from edgeprof.report.plots import FORMATS, figure_bytes, label_colors, new_figure, styled, titled
@@ -22,9 +24,15 @@ from edgeprof.result import Result, viewer
 from edgeprof.units import duration_unit
 
 Doc = dict[str, Any]
-LATENCY = "latency"  # its panel's title gets the unit that suits the figures: 'latency (µs)'
-PANELS = (("latency.p50_ms", "p50", LATENCY), ("latency.p95_ms", "p95", None),
-          ("accuracy.top1", "top-1", "top-1 accuracy"), ("power.energy_mj_per_inference", "energy", "energy (mJ/inf)"))
+# (axis title: a duration's gets the unit that suits its figures, 'latency (µs)'; the metrics drawn on it; their name
+# in the figure's title: None for percentiles, named once)
+PANELS = (("latency", ("latency.p50_ms", "latency.p95_ms"), None),
+          ("TTFT", ("generation.ttft_p50_ms", "generation.ttft_p95_ms"), None),
+          ("TPOT", ("generation.tpot_p50_ms", "generation.tpot_p95_ms"), None),
+          ("top-1 accuracy", ("accuracy.top1",), "accuracy"),
+          ("perplexity", ("generation.perplexity",), "perplexity"),
+          ("energy (mJ/inf)", ("power.energy_mj",), "energy"),
+          ("energy (mJ/token)", ("generation.energy_mj_per_token",), "energy per token"))
 CHANGE_COLOR = "#c0392b"
 MAX_NOTES = 2  # changed settings written beside one run; more are counted
 NOTE_FONT = 7  # points
@@ -33,17 +41,6 @@ NOTE_CHAR_WIDTH = 0.52  # a character's mean advance as a share of the font size
 
 def _when(doc: Doc) -> datetime:
     return datetime.strptime(str(doc.get("created") or "1970-01-01T00:00:00Z"), "%Y-%m-%dT%H:%M:%SZ")
-
-
-def _value(doc: Doc, path: str) -> float | None:
-    section, key = path.split(".")
-    value = (doc.get(section) or {}).get(key)
-    return float(value) if isinstance(value, (int, float)) else None
-
-
-def _interval(doc: Doc, name: str) -> tuple[float, float] | None:
-    ci = ((doc.get("latency") or {}).get("ci") or {}).get(name)
-    return (float(ci[0]), float(ci[1])) if ci else None
 
 
 def series(results: list[Doc]) -> dict[str, list[Doc]]:
@@ -55,18 +52,25 @@ def series(results: list[Doc]) -> dict[str, list[Doc]]:
     return grouped
 
 
-def _draw(ax: Axes, docs: list[Doc], path: str, name: str, color: Any, label: str, scale: float = 1.0) -> bool:
-    """One figure of one series on `ax` (divided by `scale`), with its interval and change points; False when none
-    was measured."""
+def _scale(grouped: dict[str, list[Doc]], metrics: tuple[str, ...]) -> tuple[str, float] | None:
+    """(unit, ms per unit) that suits a duration panel's figures, None for a panel of another unit."""
+    if METRICS[metrics[0]].unit != "ms":
+        return None
+    return duration_unit(max((v for docs in grouped.values() for d in docs for m in metrics
+                              if (v := metric_value(d, m)) is not None), default=0.0))
+
+
+def _draw(ax: Axes, docs: list[Doc], metric: str, color: Any, label: str, scale: float = 1.0) -> bool:
+    """One metric of one series on `ax` (divided by `scale`), with its 95% intervals and change points; False when
+    none was measured."""
     times = [_when(d) for d in docs]
-    values = [None if (v := _value(d, path)) is None else v / scale for d in docs]
+    values = [None if (v := metric_value(d, metric)) is None else v / scale for d in docs]
     if all(v is None for v in values):
         return False
-    style = "--" if name == "p95" else "-"
+    style = "--" if METRICS[metric].percentile == "p95" else "-"
     ax.plot(times, [float("nan") if v is None else v for v in values], style, marker="o", markersize=3,
-            color=color, label=f"{label} {name}")
-    spans = [(i[0] / scale, i[1] / scale) if path.startswith("latency.") and (i := _interval(d, name)) else None
-             for d in docs]
+            color=color, label=f"{label} {METRICS[metric].label}")
+    spans = [(i[0] / scale, i[1] / scale) if (i := metric_interval(d, metric)) else None for d in docs]
     shown = [(t, v, s) for t, v, s in zip(times, values, spans) if s is not None and v is not None]
     if shown:
         ax.errorbar([t for t, _, _ in shown], [v for _, v, _ in shown],
@@ -108,19 +112,18 @@ def trend_figure(results: list[Doc]) -> Figure:
     grouped = series(results)
     if not grouped:
         raise ConfigError("no successful stored results to draw over time")
-    panels = [p for p in PANELS if any(_value(d, p[0]) is not None for docs in grouped.values() for d in docs)]
-    unit, scale = duration_unit(max((v for docs in grouped.values() for d in docs for path, _, _ in PANELS[:2]
-                                     if (v := _value(d, path)) is not None), default=0.0))
-    latency = f"{LATENCY} ({unit})"
-    rows = [latency if title == LATENCY else title for _, _, title in panels if title] or [latency]
+    panels = [p for p in PANELS if any(metric_value(d, m) is not None for docs in grouped.values() for d in docs
+                                       for m in p[1])] or [PANELS[0]]
+    scales = {title: _scale(grouped, metrics) for title, metrics, _ in panels}
+    rows = [title if scales[title] is None else f"{title} ({scales[title][0]})" for title, _, _ in panels]
     fig = new_figure(10.0, 1.2 + 2.4 * len(rows))
     axes = dict(zip(rows, fig.subplots(len(rows), 1, sharex=True, squeeze=False)[:, 0]))
     colors = label_colors(list(grouped))
     notes = 0
     for label, docs in grouped.items():
-        for path, name, title in panels:
-            timed = title in (LATENCY, None)
-            _draw(axes[latency if timed else title], docs, path, name, colors[label], label, scale if timed else 1.0)
+        for (title, metrics, _), row in zip(panels, rows):
+            for metric in metrics:
+                _draw(axes[row], docs, metric, colors[label], label, (scales[title] or ("", 1.0))[1])
         notes += _annotate(axes[rows[0]], docs, colors[label])
     for title, ax in axes.items():
         ax.set_ylabel(title)
@@ -133,7 +136,7 @@ def trend_figure(results: list[Doc]) -> Figure:
     if notes:
         handles.append(Line2D([], [], color="grey", linestyle=":", label="settings changed from the previous run"))
     fig.suptitle(titled(fig, "Over time: p50 (solid) and p95 (dashed) with 95% intervals"
-                        + ", accuracy" * ("top-1 accuracy" in axes) + ", energy" * ("energy (mJ/inf)" in axes)))
+                        + "".join(f", {name}" for _, _, name in panels if name)))
     fig.legend(handles=handles, loc="outside lower center", ncols=2)
     return fig
 

@@ -129,7 +129,7 @@ def test_explain_ranks_edited_environment_differences(stored: dict[str, Any]) ->
     latency = explained["latency"]
     assert latency["verdict"] == "slower" and latency["median_ratio"] == pytest.approx(1.5, rel=1e-6)
     assert latency["p_value"] < 1e-6 and latency["effect"] in ("medium", "large")
-    assert explained["ratios"]["p95_ms"] == pytest.approx(1.5)
+    assert explained["ratios"]["latency.p95_ms"] == pytest.approx(1.5)
     assert "model file (sha256)" in [same["factor"] for same in explained["same"]]
 
 

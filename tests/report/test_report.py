@@ -246,7 +246,7 @@ def test_history_at_80_and_140_columns_keeps_device_model_and_whole_figures(widt
     assert "…" not in text and "0…" not in text
     assert "device" in text and "model" in text and "p95" in text
     for row in rows:  # the run, its device and model (folded, never cut) and its p95 in the unit that suits it
-        assert row["run_id"] in text and duration(row["p95_ms"]) in text
+        assert row["run_id"] in text and duration(row["figures"]["latency.p95_ms"]) in text
         assert row["device"][:12] in text and row["model"][:12] in text
 
 
@@ -266,4 +266,4 @@ def test_compare_at_80_columns_cuts_no_cell() -> None:
     text = console.export_text()
     assert max(len(line) for line in text.splitlines()) <= 80 and "…" not in text
     for c in comparisons:
-        assert f"x{c.ratios['p95_ms']:.3f}" in text and f"x{c.latency.median_ratio:.3f}" in text
+        assert f"x{c.ratios['latency.p95_ms']:.3f}" in text and f"x{c.latency.median_ratio:.3f}" in text

@@ -119,7 +119,7 @@ def test_latencies_read_the_same_in_every_command(outputs: dict[str, Any]) -> No
     assert row(tables(outputs["check"])[0], variant="fp32 onnx")["p95"] == figures["p95"]
     history = tables(outputs["history"])[0]
     deployed = row(history, **{"run (time UTC)": deploy_run, "model": "digits-fp32 onnx"})
-    assert (deployed["p50"], deployed["p95"]) == (p50, p95)
+    assert (deployed["p50"], head(deployed["p95"])) == (p50, p95)  # history's p95 has its interval on a wide terminal
     verdict = row(tables(outputs["deploy"])[1], model="digits fp32 onnx", constraint="latency.p95_ms")
     assert (verdict["value"], verdict["bound"]) == (p95, "<= 50.0 ms")
     assert f"latency.p95_ms = {p95} (" in outputs["junit"]
@@ -132,10 +132,11 @@ def test_latencies_read_the_same_in_every_command(outputs: dict[str, Any]) -> No
     assert f"p50 {p50}" in outputs["report"] and figures["p95"] in outputs["report"]
 
     watched = row(history, **{"run (time UTC)": watch_run, "model": "digits-fp32 onnx"})
-    assert re.search(rf"run {watch_run}: local / digits fp32 onnx: \w+, p95 {watched['p95']}\b", outputs["watch"])
-    assert f"p50 {p50} -> {watched['p50']}, p95 {p95} -> {watched['p95']}" in outputs["explain"]
-    latest = {"fp32 onnx": watched["p95"],  # recommend weighs the latest Result of each variant
-              "fp16 onnx": row(history, **{"run (time UTC)": deploy_run, "model": "digits-fp16 onnx"})["p95"]}
+    watched_p95 = head(watched["p95"])
+    assert re.search(rf"run {watch_run}: local / digits fp32 onnx: \w+, p95 {watched_p95}\b", outputs["watch"])
+    assert f"p50 {p50} -> {watched['p50']}, p95 {p95} -> {watched_p95}" in outputs["explain"]
+    latest = {"fp32 onnx": watched_p95,  # recommend weighs the latest Result of each variant
+              "fp16 onnx": head(row(history, **{"run (time UTC)": deploy_run, "model": "digits-fp16 onnx"})["p95"])}
     picked = re.search(r"recommended (fp\d\d onnx) \(p95 ([^,\[]+?)(?: \[|,)", outputs["recommend"])
     assert picked and picked.group(2) == latest[picked.group(1)], outputs["recommend"]
 

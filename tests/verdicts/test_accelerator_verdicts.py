@@ -48,7 +48,7 @@ def test_compare_pairs_runs_by_accelerator() -> None:
     cpu, openvino = pair()
     later_cpu, later_openvino = pair(p95_cpu=24.0, p95_openvino=6.0)
     comparisons = compare_runs([cpu, openvino], [later_cpu, later_openvino])
-    assert [(c.model, c.ratios["p95_ms"]) for c in comparisons] == [("digits-fp32 onnx @cpu", 2.0),
+    assert [(c.model, c.ratios["latency.p95_ms"]) for c in comparisons] == [("digits-fp32 onnx @cpu", 2.0),
                                                                     ("digits-fp32 onnx @openvino,cpu", 1.0)]
     old = make(latency__p95_ms=12.0)  # no runtime.requested: counts as the default, cpu
     assert [c.model for c in compare_runs([old], [later_cpu, later_openvino])] == ["digits-fp32 onnx @cpu"]

@@ -130,9 +130,11 @@ def generated(p95: float, ci: list[float], method: str = "measured") -> dict:
     """A GGUF run's Result: TTFT and TPOT distributions as the agent writes them (agent/generation.py)."""
     def distribution(value: float) -> dict:
         return {"p95_ms": value, "samples": 40, "ci": {"confidence": 0.95, "p95": ci}}
-    return make(latency=None, accuracy=None, generation={
+    result = make(latency=None, accuracy=None, generation={
         "method": method, "ttft": distribution(p95), "tpot": distribution(p95 / 10),
         "decode_tokens_per_s": 60.0, "quality": {"perplexity": 12.0}})
+    result["model"].update(format="gguf", path="models/digits/digits-fp32.gguf")
+    return result
 
 
 def test_generation_percentiles_are_judged_with_their_own_intervals() -> None:

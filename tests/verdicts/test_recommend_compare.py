@@ -59,7 +59,7 @@ def test_ties_break_on_energy_and_latest_result_wins() -> None:
     assert rec.best is rows[2]
     assert old not in rec.front and old not in [r for r, _ in rec.rejected]
     assert [(why.kind, why.text) for _, why in rec.rejected] == [
-        ("energy", "more energy at equal accuracy and p95: 10.0 vs 9.00 mJ/inference")]
+        ("energy", "more energy at equal accuracy and p95: 10.0 vs 9.00 mJ/inf")]
 
 
 def test_formats_of_one_variant_stay_apart() -> None:
@@ -120,7 +120,7 @@ def test_compare_runs_and_regression_gate() -> None:
     comparisons = compare_runs(run_a, run_b)
     assert [(c.model, c.latency.verdict) for c in comparisons] == [
         ("digits-fp32 onnx", "slower"), ("digits-int8 onnx", "no significant change")]
-    assert comparisons[0].ratios["p95_ms"] == pytest.approx(1.2)
-    assert comparisons[0].ratios["energy_mj"] == pytest.approx(1.1)
+    assert comparisons[0].ratios["latency.p95_ms"] == pytest.approx(1.2)
+    assert comparisons[0].ratios["power.energy_mj"] == pytest.approx(1.1)
     assert [c.model for c in regressions(comparisons, 1.10)] == ["digits-fp32 onnx"]
     assert regressions(comparisons, 1.30) == []

@@ -6,8 +6,7 @@ import xml.etree.ElementTree as ET
 
 from rich.console import Console
 
-from edgeprof.constraints import parse_constraint
-from edgeprof.report.figures import FIGURES
+from edgeprof.constraints import CLASSIFIER, parse_constraint
 from edgeprof.report.junit import to_junit
 from edgeprof.report.markdown import to_markdown
 from edgeprof.report.table import render_verdicts
@@ -83,7 +82,7 @@ def test_markdown_table_per_device() -> None:
     text = to_markdown(results())
     assert "### local" in text and "### qemu-pi4 (emulated: qemu-tcg)" in text
     rows = [line for line in text.splitlines() if line.startswith("| digits")]
-    assert len(rows) == 3 and all(row.count("|") == len(FIGURES) + 4 for row in rows)  # model, variant, verdict
+    assert len(rows) == 3 and all(row.count("|") == len(CLASSIFIER.figures) + 4 for row in rows)  # model, variant, verdict
     assert "FAIL: accuracy.top1" in rows[0] and "RUN FAILED (crashed)" in rows[1]
     assert "(emu)" in rows[2] and "(est)" in rows[2]
     assert "`accuracy.top1 >= 0.98`: **FAIL** (value 0.970, measured)" in text
