@@ -28,6 +28,8 @@ VARIANTS = ("fp32", "fp16", "int8-dynamic", "int8-static", "int8-static-qop", "i
 MANIFEST = "manifest.json"
 GENAI_CONFIG = "genai_config.json"  # what makes a folder an ONNX Runtime GenAI model
 GENAI_TOKENIZER = "tokenizer_config.json"  # onnxruntime-genai reads it for every model
+# A GGUF variant's reference for greedy-output agreement: the sibling one precision up, where its manifest has one
+HIGHER_PRECISION = {"q4_0": "q8_0", "q4_k_m": "q8_0", "q8_0": "f16"}
 
 
 @dataclass(frozen=True)
@@ -521,7 +523,30 @@ def _device_copy(path: Path, data_files: tuple[DataFile, ...]) -> tuple[Path, st
 
 
 def reference_for(artifact: ModelArtifact) -> Path | None:
-    """The fp32 source a variant was made from (via its manifest entry), if it is on disk."""
+    """The model a variant is compared with, if it is on disk: a GGUF variant's higher-precision sibling in its
+    manifest (`HIGHER_PRECISION`), else the source it was made from (via its manifest entry)."""
+    return _sibling(artifact) or _source(artifact)
+
+
+def _sibling(artifact: ModelArtifact) -> Path | None:
+    """The GGUF variant of the same model one precision up (HIGHER_PRECISION) that the manifest holding this
+    variant's entry records, where that file is on disk as recorded."""
+    wanted = HIGHER_PRECISION.get(artifact.variant) if artifact.format == "gguf" else None
+    found = find_manifest_entry(artifact.path, artifact.sha256) if wanted else None
+    if found is None:
+        return None
+    manifest, entry = found
+    for other in read_manifest(manifest).get("models", []):
+        if other.get("variant") != wanted or other.get("model") != entry.get("model") or not other.get("path"):
+            continue
+        candidate = (manifest.parent / str(other["path"])).resolve()
+        if candidate.suffix == ".gguf" and candidate.is_file() and identity(candidate) == other.get("sha256"):
+            return candidate
+    return None
+
+
+def _source(artifact: ModelArtifact) -> Path | None:
+    """The source a variant was made from (via its manifest entry), if it is on disk."""
     if not artifact.manifest or not artifact.manifest.get("source_sha256"):
         return None
     source = artifact.manifest["source_sha256"]
