@@ -1,7 +1,8 @@
 """`sweep`: a model made into variants, then the model and every variant measured the way `deploy` does (the plan it
 returns goes to pipeline.deploy_judge_store).
 
-From an fp32 ONNX, TFLite or GGUF file: its variants, each compared on the device with the file, run beside it. From
+From an fp32 ONNX, TFLite or GGUF file: its variants, each compared on the device with the file, run beside it (a
+GGUF variant with its sibling one precision up where the sweep made one: artifacts.reference_for). From
 the model the user trained (what `convert` takes: a torch.export program, a `package.module:factory`, a Keras
 model, a SavedModel): converted into each format, each conversion quantised into the variants, and every one of
 them compared with the source framework's own outputs on the dataset's samples. No device runs PyTorch or Keras,
@@ -23,7 +24,9 @@ if TYPE_CHECKING:
     from edgeprof.convert.formats import Source
     from edgeprof.convert.sources import SourceModel
 
-DEFAULT_VARIANTS = "fp16,int8-dynamic,int8-static"
+# what --variants means when not given: a file's by its format (a source's are made of each ONNX and TFLite model)
+DEFAULT_VARIANTS = {"onnx": "fp16,int8-dynamic,int8-static", "tflite": "fp16,int8-dynamic,int8-static",
+                    "gguf": "q8_0,q4_0,q4_k_m"}
 DEFAULT_FORMATS = "onnx,tflite"  # what a source is converted into
 FP32 = "fp32"  # the model itself (the file, or each conversion): always measured, so naming it changes nothing
 CALIBRATED = "int8-static"  # the variant that needs calibration inputs
@@ -32,11 +35,11 @@ SOURCE_SAMPLES = 64  # seeded random samples a source is compared on without --d
 
 @dataclass(frozen=True)
 class SweepOptions:
-    """What a sweep makes: the variants (besides the fp32 model), the formats a source is converted into (None:
-    DEFAULT_FORMATS; a file's own only), where they go (None: .edgeprof/variants/<name>), the calibration NPZ, and
-    whether a pickled PyTorch module may be loaded."""
+    """What a sweep makes: the variants (besides the fp32 model; None: DEFAULT_VARIANTS), the formats a source is
+    converted into (None: DEFAULT_FORMATS; a file's own only), where they go (None: .edgeprof/variants/<name>), the
+    calibration NPZ, and whether a pickled PyTorch module may be loaded."""
 
-    variants: Sequence[str]
+    variants: Sequence[str] | None
     formats: str | None = None
     out: Path | None = None
     calibration: Path | None = None
@@ -61,13 +64,18 @@ def sweep_plan(request: Request, model: str, options: SweepOptions) -> Sweep:
     the source's outputs. The request's --input-shape entries are a file's dynamic dims, a source's conversion
     dims. int8-static calibrates on options.calibration, else on the --dataset's inputs; with neither it is left
     out with a note (a ConfigError when it was the only variant)."""
-    if not options.variants:
+    if options.variants is not None and not options.variants:
         raise ConfigError("--variants is empty: name at least one, e.g. --variants fp16,int8-dynamic")
-    variants = [v for v in options.variants if v != FP32]
     settings = checked_settings(request)
     if Path(model).suffix.lower() in tuple(f".{f}" for f in FORMATS):
-        return _file_sweep(settings, Path(model), variants, options)
-    return _source_sweep(settings, model, variants, options)
+        return _file_sweep(settings, Path(model), options)
+    return _source_sweep(settings, model, _chosen(options, "onnx"), options)
+
+
+def _chosen(options: SweepOptions, file_format: str) -> list[str]:
+    """The variants to make besides the fp32 model: --variants, else DEFAULT_VARIANTS of the format."""
+    given = options.variants if options.variants is not None else DEFAULT_VARIANTS[file_format].split(",")
+    return [v for v in given if v != FP32]
 
 
 def _calibrated(variants: list[str], calibration: Path | None, notes: list[str]) -> list[str]:
@@ -80,11 +88,13 @@ def _calibrated(variants: list[str], calibration: Path | None, notes: list[str])
     return variants
 
 
-def _file_sweep(settings: Settings, path: Path, variants: list[str], options: SweepOptions) -> Sweep:
-    """An fp32 model file and its variants, each variant compared with the file on the device."""
+def _file_sweep(settings: Settings, path: Path, options: SweepOptions) -> Sweep:
+    """An fp32 model file and its variants, each variant compared with the file on the device (a GGUF variant with
+    its sibling one precision up, where the sweep made it)."""
     from edgeprof.convert import quantize  # numpy, onnx and the converters: only when a sweep runs
 
     artifact = load_artifact(path)
+    variants = _chosen(options, artifact.format)
     if options.formats is not None and [f.strip().lower() for f in options.formats.split(",")] != [artifact.format]:
         raise ConfigError(f"--formats {options.formats}: {printable(path.name)} is {artifact.format.upper()}, swept "
                           "in its own format only; for others, sweep the PyTorch or Keras model it came from")
@@ -92,8 +102,11 @@ def _file_sweep(settings: Settings, path: Path, variants: list[str], options: Sw
     calibration = options.calibration or settings.request.dataset
     notes: list[str] = []
     made = quantize(path, _calibrated(variants, calibration, notes), out_dir, calibration)
-    return Sweep(plan_models(settings, [path, *(v.path for v in made)]), out_dir, notes,
-                 f"the fp32 model {printable(path.name)}, run beside each variant on the device")
+    compared = f"the fp32 model {printable(path.name)}, run beside each variant on the device"
+    if artifact.format == "gguf":
+        compared = (f"each variant's sibling one precision up where the sweep made it (q8_0 for q4_0 and q4_k_m), "
+                    f"else {printable(path.name)}, run beside it on the device")
+    return Sweep(plan_models(settings, [path, *(v.path for v in made)]), out_dir, notes, compared)
 
 
 def _source_sweep(settings: Settings, text: str, variants: list[str], options: SweepOptions) -> Sweep:

@@ -23,6 +23,7 @@ from edgeprof.cli.options import (
     AcceptNewOption,
     AllowNanOption,
     ConstraintOption,
+    ContextOption,
     DatasetOption,
     DelegateOption,
     DeviceOption,
@@ -34,10 +35,13 @@ from edgeprof.cli.options import (
     JsonOption,
     LabWaitOption,
     MaxSecondsOption,
+    MaxTokensOption,
+    PerplexityTextOption,
     PortOption,
     PowerSecondsOption,
     PrecisionOption,
     ProjectOption,
+    PromptsOption,
     StoreOption,
     StrictDeviceOption,
     StrictOption,
@@ -125,23 +129,10 @@ def deploy(
         float, typer.Option("--scenario-seconds", metavar="SECONDS", min=0.01, callback=seconds,
                             help="Per offline point / server run.")
     ] = ScenarioSettings.seconds,
-    prompts: Annotated[
-        Optional[Path],
-        typer.Option("--prompts", metavar="PATH",
-                     help="GGUF: JSON lines of {\"prompt\": ...} (default: a shipped set)."),
-    ] = None,
-    context: Annotated[
-        Optional[str],
-        typer.Option("--context", metavar="N[,N...]",
-                     help="GGUF: context depths whose memory is measured, e.g. 128,512,2048."),
-    ] = None,
-    max_tokens: Annotated[
-        int, typer.Option("--max-tokens", metavar="N", min=1, help="GGUF: tokens generated per prompt (greedy).")
-    ] = GenerationSettings.max_tokens,
-    perplexity_text: Annotated[
-        Optional[Path], typer.Option("--perplexity-text", metavar="PATH",
-                                     help="GGUF: UTF-8 text for perplexity (default: shipped).")
-    ] = None,
+    prompts: PromptsOption = None,
+    context: ContextOption = None,
+    max_tokens: MaxTokensOption = GenerationSettings.max_tokens,
+    perplexity_text: PerplexityTextOption = None,
     host: HostOption = None,
     port: PortOption = None,
     user: UserOption = None,
@@ -197,10 +188,11 @@ def sweep(
              "package.module:factory, .keras, .h5 or a SavedModel folder.")],
     device: DeviceOption = ["local"],  # noqa: B006
     variants: Annotated[
-        str, typer.Option("--variants", metavar="VARIANT[,VARIANT...]",
-                          help="Comma-separated variants to make and measure besides the fp32 model (always "
-                               "measured: fp32 may be named).")
-    ] = DEFAULT_VARIANTS,
+        Optional[str],
+        typer.Option("--variants", metavar="VARIANT[,VARIANT...]",
+                     help="Comma-separated variants to make and measure besides the fp32 model (always measured: fp32 "
+                          f"may be named; default {DEFAULT_VARIANTS['onnx']}, GGUF {DEFAULT_VARIANTS['gguf']}).")
+    ] = None,
     formats: Annotated[
         Optional[str], typer.Option("--formats", metavar="FORMAT[,FORMAT...]",
                                     help=f"A source: the formats it is converted into (default {DEFAULT_FORMATS}).")
@@ -220,6 +212,11 @@ def sweep(
         "--allow-pickle", help="Load a pickled .pt/.pth module: this RUNS ANY CODE the file holds.")] = False,
     threads: ThreadsOption = None,
     max_seconds: MaxSecondsOption = LatencyBudget.max_seconds,
+    power_seconds: PowerSecondsOption = PowerSettings.seconds,
+    prompts: PromptsOption = None,
+    context: ContextOption = None,
+    max_tokens: MaxTokensOption = GenerationSettings.max_tokens,
+    perplexity_text: PerplexityTextOption = None,
     constraint: ConstraintOption = [],  # noqa: B006
     project: ProjectOption = None,
     strict: StrictOption = False,
@@ -239,10 +236,11 @@ def sweep(
     request = Request(models=[], devices=device, host=host, port=port, user=user, identity=identity,
                       dataset=dataset, timing_inputs=timing_inputs, allow_nan=allow_nan, input_shapes=input_shape,
                       input_ranges=input_range, constraints=constraint, project=project, threads=threads,
-                      max_seconds=max_seconds, accept_new_host_key=accept_new_host_key, lab_wait=lab_wait, ep=ep,
-                      delegate=delegate)
-    sweep = sweep_plan(request, model, SweepOptions([v.strip() for v in variants.split(",") if v.strip()], formats,
-                                                    out, calibration, allow_pickle))
+                      max_seconds=max_seconds, power_seconds=power_seconds, accept_new_host_key=accept_new_host_key,
+                      lab_wait=lab_wait, ep=ep, delegate=delegate, prompts=prompts, context=context,
+                      max_tokens=max_tokens, perplexity_text=perplexity_text)
+    chosen = None if variants is None else [v.strip() for v in variants.split(",") if v.strip()]
+    sweep = sweep_plan(request, model, SweepOptions(chosen, formats, out, calibration, allow_pickle))
     for note in sweep.notes:
         console(stderr=True).print(note, markup=False, highlight=False)
     deployed = measure_judge_store(sweep.plan, store, as_json=as_json, compared=sweep.compared)

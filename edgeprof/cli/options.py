@@ -105,6 +105,24 @@ InputShapeOption = Annotated[
 ]
 AllowNanOption = Annotated[bool, typer.Option("--allow-nan", help="Accept NaN and inf values in --dataset inputs.")]
 
+# A language model's generation (GGUF), for deploy and sweep.
+PromptsOption = Annotated[
+    Optional[Path],
+    typer.Option("--prompts", metavar="PATH", help="GGUF: JSON lines of {\"prompt\": ...} (default: a shipped set)."),
+]
+ContextOption = Annotated[
+    Optional[str],
+    typer.Option("--context", metavar="N[,N...]",
+                 help="GGUF: context depths whose memory is measured, e.g. 128,512,2048."),
+]
+MaxTokensOption = Annotated[
+    int, typer.Option("--max-tokens", metavar="N", min=1, help="GGUF: tokens generated per prompt (greedy).")
+]
+PerplexityTextOption = Annotated[
+    Optional[Path],
+    typer.Option("--perplexity-text", metavar="PATH", help="GGUF: UTF-8 text for perplexity (default: shipped)."),
+]
+
 # The baseline gate's settings (check, watch) and the statistics of compare and explain.
 AlphaOption = Annotated[float, typer.Option("--alpha", metavar="ALPHA", min=1e-9, max=0.5, callback=finite,
                                             help="Significance level of the test.")]
