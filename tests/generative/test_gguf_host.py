@@ -1,5 +1,6 @@
 """GGUF models without llama.cpp: detection by magic, the generation options' bad input, a device without the
-runtime, greedy-answer agreement and the new constraint names. Runs in the default stage."""
+runtime, greedy-answer agreement, the new constraint names and which sibling a variant's agreement is measured
+against. Runs in the default stage."""
 
 from __future__ import annotations
 
@@ -12,19 +13,33 @@ from pathlib import Path
 import pytest
 
 from edgeprof.agent.generation import agreement
-from edgeprof.artifacts import load_artifact
+from edgeprof.artifacts import MANIFEST, load_artifact, reference_for
 from edgeprof.constraints import parse_constraint
 from edgeprof.doctor import runtime_summary
 from edgeprof.errors import ConfigError
+from edgeprof.plan import Request, make_plan
 from tests.agent.conftest import run_agent, spec_for
 from tests.agent.test_runtime_missing import numpy_only  # noqa: F401 - the fixture
 
 GGUF_HEAD = b"GGUF" + (3).to_bytes(4, "little") + bytes(16)  # magic, version 3, no tensors, no metadata
 
 
-def fake_gguf(path: Path) -> Path:
-    path.write_bytes(GGUF_HEAD)
+def fake_gguf(path: Path, body: bytes = b"") -> Path:
+    path.write_bytes(GGUF_HEAD + body)
     return path
+
+
+def variants_with_manifest(folder: Path, variants: tuple[str, ...], source: Path) -> dict[str, Path]:
+    """GGUF files `m-<variant>.gguf` in `folder` (each its own bytes), recorded in its manifest as quantize records
+    them: model `m`, the variant, sha256, and the source they were made from."""
+    folder.mkdir(parents=True, exist_ok=True)
+    made = {v: fake_gguf(folder / f"m-{v}.gguf", v.encode()) for v in variants}
+    source_sha = load_artifact(source).sha256
+    entries = [{"path": path.name, "model": "m", "variant": v, "format": "gguf", "sha256": load_artifact(path).sha256,
+                "source_sha256": source_sha, "source_path": f"../{source.name}", "method": f"llama.cpp quantize {v}"}
+               for v, path in made.items()]
+    (folder / MANIFEST).write_text(json.dumps({"models": entries}))
+    return made
 
 
 def edgeprof(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -114,3 +129,20 @@ def _installed(dist: str) -> str | None:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return None
+
+
+def test_a_gguf_variants_reference_is_its_sibling_one_precision_up(tmp_path: Path) -> None:
+    source = fake_gguf(tmp_path / "m.gguf", b"source")
+    made = variants_with_manifest(tmp_path / "variants", ("f16", "q8_0", "q4_0", "q4_k_m"), source)
+    resolved = {v: reference_for(load_artifact(path)) for v, path in made.items()}
+    assert resolved == {"f16": source.resolve(), "q8_0": made["f16"].resolve(), "q4_0": made["q8_0"].resolve(),
+                        "q4_k_m": made["q8_0"].resolve()}
+    plan = make_plan(Request(models=[made["q4_0"]]))  # what deploy ships beside the variant
+    (shipped,) = plan.references.values()
+    assert (shipped.path.resolve(), shipped.variant) == (made["q8_0"].resolve(), "q8_0")
+    assert make_plan(Request(models=[made["q4_0"]], with_reference=False)).references == {}
+    # without its sibling on disk as recorded, a variant is compared with its source
+    alone = variants_with_manifest(tmp_path / "alone", ("q8_0", "q4_0"), source)
+    assert reference_for(load_artifact(alone["q8_0"])) == source.resolve()  # no f16 sibling
+    alone["q8_0"].write_bytes(GGUF_HEAD + b"changed since")  # not the file the manifest records
+    assert reference_for(load_artifact(alone["q4_0"])) == source.resolve()

@@ -145,3 +145,75 @@ def on_accelerator(result: dict[str, Any], requested: list[str], *, compile_ms: 
                                          "ms_per_run": share, "share": share} for op, share in ops],
                             "note": "test"}
     return result
+
+
+GGUF_BUDGETS = ("generation.ttft_p95_ms<=2000", "generation.tpot_p95_ms<=100", "generation.perplexity<=40")
+
+
+def make_gguf_result(device: str, variant: str, *, model: str = "smollm", ttft_ms: float = 300.0,
+                     tpot_ms: float = 30.0, perplexity: float = 20.0, perplexity_halfwidth: float = 1.0,
+                     size_mb: float = 100.0, peak_mb: float = 200.0, power_method: str | None = "estimate:utilisation",
+                     agreement: float | None = 0.8, meaningful: bool = True, load_ms: float = 350.0,
+                     growth_mb: float = 10.0, seed: int = 0, prompts: int = 120, tokens: int = 16,
+                     budgets: tuple[str, ...] = GGUF_BUDGETS, run_id: str = "20261207T031500Z-4b5c6d",
+                     created: str = "2026-12-07T03:15:00Z") -> dict[str, Any]:
+    """One complete, judged Result of a GGUF language model: lognormal TTFT and TPOT samples around the medians
+    given, summarised by the agent's own code (generation.timed_distribution), perplexity with its interval,
+    agreement with a reference (meaningless when `meaningful` is False), energy per token from `power_method`."""
+    from edgeprof.agent.generation import timed_distribution
+    from edgeprof.agent.spec import LatencyBudget
+
+    rng = np.random.default_rng(seed)
+    ttft = ttft_ms * rng.lognormal(0.0, 0.1, prompts)
+    tpot = tpot_ms * rng.lognormal(0.0, 0.1, prompts * (tokens - 1))
+    budget = LatencyBudget()
+    energy = tpot_ms * 4.0 if power_method else None  # ~4 W while decoding
+    reference = None if agreement is None else {
+        "token_agreement": agreement, "exact_match": agreement / 2, "prompts": 8, "meaningful": meaningful,
+        "reason": None if meaningful else "the reference gives the same answer to all 8 prompts: agreement with it "
+                                          "means nothing",
+        "reference_perplexity": perplexity * 0.95, "reference_perplexity_tokens": 230,
+        "reference_perplexity_ci95": [perplexity * 0.95 - perplexity_halfwidth,
+                                      perplexity * 0.95 + perplexity_halfwidth]}
+    generation = {
+        "method": "measured", "load_ms": load_ms,
+        "first": {"ttft_ms": ttft_ms * 1.5, "ms": ttft_ms * 1.5 + 15 * tpot_ms, "tokens": tokens},
+        "warmup": {"runs": 20, "stable": True, "ms": 20 * tpot_ms}, "prompts_run": prompts,
+        "tokens_decoded": prompts * tokens, "stop_reason": "precision",
+        "ttft": timed_distribution(ttft, budget), "tpot": timed_distribution(tpot, budget),
+        "e2e": None, "prefill_tokens_per_s": 60 * 1000 / ttft_ms, "decode_tokens_per_s": 1000 / float(tpot.mean()),
+        "context": [{"tokens": 64, "rss_mb": peak_mb - 5, "growth_mb": growth_mb / 4, "prefill_ms": 80.0,
+                     "decode_ms": tpot_ms},
+                    {"tokens": 256, "rss_mb": peak_mb, "growth_mb": growth_mb, "prefill_ms": 320.0,
+                     "decode_ms": tpot_ms * 1.1}],
+        "quality": {"text": "shipped", "perplexity": perplexity, "perplexity_tokens": 230,
+                    "perplexity_ci95": [perplexity - perplexity_halfwidth, perplexity + perplexity_halfwidth],
+                    "reference": reference},
+        "sample_output": "A battery is a device that stores electrical energy",
+        "prompts": {"count": 8, "source": "shipped", "format": "chat template", "tokens": [35, 41, 43, 56]},
+        "energy": {"method": power_method or "none", "mj_per_token": energy,
+                   "net_mj_per_token": energy / 2 if energy else None,
+                   "tokens_per_joule": 1000 / energy if energy else None},
+    }
+    power = ({"method": power_method, "idle_w": 2.5, "avg_w": 4.0, "energy_mj_per_inference": energy,
+              "net_energy_mj_per_inference": energy / 2, "window_s": 1.0, "inferences": 30} if power_method
+             else {"method": "none", "reason": "no power source on this device"})
+    path = f"models/{model}/{model}-{variant}.gguf"
+    device_info = {"name": device, "description": f"{device} board", "emulated": None,
+                   "hardware": {"cpu": "Cortex-A76", "cores": 4, "ram_mb": 8192}}
+    identity = {"path": path, "name": model, "variant": variant, "format": "gguf",
+                "sha256": hashlib.sha256(path.encode()).hexdigest(), "size_bytes": int(size_mb * 1e6)}
+    measured: dict[str, Any] = {
+        "runtime": {"name": "llama.cpp", "version": "0.3.36", "threads": {"intra_op": 4}},
+        "system": {"board": device, "cpu_model": "Cortex-A76", "cpu_count": 4, "kernel": "6.6.31",
+                   "python": "3.11.2", "numpy": "2.4.6", "governor": "performance"},
+        "memory": {"method": "measured", "baseline_rss_mb": 30.0, "after_load_rss_mb": peak_mb - 20,
+                   "peak_rss_mb": peak_mb, "model_delta_mb": peak_mb - 30},
+        "power": power, "thermal": {"method": "none", "reason": "no thermal zones on this device"},
+        "generation": generation, "warnings": [],
+    }
+    result = build_result(device_info=device_info, model=identity, agent=measured, error=None,
+                          timing={"stages": {}}, transfer={"bytes_sent": 0, "files_sent": 0, "files_cached": 2})
+    result.update(run_id=run_id, created=created)
+    result["verdicts"] = judge(result, [parse_constraint(text, source="tests") for text in budgets])
+    return result

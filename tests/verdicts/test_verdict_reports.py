@@ -82,7 +82,8 @@ def test_markdown_table_per_device() -> None:
     text = to_markdown(results())
     assert "### local" in text and "### qemu-pi4 (emulated: qemu-tcg)" in text
     rows = [line for line in text.splitlines() if line.startswith("| digits")]
-    assert len(rows) == 3 and all(row.count("|") == len(CLASSIFIER.figures) + 4 for row in rows)  # model, variant, verdict
+    # model, variant, the key figures, verdict
+    assert len(rows) == 3 and all(row.count("|") == len(CLASSIFIER.figures) + 4 for row in rows)
     assert "FAIL: accuracy.top1" in rows[0] and "RUN FAILED (crashed)" in rows[1]
     assert "(emu)" in rows[2] and "(est)" in rows[2]
     assert "`accuracy.top1 >= 0.98`: **FAIL** (value 0.970, measured)" in text
