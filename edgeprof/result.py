@@ -188,8 +188,8 @@ class Result:
 
     @property
     def generative(self) -> bool:
-        """True for a language model (GGUF): its figures are a generation's (the `generation` section), not
-        inferences'."""
+        """True for a language model (GENERATIVE_FORMATS: GGUF, a GenAI folder): its figures are a generation's (the
+        `generation` section), not inferences'."""
         return self.format in GENERATIVE_FORMATS
 
     @property
