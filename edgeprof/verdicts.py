@@ -277,8 +277,8 @@ WORSE_QUALITY = {"classifier": "less accurate: top-1", "generative": "higher per
 def _choose(passing: list[Doc], workload: Workload) -> tuple[Doc | None, list[tuple[Doc, Reason]]]:
     """The pick among variants that meet every constraint, and why each other lost: the workload's quality figure
     first (only a supported difference counts: below the best by the test, out), then its speed figures in turn
-    (only where the 95% intervals do not overlap: a variant another beats so is never the pick; among the rest the
-    lower values lead), then energy, then size."""
+    (only where the 95% intervals do not overlap: a variant another beats so is never the pick), then energy, then
+    size, and only then the speed figures' values (a difference the data does not support breaks a tie last)."""
     if not passing:
         return None, []
     lost: list[tuple[Doc, Reason]] = []
@@ -296,10 +296,10 @@ def _choose(passing: list[Doc], workload: Workload) -> tuple[Doc | None, list[tu
         else:
             tier.append(result)
 
-    def key(r: Doc) -> tuple[float, ...]:  # supported slower on a speed figure first, then the values in order
+    def key(r: Doc) -> tuple[float, ...]:  # beaten on speed with intervals apart, energy, size; then speed's values
         beaten = (float(any(_worse(r, other, name) for other in tier)) for name in workload.speed)
-        return (*beaten, *(_rank(r, name) for name in workload.speed), _rank(r, workload.energy),
-                _rank(r, "model.size_mb"))
+        return (*beaten, _rank(r, workload.energy), _rank(r, "model.size_mb"),
+                *(_rank(r, name) for name in workload.speed))
 
     best = min(tier, key=key)
     speed = "/".join(METRICS[name].label for name in workload.speed)
