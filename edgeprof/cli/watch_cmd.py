@@ -10,13 +10,14 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.text import Text
 
-from edgeprof.agent.spec import InputSettings, LatencyBudget, PowerSettings
+from edgeprof.agent.spec import GenerationSettings, InputSettings, LatencyBudget, PowerSettings
 from edgeprof.cli.app import app, console, error_line
 from edgeprof.cli.options import (
     AcceptNewOption,
     AllowNanOption,
     AlphaOption,
     ConstraintOption,
+    ContextOption,
     DatasetOption,
     DelegateOption,
     DeviceOption,
@@ -28,10 +29,13 @@ from edgeprof.cli.options import (
     MaxDropOption,
     MaxRatioOption,
     MaxSecondsOption,
+    MaxTokensOption,
+    PerplexityTextOption,
     PortOption,
     PowerSecondsOption,
     PrecisionOption,
     ProjectOption,
+    PromptsOption,
     StoreOption,
     StrictOption,
     ThreadsOption,
@@ -134,6 +138,10 @@ def watch_cmd(
     max_seconds: MaxSecondsOption = LatencyBudget.max_seconds,
     precision: PrecisionOption = LatencyBudget.target_rel_halfwidth,
     power_seconds: PowerSecondsOption = PowerSettings.seconds,
+    prompts: PromptsOption = None,
+    context: ContextOption = None,
+    max_tokens: MaxTokensOption = GenerationSettings.max_tokens,
+    perplexity_text: PerplexityTextOption = None,
     constraint: ConstraintOption = [],  # noqa: B006
     project: ProjectOption = None,
     strict: StrictOption = False,
@@ -163,7 +171,8 @@ def watch_cmd(
         timing_inputs=timing_inputs, allow_nan=allow_nan,
         input_shapes=input_shape, input_ranges=input_range, constraints=constraint, project=project, threads=threads,
         max_seconds=max_seconds, precision=precision, power_seconds=power_seconds,
-        accept_new_host_key=accept_new_host_key, ep=ep, delegate=delegate))
+        accept_new_host_key=accept_new_host_key, ep=ep, delegate=delegate, prompts=prompts, context=context,
+        max_tokens=max_tokens, perplexity_text=perplexity_text))
     target = store_path(store)
     policy = Policy(plan, target, recorded_command(sys.argv[1:]), baseline=baseline, strict=strict,
                     max_ratio=max_ratio, max_drop=max_drop, alpha=alpha)

@@ -160,3 +160,18 @@ def test_agent_imports_only_llama_cpp_and_its_requirements_for_a_gguf_run(smollm
     imported, foreign = foreign_imports(spec, ("numpy", "psutil", "llama-cpp-python"), tmp_path / "bare-site")
     assert not foreign, f"a GGUF run imported modules outside stdlib/numpy/psutil/llama_cpp: {foreign}"
     assert "llama_cpp" in imported and "onnxruntime" not in imported
+
+
+def test_watch_runs_a_language_model_on_the_users_prompts(smollm: Path, tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text('{"prompt": "Name a colour."}\n')
+    store = tmp_path / "r.db"
+    proc = edgeprof("watch", "--device", "local", "--model", smollm, "--every", "1s", "--runs", "1",
+                    "--max-seconds", "3", "--power-seconds", "0", "--prompts", prompts,
+                    "--max-tokens", "4", "--context", "64", "--store", store)
+    assert proc.returncode in (0, 1), proc.stderr
+    with SQLiteStore(store, create=False) as db:
+        (run,) = db.list_runs()
+        gen = db.load_run(run.run_id)[0]["generation"]
+    assert gen["prompts"]["source"] == "spec" and gen["prompts"]["count"] == 1
+    assert [row["tokens"] for row in gen["context"]] == [64]
