@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +13,8 @@ import pytest
 
 from edgeprof.artifacts import load_artifact
 from edgeprof.store.sqlite import SQLiteStore
-from tests.agent.conftest import run_agent, spec_for
-from tests.agent.test_isolation import STDLIB_PROBES, _requirements, _top_level
+from tests.agent.conftest import spec_for
+from tests.agent.test_isolation import STDLIB_PROBES, agent_imports, bare_site
 
 pytestmark = pytest.mark.generative
 
@@ -128,27 +127,10 @@ def test_generation_over_ssh_agrees_with_its_source(loopback_device: str, q8_0: 
 
 
 def foreign_imports(spec: dict[str, Any], dists: tuple[str, ...], root: Path) -> tuple[set[str], list[str]]:
-    """Run the agent on `spec` with `python -S -X importtime` and a path (`root`) holding only `dists` and what
-    they require: the top-level modules it imported, and those outside the stdlib and these distributions."""
-    root.mkdir()
-    found: set[str] = set()
-    for dist in dists:
-        _requirements(dist, found)
-    allowed: set[str] = set()
-    for dist in found:
-        location = Path(str(metadata.distribution(dist).locate_file("")))
-        for name in _top_level(dist):  # a package folder, or a single module (typing_extensions.py)
-            source = next((location / n for n in (name, f"{name}.py") if (location / n).exists()), None)
-            if source is not None and not (root / source.name).exists():
-                (root / source.name).symlink_to(source)
-                allowed.add(name.split(".")[0])
-    assert "edgeprof" not in allowed
-    run = run_agent(spec, python=[sys.executable, "-S", "-X", "importtime"],
-                    env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, timeout=300)
-    assert run.final["event"] == "result", run.final
-    imported = {line.split("|")[-1].strip().split(".")[0] for line in run.stderr.splitlines()
-                if line.startswith("import time:")}
-    imported.discard("imported package")
+    """Run the agent on `spec` with only `dists` and what they require on its path (`root`, a bare_site): the
+    top-level modules it imported, and those outside the stdlib and these distributions."""
+    allowed = bare_site(root, dists)
+    imported = agent_imports(spec, root, timeout=300)
     foreign = sorted(imported - set(sys.stdlib_module_names) - allowed - STDLIB_PROBES - OPTIONAL_PROBES
                      - {"edgeprof_agent", "__main__", ""})
     return imported, foreign
