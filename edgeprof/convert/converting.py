@@ -94,7 +94,6 @@ def convert_source(model: SourceModel, source: Source, paths: dict[str, Path],
         with tempfile.TemporaryDirectory(dir=options.out_dir, prefix=".convert-") as staging:
             made = _convert_one(model, source, target, Path(staging) / path.name, feeds, expected, inputs_from,
                                 options)
-            _data_beside(path).unlink(missing_ok=True)  # a replaced model's old weights (--force)
             results += commit(options.out_dir, [made])
     return results
 

@@ -158,8 +158,8 @@ Placed = TypeVar("Placed", bound=VariantResult)
 
 def place(result: Placed, out_dir: Path) -> Placed:
     """A model written into a staging folder (inside out_dir, so on its file system) moved into out_dir by renames:
-    its external data files first, the model last, so that no model is in place without its data; the result at
-    its new path."""
+    its external data files first, the model last, so that no model is in place without its data (the weights file
+    of a model it replaces, `<name>.data`, removed when it writes none there); the result at its new path."""
     for data in result.external_data:
         moved = out_dir / data["location"]
         moved.parent.mkdir(parents=True, exist_ok=True)
@@ -167,6 +167,8 @@ def place(result: Placed, out_dir: Path) -> Placed:
     target = out_dir / result.path.name
     if result.path.is_dir():  # a model folder replaces the one it overwrites (--force) whole
         remove_model(target, [])
+    elif f"{target.name}{DATA_SUFFIX}" not in {data["location"] for data in result.external_data}:
+        target.with_name(f"{target.name}{DATA_SUFFIX}").unlink(missing_ok=True)  # the replaced model's weights
     result.path.replace(target)
     return replace(result, path=target)
 

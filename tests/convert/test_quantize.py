@@ -166,3 +166,22 @@ def test_quantize_never_replaces_a_file_it_did_not_write(tmp_path: Path) -> None
         quantize(shipped / "digits-fp32.onnx", ["fp16"], mine, None)
     (result,) = quantize(shipped / "digits-fp32.onnx", ["fp16"], mine, None, force=True)
     assert sha256_file(result.path) == result.sha256
+
+
+@pytest.mark.parametrize("new_data", [False, True], ids=["weights-inside", "weights-beside"])
+def test_a_placed_model_leaves_no_weights_of_the_model_it_replaces(tmp_path: Path, new_data: bool) -> None:
+    from edgeprof.convert.variants import VariantResult, place
+
+    out, staging = tmp_path / "out", tmp_path / "out" / ".staging"
+    staging.mkdir(parents=True)
+    (out / "m.onnx").write_bytes(b"old model")
+    (out / "m.onnx.data").write_bytes(b"old weights")
+    (staging / "m.onnx").write_bytes(b"new model")
+    if new_data:
+        (staging / "m.onnx.data").write_bytes(b"new weights")
+    made = VariantResult(staging / "m.onnx", "m", "fp16", "onnx", "0" * 64, 9, "1" * 64, str(tmp_path / "src.onnx"),
+                         "test", external_data=[{"location": "m.onnx.data"}] if new_data else [])
+    placed = place(made, out)
+    assert placed.path == out / "m.onnx" and placed.path.read_bytes() == b"new model"
+    data = out / "m.onnx.data"
+    assert (data.read_bytes() == b"new weights") if new_data else not data.exists()
